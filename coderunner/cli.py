@@ -1,0 +1,184 @@
+"""The ``coderunner`` command: the composition root of the platform."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from contracts.runtimes import load_catalog
+from contracts.settings import DEFAULT_RUNTIMES_DIR, JanitorSettings
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from coderunner import up
+
+    code = cmd_images(argparse.Namespace(language=None, force=False, quiet=False))
+    if code:
+        return code
+    return up.run(Path(args.data_dir), args.port, os.environ)
+
+
+def cmd_role(args: argparse.Namespace) -> int:
+    _setup_logging()
+    if args.command == "edge":
+        from edge.main import main as role_main
+    elif args.command == "dispatcher":
+        from dispatcher.main import main as role_main
+    elif args.command == "runner":
+        from runners.main import main as role_main
+    else:
+        from janitor.main import main as role_main
+    role_main()
+    return 0
+
+
+def cmd_janitor(args: argparse.Namespace) -> int:
+    if args.action != "sweep":
+        return cmd_role(args)
+    from janitor.docker_host import DockerHost
+
+    host = DockerHost(JanitorSettings.from_env().docker_host)
+    try:
+        removals = host.sweep(dry_run=args.dry_run)
+    finally:
+        host.close()
+    if args.json:
+        print(json.dumps({"dryRun": args.dry_run, "removed": [
+            {"kind": r.kind, "id": r.id, "name": r.name, "reason": r.reason} for r in removals
+        ]}))
+    else:
+        verb = "would remove" if args.dry_run else "removed"
+        for r in removals:
+            print(f"{verb} {r.kind} {r.name} ({r.id[:12]}): {r.reason}")
+        print(f"{len(removals)} {'to remove' if args.dry_run else 'removed'}")
+    return 0
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    import docker
+    from rich.console import Console
+
+    from coderunner.images import ImageBuilder, ImageBuildError, plans_for
+
+    console = Console(stderr=True)
+    catalog = load_catalog(os.environ.get("RUNTIMES_DIR", DEFAULT_RUNTIMES_DIR))
+    client = docker.from_env(timeout=600)
+    try:
+        plans = plans_for(catalog, args.language)
+        with console.status("checking runtime images…") as status:
+            def progress(name: str, line: str) -> None:
+                status.update(f"[bold]{name}[/bold]: {line[:100]}")
+                if line in ("built", "up to date") and not args.quiet:
+                    console.print(f"  {name}: {line}")
+
+            built = ImageBuilder(client, progress).ensure(plans, force=args.force)
+    except ImageBuildError as exc:
+        console.print(f"[red]image build failed:[/red] {exc}")
+        return 1
+    finally:
+        client.close()
+    if built and not args.quiet:
+        console.print(f"built {len(built)} image(s): {', '.join(built)}")
+    return 0
+
+
+def cmd_runtimes(args: argparse.Namespace) -> int:
+    with urllib.request.urlopen(f"{args.url}/api/v1/runtimes", timeout=10) as response:
+        runtimes = json.load(response)
+    if args.json:
+        print(json.dumps(runtimes, indent=2))
+        return 0
+    for r in runtimes:
+        aliases = ", ".join(r["aliases"])
+        print(f"{r['name']:<12} {r.get('version') or '-':<16} {r['extension']:<6} {aliases}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from coderunner.client import language_for, run_file
+
+    main = Path(args.file)
+    if not main.is_file():
+        print(f"coderunner: no such file: {main}", file=sys.stderr)
+        return 2
+    language = args.language
+    if language is None:
+        with urllib.request.urlopen(f"{args.url}/api/v1/runtimes", timeout=10) as response:
+            language = language_for(main, json.load(response))
+        if language is None:
+            print(f"coderunner: cannot tell the language of {main}; use --language",
+                  file=sys.stderr)
+            return 2
+    ws_url = args.url.replace("http", "ws", 1) + "/ws"
+    stdin = "" if sys.stdin.isatty() else sys.stdin.read()
+    return run_file(ws_url, main, language, [Path(p) for p in args.extra], args.args, stdin)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="coderunner", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole platform here, in the foreground")
+    up.add_argument("--port", type=int, default=int(os.environ.get("EDGE_PORT", 8000)))
+    up.add_argument("--data-dir", default=os.environ.get("DATA_DIR", ".data"))
+    up.set_defaults(func=cmd_up)
+
+    for role in ("edge", "dispatcher", "runner"):
+        sub.add_parser(role, help=f"run the {role} alone").set_defaults(func=cmd_role)
+
+    janitor = sub.add_parser("janitor", help="run the janitor, or one sweep")
+    janitor.add_argument("action", nargs="?", choices=["sweep"], default=None)
+    janitor.add_argument("--dry-run", action="store_true", help="only say what would go")
+    janitor.add_argument("--json", action="store_true")
+    janitor.set_defaults(func=cmd_janitor)
+
+    images = sub.add_parser("images", help="runtime images")
+    images.add_argument("action", choices=["build"])
+    images.add_argument("--language", action="append", help="only this language (repeatable)")
+    images.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    images.add_argument("--quiet", action="store_true")
+    images.set_defaults(func=cmd_images)
+
+    runtimes = sub.add_parser("runtimes", help="list the languages this installation runs")
+    runtimes.add_argument("--url", default=os.environ.get("CODERUNNER_URL", DEFAULT_URL))
+    runtimes.add_argument("--json", action="store_true")
+    runtimes.set_defaults(func=cmd_runtimes)
+
+    run = sub.add_parser("run", help="run a program file and print its output")
+    run.add_argument("file")
+    run.add_argument("extra", nargs="*", help="more files of the program")
+    run.add_argument("--language", "-l")
+    run.add_argument("--arg", dest="args", action="append", default=[],
+                     help="an argument for the program (repeatable)")
+    run.add_argument("--url", default=os.environ.get("CODERUNNER_URL", DEFAULT_URL))
+    run.set_defaults(func=cmd_run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        code = args.func(args)
+    except (urllib.error.URLError, ConnectionError) as exc:
+        url = getattr(args, "url", DEFAULT_URL)
+        print(f"coderunner: cannot reach the platform at {url} ({exc}); is `make up` running?",
+              file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)

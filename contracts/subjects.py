@@ -1,0 +1,89 @@
+"""Every NATS subject, JetStream stream and consumer name. No subject string is written elsewhere.
+
+Flow of one execution::
+
+    edge ──jobs.submit.p<N>──▶ [JOBS] ──▶ dispatcher ──jobs.run──▶ [RUN] ──▶ runner
+    runner ──exec.events.<id>──▶ edge (core NATS)
+    runner ──exec.completed.<id>──▶ [COMPLETIONS] ──▶ edge, subscribers
+    edge ──exec.control.<id>──▶ runner (core NATS)
+"""
+
+from __future__ import annotations
+
+PRIORITIES = (2, 1, 0)
+"""Highest first: WebSocket 2, HTTP API 1, notebooks and background 0."""
+PRIORITY_WEBSOCKET = 2
+PRIORITY_API = 1
+PRIORITY_BACKGROUND = 0
+
+JOBS_STREAM = "JOBS"
+"""Submitted jobs waiting for the dispatcher. WorkQueue retention, file storage, de-duplicated
+by ``Nats-Msg-Id`` = execution id. Published by the edge (JetStream publish, acked)."""
+JOBS_SUBJECTS = "jobs.submit.*"
+
+
+def job_submit(priority: int) -> str:
+    """Edge publishes; the dispatcher consumes with one durable pull consumer per priority."""
+    return f"jobs.submit.p{priority}"
+
+
+def dispatcher_consumer(priority: int) -> str:
+    """Durable pull consumer shared by every dispatcher, explicit ack."""
+    return f"dispatcher-p{priority}"
+
+
+RUN_STREAM = "RUN"
+"""Jobs the dispatcher released to runners. WorkQueue retention, file storage, de-duplicated by
+execution id. Published by the dispatcher once a concurrency slot is free."""
+RUN_SUBJECT = "jobs.run"
+RUNNER_CONSUMER = "runners"
+"""Durable pull consumer shared by every runner agent: explicit ack, in-progress acks while a
+job runs, redelivery to another runner after ``ack_wait``, bounded ``max_deliver``, and
+``max_ack_pending`` = MAX_CONCURRENT_SESSIONS as the global cap."""
+
+COMPLETIONS_STREAM = "COMPLETIONS"
+"""Completion events, kept for a day (limits retention, file storage), de-duplicated by
+execution id so that one execution has exactly one completion."""
+COMPLETIONS_SUBJECTS = "exec.completed.*"
+COMPLETIONS_ALL = "exec.completed.*"
+
+
+def completed(execution_id: str) -> str:
+    """Runner (dispatcher for expired/cancelled) publishes via JetStream; edge and others read."""
+    return f"exec.completed.{execution_id}"
+
+
+def events(execution_id: str) -> str:
+    """Runner publishes ``status`` and ``output`` events (core NATS, at most once) for the edge."""
+    return f"exec.events.{execution_id}"
+
+
+def control(execution_id: str) -> str:
+    """Edge publishes stdin / eof / stop (core NATS); the runner running the job subscribes."""
+    return f"exec.control.{execution_id}"
+
+
+def max_deliveries_advisory(stream: str, consumer: str) -> str:
+    """Published by nats-server when a message reached ``max_deliver``; the dispatcher listens
+    and ends such a job with ``internal_error``."""
+    return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}"
+
+
+COMPLETIONS_MAX_AGE_S = 86_400
+DUPLICATE_WINDOW_S = 600
+"""Publish de-duplication window by ``Nats-Msg-Id`` (execution id) for every stream."""
+
+
+def everything_of(execution_id: str) -> str:
+    """One subscription for an execution's events and completion, in publication order
+    (two subscriptions would be delivered by two tasks and could reorder). It also matches
+    ``exec.control.<id>``, which watchers skip."""
+    return f"exec.*.{execution_id}"
+
+
+def is_completion(subject: str) -> bool:
+    return subject.startswith("exec.completed.")
+
+
+def is_event(subject: str) -> bool:
+    return subject.startswith("exec.events.")

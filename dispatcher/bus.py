@@ -1,0 +1,173 @@
+"""The dispatcher's side of NATS: it owns the streams and consumers of the queue."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import msgspec
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+
+from contracts import subjects
+from contracts.messages import CompletionEvent, Job, completion_decoder, control_decoder, encode
+from contracts.settings import DispatcherSettings
+
+log = logging.getLogger(__name__)
+FETCH_TIMEOUT_S = 30.0
+
+
+class _Advisory(msgspec.Struct):
+    stream_seq: int
+
+
+def stream_configs(settings: DispatcherSettings) -> list[StreamConfig]:
+    window = float(subjects.DUPLICATE_WINDOW_S)
+    return [
+        StreamConfig(
+            name=subjects.JOBS_STREAM,
+            subjects=[subjects.JOBS_SUBJECTS],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            max_msgs=settings.queue_capacity,
+            discard=DiscardPolicy.NEW,
+            duplicate_window=window,
+        ),
+        StreamConfig(
+            name=subjects.RUN_STREAM,
+            subjects=[subjects.RUN_SUBJECT],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            duplicate_window=window,
+        ),
+        StreamConfig(
+            name=subjects.COMPLETIONS_STREAM,
+            subjects=[subjects.COMPLETIONS_SUBJECTS],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=float(subjects.COMPLETIONS_MAX_AGE_S),
+            duplicate_window=window,
+        ),
+    ]
+
+
+class DispatcherBus:
+    def __init__(self, nc: Client, js: JetStreamContext, settings: DispatcherSettings) -> None:
+        self._nc = nc
+        self._js = js
+        self._settings = settings
+        self._pulls: dict[int, JetStreamContext.PullSubscription] = {}
+
+    @classmethod
+    async def connect(cls, settings: DispatcherSettings) -> DispatcherBus:
+        nc = await nats.connect(
+            settings.nats_url, name="dispatcher", max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+        )
+        return cls(nc, nc.jetstream(), settings)
+
+    async def ensure_streams(self) -> None:
+        """Create or update the queue's streams and consumers (idempotent)."""
+        for config in stream_configs(self._settings):
+            try:
+                await self._js.add_stream(config)
+            except nats.js.errors.BadRequestError:
+                await self._js.update_stream(config)
+        for priority in subjects.PRIORITIES:
+            await self._js.add_consumer(
+                subjects.JOBS_STREAM,
+                ConsumerConfig(
+                    durable_name=subjects.dispatcher_consumer(priority),
+                    filter_subject=subjects.job_submit(priority),
+                    ack_policy=AckPolicy.EXPLICIT,
+                    ack_wait=30.0,
+                    max_ack_pending=self._settings.queue_capacity,
+                ),
+            )
+        await self._js.add_consumer(
+            subjects.RUN_STREAM,
+            ConsumerConfig(
+                durable_name=subjects.RUNNER_CONSUMER,
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=float(self._settings.run_ack_wait_s),
+                max_deliver=self._settings.max_deliver,
+                max_ack_pending=self._settings.max_concurrent,
+                max_waiting=4096,
+            ),
+        )
+        for priority in subjects.PRIORITIES:
+            self._pulls[priority] = await self._js.pull_subscribe_bind(
+                subjects.dispatcher_consumer(priority), subjects.JOBS_STREAM
+            )
+
+    async def fetch(self, priority: int) -> list[Msg]:
+        """Long-poll one priority's queue; an empty list when nothing arrived in time."""
+        try:
+            return await self._pulls[priority].fetch(1, timeout=FETCH_TIMEOUT_S)
+        except nats.errors.TimeoutError:
+            return []
+
+    async def release(self, job: Job) -> None:
+        """Hand a job to the runners (de-duplicated by execution id)."""
+        await self._js.publish(
+            subjects.RUN_SUBJECT, encode(job), headers={"Nats-Msg-Id": job.execution_id}
+        )
+
+    async def publish_completion(self, completion: CompletionEvent) -> None:
+        await self._js.publish(
+            subjects.completed(completion.execution_id),
+            encode(completion),
+            headers={"Nats-Msg-Id": completion.execution_id},
+        )
+
+    async def on_completion(self, handler: Callable[[CompletionEvent], Awaitable[None]]) -> None:
+        async def on_msg(msg: Msg) -> None:
+            try:
+                await handler(completion_decoder.decode(msg.data))
+            except msgspec.ValidationError:
+                log.warning("ignoring a malformed completion on %s", msg.subject)
+
+        await self._nc.subscribe(subjects.COMPLETIONS_ALL, cb=on_msg)
+
+    async def on_stop(self, handler: Callable[[str], Awaitable[None]]) -> None:
+        async def on_msg(msg: Msg) -> None:
+            try:
+                control = control_decoder.decode(msg.data)
+            except msgspec.ValidationError:
+                return
+            if control.action == "stop":
+                await handler(control.execution_id)
+
+        await self._nc.subscribe(subjects.control("*"), cb=on_msg)
+
+    async def on_dead_letter(self, handler: Callable[[Job], Awaitable[None]]) -> None:
+        """Jobs that reached max deliveries on the runners' consumer, removed from RUN."""
+
+        async def on_msg(msg: Msg) -> None:
+            seq = msgspec.json.decode(msg.data, type=_Advisory).stream_seq
+            try:
+                raw = await self._js.get_msg(subjects.RUN_STREAM, seq)
+            except nats.js.errors.NotFoundError:
+                return
+            await self._js.delete_msg(subjects.RUN_STREAM, seq)
+            if raw.data:
+                await handler(msgspec.json.decode(raw.data, type=Job))
+
+        advisory = subjects.max_deliveries_advisory(subjects.RUN_STREAM, subjects.RUNNER_CONSUMER)
+        await self._nc.subscribe(advisory, cb=on_msg)
+
+    async def close(self) -> None:
+        if not self._nc.is_closed:
+            await self._nc.drain()

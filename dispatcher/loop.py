@@ -1,0 +1,99 @@
+"""The dispatcher's event loop: feeds the DispatchQueue from NATS and acts on its decisions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import msgspec
+from nats.aio.msg import Msg
+
+from contracts.messages import CompletionEvent, Job, Verdict, job_decoder
+from contracts.settings import DispatcherSettings
+from contracts.subjects import PRIORITIES
+from dispatcher.bus import DispatcherBus
+from dispatcher.service import DispatchQueue, Waiting
+
+log = logging.getLogger(__name__)
+Held = tuple[Msg, Job]
+HOUSEKEEPING_S = 1.0
+IN_PROGRESS_EVERY_S = 10.0
+
+
+class Dispatcher:
+    def __init__(self, settings: DispatcherSettings, bus: DispatcherBus) -> None:
+        self.bus = bus
+        self.queue: DispatchQueue[Held] = DispatchQueue(
+            settings.max_concurrent, settings.queue_timeout_s
+        )
+        self._wake = asyncio.Event()
+
+    async def serve(self) -> None:
+        await self.bus.on_completion(self._completed)
+        await self.bus.on_stop(self._stop)
+        await self.bus.on_dead_letter(self._dead_letter)
+        loops = [self._fetch(p) for p in PRIORITIES] + [self._release(), self._housekeeping()]
+        await asyncio.gather(*loops)
+
+    async def _fetch(self, priority: int) -> None:
+        while True:
+            for msg in await self.bus.fetch(priority):
+                try:
+                    job = job_decoder.decode(msg.data)
+                except msgspec.ValidationError as exc:
+                    log.error("dropping a malformed job: %s", exc)
+                    await msg.term()
+                    continue
+                waiting = Waiting(job.execution_id, priority, job.submitted_at, (msg, job))
+                if not self.queue.add(waiting):
+                    await msg.ack()  # a redelivered duplicate of a job this dispatcher holds
+                self._wake.set()
+
+    async def _release(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while (item := self.queue.next()) is not None:
+                msg, job = item.handle
+                await self.bus.release(job)
+                await msg.ack()
+
+    async def _housekeeping(self) -> None:
+        last_progress = time.monotonic()
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_S)
+            for item in self.queue.take_expired(time.time()):
+                await self._finish(item.handle, "expired", "waited longer than QUEUE_TIMEOUT")
+            if time.monotonic() - last_progress >= IN_PROGRESS_EVERY_S:
+                last_progress = time.monotonic()
+                for waiting in self.queue.waiting():
+                    await waiting.handle[0].in_progress()
+
+    async def _finish(self, held: Held, verdict: Verdict, message: str) -> None:
+        msg, job = held
+        queued_ms = max(0, round((time.time() - job.submitted_at) * 1000))
+        await self.bus.publish_completion(
+            CompletionEvent(
+                execution_id=job.execution_id, verdict=verdict, queued_ms=queued_ms,
+                language=job.language, message=message, request_id=job.request_id,
+            )
+        )
+        await msg.ack()
+
+    async def _completed(self, completion: CompletionEvent) -> None:
+        if self.queue.completed(completion.execution_id):
+            self._wake.set()
+
+    async def _stop(self, execution_id: str) -> None:
+        item = self.queue.cancel(execution_id)
+        if item is not None:
+            await self._finish(item.handle, "cancelled", "stopped before it ran")
+
+    async def _dead_letter(self, job: Job) -> None:
+        await self.bus.publish_completion(
+            CompletionEvent(
+                execution_id=job.execution_id, verdict="internal_error", language=job.language,
+                message="no runner could finish this job", request_id=job.request_id,
+            )
+        )

@@ -1,0 +1,95 @@
+"""Dispatch decisions, free of I/O: highest priority first, FIFO within one, a concurrency cap
+and queue expiry.
+
+The bus feeds jobs in as they arrive and asks for the next one to release whenever a slot may
+be free; completions free slots.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from contracts.subjects import PRIORITIES
+
+T = TypeVar("T")
+
+
+@dataclass
+class Waiting(Generic[T]):
+    execution_id: str
+    priority: int
+    submitted_at: float
+    handle: T
+
+
+class DispatchQueue(Generic[T]):
+    def __init__(self, max_concurrent: int, queue_timeout_s: float) -> None:
+        self.max_concurrent = max_concurrent
+        self.queue_timeout_s = queue_timeout_s
+        self._queues: dict[int, deque[Waiting[T]]] = {p: deque() for p in PRIORITIES}
+        self._known: set[str] = set()
+        self.running: set[str] = set()
+        self.dispatched = self.expired = 0
+
+    def depth(self) -> dict[int, int]:
+        return {p: len(q) for p, q in self._queues.items()}
+
+    def __len__(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+    def add(self, item: Waiting[T]) -> bool:
+        """Queue a job; False for a duplicate of one already queued or running."""
+        if item.execution_id in self._known or item.execution_id in self.running:
+            return False
+        self._known.add(item.execution_id)
+        self._queues[item.priority if item.priority in self._queues else 0].append(item)
+        return True
+
+    def take_expired(self, now: float) -> list[Waiting[T]]:
+        """Jobs that waited longer than the queue timeout, removed from the queue."""
+        expired: list[Waiting[T]] = []
+        for queue in self._queues.values():
+            keep = deque(w for w in queue if now - w.submitted_at < self.queue_timeout_s)
+            expired.extend(w for w in queue if now - w.submitted_at >= self.queue_timeout_s)
+            queue.clear()
+            queue.extend(keep)
+        for item in expired:
+            self._known.discard(item.execution_id)
+        self.expired += len(expired)
+        return expired
+
+    def next(self) -> Waiting[T] | None:
+        """The job to release now, or None when the cap is reached or nothing waits."""
+        if len(self.running) >= self.max_concurrent:
+            return None
+        for priority in PRIORITIES:
+            queue = self._queues[priority]
+            if queue:
+                item = queue.popleft()
+                self._known.discard(item.execution_id)
+                self.running.add(item.execution_id)
+                self.dispatched += 1
+                return item
+        return None
+
+    def cancel(self, execution_id: str) -> Waiting[T] | None:
+        """Remove a queued job (stop before it ran)."""
+        for queue in self._queues.values():
+            for item in queue:
+                if item.execution_id == execution_id:
+                    queue.remove(item)
+                    self._known.discard(execution_id)
+                    return item
+        return None
+
+    def completed(self, execution_id: str) -> bool:
+        """Free the slot of a finished job; False when it was not running here."""
+        if execution_id in self.running:
+            self.running.discard(execution_id)
+            return True
+        return False
+
+    def waiting(self) -> list[Waiting[T]]:
+        return [w for q in self._queues.values() for w in q]

@@ -1,0 +1,60 @@
+"""The edge's Starlette application: the browser socket, the HTTP API and the web page."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
+
+from contracts.runtimes import Catalog
+from contracts.settings import EdgeSettings
+from edge.bus import EdgeBus
+from edge.ws import Connection
+
+
+def create_app(settings: EdgeSettings, catalog: Catalog, bus: EdgeBus | None = None) -> Starlette:
+    """The app; connects its own bus at start-up unless one is given."""
+    state: dict[str, EdgeBus] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state["bus"] = bus or await EdgeBus.connect(settings.nats_url)
+        try:
+            yield
+        finally:
+            if bus is None:
+                await state["bus"].close()
+
+    async def websocket(ws: WebSocket) -> None:
+        await Connection(ws, state["bus"], catalog).serve()
+
+    async def runtimes(request: Request) -> JSONResponse:
+        return JSONResponse([
+            {
+                "name": r.name,
+                "displayName": r.display_name,
+                "aliases": r.aliases,
+                "extension": r.extension,
+                "template": r.template,
+            }
+            for r in catalog.runtimes
+        ])
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    routes: list[Route | WebSocketRoute | Mount] = [
+        WebSocketRoute("/ws", websocket),
+        Route("/api/v1/runtimes", runtimes),
+        Route("/healthz", health),
+    ]
+    if Path(settings.web_dir).is_dir():
+        routes.append(Mount("/", StaticFiles(directory=settings.web_dir, html=True)))
+    return Starlette(routes=routes, lifespan=lifespan)

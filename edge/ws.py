@@ -1,0 +1,192 @@
+"""The browser socket: one ``Connection`` per WebSocket, speaking docs/protocol.md."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+
+import msgspec
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from contracts.messages import (
+    Control,
+    ErrorEvent,
+    ExecuteCode,
+    Job,
+    StatusEvent,
+    StdinInput,
+    StopExecution,
+    client_frame_decoder,
+    encode,
+    program_problem,
+)
+from contracts.runtimes import Catalog
+from contracts.subjects import PRIORITY_WEBSOCKET
+from edge.bus import EdgeBus, SubmitError, Watch
+
+log = logging.getLogger(__name__)
+SEND_QUEUE_LIMIT = 4096
+MAX_FRAME_BYTES = 6 * 1024 * 1024
+SLOW_READER_CLOSE = 1008
+
+
+class Execution:
+    """An execution this connection submitted; events are held until ``queued`` is sent."""
+
+    def __init__(self, execution_id: str) -> None:
+        self.execution_id = execution_id
+        self.watch: Watch | None = None
+        self.opened = False
+        self.held: list[str] = []
+
+
+class Connection:
+    def __init__(self, ws: WebSocket, bus: EdgeBus, catalog: Catalog) -> None:
+        self.ws = ws
+        self.bus = bus
+        self.catalog = catalog
+        self.session_id = uuid.uuid4().hex
+        self.executions: dict[str, Execution] = {}
+        self.outbox: asyncio.Queue[str | None] = asyncio.Queue(SEND_QUEUE_LIMIT)
+        self.closing: asyncio.Task[None] | None = None
+
+    async def serve(self) -> None:
+        await self.ws.accept()
+        sender = asyncio.create_task(self._send_loop())
+        try:
+            await self._receive_loop()
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            for execution in list(self.executions.values()):
+                if execution.watch:
+                    await execution.watch.close()
+
+    async def _receive_loop(self) -> None:
+        while True:
+            try:
+                message = await self.ws.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None and message.get("bytes") is not None:
+                text = message["bytes"].decode("utf-8", errors="replace")
+            await self.handle_frame(text or "")
+
+    async def _send_loop(self) -> None:
+        while (text := await self.outbox.get()) is not None:
+            await self.ws.send_text(text)
+
+    def send(self, text: str) -> None:
+        try:
+            self.outbox.put_nowait(text)
+        except asyncio.QueueFull:
+            log.warning("session %s reads too slowly; disconnecting", self.session_id)
+            self.closing = asyncio.create_task(
+                self.ws.close(SLOW_READER_CLOSE, "client reads too slowly")
+            )
+
+    def error(self, code: str, message: str, request_id: str | None = None,
+              execution_id: str | None = None) -> None:
+        self.send(encode(ErrorEvent(code, message, request_id, execution_id)).decode())
+
+    async def handle_frame(self, text: str) -> None:
+        if len(text) > MAX_FRAME_BYTES:
+            self.error("invalid_request", f"frame larger than {MAX_FRAME_BYTES} bytes")
+            return
+        try:
+            frame = client_frame_decoder.decode(text)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            self.error("invalid_request", str(exc), request_id=_request_id_of(text))
+            return
+        match frame:
+            case ExecuteCode():
+                await self.execute(frame)
+            case StdinInput():
+                await self.control(frame.execution_id, "eof" if frame.eof else "stdin", frame.data)
+            case StopExecution():
+                await self.control(frame.execution_id, "stop", "")
+
+    async def execute(self, frame: ExecuteCode) -> None:
+        runtime = self.catalog.get(frame.language)
+        if runtime is None:
+            known = ", ".join(self.catalog.names())
+            self.error("unknown_language", f"unknown language {frame.language!r}; "
+                       f"this installation runs: {known}", frame.request_id)
+            return
+        problem = program_problem(frame.files, frame.main_file)
+        if problem:
+            self.error("invalid_request", problem, frame.request_id)
+            return
+        job = Job(
+            execution_id=uuid.uuid4().hex,
+            language=runtime.name,
+            files=frame.files,
+            main_file=frame.main_file,
+            owner=f"session:{self.session_id}",
+            priority=PRIORITY_WEBSOCKET,
+            submitted_at=time.time(),
+            request_id=frame.request_id,
+            reuse_key=frame.main_file,
+            interactive=True,
+            stdin=frame.stdin,
+            args=frame.args,
+            limits=frame.limits,
+        )
+        await self.submit(job)
+
+    async def submit(self, job: Job) -> None:
+        execution = Execution(job.execution_id)
+        self.executions[job.execution_id] = execution
+        execution.watch = await self.bus.watch(
+            job.execution_id, lambda data, last: self._on_event(execution, data, last)
+        )
+        try:
+            await self.bus.submit(job)
+        except SubmitError as exc:
+            await self._forget(execution)
+            self.error(exc.code, str(exc), job.request_id)
+            return
+        queued = StatusEvent(job.execution_id, "queued", request_id=job.request_id)
+        self.send(encode(queued).decode())
+        execution.opened = True
+        for text in execution.held:
+            self.send(text)
+        execution.held.clear()
+
+    async def _on_event(self, execution: Execution, data: bytes, last: bool) -> None:
+        text = data.decode()
+        if execution.opened:
+            self.send(text)
+        else:
+            execution.held.append(text)
+        if last:
+            await self._forget(execution)
+
+    async def _forget(self, execution: Execution) -> None:
+        self.executions.pop(execution.execution_id, None)
+        if execution.watch:
+            await execution.watch.close()
+
+    async def control(self, execution_id: str, action: str, data: str) -> None:
+        if execution_id not in self.executions:
+            self.error("not_found", f"no execution {execution_id!r} of this session is running",
+                       execution_id=execution_id)
+            return
+        await self.bus.control(Control(execution_id, action, data))  # type: ignore[arg-type]
+
+
+def _request_id_of(text: str) -> str | None:
+    """Best effort: the requestId of a frame that failed validation, to correlate the error."""
+    try:
+        raw = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return None
+    value = raw.get("requestId") if isinstance(raw, dict) else None
+    return value if isinstance(value, str) and len(value) <= 64 else None

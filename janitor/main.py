@@ -1,0 +1,33 @@
+"""Entry point of the janitor: sweep on an interval with APScheduler until signalled."""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from contracts.settings import JanitorSettings
+from janitor.docker_host import DockerHost
+
+log = logging.getLogger("janitor")
+
+
+def main() -> None:
+    settings = JanitorSettings.from_env()
+    host = DockerHost(settings.docker_host)
+
+    def sweep() -> None:
+        for removal in host.sweep():
+            log.info("removed %s %s (%s): %s", removal.kind, removal.name, removal.id[:12],
+                     removal.reason)
+
+    scheduler = BlockingScheduler()
+    scheduler.add_job(sweep, "interval", seconds=settings.interval_s, max_instances=1,
+                      coalesce=True, id="sweep")
+    log.info("janitor sweeps every %d s", settings.interval_s)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        host.close()

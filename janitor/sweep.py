@@ -1,0 +1,46 @@
+"""What the janitor removes, decided from Docker's own labels; only this module's caller acts.
+
+It never touches anything without the ``coderunner.managed`` label.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msgspec import Struct
+
+LABEL_MANAGED = "coderunner.managed"
+LABEL_EXPIRES = "coderunner.expires"
+
+
+class Removal(Struct, frozen=True):
+    kind: str
+    id: str
+    name: str
+    reason: str
+
+
+def container_removals(containers: list[dict[str, Any]], now: float) -> list[Removal]:
+    """Managed containers that have exited or outlived their ``coderunner.expires`` label."""
+    removals = []
+    for c in containers:
+        labels = c.get("Labels") or {}
+        if labels.get(LABEL_MANAGED) != "1":
+            continue
+        name = (c.get("Names") or ["?"])[0].lstrip("/")
+        reason = _reason(c.get("State", ""), labels.get(LABEL_EXPIRES), now)
+        if reason:
+            removals.append(Removal("container", c["Id"], name, reason))
+    return removals
+
+
+def _reason(state: str, expires: str | None, now: float) -> str | None:
+    if state in ("exited", "dead", "created"):
+        return f"state {state}"
+    try:
+        deadline = float(expires) if expires else None
+    except ValueError:
+        return "unreadable expiry label"
+    if deadline is not None and deadline <= now:
+        return "expired"
+    return None

@@ -1,0 +1,464 @@
+"""The resident agent inside every sandbox container (stdlib only, Python 3.11).
+
+It is baked read-only into the image at /opt/coderunner/agent.py and started by the container's
+init. The runner talks to it over the container's attach stream: JSON lines on the agent's
+stdin (commands) and stdout (events). The host never touches the container's file system: the
+agent writes the program's files itself, spawns the compile and run steps, streams their output
+in coalesced chunks, forwards stdin, enforces the wall-clock and output limits by killing the
+process group, and reports exit code, signal, wall time, CPU time and peak memory.
+
+Commands:  {"op":"run", "files":[...], "steps":[{"phase","argv"}], "env":{}, "stdin":"",
+            "closeStdin":bool, "limits":{"wallMs","cpuMs","outputBytes"}}
+           {"op":"stdin","data":"..."}  {"op":"eof"}  {"op":"stop"}  {"op":"reset"}  {"op":"ping"}
+Events:    {"ev":"ready"}  {"ev":"out","stream":"stdout|stderr","data":"..."}
+           {"ev":"done","phase","exitCode","signal","wallMs","cpuMs","memoryKb","timedOut",
+            "outputExceeded","stopped","oom","error"}   {"ev":"reset","ok":bool}  {"ev":"pong"}
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import json
+import os
+import resource
+import selectors
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+WORKSPACE = "/workspace"
+SCRATCH = "/tmp"
+FLUSH_BYTES = 16384
+FLUSH_SECONDS = 0.005
+READ_BYTES = 65536
+DRAIN_SECONDS = 0.2
+OOM_FILES = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
+
+
+def emit(event: dict) -> None:
+    data = (json.dumps(event, separators=(",", ":")) + "\n").encode()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(1, view) :]
+
+
+def make_undumpable() -> None:
+    """Deny user code (same uid) ptrace and /proc/<agent>/fd access, so it cannot forge events."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except (OSError, AttributeError):
+        pass
+
+
+def oom_kills() -> int:
+    for path in OOM_FILES:
+        try:
+            with open(path) as f:
+                for line in f:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except OSError:
+            continue
+    return 0
+
+
+def name_problem(name: str) -> str | None:
+    if not name or "\x00" in name or name.startswith("/") or "\\" in name:
+        return "must be a relative path without NUL or backslash"
+    parts = name.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        return "must not contain empty, '.' or '..' segments"
+    return None
+
+
+def write_files(files: list[dict]) -> None:
+    for entry in files:
+        name = entry["name"]
+        problem = name_problem(name)
+        if problem:
+            raise ValueError(f"file name {name!r} {problem}")
+        parent = os.path.dirname(name)
+        if parent:
+            os.makedirs(os.path.join(WORKSPACE, parent), mode=0o755, exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(os.path.join(WORKSPACE, name), flags, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(entry["content"].encode())
+
+
+def wipe(directory: str) -> None:
+    """Remove everything under directory without following links (user code may plant them)."""
+    for root, dirs, _files in os.walk(directory):
+        for d in dirs:
+            path = os.path.join(root, d)
+            if stat.S_ISDIR(os.lstat(path).st_mode):
+                os.chmod(path, 0o700)
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            for root, dirs, files in os.walk(path, topdown=False):
+                for f in files:
+                    os.unlink(os.path.join(root, f))
+                for d in dirs:
+                    sub = os.path.join(root, d)
+                    if stat.S_ISLNK(os.lstat(sub).st_mode):
+                        os.unlink(sub)
+                    else:
+                        os.rmdir(sub)
+            os.rmdir(path)
+        else:
+            os.unlink(path)
+
+
+def kill_leftovers() -> None:
+    """SIGKILL every process this uid may signal except the agent and init, then reap."""
+    for _ in range(20):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            break
+        reap()
+        time.sleep(0.002)
+    reap()
+
+
+def reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+class Step:
+    """One spawned process (compile or run) and everything read from it."""
+
+    def __init__(self, argv: list[str], env: dict, limits: dict, budget: list[int]) -> None:
+        self.started = time.monotonic()
+        self.deadline = self.started + limits.get("wallMs", 10_000) / 1000
+        self.budget = budget  # [bytes of output still allowed], shared by the steps of a run
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=WORKSPACE,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
+        )
+        cpu_s = max(1, -(-limits.get("cpuMs", 10_000) // 1000))
+        try:
+            resource.prlimit(self.proc.pid, resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.pidfd = os.pidfd_open(self.proc.pid)
+        self.decoders = {
+            "stdout": codecs.getincrementaldecoder("utf-8")("replace"),
+            "stderr": codecs.getincrementaldecoder("utf-8")("replace"),
+        }
+        self.pending = {"stdout": [], "stderr": []}
+        self.pending_bytes = 0
+        self.flush_at: float | None = None
+        self.stdin_buffer = b""
+        self.close_stdin = False
+        self.exited: tuple[int, object] | None = None
+        self.ended = self.started
+        self.is_run = False
+        self.timed_out = self.output_exceeded = self.stopped = False
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def take_output(self, stream: str, data: bytes) -> None:
+        allowed = self.budget[0]
+        if len(data) > allowed:
+            data = data[:allowed]
+            self.output_exceeded = True
+            self.kill()
+        self.budget[0] -= len(data)
+        if data:
+            self.pending[stream].append(data)
+            self.pending_bytes += len(data)
+            if self.flush_at is None:
+                self.flush_at = time.monotonic() + FLUSH_SECONDS
+        if self.pending_bytes >= FLUSH_BYTES:
+            self.flush()
+
+    def flush(self, final: bool = False) -> None:
+        for stream, chunks in self.pending.items():
+            text = self.decoders[stream].decode(b"".join(chunks), final)
+            chunks.clear()
+            if text:
+                emit({"ev": "out", "stream": stream, "data": text})
+        self.pending_bytes = 0
+        self.flush_at = None
+
+
+class Agent:
+    def __init__(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.control_buffer = b""
+        self.step: Step | None = None
+        self.stop_requested = False
+        self.eof = False
+        self.early_stdin = b""  # stdin that arrived before the run step started
+        self.early_eof = False
+
+    # --- control channel ---------------------------------------------------------------------
+
+    def serve(self) -> None:
+        os.set_blocking(0, False)
+        self.selector.register(0, selectors.EVENT_READ, "control")
+        emit({"ev": "ready", "pid": os.getpid()})
+        while not self.eof:
+            for key, _ in self.selector.select():
+                self.dispatch(key)
+
+    def dispatch(self, key: selectors.SelectorKey) -> None:
+        if key.data == "control":
+            self.read_control()
+
+    def read_control(self) -> None:
+        try:
+            chunk = os.read(0, READ_BYTES)
+        except BlockingIOError:
+            return
+        if not chunk:
+            self.eof = True
+            if self.step:
+                self.step.kill()
+            return
+        self.control_buffer += chunk
+        while b"\n" in self.control_buffer:
+            line, self.control_buffer = self.control_buffer.split(b"\n", 1)
+            if line.strip():
+                self.handle(json.loads(line))
+
+    def handle(self, command: dict) -> None:
+        op = command.get("op")
+        if op == "run":
+            self.run(command)
+        elif op == "stdin":
+            data = command.get("data", "").encode()
+            if self.step and self.step.is_run:
+                self.step.stdin_buffer += data
+                self.want_stdin_write()
+            else:
+                self.early_stdin += data
+        elif op == "eof":
+            if self.step and self.step.is_run:
+                self.step.close_stdin = True
+                self.want_stdin_write()
+            else:
+                self.early_eof = True
+        elif op == "stop":
+            self.stop_requested = True
+            if self.step:
+                self.step.stopped = True
+                self.step.kill()
+        elif op == "reset":
+            self.reset()
+        elif op == "ping":
+            emit({"ev": "pong"})
+
+    def reset(self) -> None:
+        try:
+            kill_leftovers()
+            wipe(WORKSPACE)
+            wipe(SCRATCH)
+            emit({"ev": "reset", "ok": True})
+        except OSError as exc:
+            emit({"ev": "reset", "ok": False, "error": str(exc)})
+
+    # --- running a program -------------------------------------------------------------------
+
+    def run(self, command: dict) -> None:
+        self.stop_requested = False
+        self.early_stdin, self.early_eof = b"", False
+        try:
+            write_files(command.get("files", []))
+        except (OSError, ValueError) as exc:
+            emit({"ev": "done", "phase": "setup", "error": str(exc)})
+            return
+        env = command.get("env", {})
+        limits = command.get("limits", {})
+        budget = [int(limits.get("outputBytes", 1 << 20))]
+        steps = command.get("steps", [])
+        for index, spec in enumerate(steps):
+            last = index == len(steps) - 1
+            result = self.run_step(spec, env, limits, budget, command if last else None)
+            result["phase"] = spec["phase"]
+            if last or result.get("exitCode") != 0 or self.stop_requested or self.eof:
+                emit(result)
+                return
+
+    def run_step(
+        self, spec: dict, env: dict, limits: dict, budget: list[int], run: dict | None
+    ) -> dict:
+        ooms_before = oom_kills()
+        try:
+            step = Step(spec["argv"], env, limits, budget)
+        except OSError as exc:
+            return {
+                "ev": "done",
+                "error": f"cannot start {spec['argv'][0]}: {exc.strerror}",
+                "exitCode": 127,
+            }
+        self.step = step
+        if run is not None:
+            step.is_run = True
+            step.stdin_buffer = run.get("stdin", "").encode() + self.early_stdin
+            step.close_stdin = bool(run.get("closeStdin", True)) or self.early_eof
+        else:
+            step.close_stdin = True
+        if self.stop_requested:
+            step.stopped = True
+            step.kill()
+        self.register_step(step)
+        self.want_stdin_write()
+        self.pump(step)
+        self.step = None
+        return self.result(step, ooms_before)
+
+    def register_step(self, step: Step) -> None:
+        proc = step.proc
+        self.selector.register(proc.stdout, selectors.EVENT_READ, "stdout")
+        self.selector.register(proc.stderr, selectors.EVENT_READ, "stderr")
+        self.selector.register(step.pidfd, selectors.EVENT_READ, "exit")
+
+    def want_stdin_write(self) -> None:
+        step = self.step
+        if step is None or step.proc.stdin is None or step.proc.stdin.closed:
+            return
+        if step.stdin_buffer or step.close_stdin:
+            try:
+                self.selector.register(step.proc.stdin, selectors.EVENT_WRITE, "stdin")
+            except KeyError:
+                pass
+
+    def pump(self, step: Step) -> None:
+        open_streams = {"stdout", "stderr"}
+        drain_until: float | None = None
+        while open_streams or step.exited is None:
+            now = time.monotonic()
+            if drain_until is not None and now >= drain_until:
+                break
+            if step.exited is None and now >= step.deadline and not step.timed_out:
+                step.timed_out = True
+                step.kill()
+            timeout = self.next_timeout(step, now, drain_until)
+            for key, _ in self.selector.select(timeout):
+                self.on_ready(step, key, open_streams)
+            if step.flush_at is not None and time.monotonic() >= step.flush_at:
+                step.flush()
+            if step.exited is not None and drain_until is None:
+                step.kill()  # the main process is gone: its group goes with it
+                drain_until = time.monotonic() + DRAIN_SECONDS
+            if self.eof:
+                step.kill()
+        self.unregister_step(step)
+        step.flush(final=True)
+
+    def next_timeout(self, step: Step, now: float, drain_until: float | None) -> float:
+        marks = [step.deadline if step.exited is None and not step.timed_out else now + 1]
+        if step.flush_at is not None:
+            marks.append(step.flush_at)
+        if drain_until is not None:
+            marks.append(drain_until)
+        return max(0.0, min(marks) - now)
+
+    def on_ready(self, step: Step, key: selectors.SelectorKey, open_streams: set[str]) -> None:
+        kind = key.data
+        if kind == "control":
+            self.read_control()
+        elif kind == "exit":
+            _, status, usage = os.wait4(step.proc.pid, 0)
+            step.proc.returncode = os.waitstatus_to_exitcode(status)
+            step.exited = (status, usage)
+            step.ended = time.monotonic()
+            self.selector.unregister(step.pidfd)
+        elif kind == "stdin":
+            self.write_stdin(step)
+        else:
+            self.read_stream(step, key, kind, open_streams)
+
+    def read_stream(
+        self, step: Step, key: selectors.SelectorKey, kind: str, open_streams: set[str]
+    ) -> None:
+        try:
+            data = os.read(key.fd, READ_BYTES)
+        except BlockingIOError:
+            return
+        if data:
+            step.take_output(kind, data)
+        else:
+            self.selector.unregister(key.fileobj)
+            open_streams.discard(kind)
+
+    def write_stdin(self, step: Step) -> None:
+        pipe = step.proc.stdin
+        assert pipe is not None
+        try:
+            if step.stdin_buffer:
+                written = os.write(pipe.fileno(), step.stdin_buffer[:65536])
+                step.stdin_buffer = step.stdin_buffer[written:]
+        except BlockingIOError:
+            return
+        except (BrokenPipeError, OSError):
+            step.stdin_buffer = b""
+            step.close_stdin = True
+        if not step.stdin_buffer:
+            self.selector.unregister(pipe)
+            if step.close_stdin:
+                pipe.close()
+
+    def unregister_step(self, step: Step) -> None:
+        for obj in (step.proc.stdout, step.proc.stderr, step.proc.stdin, step.pidfd):
+            try:
+                self.selector.unregister(obj)
+            except (KeyError, ValueError):
+                pass
+        for pipe in (step.proc.stdout, step.proc.stderr, step.proc.stdin):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+        os.close(step.pidfd)
+
+    def result(self, step: Step, ooms_before: int) -> dict:
+        assert step.exited is not None
+        status, usage = step.exited
+        ended = step.ended
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        return {
+            "ev": "done",
+            "exitCode": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "signal": signal.Signals(sig).name if sig else None,
+            "wallMs": round((ended - step.started) * 1000),
+            "cpuMs": round((usage.ru_utime + usage.ru_stime) * 1000),
+            "memoryKb": usage.ru_maxrss,
+            "timedOut": step.timed_out,
+            "outputExceeded": step.output_exceeded,
+            "stopped": step.stopped,
+            "oom": oom_kills() > ooms_before,
+            "error": None,
+        }
+
+
+def main() -> None:
+    make_undumpable()
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.makedirs(WORKSPACE, exist_ok=True)
+    Agent().serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The runner's side of NATS: the only runner module that touches nats-py."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+
+from contracts import subjects
+from contracts.messages import (
+    CompletionEvent,
+    Control,
+    ExecutionEvent,
+    Job,
+    control_decoder,
+    encode,
+    job_decoder,
+)
+
+log = logging.getLogger(__name__)
+ControlHandler = Callable[[Control], Awaitable[None]]
+FETCH_TIMEOUT_S = 30.0
+
+
+class ClaimedJob:
+    """A job taken from the RUN stream; acked only after its completion is published."""
+
+    def __init__(self, msg: Msg, job: Job) -> None:
+        self._msg = msg
+        self.job = job
+
+    @property
+    def deliveries(self) -> int:
+        return self._msg.metadata.num_delivered or 1
+
+    async def in_progress(self) -> None:
+        await self._msg.in_progress()
+
+    async def ack(self) -> None:
+        await self._msg.ack()
+
+    async def reject(self) -> None:
+        """Give the job up for good (malformed): acked so that it is never redelivered."""
+        await self._msg.term()
+
+
+class RunnerBus:
+    def __init__(self, nc: Client, js: JetStreamContext) -> None:
+        self._nc = nc
+        self._js = js
+        self._pull: JetStreamContext.PullSubscription | None = None
+
+    @classmethod
+    async def connect(cls, url: str, name: str) -> RunnerBus:
+        nc = await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+        return cls(nc, nc.jetstream())
+
+    async def bind(self, wait_s: float = 60.0) -> None:
+        """Bind to the runners' consumer, waiting for the dispatcher to create it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            try:
+                self._pull = await self._js.pull_subscribe_bind(
+                    subjects.RUNNER_CONSUMER, subjects.RUN_STREAM
+                )
+                return
+            except nats.js.errors.NotFoundError:
+                if loop.time() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
+    async def claim(self) -> ClaimedJob | None:
+        """Long-poll for one job; None when none arrived within the poll window."""
+        assert self._pull is not None, "bind() first"
+        try:
+            msgs = await self._pull.fetch(1, timeout=FETCH_TIMEOUT_S)
+        except nats.errors.TimeoutError:
+            return None
+        msg = msgs[0]
+        try:
+            return ClaimedJob(msg, job_decoder.decode(msg.data))
+        except ValueError as exc:
+            log.error("dropping a malformed job: %s", exc)
+            await msg.term()
+            return None
+
+    async def already_completed(self, execution_id: str) -> bool:
+        try:
+            await self._js.get_last_msg(
+                subjects.COMPLETIONS_STREAM, subjects.completed(execution_id)
+            )
+        except nats.js.errors.NotFoundError:
+            return False
+        return True
+
+    async def publish_event(self, event: ExecutionEvent) -> None:
+        await self._nc.publish(subjects.events(event.execution_id), encode(event))
+
+    async def publish_completion(self, completion: CompletionEvent) -> None:
+        await self._js.publish(
+            subjects.completed(completion.execution_id),
+            encode(completion),
+            headers={"Nats-Msg-Id": completion.execution_id},
+        )
+
+    async def subscribe_control(self, execution_id: str, handler: ControlHandler) -> Subscription:
+        async def on_msg(msg: Msg) -> None:
+            try:
+                await handler(control_decoder.decode(msg.data))
+            except ValueError as exc:
+                log.warning("ignoring a malformed control message: %s", exc)
+
+        return await self._nc.subscribe(subjects.control(execution_id), cb=on_msg)
+
+    async def close(self) -> None:
+        if not self._nc.is_closed:
+            await self._nc.drain()

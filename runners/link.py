@@ -1,0 +1,96 @@
+"""The runner's end of the agent protocol: JSON lines over a container's attach stream.
+
+Docker multiplexes a non-TTY attach stream into frames with an 8-byte header (stream id, three
+zero bytes, big-endian length). Frames on stdout carry the agent's events; frames on stderr are
+the agent's own diagnostics and are logged, never trusted as events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+from typing import Any
+
+import msgspec
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct(">BxxxI")
+_MAX_LINE = 8 * 1024 * 1024
+AgentEvent = dict[str, Any]
+_decode = msgspec.json.Decoder(dict[str, Any]).decode
+_encode = msgspec.json.Encoder().encode
+
+
+class AgentGone(Exception):
+    """The sandbox agent stopped answering or its stream ended."""
+
+
+class AgentLink:
+    """Commands to one agent and the events it sends back, in order."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str):
+        self._reader = reader
+        self._writer = writer
+        self._name = name
+        self._events: asyncio.Queue[AgentEvent | None] = asyncio.Queue()
+        self._pump = asyncio.create_task(self._read_frames(), name=f"agent-link-{name}")
+        self.closed = False
+
+    async def send(self, command: dict[str, Any]) -> None:
+        if self.closed:
+            raise AgentGone(f"agent of {self._name} is gone")
+        self._writer.write(_encode(command) + b"\n")
+        try:
+            await self._writer.drain()
+        except (ConnectionError, OSError) as exc:
+            raise AgentGone(str(exc)) from exc
+
+    async def next_event(self, timeout: float | None = None) -> AgentEvent:
+        """The next event; raises AgentGone on end of stream or when ``timeout`` passes."""
+        try:
+            event = await asyncio.wait_for(self._events.get(), timeout)
+        except TimeoutError:
+            raise AgentGone(f"agent of {self._name} did not answer in {timeout} s") from None
+        if event is None:
+            self._events.put_nowait(None)  # keep reporting the end to later readers
+            raise AgentGone(f"agent of {self._name} closed its stream")
+        return event
+
+    async def close(self) -> None:
+        self.closed = True
+        self._pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._pump
+        self._writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self._writer.wait_closed()
+
+    async def _read_frames(self) -> None:
+        line = bytearray()
+        try:
+            while True:
+                header = await self._reader.readexactly(_HEADER.size)
+                stream, size = _HEADER.unpack(header)
+                payload = await self._reader.readexactly(size)
+                if stream == 2:
+                    log.warning("agent %s: %s", self._name, payload.decode(errors="replace"))
+                    continue
+                line += payload
+                self._split_lines(line)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError, ValueError) as exc:
+            log.debug("agent link %s ended: %r", self._name, exc)
+        finally:
+            self.closed = True
+            self._events.put_nowait(None)
+
+    def _split_lines(self, buffer: bytearray) -> None:
+        while (end := buffer.find(b"\n")) >= 0:
+            raw = bytes(buffer[:end])
+            del buffer[: end + 1]
+            if raw.strip():
+                self._events.put_nowait(_decode(raw))
+        if len(buffer) > _MAX_LINE:
+            raise ValueError("agent line too long")

@@ -1,0 +1,63 @@
+"""Entry point of a runner agent: settings, connect, serve until signalled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import uuid
+
+import docker
+
+from contracts.runtimes import load_catalog
+from contracts.settings import RunnerSettings
+from runners.bus import RunnerBus
+from runners.sandbox import DockerSandboxes
+from runners.service import Runner
+
+log = logging.getLogger("runners")
+
+
+def installed_languages(
+    settings: RunnerSettings, names: list[str], tags: dict[str, str]
+) -> list[str]:
+    """The catalog languages whose image is present on this runner's Docker engine."""
+    client = docker.DockerClient(base_url=settings.docker_host or "unix:///var/run/docker.sock")
+    try:
+        present = {tag for image in client.images.list() for tag in image.tags}
+    finally:
+        client.close()
+    return [n for n in names if f"{tags[n]}:latest" in present or tags[n] in present]
+
+
+async def serve(settings: RunnerSettings) -> None:
+    catalog = load_catalog(settings.runtimes_dir)
+    tags = {r.name: r.image_tag for r in catalog.runtimes}
+    languages = installed_languages(settings, catalog.names(), tags)
+    if not languages:
+        raise SystemExit("runner: no runtime image is built; run `coderunner images build`")
+    instance = uuid.uuid4().hex[:12]
+    bus = await RunnerBus.connect(settings.nats_url, f"runner-{settings.runner_id}")
+    await bus.bind()
+    runner = Runner(settings, catalog, DockerSandboxes(settings, instance), bus, languages)
+    log.info(
+        "runner %s (instance %s) serves %s", settings.runner_id, instance, ", ".join(languages)
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    serving = asyncio.create_task(runner.serve())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    serving.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await serving
+    await runner.close()
+    await bus.close()
+    log.info("runner %s stopped and removed its containers", settings.runner_id)
+
+
+def main() -> None:
+    asyncio.run(serve(RunnerSettings.from_env()))

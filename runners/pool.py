@@ -1,0 +1,160 @@
+"""Warm pools of never-used sandboxes per language, and containers kept for their owner's reuse.
+
+A container that ran one owner's code is never given to another owner: it goes back only to the
+reuse slot of that owner and console tab (after the agent wiped the workspace and killed every
+leftover process), or it is destroyed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from contracts.runtimes import Runtime
+from runners.sandbox import Sandbox, SandboxError
+
+log = logging.getLogger(__name__)
+
+Create = Callable[[Runtime], Awaitable[Sandbox]]
+Destroy = Callable[[Sandbox], Awaitable[None]]
+MAX_BACKOFF_S = 30.0
+
+
+class WarmPool:
+    """Started, never-used sandboxes of one language, refilled in the background."""
+
+    def __init__(self, runtime: Runtime, size: int, create: Create, destroy: Destroy) -> None:
+        self.runtime = runtime
+        self.size = size
+        self._create = create
+        self._destroy = destroy
+        self._ready: deque[Sandbox] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.created = 0
+        self.failures = 0
+        self.cold_starts = 0
+        self.creation_ms: deque[float] = deque(maxlen=100)
+
+    @property
+    def ready(self) -> int:
+        return len(self._ready)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._refill(), name=f"pool-{self.runtime.name}")
+
+    async def take(self) -> Sandbox:
+        """A fresh sandbox: a warm one when there is one, else one made now."""
+        self._wake.set()
+        while self._ready:
+            sandbox = self._ready.popleft()
+            if not sandbox.link.closed:
+                return sandbox
+            await self._destroy(sandbox)
+        self.cold_starts += 1
+        return await self._make()
+
+    async def _make(self) -> Sandbox:
+        started = time.monotonic()
+        sandbox = await self._create(self.runtime)
+        self.created += 1
+        self.creation_ms.append((time.monotonic() - started) * 1000)
+        return sandbox
+
+    async def _refill(self) -> None:
+        backoff = 0.5
+        while True:
+            if len(self._ready) >= self.size:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            try:
+                self._ready.append(await self._make())
+                backoff = 0.5
+            except SandboxError as exc:
+                self.failures += 1
+                log.warning("warm pool %s: %s; retrying in %.1f s", self.runtime.name, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        while self._ready:
+            await self._destroy(self._ready.popleft())
+
+
+class ReuseSlots:
+    """Idle containers kept for one owner's console tab; expire after ``ttl_s`` unused."""
+
+    def __init__(self, ttl_s: float, destroy: Destroy) -> None:
+        self.ttl_s = ttl_s
+        self._destroy = destroy
+        self._idle: dict[tuple[str, str], Sandbox] = {}
+        self._recycling: dict[tuple[str, str], asyncio.Event] = {}
+        self.reused = 0
+
+    def __len__(self) -> int:
+        return len(self._idle)
+
+    async def take(self, owner: str, key: str, language: str) -> Sandbox | None:
+        """The owner's parked sandbox for this slot, waiting for a reset still under way."""
+        recycling = self._recycling.get((owner, key))
+        if recycling is not None:
+            await recycling.wait()
+        sandbox = self._idle.get((owner, key))
+        if sandbox is None or sandbox.language != language or sandbox.link.closed:
+            return None
+        del self._idle[(owner, key)]
+        self.reused += 1
+        return sandbox
+
+    def recycle(
+        self, owner: str, key: str, sandbox: Sandbox, reset: Callable[[Sandbox], Awaitable[bool]]
+    ) -> Coroutine[Any, Any, None]:
+        """Reset a used sandbox and park it; from this call on, a run for the same slot waits
+        for the reset instead of taking a fresh container."""
+        done = asyncio.Event()
+        self._recycling[(owner, key)] = done
+        return self._recycle(owner, key, sandbox, reset, done)
+
+    async def _recycle(
+        self, owner: str, key: str, sandbox: Sandbox,
+        reset: Callable[[Sandbox], Awaitable[bool]], done: asyncio.Event,
+    ) -> None:
+        try:
+            if await reset(sandbox):
+                await self.keep(owner, key, sandbox)
+            else:
+                await self._destroy(sandbox)
+        finally:
+            if self._recycling.get((owner, key)) is done:
+                del self._recycling[(owner, key)]
+            done.set()
+
+    async def keep(self, owner: str, key: str, sandbox: Sandbox) -> None:
+        """Park a wiped sandbox for its owner; an older one in the same slot is destroyed."""
+        sandbox.last_used = time.monotonic()
+        previous = self._idle.pop((owner, key), None)
+        self._idle[(owner, key)] = sandbox
+        if previous is not None:
+            await self._destroy(previous)
+
+    async def expire(self, now: float | None = None) -> int:
+        now = time.monotonic() if now is None else now
+        stale = [k for k, s in self._idle.items() if now - s.last_used >= self.ttl_s]
+        for key in stale:
+            await self._destroy(self._idle.pop(key))
+        return len(stale)
+
+    async def close(self) -> None:
+        while self._idle:
+            _, sandbox = self._idle.popitem()
+            await self._destroy(sandbox)

@@ -1,0 +1,194 @@
+"""Hardened sandbox containers on one Docker engine: the only module that talks to Docker.
+
+Every container gets the full hardening of ``shared/sandbox-hardening.md``: no network, a
+non-root user, all capabilities dropped, no-new-privileges, the default seccomp profile, pids,
+memory (= memory + swap) and CPU limits, a read-only root with size-capped ``nosuid,nodev``
+tmpfs for the workspace and /tmp, ulimits, an init that reaps, and only allow-listed
+environment variables. The runner never mounts anything from the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+import docker.errors
+from docker.types import Ulimit
+
+from contracts.runtimes import Runtime
+from contracts.settings import RunnerSettings
+from runners.link import AgentLink
+
+log = logging.getLogger(__name__)
+
+SANDBOX_UID = 10001
+LABEL_MANAGED = "coderunner.managed"
+LABEL_RUNNER = "coderunner.runner"
+LABEL_INSTANCE = "coderunner.instance"
+LABEL_LANGUAGE = "coderunner.language"
+LABEL_ROLE = "coderunner.role"
+LABEL_EXPIRES = "coderunner.expires"
+MAX_LIFETIME_S = 3600
+"""A sandbox older than this is removed by the janitor whatever the runner thinks of it."""
+WORKSPACE_MB = 64
+SCRATCH_MB = 64
+FILE_SIZE_BYTES = 64 * 1024 * 1024
+BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/workspace"}
+
+
+class SandboxError(Exception):
+    """A sandbox container could not be created or started."""
+
+
+@dataclass
+class Sandbox:
+    """A started container whose agent is ready, and what the runner knows of it."""
+
+    container_id: str
+    language: str
+    link: AgentLink
+    memory_mb: int
+    created_at: float = field(default_factory=time.monotonic)
+    last_used: float = field(default_factory=time.monotonic)
+    runs: int = 0
+
+    @property
+    def short_id(self) -> str:
+        return self.container_id[:12]
+
+
+def container_config(
+    runtime: Runtime, settings: RunnerSettings, instance: str
+) -> dict[str, Any]:
+    """Keyword arguments for ``APIClient.create_container``, hardening included."""
+    memory = f"{runtime.limits.memory_mb}m"
+    tmpfs_opts = "rw,nosuid,nodev,exec"
+    return {
+        "image": runtime.image_tag,
+        "user": f"{SANDBOX_UID}:{SANDBOX_UID}",
+        "stdin_open": True,
+        "tty": False,
+        "network_disabled": True,
+        "working_dir": "/workspace",
+        "environment": dict(BASE_ENV),
+        "labels": {
+            LABEL_MANAGED: "1",
+            LABEL_RUNNER: settings.runner_id,
+            LABEL_INSTANCE: instance,
+            LABEL_LANGUAGE: runtime.name,
+            LABEL_ROLE: "sandbox",
+            LABEL_EXPIRES: str(int(time.time()) + MAX_LIFETIME_S),
+        },
+        "host_config": {
+            "network_mode": "none",
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "privileged": False,
+            "pids_limit": runtime.limits.processes,
+            "mem_limit": memory,
+            "memswap_limit": memory,
+            "nano_cpus": 1_000_000_000,
+            "read_only": True,
+            "tmpfs": {
+                "/workspace": f"{tmpfs_opts},size={WORKSPACE_MB}m,uid={SANDBOX_UID},"
+                f"gid={SANDBOX_UID},mode=0700",
+                "/tmp": f"{tmpfs_opts},size={SCRATCH_MB}m,mode=1777",
+            },
+            "ulimits": [
+                Ulimit(name="core", soft=0, hard=0),
+                Ulimit(name="nofile", soft=256, hard=256),
+                Ulimit(name="fsize", soft=FILE_SIZE_BYTES, hard=FILE_SIZE_BYTES),
+                Ulimit(name="stack", soft=8 * 1024 * 1024, hard=64 * 1024 * 1024),
+            ],
+            "init": True,
+            "auto_remove": False,
+        },
+    }
+
+
+class DockerSandboxes:
+    """Creates and removes sandbox containers; blocking Docker calls run in threads."""
+
+    def __init__(self, settings: RunnerSettings, instance: str) -> None:
+        self._settings = settings
+        self._instance = instance
+        base_url = settings.docker_host or "unix:///var/run/docker.sock"
+        self._client = docker.DockerClient(base_url=base_url, timeout=60)
+        self._api = self._client.api
+
+    async def create(self, runtime: Runtime) -> Sandbox:
+        config = container_config(runtime, self._settings, self._instance)
+        host_config = self._api.create_host_config(**config.pop("host_config"))
+        try:
+            created = await asyncio.to_thread(
+                self._api.create_container, host_config=host_config, **config
+            )
+        except docker.errors.DockerException as exc:
+            raise SandboxError(f"cannot create a {runtime.name} container: {exc}") from exc
+        container_id: str = created["Id"]
+        try:
+            link = await self._attach(container_id)
+            await asyncio.to_thread(self._api.start, container_id)
+            ready = await link.next_event(timeout=self._settings.agent_timeout_s * 2)
+            if ready.get("ev") != "ready":
+                raise SandboxError(f"agent sent {ready!r} instead of ready")
+        except BaseException as exc:
+            await self.remove(container_id)
+            if isinstance(exc, Exception) and not isinstance(exc, SandboxError):
+                raise SandboxError(f"cannot start a {runtime.name} container: {exc}") from exc
+            raise
+        return Sandbox(container_id, runtime.name, link, runtime.limits.memory_mb)
+
+    async def _attach(self, container_id: str) -> AgentLink:
+        params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+        response_socket = await asyncio.to_thread(
+            self._api.attach_socket, container_id, params=params
+        )
+        raw = getattr(response_socket, "_sock", response_socket)
+        sock = socket.socket(raw.family, raw.type, fileno=os.dup(raw.fileno()))
+        response_socket.close()
+        sock.setblocking(False)
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
+        return AgentLink(reader, writer, container_id[:12])
+
+    async def set_memory(self, sandbox: Sandbox, memory_mb: int) -> None:
+        """Change a container's memory limit (and swap, kept equal) before a run."""
+        if memory_mb == sandbox.memory_mb:
+            return
+        size = memory_mb * 1024 * 1024
+        await asyncio.to_thread(
+            self._api.update_container, sandbox.container_id, mem_limit=size, memswap_limit=size
+        )
+        sandbox.memory_mb = memory_mb
+
+    async def destroy(self, sandbox: Sandbox) -> None:
+        await sandbox.link.close()
+        await self.remove(sandbox.container_id)
+
+    async def remove(self, container_id: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            try:
+                await asyncio.to_thread(self._api.remove_container, container_id, force=True)
+            except docker.errors.APIError as exc:
+                if "already in progress" not in str(exc):
+                    log.warning("cannot remove container %s: %s", container_id[:12], exc)
+
+    async def remove_instance_leftovers(self) -> int:
+        """Remove every container this runner instance created (used at shutdown)."""
+        found = await asyncio.to_thread(
+            self._api.containers,
+            all=True,
+            filters={"label": [f"{LABEL_INSTANCE}={self._instance}"]},
+        )
+        await asyncio.gather(*(self.remove(c["Id"]) for c in found))
+        return len(found)
+
+    def close(self) -> None:
+        self._client.close()

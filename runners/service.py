@@ -1,0 +1,168 @@
+"""The runner agent: claims jobs, runs them in sandboxes from warm pools, reports completions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from contracts.messages import CompletionEvent, Control, Job, OutputEvent, StatusEvent
+from contracts.runtimes import Catalog
+from contracts.settings import RunnerSettings
+from runners.bus import ClaimedJob, RunnerBus
+from runners.execution import execute, failure, resolve_limits
+from runners.link import AgentGone
+from runners.pool import ReuseSlots, WarmPool
+from runners.sandbox import DockerSandboxes, Sandbox, SandboxError
+
+log = logging.getLogger(__name__)
+EXPIRY_TICK_S = 1.0
+
+
+class Runner:
+    def __init__(
+        self,
+        settings: RunnerSettings,
+        catalog: Catalog,
+        sandboxes: DockerSandboxes,
+        bus: RunnerBus,
+        languages: list[str],
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.sandboxes = sandboxes
+        self.bus = bus
+        self.pools = {
+            name: WarmPool(runtime, settings.pool_size, sandboxes.create, sandboxes.destroy)
+            for name in languages
+            if (runtime := catalog.get(name)) is not None
+        }
+        self.reuse = ReuseSlots(settings.container_ttl_s, sandboxes.destroy)
+        self.active = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def serve(self) -> None:
+        for pool in self.pools.values():
+            pool.start()
+        expiry = asyncio.create_task(self._expire_idle())
+        slots = asyncio.Semaphore(self.settings.max_jobs)
+        try:
+            while True:
+                await slots.acquire()
+                claimed = await self.bus.claim()
+                if claimed is None:
+                    slots.release()
+                    continue
+                task = asyncio.create_task(self._handle(claimed))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                task.add_done_callback(lambda _: slots.release())
+        finally:
+            expiry.cancel()
+
+    async def _expire_idle(self) -> None:
+        while True:
+            await asyncio.sleep(EXPIRY_TICK_S)
+            await self.reuse.expire()
+
+    async def _handle(self, claimed: ClaimedJob) -> None:
+        job = claimed.job
+        if claimed.deliveries > 1 and await self.bus.already_completed(job.execution_id):
+            await claimed.ack()  # a redelivery of a job that did complete: never run twice
+            return
+        self.active += 1
+        heartbeat = asyncio.create_task(self._keep_claim(claimed))
+        try:
+            completion = await self.run_job(job)
+            await self.bus.publish_completion(completion)
+            await claimed.ack()
+        except Exception:
+            log.exception("job %s failed inside the runner", job.execution_id)
+        finally:
+            heartbeat.cancel()
+            self.active -= 1
+
+    async def _keep_claim(self, claimed: ClaimedJob) -> None:
+        while True:
+            await asyncio.sleep(5)
+            with contextlib.suppress(Exception):
+                await claimed.in_progress()
+
+    async def run_job(self, job: Job) -> CompletionEvent:
+        queued_ms = max(0, round((time.time() - job.submitted_at) * 1000))
+        runtime = self.catalog.get(job.language)
+        pool = self.pools.get(runtime.name) if runtime else None
+        if runtime is None or pool is None:
+            return failure(job, "internal_error", f"this runner has no {job.language!r} runtime",
+                           queued_ms)
+        try:
+            sandbox = await self._sandbox_for(job, pool)
+        except SandboxError as exc:
+            return failure(job, "internal_error", str(exc), queued_ms)
+        limits = resolve_limits(job, runtime, self.settings)
+        subscription = await self.bus.subscribe_control(
+            job.execution_id, lambda control: self._forward(sandbox, control)
+        )
+        try:
+            await self.sandboxes.set_memory(sandbox, limits.memory_mb)
+            await self.bus.publish_event(
+                StatusEvent(job.execution_id, "running", request_id=job.request_id)
+            )
+            completion = await execute(sandbox, job, runtime, limits, self._publish, queued_ms)
+        except (AgentGone, SandboxError) as exc:
+            log.warning("sandbox %s failed: %s", sandbox.short_id, exc)
+            await self.sandboxes.destroy(sandbox)
+            return failure(job, "internal_error", "the sandbox stopped answering", queued_ms)
+        finally:
+            await subscription.unsubscribe()
+        self._release(job, sandbox)
+        return completion
+
+    async def _sandbox_for(self, job: Job, pool: WarmPool) -> Sandbox:
+        if job.reuse_key:
+            kept = await self.reuse.take(job.owner, job.reuse_key, pool.runtime.name)
+            if kept is not None:
+                return kept
+        return await pool.take()
+
+    async def _publish(self, event: OutputEvent) -> None:
+        await self.bus.publish_event(event)
+
+    async def _forward(self, sandbox: Sandbox, control: Control) -> None:
+        command: dict[str, str] = {"op": control.action}
+        if control.action == "stdin":
+            command["data"] = control.data
+        with contextlib.suppress(AgentGone):
+            await sandbox.link.send(command)
+
+    def _release(self, job: Job, sandbox: Sandbox) -> None:
+        """Wipe and park a sandbox for its owner's next run, or destroy a single-use one."""
+        sandbox.runs += 1
+        if job.reuse_key:
+            work = self.reuse.recycle(job.owner, job.reuse_key, sandbox, self._reset)
+        else:
+            work = self.sandboxes.destroy(sandbox)
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reset(self, sandbox: Sandbox) -> bool:
+        """Kill every leftover process and wipe the workspace and /tmp."""
+        try:
+            await sandbox.link.send({"op": "reset"})
+            answer = await sandbox.link.next_event(timeout=self.settings.agent_timeout_s)
+            while answer.get("ev") != "reset":  # late output of the finished run
+                answer = await sandbox.link.next_event(timeout=self.settings.agent_timeout_s)
+        except AgentGone:
+            return False
+        return bool(answer.get("ok"))
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for pool in self.pools.values():
+            await pool.close()
+        await self.reuse.close()
+        await self.sandboxes.remove_instance_leftovers()
