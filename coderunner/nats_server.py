@@ -81,10 +81,14 @@ class NatsServer:
             threading.Thread(target=_discard, args=(stream,), daemon=True).start()
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stderr:
+            self.process.stderr.close()

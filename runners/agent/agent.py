@@ -454,6 +454,9 @@ class Agent:
 
 
 def main() -> None:
+    if os.getuid() == 0:
+        # kill(-1) in reset would take the whole machine with it: never run as root.
+        sys.exit("the agent runs only as the unprivileged sandbox user, inside a sandbox")
     make_undumpable()
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     os.makedirs(WORKSPACE, exist_ok=True)

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The browser IDE's front-end dependencies, from the npm registry with a lock file.
+set -euo pipefail
+cd "$(dirname "$0")/../../web"
+[ -f package.json ] || exit 0
+if ! command -v npm >/dev/null 2>&1; then
+  printf '[setup] installing nodejs and npm\n' >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+  printf '[setup] npm ci (web)\n' >&2
+  npm ci --no-audit --no-fund --loglevel=error
+  touch node_modules
+fi

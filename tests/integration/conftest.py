@@ -1,0 +1,59 @@
+"""A real platform for integration tests: a nats-server on a free port, and the dispatcher,
+runner, edge and janitor as processes (the same ones `coderunner up` starts), on the real
+Docker engine. Started once per test session."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from coderunner.nats_server import NatsServer
+from coderunner.up import Platform, remove_runner_containers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Running:
+    url: str
+    nats_url: str
+    runner_id: str
+    data_dir: Path
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http", "ws", 1) + "/ws"
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    data = tmp_path_factory.mktemp("platform")
+    nats = NatsServer(data / "nats", port=0).start()
+    runner_id = f"test-{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ)
+    env.update({
+        "NATS_URL": nats.url,
+        "RUNNER_ID": runner_id,
+        "POOL_SIZE": "2",
+        "LOG_LEVEL": "WARNING",
+        "QUEUE_TIMEOUT": "60",
+    })
+    up = Platform(data, env, port=free_port())
+    try:
+        up.start()
+        up.wait_ready()
+        yield Running(up.url, nats.url, runner_id, data)
+    finally:
+        up.stop()
+        remove_runner_containers(env)
+        nats.stop()

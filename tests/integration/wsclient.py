@@ -1,0 +1,94 @@
+"""A small WebSocket client for tests: submit programs, collect their events."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+Event = dict[str, Any]
+
+
+@dataclass
+class Result:
+    execution_id: str
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def completion(self) -> Event:
+        return self.events[-1]
+
+    @property
+    def verdict(self) -> str:
+        return str(self.completion["verdict"])
+
+    def text(self, stream: str) -> str:
+        return "".join(e["data"] for e in self.events
+                       if e["type"] == "output" and e["stream"] == stream)
+
+    @property
+    def stdout(self) -> str:
+        return self.text("stdout")
+
+    @property
+    def stderr(self) -> str:
+        return self.text("stderr")
+
+
+class Client:
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.pending: list[Event] = []
+
+    @classmethod
+    async def connect(cls, url: str) -> Client:
+        return cls(await websockets.connect(url, max_size=16 * 1024 * 1024))
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+    async def send(self, frame: dict[str, Any] | str) -> None:
+        await self.ws.send(frame if isinstance(frame, str) else json.dumps(frame))
+
+    async def receive(self) -> Event:
+        if self.pending:
+            return self.pending.pop(0)
+        return json.loads(await self.ws.recv())  # type: ignore[no-any-return]
+
+    async def submit(self, files: dict[str, str], main: str | None = None,
+                     language: str = "python", request_id: str = "r", **extra: Any) -> Event:
+        """Send execute_code; returns the first answer (``status: queued`` or an error)."""
+        frame = {"type": "execute_code", "requestId": request_id, "language": language,
+                 "files": [{"name": n, "content": c} for n, c in files.items()],
+                 "mainFile": main or next(iter(files)), **extra}
+        await self.send(frame)
+        while True:
+            event = await self.receive()
+            if event.get("requestId") == request_id or event["type"] == "error":
+                return event
+            self.pending.append(event)
+
+    async def collect(self, execution_id: str) -> Result:
+        """Every event of one execution until its completion (others are kept for later)."""
+        result = Result(execution_id)
+        skipped: list[Event] = []
+        while True:
+            event = await self.receive()
+            if event.get("executionId") != execution_id:
+                skipped.append(event)
+                continue
+            result.events.append(event)
+            if event["type"] == "completion":
+                self.pending = skipped + self.pending
+                return result
+
+    async def run(self, files: dict[str, str], main: str | None = None,
+                  language: str = "python", **extra: Any) -> Result:
+        queued = await self.submit(files, main, language, **extra)
+        assert queued["type"] == "status", queued
+        result = await self.collect(queued["executionId"])
+        result.events.insert(0, queued)
+        return result

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from contracts.runtimes import CatalogError, expand, load_catalog
+from contracts.settings import DEFAULT_RUNTIMES_DIR
+
+
+def test_expand_fills_main_stem_and_args_in_place() -> None:
+    argv = ["javac", "{main}", "&&", "java", "{stem}", "{args}", "end"]
+    assert expand(argv, "pkg/Main.java", ["a", "b c"]) == [
+        "javac", "pkg/Main.java", "&&", "java", "pkg/Main", "a", "b c", "end",
+    ]
+
+
+def test_expand_with_no_args_drops_the_placeholder() -> None:
+    assert expand(["python3", "{main}", "{args}"], "main.py", []) == ["python3", "main.py"]
+
+
+def test_the_shipped_catalog_loads_and_resolves_aliases() -> None:
+    catalog = load_catalog(DEFAULT_RUNTIMES_DIR)
+    python = catalog.get("py")
+    assert python is not None and python.name == "python"
+    assert catalog.get("PYTHON") is python
+    assert catalog.get("cobol") is None
+
+
+def test_an_alias_used_twice_is_refused(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.toml").write_text(
+            f'name = "{name}"\ndisplay_name = "{name}"\nextension = ".{name}"\n'
+            f'image = "{name}"\nrun = ["{name}"]\naliases = ["same"]\n'
+        )
+    with pytest.raises(CatalogError, match="used twice"):
+        load_catalog(tmp_path)
+
+
+def test_an_unknown_key_in_a_runtime_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "x.toml").write_text(
+        'name = "x"\ndisplay_name = "X"\nextension = ".x"\nimage = "x"\nrun = ["x"]\nrnu = []\n'
+    )
+    with pytest.raises(CatalogError, match="rnu"):
+        load_catalog(tmp_path)

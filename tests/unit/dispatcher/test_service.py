@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from dispatcher.service import DispatchQueue, Waiting
+
+
+def waiting(eid: str, priority: int, at: float = 0.0) -> Waiting[str]:
+    return Waiting(eid, priority, at, eid)
+
+
+def drain(queue: DispatchQueue[str]) -> list[str]:
+    out = []
+    while (item := queue.next()) is not None:
+        out.append(item.execution_id)
+    return out
+
+
+def test_highest_priority_first_and_fifo_within_one() -> None:
+    queue: DispatchQueue[str] = DispatchQueue(max_concurrent=10, queue_timeout_s=60)
+    for eid, priority in [("bg1", 0), ("api1", 1), ("ws1", 2), ("api2", 1), ("ws2", 2)]:
+        queue.add(waiting(eid, priority))
+    assert drain(queue) == ["ws1", "ws2", "api1", "api2", "bg1"]
+
+
+def test_the_cap_holds_jobs_until_a_completion_frees_a_slot() -> None:
+    queue: DispatchQueue[str] = DispatchQueue(max_concurrent=2, queue_timeout_s=60)
+    for eid in ("a", "b", "c"):
+        queue.add(waiting(eid, 1))
+    assert drain(queue) == ["a", "b"]
+    assert queue.next() is None
+    assert queue.completed("a")
+    assert drain(queue) == ["c"]
+
+
+def test_a_completion_of_an_unknown_job_frees_nothing() -> None:
+    queue: DispatchQueue[str] = DispatchQueue(max_concurrent=1, queue_timeout_s=60)
+    queue.add(waiting("a", 1))
+    queue.add(waiting("b", 1))
+    assert drain(queue) == ["a"]
+    assert not queue.completed("stranger")
+    assert queue.next() is None
+
+
+def test_a_duplicate_of_a_queued_or_running_job_is_refused() -> None:
+    queue: DispatchQueue[str] = DispatchQueue(max_concurrent=5, queue_timeout_s=60)
+    assert queue.add(waiting("a", 2))
+    assert not queue.add(waiting("a", 2))
+    assert drain(queue) == ["a"]
+    assert not queue.add(waiting("a", 2))
+
+
+def test_jobs_waiting_past_the_timeout_expire() -> None:
+    queue: DispatchQueue[str] = DispatchQueue(max_concurrent=5, queue_timeout_s=60)
+    queue.add(waiting("old", 2, at=100.0))
+    queue.add(waiting("new", 2, at=150.0))
+    expired = queue.take_expired(now=161.0)
+    assert [w.execution_id for w in expired] == ["old"]
+    assert queue.expired == 1
+    assert drain(queue) == ["new"]
+
+
+def test_cancel_removes_a_queued_job() -> None:
+    queue: DispatchQueue[str] = DispatchQueue(max_concurrent=5, queue_timeout_s=60)
+    queue.add(waiting("a", 1))
+    queue.add(waiting("b", 1))
+    cancelled = queue.cancel("a")
+    assert cancelled is not None and cancelled.execution_id == "a"
+    assert queue.cancel("a") is None
+    assert drain(queue) == ["b"]
+
+
+def test_depth_counts_per_priority() -> None:
+    queue: DispatchQueue[str] = DispatchQueue(max_concurrent=5, queue_timeout_s=60)
+    queue.add(waiting("a", 1))
+    queue.add(waiting("b", 0))
+    queue.add(waiting("c", 0))
+    assert queue.depth() == {2: 0, 1: 1, 0: 2}
+    assert len(queue) == 3

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from typing import Any
+
+from janitor.sweep import container_removals
+
+
+def container(cid: str, state: str = "running", **labels: str) -> dict[str, Any]:
+    return {"Id": cid, "Names": [f"/{cid}"], "State": state, "Labels": labels}
+
+
+def test_exited_and_expired_managed_containers_are_removed() -> None:
+    found = [
+        container("dead", "exited", **{"coderunner.managed": "1"}),
+        container("old", **{"coderunner.managed": "1", "coderunner.expires": "100"}),
+        container("young", **{"coderunner.managed": "1", "coderunner.expires": "300"}),
+    ]
+    removals = container_removals(found, now=200.0)
+    assert {(r.id, r.reason) for r in removals} == {("dead", "state exited"), ("old", "expired")}
+
+
+def test_containers_without_our_label_are_never_touched() -> None:
+    found = [
+        container("theirs", "exited"),
+        container("also-theirs", **{"coderunner.expires": "1"}),
+        container("spoofed", "exited", **{"coderunner.managed": "yes"}),
+    ]
+    assert container_removals(found, now=10**10) == []

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from contracts.messages import Job, Limits, SourceFile
+from contracts.runtimes import Runtime, RuntimeLimits
+from contracts.settings import RunnerSettings
+from runners.execution import agent_command, completion_of, resolve_limits, verdict_of
+
+PYTHON = Runtime(
+    name="python", display_name="Python", extension=".py", image="python",
+    run=["python3", "{main}", "{args}"], env={"PYTHONUNBUFFERED": "1"},
+    limits=RuntimeLimits(wall_ms=10_000, cpu_ms=10_000, memory_mb=256, processes=64),
+)
+C = Runtime(
+    name="c", display_name="C", extension=".c", image="gcc",
+    compile=["gcc", "-o", "{stem}", "{main}"], run=["./{stem}", "{args}"],
+)
+SETTINGS = RunnerSettings(max_wall_ms=300_000, max_memory_mb=1024, output_cap_kb=1024)
+
+
+def job(**changes: Any) -> Job:
+    fields: dict[str, Any] = {
+        "execution_id": "e1", "language": "python", "files": [SourceFile("main.py", "")],
+        "main_file": "main.py", "owner": "anon:e1", "priority": 1, "submitted_at": 0.0,
+    }
+    fields.update(changes)
+    return Job(**fields)
+
+
+def done(**fields: Any) -> dict[str, Any]:
+    base = {"ev": "done", "phase": "run", "exitCode": 0, "signal": None, "timedOut": False,
+            "outputExceeded": False, "stopped": False, "oom": False, "error": None}
+    base.update(fields)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("report", "verdict"),
+    [
+        (done(), "ok"),
+        (done(exitCode=3), "runtime_error"),
+        (done(exitCode=None, signal="SIGSEGV"), "runtime_error"),
+        (done(exitCode=None, signal="SIGKILL", timedOut=True), "time_limit"),
+        (done(exitCode=None, signal="SIGXCPU"), "time_limit"),
+        (done(exitCode=None, signal="SIGKILL", oom=True), "memory_limit"),
+        (done(exitCode=None, signal="SIGKILL", outputExceeded=True), "output_limit"),
+        (done(exitCode=None, signal="SIGKILL", stopped=True, timedOut=True), "cancelled"),
+        (done(phase="compile", exitCode=1), "compile_error"),
+        (done(phase="compile", exitCode=None, signal="SIGKILL", timedOut=True), "time_limit"),
+        (done(phase="setup", error="bad name"), "internal_error"),
+    ],
+)
+def test_agent_reports_map_to_verdicts(report: dict[str, Any], verdict: str) -> None:
+    assert verdict_of(report) == verdict
+
+
+def test_completion_carries_measurements_and_the_signal_name() -> None:
+    report = done(exitCode=None, signal="SIGSEGV", wallMs=7, cpuMs=5, memoryKb=900)
+    completion = completion_of(report, job(request_id="r9"), queued_ms=3, wall_ms=8)
+    assert (completion.verdict, completion.signal, completion.exit_code) == (
+        "runtime_error", "SIGSEGV", None,
+    )
+    assert (completion.wall_ms, completion.cpu_ms, completion.memory_kb) == (7, 5, 900)
+    assert (completion.queued_ms, completion.request_id) == (3, "r9")
+
+
+def test_limits_default_to_the_runtime_and_clamp_to_the_server_maxima() -> None:
+    assert resolve_limits(job(), PYTHON, SETTINGS).wall_ms == 10_000
+    asked = job(limits=Limits(wall_ms=10**9, memory_mb=10**6, output_kb=10**6))
+    limits = resolve_limits(asked, PYTHON, SETTINGS)
+    assert (limits.wall_ms, limits.memory_mb, limits.output_bytes) == (
+        300_000, 1024, 1024 * 1024,
+    )
+
+
+def test_interactive_jobs_may_run_for_the_server_maximum_by_default() -> None:
+    assert resolve_limits(job(interactive=True), PYTHON, SETTINGS).wall_ms == 300_000
+
+
+def test_agent_command_has_compile_then_run_steps_with_args() -> None:
+    command = agent_command(job(language="c", main_file="prog.c", args=["x"]), C,
+                            resolve_limits(job(), C, SETTINGS))
+    assert [s["phase"] for s in command["steps"]] == ["compile", "run"]
+    assert command["steps"][0]["argv"] == ["gcc", "-o", "prog", "prog.c"]
+    assert command["steps"][1]["argv"] == ["./prog", "x"]
+
+
+def test_stdin_closes_unless_interactive_without_given_input() -> None:
+    limits = resolve_limits(job(), PYTHON, SETTINGS)
+    assert agent_command(job(), PYTHON, limits)["closeStdin"] is True
+    assert agent_command(job(interactive=True), PYTHON, limits)["closeStdin"] is False
+    assert agent_command(job(interactive=True, stdin="1\n"), PYTHON, limits)["closeStdin"] is True
+
+
+def test_environment_is_an_allow_list_plus_the_runtime_env() -> None:
+    env = agent_command(job(), PYTHON, resolve_limits(job(), PYTHON, SETTINGS))["env"]
+    assert set(env) == {"PATH", "LANG", "HOME", "PYTHONUNBUFFERED"}
