@@ -42,6 +42,7 @@ Verdict = Literal[
 ]
 Stream = Literal["stdout", "stderr"]
 Status = Literal["queued", "running"]
+ControlAction = Literal["stdin", "eof", "stop"]
 
 
 class _Wire(Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
@@ -178,7 +179,7 @@ class Control(Struct, frozen=True, rename="camel", omit_defaults=True):
     """Edge to runner, on ``exec.control.<executionId>``: stdin bytes, end of input, or stop."""
 
     execution_id: str
-    action: Literal["stdin", "eof", "stop"]
+    action: ControlAction
     data: str = ""
 
 

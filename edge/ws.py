@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from contracts.messages import (
     Control,
+    ControlAction,
     ErrorEvent,
     ExecuteCode,
     Job,
@@ -21,6 +22,7 @@ from contracts.messages import (
     StopExecution,
     client_frame_decoder,
     encode,
+    event_decoder,
     program_problem,
 )
 from contracts.runtimes import Catalog
@@ -31,16 +33,25 @@ log = logging.getLogger(__name__)
 SEND_QUEUE_LIMIT = 4096
 MAX_FRAME_BYTES = 6 * 1024 * 1024
 SLOW_READER_CLOSE = 1008
+STATUS_PREFIX = b'{"type":"status"'
 
 
 class Execution:
-    """An execution this connection submitted; events are held until ``queued`` is sent."""
+    """An execution this connection submitted.
+
+    Events are held until ``queued`` has been sent. Control messages (stdin, eof, stop) are
+    held until the runner reports ``running``: it subscribes to them before it says so, and
+    nothing sent earlier would reach it. A stop is also sent at once, for the dispatcher to
+    cancel the job while it is still queued.
+    """
 
     def __init__(self, execution_id: str) -> None:
         self.execution_id = execution_id
         self.watch: Watch | None = None
         self.opened = False
+        self.running = False
         self.held: list[str] = []
+        self.held_controls: list[Control] = []
 
 
 class Connection:
@@ -161,6 +172,11 @@ class Connection:
         execution.held.clear()
 
     async def _on_event(self, execution: Execution, data: bytes, last: bool) -> None:
+        if not execution.running and _is_running(data):
+            execution.running = True
+            for control in execution.held_controls:
+                await self.bus.control(control)
+            execution.held_controls.clear()
         text = data.decode()
         if execution.opened:
             self.send(text)
@@ -174,12 +190,26 @@ class Connection:
         if execution.watch:
             await execution.watch.close()
 
-    async def control(self, execution_id: str, action: str, data: str) -> None:
-        if execution_id not in self.executions:
+    async def control(self, execution_id: str, action: ControlAction, data: str) -> None:
+        execution = self.executions.get(execution_id)
+        if execution is None:
             self.error("not_found", f"no execution {execution_id!r} of this session is running",
                        execution_id=execution_id)
             return
-        await self.bus.control(Control(execution_id, action, data))  # type: ignore[arg-type]
+        control = Control(execution_id, action, data)
+        if execution.running:
+            await self.bus.control(control)
+            return
+        execution.held_controls.append(control)
+        if action == "stop":
+            await self.bus.control(control)  # the dispatcher cancels it if still queued
+
+
+def _is_running(data: bytes) -> bool:
+    if not data.startswith(STATUS_PREFIX):
+        return False
+    event = event_decoder.decode(data)
+    return isinstance(event, StatusEvent) and event.status == "running"
 
 
 def _request_id_of(text: str) -> str | None:

@@ -8,13 +8,20 @@ from typing import Any
 
 from msgspec import Struct
 
-from contracts.messages import CompletionEvent, Job, OutputEvent, Verdict
+from contracts.messages import (
+    CompletionEvent,
+    ExecutionEvent,
+    Job,
+    OutputEvent,
+    StatusEvent,
+    Verdict,
+)
 from contracts.runtimes import Runtime, expand
 from contracts.settings import RunnerSettings
 from runners.link import AgentEvent, AgentGone
 from runners.sandbox import BASE_ENV, Sandbox
 
-Publish = Callable[[OutputEvent], Awaitable[None]]
+Publish = Callable[[ExecutionEvent], Awaitable[None]]
 AGENT_GRACE_S = 5.0
 
 
@@ -117,9 +124,14 @@ async def execute(
     publish: Publish,
     queued_ms: int,
 ) -> CompletionEvent:
-    """Run ``job`` in ``sandbox`` and relay its output; raises AgentGone if the agent fails."""
+    """Run ``job`` in ``sandbox`` and relay its events; raises AgentGone if the agent fails.
+
+    ``running`` is published only after the agent has the job, so that a stop or stdin the
+    client sends on seeing it reaches the agent after the job, never before.
+    """
     started = time.monotonic()
     await sandbox.link.send(agent_command(job, runtime, limits))
+    await publish(StatusEvent(job.execution_id, "running", request_id=job.request_id))
     # The agent enforces the wall limit itself; this outer deadline only catches a dead agent.
     steps = 2 if runtime.compile else 1
     deadline = started + steps * limits.wall_ms / 1000 + AGENT_GRACE_S

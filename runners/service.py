@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 
-from contracts.messages import CompletionEvent, Control, Job, OutputEvent, StatusEvent
+from contracts.messages import CompletionEvent, Control, Job
 from contracts.runtimes import Catalog
 from contracts.settings import RunnerSettings
 from runners.bus import ClaimedJob, RunnerBus
@@ -106,10 +106,9 @@ class Runner:
         )
         try:
             await self.sandboxes.set_memory(sandbox, limits.memory_mb)
-            await self.bus.publish_event(
-                StatusEvent(job.execution_id, "running", request_id=job.request_id)
+            completion = await execute(
+                sandbox, job, runtime, limits, self.bus.publish_event, queued_ms
             )
-            completion = await execute(sandbox, job, runtime, limits, self._publish, queued_ms)
         except (AgentGone, SandboxError) as exc:
             log.warning("sandbox %s failed: %s", sandbox.short_id, exc)
             await self.sandboxes.destroy(sandbox)
@@ -125,9 +124,6 @@ class Runner:
             if kept is not None:
                 return kept
         return await pool.take()
-
-    async def _publish(self, event: OutputEvent) -> None:
-        await self.bus.publish_event(event)
 
     async def _forward(self, sandbox: Sandbox, control: Control) -> None:
         command: dict[str, str] = {"op": control.action}

@@ -18,6 +18,7 @@ Events:    {"ev":"ready"}  {"ev":"out","stream":"stdout|stderr","data":"..."}
 from __future__ import annotations
 
 import codecs
+import collections
 import ctypes
 import json
 import os
@@ -208,6 +209,7 @@ class Agent:
     def __init__(self) -> None:
         self.selector = selectors.DefaultSelector()
         self.control_buffer = b""
+        self.commands: collections.deque[dict] = collections.deque()
         self.step: Step | None = None
         self.stop_requested = False
         self.eof = False
@@ -223,6 +225,8 @@ class Agent:
         while not self.eof:
             for key, _ in self.selector.select():
                 self.dispatch(key)
+            while self.commands:
+                self.handle(self.commands.popleft())
 
     def dispatch(self, key: selectors.SelectorKey) -> None:
         if key.data == "control":
@@ -242,7 +246,12 @@ class Agent:
         while b"\n" in self.control_buffer:
             line, self.control_buffer = self.control_buffer.split(b"\n", 1)
             if line.strip():
-                self.handle(json.loads(line))
+                self.commands.append(json.loads(line))
+
+    def handle_live_commands(self) -> None:
+        """During a run: stdin, eof, stop and ping act at once; a next run waits its turn."""
+        while self.commands and self.commands[0].get("op") != "run":
+            self.handle(self.commands.popleft())
 
     def handle(self, command: dict) -> None:
         op = command.get("op")
@@ -356,9 +365,11 @@ class Agent:
             if step.exited is None and now >= step.deadline and not step.timed_out:
                 step.timed_out = True
                 step.kill()
+            self.handle_live_commands()
             timeout = self.next_timeout(step, now, drain_until)
             for key, _ in self.selector.select(timeout):
                 self.on_ready(step, key, open_streams)
+            self.handle_live_commands()
             if step.flush_at is not None and time.monotonic() >= step.flush_at:
                 step.flush()
             if step.exited is not None and drain_until is None:

@@ -1,0 +1,192 @@
+"""The execution engine through the public socket, on real Docker: verdicts, limits, live stdin,
+stop, reuse within a session and isolation between sessions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import docker
+import pytest
+
+from tests.integration.conftest import Running
+from tests.integration.wsclient import Client, Result
+
+
+@pytest.fixture
+async def client(platform: Running) -> AsyncIterator[Client]:
+    c = await Client.connect(platform.ws_url)
+    yield c
+    await c.close()
+
+
+async def run(client: Client, program: str, **extra: object) -> Result:
+    return await client.run({"main.py": program}, **extra)
+
+
+async def test_wall_limit_kills_a_sleeping_program(client: Client) -> None:
+    result = await run(client, "import time\nprint('start', flush=True)\ntime.sleep(60)\n",
+                       limits={"wallMs": 1000})
+    assert result.verdict == "time_limit"
+    assert result.stdout == "start\n"
+    assert 900 <= result.completion["wallMs"] < 5000
+
+
+async def test_cpu_limit_ends_a_spinning_program(client: Client) -> None:
+    result = await run(client, "while True:\n    pass\n", limits={"cpuMs": 1000, "wallMs": 8000})
+    assert result.verdict == "time_limit"
+    assert result.completion["cpuMs"] >= 900
+
+
+async def test_memory_bomb_gets_memory_limit(client: Client) -> None:
+    program = "chunks = []\nwhile True:\n    chunks.append(bytearray(8 * 1024 * 1024))\n"
+    result = await run(client, program, limits={"memoryMb": 64})
+    assert result.verdict == "memory_limit"
+    assert result.completion["signal"] == "SIGKILL"
+
+
+async def test_infinite_output_is_cut_at_the_cap(client: Client) -> None:
+    result = await run(client, "while True:\n    print('x' * 1000)\n", limits={"outputKb": 64})
+    assert result.verdict == "output_limit"
+    assert result.completion["truncated"] is True
+    assert 60_000 <= len(result.stdout) <= 64 * 1024
+
+
+async def test_output_without_newlines_is_cut_too(client: Client) -> None:
+    program = "import sys\nwhile True:\n    sys.stderr.write('y' * 4096)\n"
+    result = await run(client, program, limits={"outputKb": 32})
+    assert result.verdict == "output_limit"
+    assert len(result.stderr) <= 32 * 1024
+
+
+async def test_a_fatal_signal_is_a_runtime_error_naming_it(client: Client) -> None:
+    result = await run(client, "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
+    assert result.verdict == "runtime_error"
+    assert result.completion["signal"] == "SIGSEGV"
+    assert "exitCode" not in result.completion
+
+
+async def test_stdin_drives_a_program_line_by_line(client: Client) -> None:
+    program = "import sys\nfor line in sys.stdin:\n    print(line.strip().upper(), flush=True)\n"
+    queued = await client.submit({"main.py": program})
+    execution_id = queued["executionId"]
+    seen: list[str] = []
+    for word in ("alpha", "beta"):
+        await client.send({"type": "stdin", "executionId": execution_id, "data": word + "\n"})
+        while True:
+            event = await client.receive()
+            if event["type"] == "output":
+                seen.append(event["data"])
+                break
+    await client.send({"type": "stdin", "executionId": execution_id, "eof": True})
+    result = await client.collect(execution_id)
+    assert seen == ["ALPHA\n", "BETA\n"]
+    assert result.verdict == "ok"
+
+
+async def test_stdin_given_with_the_request_is_read_to_its_end(client: Client) -> None:
+    program = "import sys\nprint(sum(int(x) for x in sys.stdin.read().split()))\n"
+    result = await run(client, program, stdin="1 2 3\n4\n")
+    assert (result.verdict, result.stdout) == ("ok", "10\n")
+
+
+async def test_stop_cancels_a_running_program(client: Client) -> None:
+    queued = await client.submit({"main.py": "import time\nwhile True:\n    time.sleep(1)\n"})
+    execution_id = queued["executionId"]
+    while (await client.receive()).get("status") != "running":
+        pass
+    await client.send({"type": "stop", "executionId": execution_id})
+    result = await client.collect(execution_id)
+    assert result.verdict == "cancelled"
+    assert result.completion["wallMs"] < 5000
+
+
+async def test_stdin_for_someone_elses_execution_is_refused(
+    client: Client, platform: Running
+) -> None:
+    queued = await client.submit({"main.py": "import time\ntime.sleep(3)\n"})
+    other = await Client.connect(platform.ws_url)
+    try:
+        await other.send({"type": "stdin", "executionId": queued["executionId"], "data": "x"})
+        refusal = await other.receive()
+        await other.send({"type": "stop", "executionId": queued["executionId"]})
+        refusal_of_stop = await other.receive()
+    finally:
+        await other.close()
+    assert (refusal["type"], refusal["code"]) == ("error", "not_found")
+    assert refusal_of_stop["code"] == "not_found"
+    result = await client.collect(queued["executionId"])
+    assert result.verdict == "ok"
+
+
+PROBE = """
+import os, socket
+print(socket.gethostname())
+print(sorted(os.listdir('.')))
+print(sorted(os.listdir('/tmp')))
+print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))
+"""
+
+LITTER = """
+import os, subprocess
+open('leftover.txt', 'w').write('x')
+open('/tmp/leftover.txt', 'w').write('x')
+os.symlink('/etc/shadow', 'planted')
+subprocess.Popen(['sleep', '1000'], start_new_session=True)
+print('littered')
+"""
+
+
+async def test_a_session_reuses_its_container_wiped_and_with_no_leftover_process(
+    client: Client,
+) -> None:
+    first = await client.run({"main.py": LITTER})
+    assert first.verdict == "ok"
+    second = await client.run({"main.py": PROBE})
+    host, files, scratch, pids = second.stdout.splitlines()
+    third = await client.run({"main.py": PROBE})
+    assert third.stdout.splitlines()[0] == host, "the same console tab reuses its container"
+    assert files == "['main.py']"
+    assert scratch == "[]"
+    assert len(eval(pids)) == 3, f"init, agent and the probe only: {pids}"
+
+
+async def test_two_sessions_never_share_a_container(platform: Running) -> None:
+    a, b = await Client.connect(platform.ws_url), await Client.connect(platform.ws_url)
+    try:
+        hosts_a = [(await a.run({"main.py": PROBE})).stdout.split()[0] for _ in range(2)]
+        hosts_b = [(await b.run({"main.py": PROBE})).stdout.split()[0] for _ in range(2)]
+    finally:
+        await a.close()
+        await b.close()
+    assert hosts_a[0] == hosts_a[1] and hosts_b[0] == hosts_b[1]
+    assert set(hosts_a).isdisjoint(hosts_b)
+    client = docker.from_env()
+    try:
+        for host in (hosts_a[0], hosts_b[0]):
+            labels = client.containers.get(host).labels
+            assert labels["coderunner.runner"] == platform.runner_id
+            assert labels["coderunner.managed"] == "1"
+    finally:
+        client.close()
+
+
+async def test_killing_the_agent_is_an_internal_error_and_the_next_run_is_fine(
+    client: Client,
+) -> None:
+    result = await run(client, "import os, signal\nos.kill(-1, signal.SIGKILL)\n")
+    assert result.verdict == "internal_error"
+    again = await run(client, "print('fine')")
+    assert (again.verdict, again.stdout) == ("ok", "fine\n")
+
+
+async def test_programs_of_different_sessions_run_at_the_same_time(platform: Running) -> None:
+    clients = [await Client.connect(platform.ws_url) for _ in range(4)]
+    program = "import time\nstart = time.time()\ntime.sleep(1)\nprint(start, time.time())\n"
+    try:
+        results = await asyncio.gather(*(c.run({"main.py": program}) for c in clients))
+    finally:
+        for c in clients:
+            await c.close()
+    spans = [tuple(map(float, r.stdout.split())) for r in results]
+    assert max(start for start, _ in spans) < min(end for _, end in spans), spans
