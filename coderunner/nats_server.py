@@ -34,8 +34,8 @@ def _discard(stream: IO[bytes]) -> None:
 class NatsServer:
     """A nats-server process on loopback with file storage under ``store_dir``.
 
-    ``port=0`` picks a free port; the real one is read from the server's log, as nats.py's own
-    tests do.
+    ``port=0`` picks a free port (nats-server's -1); the real one is read from the server's
+    log, as nats.py's own tests do.
     """
 
     def __init__(self, store_dir: Path, port: int = 4222, host: str = "127.0.0.1") -> None:
@@ -53,7 +53,7 @@ class NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         config = self.store_dir / "nats.conf"
         config.write_text(
-            f'listen: "{self.host}:{self.requested_port}"\n'
+            f'listen: "{self.host}:{self.requested_port or -1}"\n'
             "max_payload: 8MB\n"
             f'jetstream {{ store_dir: "{self.store_dir}" }}\n'
         )

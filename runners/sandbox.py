@@ -3,7 +3,7 @@
 Every container gets the full hardening of ``shared/sandbox-hardening.md``: no network, a
 non-root user, all capabilities dropped, no-new-privileges, the default seccomp profile, pids,
 memory (= memory + swap) and CPU limits, a read-only root with size-capped ``nosuid,nodev``
-tmpfs for the workspace and /tmp, ulimits, an init that reaps, and only allow-listed
+tmpfs for the workspace and /tmp, ulimits, the agent as a reaping PID 1, and only allow-listed
 environment variables. The runner never mounts anything from the host.
 """
 
@@ -107,7 +107,9 @@ def container_config(
                 Ulimit(name="fsize", soft=FILE_SIZE_BYTES, hard=FILE_SIZE_BYTES),
                 Ulimit(name="stack", soft=8 * 1024 * 1024, hard=64 * 1024 * 1024),
             ],
-            "init": True,
+            # No docker-init: the agent is PID 1, so that no other process (which user code
+            # could ptrace) holds the stdout the runner reads events from.
+            "init": False,
             "auto_remove": False,
         },
     }

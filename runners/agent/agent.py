@@ -1,11 +1,14 @@
 """The resident agent inside every sandbox container (stdlib only, Python 3.11).
 
-It is baked read-only into the image at /opt/coderunner/agent.py and started by the container's
-init. The runner talks to it over the container's attach stream: JSON lines on the agent's
-stdin (commands) and stdout (events). The host never touches the container's file system: the
-agent writes the program's files itself, spawns the compile and run steps, streams their output
-in coalesced chunks, forwards stdin, enforces the wall-clock and output limits by killing the
-process group, and reports exit code, signal, wall time, CPU time and peak memory.
+It is baked read-only into the image at /opt/coderunner/agent.py and is the container's PID 1:
+user code (same uid) cannot signal it, it reaps orphans, and it makes itself non-dumpable so
+that user code can neither ptrace it nor open /proc/1/fd to forge events on its stdout, which
+no other process holds. The runner talks to it over the container's attach stream: JSON lines
+on the agent's stdin (commands) and stdout (events). The host never touches the container's
+file system: the agent writes the program's files itself, spawns the compile and run steps,
+streams their output in coalesced chunks, forwards stdin, enforces the wall-clock and output
+limits by killing the process group, and reports exit code, signal, wall time, CPU time and
+peak memory.
 
 Commands:  {"op":"run", "files":[...], "steps":[{"phase","argv"}], "env":{}, "stdin":"",
             "closeStdin":bool, "limits":{"wallMs","cpuMs","outputBytes"}}
@@ -127,14 +130,16 @@ def kill_leftovers() -> None:
     reap()
 
 
-def reap() -> None:
+def reap(spare: int | None = None) -> None:
+    """Reap exited orphans (the agent is the container's PID 1), leaving ``spare`` to its owner."""
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            found = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             return
-        if pid == 0:
+        if found is None or found.si_pid == spare:
             return
+        os.waitpid(found.si_pid, 0)
 
 
 class Step:
@@ -370,6 +375,7 @@ class Agent:
             for key, _ in self.selector.select(timeout):
                 self.on_ready(step, key, open_streams)
             self.handle_live_commands()
+            reap(spare=step.proc.pid if step.exited is None else None)
             if step.flush_at is not None and time.monotonic() >= step.flush_at:
                 step.flush()
             if step.exited is not None and drain_until is None:

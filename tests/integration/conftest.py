@@ -16,6 +16,8 @@ import pytest
 from coderunner.nats_server import NatsServer
 from coderunner.up import Platform, remove_runner_containers
 
+CANARY = "canary-7f1d0c-never-in-a-sandbox"
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -47,6 +49,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         "POOL_SIZE": "2",
         "LOG_LEVEL": "WARNING",
         "QUEUE_TIMEOUT": "60",
+        "CODERUNNER_CANARY": CANARY,  # must never reach a sandbox
     })
     up = Platform(data, env, port=free_port())
     try:

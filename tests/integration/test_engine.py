@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from textwrap import dedent
 
 import docker
 import pytest
@@ -148,7 +149,7 @@ async def test_a_session_reuses_its_container_wiped_and_with_no_leftover_process
     assert third.stdout.splitlines()[0] == host, "the same console tab reuses its container"
     assert files == "['main.py']"
     assert scratch == "[]"
-    assert len(eval(pids)) == 3, f"init, agent and the probe only: {pids}"
+    assert len(eval(pids)) == 2, f"the agent and the probe only: {pids}"
 
 
 async def test_two_sessions_never_share_a_container(platform: Running) -> None:
@@ -171,10 +172,33 @@ async def test_two_sessions_never_share_a_container(platform: Running) -> None:
         client.close()
 
 
-async def test_killing_the_agent_is_an_internal_error_and_the_next_run_is_fine(
-    client: Client,
-) -> None:
-    result = await run(client, "import os, signal\nos.kill(-1, signal.SIGKILL)\n")
+async def test_user_code_cannot_kill_the_agent(client: Client) -> None:
+    program = dedent("""
+        import os, signal
+        os.kill(1, signal.SIGKILL)
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            print("nothing else to kill")
+        print("still here")
+    """)
+    result = await run(client, program)
+    assert (result.verdict, result.stdout) == ("ok", "nothing else to kill\nstill here\n")
+    again = await run(client, "print('fine')")
+    assert (again.verdict, again.stdout) == ("ok", "fine\n")
+
+
+async def test_a_sandbox_that_dies_mid_run_is_an_internal_error(client: Client) -> None:
+    queued = await client.submit({"main.py": "import socket, time\n"
+                                  "print(socket.gethostname(), flush=True)\ntime.sleep(60)\n"})
+    while (event := await client.receive())["type"] != "output":
+        pass
+    docker_client = docker.from_env()
+    try:
+        docker_client.containers.get(event["data"].strip()).kill()
+    finally:
+        docker_client.close()
+    result = await client.collect(queued["executionId"])
     assert result.verdict == "internal_error"
     again = await run(client, "print('fine')")
     assert (again.verdict, again.stdout) == ("ok", "fine\n")

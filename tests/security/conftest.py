@@ -1,0 +1,3 @@
+from tests.integration.conftest import platform
+
+__all__ = ["platform"]
