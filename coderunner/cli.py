@@ -129,6 +129,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_file(ws_url, main, language, [Path(p) for p in args.extra], args.args, stdin)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from coderunner import bench
+
+    return bench.main(quick=args.quick, as_json=args.json)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="coderunner", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -158,6 +164,11 @@ def parser() -> argparse.ArgumentParser:
     runtimes.add_argument("--url", default=os.environ.get("CODERUNNER_URL", DEFAULT_URL))
     runtimes.add_argument("--json", action="store_true")
     runtimes.set_defaults(func=cmd_runtimes)
+
+    bench = sub.add_parser("bench", help="measure latency and throughput beside the baselines")
+    bench.add_argument("--quick", action="store_true", help="fewer samples, shorter runs")
+    bench.add_argument("--json", action="store_true")
+    bench.set_defaults(func=cmd_bench)
 
     run = sub.add_parser("run", help="run a program file and print its output")
     run.add_argument("file")

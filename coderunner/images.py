@@ -32,7 +32,8 @@ from contracts.runtimes import Catalog, Runtime
 from contracts.settings import REPO_ROOT
 
 IMAGES_DIR = REPO_ROOT / "infra" / "images"
-AGENT = REPO_ROOT / "runners" / "agent" / "agent.py"
+AGENT_FILES = (REPO_ROOT / "runners" / "agent" / "agent.py",
+               REPO_ROOT / "runners" / "agent" / "zygote.py")
 BASE_TAG = "coderunner/base:bookworm"
 RUNTIME_BASE = "coderunner/runtime-base"
 LABEL_INPUTS = "coderunner.inputs"
@@ -95,8 +96,8 @@ def final_dockerfile(plan: ImagePlan, versions: dict[str, str]) -> str:
         lines.append(f"LABEL {labels}")
     lines += [
         "USER root",
-        "COPY agent.py /opt/coderunner/agent.py",
-        "RUN chmod 0444 /opt/coderunner/agent.py && chmod 0555 /opt/coderunner",
+        "COPY agent.py zygote.py /opt/coderunner/",
+        "RUN chmod 0444 /opt/coderunner/*.py && chmod 0555 /opt/coderunner",
         f"USER {SANDBOX_USER}",
         "WORKDIR /workspace",
         'CMD ["python3", "-I", "/opt/coderunner/agent.py"]',
@@ -146,11 +147,12 @@ class ImageBuilder:
         toolchain_hash = folder_hash(plan.directory, base_hash)
         if self._build_folder(plan.toolchain_tag, plan.directory, toolchain_hash, force):
             built.append(plan.toolchain_tag)
-        agent = AGENT.read_bytes()
-        final_hash = hashlib.sha256(toolchain_hash.encode() + agent).hexdigest()[:16]
+        agent = {path.name: path.read_bytes() for path in AGENT_FILES}
+        digest = hashlib.sha256(toolchain_hash.encode() + b"".join(agent.values()))
+        final_hash = digest.hexdigest()[:16]
         if force or self.inputs_of(plan.tag) != final_hash:
             versions = {r.name: self.read_version(plan.toolchain_tag, r) for r in plan.runtimes}
-            files = {"Dockerfile": final_dockerfile(plan, versions).encode(), "agent.py": agent}
+            files = {"Dockerfile": final_dockerfile(plan, versions).encode(), **agent}
             self.build(plan.tag, tar_of(files), final_hash)
             built.append(plan.tag)
         else:

@@ -41,6 +41,8 @@ class Runtime(Struct, frozen=True, forbid_unknown_fields=True):
     env: dict[str, str] = {}
     version_command: list[str] = []
     template: str = ""
+    fork_server: list[str] | None = None
+    """argv of a warm interpreter that forks run steps (the agent's Python zygote)."""
     limits: RuntimeLimits = RuntimeLimits()
 
     @property

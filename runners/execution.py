@@ -56,7 +56,8 @@ def agent_command(job: Job, runtime: Runtime, limits: Limits) -> dict[str, Any]:
     steps = []
     if runtime.compile:
         steps.append({"phase": "compile", "argv": expand(runtime.compile, job.main_file, [])})
-    steps.append({"phase": "run", "argv": expand(runtime.run, job.main_file, job.args)})
+    steps.append({"phase": "run", "argv": expand(runtime.run, job.main_file, job.args),
+                  "zygote": runtime.fork_server is not None})
     return {
         "op": "run",
         "files": [{"name": f.name, "content": f.content} for f in job.files],

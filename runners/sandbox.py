@@ -141,12 +141,22 @@ class DockerSandboxes:
             ready = await link.next_event(timeout=self._settings.agent_timeout_s * 2)
             if ready.get("ev") != "ready":
                 raise SandboxError(f"agent sent {ready!r} instead of ready")
+            if runtime.fork_server:
+                await self._prepare_fork_server(link, runtime)
         except BaseException as exc:
             await self.remove(container_id)
             if isinstance(exc, Exception) and not isinstance(exc, SandboxError):
                 raise SandboxError(f"cannot start a {runtime.name} container: {exc}") from exc
             raise
         return Sandbox(container_id, runtime.name, link, runtime.limits.memory_mb)
+
+    async def _prepare_fork_server(self, link: AgentLink, runtime: Runtime) -> None:
+        assert runtime.fork_server is not None
+        env = {**BASE_ENV, **runtime.env}
+        await link.send({"op": "prepare", "zygote": {"argv": runtime.fork_server, "env": env}})
+        answer = await link.next_event(timeout=self._settings.agent_timeout_s)
+        if answer.get("ev") != "prepared" or not answer.get("ok"):
+            log.warning("%s: the fork server did not start; runs will exec", runtime.name)
 
     async def _attach(self, container_id: str) -> AgentLink:
         params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}

@@ -10,8 +10,9 @@ streams their output in coalesced chunks, forwards stdin, enforces the wall-cloc
 limits by killing the process group, and reports exit code, signal, wall time, CPU time and
 peak memory.
 
-Commands:  {"op":"run", "files":[...], "steps":[{"phase","argv"}], "env":{}, "stdin":"",
+Commands:  {"op":"run", "files":[...], "steps":[{"phase","argv","zygote"?}], "env":{}, "stdin":"",
             "closeStdin":bool, "limits":{"wallMs","cpuMs","outputBytes"}}
+           {"op":"prepare","zygote":{"argv":[...],"env":{}}}  (a warm interpreter for run steps)
            {"op":"stdin","data":"..."}  {"op":"eof"}  {"op":"stop"}  {"op":"reset"}  {"op":"ping"}
 Events:    {"ev":"ready"}  {"ev":"out","stream":"stdout|stderr","data":"..."}
            {"ev":"done","phase","exitCode","signal","wallMs","cpuMs","memoryKb","timedOut",
@@ -20,6 +21,7 @@ Events:    {"ev":"ready"}  {"ev":"out","stream":"stdout|stderr","data":"..."}
 
 from __future__ import annotations
 
+import array
 import codecs
 import collections
 import ctypes
@@ -28,6 +30,7 @@ import os
 import resource
 import selectors
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -39,6 +42,8 @@ FLUSH_BYTES = 16384
 FLUSH_SECONDS = 0.005
 READ_BYTES = 65536
 DRAIN_SECONDS = 0.2
+ZYGOTE_WAIT_S = 2.0
+LIVE_COMMANDS = ("stdin", "eof", "stop", "ping")
 OOM_FILES = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
 
 
@@ -118,16 +123,44 @@ def wipe(directory: str) -> None:
             os.unlink(path)
 
 
-def kill_leftovers() -> None:
-    """SIGKILL every process this uid may signal except the agent and init, then reap."""
+def kill_leftovers(spare: int | None = None) -> None:
+    """SIGKILL every process but the agent (and ``spare``, the zygote), then reap.
+
+    With a process to spare, everything is first frozen with SIGSTOP so that nothing can fork
+    while the survivors are looked up and killed one by one.
+    """
     for _ in range(20):
         try:
-            os.kill(-1, signal.SIGKILL)
+            os.kill(-1, signal.SIGKILL if spare is None else signal.SIGSTOP)
         except ProcessLookupError:
             break
-        reap()
-        time.sleep(0.002)
-    reap()
+        others = [pid for pid in process_ids() if pid not in (os.getpid(), spare)]
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if spare is not None:
+            os.kill(spare, signal.SIGCONT)
+        reap(spare)
+        if not others and spare is not None:
+            break
+        time.sleep(0.001)
+    reap(spare)
+
+
+def wait_for(pid: int) -> tuple[int, int, resource.struct_rusage]:
+    """wait4 for a step; a zygote's program may still be on its way to being our child."""
+    for _ in range(2000):
+        try:
+            return os.wait4(pid, 0)
+        except ChildProcessError:
+            time.sleep(0.0005)
+    return os.wait4(pid, 0)
+
+
+def process_ids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
 def reap(spare: int | None = None) -> None:
@@ -142,48 +175,133 @@ def reap(spare: int | None = None) -> None:
         os.waitpid(found.si_pid, 0)
 
 
+class Zygote:
+    """A warm interpreter (runners/agent/zygote.py) that forks programs on request."""
+
+    def __init__(self, argv: list[str], env: dict) -> None:
+        self.argv, self.env = argv, env
+        self.sock: socket.socket | None = None
+        self.pid: int | None = None
+        self.ready = False
+
+    def start(self) -> None:
+        ours, theirs = socket.socketpair()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        try:
+            actions = [(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)]
+            actions.append((os.POSIX_SPAWN_DUP2, theirs.fileno(), 3))
+            self.pid = os.posix_spawnp(self.argv[0], self.argv, self.env,
+                                       file_actions=actions, setsid=True)
+        finally:
+            os.close(devnull)
+            theirs.close()
+        self.sock, self.ready = ours, False
+
+    def usable(self, env: dict) -> bool:
+        if self.sock is None or env != self.env:
+            return False
+        if not self.ready:
+            self.sock.settimeout(ZYGOTE_WAIT_S)
+            try:
+                self.ready = self.sock.recv(1) == b"R"
+            except OSError:
+                self.ready = False
+            if not self.ready:
+                self.stop()
+        return self.ready
+
+    def spawn(self, argv: list[str], env: dict, fds: list[int]) -> int:
+        assert self.sock is not None
+        request = json.dumps({"argv": argv, "env": env, "cwd": WORKSPACE}).encode()
+        self.sock.settimeout(ZYGOTE_WAIT_S)
+        rights = array.array("i", fds).tobytes()
+        self.sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)])
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = self.sock.recv(32)
+            if not chunk:
+                raise OSError("the zygote went away")
+            answer += chunk
+        return int(answer)
+
+    def stop(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.sock, self.pid, self.ready = None, None, False
+
+    def alive(self) -> bool:
+        return self.sock is not None
+
+
 class Step:
     """One spawned process (compile or run) and everything read from it."""
 
-    def __init__(self, argv: list[str], env: dict, limits: dict, budget: list[int]) -> None:
-        self.started = time.monotonic()
-        self.deadline = self.started + limits.get("wallMs", 10_000) / 1000
+    def __init__(self, spec: dict, env: dict, limits: dict, budget: list[int],
+                 zygote: Zygote | None) -> None:
         self.budget = budget  # [bytes of output still allowed], shared by the steps of a run
-        self.proc = subprocess.Popen(
-            argv,
-            cwd=WORKSPACE,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            close_fds=True,
-        )
+        child_in, self.stdin_fd = os.pipe2(os.O_CLOEXEC)
+        self.stdout_fd, child_out = os.pipe2(os.O_CLOEXEC)
+        self.stderr_fd, child_err = os.pipe2(os.O_CLOEXEC)
+        self.started = time.monotonic()
+        # Kept so that subprocess never reaps it behind our back (we wait4 for its rusage).
+        self.proc: subprocess.Popen | None = None
+        try:
+            self.pid = 0
+            if zygote is not None and spec.get("zygote") and zygote.usable(env):
+                try:
+                    self.pid = zygote.spawn(spec["argv"], env, [child_in, child_out, child_err])
+                except (OSError, ValueError):
+                    zygote.stop()  # killed by the previous program, say: exec this time
+            if not self.pid:
+                self.proc = subprocess.Popen(
+                    spec["argv"], cwd=WORKSPACE, env=env, stdin=child_in, stdout=child_out,
+                    stderr=child_err, start_new_session=True, close_fds=True,
+                )
+                self.pid = self.proc.pid
+        except BaseException:
+            for fd in (self.stdin_fd, self.stdout_fd, self.stderr_fd):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (child_in, child_out, child_err):
+                os.close(fd)
+        for fd in (self.stdin_fd, self.stdout_fd, self.stderr_fd):
+            os.set_blocking(fd, False)
+        self.deadline = self.started + limits.get("wallMs", 10_000) / 1000
         cpu_s = max(1, -(-limits.get("cpuMs", 10_000) // 1000))
         try:
-            resource.prlimit(self.proc.pid, resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+            resource.prlimit(self.pid, resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
         except (ProcessLookupError, PermissionError):
             pass
-        self.pidfd = os.pidfd_open(self.proc.pid)
+        self.pidfd = os.pidfd_open(self.pid)
         self.decoders = {
             "stdout": codecs.getincrementaldecoder("utf-8")("replace"),
             "stderr": codecs.getincrementaldecoder("utf-8")("replace"),
         }
-        self.pending = {"stdout": [], "stderr": []}
+        self.pending: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
         self.pending_bytes = 0
         self.flush_at: float | None = None
         self.stdin_buffer = b""
         self.close_stdin = False
+        self.stdin_open = True
         self.exited: tuple[int, object] | None = None
         self.ended = self.started
         self.is_run = False
         self.timed_out = self.output_exceeded = self.stopped = False
 
     def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        """SIGKILL the step's process group, and the process itself in case a zygote's program
+        has not made its own group yet."""
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def take_output(self, stream: str, data: bytes) -> None:
         allowed = self.budget[0]
@@ -209,6 +327,11 @@ class Step:
         self.pending_bytes = 0
         self.flush_at = None
 
+    def close_stdin_pipe(self) -> None:
+        if self.stdin_open:
+            os.close(self.stdin_fd)
+            self.stdin_open = False
+
 
 class Agent:
     def __init__(self) -> None:
@@ -216,6 +339,7 @@ class Agent:
         self.control_buffer = b""
         self.commands: collections.deque[dict] = collections.deque()
         self.step: Step | None = None
+        self.zygote: Zygote | None = None
         self.stop_requested = False
         self.eof = False
         self.early_stdin = b""  # stdin that arrived before the run step started
@@ -228,14 +352,11 @@ class Agent:
         self.selector.register(0, selectors.EVENT_READ, "control")
         emit({"ev": "ready", "pid": os.getpid()})
         while not self.eof:
-            for key, _ in self.selector.select():
-                self.dispatch(key)
+            for _key, _ in self.selector.select(1.0):
+                self.read_control()
             while self.commands:
                 self.handle(self.commands.popleft())
-
-    def dispatch(self, key: selectors.SelectorKey) -> None:
-        if key.data == "control":
-            self.read_control()
+            reap()
 
     def read_control(self) -> None:
         try:
@@ -254,8 +375,8 @@ class Agent:
                 self.commands.append(json.loads(line))
 
     def handle_live_commands(self) -> None:
-        """During a run: stdin, eof, stop and ping act at once; a next run waits its turn."""
-        while self.commands and self.commands[0].get("op") != "run":
+        """During a run: stdin, eof, stop and ping act at once; anything else waits its turn."""
+        while self.commands and self.commands[0].get("op") in LIVE_COMMANDS:
             self.handle(self.commands.popleft())
 
     def handle(self, command: dict) -> None:
@@ -263,33 +384,44 @@ class Agent:
         if op == "run":
             self.run(command)
         elif op == "stdin":
-            data = command.get("data", "").encode()
-            if self.step and self.step.is_run:
-                self.step.stdin_buffer += data
-                self.want_stdin_write()
-            else:
-                self.early_stdin += data
+            self.add_stdin(command.get("data", "").encode(), eof=False)
         elif op == "eof":
-            if self.step and self.step.is_run:
-                self.step.close_stdin = True
-                self.want_stdin_write()
-            else:
-                self.early_eof = True
+            self.add_stdin(b"", eof=True)
         elif op == "stop":
             self.stop_requested = True
             if self.step:
                 self.step.stopped = True
                 self.step.kill()
+        elif op == "prepare":
+            spec = command["zygote"]
+            self.zygote = Zygote(spec["argv"], spec["env"])
+            self.zygote.start()
+            emit({"ev": "prepared", "ok": self.zygote.usable(spec["env"])})
         elif op == "reset":
             self.reset()
         elif op == "ping":
             emit({"ev": "pong"})
 
+    def add_stdin(self, data: bytes, eof: bool) -> None:
+        step = self.step
+        if step is not None and step.is_run:
+            step.stdin_buffer += data
+            step.close_stdin = step.close_stdin or eof
+            self.want_stdin_write()
+        else:
+            self.early_stdin += data
+            self.early_eof = self.early_eof or eof
+
     def reset(self) -> None:
+        """Kill every process but the agent and the zygote (which user code can neither trace
+        nor read: it is non-dumpable), wipe the workspace and /tmp."""
         try:
-            kill_leftovers()
+            zygote = self.zygote
+            kill_leftovers(spare=zygote.pid if zygote and zygote.alive() else None)
             wipe(WORKSPACE)
             wipe(SCRATCH)
+            if zygote is not None and not zygote.alive():
+                zygote.start()
             emit({"ev": "reset", "ok": True})
         except OSError as exc:
             emit({"ev": "reset", "ok": False, "error": str(exc)})
@@ -321,13 +453,10 @@ class Agent:
     ) -> dict:
         ooms_before = oom_kills()
         try:
-            step = Step(spec["argv"], env, limits, budget)
+            step = Step(spec, env, limits, budget, self.zygote)
         except OSError as exc:
-            return {
-                "ev": "done",
-                "error": f"cannot start {spec['argv'][0]}: {exc.strerror}",
-                "exitCode": 127,
-            }
+            return {"ev": "done", "error": f"cannot start {spec['argv'][0]}: {exc.strerror}",
+                    "exitCode": 127}
         self.step = step
         if run is not None:
             step.is_run = True
@@ -338,25 +467,21 @@ class Agent:
         if self.stop_requested:
             step.stopped = True
             step.kill()
-        self.register_step(step)
+        self.selector.register(step.stdout_fd, selectors.EVENT_READ, "stdout")
+        self.selector.register(step.stderr_fd, selectors.EVENT_READ, "stderr")
+        self.selector.register(step.pidfd, selectors.EVENT_READ, "exit")
         self.want_stdin_write()
         self.pump(step)
         self.step = None
         return self.result(step, ooms_before)
 
-    def register_step(self, step: Step) -> None:
-        proc = step.proc
-        self.selector.register(proc.stdout, selectors.EVENT_READ, "stdout")
-        self.selector.register(proc.stderr, selectors.EVENT_READ, "stderr")
-        self.selector.register(step.pidfd, selectors.EVENT_READ, "exit")
-
     def want_stdin_write(self) -> None:
         step = self.step
-        if step is None or step.proc.stdin is None or step.proc.stdin.closed:
+        if step is None or not step.stdin_open:
             return
         if step.stdin_buffer or step.close_stdin:
             try:
-                self.selector.register(step.proc.stdin, selectors.EVENT_WRITE, "stdin")
+                self.selector.register(step.stdin_fd, selectors.EVENT_WRITE, "stdin")
             except KeyError:
                 pass
 
@@ -375,7 +500,7 @@ class Agent:
             for key, _ in self.selector.select(timeout):
                 self.on_ready(step, key, open_streams)
             self.handle_live_commands()
-            reap(spare=step.proc.pid if step.exited is None else None)
+            reap(spare=step.pid if step.exited is None else None)
             if step.flush_at is not None and time.monotonic() >= step.flush_at:
                 step.flush()
             if step.exited is not None and drain_until is None:
@@ -399,55 +524,52 @@ class Agent:
         if kind == "control":
             self.read_control()
         elif kind == "exit":
-            _, status, usage = os.wait4(step.proc.pid, 0)
-            step.proc.returncode = os.waitstatus_to_exitcode(status)
+            _, status, usage = wait_for(step.pid)
+            if step.proc is not None:
+                step.proc.returncode = os.waitstatus_to_exitcode(status)
             step.exited = (status, usage)
             step.ended = time.monotonic()
             self.selector.unregister(step.pidfd)
         elif kind == "stdin":
             self.write_stdin(step)
         else:
-            self.read_stream(step, key, kind, open_streams)
+            self.read_stream(step, key.fd, kind, open_streams)
 
-    def read_stream(
-        self, step: Step, key: selectors.SelectorKey, kind: str, open_streams: set[str]
-    ) -> None:
+    def read_stream(self, step: Step, fd: int, kind: str, open_streams: set[str]) -> None:
         try:
-            data = os.read(key.fd, READ_BYTES)
+            data = os.read(fd, READ_BYTES)
         except BlockingIOError:
             return
         if data:
             step.take_output(kind, data)
         else:
-            self.selector.unregister(key.fileobj)
+            self.selector.unregister(fd)
             open_streams.discard(kind)
 
     def write_stdin(self, step: Step) -> None:
-        pipe = step.proc.stdin
-        assert pipe is not None
         try:
             if step.stdin_buffer:
-                written = os.write(pipe.fileno(), step.stdin_buffer[:65536])
+                written = os.write(step.stdin_fd, step.stdin_buffer[:65536])
                 step.stdin_buffer = step.stdin_buffer[written:]
         except BlockingIOError:
             return
-        except (BrokenPipeError, OSError):
+        except OSError:  # the program closed its stdin
             step.stdin_buffer = b""
             step.close_stdin = True
         if not step.stdin_buffer:
-            self.selector.unregister(pipe)
+            self.selector.unregister(step.stdin_fd)
             if step.close_stdin:
-                pipe.close()
+                step.close_stdin_pipe()
 
     def unregister_step(self, step: Step) -> None:
-        for obj in (step.proc.stdout, step.proc.stderr, step.proc.stdin, step.pidfd):
+        for fd in (step.stdout_fd, step.stderr_fd, step.stdin_fd, step.pidfd):
             try:
-                self.selector.unregister(obj)
+                self.selector.unregister(fd)
             except (KeyError, ValueError):
                 pass
-        for pipe in (step.proc.stdout, step.proc.stderr, step.proc.stdin):
-            if pipe is not None and not pipe.closed:
-                pipe.close()
+        os.close(step.stdout_fd)
+        os.close(step.stderr_fd)
+        step.close_stdin_pipe()
         os.close(step.pidfd)
 
     def result(self, step: Step, ooms_before: int) -> dict:

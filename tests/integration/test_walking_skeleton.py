@@ -14,7 +14,7 @@ import pytest
 
 from contracts import subjects
 from contracts.messages import CompletionEvent
-from tests.integration.conftest import Running
+from tests.conftest import Running
 from tests.integration.wsclient import Client
 
 

@@ -1,0 +1,226 @@
+"""``coderunner bench``: latency and throughput of hello world, side by side with the baselines
+people would otherwise write (``docker run --rm`` per execution, ``docker exec`` into a warm
+container), all in one run on this machine.
+
+The bench starts its own platforms (own nats-server on a free port, own runner id) so that its
+numbers do not depend on anything else running; with ``--url`` it measures a running platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import websockets
+from rich.console import Console
+from rich.table import Table
+
+from coderunner.nats_server import NatsServer
+from coderunner.up import Platform, remove_runner_containers
+
+HELLO = "print('hello')"
+IMAGE = "coderunner/python"
+Report = Callable[[str], None]
+
+
+@dataclass
+class Figures:
+    name: str
+    samples_ms: list[float] = field(default_factory=list)
+    per_second: float | None = None
+    note: str = ""
+
+    def pct(self, q: float) -> float | None:
+        if not self.samples_ms:
+            return None
+        ordered = sorted(self.samples_ms)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "n": len(self.samples_ms),
+            "p50_ms": self.pct(0.5),
+            "p99_ms": self.pct(0.99),
+            "mean_ms": statistics.fmean(self.samples_ms) if self.samples_ms else None,
+            "per_second": self.per_second,
+            "note": self.note,
+        }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def platform(pool_size: int, ttl_s: int = 60) -> Iterator[str]:
+    """A platform of our own; yields its WebSocket URL."""
+    with tempfile.TemporaryDirectory(prefix="coderunner-bench-") as tmp:
+        data = Path(tmp)
+        nats = NatsServer(data / "nats", port=0).start()
+        env = dict(os.environ)
+        env.update({
+            "NATS_URL": nats.url, "RUNNER_ID": f"bench-{uuid.uuid4().hex[:8]}",
+            "POOL_SIZE": str(pool_size), "CONTAINER_TTL": str(ttl_s), "LOG_LEVEL": "WARNING",
+        })
+        up = Platform(data, env, port=free_port())
+        try:
+            up.start()
+            up.wait_ready()
+            yield up.url.replace("http", "ws", 1) + "/ws"
+        finally:
+            up.stop()
+            remove_runner_containers(env)
+            nats.stop()
+
+
+def frame(request_id: str) -> str:
+    return json.dumps({"type": "execute_code", "requestId": request_id, "language": "python",
+                       "files": [{"name": "main.py", "content": HELLO}], "mainFile": "main.py"})
+
+
+async def one_run(ws: websockets.ClientConnection, request_id: str) -> float:
+    started = time.perf_counter()
+    await ws.send(frame(request_id))
+    while True:
+        event = json.loads(await ws.recv())
+        if event["type"] == "completion":
+            if event["verdict"] != "ok":
+                raise RuntimeError(f"bench run failed: {event}")
+            return (time.perf_counter() - started) * 1000
+        if event["type"] == "error":
+            raise RuntimeError(f"bench run refused: {event}")
+
+
+async def sequential(url: str, count: int, fresh_session: bool) -> list[float]:
+    samples = []
+    ws = await websockets.connect(url)
+    try:
+        for i in range(count):
+            if fresh_session:
+                await ws.close()
+                ws = await websockets.connect(url)
+            samples.append(await one_run(ws, str(i)))
+    finally:
+        await ws.close()
+    return samples
+
+
+async def throughput(url: str, workers: int, seconds: float, fresh_session: bool) -> float:
+    deadline = time.perf_counter() + seconds
+    done = 0
+
+    async def worker(n: int) -> None:
+        nonlocal done
+        ws = await websockets.connect(url)
+        try:
+            i = 0
+            while time.perf_counter() < deadline:
+                if fresh_session:
+                    await ws.close()
+                    ws = await websockets.connect(url)
+                await one_run(ws, f"{n}-{i}")
+                done += 1
+                i += 1
+        finally:
+            await ws.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(n) for n in range(workers)))
+    return done / (time.perf_counter() - started)
+
+
+def timed(argv: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True)
+    return (time.perf_counter() - started) * 1000
+
+
+def docker_run_baseline(count: int) -> Figures:
+    argv = ["docker", "run", "--rm", "--network", "none", IMAGE, "python3", "-c", HELLO]
+    timed(argv)
+    return Figures("baseline: docker run --rm", [timed(argv) for _ in range(count)])
+
+
+def docker_exec_baseline(count: int) -> Figures:
+    name = f"coderunner-bench-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["docker", "run", "-d", "--rm", "--name", name, "--network", "none", IMAGE,
+                    "sleep", "600"], check=True, capture_output=True)
+    try:
+        argv = ["docker", "exec", name, "python3", "-c", HELLO]
+        timed(argv)
+        return Figures("baseline: docker exec (warm container)",
+                       [timed(argv) for _ in range(count)])
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+
+
+def run_bench(quick: bool, report: Report) -> list[Figures]:
+    n = 30 if quick else 200
+    seconds = 5.0 if quick else 10.0
+    figures = []
+    report("baseline: docker run --rm")
+    figures.append(docker_run_baseline(5 if quick else 20))
+    report("baseline: docker exec")
+    figures.append(docker_exec_baseline(20 if quick else 50))
+    with platform(pool_size=4) as url:
+        report("warm: sequential hello world in one session")
+        asyncio.run(sequential(url, 10, False))
+        figures.append(Figures("coderunner: warm, one session", asyncio.run(
+            sequential(url, n, False))))
+        report("throughput with reuse")
+        rate = asyncio.run(throughput(url, 8, seconds, False))
+        figures.append(Figures("coderunner: throughput, reuse (8 sessions)", per_second=rate))
+        report("single-use containers (a new session per run)")
+        rate = asyncio.run(throughput(url, 4, seconds, True))
+        figures.append(Figures("coderunner: throughput, fresh container per run",
+                               per_second=rate))
+    with platform(pool_size=0) as url:
+        report("fresh container with an empty pool")
+        figures.append(Figures("coderunner: fresh container, empty pool", asyncio.run(
+            sequential(url, 10 if quick else 30, True))))
+    return figures
+
+
+def render(figures: list[Figures], console: Console) -> None:
+    table = Table(title="hello world in Python, end to end (ms)")
+    for column in ("what", "n", "p50", "p99", "per second"):
+        table.add_column(column, justify="right" if column != "what" else "left")
+    for f in figures:
+        p50, p99 = f.pct(0.5), f.pct(0.99)
+        table.add_row(f.name, str(len(f.samples_ms) or "-"),
+                      f"{p50:.1f}" if p50 is not None else "-",
+                      f"{p99:.1f}" if p99 is not None else "-",
+                      f"{f.per_second:.1f}" if f.per_second else "-")
+    console.print(table)
+    by_name = {f.name: f for f in figures}
+    warm = by_name["coderunner: warm, one session"].pct(0.5)
+    for baseline in ("baseline: docker run --rm", "baseline: docker exec (warm container)"):
+        base = by_name[baseline].pct(0.5)
+        if warm and base:
+            console.print(f"{baseline} p50 / coderunner warm p50 = {base / warm:.1f}x")
+
+
+def main(quick: bool, as_json: bool) -> int:
+    console = Console(stderr=True)
+    with console.status("benchmarking…") as status:
+        figures = run_bench(quick, lambda what: status.update(f"benchmarking: {what}"))
+    if as_json:
+        print(json.dumps([f.as_dict() for f in figures], indent=2))
+    else:
+        render(figures, Console())
+    return 0

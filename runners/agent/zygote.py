@@ -1,0 +1,152 @@
+"""A Python fork server inside the sandbox (stdlib only): ``python3 main.py`` without paying
+for interpreter start-up on every run.
+
+The agent starts it with the runtime's environment, as the sandbox user, holding one end of a
+socketpair on fd 3. For each request (JSON, with the program's stdin/stdout/stderr pipe ends
+passed as SCM_RIGHTS) it forks twice: the grandchild becomes the program, and since the middle
+process exits at once, the program is re-parented to the agent (the container's PID 1), which
+waits for it, measures it and kills its process group like any other step. The program runs
+from a fresh ``__main__`` module, with ``sys.argv``, ``sys.path[0]``, the working directory and
+the environment of a real ``python3 main.py``, and exits through the normal interpreter
+shutdown (atexit handlers, flushing, exit code).
+"""
+
+import array
+import ctypes
+import json
+import os
+import socket
+import sys
+
+CONTROL_FD = 3
+MAX_FDS = 3
+PRCTL = ctypes.CDLL(None, use_errno=True).prctl  # loaded once, before any fork
+
+
+def receive(sock: socket.socket) -> tuple[dict, list[int]]:
+    fds = array.array("i")
+    data, ancillary, _flags, _addr = sock.recvmsg(1 << 20, socket.CMSG_LEN(MAX_FDS * fds.itemsize))
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[: len(payload) - (len(payload) % fds.itemsize)])
+    if not data:
+        os._exit(0)  # the agent closed its end
+    return json.loads(data), list(fds)
+
+
+def set_dumpable(value: int) -> None:
+    PRCTL(4, value, 0, 0, 0)  # PR_SET_DUMPABLE
+
+
+def serve() -> tuple[dict, list[int]]:
+    """Answer requests until one forks into the program; returns that request in the program.
+
+    The zygote is non-dumpable, so a program cannot ptrace it or read its memory to spy on
+    later runs; each program is made dumpable again, as a freshly started one would be.
+    """
+    set_dumpable(0)
+    sock = socket.socket(fileno=CONTROL_FD)
+    sock.sendall(b"R")
+    while True:
+        request, fds = receive(sock)
+        middle = os.fork()
+        if middle == 0:
+            program = os.fork()
+            if program == 0:
+                sock.close()
+                wait_for_reparenting(os.getppid())
+                return request, fds
+            sock.sendall(f"{program}\n".encode())
+            os._exit(0)
+        os.waitpid(middle, 0)
+        for fd in fds:
+            os.close(fd)
+
+
+def wait_for_reparenting(middle: int) -> None:
+    """Start only once the middle process is gone, so that the agent can wait for us."""
+    import time
+
+    while os.getppid() == middle and middle != 1:
+        time.sleep(0.0001)
+
+
+def become_program(request: dict, fds: list[int]) -> None:
+    set_dumpable(1)
+    os.setsid()
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    os.closerange(3, 4096)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    argv = request["argv"][1:]
+    path = os.path.abspath(argv[0])
+    sys.argv = argv
+    sys.path[0] = os.path.dirname(path)
+    run_main(path)
+
+
+def run_main(path: str) -> None:
+    import builtins
+    import importlib.machinery
+    import types
+
+    module = types.ModuleType("__main__")
+    module.__file__ = path
+    module.__builtins__ = builtins
+    module.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
+    sys.modules["__main__"] = module
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+        exec(compile(source, path, "exec"), module.__dict__)
+        code = 0
+    except SystemExit as exc:
+        code = exit_code(exc)
+    except BaseException as exc:  # print as the interpreter would, without our own frames
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+            tb = tb.tb_next
+        sys.excepthook(type(exc), exc, tb)
+        code = 1
+    shut_down(module, code)
+
+
+def exit_code(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code & 0xFF
+    print(exc.code, file=sys.stderr)
+    return 1
+
+
+def shut_down(module: object, code: int) -> None:
+    """What interpreter shutdown does that a program can observe, then a fast exit.
+
+    Non-daemon threads are joined, atexit handlers run, the main module's globals are dropped
+    (so unclosed files are flushed and closed) and the standard streams flushed. The full
+    finalization of the interpreter (about 7 ms here) changes nothing a program can see.
+    """
+    import atexit
+
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading._shutdown()  # type: ignore[attr-defined]
+    atexit._run_exitfuncs()
+    try:
+        vars(module).clear()
+    except BaseException:
+        pass
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except BaseException:
+            code = code or 120  # as CPython does when flushing stdout fails at exit
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    become_program(*serve())

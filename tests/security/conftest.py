@@ -1,3 +1,0 @@
-from tests.integration.conftest import platform
-
-__all__ = ["platform"]
