@@ -28,14 +28,19 @@ def container_removals(containers: list[dict[str, Any]], now: float) -> list[Rem
         if labels.get(LABEL_MANAGED) != "1":
             continue
         name = (c.get("Names") or ["?"])[0].lstrip("/")
-        reason = _reason(c.get("State", ""), labels.get(LABEL_EXPIRES), now)
+        age = now - float(c.get("Created") or now)
+        reason = _reason(c.get("State", ""), age, labels.get(LABEL_EXPIRES), now)
         if reason:
             removals.append(Removal("container", c["Id"], name, reason))
     return removals
 
 
-def _reason(state: str, expires: str | None, now: float) -> str | None:
-    if state in ("exited", "dead", "created"):
+STARTING_GRACE_S = 300
+"""A container is ``created`` for a moment before the runner starts it: leave it that long."""
+
+
+def _reason(state: str, age: float, expires: str | None, now: float) -> str | None:
+    if state in ("exited", "dead") or (state == "created" and age > STARTING_GRACE_S):
         return f"state {state}"
     try:
         deadline = float(expires) if expires else None

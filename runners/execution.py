@@ -53,7 +53,7 @@ def resolve_limits(job: Job, runtime: Runtime, settings: RunnerSettings) -> Limi
 
 
 def agent_command(job: Job, runtime: Runtime, limits: Limits) -> dict[str, Any]:
-    steps = []
+    steps: list[dict[str, Any]] = []
     if runtime.compile:
         steps.append({"phase": "compile", "argv": expand(runtime.compile, job.main_file, [])})
     steps.append({"phase": "run", "argv": expand(runtime.run, job.main_file, job.args),

@@ -5,8 +5,10 @@ from typing import Any
 from janitor.sweep import container_removals
 
 
-def container(cid: str, state: str = "running", **labels: str) -> dict[str, Any]:
-    return {"Id": cid, "Names": [f"/{cid}"], "State": state, "Labels": labels}
+def container(cid: str, state: str = "running", created: float = 0.0,
+              **labels: str) -> dict[str, Any]:
+    return {"Id": cid, "Names": [f"/{cid}"], "State": state, "Labels": labels,
+            "Created": created}
 
 
 def test_exited_and_expired_managed_containers_are_removed() -> None:
@@ -26,3 +28,10 @@ def test_containers_without_our_label_are_never_touched() -> None:
         container("spoofed", "exited", **{"coderunner.managed": "yes"}),
     ]
     assert container_removals(found, now=10**10) == []
+
+
+def test_a_container_being_started_is_left_alone_but_not_forever() -> None:
+    managed = {"coderunner.managed": "1"}
+    starting = container("starting", "created", created=1000.0, **managed)
+    assert container_removals([starting], now=1001.0) == []
+    assert [r.id for r in container_removals([starting], now=1000.0 + 3600)] == ["starting"]
