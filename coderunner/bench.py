@@ -31,6 +31,7 @@ from coderunner.nats_server import NatsServer
 from coderunner.up import Platform, remove_runner_containers
 
 HELLO = "print('hello')"
+WARM_UP_S = 3.0
 IMAGE = "coderunner/python"
 Report = Callable[[str], None]
 
@@ -81,6 +82,7 @@ def platform(pool_size: int, ttl_s: int = 60) -> Iterator[str]:
         try:
             up.start()
             up.wait_ready()
+            time.sleep(WARM_UP_S)  # let the warm pools fill before anything is measured
             yield up.url.replace("http", "ws", 1) + "/ws"
         finally:
             up.stop()
@@ -179,7 +181,7 @@ def run_bench(quick: bool, report: Report) -> list[Figures]:
     figures.append(docker_exec_baseline(20 if quick else 50))
     with platform(pool_size=4) as url:
         report("warm: sequential hello world in one session")
-        asyncio.run(sequential(url, 10, False))
+        asyncio.run(sequential(url, 30, False))
         figures.append(Figures("coderunner: warm, one session", asyncio.run(
             sequential(url, n, False))))
         report("throughput with reuse")

@@ -3,9 +3,9 @@ for interpreter start-up on every run.
 
 The agent starts it with the runtime's environment, as the sandbox user, holding one end of a
 socketpair on fd 3. For each request (JSON, with the program's stdin/stdout/stderr pipe ends
-passed as SCM_RIGHTS) it forks twice: the grandchild becomes the program, and since the middle
-process exits at once, the program is re-parented to the agent (the container's PID 1), which
-waits for it, measures it and kills its process group like any other step. The program runs
+passed as SCM_RIGHTS) it forks the program as a child of the agent (clone with CLONE_PARENT;
+elsewhere by forking twice), so that the agent waits for it, measures it and kills its
+process group like any other step. The program runs
 from a fresh ``__main__`` module, with ``sys.argv``, ``sys.path[0]``, the working directory and
 the environment of a real ``python3 main.py``, and exits through the normal interpreter
 shutdown (atexit handlers, flushing, exit code).
@@ -20,7 +20,11 @@ import sys
 
 CONTROL_FD = 3
 MAX_FDS = 3
-PRCTL = ctypes.CDLL(None, use_errno=True).prctl  # loaded once, before any fork
+LIBC = ctypes.CDLL(None, use_errno=True)
+PRCTL = LIBC.prctl  # looked up once, before any fork
+CLONE_PARENT = 0x00008000
+SIGCHLD = 17
+CLONE_SYSCALL = {"x86_64": 56, "aarch64": 220}
 
 
 def receive(sock: socket.socket) -> tuple[dict, list[int]]:
@@ -49,18 +53,42 @@ def serve() -> tuple[dict, list[int]]:
     sock.sendall(b"R")
     while True:
         request, fds = receive(sock)
-        middle = os.fork()
-        if middle == 0:
-            program = os.fork()
-            if program == 0:
-                sock.close()
-                wait_for_reparenting(os.getppid())
-                return request, fds
+        program = fork_as_sibling()
+        if program == 0:
+            sock.close()
+            return request, fds
+        if program < 0:  # no clone(CLONE_PARENT) here: fork twice and let the middle go
+            middle = os.fork()
+            if middle == 0:
+                program = os.fork()
+                if program == 0:
+                    sock.close()
+                    wait_for_reparenting(os.getppid())
+                    return request, fds
+                sock.sendall(f"{program}\n".encode())
+                os._exit(0)
+            os.waitpid(middle, 0)
+        else:
             sock.sendall(f"{program}\n".encode())
-            os._exit(0)
-        os.waitpid(middle, 0)
         for fd in fds:
             os.close(fd)
+
+
+def fork_as_sibling() -> int:
+    """fork(), except that the child's parent is the agent (clone with CLONE_PARENT), so that
+    the agent waits for it and measures it directly. Python's own before/after-fork hooks run
+    exactly as in os.fork. Returns -1 where the raw clone is not available."""
+    number = CLONE_SYSCALL.get(os.uname().machine)
+    if number is None:
+        return -1
+    api = ctypes.pythonapi
+    api.PyOS_BeforeFork()
+    pid = LIBC.syscall(number, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0)
+    if pid == 0:
+        api.PyOS_AfterFork_Child()
+    else:
+        api.PyOS_AfterFork_Parent()
+    return int(pid)
 
 
 def wait_for_reparenting(middle: int) -> None:
