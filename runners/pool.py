@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 Create = Callable[[Runtime], Awaitable[Sandbox]]
 Destroy = Callable[[Sandbox], Awaitable[None]]
 MAX_BACKOFF_S = 30.0
+REFILL_WORKERS = 2
+"""Containers created at once per pool: Docker overlaps two creations well on two cores."""
 
 
 class WarmPool:
@@ -35,7 +37,8 @@ class WarmPool:
         self._destroy = destroy
         self._ready: deque[Sandbox] = deque()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._creating = 0
         self.created = 0
         self.failures = 0
         self.cold_starts = 0
@@ -46,7 +49,10 @@ class WarmPool:
         return len(self._ready)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._refill(), name=f"pool-{self.runtime.name}")
+        self._tasks = [
+            asyncio.create_task(self._refill(), name=f"pool-{self.runtime.name}-{n}")
+            for n in range(REFILL_WORKERS)
+        ]
 
     async def take(self) -> Sandbox:
         """A fresh sandbox: a warm one when there is one, else one made now."""
@@ -69,10 +75,11 @@ class WarmPool:
     async def _refill(self) -> None:
         backoff = 0.5
         while True:
-            if len(self._ready) >= self.size:
+            if len(self._ready) + self._creating >= self.size:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            self._creating += 1
             try:
                 self._ready.append(await self._make())
                 backoff = 0.5
@@ -81,12 +88,14 @@ class WarmPool:
                 log.warning("warm pool %s: %s; retrying in %.1f s", self.runtime.name, exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
+            finally:
+                self._creating -= 1
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         while self._ready:
             await self._destroy(self._ready.popleft())
 
