@@ -138,12 +138,15 @@ class ImageBuilder:
             built.append(RUNTIME_BASE)
         for plan in plans:
             built += self.ensure_plan(plan, base_hash, force)
+        if built:  # the images these replaced are left untagged: remove ours
+            self.client.images.prune(filters={"dangling": True, "label": LABEL_INPUTS})
         return built
 
     def ensure_plan(self, plan: ImagePlan, base_hash: str, force: bool) -> list[str]:
         if not (plan.directory / "Dockerfile").is_file():
             raise ImageBuildError(f"{plan.directory}/Dockerfile is missing")
         built = []
+        self.fetch(plan.directory)
         toolchain_hash = folder_hash(plan.directory, base_hash)
         if self._build_folder(plan.toolchain_tag, plan.directory, toolchain_hash, force):
             built.append(plan.toolchain_tag)
@@ -183,6 +186,17 @@ class ImageBuilder:
             raise ImageBuildError(f"{runtime.name}: version command failed: {exc}") from exc
         text = out.decode(errors="replace").strip() if isinstance(out, bytes) else str(out)
         return text.splitlines()[0].strip() if text else "unknown"
+
+    def fetch(self, directory: Path) -> None:
+        """Run an image folder's optional fetch.sh on the host (files from a package registry
+        that a build container cannot reach), before the folder is hashed."""
+        script = directory / "fetch.sh"
+        if not script.is_file():
+            return
+        self.progress(directory.name, "fetching with fetch.sh")
+        done = subprocess.run([str(script)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ImageBuildError(f"{script} failed: {done.stderr.strip()[-500:]}")
 
     def _build_folder(self, tag: str, directory: Path, inputs: str, force: bool) -> bool:
         if not force and self.inputs_of(tag) == inputs:

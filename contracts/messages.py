@@ -11,7 +11,7 @@ JSON.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -117,6 +117,14 @@ class OutputEvent(_Event, frozen=True, tag="output"):
     data: str
 
 
+class TableEvent(_Event, frozen=True, tag="table"):
+    """One SQL result set, in statement order."""
+
+    execution_id: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+
 class CompletionEvent(_Event, frozen=True, tag="completion"):
     """The last event of an execution; also published on ``exec.completed.<executionId>``."""
 
@@ -143,8 +151,8 @@ class ErrorEvent(_Event, frozen=True, tag="error"):
     execution_id: str | None = None
 
 
-ServerEvent = StatusEvent | OutputEvent | CompletionEvent | ErrorEvent
-ExecutionEvent = StatusEvent | OutputEvent | CompletionEvent
+ServerEvent = StatusEvent | OutputEvent | TableEvent | CompletionEvent | ErrorEvent
+ExecutionEvent = StatusEvent | OutputEvent | TableEvent | CompletionEvent
 
 
 # --- between components (NATS only) --------------------------------------------------------------
@@ -183,7 +191,19 @@ class Control(Struct, frozen=True, rename="camel", omit_defaults=True):
     data: str = ""
 
 
+class RunnerInfo(Struct, frozen=True, rename="camel"):
+    """A runner's heartbeat in the ``runners`` KV bucket."""
+
+    runner_id: str
+    versions: dict[str, str]
+    """Language name → version read from its image."""
+    active: int = 0
+    capacity: int = 0
+    at: float = 0.0
+
+
 client_frame_decoder = msgspec.json.Decoder(ClientFrame)
+runner_info_decoder = msgspec.json.Decoder(RunnerInfo)
 job_decoder = msgspec.json.Decoder(Job)
 control_decoder = msgspec.json.Decoder(Control)
 event_decoder = msgspec.json.Decoder(ExecutionEvent)

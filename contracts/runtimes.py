@@ -13,7 +13,9 @@ from msgspec import Struct
 
 MAIN = "{main}"
 STEM = "{stem}"
+CLASS = "{class}"
 ARGS = "{args}"
+SOURCES = "{sources}"
 
 
 class CatalogError(ValueError):
@@ -26,6 +28,7 @@ class RuntimeLimits(Struct, frozen=True, forbid_unknown_fields=True):
     memory_mb: int = 256
     output_kb: int = 1024
     processes: int = 64
+    tmp_mb: int = 64
 
 
 class Runtime(Struct, frozen=True, forbid_unknown_fields=True):
@@ -37,10 +40,14 @@ class Runtime(Struct, frozen=True, forbid_unknown_fields=True):
     image: str
     run: list[str]
     compile: list[str] | None = None
+    source_extensions: list[str] = []
+    """Extensions of the files ``{sources}`` stands for; by default just ``extension``."""
     aliases: list[str] = []
     env: dict[str, str] = {}
     version_command: list[str] = []
     template: str = ""
+    tables: bool = False
+    """The run step may send result sets as JSON lines on the fd named by CODERUNNER_TABLES_FD."""
     fork_server: list[str] | None = None
     """argv of a warm interpreter that forks run steps (the agent's Python zygote)."""
     limits: RuntimeLimits = RuntimeLimits()
@@ -49,16 +56,31 @@ class Runtime(Struct, frozen=True, forbid_unknown_fields=True):
     def image_tag(self) -> str:
         return f"coderunner/{self.image}"
 
+    def sources(self, names: list[str]) -> list[str]:
+        """The files of a program that ``{sources}`` names, in a stable order."""
+        extensions = tuple(self.source_extensions or [self.extension])
+        return sorted(n for n in names if n.endswith(extensions))
 
-def expand(argv: list[str], main_file: str, args: list[str]) -> list[str]:
-    """Fill the placeholders of an argv template; ``{args}`` expands to zero or more items."""
+
+def expand(
+    argv: list[str], main_file: str, args: list[str], sources: list[str] | None = None
+) -> list[str]:
+    """Fill the placeholders of an argv template.
+
+    ``{main}`` is the main file's path, ``{stem}`` that path without its extension,
+    ``{class}`` the stem with ``/`` as ``.`` (a Java class name), ``{args}`` the program's
+    arguments and ``{sources}`` the program's source files (both expand to zero or more items).
+    """
     stem = main_file.rsplit(".", 1)[0] if "." in main_file.rsplit("/", 1)[-1] else main_file
     out: list[str] = []
     for item in argv:
         if item == ARGS:
             out.extend(args)
+        elif item == SOURCES:
+            out.extend(sources if sources is not None else [main_file])
         else:
-            out.append(item.replace(MAIN, main_file).replace(STEM, stem))
+            filled = item.replace(MAIN, main_file).replace(STEM, stem)
+            out.append(filled.replace(CLASS, stem.replace("/", ".")))
     return out
 
 

@@ -87,3 +87,12 @@ def is_completion(subject: str) -> bool:
 
 def is_event(subject: str) -> bool:
     return subject.startswith("exec.events.")
+
+
+RUNNERS_BUCKET = "runners"
+"""JetStream KV bucket: key = runner id, value = ``RunnerInfo`` JSON. Each runner puts its own
+entry every ``RUNNER_HEARTBEAT_S``; entries older than ``RUNNER_TTL_S`` expire, so a runner
+that disappears drops out. The dispatcher creates the bucket; the edge reads it to list the
+runtimes this installation has."""
+RUNNER_HEARTBEAT_S = 5
+RUNNER_TTL_S = 15

@@ -16,6 +16,7 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DiscardPolicy,
+    KeyValueConfig,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -107,6 +108,10 @@ class DispatcherBus:
                 max_waiting=4096,
             ),
         )
+        await self._js.create_key_value(KeyValueConfig(
+            bucket=subjects.RUNNERS_BUCKET, ttl=float(subjects.RUNNER_TTL_S), history=1,
+            storage=StorageType.MEMORY,
+        ))
         for priority in subjects.PRIORITIES:
             self._pulls[priority] = await self._js.pull_subscribe_bind(
                 subjects.dispatcher_consumer(priority), subjects.JOBS_STREAM

@@ -36,15 +36,22 @@ def create_app(settings: EdgeSettings, catalog: Catalog, bus: EdgeBus | None = N
         await Connection(ws, state["bus"], catalog).serve()
 
     async def runtimes(request: Request) -> JSONResponse:
+        """The catalog's languages that a live runner serves, with their image's version."""
+        versions: dict[str, str] = {}
+        for runner in await state["bus"].runners():
+            versions.update(runner.versions)
         return JSONResponse([
             {
                 "name": r.name,
                 "displayName": r.display_name,
+                "version": versions[r.name],
                 "aliases": r.aliases,
                 "extension": r.extension,
+                "compiled": r.compile is not None,
                 "template": r.template,
             }
             for r in catalog.runtimes
+            if r.name in versions
         ])
 
     async def health(request: Request) -> JSONResponse:

@@ -14,7 +14,7 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 
 from contracts import subjects
-from contracts.messages import Control, Job, encode
+from contracts.messages import Control, Job, RunnerInfo, encode, runner_info_decoder
 
 log = logging.getLogger(__name__)
 EventHandler = Callable[[bytes, bool], Awaitable[None]]
@@ -90,6 +90,23 @@ class EdgeBus:
                 await handler(msg.data, True)
 
         return Watch(await self._nc.subscribe(subjects.everything_of(execution_id), cb=on_msg))
+
+    async def runners(self) -> list[RunnerInfo]:
+        """The runners whose heartbeat has not expired."""
+        try:
+            kv = await self._js.key_value(subjects.RUNNERS_BUCKET)
+            keys = await kv.keys()
+        except (nats.js.errors.BucketNotFoundError, nats.js.errors.NoKeysError):
+            return []
+        infos = []
+        for key in keys:
+            try:
+                entry = await kv.get(key)
+            except nats.js.errors.KeyNotFoundError:
+                continue
+            if entry.value:
+                infos.append(runner_info_decoder.decode(entry.value))
+        return infos
 
     async def control(self, control: Control) -> None:
         await self._nc.publish(subjects.control(control.execution_id), encode(control))

@@ -13,6 +13,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
 
 from contracts import subjects
 from contracts.messages import (
@@ -20,6 +21,7 @@ from contracts.messages import (
     Control,
     ExecutionEvent,
     Job,
+    RunnerInfo,
     control_decoder,
     encode,
     job_decoder,
@@ -57,6 +59,7 @@ class RunnerBus:
         self._nc = nc
         self._js = js
         self._pull: JetStreamContext.PullSubscription | None = None
+        self._kv: KeyValue | None = None
 
     @classmethod
     async def connect(cls, url: str, name: str) -> RunnerBus:
@@ -92,6 +95,12 @@ class RunnerBus:
             log.error("dropping a malformed job: %s", exc)
             await msg.term()
             return None
+
+    async def heartbeat(self, info: RunnerInfo) -> None:
+        """Put this runner's entry in the runners bucket (it expires unless refreshed)."""
+        if self._kv is None:
+            self._kv = await self._js.key_value(subjects.RUNNERS_BUCKET)
+        await self._kv.put(info.runner_id, encode(info))
 
     async def already_completed(self, execution_id: str) -> bool:
         try:

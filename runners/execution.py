@@ -14,6 +14,7 @@ from contracts.messages import (
     Job,
     OutputEvent,
     StatusEvent,
+    TableEvent,
     Verdict,
 )
 from contracts.runtimes import Runtime, expand
@@ -53,11 +54,13 @@ def resolve_limits(job: Job, runtime: Runtime, settings: RunnerSettings) -> Limi
 
 
 def agent_command(job: Job, runtime: Runtime, limits: Limits) -> dict[str, Any]:
+    sources = runtime.sources([f.name for f in job.files])
     steps: list[dict[str, Any]] = []
     if runtime.compile:
-        steps.append({"phase": "compile", "argv": expand(runtime.compile, job.main_file, [])})
-    steps.append({"phase": "run", "argv": expand(runtime.run, job.main_file, job.args),
-                  "zygote": runtime.fork_server is not None})
+        argv = expand(runtime.compile, job.main_file, [], sources)
+        steps.append({"phase": "compile", "argv": argv})
+    steps.append({"phase": "run", "argv": expand(runtime.run, job.main_file, job.args, sources),
+                  "zygote": runtime.fork_server is not None, "tables": runtime.tables})
     return {
         "op": "run",
         "files": [{"name": f.name, "content": f.content} for f in job.files],
@@ -144,6 +147,8 @@ async def execute(
         kind = event.get("ev")
         if kind == "out":
             await publish(OutputEvent(job.execution_id, event["stream"], event["data"]))
+        elif kind == "table":
+            await publish(TableEvent(job.execution_id, event["columns"], event["rows"]))
         elif kind == "done":
             wall_ms = round((time.monotonic() - started) * 1000)
             return completion_of(event, job, queued_ms, wall_ms)

@@ -10,39 +10,42 @@ import uuid
 
 import docker
 
-from contracts.runtimes import load_catalog
+from contracts.runtimes import Catalog, load_catalog
 from contracts.settings import RunnerSettings
 from runners.bus import RunnerBus
 from runners.sandbox import DockerSandboxes
 from runners.service import Runner
 
 log = logging.getLogger("runners")
+VERSION_LABEL = "coderunner.version."
 
 
-def installed_languages(
-    settings: RunnerSettings, names: list[str], tags: dict[str, str]
-) -> list[str]:
-    """The catalog languages whose image is present on this runner's Docker engine."""
+def installed_versions(settings: RunnerSettings, catalog: Catalog) -> dict[str, str]:
+    """Language → version, for the catalog languages whose image this Docker engine has."""
     client = docker.DockerClient(base_url=settings.docker_host or "unix:///var/run/docker.sock")
     try:
-        present = {tag for image in client.images.list() for tag in image.tags}
+        labels = {tag: image.labels for image in client.images.list() for tag in image.tags}
     finally:
         client.close()
-    return [n for n in names if f"{tags[n]}:latest" in present or tags[n] in present]
+    versions = {}
+    for runtime in catalog.runtimes:
+        image_labels = labels.get(f"{runtime.image_tag}:latest")
+        if image_labels is not None:
+            versions[runtime.name] = image_labels.get(f"{VERSION_LABEL}{runtime.name}", "unknown")
+    return versions
 
 
 async def serve(settings: RunnerSettings) -> None:
     catalog = load_catalog(settings.runtimes_dir)
-    tags = {r.name: r.image_tag for r in catalog.runtimes}
-    languages = installed_languages(settings, catalog.names(), tags)
-    if not languages:
+    versions = installed_versions(settings, catalog)
+    if not versions:
         raise SystemExit("runner: no runtime image is built; run `coderunner images build`")
     instance = uuid.uuid4().hex[:12]
     bus = await RunnerBus.connect(settings.nats_url, f"runner-{settings.runner_id}")
     await bus.bind()
-    runner = Runner(settings, catalog, DockerSandboxes(settings, instance), bus, languages)
+    runner = Runner(settings, catalog, DockerSandboxes(settings, instance), bus, versions)
     log.info(
-        "runner %s (instance %s) serves %s", settings.runner_id, instance, ", ".join(languages)
+        "runner %s (instance %s) serves %s", settings.runner_id, instance, ", ".join(versions)
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -38,7 +38,6 @@ LABEL_EXPIRES = "coderunner.expires"
 MAX_LIFETIME_S = 3600
 """A sandbox older than this is removed by the janitor whatever the runner thinks of it."""
 WORKSPACE_MB = 64
-SCRATCH_MB = 64
 FILE_SIZE_BYTES = 64 * 1024 * 1024
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/workspace"}
 
@@ -99,7 +98,7 @@ def container_config(
             "tmpfs": {
                 "/workspace": f"{tmpfs_opts},size={WORKSPACE_MB}m,uid={SANDBOX_UID},"
                 f"gid={SANDBOX_UID},mode=0700",
-                "/tmp": f"{tmpfs_opts},size={SCRATCH_MB}m,mode=1777",
+                "/tmp": f"{tmpfs_opts},size={runtime.limits.tmp_mb}m,mode=1777",
             },
             "ulimits": [
                 Ulimit(name="core", soft=0, hard=0),

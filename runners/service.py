@@ -7,9 +7,10 @@ import contextlib
 import logging
 import time
 
-from contracts.messages import CompletionEvent, Control, Job
+from contracts.messages import CompletionEvent, Control, Job, RunnerInfo
 from contracts.runtimes import Catalog
 from contracts.settings import RunnerSettings
+from contracts.subjects import RUNNER_HEARTBEAT_S
 from runners.bus import ClaimedJob, RunnerBus
 from runners.execution import execute, failure, resolve_limits
 from runners.link import AgentGone
@@ -27,7 +28,7 @@ class Runner:
         catalog: Catalog,
         sandboxes: DockerSandboxes,
         bus: RunnerBus,
-        languages: list[str],
+        versions: dict[str, str],
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -35,9 +36,10 @@ class Runner:
         self.bus = bus
         self.pools = {
             name: WarmPool(runtime, settings.pool_size, sandboxes.create, sandboxes.destroy)
-            for name in languages
+            for name in versions
             if (runtime := catalog.get(name)) is not None
         }
+        self.versions = versions
         self.reuse = ReuseSlots(settings.container_ttl_s, sandboxes.destroy)
         self.active = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -46,6 +48,7 @@ class Runner:
         for pool in self.pools.values():
             pool.start()
         expiry = asyncio.create_task(self._expire_idle())
+        heartbeat = asyncio.create_task(self._heartbeat())
         slots = asyncio.Semaphore(self.settings.max_jobs)
         try:
             while True:
@@ -60,6 +63,17 @@ class Runner:
                 task.add_done_callback(lambda _: slots.release())
         finally:
             expiry.cancel()
+            heartbeat.cancel()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            info = RunnerInfo(self.settings.runner_id, self.versions, self.active,
+                              self.settings.max_jobs, time.time())
+            try:
+                await self.bus.heartbeat(info)
+            except Exception as exc:
+                log.warning("heartbeat failed: %s", exc)
+            await asyncio.sleep(RUNNER_HEARTBEAT_S)
 
     async def _expire_idle(self) -> None:
         while True:

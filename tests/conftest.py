@@ -46,7 +46,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     env.update({
         "NATS_URL": nats.url,
         "RUNNER_ID": runner_id,
-        "POOL_SIZE": "2",
+        "POOL_SIZE": "1",
         "LOG_LEVEL": "WARNING",
         "QUEUE_TIMEOUT": "60",
         "CODERUNNER_CANARY": CANARY,  # must never reach a sandbox

@@ -15,6 +15,7 @@ Commands:  {"op":"run", "files":[...], "steps":[{"phase","argv","zygote"?}], "en
            {"op":"prepare","zygote":{"argv":[...],"env":{}}}  (a warm interpreter for run steps)
            {"op":"stdin","data":"..."}  {"op":"eof"}  {"op":"stop"}  {"op":"reset"}  {"op":"ping"}
 Events:    {"ev":"ready"}  {"ev":"out","stream":"stdout|stderr","data":"..."}
+           {"ev":"table","columns":[...],"rows":[[...]]}  (from a step with "tables": true)
            {"ev":"done","phase","exitCode","signal","wallMs","cpuMs","memoryKb","timedOut",
             "outputExceeded","stopped","oom","error"}   {"ev":"reset","ok":bool}  {"ev":"pong"}
 """
@@ -247,6 +248,13 @@ class Step:
         child_in, self.stdin_fd = os.pipe2(os.O_CLOEXEC)
         self.stdout_fd, child_out = os.pipe2(os.O_CLOEXEC)
         self.stderr_fd, child_err = os.pipe2(os.O_CLOEXEC)
+        self.tables_fd: int | None = None
+        self.tables_buffer = b""
+        pass_fds: tuple[int, ...] = ()
+        if spec.get("tables"):
+            self.tables_fd, child_tables = os.pipe2(os.O_CLOEXEC)
+            pass_fds = (child_tables,)
+            env = {**env, "CODERUNNER_TABLES_FD": str(child_tables)}
         self.started = time.monotonic()
         # Kept so that subprocess never reaps it behind our back (we wait4 for its rusage).
         self.proc: subprocess.Popen | None = None
@@ -261,16 +269,17 @@ class Step:
                 self.proc = subprocess.Popen(
                     spec["argv"], cwd=WORKSPACE, env=env, stdin=child_in, stdout=child_out,
                     stderr=child_err, start_new_session=True, close_fds=True,
+                    pass_fds=pass_fds,
                 )
                 self.pid = self.proc.pid
         except BaseException:
-            for fd in (self.stdin_fd, self.stdout_fd, self.stderr_fd):
+            for fd in self.parent_fds():
                 os.close(fd)
             raise
         finally:
-            for fd in (child_in, child_out, child_err):
+            for fd in (child_in, child_out, child_err, *pass_fds):
                 os.close(fd)
-        for fd in (self.stdin_fd, self.stdout_fd, self.stderr_fd):
+        for fd in self.parent_fds():
             os.set_blocking(fd, False)
         self.deadline = self.started + limits.get("wallMs", 10_000) / 1000
         cpu_s = max(1, -(-limits.get("cpuMs", 10_000) // 1000))
@@ -293,6 +302,29 @@ class Step:
         self.ended = self.started
         self.is_run = False
         self.timed_out = self.output_exceeded = self.stopped = False
+
+    def parent_fds(self) -> list[int]:
+        fds = [self.stdin_fd, self.stdout_fd, self.stderr_fd]
+        return fds + ([self.tables_fd] if self.tables_fd is not None else [])
+
+    def take_tables(self, data: bytes) -> None:
+        """Complete JSON lines from the tables pipe become table events, within the budget."""
+        if len(data) > self.budget[0]:
+            self.output_exceeded = True
+            self.kill()
+            return
+        self.budget[0] -= len(data)
+        self.tables_buffer += data
+        while b"\n" in self.tables_buffer:
+            line, self.tables_buffer = self.tables_buffer.split(b"\n", 1)
+            try:
+                table = json.loads(line)
+                columns, rows = table["columns"], table["rows"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            if isinstance(columns, list) and isinstance(rows, list):
+                self.flush()
+                emit({"ev": "table", "columns": [str(c) for c in columns], "rows": rows})
 
     def kill(self) -> None:
         """SIGKILL the step's process group, and the process itself in case a zygote's program
@@ -470,6 +502,8 @@ class Agent:
         self.selector.register(step.stdout_fd, selectors.EVENT_READ, "stdout")
         self.selector.register(step.stderr_fd, selectors.EVENT_READ, "stderr")
         self.selector.register(step.pidfd, selectors.EVENT_READ, "exit")
+        if step.tables_fd is not None:
+            self.selector.register(step.tables_fd, selectors.EVENT_READ, "tables")
         self.want_stdin_write()
         self.pump(step)
         self.step = None
@@ -486,7 +520,7 @@ class Agent:
                 pass
 
     def pump(self, step: Step) -> None:
-        open_streams = {"stdout", "stderr"}
+        open_streams = {"stdout", "stderr"} | ({"tables"} if step.tables_fd is not None else set())
         drain_until: float | None = None
         while open_streams or step.exited is None:
             now = time.monotonic()
@@ -540,8 +574,11 @@ class Agent:
             data = os.read(fd, READ_BYTES)
         except BlockingIOError:
             return
-        if data:
-            step.take_output(kind, data)
+        if data and kind == "tables":
+            step.take_tables(data)
+        elif data:
+            # A compiler's output is all diagnostics: it goes to the user's stderr.
+            step.take_output(kind if step.is_run else "stderr", data)
         else:
             self.selector.unregister(fd)
             open_streams.discard(kind)
@@ -562,13 +599,13 @@ class Agent:
                 step.close_stdin_pipe()
 
     def unregister_step(self, step: Step) -> None:
-        for fd in (step.stdout_fd, step.stderr_fd, step.stdin_fd, step.pidfd):
+        for fd in (*step.parent_fds(), step.pidfd):
             try:
                 self.selector.unregister(fd)
             except (KeyError, ValueError):
                 pass
-        os.close(step.stdout_fd)
-        os.close(step.stderr_fd)
+        for fd in step.parent_fds()[1:]:
+            os.close(fd)
         step.close_stdin_pipe()
         os.close(step.pidfd)
 

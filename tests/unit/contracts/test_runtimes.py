@@ -15,6 +15,27 @@ def test_expand_fills_main_stem_and_args_in_place() -> None:
     ]
 
 
+def test_expand_names_sources_and_the_java_class() -> None:
+    argv = ["javac", "{sources}", "&&", "java", "{class}"]
+    assert expand(argv, "com/acme/Main.java", [], ["A.java", "com/acme/Main.java"]) == [
+        "javac", "A.java", "com/acme/Main.java", "&&", "java", "com.acme.Main",
+    ]
+
+
+def test_sources_are_the_files_with_the_runtime_extensions() -> None:
+    cpp = load_catalog(DEFAULT_RUNTIMES_DIR).get("cpp")
+    assert cpp is not None
+    names = ["main.cpp", "util.cc", "util.h", "data.txt", "b.cxx"]
+    assert cpp.sources(names) == ["b.cxx", "main.cpp", "util.cc"]
+
+
+def test_every_shipped_runtime_has_a_dockerfile_and_a_template() -> None:
+    for runtime in load_catalog(DEFAULT_RUNTIMES_DIR).runtimes:
+        dockerfile = DEFAULT_RUNTIMES_DIR.parent / "images" / runtime.image / "Dockerfile"
+        assert dockerfile.is_file(), runtime.name
+        assert runtime.template and runtime.version_command, runtime.name
+
+
 def test_expand_with_no_args_drops_the_placeholder() -> None:
     assert expand(["python3", "{main}", "{args}"], "main.py", []) == ["python3", "main.py"]
 

@@ -1,0 +1,85 @@
+"""Run an SQL script against a private, empty MariaDB server (inside the sandbox).
+
+Result sets go to the agent as JSON lines on the file descriptor named by
+CODERUNNER_TABLES_FD ({"columns": [...], "rows": [[...]]}); errors go to stderr in the mysql
+client's words ("ERROR 1064 (42000) at line 3: ...") with exit code 1.
+"""
+
+import datetime
+import decimal
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pymysql
+from pymysql.constants import CLIENT
+
+TEMPLATE = "/opt/sql/template"
+DATADIR = "/tmp/.mariadb"
+SOCKET = "/tmp/.mariadb.sock"
+START_TIMEOUT_S = 20
+
+
+def start_server() -> None:
+    shutil.copytree(TEMPLATE, DATADIR)
+    subprocess.Popen(
+        ["/usr/sbin/mariadbd", "--no-defaults", f"--datadir={DATADIR}", f"--socket={SOCKET}",
+         "--skip-networking", "--skip-grant-tables", "--skip-log-bin", "--tmpdir=/tmp",
+         f"--pid-file={DATADIR}/server.pid", "--innodb-buffer-pool-size=8M",
+         "--innodb-log-file-size=4M", "--key-buffer-size=1M", "--performance-schema=OFF",
+         "--skip-name-resolve", "--max-connections=20", "--log-error=/tmp/.mariadb.err"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not os.path.exists(SOCKET):
+        if time.monotonic() > deadline:
+            sys.exit("the database server did not start")
+        time.sleep(0.01)
+
+
+def plain(value: object) -> object:
+    if value is None or isinstance(value, (int, float, str, bool)):
+        return value
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def main() -> int:
+    script = open(sys.argv[1], encoding="utf-8").read()
+    tables = os.fdopen(int(os.environ["CODERUNNER_TABLES_FD"]), "w", buffering=1)
+    start_server()
+    connection = pymysql.connect(unix_socket=SOCKET, user="root", charset="utf8mb4",
+                                 client_flag=CLIENT.MULTI_STATEMENTS, autocommit=True)
+    cursor = connection.cursor()
+    cursor.execute("CREATE DATABASE main")
+    cursor.execute("USE main")
+    try:
+        cursor.execute(script)
+        while True:
+            if cursor.description:
+                columns = [d[0] for d in cursor.description]
+                rows = [[plain(v) for v in row] for row in cursor.fetchall()]
+                tables.write(json.dumps({"columns": columns, "rows": rows}) + "\n")
+            if not cursor.nextset():
+                break
+    except pymysql.MySQLError as exc:
+        code, message = (*exc.args, "")[:2] if exc.args else (0, str(exc))
+        print(f"ERROR {code}: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
