@@ -23,12 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import docker
 import websockets
 from rich.console import Console
 from rich.table import Table
 
 from coderunner.nats_server import NatsServer
 from coderunner.up import Platform, remove_runner_containers
+from contracts.runtimes import load_catalog
+from contracts.settings import DEFAULT_RUNTIMES_DIR
 
 HELLO = "print('hello')"
 WARM_UP_S = 3.0
@@ -74,15 +77,20 @@ def platform(pool_size: int, ttl_s: int = 60) -> Iterator[str]:
         data = Path(tmp)
         nats = NatsServer(data / "nats", port=0).start()
         env = dict(os.environ)
-        env.update({
-            "NATS_URL": nats.url, "RUNNER_ID": f"bench-{uuid.uuid4().hex[:8]}",
-            "POOL_SIZE": str(pool_size), "CONTAINER_TTL": str(ttl_s), "LOG_LEVEL": "WARNING",
-        })
+        env.update(
+            {
+                "NATS_URL": nats.url,
+                "RUNNER_ID": f"bench-{uuid.uuid4().hex[:8]}",
+                "POOL_SIZE": str(pool_size),
+                "CONTAINER_TTL": str(ttl_s),
+                "LOG_LEVEL": "WARNING",
+            }
+        )
         up = Platform(data, env, port=free_port())
         try:
             up.start()
             up.wait_ready()
-            time.sleep(WARM_UP_S)  # let the warm pools fill before anything is measured
+            wait_for_pools(env["RUNNER_ID"], pool_size)
             yield up.url.replace("http", "ws", 1) + "/ws"
         finally:
             up.stop()
@@ -90,22 +98,81 @@ def platform(pool_size: int, ttl_s: int = 60) -> Iterator[str]:
             nats.stop()
 
 
-def frame(request_id: str) -> str:
-    return json.dumps({"type": "execute_code", "requestId": request_id, "language": "python",
-                       "files": [{"name": "main.py", "content": HELLO}], "mainFile": "main.py"})
+def wait_for_pools(runner_id: str, pool_size: int, timeout_s: float = 120.0) -> None:
+    """Wait until every language's warm pool is full, so that filling does not skew timings."""
+    wanted = pool_size * len(
+        load_catalog(os.environ.get("RUNTIMES_DIR", DEFAULT_RUNTIMES_DIR)).names()
+    )
+    client = docker.from_env()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            running = client.api.containers(
+                filters={"label": f"coderunner.runner={runner_id}", "status": "running"}
+            )
+            if len(running) >= wanted:
+                break
+            time.sleep(0.5)
+    finally:
+        client.close()
+    time.sleep(WARM_UP_S)
 
 
-async def one_run(ws: websockets.ClientConnection, request_id: str) -> float:
+def frame(
+    request_id: str, language: str = "python", name: str = "main.py", content: str = HELLO
+) -> str:
+    return json.dumps(
+        {
+            "type": "execute_code",
+            "requestId": request_id,
+            "language": language,
+            "files": [{"name": name, "content": content}],
+            "mainFile": name,
+        }
+    )
+
+
+async def one_run(
+    ws: websockets.ClientConnection,
+    request_id: str,
+    text: str | None = None,
+    completions: list[dict[str, Any]] | None = None,
+) -> float:
     started = time.perf_counter()
-    await ws.send(frame(request_id))
+    await ws.send(text or frame(request_id))
     while True:
         event = json.loads(await ws.recv())
         if event["type"] == "completion":
             if event["verdict"] != "ok":
                 raise RuntimeError(f"bench run failed: {event}")
+            if completions is not None:
+                completions.append(event)
             return (time.perf_counter() - started) * 1000
         if event["type"] == "error":
             raise RuntimeError(f"bench run refused: {event}")
+
+
+async def per_language(url: str, count: int) -> list[Figures]:
+    """Warm hello world (the catalog's template) per language, in one session each."""
+    catalog = load_catalog(os.environ.get("RUNTIMES_DIR", DEFAULT_RUNTIMES_DIR))
+    figures = []
+    for runtime in catalog.runtimes:
+        name = "Main.java" if runtime.name == "java" else "main" + runtime.extension
+        text = frame("x", runtime.name, name, runtime.template)
+        samples: list[float] = []
+        completions: list[dict[str, Any]] = []
+        async with websockets.connect(url) as ws:
+            for i in range(count + 3):
+                elapsed = await one_run(ws, str(i), text, completions)
+                if i >= 3:
+                    samples.append(elapsed)
+        runs = sorted(c["wallMs"] for c in completions[3:])
+        figures.append(
+            Figures(
+                f"hello world: {runtime.name}", samples, note=f"run step {runs[len(runs) // 2]} ms"
+            )
+        )
+    return figures
 
 
 async def sequential(url: str, count: int, fresh_session: bool) -> list[float]:
@@ -160,13 +227,17 @@ def docker_run_baseline(count: int) -> Figures:
 
 def docker_exec_baseline(count: int) -> Figures:
     name = f"coderunner-bench-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["docker", "run", "-d", "--rm", "--name", name, "--network", "none", IMAGE,
-                    "sleep", "600"], check=True, capture_output=True)
+    subprocess.run(
+        ["docker", "run", "-d", "--rm", "--name", name, "--network", "none", IMAGE, "sleep", "600"],
+        check=True,
+        capture_output=True,
+    )
     try:
         argv = ["docker", "exec", name, "python3", "-c", HELLO]
         timed(argv)
-        return Figures("baseline: docker exec (warm container)",
-                       [timed(argv) for _ in range(count)])
+        return Figures(
+            "baseline: docker exec (warm container)", [timed(argv) for _ in range(count)]
+        )
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
 
@@ -179,35 +250,45 @@ def run_bench(quick: bool, report: Report) -> list[Figures]:
     figures.append(docker_run_baseline(5 if quick else 20))
     report("baseline: docker exec")
     figures.append(docker_exec_baseline(20 if quick else 50))
-    with platform(pool_size=4) as url:
+    with platform(pool_size=2) as url:
         report("warm: sequential hello world in one session")
         asyncio.run(sequential(url, 30, False))
-        figures.append(Figures("coderunner: warm, one session", asyncio.run(
-            sequential(url, n, False))))
+        figures.append(
+            Figures("coderunner: warm, one session", asyncio.run(sequential(url, n, False)))
+        )
         report("throughput with reuse")
         rate = asyncio.run(throughput(url, 8, seconds, False))
         figures.append(Figures("coderunner: throughput, reuse (8 sessions)", per_second=rate))
+        report("hello world per language")
+        figures += asyncio.run(per_language(url, 5 if quick else 15))
         report("single-use containers (a new session per run)")
         rate = asyncio.run(throughput(url, 4, seconds, True))
-        figures.append(Figures("coderunner: throughput, fresh container per run",
-                               per_second=rate))
+        figures.append(Figures("coderunner: throughput, fresh container per run", per_second=rate))
     with platform(pool_size=0) as url:
         report("fresh container with an empty pool")
-        figures.append(Figures("coderunner: fresh container, empty pool", asyncio.run(
-            sequential(url, 10 if quick else 30, True))))
+        figures.append(
+            Figures(
+                "coderunner: fresh container, empty pool",
+                asyncio.run(sequential(url, 10 if quick else 30, True)),
+            )
+        )
     return figures
 
 
 def render(figures: list[Figures], console: Console) -> None:
     table = Table(title="hello world in Python, end to end (ms)")
-    for column in ("what", "n", "p50", "p99", "per second"):
+    for column in ("what", "n", "p50", "p99", "per second", "note"):
         table.add_column(column, justify="right" if column != "what" else "left")
     for f in figures:
         p50, p99 = f.pct(0.5), f.pct(0.99)
-        table.add_row(f.name, str(len(f.samples_ms) or "-"),
-                      f"{p50:.1f}" if p50 is not None else "-",
-                      f"{p99:.1f}" if p99 is not None else "-",
-                      f"{f.per_second:.1f}" if f.per_second else "-")
+        table.add_row(
+            f.name,
+            str(len(f.samples_ms) or "-"),
+            f"{p50:.1f}" if p50 is not None else "-",
+            f"{p99:.1f}" if p99 is not None else "-",
+            f"{f.per_second:.1f}" if f.per_second else "-",
+            f.note,
+        )
     console.print(table)
     by_name = {f.name: f for f in figures}
     warm = by_name["coderunner: warm, one session"].pct(0.5)
@@ -224,5 +305,5 @@ def main(quick: bool, as_json: bool) -> int:
     if as_json:
         print(json.dumps([f.as_dict() for f in figures], indent=2))
     else:
-        render(figures, Console())
+        render(figures, Console(width=140))
     return 0

@@ -20,6 +20,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import requests
 from docker.types import Ulimit
 
 from contracts.runtimes import Runtime
@@ -54,6 +55,7 @@ class Sandbox:
     language: str
     link: AgentLink
     memory_mb: int
+    processes: int
     created_at: float = field(default_factory=time.monotonic)
     last_used: float = field(default_factory=time.monotonic)
     runs: int = 0
@@ -147,7 +149,8 @@ class DockerSandboxes:
             if isinstance(exc, Exception) and not isinstance(exc, SandboxError):
                 raise SandboxError(f"cannot start a {runtime.name} container: {exc}") from exc
             raise
-        return Sandbox(container_id, runtime.name, link, runtime.limits.memory_mb)
+        limits = runtime.limits
+        return Sandbox(container_id, runtime.name, link, limits.memory_mb, limits.processes)
 
     async def _prepare_fork_server(self, link: AgentLink, runtime: Runtime) -> None:
         assert runtime.fork_server is not None
@@ -169,15 +172,25 @@ class DockerSandboxes:
         reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
         return AgentLink(reader, writer, container_id[:12])
 
-    async def set_memory(self, sandbox: Sandbox, memory_mb: int) -> None:
-        """Change a container's memory limit (and swap, kept equal) before a run."""
-        if memory_mb == sandbox.memory_mb:
+    async def set_limits(self, sandbox: Sandbox, memory_mb: int, processes: int) -> None:
+        """Change a container's memory (swap kept equal) and process limits before a run; one
+        Docker call, and none when they are already right."""
+        if (memory_mb, processes) == (sandbox.memory_mb, sandbox.processes):
             return
         size = memory_mb * 1024 * 1024
-        await asyncio.to_thread(
-            self._api.update_container, sandbox.container_id, mem_limit=size, memswap_limit=size
-        )
-        sandbox.memory_mb = memory_mb
+        body = {"Memory": size, "MemorySwap": size, "PidsLimit": processes}
+
+        api = self._api
+        url = f"{api.base_url}/v{api.api_version}/containers/{sandbox.container_id}/update"
+
+        def update() -> None:  # docker-py's update_container has no PidsLimit
+            api.post(url, json=body, timeout=30).raise_for_status()
+
+        try:
+            await asyncio.to_thread(update)
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise SandboxError(f"cannot set the limits of {sandbox.short_id}: {exc}") from exc
+        sandbox.memory_mb, sandbox.processes = memory_mb, processes
 
     async def destroy(self, sandbox: Sandbox) -> None:
         await sandbox.link.close()

@@ -119,7 +119,7 @@ class Runner:
             job.execution_id, lambda control: self._forward(sandbox, control)
         )
         try:
-            await self.sandboxes.set_memory(sandbox, limits.memory_mb)
+            await self.sandboxes.set_limits(sandbox, limits.memory_mb, limits.processes)
             completion = await execute(
                 sandbox, job, runtime, limits, self.bus.publish_event, queued_ms
             )

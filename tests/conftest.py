@@ -8,6 +8,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +38,9 @@ class Running:
         return self.url.replace("http", "ws", 1) + "/ws"
 
 
-@pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    data = tmp_path_factory.mktemp("platform")
+@contextmanager
+def running_platform(data: Path, **settings: str) -> Iterator[Running]:
+    """A whole platform on a nats-server of its own; ``settings`` override the environment."""
     nats = NatsServer(data / "nats", port=0).start()
     runner_id = f"test-{uuid.uuid4().hex[:8]}"
     env = dict(os.environ)
@@ -48,8 +49,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         "RUNNER_ID": runner_id,
         "POOL_SIZE": "1",
         "LOG_LEVEL": "WARNING",
-        "QUEUE_TIMEOUT": "60",
         "CODERUNNER_CANARY": CANARY,  # must never reach a sandbox
+        **settings,
     })
     up = Platform(data, env, port=free_port())
     try:
@@ -60,3 +61,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         up.stop()
         remove_runner_containers(env)
         nats.stop()
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    with running_platform(tmp_path_factory.mktemp("platform")) as running:
+        yield running

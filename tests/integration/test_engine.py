@@ -211,3 +211,21 @@ async def test_programs_of_different_sessions_run_at_the_same_time(platform: Run
             await c.close()
     spans = [tuple(map(float, r.stdout.split())) for r in results]
     assert max(start for start, _ in spans) < min(end for _, end in spans), spans
+
+
+async def test_a_requests_process_limit_holds(client: Client) -> None:
+    program = dedent("""
+        import subprocess
+        children = []
+        try:
+            for _ in range(50):
+                children.append(subprocess.Popen(['sleep', '5']))
+        except OSError:
+            pass
+        print(len(children))
+    """)
+    limited = await run(client, program, limits={"processes": 10})
+    assert limited.verdict == "ok"
+    assert 1 <= int(limited.stdout) < 10
+    again = await run(client, program)  # the same container, back to the language's default
+    assert int(again.stdout) == 50

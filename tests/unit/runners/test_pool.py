@@ -28,7 +28,7 @@ class FakeDocker:
         await asyncio.sleep(0)
         if self.fail:
             raise SandboxError("no engine")
-        sandbox = Sandbox(f"c{next(self.ids)}", runtime.name, FakeLink(), 256)  # type: ignore[arg-type]
+        sandbox = Sandbox(f"c{next(self.ids)}", runtime.name, FakeLink(), 256, 64)  # type: ignore[arg-type]
         self.created.append(sandbox.container_id)
         return sandbox
 
@@ -84,7 +84,7 @@ async def test_creation_failures_back_off_instead_of_looping() -> None:
 
 
 def sandbox(cid: str) -> Sandbox:
-    return Sandbox(cid, "python", FakeLink(), 256)  # type: ignore[arg-type]
+    return Sandbox(cid, "python", FakeLink(), 256, 64)  # type: ignore[arg-type]
 
 
 async def test_a_parked_sandbox_goes_back_only_to_its_owner_and_tab() -> None:

@@ -1,0 +1,74 @@
+"""The queue on a platform with one slot and a short timeout: waiting jobs expire, a stop
+before a job runs cancels it, and the cap holds."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from itertools import pairwise
+
+import pytest
+
+from tests.conftest import Running, running_platform
+from tests.integration.wsclient import Client
+
+SLEEP = "import time\nprint('start', flush=True)\ntime.sleep(6)\nprint('end')\n"
+
+
+@pytest.fixture(scope="module")
+def one_slot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    data = tmp_path_factory.mktemp("one-slot")
+    with running_platform(data, MAX_CONCURRENT_SESSIONS="1", QUEUE_TIMEOUT="2") as running:
+        yield running
+
+
+@pytest.fixture
+async def clients(one_slot: Running) -> AsyncIterator[tuple[Client, Client]]:
+    a, b = await Client.connect(one_slot.ws_url), await Client.connect(one_slot.ws_url)
+    yield a, b
+    await a.close()
+    await b.close()
+
+
+async def started(client: Client, execution_id: str) -> None:
+    while (await client.receive()).get("type") != "output":
+        pass
+
+
+async def test_a_job_waiting_past_the_queue_timeout_expires(
+    clients: tuple[Client, Client],
+) -> None:
+    busy, waiting = clients
+    first = await busy.submit({"main.py": SLEEP})
+    await started(busy, first["executionId"])
+    second = await waiting.submit({"main.py": "print('never')"})
+    result = await waiting.collect(second["executionId"])
+    assert result.verdict == "expired"
+    assert result.completion["queuedMs"] >= 2000
+    assert result.stdout == ""
+    assert (await busy.collect(first["executionId"])).verdict == "ok"
+
+
+async def test_a_stop_before_the_job_runs_cancels_it(clients: tuple[Client, Client]) -> None:
+    busy, waiting = clients
+    first = await busy.submit({"main.py": SLEEP})
+    await started(busy, first["executionId"])
+    second = await waiting.submit({"main.py": "print('never')"})
+    await waiting.send({"type": "stop", "executionId": second["executionId"]})
+    result = await waiting.collect(second["executionId"])
+    assert result.verdict == "cancelled"
+    assert [e["type"] for e in result.events] == ["completion"], "it never ran"
+    await busy.send({"type": "stop", "executionId": first["executionId"]})
+    assert (await busy.collect(first["executionId"])).verdict == "cancelled"
+
+
+async def test_with_one_slot_programs_run_one_after_the_other(one_slot: Running) -> None:
+    program = "import time\nstart = time.time()\ntime.sleep(0.5)\nprint(start, time.time())\n"
+    clients = [await Client.connect(one_slot.ws_url) for _ in range(3)]
+    try:
+        results = await asyncio.gather(*(c.run({"main.py": program}) for c in clients))
+    finally:
+        for c in clients:
+            await c.close()
+    spans = sorted(tuple(map(float, r.stdout.split())) for r in results)
+    assert all(earlier[1] <= later[0] for earlier, later in pairwise(spans))
