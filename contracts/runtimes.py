@@ -48,6 +48,9 @@ class Runtime(Struct, frozen=True, forbid_unknown_fields=True):
     template: str = ""
     tables: bool = False
     """The run step may send result sets as JSON lines on the fd named by CODERUNNER_TABLES_FD."""
+    compile_server: list[str] | None = None
+    """argv of a warm compiler that answers compile requests (JavacServer's protocol): javac's
+    arguments separated by NUL on a line, "EXIT code length" and the diagnostics back."""
     fork_server: list[str] | None = None
     """argv of a warm interpreter that forks run steps (the agent's Python zygote)."""
     limits: RuntimeLimits = RuntimeLimits()

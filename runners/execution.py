@@ -58,7 +58,8 @@ def agent_command(job: Job, runtime: Runtime, limits: Limits) -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     if runtime.compile:
         argv = expand(runtime.compile, job.main_file, [], sources)
-        steps.append({"phase": "compile", "argv": argv})
+        steps.append({"phase": "compile", "argv": argv,
+                      "server": runtime.compile_server is not None})
     steps.append({"phase": "run", "argv": expand(runtime.run, job.main_file, job.args, sources),
                   "zygote": runtime.fork_server is not None, "tables": runtime.tables})
     return {

@@ -142,8 +142,8 @@ class DockerSandboxes:
             ready = await link.next_event(timeout=self._settings.agent_timeout_s * 2)
             if ready.get("ev") != "ready":
                 raise SandboxError(f"agent sent {ready!r} instead of ready")
-            if runtime.fork_server:
-                await self._prepare_fork_server(link, runtime)
+            if runtime.fork_server or runtime.compile_server:
+                await self._prepare(link, runtime)
         except BaseException as exc:
             await self.remove(container_id)
             if isinstance(exc, Exception) and not isinstance(exc, SandboxError):
@@ -152,10 +152,15 @@ class DockerSandboxes:
         limits = runtime.limits
         return Sandbox(container_id, runtime.name, link, limits.memory_mb, limits.processes)
 
-    async def _prepare_fork_server(self, link: AgentLink, runtime: Runtime) -> None:
-        assert runtime.fork_server is not None
+    async def _prepare(self, link: AgentLink, runtime: Runtime) -> None:
+        """Start the runtime's warm helpers in the sandbox (a fork server, a compile server)."""
         env = {**BASE_ENV, **runtime.env}
-        await link.send({"op": "prepare", "zygote": {"argv": runtime.fork_server, "env": env}})
+        command: dict[str, Any] = {"op": "prepare"}
+        if runtime.fork_server:
+            command["zygote"] = {"argv": runtime.fork_server, "env": env}
+        if runtime.compile_server:
+            command["compileServer"] = {"argv": runtime.compile_server, "env": env}
+        await link.send(command)
         answer = await link.next_event(timeout=self._settings.agent_timeout_s)
         if answer.get("ev") != "prepared" or not answer.get("ok"):
             log.warning("%s: the fork server did not start; runs will exec", runtime.name)

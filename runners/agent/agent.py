@@ -12,7 +12,8 @@ peak memory.
 
 Commands:  {"op":"run", "files":[...], "steps":[{"phase","argv","zygote"?}], "env":{}, "stdin":"",
             "closeStdin":bool, "limits":{"wallMs","cpuMs","outputBytes"}}
-           {"op":"prepare","zygote":{"argv":[...],"env":{}}}  (a warm interpreter for run steps)
+           {"op":"prepare","zygote":{"argv","env"}?,"compileServer":{"argv","env"}?}
+             (a warm interpreter for run steps, a warm compiler for compile steps)
            {"op":"stdin","data":"..."}  {"op":"eof"}  {"op":"stop"}  {"op":"reset"}  {"op":"ping"}
 Events:    {"ev":"ready"}  {"ev":"out","stream":"stdout|stderr","data":"..."}
            {"ev":"table","columns":[...],"rows":[[...]]}  (from a step with "tables": true)
@@ -29,6 +30,7 @@ import ctypes
 import json
 import os
 import resource
+import select
 import selectors
 import signal
 import socket
@@ -239,6 +241,97 @@ class Zygote:
         return self.sock is not None
 
 
+class CompileServer:
+    """A warm compiler (e.g. JavacServer) that compiles on request over its stdin and stdout.
+
+    It runs only between runs: started when the container is prepared and after each reset,
+    stopped before a program runs, so no program ever shares the container with it.
+    """
+
+    def __init__(self, argv: list[str], env: dict) -> None:
+        self.argv, self.env = argv, env
+        self.proc: subprocess.Popen | None = None
+        self.ready = False
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.argv, cwd=WORKSPACE, env=self.env, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        self.ready = False
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        self.proc, self.ready = None, False
+
+    def usable(self, timeout: float) -> bool:
+        if self.proc is None or self.proc.poll() is not None:
+            return False
+        if not self.ready:
+            self.ready = self.read_line(timeout) == b"READY\n"
+        return self.ready
+
+    def read_line(self, timeout: float) -> bytes:
+        assert self.proc is not None and self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        return self.proc.stdout.readline() if ready else b""
+
+    def compile(self, argv: list[str], limits: dict, budget: list[int]) -> dict | None:
+        """Compile with the server; None when it cannot, or is still warming up (a plain
+        compiler run is then quicker than waiting): the caller runs the compiler."""
+        if not self.usable(timeout=0):
+            return None
+        assert self.proc is not None and self.proc.stdin is not None
+        args = [a for a in argv[1:] if not a.startswith("-J")]
+        started, cpu_before = time.monotonic(), process_cpu_ms(self.proc.pid)
+        self.proc.stdin.write("\0".join(args).encode() + b"\n")
+        self.proc.stdin.flush()
+        header = self.read_line(limits.get("wallMs", 10_000) / 1000)
+        wall_ms = round((time.monotonic() - started) * 1000)
+        cpu_ms = process_cpu_ms(self.proc.pid) - cpu_before
+        if not header.startswith(b"EXIT "):
+            self.stop()
+            return {"ev": "done", "exitCode": None, "signal": "SIGKILL", "wallMs": wall_ms,
+                    "cpuMs": cpu_ms, "memoryKb": 0, "timedOut": True, "outputExceeded": False,
+                    "stopped": False, "oom": False, "error": None}
+        _, code, length = header.split()
+        assert self.proc.stdout is not None
+        diagnostics = self.proc.stdout.read(int(length))
+        exceeded = len(diagnostics) > budget[0]
+        diagnostics = diagnostics[: budget[0]]
+        budget[0] -= len(diagnostics)
+        if diagnostics:
+            emit({"ev": "out", "stream": "stderr", "data": diagnostics.decode(errors="replace")})
+        return {"ev": "done", "exitCode": int(code), "signal": None, "wallMs": wall_ms,
+                "cpuMs": cpu_ms, "memoryKb": process_peak_kb(self.proc.pid), "timedOut": False,
+                "outputExceeded": exceeded, "stopped": False, "oom": False, "error": None}
+
+
+def process_cpu_ms(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 // os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def process_peak_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 class Step:
     """One spawned process (compile or run) and everything read from it."""
 
@@ -372,6 +465,7 @@ class Agent:
         self.commands: collections.deque[dict] = collections.deque()
         self.step: Step | None = None
         self.zygote: Zygote | None = None
+        self.compile_server: CompileServer | None = None
         self.stop_requested = False
         self.eof = False
         self.early_stdin = b""  # stdin that arrived before the run step started
@@ -425,14 +519,25 @@ class Agent:
                 self.step.stopped = True
                 self.step.kill()
         elif op == "prepare":
-            spec = command["zygote"]
-            self.zygote = Zygote(spec["argv"], spec["env"])
-            self.zygote.start()
-            emit({"ev": "prepared", "ok": self.zygote.usable(spec["env"])})
+            self.prepare(command)
         elif op == "reset":
             self.reset()
         elif op == "ping":
             emit({"ev": "pong"})
+
+    def prepare(self, command: dict) -> None:
+        """Start the runtime's helpers: a Python zygote, a warm compile server."""
+        ok = True
+        if "zygote" in command:
+            spec = command["zygote"]
+            self.zygote = Zygote(spec["argv"], spec["env"])
+            self.zygote.start()
+            ok = self.zygote.usable(spec["env"])
+        if "compileServer" in command:
+            spec = command["compileServer"]
+            self.compile_server = CompileServer(spec["argv"], spec["env"])
+            self.compile_server.start()
+        emit({"ev": "prepared", "ok": ok})
 
     def add_stdin(self, data: bytes, eof: bool) -> None:
         step = self.step
@@ -454,6 +559,9 @@ class Agent:
             wipe(SCRATCH)
             if zygote is not None and not zygote.alive():
                 zygote.start()
+            if self.compile_server is not None:
+                self.compile_server.stop()
+                self.compile_server.start()  # warms up while nobody waits for it
             emit({"ev": "reset", "ok": True})
         except OSError as exc:
             emit({"ev": "reset", "ok": False, "error": str(exc)})
@@ -474,7 +582,13 @@ class Agent:
         steps = command.get("steps", [])
         for index, spec in enumerate(steps):
             last = index == len(steps) - 1
-            result = self.run_step(spec, env, limits, budget, command if last else None)
+            result = None
+            if spec.get("server") and self.compile_server is not None:
+                result = self.compile_server.compile(spec["argv"], limits, budget)
+            if self.compile_server is not None:
+                self.compile_server.stop()  # never alongside the program
+            if result is None:
+                result = self.run_step(spec, env, limits, budget, command if last else None)
             result["phase"] = spec["phase"]
             if last or result.get("exitCode") != 0 or self.stop_requested or self.eof:
                 emit(result)
