@@ -211,3 +211,31 @@ async def test_a_symlink_planted_for_the_next_run_is_gone(platform: Running) -> 
         await client.close()
     assert first.verdict == "ok"
     assert (second.verdict, second.stdout) == ("ok", "False mine\n")
+
+
+async def test_memory_bomb_is_contained(platform: Running) -> None:
+    program = "chunks = []\nwhile True:\n    chunks.append(bytearray(16 * 1024 * 1024))\n"
+    result = await attack(platform, program, limits={"memoryMb": 64})
+    assert result.verdict == "memory_limit"
+
+
+async def test_infinite_output_on_both_streams_is_contained(platform: Running) -> None:
+    program = "import sys\nwhile True:\n    print('o' * 500)\n    sys.stderr.write('e' * 500)\n"
+    result = await attack(platform, program, limits={"outputKb": 128})
+    assert result.verdict == "output_limit" and result.completion["truncated"]
+    assert len(result.stdout) + len(result.stderr) <= 128 * 1024
+
+
+async def test_a_huge_single_file_stops_at_the_file_size_limit(platform: Running) -> None:
+    program = dedent("""
+        import errno, signal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        try:
+            with open('/tmp/huge', 'wb') as f:
+                f.truncate(10 * 1024 ** 3)
+            print('sparse ok')
+        except OSError as exc:
+            print(errno.errorcode[exc.errno])
+    """)
+    result = await attack(platform, program)
+    assert result.stdout.strip() == "EFBIG"
