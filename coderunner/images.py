@@ -32,8 +32,8 @@ from contracts.runtimes import Catalog, Runtime
 from contracts.settings import REPO_ROOT
 
 IMAGES_DIR = REPO_ROOT / "infra" / "images"
-AGENT_FILES = (REPO_ROOT / "runners" / "agent" / "agent.py",
-               REPO_ROOT / "runners" / "agent" / "zygote.py")
+AGENT_DIR = REPO_ROOT / "runners" / "agent"
+"""The agent and its helpers, stdlib-only modules copied read-only to /opt/coderunner."""
 BASE_TAG = "coderunner/base:bookworm"
 RUNTIME_BASE = "coderunner/runtime-base"
 LABEL_INPUTS = "coderunner.inputs"
@@ -96,7 +96,7 @@ def final_dockerfile(plan: ImagePlan, versions: dict[str, str]) -> str:
         lines.append(f"LABEL {labels}")
     lines += [
         "USER root",
-        "COPY agent.py zygote.py /opt/coderunner/",
+        "COPY *.py /opt/coderunner/",
         "RUN chmod 0444 /opt/coderunner/*.py && chmod 0555 /opt/coderunner",
         f"USER {SANDBOX_USER}",
         "WORKDIR /workspace",
@@ -150,7 +150,7 @@ class ImageBuilder:
         toolchain_hash = folder_hash(plan.directory, base_hash)
         if self._build_folder(plan.toolchain_tag, plan.directory, toolchain_hash, force):
             built.append(plan.toolchain_tag)
-        agent = {path.name: path.read_bytes() for path in AGENT_FILES}
+        agent = {path.name: path.read_bytes() for path in sorted(AGENT_DIR.glob("*.py"))}
         digest = hashlib.sha256(toolchain_hash.encode() + b"".join(agent.values()))
         final_hash = digest.hexdigest()[:16]
         if force or self.inputs_of(plan.tag) != final_hash:

@@ -54,6 +54,8 @@ def test_the_boundary_check_sees_a_violation(tmp_path: Path) -> None:
     assert forbidden_imports("edge", tmp_path) == {"runners": {"edge/bad.py"}}
 
 
-def test_agent_uses_only_the_standard_library() -> None:
+def test_agent_uses_only_the_standard_library_and_its_own_modules() -> None:
     imports = imported_top_levels("runners/agent")
-    assert {n for n in imports if n not in sys.stdlib_module_names and n != "__future__"} == set()
+    own = {path.stem for path in (ROOT / "runners" / "agent").glob("*.py")}
+    assert {n for n in imports
+            if n not in sys.stdlib_module_names and n not in own and n != "__future__"} == set()

@@ -1,0 +1,169 @@
+"""Warm helpers the agent keeps in a sandbox: a Python zygote for run steps and a compile
+server (JavacServer) for compile steps."""
+
+from __future__ import annotations
+
+import array
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import time
+
+from agent_protocol import WORKSPACE, ZYGOTE_WAIT_S, emit
+
+
+class Zygote:
+    """A warm interpreter (runners/agent/zygote.py) that forks programs on request."""
+
+    def __init__(self, argv: list[str], env: dict) -> None:
+        self.argv, self.env = argv, env
+        self.sock: socket.socket | None = None
+        self.pid: int | None = None
+        self.ready = False
+
+    def start(self) -> None:
+        ours, theirs = socket.socketpair()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        try:
+            actions = [(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)]
+            actions.append((os.POSIX_SPAWN_DUP2, theirs.fileno(), 3))
+            self.pid = os.posix_spawnp(self.argv[0], self.argv, self.env,
+                                       file_actions=actions, setsid=True)
+        finally:
+            os.close(devnull)
+            theirs.close()
+        self.sock, self.ready = ours, False
+
+    def usable(self, env: dict) -> bool:
+        if self.sock is None or env != self.env:
+            return False
+        if not self.ready:
+            self.sock.settimeout(ZYGOTE_WAIT_S)
+            try:
+                self.ready = self.sock.recv(1) == b"R"
+            except OSError:
+                self.ready = False
+            if not self.ready:
+                self.stop()
+        return self.ready
+
+    def spawn(self, argv: list[str], env: dict, fds: list[int]) -> int:
+        assert self.sock is not None
+        request = json.dumps({"argv": argv, "env": env, "cwd": WORKSPACE}).encode()
+        self.sock.settimeout(ZYGOTE_WAIT_S)
+        rights = array.array("i", fds).tobytes()
+        self.sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)])
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = self.sock.recv(32)
+            if not chunk:
+                raise OSError("the zygote went away")
+            answer += chunk
+        return int(answer)
+
+    def stop(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.sock, self.pid, self.ready = None, None, False
+
+    def alive(self) -> bool:
+        return self.sock is not None
+
+
+class CompileServer:
+    """A warm compiler (e.g. JavacServer) that compiles on request over its stdin and stdout.
+
+    It runs only between runs: started when the container is prepared and after each reset,
+    stopped before a program runs, so no program ever shares the container with it.
+    """
+
+    def __init__(self, argv: list[str], env: dict) -> None:
+        self.argv, self.env = argv, env
+        self.proc: subprocess.Popen | None = None
+        self.ready = False
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.argv, cwd=WORKSPACE, env=self.env, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        self.ready = False
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        self.proc, self.ready = None, False
+
+    def usable(self, timeout: float) -> bool:
+        if self.proc is None or self.proc.poll() is not None:
+            return False
+        if not self.ready:
+            self.ready = self.read_line(timeout) == b"READY\n"
+        return self.ready
+
+    def read_line(self, timeout: float) -> bytes:
+        assert self.proc is not None and self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        return self.proc.stdout.readline() if ready else b""
+
+    def compile(self, argv: list[str], limits: dict, budget: list[int]) -> dict | None:
+        """Compile with the server; None when it cannot, or is still warming up (a plain
+        compiler run is then quicker than waiting): the caller runs the compiler."""
+        if not self.usable(timeout=0):
+            return None
+        assert self.proc is not None and self.proc.stdin is not None
+        args = [a for a in argv[1:] if not a.startswith("-J")]
+        started, cpu_before = time.monotonic(), process_cpu_ms(self.proc.pid)
+        self.proc.stdin.write("\0".join(args).encode() + b"\n")
+        self.proc.stdin.flush()
+        header = self.read_line(limits.get("wallMs", 10_000) / 1000)
+        wall_ms = round((time.monotonic() - started) * 1000)
+        cpu_ms = process_cpu_ms(self.proc.pid) - cpu_before
+        if not header.startswith(b"EXIT "):
+            self.stop()
+            return {"ev": "done", "exitCode": None, "signal": "SIGKILL", "wallMs": wall_ms,
+                    "cpuMs": cpu_ms, "memoryKb": 0, "timedOut": True, "outputExceeded": False,
+                    "stopped": False, "oom": False, "error": None}
+        _, code, length = header.split()
+        assert self.proc.stdout is not None
+        diagnostics = self.proc.stdout.read(int(length))
+        exceeded = len(diagnostics) > budget[0]
+        diagnostics = diagnostics[: budget[0]]
+        budget[0] -= len(diagnostics)
+        if diagnostics:
+            emit({"ev": "out", "stream": "stderr", "data": diagnostics.decode(errors="replace")})
+        return {"ev": "done", "exitCode": int(code), "signal": None, "wallMs": wall_ms,
+                "cpuMs": cpu_ms, "memoryKb": process_peak_kb(self.proc.pid), "timedOut": False,
+                "outputExceeded": exceeded, "stopped": False, "oom": False, "error": None}
+
+
+def process_cpu_ms(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 // os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def process_peak_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
