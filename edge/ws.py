@@ -73,9 +73,16 @@ class Connection:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
-            for execution in list(self.executions.values()):
-                if execution.watch:
-                    await execution.watch.close()
+            await self._abandon_all()
+
+    async def _abandon_all(self) -> None:
+        """The socket is gone: stop listening, and close the stdin of what still runs so that
+        a program waiting for input ends; a job keeps its completion on the stream."""
+        for execution in list(self.executions.values()):
+            if execution.watch:
+                await execution.watch.close()
+            await self.bus.control(Control(execution.execution_id, "eof"))
+        self.executions.clear()
 
     async def _receive_loop(self) -> None:
         while True:

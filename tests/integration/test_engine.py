@@ -4,12 +4,16 @@ stop, reuse within a session and isolation between sessions."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from textwrap import dedent
 
 import docker
+import nats
+import nats.js.errors
 import pytest
 
+from contracts import subjects
 from tests.conftest import Running
 from tests.integration.wsclient import Client, Result
 
@@ -229,3 +233,27 @@ async def test_a_requests_process_limit_holds(client: Client) -> None:
     assert 1 <= int(limited.stdout) < 10
     again = await run(client, program)  # the same container, back to the language's default
     assert int(again.stdout) == 50
+
+
+async def test_closing_the_socket_ends_a_program_waiting_for_input(platform: Running) -> None:
+    client = await Client.connect(platform.ws_url)
+    queued = await client.submit({"main.py": "print('waiting', flush=True)\ninput()\n"})
+    while (await client.receive())["type"] != "output":
+        pass
+    await client.close()
+    nc = await nats.connect(platform.nats_url)
+    stored = None
+    try:
+        js = nc.jetstream()
+        for _ in range(100):
+            try:
+                stored = await js.get_last_msg(
+                    subjects.COMPLETIONS_STREAM, subjects.completed(queued["executionId"])
+                )
+                break
+            except nats.js.errors.NotFoundError:
+                await asyncio.sleep(0.1)
+    finally:
+        await nc.close()
+    assert stored is not None, "no completion within 10 s"
+    assert json.loads(stored.data)["verdict"] == "runtime_error"  # input() raised EOFError
