@@ -1,5 +1,6 @@
-"""The queue on a platform with one slot and a short timeout: waiting jobs expire, a stop
-before a job runs cancels it, and the cap holds."""
+"""The queue on a platform with one slot, room for two waiting jobs and a short timeout:
+waiting jobs expire, a stop before a job runs cancels it, the cap holds, and a job over
+capacity is refused at once."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ SLEEP = "import time\nprint('start', flush=True)\ntime.sleep(6)\nprint('end')\n"
 @pytest.fixture(scope="module")
 def one_slot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     data = tmp_path_factory.mktemp("one-slot")
-    with running_platform(data, MAX_CONCURRENT_SESSIONS="1", QUEUE_TIMEOUT="2") as running:
+    settings = {"MAX_CONCURRENT_SESSIONS": "1", "QUEUE_TIMEOUT": "2", "QUEUE_CAPACITY": "2"}
+    with running_platform(data, **settings) as running:
         yield running
 
 
@@ -64,7 +66,7 @@ async def test_a_stop_before_the_job_runs_cancels_it(clients: tuple[Client, Clie
 
 async def test_with_one_slot_programs_run_one_after_the_other(one_slot: Running) -> None:
     program = "import time\nstart = time.time()\ntime.sleep(0.5)\nprint(start, time.time())\n"
-    clients = [await Client.connect(one_slot.ws_url) for _ in range(3)]
+    clients = [await Client.connect(one_slot.ws_url) for _ in range(2)]
     try:
         results = await asyncio.gather(*(c.run({"main.py": program}) for c in clients))
     finally:
@@ -72,3 +74,23 @@ async def test_with_one_slot_programs_run_one_after_the_other(one_slot: Running)
             await c.close()
     spans = sorted(tuple(map(float, r.stdout.split())) for r in results)
     assert all(earlier[1] <= later[0] for earlier, later in pairwise(spans))
+
+
+async def test_a_job_over_capacity_is_refused_with_queue_full(one_slot: Running) -> None:
+    clients = [await Client.connect(one_slot.ws_url) for _ in range(4)]
+    try:
+        running = await clients[0].submit({"main.py": SLEEP})
+        await started(clients[0], running["executionId"])
+        waiting = [await c.submit({"main.py": "print(1)"}) for c in clients[1:3]]
+        refused = await clients[3].submit({"main.py": "print(1)"}, request_id="over")
+        assert [w["status"] for w in waiting] == ["queued", "queued"]
+        assert (refused["type"], refused["code"], refused["requestId"]) == (
+            "error", "queue_full", "over",
+        )
+        await clients[0].send({"type": "stop", "executionId": running["executionId"]})
+        verdicts = [(await c.collect(w["executionId"])).verdict
+                    for c, w in zip(clients[1:3], waiting, strict=True)]
+        assert verdicts == ["ok", "ok"], "nothing accepted was lost"
+    finally:
+        for c in clients:
+            await c.close()
