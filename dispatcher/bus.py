@@ -27,7 +27,9 @@ from contracts.messages import CompletionEvent, Job, completion_decoder, control
 from contracts.settings import DispatcherSettings
 
 log = logging.getLogger(__name__)
-FETCH_TIMEOUT_S = 30.0
+FETCH_TIMEOUT_S = 5.0
+"""A long poll: answered at once when a job arrives; short enough that a pull request lost in
+a NATS reconnect stalls the queue for seconds, not minutes."""
 
 
 class _Advisory(msgspec.Struct):

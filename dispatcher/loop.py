@@ -18,6 +18,7 @@ from dispatcher.service import DispatchQueue, Waiting
 log = logging.getLogger(__name__)
 Held = tuple[Msg, Job]
 HOUSEKEEPING_S = 1.0
+RETRY_S = 0.5
 IN_PROGRESS_EVERY_S = 10.0
 
 
@@ -38,17 +39,24 @@ class Dispatcher:
 
     async def _fetch(self, priority: int) -> None:
         while True:
-            for msg in await self.bus.fetch(priority):
-                try:
-                    job = job_decoder.decode(msg.data)
-                except msgspec.ValidationError as exc:
-                    log.error("dropping a malformed job: %s", exc)
-                    await msg.term()
-                    continue
-                waiting = Waiting(job.execution_id, priority, job.submitted_at, (msg, job))
-                if not self.queue.add(waiting):
-                    await msg.ack()  # a redelivered duplicate of a job this dispatcher holds
-                self._wake.set()
+            try:
+                await self._fetch_once(priority)
+            except Exception as exc:  # NATS reconnecting, say: the jobs wait in the stream
+                log.warning("fetching priority %d failed: %s; retrying", priority, exc)
+                await asyncio.sleep(RETRY_S)
+
+    async def _fetch_once(self, priority: int) -> None:
+        for msg in await self.bus.fetch(priority):
+            try:
+                job = job_decoder.decode(msg.data)
+            except msgspec.ValidationError as exc:
+                log.error("dropping a malformed job: %s", exc)
+                await msg.term()
+                continue
+            waiting = Waiting(job.execution_id, priority, job.submitted_at, (msg, job))
+            if not self.queue.add(waiting):
+                await msg.ack()  # a redelivered duplicate of a job this dispatcher holds
+            self._wake.set()
 
     async def _release(self) -> None:
         while True:
@@ -56,19 +64,28 @@ class Dispatcher:
             self._wake.clear()
             while (item := self.queue.next()) is not None:
                 msg, job = item.handle
-                await self.bus.release(job)
-                await msg.ack()
+                try:
+                    await self.bus.release(job)
+                    await msg.ack()
+                except Exception as exc:
+                    # Not acked: JetStream redelivers the job to a dispatcher after ack_wait.
+                    log.warning("releasing %s failed: %s", job.execution_id, exc)
+                    self.queue.completed(job.execution_id)
+                    await asyncio.sleep(RETRY_S)
 
     async def _housekeeping(self) -> None:
         last_progress = time.monotonic()
         while True:
             await asyncio.sleep(HOUSEKEEPING_S)
-            for item in self.queue.take_expired(time.time()):
-                await self._finish(item.handle, "expired", "waited longer than QUEUE_TIMEOUT")
-            if time.monotonic() - last_progress >= IN_PROGRESS_EVERY_S:
-                last_progress = time.monotonic()
-                for waiting in self.queue.waiting():
-                    await waiting.handle[0].in_progress()
+            try:
+                for item in self.queue.take_expired(time.time()):
+                    await self._finish(item.handle, "expired", "waited longer than QUEUE_TIMEOUT")
+                if time.monotonic() - last_progress >= IN_PROGRESS_EVERY_S:
+                    last_progress = time.monotonic()
+                    for waiting in self.queue.waiting():
+                        await waiting.handle[0].in_progress()
+            except Exception as exc:
+                log.warning("housekeeping failed: %s; retrying", exc)
 
     async def _finish(self, held: Held, verdict: Verdict, message: str) -> None:
         msg, job = held

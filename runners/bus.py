@@ -29,7 +29,9 @@ from contracts.messages import (
 
 log = logging.getLogger(__name__)
 ControlHandler = Callable[[Control], Awaitable[None]]
-FETCH_TIMEOUT_S = 30.0
+FETCH_TIMEOUT_S = 5.0
+"""A long poll: answered at once when a job arrives; short enough that a pull request lost in
+a NATS reconnect stalls the queue for seconds, not minutes."""
 
 
 class ClaimedJob:

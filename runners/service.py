@@ -19,6 +19,7 @@ from runners.sandbox import DockerSandboxes, Sandbox, SandboxError
 
 log = logging.getLogger(__name__)
 EXPIRY_TICK_S = 1.0
+CLAIM_RETRY_S = 0.5
 
 
 class Runner:
@@ -53,7 +54,12 @@ class Runner:
         try:
             while True:
                 await slots.acquire()
-                claimed = await self.bus.claim()
+                try:
+                    claimed = await self.bus.claim()
+                except Exception as exc:  # NATS reconnecting, say: the job stays in RUN
+                    log.warning("claiming a job failed: %s; retrying", exc)
+                    claimed = None
+                    await asyncio.sleep(CLAIM_RETRY_S)
                 if claimed is None:
                     slots.release()
                     continue

@@ -32,6 +32,14 @@ class Running:
     nats_url: str
     runner_id: str
     data_dir: Path
+    nats: NatsServer | None = None
+
+    def restart_nats(self) -> None:
+        """Stop the nats-server and start it again on the same port and storage."""
+        assert self.nats is not None
+        port = self.nats.port
+        self.nats.stop()
+        self.nats = NatsServer(self.data_dir / "nats", port=port).start()
 
     @property
     def ws_url(self) -> str:
@@ -53,14 +61,16 @@ def running_platform(data: Path, **settings: str) -> Iterator[Running]:
         **settings,
     })
     up = Platform(data, env, port=free_port())
+    running: Running | None = None
     try:
         up.start()
         up.wait_ready()
-        yield Running(up.url, nats.url, runner_id, data)
+        running = Running(up.url, nats.url, runner_id, data, nats)
+        yield running
     finally:
         up.stop()
         remove_runner_containers(env)
-        nats.stop()
+        (running.nats if running and running.nats else nats).stop()
 
 
 @pytest.fixture(scope="session")
