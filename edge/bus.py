@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -112,5 +113,8 @@ class EdgeBus:
         await self._nc.publish(subjects.control(control.execution_id), encode(control))
 
     async def close(self) -> None:
+        """Flush what was published, then close (a drain would wait out pending long polls)."""
         if not self._nc.is_closed:
-            await self._nc.drain()
+            with contextlib.suppress(nats.errors.Error, TimeoutError):
+                await self._nc.flush(timeout=2)
+            await self._nc.close()

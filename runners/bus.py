@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -133,5 +134,8 @@ class RunnerBus:
         return await self._nc.subscribe(subjects.control(execution_id), cb=on_msg)
 
     async def close(self) -> None:
+        """Flush what was published, then close (a drain would wait out pending long polls)."""
         if not self._nc.is_closed:
-            await self._nc.drain()
+            with contextlib.suppress(nats.errors.Error, TimeoutError):
+                await self._nc.flush(timeout=2)
+            await self._nc.close()
