@@ -44,6 +44,8 @@ class EdgeSettings(Struct, frozen=True):
     port: int = 8000
     runtimes_dir: str = str(DEFAULT_RUNTIMES_DIR)
     web_dir: str = str(REPO_ROOT / "web")
+    allowed_origins: tuple[str, ...] = ()
+    """Origins (scheme://host[:port]) whose pages may open /ws, besides the edge's own."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> EdgeSettings:
@@ -53,6 +55,11 @@ class EdgeSettings(Struct, frozen=True):
             port=_int(env, "EDGE_PORT", 8000),
             runtimes_dir=_str(env, "RUNTIMES_DIR", str(DEFAULT_RUNTIMES_DIR)),
             web_dir=_str(env, "WEB_DIR", str(REPO_ROOT / "web")),
+            allowed_origins=tuple(
+                origin.strip().rstrip("/")
+                for origin in env.get("ALLOWED_ORIGINS", "").split(",")
+                if origin.strip()
+            ),
         )
 
 

@@ -19,6 +19,15 @@ from edge.bus import EdgeBus
 from edge.ws import Connection
 
 
+def origin_allowed(origin: str | None, host: str, allowed: tuple[str, ...]) -> bool:
+    """Browsers send Origin on a WebSocket handshake: allow the edge's own pages and the
+    configured origins. Clients that are not browsers send none and are allowed."""
+    if origin is None:
+        return True
+    origin = origin.rstrip("/")
+    return origin in allowed or origin.split("://", 1)[-1] == host
+
+
 def create_app(settings: EdgeSettings, catalog: Catalog, bus: EdgeBus | None = None) -> Starlette:
     """The app; connects its own bus at start-up unless one is given."""
     state: dict[str, EdgeBus] = {}
@@ -33,6 +42,11 @@ def create_app(settings: EdgeSettings, catalog: Catalog, bus: EdgeBus | None = N
                 await state["bus"].close()
 
     async def websocket(ws: WebSocket) -> None:
+        origin = ws.headers.get("origin")
+        if not origin_allowed(origin, ws.headers.get("host", ""), settings.allowed_origins):
+            # A page from another site must not drive a visitor's session (CSWSH).
+            await ws.close(code=1008, reason="origin not allowed")
+            return
         await Connection(ws, state["bus"], catalog).serve()
 
     async def runtimes(request: Request) -> JSONResponse:

@@ -11,6 +11,7 @@ from pathlib import Path
 import msgspec
 import nats
 import pytest
+import websockets
 
 from contracts import subjects
 from contracts.messages import CompletionEvent
@@ -97,3 +98,12 @@ def test_coderunner_run_prints_output_and_exits_with_the_program_code(
     )
     assert done.stdout == "from the cli\n"
     assert done.returncode == 5
+
+
+async def test_a_page_from_another_origin_cannot_open_the_socket(platform: Running) -> None:
+    with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+        async with websockets.connect(platform.ws_url, origin="http://evil.example"):
+            pass
+    assert refused.value.response.status_code == 403
+    own = await Client.connect(platform.ws_url)
+    await own.close()
