@@ -71,8 +71,8 @@ class Connection:
             await self._receive_loop()
         finally:
             sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender  # it may have ended on a closed socket already
             await self._abandon_all()
 
     async def _abandon_all(self) -> None:
