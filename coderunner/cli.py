@@ -83,8 +83,11 @@ def cmd_images(args: argparse.Namespace) -> int:
         with console.status("checking runtime images…") as status:
             def progress(name: str, line: str) -> None:
                 status.update(f"[bold]{name}[/bold]: {line[:100]}")
-                if line in ("built", "up to date") and not args.quiet:
-                    console.print(f"  {name}: {line}")
+                milestone = line in ("built", "up to date") or line.startswith("fetching")
+                # Without a terminal there is no spinner: print each build step instead.
+                step = not console.is_terminal and line.startswith(("Step ", "[base]"))
+                if (milestone or step) and not args.quiet:
+                    console.print(f"  {name}: {line[:120]}", highlight=False)
 
             built = ImageBuilder(client, progress).ensure(plans, force=args.force)
     except ImageBuildError as exc:
