@@ -30,6 +30,7 @@ from rich.table import Table
 
 from coderunner.nats_server import NatsServer
 from coderunner.up import Platform, remove_runner_containers
+from contracts import labels
 from contracts.runtimes import load_catalog
 from contracts.settings import DEFAULT_RUNTIMES_DIR
 
@@ -110,7 +111,7 @@ def wait_for_pools(runner_id: str, pool_size: int, timeout_s: float = 120.0) -> 
     try:
         while time.monotonic() < deadline:
             running = client.api.containers(
-                filters={"label": f"coderunner.runner={runner_id}", "status": "running"}
+                filters={"label": f"{labels.RUNNER}={runner_id}", "status": "running"}
             )
             if len(running) >= wanted:
                 break

@@ -28,6 +28,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from contracts import labels
 from contracts.runtimes import Catalog, Runtime
 from contracts.settings import REPO_ROOT
 
@@ -36,8 +37,8 @@ AGENT_DIR = REPO_ROOT / "runners" / "agent"
 """The agent and its helpers, stdlib-only modules copied read-only to /opt/coderunner."""
 BASE_TAG = "coderunner/base:bookworm"
 RUNTIME_BASE = "coderunner/runtime-base"
-LABEL_INPUTS = "coderunner.inputs"
-LABEL_VERSION = "coderunner.version."
+LABEL_INPUTS = labels.INPUTS
+LABEL_VERSION = labels.VERSION
 SANDBOX_USER = "10001:10001"
 Progress = Callable[[str, str], None]
 """Called with (image name, a line of what is happening)."""

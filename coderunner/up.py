@@ -21,8 +21,7 @@ from pathlib import Path
 import docker
 
 from coderunner.nats_server import NatsServer
-
-LABEL_RUNNER = "coderunner.runner"
+from contracts import labels
 
 ROLES = ("dispatcher", "runner", "edge", "janitor")
 
@@ -92,7 +91,7 @@ def remove_runner_containers(env: Mapping[str, str]) -> int:
     client = docker.DockerClient(base_url=env.get("DOCKER_HOST") or "unix:///var/run/docker.sock")
     try:
         found = client.api.containers(
-            all=True, filters={"label": [f"{LABEL_RUNNER}={env['RUNNER_ID']}"]}
+            all=True, filters={"label": [f"{labels.RUNNER}={env['RUNNER_ID']}"]}
         )
         for container in found:
             client.api.remove_container(container["Id"], force=True)

@@ -7,7 +7,8 @@ import time
 import docker
 import docker.errors
 
-from janitor.sweep import LABEL_MANAGED, Removal, container_removals
+from contracts import labels
+from janitor.sweep import Removal, container_removals
 
 
 class DockerHost:
@@ -17,7 +18,7 @@ class DockerHost:
         )
 
     def plan(self, now: float | None = None) -> list[Removal]:
-        containers = self._client.api.containers(all=True, filters={"label": LABEL_MANAGED})
+        containers = self._client.api.containers(all=True, filters={"label": labels.MANAGED})
         return container_removals(containers, time.time() if now is None else now)
 
     def sweep(self, dry_run: bool = False) -> list[Removal]:

@@ -9,8 +9,7 @@ from typing import Any
 
 from msgspec import Struct
 
-LABEL_MANAGED = "coderunner.managed"
-LABEL_EXPIRES = "coderunner.expires"
+from contracts import labels
 
 
 class Removal(Struct, frozen=True):
@@ -24,12 +23,12 @@ def container_removals(containers: list[dict[str, Any]], now: float) -> list[Rem
     """Managed containers that have exited or outlived their ``coderunner.expires`` label."""
     removals = []
     for c in containers:
-        labels = c.get("Labels") or {}
-        if labels.get(LABEL_MANAGED) != "1":
+        found = c.get("Labels") or {}
+        if found.get(labels.MANAGED) != "1":
             continue
         name = (c.get("Names") or ["?"])[0].lstrip("/")
         age = now - float(c.get("Created") or now)
-        reason = _reason(c.get("State", ""), age, labels.get(LABEL_EXPIRES), now)
+        reason = _reason(c.get("State", ""), age, found.get(labels.EXPIRES), now)
         if reason:
             removals.append(Removal("container", c["Id"], name, reason))
     return removals

@@ -10,6 +10,7 @@ import uuid
 
 import docker
 
+from contracts import labels
 from contracts.runtimes import Catalog, load_catalog
 from contracts.settings import RunnerSettings
 from runners.bus import RunnerBus
@@ -17,21 +18,20 @@ from runners.sandbox import DockerSandboxes
 from runners.service import Runner
 
 log = logging.getLogger("runners")
-VERSION_LABEL = "coderunner.version."
 
 
 def installed_versions(settings: RunnerSettings, catalog: Catalog) -> dict[str, str]:
     """Language → version, for the catalog languages whose image this Docker engine has."""
     client = docker.DockerClient(base_url=settings.docker_host or "unix:///var/run/docker.sock")
     try:
-        labels = {tag: image.labels for image in client.images.list() for tag in image.tags}
+        by_tag = {tag: image.labels for image in client.images.list() for tag in image.tags}
     finally:
         client.close()
     versions = {}
     for runtime in catalog.runtimes:
-        image_labels = labels.get(f"{runtime.image_tag}:latest")
+        image_labels = by_tag.get(f"{runtime.image_tag}:latest")
         if image_labels is not None:
-            versions[runtime.name] = image_labels.get(f"{VERSION_LABEL}{runtime.name}", "unknown")
+            versions[runtime.name] = image_labels.get(f"{labels.VERSION}{runtime.name}", "unknown")
     return versions
 
 

@@ -23,6 +23,7 @@ import docker.errors
 import requests
 from docker.types import Ulimit
 
+from contracts import labels
 from contracts.runtimes import Runtime
 from contracts.settings import RunnerSettings
 from runners.link import AgentLink
@@ -30,12 +31,6 @@ from runners.link import AgentLink
 log = logging.getLogger(__name__)
 
 SANDBOX_UID = 10001
-LABEL_MANAGED = "coderunner.managed"
-LABEL_RUNNER = "coderunner.runner"
-LABEL_INSTANCE = "coderunner.instance"
-LABEL_LANGUAGE = "coderunner.language"
-LABEL_ROLE = "coderunner.role"
-LABEL_EXPIRES = "coderunner.expires"
 MAX_LIFETIME_S = 3600
 """A sandbox older than this is removed by the janitor whatever the runner thinks of it."""
 WORKSPACE_MB = 64
@@ -80,12 +75,12 @@ def container_config(
         "working_dir": "/workspace",
         "environment": dict(BASE_ENV),
         "labels": {
-            LABEL_MANAGED: "1",
-            LABEL_RUNNER: settings.runner_id,
-            LABEL_INSTANCE: instance,
-            LABEL_LANGUAGE: runtime.name,
-            LABEL_ROLE: "sandbox",
-            LABEL_EXPIRES: str(int(time.time()) + MAX_LIFETIME_S),
+            labels.MANAGED: "1",
+            labels.RUNNER: settings.runner_id,
+            labels.INSTANCE: instance,
+            labels.LANGUAGE: runtime.name,
+            labels.ROLE: "sandbox",
+            labels.EXPIRES: str(int(time.time()) + MAX_LIFETIME_S),
         },
         "host_config": {
             "network_mode": "none",
@@ -214,7 +209,7 @@ class DockerSandboxes:
         found = await asyncio.to_thread(
             self._api.containers,
             all=True,
-            filters={"label": [f"{LABEL_INSTANCE}={self._instance}"]},
+            filters={"label": [f"{labels.INSTANCE}={self._instance}"]},
         )
         await asyncio.gather(*(self.remove(c["Id"]) for c in found))
         return len(found)
