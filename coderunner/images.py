@@ -37,8 +37,6 @@ AGENT_DIR = REPO_ROOT / "runners" / "agent"
 """The agent and its helpers, stdlib-only modules copied read-only to /opt/coderunner."""
 BASE_TAG = "coderunner/base:bookworm"
 RUNTIME_BASE = "coderunner/runtime-base"
-LABEL_INPUTS = labels.INPUTS
-LABEL_VERSION = labels.VERSION
 SANDBOX_USER = "10001:10001"
 Progress = Callable[[str, str], None]
 """Called with (image name, a line of what is happening)."""
@@ -91,10 +89,12 @@ def folder_hash(directory: Path, *extra: str) -> str:
 
 
 def final_dockerfile(plan: ImagePlan, versions: dict[str, str]) -> str:
-    labels = " ".join(f"{LABEL_VERSION}{name}={json.dumps(v)}" for name, v in versions.items())
+    version_labels = " ".join(
+        f"{labels.VERSION}{name}={json.dumps(v)}" for name, v in versions.items()
+    )
     lines = [f"FROM {plan.toolchain_tag}"]
-    if labels:
-        lines.append(f"LABEL {labels}")
+    if version_labels:
+        lines.append(f"LABEL {version_labels}")
     lines += [
         "USER root",
         "COPY *.py /opt/coderunner/",
@@ -140,7 +140,7 @@ class ImageBuilder:
         for plan in plans:
             built += self.ensure_plan(plan, base_hash, force)
         if built:  # the images these replaced are left untagged: remove ours
-            self.client.images.prune(filters={"dangling": True, "label": LABEL_INPUTS})
+            self.client.images.prune(filters={"dangling": True, "label": labels.INPUTS})
         return built
 
     def ensure_plan(self, plan: ImagePlan, base_hash: str, force: bool) -> list[str]:
@@ -210,7 +210,7 @@ class ImageBuilder:
         name = tag.split("/")[-1]
         stream = self.client.api.build(
             fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True,
-            labels={LABEL_INPUTS: inputs}, decode=True,
+            labels={labels.INPUTS: inputs}, decode=True,
         )
         for chunk in stream:
             if "error" in chunk:
@@ -232,17 +232,8 @@ class ImageBuilder:
 
     def inputs_of(self, tag: str) -> str | None:
         try:
-            labels = self.client.images.get(tag).labels or {}
+            image_labels = self.client.images.get(tag).labels or {}
         except docker.errors.ImageNotFound:
             return None
-        value = labels.get(LABEL_INPUTS)
+        value = image_labels.get(labels.INPUTS)
         return str(value) if value is not None else None
-
-    def versions(self, tag: str) -> dict[str, str]:
-        """The ``coderunner.version.<language>`` labels of a built image."""
-        try:
-            labels = self.client.images.get(tag).labels or {}
-        except docker.errors.ImageNotFound:
-            return {}
-        return {k[len(LABEL_VERSION):]: str(v) for k, v in labels.items()
-                if k.startswith(LABEL_VERSION)}

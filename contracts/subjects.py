@@ -45,7 +45,6 @@ COMPLETIONS_STREAM = "COMPLETIONS"
 """Completion events, kept for a day (limits retention, file storage), de-duplicated by
 execution id so that one execution has exactly one completion."""
 COMPLETIONS_SUBJECTS = "exec.completed.*"
-COMPLETIONS_ALL = "exec.completed.*"
 
 
 def completed(execution_id: str) -> str:

@@ -147,7 +147,7 @@ class DispatcherBus:
             except msgspec.ValidationError:
                 log.warning("ignoring a malformed completion on %s", msg.subject)
 
-        await self._nc.subscribe(subjects.COMPLETIONS_ALL, cb=on_msg)
+        await self._nc.subscribe(subjects.COMPLETIONS_SUBJECTS, cb=on_msg)
 
     async def on_stop(self, handler: Callable[[str], Awaitable[None]]) -> None:
         async def on_msg(msg: Msg) -> None:

@@ -31,7 +31,7 @@ class DispatchQueue(Generic[T]):
         self._queues: dict[int, deque[Waiting[T]]] = {p: deque() for p in PRIORITIES}
         self._known: set[str] = set()
         self.running: set[str] = set()
-        self.dispatched = self.expired = 0
+        self.expired = 0
 
     def depth(self) -> dict[int, int]:
         return {p: len(q) for p, q in self._queues.items()}
@@ -70,7 +70,6 @@ class DispatchQueue(Generic[T]):
                 item = queue.popleft()
                 self._known.discard(item.execution_id)
                 self.running.add(item.execution_id)
-                self.dispatched += 1
                 return item
         return None
 

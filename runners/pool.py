@@ -39,10 +39,8 @@ class WarmPool:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._creating = 0
-        self.created = 0
         self.failures = 0
         self.cold_starts = 0
-        self.creation_ms: deque[float] = deque(maxlen=100)
 
     @property
     def ready(self) -> int:
@@ -63,14 +61,7 @@ class WarmPool:
                 return sandbox
             await self._destroy(sandbox)
         self.cold_starts += 1
-        return await self._make()
-
-    async def _make(self) -> Sandbox:
-        started = time.monotonic()
-        sandbox = await self._create(self.runtime)
-        self.created += 1
-        self.creation_ms.append((time.monotonic() - started) * 1000)
-        return sandbox
+        return await self._create(self.runtime)
 
     async def _refill(self) -> None:
         backoff = 0.5
@@ -81,7 +72,7 @@ class WarmPool:
                 continue
             self._creating += 1
             try:
-                self._ready.append(await self._make())
+                self._ready.append(await self._create(self.runtime))
                 backoff = 0.5
             except SandboxError as exc:
                 self.failures += 1
@@ -108,7 +99,6 @@ class ReuseSlots:
         self._destroy = destroy
         self._idle: dict[tuple[str, str], Sandbox] = {}
         self._recycling: dict[tuple[str, str], asyncio.Event] = {}
-        self.reused = 0
 
     def __len__(self) -> int:
         return len(self._idle)
@@ -122,7 +112,6 @@ class ReuseSlots:
         if sandbox is None or sandbox.language != language or sandbox.link.closed:
             return None
         del self._idle[(owner, key)]
-        self.reused += 1
         return sandbox
 
     def recycle(

@@ -51,9 +51,7 @@ class Sandbox:
     link: AgentLink
     memory_mb: int
     processes: int
-    created_at: float = field(default_factory=time.monotonic)
     last_used: float = field(default_factory=time.monotonic)
-    runs: int = 0
 
     @property
     def short_id(self) -> str:

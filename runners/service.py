@@ -154,7 +154,6 @@ class Runner:
 
     def _release(self, job: Job, sandbox: Sandbox) -> None:
         """Wipe and park a sandbox for its owner's next run, or destroy a single-use one."""
-        sandbox.runs += 1
         if job.reuse_key:
             work = self.reuse.recycle(job.owner, job.reuse_key, sandbox, self._reset)
         else:
