@@ -9,13 +9,10 @@ from collections.abc import AsyncIterator
 from textwrap import dedent
 
 import docker
-import nats
-import nats.js.errors
 import pytest
 
-from contracts import subjects
 from tests.conftest import Running
-from tests.integration.wsclient import Client, Result
+from tests.integration.wsclient import Client, Result, stored_completion
 
 
 @pytest.fixture
@@ -241,19 +238,5 @@ async def test_closing_the_socket_ends_a_program_waiting_for_input(platform: Run
     while (await client.receive())["type"] != "output":
         pass
     await client.close()
-    nc = await nats.connect(platform.nats_url)
-    stored = None
-    try:
-        js = nc.jetstream()
-        for _ in range(100):
-            try:
-                stored = await js.get_last_msg(
-                    subjects.COMPLETIONS_STREAM, subjects.completed(queued["executionId"])
-                )
-                break
-            except nats.js.errors.NotFoundError:
-                await asyncio.sleep(0.1)
-    finally:
-        await nc.close()
-    assert stored is not None, "no completion within 10 s"
-    assert json.loads(stored.data)["verdict"] == "runtime_error"  # input() raised EOFError
+    stored = await stored_completion(platform.nats_url, queued["executionId"], wait_s=10)
+    assert json.loads(stored)["verdict"] == "runtime_error"  # input() raised EOFError

@@ -9,14 +9,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
-import nats
 import pytest
 import websockets
 
-from contracts import subjects
 from contracts.messages import CompletionEvent
 from tests.conftest import Running
-from tests.integration.wsclient import Client
+from tests.integration.wsclient import Client, stored_completion
 
 
 @pytest.fixture
@@ -74,17 +72,11 @@ async def test_the_completion_is_kept_on_jetstream_for_subscribers(
     client: Client, platform: Running
 ) -> None:
     result = await client.run({"main.py": "print('kept')"})
-    nc = await nats.connect(platform.nats_url)
-    try:
-        js = nc.jetstream()
-        stored = await js.get_last_msg(subjects.COMPLETIONS_STREAM,
-                                       subjects.completed(result.execution_id))
-    finally:
-        await nc.close()
-    completion = msgspec.json.decode(stored.data, type=CompletionEvent)
+    stored = await stored_completion(platform.nats_url, result.execution_id)
+    completion = msgspec.json.decode(stored, type=CompletionEvent)
     assert completion.execution_id == result.execution_id
     assert completion.verdict == "ok"
-    assert msgspec.json.decode(stored.data) == result.completion
+    assert msgspec.json.decode(stored) == result.completion
 
 
 def test_coderunner_run_prints_output_and_exits_with_the_program_code(

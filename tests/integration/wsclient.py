@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import nats
+import nats.js.errors
 import websockets
 from websockets.asyncio.client import ClientConnection
+
+from contracts import subjects
 
 Event = dict[str, Any]
 
@@ -92,3 +97,24 @@ class Client:
         result = await self.collect(queued["executionId"])
         result.events.insert(0, queued)
         return result
+
+
+async def stored_completion(nats_url: str, execution_id: str, wait_s: float = 0.0) -> bytes:
+    """The completion kept on JetStream for ``execution_id``, waiting up to ``wait_s`` for it:
+    what a late subscriber would read."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            try:
+                stored = await js.get_last_msg(
+                    subjects.COMPLETIONS_STREAM, subjects.completed(execution_id)
+                )
+                return bytes(stored.data or b"")
+            except nats.js.errors.NotFoundError:
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise
+                await asyncio.sleep(0.1)
+    finally:
+        await nc.close()
