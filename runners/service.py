@@ -167,11 +167,10 @@ class Runner:
         try:
             await sandbox.link.send({"op": "reset"})
             answer = await sandbox.link.next_event(timeout=self.settings.agent_timeout_s)
-            while answer.get("ev") != "reset":  # late output of the finished run
-                answer = await sandbox.link.next_event(timeout=self.settings.agent_timeout_s)
         except AgentGone:
             return False
-        return bool(answer.get("ok"))
+        # "done" is the agent's last word on a run, so the next event answers this reset.
+        return answer.get("ev") == "reset" and bool(answer.get("ok"))
 
     async def close(self) -> None:
         for task in list(self._tasks):
