@@ -52,8 +52,6 @@ class Platform:
             self.children[role] = subprocess.Popen(
                 [sys.executable, "-m", "coderunner", role], env=self.env
             )
-            if role == "dispatcher":
-                time.sleep(0.3)  # let it create the streams the others bind to
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s

@@ -69,7 +69,10 @@ def create_app(settings: EdgeSettings, catalog: Catalog, bus: EdgeBus | None = N
         ])
 
     async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
+        """200 once jobs can be queued (a dispatcher has made the streams), else 503."""
+        if await state["bus"].queue_ready():
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "starting"}, status_code=503)
 
     routes: list[Route | WebSocketRoute | Mount] = [
         WebSocketRoute("/ws", websocket),

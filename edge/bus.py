@@ -92,6 +92,15 @@ class EdgeBus:
 
         return Watch(await self._nc.subscribe(subjects.everything_of(execution_id), cb=on_msg))
 
+    async def queue_ready(self) -> bool:
+        """Whether the queue's stream exists, i.e. a submitted job would be accepted."""
+        try:
+            await self._js.stream_info(subjects.JOBS_STREAM)
+        except (nats.js.errors.NotFoundError, nats.errors.TimeoutError,
+                nats.errors.NoRespondersError):
+            return False
+        return True
+
     async def runners(self) -> list[RunnerInfo]:
         """The runners whose heartbeat has not expired."""
         try:
