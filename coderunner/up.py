@@ -8,6 +8,7 @@ runner removes the containers it started, and a last janitor pass removes any le
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -98,9 +99,23 @@ def remove_runner_containers(env: Mapping[str, str]) -> int:
         client.close()
 
 
+def secret(data_dir: Path, name: str) -> str:
+    """A random secret kept under ``data_dir/secrets`` (mode 600), made on first use, so that
+    webhook receivers and reconnecting browsers keep working across restarts."""
+    path = data_dir / "secrets" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
 def run(data_dir: Path, port: int, environ: Mapping[str, str]) -> int:
     env = dict(environ)
     env.setdefault("RUNNER_ID", f"{socket.gethostname()}-{os.getpid()}")
+    env.setdefault("WEBHOOK_SECRET", secret(data_dir, "webhook-secret"))
+    env.setdefault("SESSION_SECRET", secret(data_dir, "session-secret"))
     platform = Platform(data_dir, env, port=port)
     stopping = False
 
@@ -116,6 +131,9 @@ def run(data_dir: Path, port: int, environ: Mapping[str, str]) -> int:
         print(
             f"CodeRunner is up: open {platform.url}  (NATS {platform.env['NATS_URL']})", flush=True
         )
+        print(f"Webhooks are signed with the secret in {data_dir / 'secrets/webhook-secret'}"
+              if "WEBHOOK_SECRET" not in environ else "Webhooks are signed with WEBHOOK_SECRET.",
+              flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         while not stopping:
             platform.check_children()

@@ -151,7 +151,18 @@ class ErrorEvent(_Event, frozen=True, tag="error"):
     execution_id: str | None = None
 
 
-ServerEvent = StatusEvent | OutputEvent | TableEvent | CompletionEvent | ErrorEvent
+class SessionEvent(_Event, frozen=True, tag="session"):
+    """The first frame on a socket: its session, and the token that resumes it on reconnect
+    (``/ws?token=…``)."""
+
+    session_id: str
+    token: str
+    resumed: bool = False
+
+
+ServerEvent = (
+    StatusEvent | OutputEvent | TableEvent | CompletionEvent | ErrorEvent | SessionEvent
+)
 ExecutionEvent = StatusEvent | OutputEvent | TableEvent | CompletionEvent
 
 
@@ -181,6 +192,8 @@ class Job(Struct, frozen=True, rename="camel", omit_defaults=True):
     stdin: str = ""
     args: list[str] = []
     limits: Limits | None = None
+    keep_output: bool = False
+    """Store stdout, stderr and tables in the ``executions`` bucket for the HTTP API to read."""
 
 
 class Control(Struct, frozen=True, rename="camel", omit_defaults=True):
@@ -189,6 +202,15 @@ class Control(Struct, frozen=True, rename="camel", omit_defaults=True):
     execution_id: str
     action: ControlAction
     data: str = ""
+
+
+class PoolInfo(Struct, frozen=True, rename="camel"):
+    """One language's warm pool on one runner."""
+
+    warm: int = 0
+    target: int = 0
+    created: int = 0
+    create_ms_p50: float = 0.0
 
 
 class RunnerInfo(Struct, frozen=True, rename="camel"):
@@ -200,6 +222,71 @@ class RunnerInfo(Struct, frozen=True, rename="camel"):
     active: int = 0
     capacity: int = 0
     at: float = 0.0
+    pools: dict[str, PoolInfo] = {}
+    kept: int = 0
+    """Idle containers parked for an owner's next run."""
+    jobs: int = 0
+    reused: int = 0
+    """Jobs run so far, and how many of them in a container kept from the owner's last run."""
+
+
+class TableResult(Struct, frozen=True, rename="camel"):
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+class StoredOutput(Struct, frozen=True, rename="camel", omit_defaults=True):
+    """What a ``keepOutput`` job printed, put by the runner in the ``executions`` bucket under
+    ``<executionId>.out`` before it publishes the completion."""
+
+    stdout: str = ""
+    stderr: str = ""
+    tables: list[TableResult] = []
+    truncated: bool = False
+
+
+class ExecutionRecord(Struct, frozen=True, rename="camel", omit_defaults=True):
+    """An execution accepted by the HTTP API, put by the edge under ``<executionId>``."""
+
+    execution_id: str
+    owner: str
+    language: str
+    priority: int
+    submitted_at: float
+    request_id: str | None = None
+    callback_url: str | None = None
+
+
+WebhookStatus = Literal["pending", "retrying", "delivered", "failed"]
+
+
+class WebhookState(Struct, frozen=True, rename="camel", omit_defaults=True):
+    """Delivery of a completion to its ``callbackUrl``, under ``<executionId>.hook``."""
+
+    status: WebhookStatus
+    attempts: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = None
+    delivered_at: float | None = None
+    next_attempt_at: float | None = None
+
+
+class QueueStats(Struct, frozen=True, rename="camel"):
+    """A dispatcher's answer on ``stats.queue``: its queue, and counts since it started."""
+
+    waiting: dict[str, int]
+    """Priority (as a string) → jobs waiting, held by this dispatcher or not fetched yet."""
+    running: int
+    capacity: int
+    max_concurrent: int
+    verdicts: dict[str, int]
+    wall_ms_p50: float = 0.0
+    wall_ms_p95: float = 0.0
+    queued_ms_p50: float = 0.0
+    queued_ms_p95: float = 0.0
+    recent: int = 0
+    """How many recent completions the percentiles are over."""
+    started_at: float = 0.0
 
 
 client_frame_decoder = msgspec.json.Decoder(ClientFrame)
@@ -208,6 +295,10 @@ job_decoder = msgspec.json.Decoder(Job)
 control_decoder = msgspec.json.Decoder(Control)
 event_decoder = msgspec.json.Decoder(ExecutionEvent)
 completion_decoder = msgspec.json.Decoder(CompletionEvent)
+stored_output_decoder = msgspec.json.Decoder(StoredOutput)
+record_decoder = msgspec.json.Decoder(ExecutionRecord)
+webhook_state_decoder = msgspec.json.Decoder(WebhookState)
+queue_stats_decoder = msgspec.json.Decoder(QueueStats)
 encode = msgspec.json.Encoder().encode
 
 

@@ -38,6 +38,57 @@ def _str(env: Mapping[str, str], name: str, default: str) -> str:
     return env.get(name) or default
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+class ApiKey(Struct, frozen=True):
+    """One API key: its name (the owner of its executions) and its secret."""
+
+    name: str
+    secret: str
+    admin: bool = False
+
+
+def parse_api_keys(entries: list[str], admins: tuple[str, ...]) -> tuple[ApiKey, ...]:
+    """``name:secret`` entries; names must be unique and secrets at least 16 characters."""
+    keys: list[ApiKey] = []
+    for entry in entries:
+        name, sep, secret = entry.strip().partition(":")
+        if not sep or not name or not secret:
+            raise SettingsError(f"an API key must be written name:secret, got {entry!r}")
+        if len(secret) < 16:
+            raise SettingsError(f"the secret of API key {name!r} is shorter than 16 characters")
+        if any(k.name == name for k in keys):
+            raise SettingsError(f"API key name {name!r} appears twice")
+        keys.append(ApiKey(name, secret, name in admins))
+    return tuple(keys)
+
+
+def _api_keys(env: Mapping[str, str]) -> tuple[ApiKey, ...]:
+    entries = list(_list(env, "API_KEYS"))
+    path = env.get("API_KEYS_FILE")
+    if path:
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise SettingsError(f"API_KEYS_FILE {path!r} cannot be read: {exc}") from None
+        entries += [line.strip() for line in text.splitlines()
+                    if line.strip() and not line.lstrip().startswith("#")]
+    return parse_api_keys(entries, _list(env, "ADMIN_KEYS"))
+
+
 class EdgeSettings(Struct, frozen=True):
     nats_url: str = DEFAULT_NATS_URL
     host: str = "127.0.0.1"
@@ -46,20 +97,41 @@ class EdgeSettings(Struct, frozen=True):
     web_dir: str = str(REPO_ROOT / "web")
     allowed_origins: tuple[str, ...] = ()
     """Origins (scheme://host[:port]) whose pages may open /ws, besides the edge's own."""
+    api_keys: tuple[ApiKey, ...] = ()
+    """Without keys the edge serves loopback only and every caller is the local user."""
+    rate_per_minute: int = 600
+    key_max_concurrent: int = 20
+    webhook_secret: str = ""
+    """Signs callbacks; empty means a random one per process (callbacks cannot be verified)."""
+    session_secret: str = ""
+    """Signs session tokens; empty means a random one per process."""
+    callback_allow_private: bool = True
+    callback_allow_link_local: bool = False
+    webhook_max_attempts: int = 10
+    webhook_timeout_s: int = 10
+    wait_max_s: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> EdgeSettings:
+        keys = _api_keys(env)
         return cls(
             nats_url=_str(env, "NATS_URL", DEFAULT_NATS_URL),
             host=_str(env, "EDGE_HOST", "127.0.0.1"),
             port=_int(env, "EDGE_PORT", 8000),
             runtimes_dir=_str(env, "RUNTIMES_DIR", str(DEFAULT_RUNTIMES_DIR)),
             web_dir=_str(env, "WEB_DIR", str(REPO_ROOT / "web")),
-            allowed_origins=tuple(
-                origin.strip().rstrip("/")
-                for origin in env.get("ALLOWED_ORIGINS", "").split(",")
-                if origin.strip()
-            ),
+            allowed_origins=tuple(origin.rstrip("/") for origin in _list(env, "ALLOWED_ORIGINS")),
+            api_keys=keys,
+            rate_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 600, 1),
+            key_max_concurrent=_int(env, "KEY_MAX_CONCURRENT", 20, 1),
+            webhook_secret=env.get("WEBHOOK_SECRET", ""),
+            session_secret=env.get("SESSION_SECRET", ""),
+            # A platform open to the network must not POST into its own private network.
+            callback_allow_private=_bool(env, "CALLBACK_ALLOW_PRIVATE", not keys),
+            callback_allow_link_local=_bool(env, "CALLBACK_ALLOW_LINK_LOCAL", False),
+            webhook_max_attempts=_int(env, "WEBHOOK_MAX_ATTEMPTS", 10, 1),
+            webhook_timeout_s=_int(env, "WEBHOOK_TIMEOUT", 10, 1),
+            wait_max_s=_int(env, "WAIT_MAX", 60, 1),
         )
 
 

@@ -95,3 +95,45 @@ that disappears drops out. The dispatcher creates the bucket; the edge reads it 
 runtimes this installation has."""
 RUNNER_HEARTBEAT_S = 5
 RUNNER_TTL_S = 15
+
+EXECUTIONS_BUCKET = "executions"
+"""JetStream KV bucket (file storage, entries kept ``RESULTS_MAX_AGE_S``) for the HTTP API:
+
+- ``<id>``: the ``ExecutionRecord``, put by the edge when it accepts an API execution;
+- ``<id>.run``: put by the runner when a ``keepOutput`` job starts running;
+- ``<id>.out``: the ``StoredOutput``, put by the runner before it publishes the completion;
+- ``<id>.hook``: the ``WebhookState``, put by the edge's webhook deliverer;
+- ``idem.<sha256>``: an ``Idempotency-Key``'s first execution, created (never overwritten) by
+  the edge.
+
+The completion itself stays on the COMPLETIONS stream."""
+RESULTS_MAX_AGE_S = 86_400
+
+
+def record_key(execution_id: str) -> str:
+    return execution_id
+
+
+def running_key(execution_id: str) -> str:
+    return f"{execution_id}.run"
+
+
+def output_key(execution_id: str) -> str:
+    return f"{execution_id}.out"
+
+
+def webhook_key(execution_id: str) -> str:
+    return f"{execution_id}.hook"
+
+
+def idempotency_key(digest: str) -> str:
+    return f"idem.{digest}"
+
+
+WEBHOOK_CONSUMER = "webhooks"
+"""Durable pull consumer on COMPLETIONS shared by every edge's webhook deliverer (created by the
+dispatcher, new completions only). A failed delivery is nak'ed with a delay, so JetStream holds
+the retry schedule and a retry survives an edge restart; ``max_deliver`` bounds the attempts."""
+
+QUEUE_STATS = "stats.queue"
+"""Request-reply (core NATS): every dispatcher answers with its ``QueueStats``."""

@@ -24,7 +24,14 @@ from nats.js.api import (
 )
 
 from contracts import subjects
-from contracts.messages import CompletionEvent, Job, completion_decoder, control_decoder, encode
+from contracts.messages import (
+    CompletionEvent,
+    Job,
+    QueueStats,
+    completion_decoder,
+    control_decoder,
+    encode,
+)
 from contracts.settings import DispatcherSettings
 
 log = logging.getLogger(__name__)
@@ -115,6 +122,10 @@ class DispatcherBus:
             bucket=subjects.RUNNERS_BUCKET, ttl=float(subjects.RUNNER_TTL_S), history=1,
             storage=StorageType.MEMORY,
         ))
+        await self._js.create_key_value(KeyValueConfig(
+            bucket=subjects.EXECUTIONS_BUCKET, ttl=float(subjects.RESULTS_MAX_AGE_S), history=1,
+            storage=StorageType.FILE,
+        ))
         for priority in subjects.PRIORITIES:
             self._pulls[priority] = await self._js.pull_subscribe_bind(
                 subjects.dispatcher_consumer(priority), subjects.JOBS_STREAM
@@ -175,6 +186,25 @@ class DispatcherBus:
 
         advisory = subjects.max_deliveries_advisory(subjects.RUN_STREAM, subjects.RUNNER_CONSUMER)
         await self._nc.subscribe(advisory, cb=on_msg)
+
+    async def pending(self) -> dict[int, int]:
+        """Jobs per priority still in JOBS that no dispatcher has fetched yet."""
+        counts: dict[int, int] = {}
+        for priority in subjects.PRIORITIES:
+            info = await self._js.consumer_info(
+                subjects.JOBS_STREAM, subjects.dispatcher_consumer(priority)
+            )
+            counts[priority] = info.num_pending or 0
+        return counts
+
+    async def on_stats_request(self, handler: Callable[[], Awaitable[QueueStats]]) -> None:
+        async def on_msg(msg: Msg) -> None:
+            try:
+                await msg.respond(encode(await handler()))
+            except Exception as exc:  # NATS reconnecting, say: the asker times out
+                log.warning("answering a stats request failed: %s", exc)
+
+        await self._nc.subscribe(subjects.QUEUE_STATS, cb=on_msg)
 
     async def close(self) -> None:
         """Flush what was published, then close (a drain would wait out pending long polls)."""

@@ -9,11 +9,12 @@ import time
 import msgspec
 from nats.aio.msg import Msg
 
-from contracts.messages import CompletionEvent, Job, Verdict, job_decoder
+from contracts.messages import CompletionEvent, Job, QueueStats, Verdict, job_decoder
 from contracts.settings import DispatcherSettings
 from contracts.subjects import PRIORITIES
 from dispatcher.bus import DispatcherBus
 from dispatcher.service import DispatchQueue, Waiting
+from dispatcher.stats import CompletionStats
 
 log = logging.getLogger(__name__)
 Held = tuple[Msg, Job]
@@ -29,11 +30,14 @@ class Dispatcher:
             settings.max_concurrent, settings.queue_timeout_s
         )
         self._wake = asyncio.Event()
+        self.settings = settings
+        self.stats = CompletionStats()
 
     async def serve(self) -> None:
         await self.bus.on_completion(self._completed)
         await self.bus.on_stop(self._stop)
         await self.bus.on_dead_letter(self._dead_letter)
+        await self.bus.on_stats_request(self._stats)
         loops = [self._fetch(p) for p in PRIORITIES] + [self._release(), self._housekeeping()]
         await asyncio.gather(*loops)
 
@@ -98,7 +102,15 @@ class Dispatcher:
         )
         await msg.ack()
 
+    async def _stats(self) -> QueueStats:
+        pending = await self.bus.pending()
+        held = self.queue.depth()
+        waiting = {p: held.get(p, 0) + pending.get(p, 0) for p in PRIORITIES}
+        return self.stats.snapshot(waiting, len(self.queue.running),
+                                   self.settings.queue_capacity, self.settings.max_concurrent)
+
     async def _completed(self, completion: CompletionEvent) -> None:
+        self.stats.record(completion)
         if self.queue.completed(completion.execution_id):
             self._wake.set()
 

@@ -1,22 +1,40 @@
-"""The edge's Starlette application: the browser socket, the HTTP API and the web page."""
+"""The edge's Starlette application: the browser socket, the HTTP API, metrics and the page."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+import secrets
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from contracts.api import ApiError, ErrorBody, ExecutionResult
+from contracts.messages import CompletionEvent
 from contracts.runtimes import Catalog
 from contracts.settings import EdgeSettings
-from edge.bus import EdgeBus
+from edge.api import Api, ApiProblem, json_response, problem_response
+from edge.auth import KeyRing
+from edge.bus import EdgeBus, NotReady
+from edge.metrics import Metrics
+from edge.openapi import openapi_document
+from edge.sessions import SessionTokens
+from edge.stats import admin_metrics, combine_queue_stats
+from edge.webhooks import Attempt, WebhookDeliverer
 from edge.ws import Connection
+
+log = logging.getLogger(__name__)
+WEBHOOK_BATCH = 16
 
 
 def origin_allowed(origin: str | None, host: str, allowed: tuple[str, ...]) -> bool:
@@ -28,18 +46,106 @@ def origin_allowed(origin: str | None, host: str, allowed: tuple[str, ...]) -> b
     return origin in allowed or origin.split("://", 1)[-1] == host
 
 
-def create_app(settings: EdgeSettings, catalog: Catalog, bus: EdgeBus | None = None) -> Starlette:
-    """The app; connects its own bus at start-up unless one is given."""
-    state: dict[str, EdgeBus] = {}
+def route_label(path: str) -> str:
+    """A metric label per route, not per execution id."""
+    if path.startswith("/api/v1/executions/") and path != "/api/v1/executions/batch":
+        return "/api/v1/executions/{id}"
+    return path if path.startswith("/api") or path in ("/metrics", "/healthz") else "/static"
+
+
+class Timing:
+    """ASGI middleware: HTTP latency histogram by method, route and status."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            self.metrics.requests.labels(scope["method"], route_label(scope["path"]),
+                                         str(status[0])).observe(time.perf_counter() - started)
+
+
+class Edge:
+    """Everything one edge process holds, created in the app's lifespan."""
+
+    def __init__(self, settings: EdgeSettings, catalog: Catalog, bus: EdgeBus) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.bus = bus
+        self.keys = KeyRing(settings.api_keys)
+        self.api = Api(settings, catalog, bus, self.keys)
+        self.metrics = Metrics()
+        self.tokens = SessionTokens(settings.session_secret)
+        self.webhooks = WebhookDeliverer(
+            settings.webhook_secret or secrets.token_hex(32), self.api.policy,
+            settings.webhook_max_attempts, settings.webhook_timeout_s, self.webhook_target,
+            bus.put_webhook_state,
+        )
+
+    async def start(self) -> asyncio.Task[None]:
+        await self.bus.on_completions(self.completed)
+        return asyncio.create_task(self.deliver_webhooks())
+
+    def completed(self, completion: CompletionEvent) -> None:
+        self.api.quota.finished(completion.execution_id)
+        self.metrics.completed(completion)
+
+    async def webhook_target(self, execution_id: str) -> tuple[str, ExecutionResult] | None:
+        record = await self.bus.record(execution_id)
+        if record is None or not record.callback_url:
+            return None
+        return record.callback_url, await self.api.result(record)
+
+    async def deliver_webhooks(self) -> None:
+        ack_wait = float(self.settings.webhook_timeout_s + 20)
+        while True:
+            try:
+                await self.bus.bind_webhooks(self.settings.webhook_max_attempts, ack_wait)
+                break
+            except (NotReady, Exception) as exc:
+                log.debug("webhooks not bound yet: %s", exc)
+                await asyncio.sleep(1)
+        while True:
+            try:
+                batch = await self.bus.webhook_batch(WEBHOOK_BATCH)
+                await asyncio.gather(*(
+                    self.webhooks.deliver(Attempt(m.execution_id, m.number, m.ack, m.retry))
+                    for m in batch
+                ))
+            except Exception as exc:  # NATS reconnecting, say: the completions wait
+                log.warning("webhook delivery loop: %s; retrying", exc)
+                await asyncio.sleep(0.5)
+
+
+def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
+    edge = Edge(settings, catalog, EdgeBus(settings.nats_url))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state["bus"] = bus or await EdgeBus.connect(settings.nats_url)
+        await edge.bus.connect()
+        webhooks = await edge.start()
         try:
             yield
         finally:
-            if bus is None:
-                await state["bus"].close()
+            webhooks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await webhooks
+            await edge.webhooks.close()
+            await edge.bus.close()
 
     async def websocket(ws: WebSocket) -> None:
         origin = ws.headers.get("origin")
@@ -47,38 +153,63 @@ def create_app(settings: EdgeSettings, catalog: Catalog, bus: EdgeBus | None = N
             # A page from another site must not drive a visitor's session (CSWSH).
             await ws.close(code=1008, reason="origin not allowed")
             return
-        await Connection(ws, state["bus"], catalog).serve()
-
-    async def runtimes(request: Request) -> JSONResponse:
-        """The catalog's languages that a live runner serves, with their image's version."""
-        versions: dict[str, str] = {}
-        for runner in await state["bus"].runners():
-            versions.update(runner.versions)
-        return JSONResponse([
-            {
-                "name": r.name,
-                "displayName": r.display_name,
-                "version": versions[r.name],
-                "aliases": r.aliases,
-                "extension": r.extension,
-                "compiled": r.compile is not None,
-                "template": r.template,
-            }
-            for r in catalog.runtimes
-            if r.name in versions
-        ])
+        now = time.time()
+        token = ws.query_params.get("token")
+        session_id = edge.tokens.verify(token, now) if token else None
+        resumed = session_id is not None
+        if session_id is None:
+            session_id, token = edge.tokens.new(now)
+        token = edge.tokens.issue(session_id, now)  # a resumed session's token is renewed
+        edge.metrics.sockets.inc()
+        try:
+            await Connection(ws, edge.bus, catalog, session_id, token, resumed).serve()
+        finally:
+            edge.metrics.sockets.dec()
 
     async def health(request: Request) -> JSONResponse:
         """200 once jobs can be queued (a dispatcher has made the streams), else 503."""
-        if await state["bus"].queue_ready():
+        if await edge.bus.queue_ready():
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "starting"}, status_code=503)
 
+    async def openapi(request: Request) -> Response:
+        return json_response(openapi_document())
+
+    async def prometheus(request: Request) -> Response:
+        edge.api.caller(request, admin=True)
+        queue = combine_queue_stats(await edge.bus.queue_stats())
+        body = edge.metrics.render(queue, admin_metrics(await edge.bus.runners(), queue))
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
     routes: list[Route | WebSocketRoute | Mount] = [
         WebSocketRoute("/ws", websocket),
-        Route("/api/v1/runtimes", runtimes),
         Route("/healthz", health),
+        Route("/api/v1/openapi.json", openapi),
+        Route("/metrics", prometheus),
+        *edge.api.routes(),
     ]
     if Path(settings.web_dir).is_dir():
         routes.append(Mount("/", StaticFiles(directory=settings.web_dir, html=True)))
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+        ApiProblem: api_problem, HTTPException: http_problem, Exception: server_problem,
+    })
+    app.add_middleware(Timing, metrics=edge.metrics)
+    return app
+
+
+async def api_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiProblem)
+    return problem_response(exc)
+
+
+async def http_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return json_response(ErrorBody(ApiError(code, str(exc.detail))), exc.status_code,
+                         dict(exc.headers or {}))
+
+
+async def server_problem(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return json_response(ErrorBody(ApiError("internal_error", "the server failed; see its log")),
+                         500)

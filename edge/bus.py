@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -13,9 +14,27 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.kv import KeyValue
 
 from contracts import subjects
-from contracts.messages import Control, Job, RunnerInfo, encode, runner_info_decoder
+from contracts.messages import (
+    CompletionEvent,
+    Control,
+    ExecutionRecord,
+    Job,
+    QueueStats,
+    RunnerInfo,
+    StoredOutput,
+    WebhookState,
+    completion_decoder,
+    encode,
+    queue_stats_decoder,
+    record_decoder,
+    runner_info_decoder,
+    stored_output_decoder,
+    webhook_state_decoder,
+)
 
 log = logging.getLogger(__name__)
 EventHandler = Callable[[bytes, bool], Awaitable[None]]
@@ -54,17 +73,55 @@ class Watch:
             pass
 
 
-class EdgeBus:
-    def __init__(self, nc: Client, js: JetStreamContext) -> None:
-        self._nc = nc
-        self._js = js
+class CompletionWaiter:
+    """A subscription to one execution's completion, made before the job is submitted."""
 
-    @classmethod
-    async def connect(cls, url: str) -> EdgeBus:
-        nc = await nats.connect(
-            url, name="edge", max_reconnect_attempts=-1, reconnect_time_wait=0.5
+    def __init__(self) -> None:
+        self.done: asyncio.Future[CompletionEvent] = asyncio.get_running_loop().create_future()
+        self.sub: Subscription | None = None
+
+    async def wait(self, timeout_s: float) -> CompletionEvent | None:
+        try:
+            return await asyncio.wait_for(asyncio.shield(self.done), timeout_s)
+        except TimeoutError:
+            return None
+
+    async def close(self) -> None:
+        if self.sub is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self.sub.unsubscribe()
+
+
+class WebhookMsg:
+    """A completion handed to this edge's webhook deliverer."""
+
+    def __init__(self, msg: Msg) -> None:
+        self._msg = msg
+        self.execution_id = msg.subject.rsplit(".", 1)[-1]
+        self.number = msg.metadata.num_delivered or 1
+
+    async def ack(self) -> None:
+        await self._msg.ack()
+
+    async def retry(self, delay_s: float) -> None:
+        await self._msg.nak(delay=delay_s)
+
+
+class EdgeBus:
+    """Made with the app, connected in its lifespan (``connect``)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._nc = Client()
+        self._js: JetStreamContext = self._nc.jetstream()
+        self._kv: KeyValue | None = None
+        self._webhooks: JetStreamContext.PullSubscription | None = None
+
+    async def connect(self) -> None:
+        self._nc = await nats.connect(
+            self.url, name="edge", max_reconnect_attempts=-1, reconnect_time_wait=0.5
         )
-        return cls(nc, nc.jetstream())
+        self._js = self._nc.jetstream()
 
     async def submit(self, job: Job) -> None:
         try:
@@ -117,6 +174,137 @@ class EdgeBus:
             if entry.value:
                 infos.append(runner_info_decoder.decode(entry.value))
         return infos
+
+    # --- the HTTP API's records (bucket ``executions``) -----------------------------------------
+
+    async def _bucket(self) -> KeyValue:
+        if self._kv is None:
+            try:
+                self._kv = await self._js.key_value(subjects.EXECUTIONS_BUCKET)
+            except nats.js.errors.BucketNotFoundError as exc:
+                raise NotReady(NotReady.__doc__) from exc
+        return self._kv
+
+    async def _get(self, key: str) -> bytes | None:
+        try:
+            entry = await (await self._bucket()).get(key)
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+            return None
+        return entry.value or None
+
+    async def put_record(self, record: ExecutionRecord) -> None:
+        await (await self._bucket()).put(subjects.record_key(record.execution_id), encode(record))
+
+    async def delete_record(self, execution_id: str) -> None:
+        with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+            await (await self._bucket()).delete(subjects.record_key(execution_id))
+
+    async def record(self, execution_id: str) -> ExecutionRecord | None:
+        data = await self._get(subjects.record_key(execution_id))
+        return record_decoder.decode(data) if data else None
+
+    async def output(self, execution_id: str) -> StoredOutput | None:
+        data = await self._get(subjects.output_key(execution_id))
+        return stored_output_decoder.decode(data) if data else None
+
+    async def is_running(self, execution_id: str) -> bool:
+        return await self._get(subjects.running_key(execution_id)) is not None
+
+    async def webhook_state(self, execution_id: str) -> WebhookState | None:
+        data = await self._get(subjects.webhook_key(execution_id))
+        return webhook_state_decoder.decode(data) if data else None
+
+    async def put_webhook_state(self, execution_id: str, state: WebhookState) -> None:
+        await (await self._bucket()).put(subjects.webhook_key(execution_id), encode(state))
+
+    async def claim_idempotency(self, digest: str, value: bytes) -> bytes | None:
+        """Store ``value`` under an idempotency key unless it is taken; the taken value else."""
+        key = subjects.idempotency_key(digest)
+        try:
+            await (await self._bucket()).create(key, value)
+            return None
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return await self._get(key) or b"{}"
+
+    async def release_idempotency(self, digest: str) -> None:
+        with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+            await (await self._bucket()).purge(subjects.idempotency_key(digest))
+
+    async def completion(self, execution_id: str) -> CompletionEvent | None:
+        """The stored completion of an execution (kept for a day), or None."""
+        try:
+            raw = await self._js.get_last_msg(
+                subjects.COMPLETIONS_STREAM, subjects.completed(execution_id)
+            )
+        except nats.js.errors.NotFoundError:
+            return None
+        return completion_decoder.decode(raw.data) if raw.data else None
+
+    async def completion_waiter(self, execution_id: str) -> CompletionWaiter:
+        waiter = CompletionWaiter()
+
+        async def on_msg(msg: Msg) -> None:
+            if not waiter.done.done():
+                waiter.done.set_result(completion_decoder.decode(msg.data))
+
+        waiter.sub = await self._nc.subscribe(subjects.completed(execution_id), cb=on_msg)
+        return waiter
+
+    async def on_completions(self, handler: Callable[[CompletionEvent], None]) -> None:
+        """Every completion, as it is published (for metrics and quotas)."""
+
+        async def on_msg(msg: Msg) -> None:
+            with contextlib.suppress(ValueError):
+                handler(completion_decoder.decode(msg.data))
+
+        await self._nc.subscribe(subjects.COMPLETIONS_SUBJECTS, cb=on_msg)
+
+    async def queue_stats(self, timeout_s: float = 0.25) -> list[QueueStats]:
+        """Every dispatcher's answer that arrives within ``timeout_s``."""
+        inbox = self._nc.new_inbox()
+        answers: list[QueueStats] = []
+        sub = await self._nc.subscribe(inbox)
+        try:
+            await self._nc.publish(subjects.QUEUE_STATS, b"", reply=inbox)
+            deadline = asyncio.get_running_loop().time() + timeout_s
+            while (left := deadline - asyncio.get_running_loop().time()) > 0:
+                try:
+                    msg = await sub.next_msg(timeout=left)
+                except nats.errors.TimeoutError:
+                    break
+                answers.append(queue_stats_decoder.decode(msg.data))
+        finally:
+            await sub.unsubscribe()
+        return answers
+
+    # --- webhooks ---------------------------------------------------------------------------------
+
+    async def bind_webhooks(self, max_attempts: int, ack_wait_s: float) -> None:
+        """Create (idempotently) and bind the shared ``webhooks`` consumer; NotReady until the
+        dispatcher made the COMPLETIONS stream."""
+        config = ConsumerConfig(
+            durable_name=subjects.WEBHOOK_CONSUMER,
+            deliver_policy=DeliverPolicy.NEW,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=ack_wait_s,
+            max_deliver=max_attempts + 2,
+            max_ack_pending=1024,
+        )
+        try:
+            await self._js.add_consumer(subjects.COMPLETIONS_STREAM, config)
+            self._webhooks = await self._js.pull_subscribe_bind(
+                subjects.WEBHOOK_CONSUMER, subjects.COMPLETIONS_STREAM
+            )
+        except nats.js.errors.NotFoundError as exc:
+            raise NotReady(NotReady.__doc__) from exc
+
+    async def webhook_batch(self, size: int) -> list[WebhookMsg]:
+        assert self._webhooks is not None, "bind_webhooks() first"
+        try:
+            msgs = await self._webhooks.fetch(size, timeout=5.0)
+        except nats.errors.TimeoutError:
+            return []
+        return [WebhookMsg(m) for m in msgs]
 
     async def control(self, control: Control) -> None:
         await self._nc.publish(subjects.control(control.execution_id), encode(control))

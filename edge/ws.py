@@ -17,6 +17,7 @@ from contracts.messages import (
     ErrorEvent,
     ExecuteCode,
     Job,
+    SessionEvent,
     StatusEvent,
     StdinInput,
     StopExecution,
@@ -55,17 +56,21 @@ class Execution:
 
 
 class Connection:
-    def __init__(self, ws: WebSocket, bus: EdgeBus, catalog: Catalog) -> None:
+    def __init__(self, ws: WebSocket, bus: EdgeBus, catalog: Catalog, session_id: str,
+                 token: str, resumed: bool = False) -> None:
         self.ws = ws
         self.bus = bus
         self.catalog = catalog
-        self.session_id = uuid.uuid4().hex
+        self.session_id = session_id
+        self.token = token
+        self.resumed = resumed
         self.executions: dict[str, Execution] = {}
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue(SEND_QUEUE_LIMIT)
         self.closing: asyncio.Task[None] | None = None
 
     async def serve(self) -> None:
         await self.ws.accept()
+        self.send(encode(SessionEvent(self.session_id, self.token, self.resumed)).decode())
         sender = asyncio.create_task(self._send_loop())
         try:
             await self._receive_loop()

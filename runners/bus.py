@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+import msgspec
 import nats
 import nats.errors
 import nats.js.errors
@@ -23,6 +24,7 @@ from contracts.messages import (
     ExecutionEvent,
     Job,
     RunnerInfo,
+    StoredOutput,
     control_decoder,
     encode,
     job_decoder,
@@ -63,6 +65,7 @@ class RunnerBus:
         self._js = js
         self._pull: JetStreamContext.PullSubscription | None = None
         self._kv: KeyValue | None = None
+        self._results: KeyValue | None = None
 
     @classmethod
     async def connect(cls, url: str, name: str) -> RunnerBus:
@@ -105,6 +108,20 @@ class RunnerBus:
             self._kv = await self._js.key_value(subjects.RUNNERS_BUCKET)
         await self._kv.put(info.runner_id, encode(info))
 
+    async def _executions(self) -> KeyValue:
+        if self._results is None:
+            self._results = await self._js.key_value(subjects.EXECUTIONS_BUCKET)
+        return self._results
+
+    async def mark_running(self, execution_id: str) -> None:
+        """Tell the HTTP API that a ``keepOutput`` job runs (its status moves to running)."""
+        await (await self._executions()).put(subjects.running_key(execution_id), b"1")
+
+    async def put_output(self, execution_id: str, output: StoredOutput) -> None:
+        """Store a ``keepOutput`` job's output, trimmed to fit one NATS message."""
+        data = fit_output(output, self._nc.max_payload - 4096)
+        await (await self._executions()).put(subjects.output_key(execution_id), data)
+
     async def already_completed(self, execution_id: str) -> bool:
         try:
             await self._js.get_last_msg(
@@ -139,3 +156,18 @@ class RunnerBus:
             with contextlib.suppress(nats.errors.Error, TimeoutError):
                 await self._nc.flush(timeout=2)
             await self._nc.close()
+
+
+def fit_output(output: StoredOutput, max_bytes: int) -> bytes:
+    """The output's JSON, with tables dropped and then text cut until it fits ``max_bytes``."""
+    data = encode(output)
+    while len(data) > max_bytes:
+        if output.tables:
+            output = msgspec.structs.replace(output, tables=output.tables[:-1], truncated=True)
+        else:
+            output = msgspec.structs.replace(
+                output, stdout=output.stdout[: len(output.stdout) // 2],
+                stderr=output.stderr[: len(output.stderr) // 2], truncated=True,
+            )
+        data = encode(output)
+    return data

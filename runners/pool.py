@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from contracts.messages import PoolInfo
 from contracts.runtimes import Runtime
 from runners.sandbox import Sandbox, SandboxError
 
@@ -41,6 +42,9 @@ class WarmPool:
         self._creating = 0
         self.failures = 0
         self.cold_starts = 0
+        self.created = 0
+        self.create_ms: deque[float] = deque(maxlen=50)
+        """How long the latest creations took (container create, start and agent ready)."""
 
     @property
     def ready(self) -> int:
@@ -61,7 +65,14 @@ class WarmPool:
                 return sandbox
             await self._destroy(sandbox)
         self.cold_starts += 1
-        return await self._create(self.runtime)
+        return await self._timed_create()
+
+    async def _timed_create(self) -> Sandbox:
+        started = time.monotonic()
+        sandbox = await self._create(self.runtime)
+        self.created += 1
+        self.create_ms.append((time.monotonic() - started) * 1000)
+        return sandbox
 
     async def _refill(self) -> None:
         backoff = 0.5
@@ -72,7 +83,7 @@ class WarmPool:
                 continue
             self._creating += 1
             try:
-                self._ready.append(await self._create(self.runtime))
+                self._ready.append(await self._timed_create())
                 backoff = 0.5
             except SandboxError as exc:
                 self.failures += 1
@@ -89,6 +100,13 @@ class WarmPool:
                 await task
         while self._ready:
             await self._destroy(self._ready.popleft())
+
+
+def pool_info(pool: WarmPool) -> PoolInfo:
+    times = sorted(pool.create_ms)
+    p50 = times[len(times) // 2] if times else 0.0
+    return PoolInfo(warm=pool.ready, target=pool.size, created=pool.created,
+                    create_ms_p50=round(p50, 1))
 
 
 class ReuseSlots:

@@ -12,9 +12,10 @@ from contracts.runtimes import Catalog
 from contracts.settings import RunnerSettings
 from contracts.subjects import RUNNER_HEARTBEAT_S
 from runners.bus import ClaimedJob, RunnerBus
-from runners.execution import execute, failure, resolve_limits
+from runners.execution import Publish, execute, failure, resolve_limits
 from runners.link import AgentGone
-from runners.pool import ReuseSlots, WarmPool
+from runners.output import KeptOutput
+from runners.pool import ReuseSlots, WarmPool, pool_info
 from runners.sandbox import DockerSandboxes, Sandbox, SandboxError
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class Runner:
         self.versions = versions
         self.reuse = ReuseSlots(settings.container_ttl_s, sandboxes.destroy)
         self.active = 0
+        self.jobs = 0
+        self.reused = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def serve(self) -> None:
@@ -73,8 +76,11 @@ class Runner:
 
     async def _heartbeat(self) -> None:
         while True:
-            info = RunnerInfo(self.settings.runner_id, self.versions, self.active,
-                              self.settings.max_jobs, time.time())
+            info = RunnerInfo(
+                self.settings.runner_id, self.versions, self.active, self.settings.max_jobs,
+                time.time(), pools={name: pool_info(p) for name, p in self.pools.items()},
+                kept=len(self.reuse), jobs=self.jobs, reused=self.reused,
+            )
             try:
                 await self.bus.heartbeat(info)
             except Exception as exc:
@@ -92,9 +98,16 @@ class Runner:
             await claimed.ack()  # a redelivery of a job that did complete: never run twice
             return
         self.active += 1
+        self.jobs += 1
         heartbeat = asyncio.create_task(self._keep_claim(claimed))
         try:
-            completion = await self.run_job(job)
+            if job.keep_output:
+                kept = KeptOutput(self.bus.publish_event,
+                                  lambda: self.bus.mark_running(job.execution_id))
+                completion = await self.run_job(job, kept.publish)
+                await self.bus.put_output(job.execution_id, kept.stored(completion))
+            else:
+                completion = await self.run_job(job, self.bus.publish_event)
             await self.bus.publish_completion(completion)
             await claimed.ack()
         except Exception:
@@ -109,7 +122,7 @@ class Runner:
             with contextlib.suppress(Exception):
                 await claimed.in_progress()
 
-    async def run_job(self, job: Job) -> CompletionEvent:
+    async def run_job(self, job: Job, publish: Publish) -> CompletionEvent:
         queued_ms = max(0, round((time.time() - job.submitted_at) * 1000))
         runtime = self.catalog.get(job.language)
         pool = self.pools.get(runtime.name) if runtime else None
@@ -127,7 +140,7 @@ class Runner:
         try:
             await self.sandboxes.set_limits(sandbox, limits.memory_mb, limits.processes)
             completion = await execute(
-                sandbox, job, runtime, limits, self.bus.publish_event, queued_ms
+                sandbox, job, runtime, limits, publish, queued_ms
             )
         except (AgentGone, SandboxError) as exc:
             log.warning("sandbox %s failed: %s", sandbox.short_id, exc)
@@ -142,6 +155,7 @@ class Runner:
         if job.reuse_key:
             kept = await self.reuse.take(job.owner, job.reuse_key, pool.runtime.name)
             if kept is not None:
+                self.reused += 1
                 return kept
         return await pool.take()
 

@@ -44,13 +44,20 @@ class Result:
 
 
 class Client:
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: ClientConnection, session: Event) -> None:
         self.ws = ws
+        self.session = session
+        """The ``session`` event the edge sends first: sessionId, token, resumed."""
         self.pending: list[Event] = []
 
     @classmethod
-    async def connect(cls, url: str) -> Client:
-        return cls(await websockets.connect(url, max_size=16 * 1024 * 1024))
+    async def connect(cls, url: str, token: str | None = None) -> Client:
+        if token:
+            url = f"{url}?token={token}"
+        ws = await websockets.connect(url, max_size=16 * 1024 * 1024)
+        session = json.loads(await ws.recv())
+        assert session["type"] == "session", session
+        return cls(ws, session)
 
     async def close(self) -> None:
         await self.ws.close()

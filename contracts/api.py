@@ -1,0 +1,193 @@
+"""The HTTP API's request and response bodies (``/api/v1``), documented in docs/api.md and in the
+OpenAPI document the edge serves at ``/api/v1/openapi.json``, both generated from these types."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from contracts.messages import (
+    MAX_ARGS,
+    Arg,
+    FileName,
+    Id,
+    Language,
+    Limits,
+    SourceFile,
+    StdinData,
+    TableResult,
+    Verdict,
+    WebhookState,
+)
+
+MAX_BATCH = 20
+MAX_CALLBACK_URL = 2048
+CallbackUrl = Annotated[str, Meta(min_length=8, max_length=MAX_CALLBACK_URL)]
+ApiStatus = Literal["queued", "running", "completed"]
+
+
+class ExecutionRequest(Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+    """``POST /api/v1/executions``: the fields of the socket's ``execute_code``, plus
+    ``callbackUrl`` (POST the result there when done) and ``background`` (priority 0)."""
+
+    language: Language
+    files: Annotated[list[SourceFile], Meta(min_length=1, max_length=100)]
+    main_file: FileName
+    request_id: Id | None = None
+    stdin: StdinData = ""
+    args: Annotated[list[Arg], Meta(max_length=MAX_ARGS)] = []
+    limits: Limits | None = None
+    callback_url: CallbackUrl | None = None
+    background: bool = False
+
+
+class BatchRequest(Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+    """``POST /api/v1/executions/batch``: up to 20 executions, each accepted or refused alone."""
+
+    executions: Annotated[list[ExecutionRequest], Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+class ApiError(Struct, frozen=True):
+    code: str
+    message: str
+
+
+class ErrorBody(Struct, frozen=True):
+    """Every error answer: ``{"error": {"code": …, "message": …}}``."""
+
+    error: ApiError
+
+
+class Accepted(Struct, frozen=True):
+    """An execution in the queue (202)."""
+
+    id: str
+    status: ApiStatus = "queued"
+
+
+class BatchItem(Struct, frozen=True, omit_defaults=True):
+    """One batch entry's outcome: an ``id`` when accepted, an ``error`` when refused."""
+
+    id: str | None = None
+    status: ApiStatus | None = None
+    error: ApiError | None = None
+
+
+class BatchAccepted(Struct, frozen=True):
+    executions: list[BatchItem]
+
+
+class ExecutionResult(Struct, frozen=True, rename="camel"):
+    """``GET /api/v1/executions/{id}`` and ``?wait=true`` answers, and the webhook's body.
+
+    While queued or running only the first fields are set; once ``completed`` every completion
+    field is (see docs/events.md), with the program's ``stdout``, ``stderr`` and SQL ``tables``.
+    """
+
+    id: str
+    status: ApiStatus
+    language: str
+    submitted_at: float
+    request_id: str | None = None
+    verdict: Verdict | None = None
+    exit_code: int | None = None
+    signal: str | None = None
+    wall_ms: int | None = None
+    cpu_ms: int | None = None
+    memory_kb: int | None = None
+    truncated: bool | None = None
+    queued_ms: int | None = None
+    message: str | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+    tables: list[TableResult] | None = None
+    webhook: WebhookState | None = None
+
+
+class RuntimeInfo(Struct, frozen=True, rename="camel"):
+    """``GET /api/v1/runtimes``: a language a live runner serves."""
+
+    name: str
+    display_name: str
+    version: str
+    aliases: list[str]
+    extension: str
+    compiled: bool
+    template: str
+
+
+class QueueView(Struct, frozen=True, rename="camel"):
+    waiting: dict[str, int]
+    """Priority ("2" WebSocket, "1" API, "0" background) → jobs waiting."""
+    depth: int
+    running: int
+    capacity: int
+    max_concurrent: int
+
+
+class TaskTimes(Struct, frozen=True, rename="camel"):
+    """Over the latest completions (up to 500)."""
+
+    count: int
+    wall_ms_p50: float
+    wall_ms_p95: float
+    queued_ms_p50: float
+    queued_ms_p95: float
+
+
+class QueueStatsView(Struct, frozen=True, rename="camel"):
+    """``GET /api/queue-stats``. Counts are since the oldest answering dispatcher started:
+    ``completed`` is verdict ok, ``failed`` every other verdict but expired and cancelled."""
+
+    queue: QueueView
+    completed: int
+    failed: int
+    expired: int
+    cancelled: int
+    verdicts: dict[str, int]
+    recent_task_times: TaskTimes
+    dispatchers: int
+
+
+class PoolView(Struct, frozen=True, rename="camel"):
+    warm: int
+    target: int
+    created: int
+    create_ms_p50: float
+
+
+class RunnerView(Struct, frozen=True, rename="camel"):
+    runner_id: str
+    active: int
+    capacity: int
+    kept: int
+    jobs: int
+    reused: int
+    pools: dict[str, PoolView]
+    last_heartbeat: float
+
+
+class AdminMetrics(Struct, frozen=True, rename="camel"):
+    """``GET /api/admin/metrics`` (admin key): the whole installation."""
+
+    runners: list[RunnerView]
+    pools: dict[str, PoolView]
+    """Per language, summed over runners (``createMsP50``: the slowest runner's)."""
+    containers_warm: int
+    containers_kept: int
+    active: int
+    jobs: int
+    reused: int
+    reuse_rate: float
+    """Share of jobs that ran in a container kept from the same owner's previous run."""
+    queue: QueueStatsView | None
+
+
+execution_request_decoder = msgspec.json.Decoder(ExecutionRequest)
+batch_request_decoder = msgspec.json.Decoder(BatchRequest)
+
+
+def to_json(value: Any) -> bytes:
+    return msgspec.json.encode(value)

@@ -1,0 +1,356 @@
+"""The HTTP API (docs/api.md): executions, batches, idempotency, cancel, runtimes and stats."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from contracts.api import (
+    Accepted,
+    ApiError,
+    BatchAccepted,
+    BatchItem,
+    ErrorBody,
+    ExecutionRequest,
+    ExecutionResult,
+    RuntimeInfo,
+    batch_request_decoder,
+    execution_request_decoder,
+    to_json,
+)
+from contracts.messages import (
+    CompletionEvent,
+    Control,
+    ExecutionRecord,
+    Job,
+    WebhookState,
+    program_problem,
+)
+from contracts.runtimes import Catalog
+from contracts.settings import EdgeSettings
+from contracts.subjects import PRIORITY_API, PRIORITY_BACKGROUND
+from edge.auth import AuthError, Forbidden, KeyRing, Principal, Quota, RateLimiter
+from edge.bus import EdgeBus, QueueFull, SubmitError
+from edge.stats import admin_metrics, combine_queue_stats
+from edge.webhooks import Policy
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_IDEMPOTENCY_KEY = 255
+CANCEL_WAIT_S = 5.0
+
+
+class ApiProblem(Exception):
+    """An error answer: ``{"error": {"code": …, "message": …}}`` with ``status``."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
+def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None
+                  ) -> Response:
+    return Response(to_json(value), status, headers, media_type="application/json")
+
+
+def problem_response(problem: ApiProblem) -> Response:
+    headers = {}
+    if problem.retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(problem.retry_after + 0.499)))
+    return json_response(ErrorBody(ApiError(problem.code, problem.message)), problem.status,
+                         headers)
+
+
+def result_of(record: ExecutionRecord, completion: CompletionEvent | None, running: bool,
+              output: Any, webhook: WebhookState | None) -> ExecutionResult:
+    base = ExecutionResult(
+        id=record.execution_id, status="queued", language=record.language,
+        submitted_at=record.submitted_at, request_id=record.request_id, webhook=webhook,
+    )
+    if completion is None:
+        return msgspec.structs.replace(base, status="running") if running else base
+    return msgspec.structs.replace(
+        base, status="completed", verdict=completion.verdict, exit_code=completion.exit_code,
+        signal=completion.signal, wall_ms=completion.wall_ms, cpu_ms=completion.cpu_ms,
+        memory_kb=completion.memory_kb, truncated=completion.truncated,
+        queued_ms=completion.queued_ms, message=completion.message,
+        stdout=output.stdout if output else "", stderr=output.stderr if output else "",
+        tables=output.tables if output else [],
+    )
+
+
+class Api:
+    def __init__(self, settings: EdgeSettings, catalog: Catalog, bus: EdgeBus,
+                 keys: KeyRing) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.bus = bus
+        self.keys = keys
+        self.limiter = RateLimiter(settings.rate_per_minute)
+        self.quota = Quota(settings.key_max_concurrent)
+        self.policy = Policy(settings.callback_allow_private, settings.callback_allow_link_local)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/v1/executions", self.create, methods=["POST"]),
+            Route("/api/v1/executions/batch", self.batch, methods=["POST"]),
+            Route("/api/v1/executions/{id}", self.get, methods=["GET"]),
+            Route("/api/v1/executions/{id}", self.cancel, methods=["DELETE"]),
+            Route("/api/v1/runtimes", self.runtimes, methods=["GET"]),
+            Route("/api/queue-stats", self.queue_stats, methods=["GET"]),
+            Route("/api/admin/metrics", self.admin, methods=["GET"]),
+        ]
+
+    # --- callers --------------------------------------------------------------------------------
+
+    def caller(self, request: Request, admin: bool = False) -> Principal:
+        """The authenticated caller, charged one request; raises ApiProblem."""
+        try:
+            principal = self.keys.authenticate(request.headers.get("authorization"))
+            if admin and not principal.admin:
+                raise Forbidden(Forbidden.__doc__)
+        except AuthError as exc:
+            raise ApiProblem(exc.status, exc.code, str(exc)) from None
+        self.charge(principal, 1)
+        return principal
+
+    def charge(self, principal: Principal, cost: int) -> None:
+        if self.keys.open or cost <= 0:
+            return
+        wait_s = self.limiter.take(principal.name, time.monotonic(), cost)
+        if wait_s:
+            raise ApiProblem(429, "rate_limited", f"more than {self.settings.rate_per_minute} "
+                             "requests a minute with this key", retry_after=wait_s)
+
+    async def owned(self, principal: Principal, execution_id: str) -> ExecutionRecord:
+        record = await self.bus.record(execution_id) if len(execution_id) <= 64 else None
+        if record is None or record.owner != principal.owner:
+            raise ApiProblem(404, "not_found", f"no execution {execution_id!r} for this caller")
+        return record
+
+    # --- executions -----------------------------------------------------------------------------
+
+    async def create(self, request: Request) -> Response:
+        principal = self.caller(request)
+        body = await read_body(request)
+        spec = decode(execution_request_decoder, body)
+        key = request.headers.get("idempotency-key")
+        if key is None:
+            accepted = await self.accept(principal, spec, uuid.uuid4().hex)
+            return await self.answer(request, accepted.id)
+        return await self.create_once(request, principal, spec, key, body)
+
+    async def create_once(self, request: Request, principal: Principal, spec: ExecutionRequest,
+                          key: str, body: bytes) -> Response:
+        """The same key and body within a day answer with the first execution."""
+        if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+            raise ApiProblem(400, "invalid_request",
+                             f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+        digest = hashlib.sha256(f"{principal.owner}\0{key}".encode()).hexdigest()
+        body_hash = hashlib.sha256(body).hexdigest()
+        execution_id = uuid.uuid4().hex
+        taken = await self.bus.claim_idempotency(
+            digest, to_json({"id": execution_id, "body": body_hash}))
+        if taken is not None:
+            first = msgspec.json.decode(taken)
+            if first.get("body") != body_hash:
+                raise ApiProblem(422, "idempotency_key_reused",
+                                 "this Idempotency-Key was used with a different body")
+            return await self.answer(request, str(first.get("id")), replayed=True)
+        try:
+            await self.accept(principal, spec, execution_id)
+        except ApiProblem:
+            await self.bus.release_idempotency(digest)
+            raise
+        return await self.answer(request, execution_id)
+
+    async def accept(self, principal: Principal, spec: ExecutionRequest,
+                     execution_id: str) -> Accepted:
+        runtime = self.catalog.get(spec.language)
+        if runtime is None:
+            raise ApiProblem(400, "unknown_language", f"unknown language {spec.language!r}; "
+                             f"this installation runs: {', '.join(self.catalog.names())}")
+        problem = program_problem(spec.files, spec.main_file)
+        if problem:
+            raise ApiProblem(400, "invalid_request", problem)
+        if spec.callback_url and (problem := self.policy.url_problem(spec.callback_url)):
+            raise ApiProblem(400, "invalid_callback_url", problem)
+        if not self.keys.open and self.quota.room(principal.name) <= 0:
+            raise ApiProblem(429, "quota_exceeded", f"this key has {self.quota.limit} "
+                             "executions unfinished; wait for one to complete", retry_after=1)
+        now = time.time()
+        priority = PRIORITY_BACKGROUND if spec.background else PRIORITY_API
+        record = ExecutionRecord(execution_id, principal.owner, runtime.name, priority, now,
+                                 spec.request_id, spec.callback_url)
+        await self.bus.put_record(record)
+        if spec.callback_url:
+            await self.bus.put_webhook_state(execution_id, WebhookState("pending"))
+        job = Job(
+            execution_id=execution_id, language=runtime.name, files=spec.files,
+            main_file=spec.main_file, owner=principal.owner, priority=priority,
+            submitted_at=now, request_id=spec.request_id, reuse_key=f"api:{runtime.name}",
+            stdin=spec.stdin, args=spec.args, limits=spec.limits, keep_output=True,
+        )
+        try:
+            await self.bus.submit(job)
+        except SubmitError as exc:
+            await self.bus.delete_record(execution_id)
+            if isinstance(exc, QueueFull):
+                raise ApiProblem(429, exc.code, str(exc), retry_after=1) from None
+            raise ApiProblem(503, exc.code, str(exc), retry_after=1) from None
+        self.quota.started(principal.name, execution_id)
+        return Accepted(execution_id)
+
+    async def answer(self, request: Request, execution_id: str, replayed: bool = False
+                     ) -> Response:
+        """202 with the id, or with ``?wait=true`` 200 and the result once it completes (202
+        with the status if it takes longer than the wait)."""
+        headers = {"Location": f"/api/v1/executions/{execution_id}"}
+        if replayed:
+            headers["Idempotent-Replayed"] = "true"
+        wait_s = self.wait_of(request)
+        if wait_s is None:
+            return json_response(Accepted(execution_id), 202, headers)
+        record = await self.bus.record(execution_id)
+        if record is None:
+            raise ApiProblem(409, "in_progress", "the first request with this Idempotency-Key "
+                             "is still being accepted; retry", retry_after=1)
+        result = await self.wait_for(record, wait_s)
+        return json_response(result, 200 if result.status == "completed" else 202, headers)
+
+    def wait_of(self, request: Request) -> float | None:
+        if request.query_params.get("wait", "false").lower() not in ("1", "true", "yes"):
+            return None
+        raw = request.query_params.get("timeout")
+        try:
+            asked = float(raw) if raw else float(self.settings.wait_max_s)
+        except ValueError:
+            raise ApiProblem(400, "invalid_request", "timeout must be a number of seconds"
+                             ) from None
+        return min(max(asked, 0.0), float(self.settings.wait_max_s))
+
+    async def wait_for(self, record: ExecutionRecord, wait_s: float) -> ExecutionResult:
+        waiter = await self.bus.completion_waiter(record.execution_id)
+        try:
+            if await self.bus.completion(record.execution_id) is None:
+                await waiter.wait(wait_s)
+        finally:
+            await waiter.close()
+        return await self.result(record)
+
+    async def result(self, record: ExecutionRecord) -> ExecutionResult:
+        execution_id = record.execution_id
+        completion = await self.bus.completion(execution_id)
+        running = completion is None and await self.bus.is_running(execution_id)
+        output = await self.bus.output(execution_id) if completion else None
+        webhook = await self.bus.webhook_state(execution_id) if record.callback_url else None
+        return result_of(record, completion, running, output, webhook)
+
+    async def batch(self, request: Request) -> Response:
+        principal = self.caller(request)
+        spec = decode(batch_request_decoder, await read_body(request))
+        self.charge(principal, len(spec.executions) - 1)
+        items = []
+        for entry in spec.executions:
+            try:
+                accepted = await self.accept(principal, entry, uuid.uuid4().hex)
+                items.append(BatchItem(id=accepted.id, status="queued"))
+            except ApiProblem as exc:
+                items.append(BatchItem(error=ApiError(exc.code, exc.message)))
+        return json_response(BatchAccepted(items), 202)
+
+    async def get(self, request: Request) -> Response:
+        principal = self.caller(request)
+        record = await self.owned(principal, request.path_params["id"])
+        wait_s = self.wait_of(request)
+        result = await (self.wait_for(record, wait_s) if wait_s else self.result(record))
+        return json_response(result)
+
+    async def cancel(self, request: Request) -> Response:
+        """Stop a queued or running execution; 200 with its result once it ended (within a few
+        seconds), else 202. 409 when it had completed already."""
+        principal = self.caller(request)
+        record = await self.owned(principal, request.path_params["id"])
+        if await self.bus.completion(record.execution_id) is not None:
+            raise ApiProblem(409, "already_completed", "the execution has completed already")
+        await self.stop(record.execution_id)
+        result = await self.result(record)
+        return json_response(result, 200 if result.status == "completed" else 202)
+
+    async def stop(self, execution_id: str) -> None:
+        """Send stop now (the dispatcher cancels a queued job) and again when the runner says
+        it runs (it listens only from then on); wait for the completion."""
+        done = asyncio.Event()
+        stop = Control(execution_id, "stop")
+
+        async def on_event(data: bytes, last: bool) -> None:
+            if last:
+                done.set()
+            elif b'"status":"running"' in data:
+                await self.bus.control(stop)
+
+        watch = await self.bus.watch(execution_id, on_event)
+        try:
+            await self.bus.control(stop)
+            if await self.bus.is_running(execution_id):
+                await self.bus.control(stop)
+            await asyncio.wait_for(done.wait(), CANCEL_WAIT_S)
+        except TimeoutError:
+            pass
+        finally:
+            await watch.close()
+
+    # --- catalog and stats ----------------------------------------------------------------------
+
+    async def runtimes(self, request: Request) -> Response:
+        """The catalog's languages that a live runner serves, with their image's version."""
+        versions: dict[str, str] = {}
+        for runner in await self.bus.runners():
+            versions.update(runner.versions)
+        return json_response([
+            RuntimeInfo(r.name, r.display_name, versions[r.name], r.aliases, r.extension,
+                        r.compile is not None, r.template)
+            for r in self.catalog.runtimes if r.name in versions
+        ])
+
+    async def queue_stats(self, request: Request) -> Response:
+        self.caller(request)
+        view = combine_queue_stats(await self.bus.queue_stats())
+        if view is None:
+            raise ApiProblem(503, "not_ready", "no dispatcher answered", retry_after=1)
+        return json_response(view)
+
+    async def admin(self, request: Request) -> Response:
+        self.caller(request, admin=True)
+        queue = combine_queue_stats(await self.bus.queue_stats())
+        return json_response(admin_metrics(await self.bus.runners(), queue))
+
+
+async def read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiProblem(413, "too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise ApiProblem(413, "too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+    return body
+
+
+def decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
+    try:
+        return decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise ApiProblem(400, "invalid_request", f"the body is not valid: {exc}") from None
