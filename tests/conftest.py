@@ -77,3 +77,25 @@ def running_platform(data: Path, **settings: str) -> Iterator[Running]:
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     with running_platform(tmp_path_factory.mktemp("platform")) as running:
         yield running
+
+
+KEYS = {"alice": "alice-secret-0123456789", "bob": "bob-secret-0123456789",
+        "carol": "carol-secret-0123456789", "dave": "dave-secret-0123456789",
+        "ops": "ops-secret-0123456789"}
+WEBHOOK_SECRET = "whsec-test-0123456789"
+
+
+@pytest.fixture(scope="session")
+def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """A platform with API keys (``ops`` is the admin), a rate limit of 60 requests a minute,
+    two unfinished executions per key, and callbacks to loopback allowed."""
+    settings = {
+        "API_KEYS": ",".join(f"{name}:{secret}" for name, secret in KEYS.items()),
+        "ADMIN_KEYS": "ops",
+        "RATE_LIMIT_PER_MINUTE": "60",
+        "KEY_MAX_CONCURRENT": "2",
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "CALLBACK_ALLOW_PRIVATE": "1",
+    }
+    with running_platform(tmp_path_factory.mktemp("keyed"), **settings) as running:
+        yield running

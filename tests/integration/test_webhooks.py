@@ -1,0 +1,129 @@
+"""Webhooks delivered to a real HTTP receiver on loopback: signed, retried after a failure,
+and their delivery state visible on the execution."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from tests.conftest import KEYS, WEBHOOK_SECRET, Running
+
+AUTH = {"Authorization": f"Bearer {KEYS['alice']}"}
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+@dataclass
+class Receiver:
+    url: str
+    answers: queue.Queue[int] = field(default_factory=queue.Queue)
+    received: list[Received] = field(default_factory=list)
+
+    async def wait_for(self, count: int, timeout_s: float = 30) -> list[Received]:
+        deadline = time.monotonic() + timeout_s
+        while len(self.received) < count:
+            assert time.monotonic() < deadline, f"{len(self.received)} of {count} callbacks"
+            await asyncio.sleep(0.05)
+        return self.received
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """An HTTP server on loopback that records every POST and answers with the next queued
+    status (200 when none is queued)."""
+    holder: list[Receiver] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            me = holder[0]
+            me.received.append(Received(dict(self.headers.items()), body, time.time()))
+            status = 200 if me.answers.empty() else me.answers.get()
+            self.send_response(status)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    holder.append(Receiver(f"http://127.0.0.1:{server.server_address[1]}/hook"))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield holder[0]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+async def http(keyed: Running) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=keyed.url, timeout=60, trust_env=False) as client:
+        yield client
+
+
+def verify(received: Received) -> bool:
+    """The receiver's side, as docs/api.md shows it."""
+    parts = dict(p.split("=", 1) for p in received.headers["X-CodeRunner-Signature"].split(","))
+    mac = hmac.new(WEBHOOK_SECRET.encode(), parts["t"].encode() + b"." + received.body,
+                   hashlib.sha256).hexdigest()
+    return hmac.compare_digest(mac, parts["v1"]) and abs(time.time() - int(parts["t"])) < 300
+
+
+async def test_the_result_is_posted_signed_to_the_callback_url(
+    http: httpx.AsyncClient, receiver: Receiver,
+) -> None:
+    body = {"language": "python", "mainFile": "main.py", "callbackUrl": receiver.url,
+            "files": [{"name": "main.py", "content": "print('called back')"}]}
+    accepted = (await http.post("/api/v1/executions", json=body, headers=AUTH)).json()
+    [received] = await receiver.wait_for(1)
+    assert verify(received)
+    assert received.headers["X-CodeRunner-Execution"] == accepted["id"]
+    payload = httpx.Response(200, content=received.body).json()
+    assert (payload["id"], payload["verdict"], payload["stdout"]) == (
+        accepted["id"], "ok", "called back\n")
+    tampered = Received(received.headers, received.body.replace(b"called", b"CALLED"), 0)
+    assert not verify(tampered)
+    state = await until_delivered(http, accepted["id"])
+    assert state["attempts"] == 1
+    assert state["lastStatusCode"] == 200
+
+
+async def test_a_failed_delivery_is_retried_until_it_succeeds(
+    http: httpx.AsyncClient, receiver: Receiver,
+) -> None:
+    receiver.answers.put(500)
+    receiver.answers.put(503)
+    body = {"language": "python", "mainFile": "main.py", "callbackUrl": receiver.url,
+            "files": [{"name": "main.py", "content": "print(1)"}]}
+    accepted = (await http.post("/api/v1/executions", json=body, headers=AUTH)).json()
+    calls = await receiver.wait_for(3)
+    assert all(verify(c) for c in calls)
+    assert [c.headers["X-CodeRunner-Attempt"] for c in calls] == ["1", "2", "3"]
+    assert calls[1].at - calls[0].at >= 0.9  # backoff 1 s, then 2 s
+    assert calls[2].at - calls[1].at >= 1.9
+    state = await until_delivered(http, accepted["id"])
+    assert (state["attempts"], state["lastStatusCode"]) == (3, 200)
+
+
+async def until_delivered(http: httpx.AsyncClient, execution_id: str) -> dict[str, object]:
+    for _ in range(100):
+        body = (await http.get(f"/api/v1/executions/{execution_id}", headers=AUTH)).json()
+        if body["webhook"]["status"] == "delivered":
+            return body["webhook"]  # type: ignore[no-any-return]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"webhook state stayed {body['webhook']}")
