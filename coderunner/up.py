@@ -114,8 +114,9 @@ def secret(data_dir: Path, name: str) -> str:
 def run(data_dir: Path, port: int, environ: Mapping[str, str]) -> int:
     env = dict(environ)
     env.setdefault("RUNNER_ID", f"{socket.gethostname()}-{os.getpid()}")
-    env.setdefault("WEBHOOK_SECRET", secret(data_dir, "webhook-secret"))
-    env.setdefault("SESSION_SECRET", secret(data_dir, "session-secret"))
+    for name in ("WEBHOOK_SECRET", "SESSION_SECRET"):
+        if not env.get(name):
+            env[name] = secret(data_dir, name.lower().replace("_", "-"))
     platform = Platform(data_dir, env, port=port)
     stopping = False
 
@@ -132,7 +133,7 @@ def run(data_dir: Path, port: int, environ: Mapping[str, str]) -> int:
             f"CodeRunner is up: open {platform.url}  (NATS {platform.env['NATS_URL']})", flush=True
         )
         print(f"Webhooks are signed with the secret in {data_dir / 'secrets/webhook-secret'}"
-              if "WEBHOOK_SECRET" not in environ else "Webhooks are signed with WEBHOOK_SECRET.",
+              if not environ.get("WEBHOOK_SECRET") else "Webhooks are signed with WEBHOOK_SECRET.",
               flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         while not stopping:

@@ -131,8 +131,8 @@ def idempotency_key(digest: str) -> str:
 
 
 WEBHOOK_CONSUMER = "webhooks"
-"""Durable pull consumer on COMPLETIONS shared by every edge's webhook deliverer (created by the
-dispatcher, new completions only). A failed delivery is nak'ed with a delay, so JetStream holds
+"""Durable pull consumer on COMPLETIONS shared by every edge's webhook deliverer (created by
+the first edge, new completions only). A failed delivery is nak'ed with a delay, so JetStream holds
 the retry schedule and a retry survives an edge restart; ``max_deliver`` bounds the attempts."""
 
 QUEUE_STATS = "stats.queue"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
+import re
 import time
 import uuid
 from typing import Any
@@ -45,6 +47,7 @@ from edge.webhooks import Policy
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_IDEMPOTENCY_KEY = 255
 CANCEL_WAIT_S = 5.0
+EXECUTION_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class ApiProblem(Exception):
@@ -67,7 +70,7 @@ def json_response(value: Any, status: int = 200, headers: dict[str, str] | None 
 def problem_response(problem: ApiProblem) -> Response:
     headers = {}
     if problem.retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(problem.retry_after + 0.499)))
+        headers["Retry-After"] = str(max(1, math.ceil(problem.retry_after)))
     return json_response(ErrorBody(ApiError(problem.code, problem.message)), problem.status,
                          headers)
 
@@ -83,7 +86,8 @@ def result_of(record: ExecutionRecord, completion: CompletionEvent | None, runni
     return msgspec.structs.replace(
         base, status="completed", verdict=completion.verdict, exit_code=completion.exit_code,
         signal=completion.signal, wall_ms=completion.wall_ms, cpu_ms=completion.cpu_ms,
-        memory_kb=completion.memory_kb, truncated=completion.truncated,
+        memory_kb=completion.memory_kb,
+        truncated=completion.truncated or bool(output and output.truncated),
         queued_ms=completion.queued_ms, message=completion.message,
         stdout=output.stdout if output else "", stderr=output.stderr if output else "",
         tables=output.tables if output else [],
@@ -134,7 +138,8 @@ class Api:
                              "requests a minute with this key", retry_after=wait_s)
 
     async def owned(self, principal: Principal, execution_id: str) -> ExecutionRecord:
-        record = await self.bus.record(execution_id) if len(execution_id) <= 64 else None
+        valid = EXECUTION_ID.fullmatch(execution_id) is not None
+        record = await self.bus.record(execution_id) if valid else None
         if record is None or record.owner != principal.owner:
             raise ApiProblem(404, "not_found", f"no execution {execution_id!r} for this caller")
         return record
@@ -170,7 +175,7 @@ class Api:
             return await self.answer(request, str(first.get("id")), replayed=True)
         try:
             await self.accept(principal, spec, execution_id)
-        except ApiProblem:
+        except (ApiProblem, SubmitError):
             await self.bus.release_idempotency(digest)
             raise
         return await self.answer(request, execution_id)
@@ -186,7 +191,7 @@ class Api:
             raise ApiProblem(400, "invalid_request", problem)
         if spec.callback_url and (problem := self.policy.url_problem(spec.callback_url)):
             raise ApiProblem(400, "invalid_callback_url", problem)
-        if not self.keys.open and self.quota.room(principal.name) <= 0:
+        if not self.keys.open and await self.room(principal) <= 0:
             raise ApiProblem(429, "quota_exceeded", f"this key has {self.quota.limit} "
                              "executions unfinished; wait for one to complete", retry_after=1)
         now = time.time()
@@ -212,6 +217,15 @@ class Api:
         self.quota.started(principal.name, execution_id)
         return Accepted(execution_id)
 
+    async def room(self, principal: Principal) -> int:
+        """Free quota; when none is left, first forget executions whose completion this edge
+        missed (say, during a NATS reconnect)."""
+        if self.quota.room(principal.name) <= 0:
+            for execution_id in self.quota.active(principal.name):
+                if await self.bus.completion(execution_id) is not None:
+                    self.quota.finished(execution_id)
+        return self.quota.room(principal.name)
+
     async def answer(self, request: Request, execution_id: str, replayed: bool = False
                      ) -> Response:
         """202 with the id, or with ``?wait=true`` 200 and the result once it completes (202
@@ -220,12 +234,15 @@ class Api:
         if replayed:
             headers["Idempotent-Replayed"] = "true"
         wait_s = self.wait_of(request)
-        if wait_s is None:
+        if wait_s is None and not replayed:
             return json_response(Accepted(execution_id), 202, headers)
         record = await self.bus.record(execution_id)
         if record is None:
             raise ApiProblem(409, "in_progress", "the first request with this Idempotency-Key "
                              "is still being accepted; retry", retry_after=1)
+        if wait_s is None:
+            status = (await self.result(record)).status
+            return json_response(Accepted(execution_id, status), 202, headers)
         result = await self.wait_for(record, wait_s)
         return json_response(result, 200 if result.status == "completed" else 202, headers)
 
@@ -236,8 +253,9 @@ class Api:
         try:
             asked = float(raw) if raw else float(self.settings.wait_max_s)
         except ValueError:
-            raise ApiProblem(400, "invalid_request", "timeout must be a number of seconds"
-                             ) from None
+            asked = math.nan
+        if not math.isfinite(asked):
+            raise ApiProblem(400, "invalid_request", "timeout must be a number of seconds")
         return min(max(asked, 0.0), float(self.settings.wait_max_s))
 
     async def wait_for(self, record: ExecutionRecord, wait_s: float) -> ExecutionResult:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from contracts.runtimes import Catalog
 from contracts.settings import EdgeSettings
 from edge.api import Api, ApiProblem, json_response, problem_response
 from edge.auth import KeyRing
-from edge.bus import EdgeBus, NotReady
+from edge.bus import EdgeBus, NotReady, SubmitError
 from edge.metrics import Metrics
 from edge.openapi import openapi_document
 from edge.sessions import SessionTokens
@@ -90,6 +91,7 @@ class Edge:
         self.api = Api(settings, catalog, bus, self.keys)
         self.metrics = Metrics()
         self.tokens = SessionTokens(settings.session_secret)
+        self._recent: deque[str] = deque(maxlen=1000)
         self.webhooks = WebhookDeliverer(
             settings.webhook_secret or secrets.token_hex(32), self.api.policy,
             settings.webhook_max_attempts, settings.webhook_timeout_s, self.webhook_target,
@@ -101,6 +103,11 @@ class Edge:
         return asyncio.create_task(self.deliver_webhooks())
 
     def completed(self, completion: CompletionEvent) -> None:
+        """Every completion published, duplicates included (core NATS sees re-publications the
+        stream drops): count each execution once."""
+        if completion.execution_id in self._recent:
+            return
+        self._recent.append(completion.execution_id)
         self.api.quota.finished(completion.execution_id)
         self.metrics.completed(completion)
 
@@ -127,7 +134,7 @@ class Edge:
                     for m in batch
                 ))
             except Exception as exc:  # NATS reconnecting, say: the completions wait
-                log.warning("webhook delivery loop: %s; retrying", exc)
+                log.warning("webhook delivery loop: %r; retrying", exc)
                 await asyncio.sleep(0.5)
 
 
@@ -191,7 +198,8 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
     if Path(settings.web_dir).is_dir():
         routes.append(Mount("/", StaticFiles(directory=settings.web_dir, html=True)))
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
-        ApiProblem: api_problem, HTTPException: http_problem, Exception: server_problem,
+        ApiProblem: api_problem, SubmitError: submit_problem, HTTPException: http_problem,
+        Exception: server_problem,
     })
     app.add_middleware(Timing, metrics=edge.metrics)
     return app
@@ -200,6 +208,12 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
 async def api_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiProblem)
     return problem_response(exc)
+
+
+async def submit_problem(request: Request, exc: Exception) -> Response:
+    """The queue's stores are not there yet (no dispatcher has started) or NATS failed."""
+    assert isinstance(exc, SubmitError)
+    return problem_response(ApiProblem(503, exc.code, str(exc), retry_after=1))
 
 
 async def http_problem(request: Request, exc: Exception) -> Response:

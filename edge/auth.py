@@ -25,7 +25,7 @@ class Principal:
 
 
 class AuthError(Exception):
-    """A valid API key is required: send ``Authorization: Bearer <key>``."""
+    """A valid API key is required: send the header Authorization: Bearer <key>."""
 
     code = "unauthorized"
     status = 401
@@ -79,7 +79,9 @@ class RateLimiter:
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
 
     def take(self, name: str, now: float, cost: int = 1) -> float:
-        """Spend ``cost`` tokens; 0 when allowed, else the seconds until it would be."""
+        """Spend ``cost`` tokens (at most a full bucket); 0 when allowed, else the seconds
+        until it would be."""
+        cost = min(cost, self.per_minute)
         rate = self.per_minute / 60
         bucket = self._buckets.setdefault(name, _Bucket(float(self.per_minute), now))
         bucket.tokens = min(float(self.per_minute), bucket.tokens + (now - bucket.at) * rate)
@@ -100,6 +102,9 @@ class Quota:
 
     def room(self, name: str) -> int:
         return self.limit - len(self._active.get(name, ()))
+
+    def active(self, name: str) -> list[str]:
+        return sorted(self._active.get(name, ()))
 
     def started(self, name: str, execution_id: str) -> None:
         self._active.setdefault(name, set()).add(execution_id)

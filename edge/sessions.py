@@ -36,7 +36,8 @@ class SessionTokens:
         issued, _, signature = rest.partition(".")
         if not _SESSION_ID.match(session_id) or not issued.isdigit():
             return None
-        if not hmac.compare_digest(signature, self._sign(f"{session_id}.{issued}")):
+        expected = self._sign(f"{session_id}.{issued}").encode()
+        if not hmac.compare_digest(signature.encode(errors="replace"), expected):
             return None
         if not 0 <= now - int(issued) <= MAX_AGE_S:
             return None

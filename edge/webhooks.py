@@ -37,6 +37,22 @@ METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def embedded_ipv4(ip: IpAddress) -> IpAddress:
+    """The IPv4 address an IPv6 one stands for (mapped, NAT64, 6to4), else ``ip`` itself: a
+    metadata address must not pass as ``::ffff:169.254.169.254``."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+        if ip in NAT64:
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if ip.sixtofour is not None:
+            return ip.sixtofour
+    return ip
+
+
 def sign(secret: str, timestamp: int, body: bytes) -> str:
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return f"t={timestamp},v1={mac.hexdigest()}"
@@ -83,12 +99,16 @@ class Policy:
             return None  # a name: checked again, resolved, at delivery
 
     def address_problem(self, ip: IpAddress) -> str | None:
+        ip = embedded_ipv4(ip)
         if ip.is_multicast or ip.is_unspecified:
             return f"callbackUrl address {ip} cannot receive a callback"
-        if (ip.is_link_local or ip in METADATA_ADDRESSES) and not self.allow_link_local:
+        if ip.is_link_local or ip in METADATA_ADDRESSES:
+            if self.allow_link_local:
+                return None
             return f"callbackUrl address {ip} is link-local or a metadata service"
-        if (ip.is_private or ip.is_loopback or ip.is_reserved) and not self.allow_private:
-            return f"callbackUrl address {ip} is private (CALLBACK_ALLOW_PRIVATE is off)"
+        if not ip.is_global and not self.allow_private:
+            return (f"callbackUrl address {ip} is private, not public "
+                    "(CALLBACK_ALLOW_PRIVATE is off)")
         return None
 
     async def resolved_problem(self, url: str) -> str | None:

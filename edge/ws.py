@@ -121,7 +121,7 @@ class Connection:
 
     async def handle_frame(self, text: str) -> None:
         if len(text) > MAX_FRAME_BYTES:
-            self.error("invalid_request", f"frame larger than {MAX_FRAME_BYTES} bytes")
+            self.error("invalid_request", f"frame longer than {MAX_FRAME_BYTES} characters")
             return
         try:
             frame = client_frame_decoder.decode(text)

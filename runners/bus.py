@@ -159,15 +159,19 @@ class RunnerBus:
 
 
 def fit_output(output: StoredOutput, max_bytes: int) -> bytes:
-    """The output's JSON, with tables dropped and then text cut until it fits ``max_bytes``."""
+    """The output's JSON, with tables dropped and then the longer stream halved until it fits
+    ``max_bytes`` (so a short stderr survives a flood on stdout)."""
     data = encode(output)
     while len(data) > max_bytes:
         if output.tables:
             output = msgspec.structs.replace(output, tables=output.tables[:-1], truncated=True)
+        elif not output.stdout and not output.stderr:
+            raise ValueError(f"{max_bytes} bytes cannot hold even an empty output")
+        elif len(output.stdout) >= len(output.stderr):
+            output = msgspec.structs.replace(
+                output, stdout=output.stdout[: len(output.stdout) // 2], truncated=True)
         else:
             output = msgspec.structs.replace(
-                output, stdout=output.stdout[: len(output.stdout) // 2],
-                stderr=output.stderr[: len(output.stderr) // 2], truncated=True,
-            )
+                output, stderr=output.stderr[: len(output.stderr) // 2], truncated=True)
         data = encode(output)
     return data

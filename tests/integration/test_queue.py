@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from itertools import pairwise
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import Running, running_platform
@@ -94,3 +96,42 @@ async def test_a_job_over_capacity_is_refused_with_queue_full(one_slot: Running)
     finally:
         for c in clients:
             await c.close()
+
+
+async def test_a_free_slot_goes_to_the_highest_priority_first(one_slot: Running) -> None:
+    """Background (0) then API (1) jobs wait behind a running one; then API (1) and socket (2)."""
+    stamp = "import time\nprint(time.time())\n"
+
+    def body(background: bool) -> dict[str, Any]:
+        return {"language": "python", "mainFile": "main.py", "background": background,
+                "files": [{"name": "main.py", "content": stamp}]}
+
+    async with httpx.AsyncClient(base_url=one_slot.url, timeout=60, trust_env=False) as http:
+        blocker = await Client.connect(one_slot.ws_url)
+        socket = await Client.connect(one_slot.ws_url)
+        try:
+            first = await blocker.submit({"main.py": SLEEP})
+            await started(blocker, first["executionId"])
+            low = (await http.post("/api/v1/executions", json=body(True))).json()
+            mid = (await http.post("/api/v1/executions", json=body(False))).json()
+            await blocker.send({"type": "stop", "executionId": first["executionId"]})
+            starts = {}
+            for name, accepted in (("low", low), ("mid", mid)):
+                result = (await http.get(f"/api/v1/executions/{accepted['id']}?wait=true")).json()
+                starts[name] = float(result["stdout"])
+            assert starts["mid"] < starts["low"]
+            assert (await blocker.collect(first["executionId"])).verdict == "cancelled"
+
+            second = await blocker.submit({"main.py": SLEEP}, request_id="second")
+            await started(blocker, second["executionId"])
+            api = (await http.post("/api/v1/executions", json=body(False))).json()
+            high = await socket.submit({"main.py": stamp})
+            await blocker.send({"type": "stop", "executionId": second["executionId"]})
+            high_result = await socket.collect(high["executionId"])
+            assert high_result.verdict == "ok", high_result.events
+            socket_start = float(high_result.stdout)
+            api_result = (await http.get(f"/api/v1/executions/{api['id']}?wait=true")).json()
+            assert socket_start < float(api_result["stdout"])
+        finally:
+            await blocker.close()
+            await socket.close()

@@ -1,0 +1,22 @@
+"""JSON Schemas of the events other programs read from NATS, generated from the msgspec types in
+contracts/messages.py. docs/events.md embeds the completion's schema; a unit test keeps it equal
+to ``completion_event_schema()``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from contracts.messages import CompletionEvent, ExecutionEvent
+
+
+def completion_event_schema() -> dict[str, Any]:
+    """The payload of ``exec.completed.<executionId>`` (and the socket's ``completion``)."""
+    return msgspec.json.schema(CompletionEvent)
+
+
+def execution_event_schemas() -> dict[str, Any]:
+    """Every event of one execution (``status``, ``output``, ``table``, ``completion``): an
+    ``anyOf`` discriminated by ``type``, with one schema per event under ``$defs``."""
+    return msgspec.json.schema(ExecutionEvent)

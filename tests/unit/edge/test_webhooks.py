@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+
+from contracts.api import MAX_CALLBACK_URL, ExecutionResult
+from contracts.messages import WebhookState
+from edge.webhooks import Attempt, Policy, WebhookDeliverer, backoff_s, sign
+
+STRICT = Policy(allow_private=False, allow_link_local=False)
+PRIVATE_OK = Policy(allow_private=True, allow_link_local=False)
+LINK_LOCAL_OK = Policy(allow_private=False, allow_link_local=True)
+
+
+# --- sign -------------------------------------------------------------------------------------
+
+
+def test_the_signature_is_an_hmac_of_the_timestamp_and_the_body() -> None:
+    body = b'{"id":"e1","status":"completed"}'
+    expected = hmac.new(b"hook-secret", b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert sign("hook-secret", 1_700_000_000, body) == f"t=1700000000,v1={expected}"
+
+
+def test_another_secret_or_time_gives_another_signature() -> None:
+    body = b"{}"
+    first = sign("a", 1, body)
+    assert sign("b", 1, body) != first
+    assert sign("a", 2, body).split(",v1=")[1] != first.split(",v1=")[1]
+
+
+# --- backoff ----------------------------------------------------------------------------------
+
+
+def test_backoff_doubles_from_one_second_and_is_capped_at_a_minute() -> None:
+    assert [backoff_s(n) for n in range(1, 10)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    assert backoff_s(50) == 60
+
+
+# --- Policy.url_problem -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://example.com/hook", "file:///etc/passwd", "gopher://example.com", "javascript:x"],
+)
+def test_only_http_and_https_callbacks_are_allowed(url: str) -> None:
+    assert "http or https" in (STRICT.url_problem(url) or "")
+
+
+@pytest.mark.parametrize(
+    "url", ["https://user:pw@example.com/hook", "https://user@example.com/hook"]
+)
+def test_a_callback_with_credentials_is_refused(url: str) -> None:
+    assert "credentials" in (STRICT.url_problem(url) or "")
+
+
+def test_a_callback_longer_than_the_limit_is_refused() -> None:
+    base = "https://example.com/"
+    assert STRICT.url_problem(base + "a" * (MAX_CALLBACK_URL - len(base))) is None
+    too_long = base + "a" * (MAX_CALLBACK_URL - len(base) + 1)
+    assert "longer than" in (STRICT.url_problem(too_long) or "")
+
+
+@pytest.mark.parametrize("url", ["https:///hook", "http://:8080/hook"])
+def test_a_callback_without_a_host_is_refused(url: str) -> None:
+    assert "no host" in (STRICT.url_problem(url) or "")
+
+
+@pytest.mark.parametrize(
+    "url", ["https://example.com:99999/", "https://example.com:port/", "http://[::1/"]
+)
+def test_a_callback_with_a_bad_port_or_address_is_refused(url: str) -> None:
+    assert "not a valid URL" in (STRICT.url_problem(url) or "")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://169.254.169.254./",
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "http://METADATA.google.internal./",
+        "http://[fe80::1]/hook",
+        "http://169.254.1.1/hook",
+        "http://100.100.100.200/",
+    ],
+)
+def test_link_local_and_metadata_callbacks_are_refused(url: str) -> None:
+    problem = STRICT.url_problem(url)
+    assert problem is not None
+    assert PRIVATE_OK.url_problem(url) is not None  # allowing private is not enough
+
+
+def test_a_metadata_host_name_is_allowed_when_link_local_is() -> None:
+    assert LINK_LOCAL_OK.url_problem("http://metadata.google.internal/") is None
+
+
+@pytest.mark.parametrize(
+    "url", ["http://169.254.169.254/", "http://metadata.google.internal/", "http://[fe80::1]/"]
+)
+def test_link_local_callbacks_are_allowed_when_link_local_and_private_are(url: str) -> None:
+    assert Policy(allow_private=True, allow_link_local=True).url_problem(url) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9000/hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://localhost:8080/hook",
+        "http://api.localhost/hook",
+        "http://[::1]/hook",
+    ],
+)
+def test_private_callbacks_are_refused_unless_allowed(url: str) -> None:
+    assert "private" in (STRICT.url_problem(url) or "")
+    assert PRIVATE_OK.url_problem(url) is None
+
+
+@pytest.mark.parametrize("url", ["http://0.0.0.0/", "http://224.0.0.1/", "http://[ff02::1]/"])
+def test_unspecified_and_multicast_addresses_are_refused_even_when_private_is_allowed(
+    url: str,
+) -> None:
+    assert "cannot receive" in (Policy(True, True).url_problem(url) or "")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://93.184.216.34/hook", "http://93.184.216.34:8080/x?y=1", "https://example.com/hook"],
+)
+def test_public_callbacks_are_allowed(url: str) -> None:
+    assert STRICT.url_problem(url) is None
+
+
+# --- WebhookDeliverer -------------------------------------------------------------------------
+
+
+async def test_an_execution_without_a_callback_is_acked_and_nothing_is_saved() -> None:
+    looked_up: list[str] = []
+    saved: list[tuple[str, WebhookState]] = []
+    acked: list[bool] = []
+    retried: list[float] = []
+
+    async def lookup(execution_id: str) -> tuple[str, ExecutionResult] | None:
+        looked_up.append(execution_id)
+        return None
+
+    async def save(execution_id: str, state: WebhookState) -> None:
+        saved.append((execution_id, state))
+
+    async def ack() -> None:
+        acked.append(True)
+
+    async def retry(delay: float) -> None:
+        retried.append(delay)
+
+    deliverer = WebhookDeliverer("secret", STRICT, max_attempts=3, timeout_s=1.0,
+                                 lookup=lookup, save=save)
+    try:
+        await deliverer.deliver(Attempt("e1", 1, ack, retry))
+    finally:
+        await deliverer.close()
+    assert looked_up == ["e1"]
+    assert acked == [True]
+    assert saved == []
+    assert retried == []
+
+
+@pytest.mark.parametrize("url", [
+    "http://[::ffff:169.254.169.254]/", "http://[::ffff:a9fe:a9fe]/",
+    "http://[64:ff9b::a9fe:a9fe]/", "http://[2002:a9fe:a9fe::1]/",
+])
+def test_a_metadata_address_written_as_ipv6_is_refused_even_when_private_is_allowed(
+    url: str,
+) -> None:
+    assert "link-local" in (PRIVATE_OK.url_problem(url) or "")
+
+
+def test_carrier_grade_nat_addresses_are_not_public() -> None:
+    assert "private" in (STRICT.url_problem("http://100.64.0.1/hook") or "")
+
+
+def test_link_local_alone_allows_the_metadata_address() -> None:
+    assert LINK_LOCAL_OK.url_problem("http://169.254.169.254/latest") is None
+    assert "private" in (LINK_LOCAL_OK.url_problem("http://10.0.0.1/") or "")
