@@ -66,6 +66,8 @@ class RunnerBus:
         self._pull: JetStreamContext.PullSubscription | None = None
         self._kv: KeyValue | None = None
         self._results: KeyValue | None = None
+        self.progress_every_s = 10.0
+        """How often a running job's claim is renewed: a third of the consumer's ack_wait."""
 
     @classmethod
     async def connect(cls, url: str, name: str) -> RunnerBus:
@@ -81,6 +83,8 @@ class RunnerBus:
                 self._pull = await self._js.pull_subscribe_bind(
                     subjects.RUNNER_CONSUMER, subjects.RUN_STREAM
                 )
+                info = await self._js.consumer_info(subjects.RUN_STREAM, subjects.RUNNER_CONSUMER)
+                self.progress_every_s = (info.config.ack_wait or 30.0) / 3
                 return
             except nats.js.errors.NotFoundError:
                 if loop.time() > deadline:

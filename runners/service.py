@@ -118,7 +118,7 @@ class Runner:
 
     async def _keep_claim(self, claimed: ClaimedJob) -> None:
         while True:
-            await asyncio.sleep(5)
+            await asyncio.sleep(self.bus.progress_every_s)
             with contextlib.suppress(Exception):
                 await claimed.in_progress()
 

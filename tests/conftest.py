@@ -33,6 +33,12 @@ class Running:
     runner_id: str
     data_dir: Path
     nats: NatsServer | None = None
+    up: Platform | None = None
+
+    def pid(self, role: str) -> int:
+        """The process id of one of the platform's components."""
+        assert self.up is not None
+        return self.up.children[role].pid
 
     def restart_nats(self) -> None:
         """Stop the nats-server and start it again on the same port and storage."""
@@ -65,7 +71,7 @@ def running_platform(data: Path, **settings: str) -> Iterator[Running]:
     try:
         up.start()
         up.wait_ready()
-        running = Running(up.url, nats.url, runner_id, data, nats)
+        running = Running(up.url, nats.url, runner_id, data, nats, up)
         yield running
     finally:
         up.stop()

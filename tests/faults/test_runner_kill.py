@@ -1,0 +1,108 @@
+"""Two runner agents on one platform with a global cap of three: the cap holds across both, and a
+runner SIGKILLed mid-job loses nothing: the job finishes on the other, with one completion."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import docker
+import httpx
+import nats
+import pytest
+
+from coderunner.up import remove_runner_containers
+from contracts import labels, subjects
+from tests.conftest import Running, running_platform
+from tests.integration.wsclient import Client
+
+CAP = 3
+
+
+@pytest.fixture(scope="module")
+def two_runners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, str, int]]:
+    """The platform's runner plus a second one (its own RUNNER_ID), sharing the Docker engine."""
+    settings = {"MAX_CONCURRENT_SESSIONS": str(CAP), "RUN_ACK_WAIT": "3"}
+    with running_platform(tmp_path_factory.mktemp("two-runners"), **settings) as running:
+        second_id = f"test-second-{uuid.uuid4().hex[:6]}"
+        env = {**os.environ, "NATS_URL": running.nats_url, "RUNNER_ID": second_id,
+               "POOL_SIZE": "1", "LOG_LEVEL": "WARNING"}
+        second = subprocess.Popen([sys.executable, "-m", "coderunner", "runner"], env=env)
+        try:
+            yield running, second_id, second.pid
+        finally:
+            second.kill()
+            second.wait()
+            remove_runner_containers(env)
+
+
+@pytest.fixture
+async def http(two_runners: tuple[Running, str, int]) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=two_runners[0].url, timeout=90,
+                                 trust_env=False) as client:
+        yield client
+
+
+async def test_the_cap_holds_across_two_runners(http: httpx.AsyncClient) -> None:
+    code = "import time\nstart = time.time()\ntime.sleep(1)\nprint(start, time.time())\n"
+    body = {"language": "python", "mainFile": "main.py",
+            "files": [{"name": "main.py", "content": code}]}
+    ids = [(await http.post("/api/v1/executions", json=body)).json()["id"] for _ in range(3 * CAP)]
+    spans = []
+    for execution_id in ids:
+        result = (await http.get(f"/api/v1/executions/{execution_id}?wait=true")).json()
+        assert result["verdict"] == "ok", result
+        spans.append(tuple(map(float, result["stdout"].split())))
+    most = max(sum(1 for s in spans if s[0] <= t < s[1]) for t, _ in spans)
+    assert most <= CAP, f"{most} programs ran at once"
+    assert most >= 2, "the jobs never ran side by side"
+
+
+def runner_of(hostname: str) -> str:
+    """The runner that owns the container whose host name (short id) is ``hostname``."""
+    client = docker.from_env()
+    try:
+        return str(client.containers.get(hostname).labels[labels.RUNNER])
+    finally:
+        client.close()
+
+
+async def completions_of(nats_url: str, execution_id: str) -> int:
+    nc = await nats.connect(nats_url)
+    try:
+        info = await nc.jetstream().stream_info(
+            subjects.COMPLETIONS_STREAM, subjects_filter=subjects.completed(execution_id))
+        return sum((info.state.subjects or {}).values())
+    finally:
+        await nc.close()
+
+
+async def test_a_job_on_a_killed_runner_finishes_on_the_other_once(
+    two_runners: tuple[Running, str, int],
+) -> None:
+    running, second_id, second_pid = two_runners
+    code = ("import socket, time\nprint(socket.gethostname(), flush=True)\n"
+            "time.sleep(3)\nprint('done', flush=True)\n")
+    client = await Client.connect(running.ws_url)
+    try:
+        queued = await client.submit({"main.py": code})
+        while (event := await client.receive())["type"] != "output":
+            pass
+        victim = runner_of(event["data"].strip())
+        pids = {running.runner_id: running.pid("runner"), second_id: second_pid}
+        os.kill(pids[victim], signal.SIGKILL)
+        result = await asyncio.wait_for(client.collect(queued["executionId"]), 60)
+    finally:
+        await client.close()
+    assert result.verdict == "ok", result.events
+    assert result.stdout.count("done") == 1, result.stdout
+    [rerun_host] = [line for line in result.stdout.splitlines() if line != "done"]
+    assert runner_of(rerun_host) != victim, "it ran again on the other runner"
+    assert [e["status"] for e in result.events if e["type"] == "status"] == ["running"]
+    await asyncio.sleep(1)
+    assert await completions_of(running.nats_url, queued["executionId"]) == 1
