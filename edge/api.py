@@ -106,14 +106,14 @@ class Api:
         self.policy = Policy(settings.callback_allow_private, settings.callback_allow_link_local)
 
     def routes(self) -> list[Route]:
+        """Paths under ``/api`` (the app mounts them there)."""
         return [
-            Route("/api/v1/executions", self.create, methods=["POST"]),
-            Route("/api/v1/executions/batch", self.batch, methods=["POST"]),
-            Route("/api/v1/executions/{id}", self.get, methods=["GET"]),
-            Route("/api/v1/executions/{id}", self.cancel, methods=["DELETE"]),
-            Route("/api/v1/runtimes", self.runtimes, methods=["GET"]),
-            Route("/api/queue-stats", self.queue_stats, methods=["GET"]),
-            Route("/api/admin/metrics", self.admin, methods=["GET"]),
+            Route("/v1/executions", self.create, methods=["POST"]),
+            Route("/v1/executions/batch", self.batch, methods=["POST"]),
+            Route("/v1/executions/{id}", self.one, methods=["GET", "DELETE"]),
+            Route("/v1/runtimes", self.runtimes, methods=["GET"]),
+            Route("/queue-stats", self.queue_stats, methods=["GET"]),
+            Route("/admin/metrics", self.admin, methods=["GET"]),
         ]
 
     # --- callers --------------------------------------------------------------------------------
@@ -287,6 +287,10 @@ class Api:
             except ApiProblem as exc:
                 items.append(BatchItem(error=ApiError(exc.code, exc.message)))
         return json_response(BatchAccepted(items), 202)
+
+    async def one(self, request: Request) -> Response:
+        """One route for both methods, so that a 405 lists them both in Allow."""
+        return await (self.cancel(request) if request.method == "DELETE" else self.get(request))
 
     async def get(self, request: Request) -> Response:
         principal = self.caller(request)

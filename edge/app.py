@@ -188,12 +188,14 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
         body = edge.metrics.render(queue, admin_metrics(await edge.bus.runners(), queue))
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
+    # /api is a router of its own, so that a wrong method there is a 405 with its Allow header
+    # and an unknown path a 404, never a fall-through to the static page.
+    api = Mount("/api", routes=[Route("/v1/openapi.json", openapi), *edge.api.routes()])
     routes: list[Route | WebSocketRoute | Mount] = [
         WebSocketRoute("/ws", websocket),
         Route("/healthz", health),
-        Route("/api/v1/openapi.json", openapi),
         Route("/metrics", prometheus),
-        *edge.api.routes(),
+        api,
     ]
     if Path(settings.web_dir).is_dir():
         routes.append(Mount("/", StaticFiles(directory=settings.web_dir, html=True)))
