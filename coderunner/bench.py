@@ -3,7 +3,7 @@ people would otherwise write (``docker run --rm`` per execution, ``docker exec``
 container), all in one run on this machine.
 
 The bench starts its own platforms (own nats-server on a free port, own runner id) so that its
-numbers do not depend on anything else running; with ``--url`` it measures a running platform.
+numbers do not depend on anything else running.
 """
 
 from __future__ import annotations
@@ -24,21 +24,27 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import httpx
+import msgspec
+import nats
 import websockets
 from rich.console import Console
 from rich.table import Table
 
 from coderunner.nats_server import NatsServer
 from coderunner.up import Platform, remove_runner_containers
-from contracts import labels
+from contracts import labels, subjects
+from contracts.messages import Job, SourceFile, completion_decoder, encode
 from contracts.runtimes import load_catalog
 from contracts.settings import DEFAULT_RUNTIMES_DIR
+from contracts.subjects import PRIORITY_API
 
 HELLO = "print('hello')"
 WARM_UP_S = 3.0
 PAUSE_S = 0.2
 PAUSE_WITH_COMPILE_SERVER_S = 1.5
 IMAGE = "coderunner/python"
+QUEUE_PAUSE_S = 0.05
 Report = Callable[[str], None]
 
 
@@ -73,9 +79,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass
+class Bench:
+    ws_url: str
+    http_url: str
+    nats_url: str
+
+
 @contextmanager
-def platform(pool_size: int, ttl_s: int = 60) -> Iterator[str]:
-    """A platform of our own; yields its WebSocket URL."""
+def platform(pool_size: int, ttl_s: int = 60) -> Iterator[Bench]:
+    """A platform of our own."""
     with tempfile.TemporaryDirectory(prefix="coderunner-bench-") as tmp:
         data = Path(tmp)
         nats = NatsServer(data / "nats", port=0).start()
@@ -94,7 +107,7 @@ def platform(pool_size: int, ttl_s: int = 60) -> Iterator[str]:
             up.start()
             up.wait_ready()
             wait_for_pools(env["RUNNER_ID"], pool_size)
-            yield up.url.replace("http", "ws", 1) + "/ws"
+            yield Bench(up.url.replace("http", "ws", 1) + "/ws", up.url, nats.url)
         finally:
             up.stop()
             remove_runner_containers(env)
@@ -219,6 +232,49 @@ async def throughput(url: str, workers: int, seconds: float, fresh_session: bool
     return done / (time.perf_counter() - started)
 
 
+async def queue_overhead(nats_url: str, count: int) -> Figures:
+    """From the JetStream publish of a job (what the edge does) to a runner's claim of it, through
+    the dispatcher: one job at a time, read from each completion's ``claimedAt``. The jobs
+    share a kept container, so that container churn does not load the machine meanwhile, and
+    a short pause lets the previous run's clean-up finish before the next publish."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    samples = []
+    try:
+        for _ in range(count + 10):
+            execution_id = uuid.uuid4().hex
+            job = Job(execution_id=execution_id, language="python", main_file="main.py",
+                      files=[SourceFile("main.py", HELLO)], owner="bench", reuse_key="queue",
+                      priority=PRIORITY_API, submitted_at=0.0)
+            done = await nc.subscribe(subjects.completed(execution_id), max_msgs=1)
+            job = msgspec.structs.replace(job, submitted_at=time.time())
+            await js.publish(subjects.job_submit(PRIORITY_API), encode(job),
+                             headers={"Nats-Msg-Id": execution_id})
+            completion = completion_decoder.decode((await done.next_msg(timeout=30)).data)
+            samples.append((completion.claimed_at - job.submitted_at) * 1000)
+            await asyncio.sleep(QUEUE_PAUSE_S)
+    finally:
+        await nc.close()
+    return Figures("queue: publish to a runner's claim", samples[10:],
+                   note="edge publish → dispatcher → runner")
+
+
+async def http_wait(http_url: str, count: int) -> Figures:
+    """``POST /api/v1/executions?wait=true`` of hello world, one at a time."""
+    body = {"language": "python", "mainFile": "main.py",
+            "files": [{"name": "main.py", "content": HELLO}]}
+    samples = []
+    async with httpx.AsyncClient(base_url=http_url, timeout=60, trust_env=False) as http:
+        for _ in range(count + 10):
+            started = time.perf_counter()
+            response = await http.post("/api/v1/executions?wait=true", json=body)
+            samples.append((time.perf_counter() - started) * 1000)
+            if response.json().get("stdout") != "hello\n":
+                raise RuntimeError(f"unexpected answer: {response.text[:200]}")
+    return Figures("coderunner: HTTP API, wait=true", samples[10:],
+                   note="one key, kept container")
+
+
 def timed(argv: list[str]) -> float:
     started = time.perf_counter()
     subprocess.run(argv, check=True, capture_output=True)
@@ -256,7 +312,12 @@ def run_bench(quick: bool, report: Report) -> list[Figures]:
     figures.append(docker_run_baseline(5 if quick else 20))
     report("baseline: docker exec")
     figures.append(docker_exec_baseline(20 if quick else 50))
-    with platform(pool_size=2) as url:
+    with platform(pool_size=2) as bench:
+        url = bench.ws_url
+        report("queue: publish to a runner's claim")
+        figures.append(asyncio.run(queue_overhead(bench.nats_url, n)))
+        report("HTTP API: hello world with wait=true")
+        figures.append(asyncio.run(http_wait(bench.http_url, n)))
         report("warm: sequential hello world in one session")
         asyncio.run(sequential(url, 30, False))
         figures.append(
@@ -270,12 +331,12 @@ def run_bench(quick: bool, report: Report) -> list[Figures]:
         report("single-use containers (a new session per run)")
         rate = asyncio.run(throughput(url, 4, seconds, True))
         figures.append(Figures("coderunner: throughput, fresh container per run", per_second=rate))
-    with platform(pool_size=0) as url:
+    with platform(pool_size=0) as bench:
         report("fresh container with an empty pool")
         figures.append(
             Figures(
                 "coderunner: fresh container, empty pool",
-                asyncio.run(sequential(url, 10 if quick else 30, True)),
+                asyncio.run(sequential(bench.ws_url, 10 if quick else 30, True)),
             )
         )
     return figures

@@ -140,6 +140,8 @@ class CompletionEvent(_Event, frozen=True, tag="completion"):
     language: str = ""
     message: str | None = None
     request_id: str | None = None
+    claimed_at: float = 0.0
+    """When a runner claimed the job (Unix seconds); left out when no runner did."""
 
 
 class ErrorEvent(_Event, frozen=True, tag="error"):

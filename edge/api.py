@@ -261,15 +261,18 @@ class Api:
     async def wait_for(self, record: ExecutionRecord, wait_s: float) -> ExecutionResult:
         waiter = await self.bus.completion_waiter(record.execution_id)
         try:
-            if await self.bus.completion(record.execution_id) is None:
-                await waiter.wait(wait_s)
+            completion = await self.bus.completion(record.execution_id)
+            if completion is None:
+                # The completion as published: the stream may store it a moment later.
+                completion = await waiter.wait(wait_s)
         finally:
             await waiter.close()
-        return await self.result(record)
+        return await self.result(record, completion)
 
-    async def result(self, record: ExecutionRecord) -> ExecutionResult:
+    async def result(self, record: ExecutionRecord,
+                     completion: CompletionEvent | None = None) -> ExecutionResult:
         execution_id = record.execution_id
-        completion = await self.bus.completion(execution_id)
+        completion = completion or await self.bus.completion(execution_id)
         running = completion is None and await self.bus.is_running(execution_id)
         output = await self.bus.output(execution_id) if completion else None
         webhook = await self.bus.webhook_state(execution_id) if record.callback_url else None

@@ -7,6 +7,8 @@ import contextlib
 import logging
 import time
 
+import msgspec
+
 from contracts.messages import CompletionEvent, Control, Job, RunnerInfo
 from contracts.runtimes import Catalog
 from contracts.settings import RunnerSettings
@@ -93,6 +95,7 @@ class Runner:
             await self.reuse.expire()
 
     async def _handle(self, claimed: ClaimedJob) -> None:
+        claimed_at = time.time()
         job = claimed.job
         if claimed.deliveries > 1 and await self.bus.already_completed(job.execution_id):
             await claimed.ack()  # a redelivery of a job that did complete: never run twice
@@ -108,6 +111,7 @@ class Runner:
                 await self.bus.put_output(job.execution_id, kept.stored(completion))
             else:
                 completion = await self.run_job(job, self.bus.publish_event)
+            completion = msgspec.structs.replace(completion, claimed_at=claimed_at)
             await self.bus.publish_completion(completion)
             await claimed.ack()
         except Exception:
