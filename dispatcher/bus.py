@@ -107,6 +107,7 @@ class DispatcherBus:
                     max_ack_pending=self._settings.queue_capacity,
                 ),
             )
+        await self._warn_if_settings_differ()
         await self._js.add_consumer(
             subjects.RUN_STREAM,
             ConsumerConfig(
@@ -130,6 +131,21 @@ class DispatcherBus:
             self._pulls[priority] = await self._js.pull_subscribe_bind(
                 subjects.dispatcher_consumer(priority), subjects.JOBS_STREAM
             )
+
+    async def _warn_if_settings_differ(self) -> None:
+        """Dispatchers share the runners' consumer; the last one to start sets its cap,
+        ack_wait and max_deliver. Say so when they differ from what another one set."""
+        try:
+            info = await self._js.consumer_info(subjects.RUN_STREAM, subjects.RUNNER_CONSUMER)
+        except nats.js.errors.NotFoundError:
+            return
+        mine = (self._settings.max_concurrent, float(self._settings.run_ack_wait_s),
+                self._settings.max_deliver)
+        theirs = (info.config.max_ack_pending, info.config.ack_wait, info.config.max_deliver)
+        if mine != theirs:
+            log.warning("the runners' consumer had MAX_CONCURRENT_SESSIONS, RUN_ACK_WAIT, "
+                        "MAX_DELIVER = %s; this dispatcher sets %s: give every dispatcher "
+                        "the same settings", theirs, mine)
 
     async def fetch(self, priority: int) -> list[Msg]:
         """Long-poll one priority's queue; an empty list when nothing arrived in time."""

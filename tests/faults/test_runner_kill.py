@@ -1,5 +1,6 @@
-"""Two runner agents on one platform with a global cap of three: the cap holds across both, and a
-runner SIGKILLed mid-job loses nothing: the job finishes on the other, with one completion."""
+"""Two runner agents and two dispatchers on one platform with a global cap of three: the cap
+holds across them and no job runs twice; a runner SIGKILLed mid-job loses nothing: the job
+finishes on the other, with one completion."""
 
 from __future__ import annotations
 
@@ -30,14 +31,18 @@ def two_runners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runn
     settings = {"MAX_CONCURRENT_SESSIONS": str(CAP), "RUN_ACK_WAIT": "3"}
     with running_platform(tmp_path_factory.mktemp("two-runners"), **settings) as running:
         second_id = f"test-second-{uuid.uuid4().hex[:6]}"
-        env = {**os.environ, "NATS_URL": running.nats_url, "RUNNER_ID": second_id,
+        # The same settings as the platform's: a dispatcher with another RUN_ACK_WAIT would
+        # update the shared consumer to its own.
+        env = {**os.environ, **settings, "NATS_URL": running.nats_url, "RUNNER_ID": second_id,
                "POOL_SIZE": "1", "LOG_LEVEL": "WARNING"}
         second = subprocess.Popen([sys.executable, "-m", "coderunner", "runner"], env=env)
+        dispatcher = subprocess.Popen([sys.executable, "-m", "coderunner", "dispatcher"], env=env)
         try:
             yield running, second_id, second.pid
         finally:
-            second.kill()
-            second.wait()
+            for process in (second, dispatcher):
+                process.kill()
+                process.wait()
             remove_runner_containers(env)
 
 
@@ -48,7 +53,9 @@ async def http(two_runners: tuple[Running, str, int]) -> AsyncIterator[httpx.Asy
         yield client
 
 
-async def test_the_cap_holds_across_two_runners(http: httpx.AsyncClient) -> None:
+async def test_the_cap_holds_across_two_runners_and_two_dispatchers(
+    http: httpx.AsyncClient, two_runners: tuple[Running, str, int],
+) -> None:
     code = "import time\nstart = time.time()\ntime.sleep(1)\nprint(start, time.time())\n"
     body = {"language": "python", "mainFile": "main.py",
             "files": [{"name": "main.py", "content": code}]}
@@ -61,6 +68,10 @@ async def test_the_cap_holds_across_two_runners(http: httpx.AsyncClient) -> None
     most = max(sum(1 for s in spans if s[0] <= t < s[1]) for t, _ in spans)
     assert most <= CAP, f"{most} programs ran at once"
     assert most >= 2, "the jobs never ran side by side"
+    for execution_id in ids:
+        assert await completions_of(two_runners[0].nats_url, execution_id) == 1
+    stats = (await http.get("/api/queue-stats")).json()
+    assert stats["dispatchers"] == 2
 
 
 def runner_of(hostname: str) -> str:
