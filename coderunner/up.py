@@ -7,6 +7,7 @@ runner removes the containers it started, and a last janitor pass removes any le
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -93,7 +94,8 @@ def remove_runner_containers(env: Mapping[str, str]) -> int:
             all=True, filters={"label": [f"{labels.RUNNER}={env['RUNNER_ID']}"]}
         )
         for container in found:
-            client.api.remove_container(container["Id"], force=True)
+            with contextlib.suppress(docker.errors.NotFound):  # gone meanwhile (runner, janitor)
+                client.api.remove_container(container["Id"], force=True)
         return len(found)
     finally:
         client.close()

@@ -120,13 +120,17 @@ class Api:
 
     def caller(self, request: Request, admin: bool = False) -> Principal:
         """The authenticated caller, charged one request; raises ApiProblem."""
+        principal = self.authenticate(request, admin)
+        self.charge(principal, 1)
+        return principal
+
+    def authenticate(self, request: Request, admin: bool = False) -> Principal:
         try:
             principal = self.keys.authenticate(request.headers.get("authorization"))
             if admin and not principal.admin:
                 raise Forbidden(Forbidden.__doc__)
         except AuthError as exc:
             raise ApiProblem(exc.status, exc.code, str(exc)) from None
-        self.charge(principal, 1)
         return principal
 
     def charge(self, principal: Principal, cost: int) -> None:
@@ -279,9 +283,9 @@ class Api:
         return result_of(record, completion, running, output, webhook)
 
     async def batch(self, request: Request) -> Response:
-        principal = self.caller(request)
+        principal = self.authenticate(request)
         spec = decode(batch_request_decoder, await read_body(request))
-        self.charge(principal, len(spec.executions) - 1)
+        self.charge(principal, len(spec.executions))
         items = []
         for entry in spec.executions:
             try:

@@ -32,7 +32,7 @@ FULL = CompletionEvent(
     execution_id="5eeca9c877b445f8b042c988195429bc", verdict="runtime_error", signal="SIGSEGV",
     wall_ms=14, cpu_ms=11, memory_kb=9216, queued_ms=3, language="c", request_id="r1",
 )
-EVERY_FIELD = msgspec.structs.replace(FULL, exit_code=139, truncated=True,
+EVERY_FIELD = msgspec.structs.replace(FULL, exit_code=139, truncated=True, claimed_at=1.5,
                                       message="cannot start ./main: Permission denied")
 MINIMAL = CompletionEvent(execution_id="0c303e81d55e4e01ace7664a6af5c178", verdict="expired")
 EXPIRED = CompletionEvent(execution_id="e1", verdict="expired", queued_ms=60_412,
@@ -71,6 +71,7 @@ TYPES: dict[str, Callable[[Any], bool]] = {
     "array": lambda v: isinstance(v, list),
     "string": lambda v: isinstance(v, str),
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
 }
