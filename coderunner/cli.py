@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from contracts.runtimes import load_catalog
-from contracts.settings import DEFAULT_RUNTIMES_DIR, JanitorSettings
+from contracts.settings import DEFAULT_NATS_URL, DEFAULT_RUNTIMES_DIR, JanitorSettings
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -50,11 +50,14 @@ def cmd_role(args: argparse.Namespace) -> int:
 def cmd_janitor(args: argparse.Namespace) -> int:
     if args.action != "sweep":
         return cmd_role(args)
+    from janitor.bus import live_runners
     from janitor.docker_host import DockerHost
 
-    host = DockerHost(JanitorSettings.from_env().docker_host)
+    settings = JanitorSettings.from_env()
+    alive = live_runners(settings.nats_url)
+    host = DockerHost(settings.docker_host)
     try:
-        removals = host.sweep(dry_run=args.dry_run)
+        removals = host.sweep(dry_run=args.dry_run, live_runners=alive)
     finally:
         host.close()
     if args.json:
@@ -66,6 +69,8 @@ def cmd_janitor(args: argparse.Namespace) -> int:
         for r in removals:
             print(f"{verb} {r.kind} {r.name} ({r.id[:12]}): {r.reason}")
         print(f"{len(removals)} {'to remove' if args.dry_run else 'removed'}")
+        if alive is None:
+            print(f"(no runner heartbeats from {settings.nats_url}: orphans were not judged)")
     return 0
 
 
@@ -138,6 +143,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench.main(quick=args.quick, as_json=args.json)
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    from coderunner import stats
+
+    return stats.main(args.nats_url, as_json=args.json, watch=args.watch)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="coderunner", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -163,6 +174,11 @@ def parser() -> argparse.ArgumentParser:
     images.add_argument("--quiet", action="store_true")
     images.set_defaults(func=cmd_images)
 
+    stats = sub.add_parser("stats", help="queue, runners, pools, sessions and reuse rate")
+    stats.add_argument("--json", action="store_true", help="the stable JSON (docs/operations.md)")
+    stats.add_argument("--watch", action="store_true", help="refresh every 2 s until Ctrl-C")
+    stats.add_argument("--nats-url", default=os.environ.get("NATS_URL", DEFAULT_NATS_URL))
+    stats.set_defaults(func=cmd_stats)
     runtimes = sub.add_parser("runtimes", help="list the languages this installation runs")
     runtimes.add_argument("--url", default=os.environ.get("CODERUNNER_URL", DEFAULT_URL))
     runtimes.add_argument("--json", action="store_true")

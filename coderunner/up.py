@@ -87,15 +87,18 @@ class Platform:
 
 
 def remove_runner_containers(env: Mapping[str, str]) -> int:
-    """Containers labelled with this platform's runner id that survived the runner."""
+    """Containers (then session networks) labelled with this platform's runner id that
+    survived the runner."""
     client = docker.DockerClient(base_url=env.get("DOCKER_HOST") or "unix:///var/run/docker.sock")
+    mine = {"label": [f"{labels.RUNNER}={env['RUNNER_ID']}"]}
     try:
-        found = client.api.containers(
-            all=True, filters={"label": [f"{labels.RUNNER}={env['RUNNER_ID']}"]}
-        )
+        found = client.api.containers(all=True, filters=mine)
         for container in found:
             with contextlib.suppress(docker.errors.NotFound):  # gone meanwhile (runner, janitor)
                 client.api.remove_container(container["Id"], force=True)
+        for network in client.api.networks(filters=mine):
+            with contextlib.suppress(docker.errors.NotFound):
+                client.api.remove_network(network["Id"])
         return len(found)
     finally:
         client.close()

@@ -165,6 +165,7 @@ class RunnerView(Struct, frozen=True, rename="camel"):
     kept: int
     jobs: int
     reused: int
+    sessions: int
     pools: dict[str, PoolView]
     last_heartbeat: float
 
@@ -177,6 +178,8 @@ class AdminMetrics(Struct, frozen=True, rename="camel"):
     """Per language, summed over runners (``createMsP50``: the slowest runner's)."""
     containers_warm: int
     containers_kept: int
+    sessions: int
+    """Session networks (each with its sandboxes and maybe a database)."""
     active: int
     jobs: int
     reused: int

@@ -83,6 +83,9 @@ class ExecuteCode(_Wire, frozen=True, tag="execute_code", tag_field="type"):
     stdin: StdinData = ""
     args: Annotated[list[Arg], Meta(max_length=MAX_ARGS)] = []
     limits: Limits | None = None
+    network: bool | None = None
+    """Run on the session's private network (to reach another console tab's server, or the
+    session's MySQL at host ``mysql``); by default the edge decides from the source."""
 
 
 class StdinInput(_Wire, frozen=True, tag="stdin", tag_field="type"):
@@ -196,6 +199,10 @@ class Job(Struct, frozen=True, rename="camel", omit_defaults=True):
     limits: Limits | None = None
     keep_output: bool = False
     """Store stdout, stderr and tables in the ``executions`` bucket for the HTTP API to read."""
+    network: bool = False
+    """Run on the owner's private session network (internal bridge), reachable by the owner's
+    other networked sandboxes under the main file's stem, with the session's MySQL at
+    ``mysql``. Otherwise the sandbox has no network at all."""
 
 
 class Control(Struct, frozen=True, rename="camel", omit_defaults=True):
@@ -229,6 +236,8 @@ class RunnerInfo(Struct, frozen=True, rename="camel"):
     """Idle containers parked for an owner's next run."""
     jobs: int = 0
     reused: int = 0
+    sessions: int = 0
+    """Session networks this runner holds."""
     """Jobs run so far, and how many of them in a container kept from the owner's last run."""
 
 

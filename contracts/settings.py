@@ -168,6 +168,8 @@ class RunnerSettings(Struct, frozen=True):
     max_memory_mb: int = 1024
     max_processes: int = 256
     agent_timeout_s: int = 5
+    session_subnets: str = "172.25.0.0/16"
+    """Session networks take /24 subnets from this range (172.25.{n}.0/24)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> RunnerSettings:
@@ -184,16 +186,20 @@ class RunnerSettings(Struct, frozen=True):
             max_memory_mb=_int(env, "MAX_MEMORY_MB", 1024, 16),
             max_processes=_int(env, "MAX_PROCESSES", 256, 1),
             agent_timeout_s=_int(env, "AGENT_TIMEOUT", 5, 1),
+            session_subnets=_str(env, "SESSION_SUBNETS", "172.25.0.0/16"),
         )
 
 
 class JanitorSettings(Struct, frozen=True):
     docker_host: str | None = None
     interval_s: int = 15
+    nats_url: str = DEFAULT_NATS_URL
+    """To learn which runners are alive (their heartbeats); without NATS, none is judged gone."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> JanitorSettings:
         return cls(
+            nats_url=_str(env, "NATS_URL", DEFAULT_NATS_URL),
             docker_host=env.get("DOCKER_HOST") or None,
             interval_s=_int(env, "JANITOR_INTERVAL", 15, 1),
         )

@@ -40,7 +40,7 @@ def admin_metrics(runners: list[RunnerInfo], queue: QueueStatsView | None) -> Ad
     views = [
         RunnerView(
             runner_id=r.runner_id, active=r.active, capacity=r.capacity, kept=r.kept,
-            jobs=r.jobs, reused=r.reused, last_heartbeat=r.at,
+            jobs=r.jobs, reused=r.reused, sessions=r.sessions, last_heartbeat=r.at,
             pools={lang: PoolView(p.warm, p.target, p.created, p.create_ms_p50)
                    for lang, p in r.pools.items()},
         )
@@ -60,6 +60,7 @@ def admin_metrics(runners: list[RunnerInfo], queue: QueueStatsView | None) -> Ad
         pools=dict(sorted(pools.items())),
         containers_warm=sum(p.warm for p in pools.values()),
         containers_kept=sum(r.kept for r in runners),
+        sessions=sum(r.sessions for r in runners),
         active=sum(r.active for r in runners),
         jobs=jobs,
         reused=reused,

@@ -29,6 +29,7 @@ from contracts.messages import (
 from contracts.runtimes import Catalog
 from contracts.subjects import PRIORITY_WEBSOCKET
 from edge.bus import EdgeBus, SubmitError, Watch
+from edge.network_hint import needs_network
 
 log = logging.getLogger(__name__)
 SEND_QUEUE_LIMIT = 4096
@@ -161,6 +162,8 @@ class Connection:
             stdin=frame.stdin,
             args=frame.args,
             limits=frame.limits,
+            network=needs_network(runtime.name, frame.files) if frame.network is None
+            else frame.network,
         )
         await self.submit(job)
 

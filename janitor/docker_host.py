@@ -8,7 +8,7 @@ import docker
 import docker.errors
 
 from contracts import labels
-from janitor.sweep import Removal, container_removals
+from janitor.sweep import Removal, container_removals, network_removals
 
 
 class DockerHost:
@@ -17,24 +17,43 @@ class DockerHost:
             base_url=docker_host or "unix:///var/run/docker.sock", timeout=30
         )
 
-    def plan(self, now: float | None = None) -> list[Removal]:
-        containers = self._client.api.containers(all=True, filters={"label": labels.MANAGED})
-        return container_removals(containers, time.time() if now is None else now)
+    def plan(self, live_runners: set[str] | None = None) -> list[Removal]:
+        """Containers first: a network can only go once nothing is attached to it."""
+        api = self._client.api
+        now = time.time()
+        containers = api.containers(all=True, filters={"label": labels.MANAGED})
+        doomed = container_removals(containers, now, live_runners)
+        gone = {r.id for r in doomed}
+        networks = []
+        for listed in api.networks(filters={"label": labels.MANAGED}):
+            try:
+                network = api.inspect_network(listed["Id"])
+            except docker.errors.NotFound:
+                continue
+            attached = network.get("Containers") or {}
+            network["Containers"] = {k: v for k, v in attached.items() if k not in gone}
+            networks.append(network)
+        return doomed + network_removals(networks, now, live_runners)
 
-    def sweep(self, dry_run: bool = False) -> list[Removal]:
+    def sweep(self, dry_run: bool = False, live_runners: set[str] | None = None
+              ) -> list[Removal]:
         """One pass; returns what was removed (or would be). Safe to run on several hosts."""
-        removals = self.plan()
+        removals = self.plan(live_runners)
         if dry_run:
             return removals
         done = []
         for removal in removals:
             try:
-                self._client.api.remove_container(removal.id, force=True)
+                if removal.kind == "network":
+                    self._client.api.remove_network(removal.id)
+                else:
+                    self._client.api.remove_container(removal.id, force=True)
                 done.append(removal)
             except docker.errors.NotFound:
                 continue  # another janitor or the runner got there first
             except docker.errors.APIError as exc:
-                if "already in progress" not in str(exc):
+                # Racing another janitor, or a runner put a sandbox on the network meanwhile.
+                if "in progress" not in str(exc) and "active endpoints" not in str(exc):
                     raise
         return done
 

@@ -7,6 +7,7 @@ import logging
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from contracts.settings import JanitorSettings
+from janitor.bus import live_runners
 from janitor.docker_host import DockerHost
 
 log = logging.getLogger("janitor")
@@ -17,7 +18,7 @@ def main() -> None:
     host = DockerHost(settings.docker_host)
 
     def sweep() -> None:
-        for removal in host.sweep():
+        for removal in host.sweep(live_runners=live_runners(settings.nats_url)):
             log.info("removed %s %s (%s): %s", removal.kind, removal.name, removal.id[:12],
                      removal.reason)
 

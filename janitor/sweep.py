@@ -1,10 +1,15 @@
 """What the janitor removes, decided from Docker's own labels; only this module's caller acts.
 
-It never touches anything without the ``coderunner.managed`` label.
+It never touches anything without the ``coderunner.managed`` label. Containers go when they
+have exited, outlived their ``coderunner.expires`` label, or their runner is gone (no heartbeat
+in the ``runners`` bucket); session networks when expired, orphaned, or left without a
+container. Sandboxes keep their files in tmpfs mounts, so no workspace directory is ever left
+on the host.
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from msgspec import Struct
@@ -19,8 +24,17 @@ class Removal(Struct, frozen=True):
     reason: str
 
 
-def container_removals(containers: list[dict[str, Any]], now: float) -> list[Removal]:
-    """Managed containers that have exited or outlived their ``coderunner.expires`` label."""
+STARTING_GRACE_S = 300
+"""A container is ``created`` for a moment before the runner starts it: leave it that long."""
+ORPHAN_GRACE_S = 60
+"""Younger than this, a container or network may belong to a runner whose first heartbeat or
+first sandbox is still on its way."""
+
+
+def container_removals(containers: list[dict[str, Any]], now: float,
+                       live_runners: set[str] | None = None) -> list[Removal]:
+    """Managed containers that have exited, outlived their ``coderunner.expires`` label, or
+    whose runner is not among ``live_runners`` (None: unknown, so nobody is judged gone)."""
     removals = []
     for c in containers:
         found = c.get("Labels") or {}
@@ -28,14 +42,47 @@ def container_removals(containers: list[dict[str, Any]], now: float) -> list[Rem
             continue
         name = (c.get("Names") or ["?"])[0].lstrip("/")
         age = now - float(c.get("Created") or now)
-        reason = _reason(c.get("State", ""), age, found.get(labels.EXPIRES), now)
+        reason = _reason(c.get("State", ""), age, found.get(labels.EXPIRES), now) or _orphan(
+            found.get(labels.RUNNER), age, live_runners)
         if reason:
             removals.append(Removal("container", c["Id"], name, reason))
     return removals
 
 
-STARTING_GRACE_S = 300
-"""A container is ``created`` for a moment before the runner starts it: leave it that long."""
+def network_removals(networks: list[dict[str, Any]], now: float,
+                     live_runners: set[str] | None = None) -> list[Removal]:
+    """Managed session networks (inspected, with their ``Containers``) that expired, whose
+    runner is gone, or that no container has used for ``ORPHAN_GRACE_S``."""
+    removals = []
+    for n in networks:
+        found = n.get("Labels") or {}
+        if found.get(labels.MANAGED) != "1":
+            continue
+        age = now - _created(n.get("Created"), now)
+        reason = _reason("", age, found.get(labels.EXPIRES), now) or _orphan(
+            found.get(labels.RUNNER), age, live_runners)
+        if reason is None and not n.get("Containers") and age > ORPHAN_GRACE_S:
+            reason = "no container left on it"
+        if reason:
+            removals.append(Removal("network", n["Id"], n.get("Name", "?"), reason))
+    return removals
+
+
+def _created(value: Any, now: float) -> float:
+    """Docker gives networks an RFC 3339 time with nanoseconds: ``2026-12-01T01:02:03.4Z``."""
+    if not isinstance(value, str) or len(value) < 19:
+        return now
+    try:
+        return datetime.datetime.fromisoformat(value[:19]).replace(
+            tzinfo=datetime.UTC).timestamp()
+    except ValueError:
+        return now
+
+
+def _orphan(runner: str | None, age: float, live_runners: set[str] | None) -> str | None:
+    if live_runners is None or runner is None or age <= ORPHAN_GRACE_S:
+        return None
+    return None if runner in live_runners else f"runner {runner} is gone"
 
 
 def _reason(state: str, age: float, expires: str | None, now: float) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from msgspec import Struct
@@ -53,7 +53,8 @@ def resolve_limits(job: Job, runtime: Runtime, settings: RunnerSettings) -> Limi
     )
 
 
-def agent_command(job: Job, runtime: Runtime, limits: Limits) -> dict[str, Any]:
+def agent_command(job: Job, runtime: Runtime, limits: Limits,
+                  extra_env: Mapping[str, str] | None = None) -> dict[str, Any]:
     sources = runtime.sources([f.name for f in job.files])
     steps: list[dict[str, Any]] = []
     if runtime.compile:
@@ -66,7 +67,7 @@ def agent_command(job: Job, runtime: Runtime, limits: Limits) -> dict[str, Any]:
         "op": "run",
         "files": [{"name": f.name, "content": f.content} for f in job.files],
         "steps": steps,
-        "env": {**BASE_ENV, **runtime.env},
+        "env": {**BASE_ENV, **runtime.env, **(extra_env or {})},
         "stdin": job.stdin,
         "closeStdin": not job.interactive or bool(job.stdin),
         "limits": {"wallMs": limits.wall_ms, "cpuMs": limits.cpu_ms,
@@ -128,6 +129,7 @@ async def execute(
     limits: Limits,
     publish: Publish,
     queued_ms: int,
+    extra_env: Mapping[str, str] | None = None,
 ) -> CompletionEvent:
     """Run ``job`` in ``sandbox`` and relay its events; raises AgentGone if the agent fails.
 
@@ -135,7 +137,7 @@ async def execute(
     client sends on seeing it reaches the agent after the job, never before.
     """
     started = time.monotonic()
-    await sandbox.link.send(agent_command(job, runtime, limits))
+    await sandbox.link.send(agent_command(job, runtime, limits, extra_env))
     await publish(StatusEvent(job.execution_id, "running", request_id=job.request_id))
     # The agent enforces the wall limit itself; this outer deadline only catches a dead agent.
     steps = 2 if runtime.compile else 1

@@ -16,7 +16,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import docker
 import docker.errors
@@ -52,16 +52,39 @@ class Sandbox:
     memory_mb: int
     processes: int
     last_used: float = field(default_factory=time.monotonic)
+    network: str | None = None
+    """The session network it is on, if any."""
 
     @property
     def short_id(self) -> str:
         return self.container_id[:12]
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A session network a sandbox joins, under a host name other sandboxes reach it by."""
+
+    network: str
+    alias: str
+    session: str
+
+
 def container_config(
-    runtime: Runtime, settings: RunnerSettings, instance: str
+    runtime: Runtime, settings: RunnerSettings, instance: str,
+    attachment: Attachment | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for ``APIClient.create_container``, hardening included."""
+    config = _hardened(runtime, settings, instance)
+    if attachment is not None:
+        # An internal bridge of the owner's alone: no route out, none to the host.
+        config["network_disabled"] = False
+        config["hostname"] = attachment.alias
+        config["host_config"]["network_mode"] = attachment.network
+        config["labels"][labels.SESSION] = attachment.session
+    return config
+
+
+def _hardened(runtime: Runtime, settings: RunnerSettings, instance: str) -> dict[str, Any]:
     memory = f"{runtime.limits.memory_mb}m"
     tmpfs_opts = "rw,nosuid,nodev,exec"
     return {
@@ -109,6 +132,11 @@ def container_config(
     }
 
 
+def endpoints(network: str, alias: str) -> dict[str, Any]:
+    """The ``NetworkingConfig`` body that joins ``network`` under ``alias``."""
+    return {"EndpointsConfig": {network: {"Aliases": [alias]}}}
+
+
 class DockerSandboxes:
     """Creates and removes sandbox containers; blocking Docker calls run in threads."""
 
@@ -119,9 +147,11 @@ class DockerSandboxes:
         self._client = docker.DockerClient(base_url=base_url, timeout=60)
         self._api = self._client.api
 
-    async def create(self, runtime: Runtime) -> Sandbox:
-        config = container_config(runtime, self._settings, self._instance)
+    async def create(self, runtime: Runtime, attachment: Attachment | None = None) -> Sandbox:
+        config = container_config(runtime, self._settings, self._instance, attachment)
         host_config = self._api.create_host_config(**config.pop("host_config"))
+        if attachment is not None:
+            config["networking_config"] = endpoints(attachment.network, attachment.alias)
         try:
             created = await asyncio.to_thread(
                 self._api.create_container, host_config=host_config, **config
@@ -143,7 +173,8 @@ class DockerSandboxes:
                 raise SandboxError(f"cannot start a {runtime.name} container: {exc}") from exc
             raise
         limits = runtime.limits
-        return Sandbox(container_id, runtime.name, link, limits.memory_mb, limits.processes)
+        return Sandbox(container_id, runtime.name, link, limits.memory_mb, limits.processes,
+                       network=attachment.network if attachment else None)
 
     async def _prepare(self, link: AgentLink, runtime: Runtime) -> None:
         """Start the runtime's warm helpers in the sandbox (a fork server, a compile server)."""
@@ -202,6 +233,10 @@ class DockerSandboxes:
                 if "already in progress" not in str(exc):
                     log.warning("cannot remove container %s: %s", container_id[:12], exc)
 
+    @property
+    def instance(self) -> str:
+        return self._instance
+
     async def remove_instance_leftovers(self) -> int:
         """Remove every container this runner instance created (used at shutdown)."""
         found = await asyncio.to_thread(
@@ -210,7 +245,107 @@ class DockerSandboxes:
             filters={"label": [f"{labels.INSTANCE}={self._instance}"]},
         )
         await asyncio.gather(*(self.remove(c["Id"]) for c in found))
+        networks = await asyncio.to_thread(
+            self._api.networks, filters={"label": [f"{labels.INSTANCE}={self._instance}"]})
+        for network in networks:
+            with contextlib.suppress(docker.errors.APIError):
+                await asyncio.to_thread(self._api.remove_network, network["Id"])
         return len(found)
 
     def close(self) -> None:
         self._client.close()
+
+
+class DockerSessions:
+    """Session networks and session databases on one Docker engine."""
+
+    def __init__(self, sandboxes: DockerSandboxes) -> None:
+        self._api = sandboxes._api
+        self._settings = sandboxes._settings
+        self._instance = sandboxes.instance
+        self.remove_container = sandboxes.remove
+
+    def _labels(self, role: str, session: str) -> dict[str, str]:
+        return {
+            labels.MANAGED: "1",
+            labels.RUNNER: self._settings.runner_id,
+            labels.INSTANCE: self._instance,
+            labels.ROLE: role,
+            labels.SESSION: session,
+            labels.EXPIRES: str(int(time.time()) + MAX_LIFETIME_S),
+        }
+
+    async def subnets_in_use(self) -> set[str]:
+        """Subnets of every network on this engine (ours or not): a new one must not overlap."""
+        networks = await asyncio.to_thread(self._api.networks)
+        return {
+            config["Subnet"]
+            for network in networks
+            for config in (network.get("IPAM") or {}).get("Config") or []
+            if config.get("Subnet")
+        }
+
+    async def create_network(self, name: str, subnet: str, session: str) -> None:
+        """An internal bridge: no route out; the host has no address on it, so sandboxes
+        cannot reach services on the host either."""
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
+        try:
+            await asyncio.to_thread(
+                self._api.create_network, name, driver="bridge", internal=True, ipam=ipam,
+                check_duplicate=True, labels=self._labels("session-network", session),
+                options={"com.docker.network.bridge.inhibit_ipv4": "true",
+                         "com.docker.network.bridge.enable_icc": "true"},
+            )
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"cannot create network {name} ({subnet}): {exc}") from exc
+
+    async def remove_network(self, name: str) -> bool:
+        try:
+            await asyncio.to_thread(self._api.remove_network, name)
+        except docker.errors.NotFound:
+            return True
+        except docker.errors.APIError as exc:
+            log.info("network %s not removed yet: %s", name, exc)
+            return False
+        return True
+
+    async def start_database(self, runtime: Runtime, network: str, session: str,
+                             password: str) -> str:
+        """A MariaDB server for one session at host ``mysql`` on its network, hardened like a
+        sandbox; its data lives in the container's /tmp and dies with it."""
+        config = _hardened(runtime, self._settings, self._instance)
+        config["labels"].update(self._labels("database", session))
+        config.update({
+            "network_disabled": False, "hostname": "mysql", "stdin_open": False,
+            "entrypoint": ["python3", "-I", "/opt/sql/sqlserver.py"],
+            "environment": {**BASE_ENV, "MYSQL_PASSWORD": password},
+        })
+        config.pop("command", None)
+        host = config.pop("host_config")
+        host["network_mode"] = network
+        host_config = self._api.create_host_config(**host)
+        networking = endpoints(network, "mysql")
+        try:
+            created = await asyncio.to_thread(
+                self._api.create_container, host_config=host_config,
+                networking_config=networking, **config)
+            await asyncio.to_thread(self._api.start, created["Id"])
+            await self._wait_ready(created["Id"])
+        except (docker.errors.DockerException, SandboxError) as exc:
+            if "created" in locals():
+                await self.remove_container(created["Id"])
+            raise SandboxError(f"cannot start the session database: {exc}") from exc
+        return str(created["Id"])
+
+    async def _wait_ready(self, container_id: str, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            logs = cast(bytes, await asyncio.to_thread(
+                self._api.logs, container_id, stdout=True, stderr=True, tail=20))
+            if b"coderunner: database ready" in logs:
+                return
+            state = await asyncio.to_thread(self._api.inspect_container, container_id)
+            if not state["State"]["Running"]:
+                raise SandboxError(f"the database exited: {logs[-300:]!r}")
+            await asyncio.sleep(0.1)
+        raise SandboxError("the database did not start in time")

@@ -10,7 +10,7 @@ import time
 import msgspec
 
 from contracts.messages import CompletionEvent, Control, Job, RunnerInfo
-from contracts.runtimes import Catalog
+from contracts.runtimes import Catalog, Runtime
 from contracts.settings import RunnerSettings
 from contracts.subjects import RUNNER_HEARTBEAT_S
 from runners.bus import ClaimedJob, RunnerBus
@@ -18,7 +18,8 @@ from runners.execution import Publish, execute, failure, resolve_limits
 from runners.link import AgentGone
 from runners.output import KeptOutput
 from runners.pool import ReuseSlots, WarmPool, pool_info
-from runners.sandbox import DockerSandboxes, Sandbox, SandboxError
+from runners.sandbox import DockerSandboxes, DockerSessions, Sandbox, SandboxError
+from runners.sessions import Session, Sessions
 
 log = logging.getLogger(__name__)
 EXPIRY_TICK_S = 1.0
@@ -45,6 +46,10 @@ class Runner:
         }
         self.versions = versions
         self.reuse = ReuseSlots(settings.container_ttl_s, sandboxes.destroy)
+        self.sessions = Sessions(
+            DockerSessions(sandboxes), settings.session_subnets, settings.container_ttl_s,
+            sandboxes.instance, lambda: catalog.get("sql") if "sql" in versions else None,
+        )
         self.active = 0
         self.jobs = 0
         self.reused = 0
@@ -82,6 +87,7 @@ class Runner:
                 self.settings.runner_id, self.versions, self.active, self.settings.max_jobs,
                 time.time(), pools={name: pool_info(p) for name, p in self.pools.items()},
                 kept=len(self.reuse), jobs=self.jobs, reused=self.reused,
+                sessions=len(self.sessions),
             )
             try:
                 await self.bus.heartbeat(info)
@@ -92,7 +98,11 @@ class Runner:
     async def _expire_idle(self) -> None:
         while True:
             await asyncio.sleep(EXPIRY_TICK_S)
-            await self.reuse.expire()
+            try:
+                await self.reuse.expire()
+                await self.sessions.expire()
+            except Exception as exc:  # Docker busy, say: the next tick tries again
+                log.warning("expiring idle sandboxes failed: %s", exc)
 
     async def _handle(self, claimed: ClaimedJob) -> None:
         claimed_at = time.time()
@@ -134,18 +144,27 @@ class Runner:
             return failure(job, "internal_error", f"this runner has no {job.language!r} runtime",
                            queued_ms)
         try:
-            sandbox = await self._sandbox_for(job, pool)
+            session = await self._session_for(job)
+            sandbox = await self._sandbox_for(job, pool, session)
         except SandboxError as exc:
             return failure(job, "internal_error", str(exc), queued_ms)
+        if session is None:
+            return await self._run_in(sandbox, job, runtime, publish, queued_ms, {})
+        done = self.sessions.using(session)
+        try:
+            return await self._run_in(sandbox, job, runtime, publish, queued_ms, session.env())
+        finally:
+            await done()
+
+    async def _run_in(self, sandbox: Sandbox, job: Job, runtime: Runtime, publish: Publish,
+                      queued_ms: int, env: dict[str, str]) -> CompletionEvent:
         limits = resolve_limits(job, runtime, self.settings)
         subscription = await self.bus.subscribe_control(
             job.execution_id, lambda control: self._forward(sandbox, control)
         )
         try:
             await self.sandboxes.set_limits(sandbox, limits.memory_mb, limits.processes)
-            completion = await execute(
-                sandbox, job, runtime, limits, publish, queued_ms
-            )
+            completion = await execute(sandbox, job, runtime, limits, publish, queued_ms, env)
         except (AgentGone, SandboxError) as exc:
             log.warning("sandbox %s failed: %s", sandbox.short_id, exc)
             await self.sandboxes.destroy(sandbox)
@@ -155,12 +174,22 @@ class Runner:
         self._release(job, sandbox)
         return completion
 
-    async def _sandbox_for(self, job: Job, pool: WarmPool) -> Sandbox:
+    async def _session_for(self, job: Job) -> Session | None:
+        if not job.network:
+            return None
+        return await self.sessions.open(job.owner, with_database=wants_database(job))
+
+    async def _sandbox_for(self, job: Job, pool: WarmPool, session: Session | None) -> Sandbox:
         if job.reuse_key:
             kept = await self.reuse.take(job.owner, job.reuse_key, pool.runtime.name)
+            if kept is not None and session is not None and kept.network != session.network:
+                await self.sandboxes.destroy(kept)  # a sandbox without the network will not do
+                kept = None
             if kept is not None:
                 self.reused += 1
                 return kept
+        if session is not None:
+            return await self.sandboxes.create(pool.runtime, session.attachment(job.main_file))
         return await pool.take()
 
     async def _forward(self, sandbox: Sandbox, control: Control) -> None:
@@ -197,4 +226,10 @@ class Runner:
         for pool in self.pools.values():
             await pool.close()
         await self.reuse.close()
+        await self.sessions.close()
         await self.sandboxes.remove_instance_leftovers()
+
+
+def wants_database(job: Job) -> bool:
+    """SQL scripts, and programs that name the ``mysql`` host, get the session's database."""
+    return job.language == "sql" or any("mysql" in f.content.lower() for f in job.files)

@@ -1,4 +1,5 @@
-"""Run an SQL script against a private, empty MariaDB server (inside the sandbox).
+"""Run an SQL script against the session's MariaDB (MYSQL_HOST and friends set by the runner),
+or else against a private, empty MariaDB server started inside the sandbox.
 
 Result sets go to the agent as JSON lines on the file descriptor named by
 CODERUNNER_TABLES_FD ({"columns": [...], "rows": [[...]]}); errors go to stderr in the mysql
@@ -40,6 +41,21 @@ def start_server() -> None:
         time.sleep(0.01)
 
 
+def connect() -> pymysql.connections.Connection:
+    """The session's database when the runner gave its address, else a private empty one."""
+    options = {"charset": "utf8mb4", "client_flag": CLIENT.MULTI_STATEMENTS, "autocommit": True}
+    if os.environ.get("MYSQL_HOST"):
+        return pymysql.connect(host=os.environ["MYSQL_HOST"], user=os.environ["MYSQL_USER"],
+                               password=os.environ["MYSQL_PASSWORD"],
+                               database=os.environ["MYSQL_DATABASE"], **options)
+    start_server()
+    connection = pymysql.connect(unix_socket=SOCKET, user="root", **options)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE DATABASE main")
+        cursor.execute("USE main")
+    return connection
+
+
 def plain(value: object) -> object:
     if value is None or isinstance(value, (int, float, str, bool)):
         return value
@@ -59,12 +75,7 @@ def plain(value: object) -> object:
 def main() -> int:
     script = open(sys.argv[1], encoding="utf-8").read()
     tables = os.fdopen(int(os.environ["CODERUNNER_TABLES_FD"]), "w", buffering=1)
-    start_server()
-    connection = pymysql.connect(unix_socket=SOCKET, user="root", charset="utf8mb4",
-                                 client_flag=CLIENT.MULTI_STATEMENTS, autocommit=True)
-    cursor = connection.cursor()
-    cursor.execute("CREATE DATABASE main")
-    cursor.execute("USE main")
+    cursor = connect().cursor()
     try:
         cursor.execute(script)
         while True:

@@ -1,0 +1,83 @@
+"""``coderunner stats``: the queue, the runners and their pools, as a table or stable JSON.
+
+The JSON is the ``AdminMetrics`` document of ``GET /api/admin/metrics`` (docs/api.md), read
+straight from NATS: dispatchers answer ``stats.queue``, runners' heartbeats are in the
+``runners`` bucket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from contracts.api import AdminMetrics, to_json
+from edge.bus import EdgeBus
+from edge.stats import admin_metrics, combine_queue_stats
+
+WATCH_EVERY_S = 2.0
+
+
+async def collect(nats_url: str) -> AdminMetrics:
+    bus = EdgeBus(nats_url)
+    await bus.connect()
+    try:
+        queue = combine_queue_stats(await bus.queue_stats())
+        return admin_metrics(await bus.runners(), queue)
+    finally:
+        await bus.close()
+
+
+def tables(metrics: AdminMetrics) -> Group:
+    queue = Table(title="queue", title_justify="left")
+    for column in ("waiting p2/p1/p0", "running", "cap", "ok", "failed", "expired",
+                   "cancelled", "wall p50/p95 ms", "queued p50/p95 ms"):
+        queue.add_column(column, justify="right")
+    if metrics.queue is None:
+        queue.add_row("no dispatcher answered", *[""] * 8)
+    else:
+        q = metrics.queue
+        w = q.queue.waiting
+        t = q.recent_task_times
+        queue.add_row(f"{w.get('2', 0)}/{w.get('1', 0)}/{w.get('0', 0)}", str(q.queue.running),
+                      str(q.queue.max_concurrent), str(q.completed), str(q.failed),
+                      str(q.expired), str(q.cancelled),
+                      f"{t.wall_ms_p50:.0f}/{t.wall_ms_p95:.0f}",
+                      f"{t.queued_ms_p50:.0f}/{t.queued_ms_p95:.0f}")
+    runners = Table(title="runners", title_justify="left")
+    for column in ("runner", "active", "jobs", "reuse", "kept", "sessions", "warm pools"):
+        runners.add_column(column, justify="left" if column in ("runner", "warm pools")
+                           else "right")
+    for r in metrics.runners:
+        pools = " ".join(f"{lang}:{p.warm}/{p.target}" for lang, p in sorted(r.pools.items()))
+        reuse = f"{r.reused / r.jobs:.0%}" if r.jobs else "-"
+        runners.add_row(r.runner_id, f"{r.active}/{r.capacity}", str(r.jobs), reuse,
+                        str(r.kept), str(r.sessions), pools)
+    summary = (f"containers: {metrics.containers_warm} warm, {metrics.containers_kept} kept, "
+               f"{metrics.active} running; session networks: {metrics.sessions}; "
+               f"reuse rate {metrics.reuse_rate:.0%}")
+    return Group(queue, runners, summary)
+
+
+def main(nats_url: str, as_json: bool, watch: bool) -> int:
+    if as_json and not watch:
+        print(to_json(asyncio.run(collect(nats_url))).decode())
+        return 0
+    console = Console()
+    if not watch:
+        console.print(tables(asyncio.run(collect(nats_url))))
+        return 0
+    with Live(console=console, auto_refresh=False) as live:
+        try:
+            while True:
+                metrics = asyncio.run(collect(nats_url))
+                if as_json:
+                    console.print(to_json(metrics).decode())
+                else:
+                    live.update(tables(metrics), refresh=True)
+                time.sleep(WATCH_EVERY_S)
+        except KeyboardInterrupt:
+            return 0

@@ -1,0 +1,36 @@
+"""The janitor's only NATS call: which runners have a live heartbeat."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import nats
+import nats.errors
+import nats.js.errors
+
+from contracts import subjects
+
+log = logging.getLogger(__name__)
+
+
+async def _live_runners(url: str) -> set[str]:
+    nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0,
+                            allow_reconnect=False)
+    try:
+        kv = await nc.jetstream().key_value(subjects.RUNNERS_BUCKET)
+        try:
+            return set(await kv.keys())
+        except nats.js.errors.NoKeysError:
+            return set()
+    finally:
+        await nc.close()
+
+
+def live_runners(url: str) -> set[str] | None:
+    """Runner ids with a heartbeat, or None when NATS cannot say (then nobody is judged gone)."""
+    try:
+        return asyncio.run(asyncio.wait_for(_live_runners(url), 5))
+    except (OSError, TimeoutError, nats.errors.Error, nats.js.errors.Error) as exc:
+        log.warning("cannot read runner heartbeats from %s: %s", url, exc)
+        return None
