@@ -100,13 +100,19 @@ async def test_host_environment_and_secrets_stay_out(platform: Running) -> None:
 
 
 @pytest.fixture
-def host_listener() -> Iterator[tuple[socket.socket, int]]:
+def host_listener() -> Iterator[tuple[socket.socket, socket.socket, int]]:
+    """A TCP listener and a UDP socket of our own on one port of every host address."""
     listener = socket.socket()
     listener.bind(("0.0.0.0", 0))
     listener.listen()
     listener.setblocking(False)
-    yield listener, listener.getsockname()[1]
+    port = listener.getsockname()[1]
+    datagrams = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    datagrams.bind(("0.0.0.0", port))
+    datagrams.setblocking(False)
+    yield listener, datagrams, port
     listener.close()
+    datagrams.close()
 
 
 def bridge_gateway() -> str:
@@ -119,10 +125,12 @@ def bridge_gateway() -> str:
     return str(config.get("Gateway") or next(ipaddress.ip_network(config["Subnet"]).hosts()))
 
 
+@pytest.mark.parametrize("network", [False, True], ids=["no-network", "session-network"])
 async def test_no_network_egress_tcp_udp_or_dns(
-    platform: Running, host_listener: tuple[socket.socket, int]
+    platform: Running, host_listener: tuple[socket.socket, socket.socket, int], network: bool,
 ) -> None:
-    listener, port = host_listener
+    """Without a network, or on the session's internal one: nothing reaches the host."""
+    listener, datagrams, port = host_listener
     nats_port = int(platform.nats_url.rsplit(":", 1)[1])
     targets = [(bridge_gateway(), port), ("127.0.0.1", port), ("127.0.0.1", nats_port)]
     program = f"targets = {targets!r}\n" + dedent("""
@@ -146,12 +154,17 @@ async def test_no_network_egress_tcp_udp_or_dns(
             out['dns'] = type(exc).__name__
         print(json.dumps(out))
     """)
-    result = await attack(platform, program)
+    result = await attack(platform, program, network=network)
     outcome = json.loads(result.stdout)
-    assert "CONNECTED" not in outcome.values() and outcome["udp"] != "SENT"
+    assert "CONNECTED" not in outcome.values()
     assert outcome["dns"] != "RESOLVED"
+    if not network:
+        assert outcome["udp"] != "SENT"  # no interface at all
+    await asyncio.sleep(0.5)  # a datagram that got out would have arrived by now
     with pytest.raises(BlockingIOError):
         listener.accept()
+    with pytest.raises(BlockingIOError):
+        datagrams.recvfrom(100)
 
 
 async def test_no_process_of_another_container_is_visible(platform: Running) -> None:
