@@ -77,8 +77,8 @@ def container_config(
     config = _hardened(runtime, settings, instance)
     if attachment is not None:
         # An internal bridge of the owner's alone: no route out, none to the host.
+        # Peers find it by its alias; its own host name stays the container's short id.
         config["network_disabled"] = False
-        config["hostname"] = attachment.alias
         config["host_config"]["network_mode"] = attachment.network
         config["labels"][labels.SESSION] = attachment.session
     return config

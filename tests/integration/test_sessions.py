@@ -228,3 +228,26 @@ def test_a_dry_run_removes_nothing_and_unlabelled_containers_are_left_alone(
             with contextlib.suppress(docker.errors.NotFound):
                 client.api.remove_container(container["Id"], force=True)
         client.close()
+
+
+async def test_a_reconnect_with_the_token_resumes_the_session_and_its_sandbox(
+    sessions: Running,
+) -> None:
+    probe = {"main.py": "import os\nprint(os.uname().nodename)\n"}
+    first = await Client.connect(sessions.ws_url)
+    host = (await first.run(probe)).stdout
+    token = first.session["token"]
+    await first.close()
+    again = await Client.connect(sessions.ws_url, token=token)
+    try:
+        assert again.session["sessionId"] == first.session["sessionId"]
+        assert again.session.get("resumed") is True
+        assert (await again.run(probe)).stdout == host, "the console tab's sandbox was kept"
+    finally:
+        await again.close()
+    forged = await Client.connect(sessions.ws_url, token=token[:-2] + "xx")
+    try:
+        assert forged.session["sessionId"] != first.session["sessionId"]
+        assert not forged.session.get("resumed")
+    finally:
+        await forged.close()
