@@ -1,0 +1,45 @@
+"""The browser socket's protections, with an in-memory socket: a reader that does not keep up
+is disconnected instead of growing memory; oversized frames are refused with an error."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from contracts.runtimes import Catalog
+from edge.ws import MAX_FRAME_BYTES, SEND_QUEUE_LIMIT, SLOW_READER_CLOSE, Connection
+
+
+class FakeSocket:
+    def __init__(self) -> None:
+        self.closed: tuple[int, str] | None = None
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+
+def connection(ws: FakeSocket) -> Connection:
+    bus: Any = None  # never reached by these tests
+    return Connection(ws, bus, Catalog([]), "0" * 32, "token")  # type: ignore[arg-type]
+
+
+async def test_a_reader_that_falls_behind_is_disconnected() -> None:
+    ws = FakeSocket()
+    conn = connection(ws)
+    for n in range(SEND_QUEUE_LIMIT):
+        conn.send(f"frame {n}")
+    assert ws.closed is None
+    conn.send("one too many")
+    assert conn.closing is not None
+    await conn.closing
+    assert ws.closed == (SLOW_READER_CLOSE, "client reads too slowly")
+    assert conn.outbox.qsize() == SEND_QUEUE_LIMIT, "memory stays bounded"
+
+
+async def test_an_oversized_frame_gets_an_error_not_a_crash() -> None:
+    conn = connection(FakeSocket())
+    await conn.handle_frame("x" * (MAX_FRAME_BYTES + 1))
+    error = json.loads(conn.outbox.get_nowait())
+    assert (error["type"], error["code"]) == ("error", "invalid_request")
+    await asyncio.sleep(0)
