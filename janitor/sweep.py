@@ -41,7 +41,8 @@ def container_removals(containers: list[dict[str, Any]], now: float,
         if found.get(labels.MANAGED) != "1":
             continue
         name = (c.get("Names") or ["?"])[0].lstrip("/")
-        age = now - float(c.get("Created") or now)
+        created = c.get("Created")
+        age = now - (float(created) if created is not None else now)
         reason = _reason(c.get("State", ""), age, found.get(labels.EXPIRES), now) or _orphan(
             found.get(labels.RUNNER), age, live_runners)
         if reason:

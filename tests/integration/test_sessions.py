@@ -251,3 +251,17 @@ async def test_a_reconnect_with_the_token_resumes_the_session_and_its_sandbox(
         assert not forged.session.get("resumed")
     finally:
         await forged.close()
+
+
+def test_coderunner_stats_shows_the_queue_runners_and_sessions(sessions: Running) -> None:
+    env = {**os.environ, "NATS_URL": sessions.nats_url}
+    out = subprocess.run([sys.executable, "-m", "coderunner", "stats", "--json"],
+                         check=True, capture_output=True, text=True, env=env).stdout
+    stats = json.loads(out)
+    assert [r["runnerId"] for r in stats["runners"]] == [sessions.runner_id]
+    assert stats["pools"]["python"]["target"] == 1
+    assert set(stats["queue"]["queue"]["waiting"]) == {"0", "1", "2"}
+    assert {"containersWarm", "containersKept", "sessions", "reuseRate", "jobs"} <= set(stats)
+    table = subprocess.run([sys.executable, "-m", "coderunner", "stats"], check=True,
+                           capture_output=True, text=True, env=env).stdout
+    assert "queue" in table and sessions.runner_id in table
