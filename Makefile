@@ -26,6 +26,7 @@ images: docker venv
 
 web:
 	@infra/setup/ensure-web.sh
+	@infra/setup/ensure-chromium.sh
 
 lint: venv
 	$(BIN)/ruff check .
