@@ -97,6 +97,7 @@ def platform(pool_size: int, ttl_s: int = 60) -> Iterator[Bench]:
             {
                 "NATS_URL": nats.url,
                 "RUNNER_ID": f"bench-{uuid.uuid4().hex[:8]}",
+                "PLATFORM_ID": f"bench-{uuid.uuid4().hex[:8]}",
                 "POOL_SIZE": str(pool_size),
                 "CONTAINER_TTL": str(ttl_s),
                 "LOG_LEVEL": "WARNING",

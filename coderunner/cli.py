@@ -55,13 +55,13 @@ def cmd_janitor(args: argparse.Namespace) -> int:
 
     settings = JanitorSettings.from_env()
     alive = live_runners(settings.nats_url)
-    host = DockerHost(settings.docker_host)
+    host = DockerHost(settings.docker_host, settings.platform_id)
     try:
         removals = host.sweep(dry_run=args.dry_run, live_runners=alive)
     finally:
         host.close()
     if args.json:
-        print(json.dumps({"dryRun": args.dry_run, "removed": [
+        print(json.dumps({"dryRun": args.dry_run, "orphansJudged": alive is not None, "removed": [
             {"kind": r.kind, "id": r.id, "name": r.name, "reason": r.reason} for r in removals
         ]}))
     else:

@@ -35,7 +35,7 @@ def run_file(
     files = [SourceFile(p.name if p == main else str(p), p.read_text()) for p in [main, *extra]]
     frame = ExecuteCode(
         language=language, files=files, main_file=main.name, request_id="cli", stdin=stdin,
-        args=args,
+        args=args, network=False,  # one program, no console tabs to talk to
     )
     with connect(url, max_size=16 * 1024 * 1024) as ws:
         ws.send(encode(frame).decode())

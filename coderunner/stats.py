@@ -8,8 +8,10 @@ straight from NATS: dispatchers answer ``stats.queue``, runners' heartbeats are 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 
+import nats.errors
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -23,7 +25,7 @@ WATCH_EVERY_S = 2.0
 
 async def collect(nats_url: str) -> AdminMetrics:
     bus = EdgeBus(nats_url)
-    await bus.connect()
+    await bus.connect(once=True)
     try:
         queue = combine_queue_stats(await bus.queue_stats())
         return admin_metrics(await bus.runners(), queue)
@@ -63,6 +65,15 @@ def tables(metrics: AdminMetrics) -> Group:
 
 
 def main(nats_url: str, as_json: bool, watch: bool) -> int:
+    try:
+        return show(nats_url, as_json, watch)
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        why = str(exc) or type(exc).__name__
+        print(f"coderunner stats: cannot reach NATS at {nats_url}: {why}", file=sys.stderr)
+        return 2
+
+
+def show(nats_url: str, as_json: bool, watch: bool) -> int:
     if as_json and not watch:
         print(to_json(asyncio.run(collect(nats_url))).decode())
         return 0
@@ -75,7 +86,7 @@ def main(nats_url: str, as_json: bool, watch: bool) -> int:
             while True:
                 metrics = asyncio.run(collect(nats_url))
                 if as_json:
-                    console.print(to_json(metrics).decode())
+                    print(to_json(metrics).decode(), flush=True)
                 else:
                     live.update(tables(metrics), refresh=True)
                 time.sleep(WATCH_EVERY_S)

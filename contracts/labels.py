@@ -7,6 +7,9 @@ from __future__ import annotations
 
 MANAGED = "coderunner.managed"
 """On every sandbox container: "1"."""
+PLATFORM = "coderunner.platform"
+"""The platform (``PLATFORM_ID``: one NATS installation) whose runner made it: a janitor judges
+orphans only among its own platform's, since it sees only that platform's heartbeats."""
 RUNNER = "coderunner.runner"
 """The runner id (``RUNNER_ID``) that created a container."""
 INSTANCE = "coderunner.instance"

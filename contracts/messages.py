@@ -236,9 +236,9 @@ class RunnerInfo(Struct, frozen=True, rename="camel"):
     """Idle containers parked for an owner's next run."""
     jobs: int = 0
     reused: int = 0
+    """Jobs run so far, and how many of them in a container kept from the owner's last run."""
     sessions: int = 0
     """Session networks this runner holds."""
-    """Jobs run so far, and how many of them in a container kept from the owner's last run."""
 
 
 class TableResult(Struct, frozen=True, rename="camel"):

@@ -5,6 +5,7 @@ Only entry points call ``from_env``; everything below receives the struct explic
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from collections.abc import Mapping
@@ -155,9 +156,22 @@ class DispatcherSettings(Struct, frozen=True):
         )
 
 
+def _subnets(env: Mapping[str, str]) -> str:
+    raw = _str(env, "SESSION_SUBNETS", "172.25.0.0/16")
+    try:
+        network = ipaddress.ip_network(raw)
+    except ValueError as exc:
+        raise SettingsError(f"SESSION_SUBNETS must be a network like 172.25.0.0/16: {exc}"
+                            ) from None
+    if network.version != 4 or network.prefixlen > 24:
+        raise SettingsError(f"SESSION_SUBNETS must be an IPv4 range of /24 or wider, got {raw}")
+    return raw
+
+
 class RunnerSettings(Struct, frozen=True):
     nats_url: str = DEFAULT_NATS_URL
     runner_id: str = "runner"
+    platform_id: str = "default"
     docker_host: str | None = None
     runtimes_dir: str = str(DEFAULT_RUNTIMES_DIR)
     pool_size: int = 2
@@ -176,6 +190,7 @@ class RunnerSettings(Struct, frozen=True):
         return cls(
             nats_url=_str(env, "NATS_URL", DEFAULT_NATS_URL),
             runner_id=_str(env, "RUNNER_ID", socket.gethostname()),
+            platform_id=_str(env, "PLATFORM_ID", "default"),
             docker_host=env.get("DOCKER_HOST") or None,
             runtimes_dir=_str(env, "RUNTIMES_DIR", str(DEFAULT_RUNTIMES_DIR)),
             pool_size=_int(env, "POOL_SIZE", 2),
@@ -186,7 +201,7 @@ class RunnerSettings(Struct, frozen=True):
             max_memory_mb=_int(env, "MAX_MEMORY_MB", 1024, 16),
             max_processes=_int(env, "MAX_PROCESSES", 256, 1),
             agent_timeout_s=_int(env, "AGENT_TIMEOUT", 5, 1),
-            session_subnets=_str(env, "SESSION_SUBNETS", "172.25.0.0/16"),
+            session_subnets=_subnets(env),
         )
 
 
@@ -195,10 +210,13 @@ class JanitorSettings(Struct, frozen=True):
     interval_s: int = 15
     nats_url: str = DEFAULT_NATS_URL
     """To learn which runners are alive (their heartbeats); without NATS, none is judged gone."""
+    platform_id: str = "default"
+    """Orphans are judged only among this platform's containers and networks."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> JanitorSettings:
         return cls(
+            platform_id=_str(env, "PLATFORM_ID", "default"),
             nats_url=_str(env, "NATS_URL", DEFAULT_NATS_URL),
             docker_host=env.get("DOCKER_HOST") or None,
             interval_s=_int(env, "JANITOR_INTERVAL", 15, 1),

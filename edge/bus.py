@@ -117,10 +117,17 @@ class EdgeBus:
         self._kv: KeyValue | None = None
         self._webhooks: JetStreamContext.PullSubscription | None = None
 
-    async def connect(self) -> None:
-        self._nc = await nats.connect(
-            self.url, name="edge", max_reconnect_attempts=-1, reconnect_time_wait=0.5
-        )
+    async def connect(self, once: bool = False) -> None:
+        """Connect, retrying for ever (a service) or failing at once (``once``: a CLI)."""
+        if once:
+            self._nc = await asyncio.wait_for(nats.connect(
+                self.url, name="edge-cli", allow_reconnect=False, connect_timeout=2,
+                error_cb=_quiet,
+            ), 5)
+        else:
+            self._nc = await nats.connect(
+                self.url, name="edge", max_reconnect_attempts=-1, reconnect_time_wait=0.5
+            )
         self._js = self._nc.jetstream()
 
     async def submit(self, job: Job) -> None:
@@ -315,3 +322,7 @@ class EdgeBus:
             with contextlib.suppress(nats.errors.Error, TimeoutError):
                 await self._nc.flush(timeout=2)
             await self._nc.close()
+
+
+async def _quiet(exc: Exception) -> None:
+    """A one-shot client reports its connection failure itself, without tracebacks."""

@@ -12,7 +12,7 @@ import re
 from contracts.messages import SourceFile
 
 NETWORK_WORDS = re.compile(
-    r"""\bmysql\b|jdbc:|\bsocket\b|socketserver|http\.server|asyncio\.(open_connection|start_server)
+    r"""(?i:mysql)|jdbc:|\bsocket\b|socketserver|http\.server|asyncio\.(open_connection|start_server)
     |java\.net|\bServerSocket\b|require\(\s*['"](node:)?(net|http|https|dgram)['"]\s*\)
     |from\s+['"](node:)?(net|http)['"]|"net(/http)?"|sys/socket\.h|netinet/|std::net
     |TcpListener|TcpStream|TCPServer|TCPSocket|socket_create|fsockopen|IO::Socket|\bnc\s|/dev/tcp/

@@ -15,8 +15,7 @@ log = logging.getLogger(__name__)
 
 
 async def _live_runners(url: str) -> set[str]:
-    nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0,
-                            allow_reconnect=False)
+    nc = await nats.connect(url, connect_timeout=2, allow_reconnect=False, error_cb=_quiet)
     try:
         kv = await nc.jetstream().key_value(subjects.RUNNERS_BUCKET)
         try:
@@ -27,10 +26,15 @@ async def _live_runners(url: str) -> set[str]:
         await nc.close()
 
 
+async def _quiet(exc: Exception) -> None:
+    """The failure is reported once, by ``live_runners``."""
+
+
 def live_runners(url: str) -> set[str] | None:
     """Runner ids with a heartbeat, or None when NATS cannot say (then nobody is judged gone)."""
     try:
         return asyncio.run(asyncio.wait_for(_live_runners(url), 5))
     except (OSError, TimeoutError, nats.errors.Error, nats.js.errors.Error) as exc:
-        log.warning("cannot read runner heartbeats from %s: %s", url, exc)
+        why = str(exc) or type(exc).__name__
+        log.warning("cannot read runner heartbeats from %s: %s", url, why)
         return None

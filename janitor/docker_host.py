@@ -12,7 +12,8 @@ from janitor.sweep import Removal, container_removals, network_removals
 
 
 class DockerHost:
-    def __init__(self, docker_host: str | None) -> None:
+    def __init__(self, docker_host: str | None, platform: str = "default") -> None:
+        self.platform = platform
         self._client = docker.DockerClient(
             base_url=docker_host or "unix:///var/run/docker.sock", timeout=30
         )
@@ -22,7 +23,7 @@ class DockerHost:
         api = self._client.api
         now = time.time()
         containers = api.containers(all=True, filters={"label": labels.MANAGED})
-        doomed = container_removals(containers, now, live_runners)
+        doomed = container_removals(containers, now, live_runners, self.platform)
         gone = {r.id for r in doomed}
         networks = []
         for listed in api.networks(filters={"label": labels.MANAGED}):
@@ -33,7 +34,7 @@ class DockerHost:
             attached = network.get("Containers") or {}
             network["Containers"] = {k: v for k, v in attached.items() if k not in gone}
             networks.append(network)
-        return doomed + network_removals(networks, now, live_runners)
+        return doomed + network_removals(networks, now, live_runners, self.platform)
 
     def sweep(self, dry_run: bool = False, live_runners: set[str] | None = None
               ) -> list[Removal]:

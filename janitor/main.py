@@ -15,7 +15,7 @@ log = logging.getLogger("janitor")
 
 def main() -> None:
     settings = JanitorSettings.from_env()
-    host = DockerHost(settings.docker_host)
+    host = DockerHost(settings.docker_host, settings.platform_id)
 
     def sweep() -> None:
         for removal in host.sweep(live_runners=live_runners(settings.nats_url)):

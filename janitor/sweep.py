@@ -32,7 +32,8 @@ first sandbox is still on its way."""
 
 
 def container_removals(containers: list[dict[str, Any]], now: float,
-                       live_runners: set[str] | None = None) -> list[Removal]:
+                       live_runners: set[str] | None = None,
+                       platform: str = "default") -> list[Removal]:
     """Managed containers that have exited, outlived their ``coderunner.expires`` label, or
     whose runner is not among ``live_runners`` (None: unknown, so nobody is judged gone)."""
     removals = []
@@ -44,16 +45,18 @@ def container_removals(containers: list[dict[str, Any]], now: float,
         created = c.get("Created")
         age = now - (float(created) if created is not None else now)
         reason = _reason(c.get("State", ""), age, found.get(labels.EXPIRES), now) or _orphan(
-            found.get(labels.RUNNER), age, live_runners)
+            found, age, live_runners, platform)
         if reason:
             removals.append(Removal("container", c["Id"], name, reason))
     return removals
 
 
 def network_removals(networks: list[dict[str, Any]], now: float,
-                     live_runners: set[str] | None = None) -> list[Removal]:
+                     live_runners: set[str] | None = None,
+                     platform: str = "default") -> list[Removal]:
     """Managed session networks (inspected, with their ``Containers``) that expired, whose
-    runner is gone, or that no container has used for ``ORPHAN_GRACE_S``."""
+    runner is gone, or that have no container attached and are older than ``ORPHAN_GRACE_S``
+    (a session's network holds its sandboxes and database until the session is reaped)."""
     removals = []
     for n in networks:
         found = n.get("Labels") or {}
@@ -61,7 +64,7 @@ def network_removals(networks: list[dict[str, Any]], now: float,
             continue
         age = now - _created(n.get("Created"), now)
         reason = _reason("", age, found.get(labels.EXPIRES), now) or _orphan(
-            found.get(labels.RUNNER), age, live_runners)
+            found, age, live_runners, platform)
         if reason is None and not n.get("Containers") and age > ORPHAN_GRACE_S:
             reason = "no container left on it"
         if reason:
@@ -80,8 +83,12 @@ def _created(value: Any, now: float) -> float:
         return now
 
 
-def _orphan(runner: str | None, age: float, live_runners: set[str] | None) -> str | None:
-    if live_runners is None or runner is None or age <= ORPHAN_GRACE_S:
+def _orphan(found: dict[str, str], age: float, live_runners: set[str] | None,
+            platform: str) -> str | None:
+    """Only among our own platform's: another platform's runners are not in our heartbeats."""
+    runner = found.get(labels.RUNNER)
+    if (live_runners is None or runner is None or age <= ORPHAN_GRACE_S
+            or found.get(labels.PLATFORM, "default") != platform):
         return None
     return None if runner in live_runners else f"runner {runner} is gone"
 

@@ -97,6 +97,7 @@ def _hardened(runtime: Runtime, settings: RunnerSettings, instance: str) -> dict
         "environment": dict(BASE_ENV),
         "labels": {
             labels.MANAGED: "1",
+            labels.PLATFORM: settings.platform_id,
             labels.RUNNER: settings.runner_id,
             labels.INSTANCE: instance,
             labels.LANGUAGE: runtime.name,
@@ -266,13 +267,15 @@ class DockerSessions:
         self.remove_container = sandboxes.remove
 
     def _labels(self, role: str, session: str) -> dict[str, str]:
+        """No expiry label: a session lives as long as it is used; the runner removes it after
+        the TTL, the janitor when its runner is gone or nothing is attached to its network."""
         return {
             labels.MANAGED: "1",
+            labels.PLATFORM: self._settings.platform_id,
             labels.RUNNER: self._settings.runner_id,
             labels.INSTANCE: self._instance,
             labels.ROLE: role,
             labels.SESSION: session,
-            labels.EXPIRES: str(int(time.time()) + MAX_LIFETIME_S),
         }
 
     async def subnets_in_use(self) -> set[str]:
@@ -314,6 +317,7 @@ class DockerSessions:
         """A MariaDB server for one session at host ``mysql`` on its network, hardened like a
         sandbox; its data lives in the container's /tmp and dies with it."""
         config = _hardened(runtime, self._settings, self._instance)
+        config["labels"].pop(labels.EXPIRES)
         config["labels"].update(self._labels("database", session))
         config.update({
             "network_disabled": False, "hostname": "mysql", "stdin_open": False,
@@ -336,6 +340,13 @@ class DockerSessions:
                 await self.remove_container(created["Id"])
             raise SandboxError(f"cannot start the session database: {exc}") from exc
         return str(created["Id"])
+
+    async def is_running(self, container_id: str) -> bool:
+        try:
+            state = await asyncio.to_thread(self._api.inspect_container, container_id)
+        except docker.errors.NotFound:
+            return False
+        return bool(state["State"]["Running"])
 
     async def _wait_ready(self, container_id: str, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s

@@ -182,15 +182,21 @@ class Runner:
     async def _sandbox_for(self, job: Job, pool: WarmPool, session: Session | None) -> Sandbox:
         if job.reuse_key:
             kept = await self.reuse.take(job.owner, job.reuse_key, pool.runtime.name)
-            if kept is not None and session is not None and kept.network != session.network:
-                await self.sandboxes.destroy(kept)  # a sandbox without the network will not do
+            wanted = session.network if session else None
+            if kept is not None and kept.network != wanted:
+                await self.sandboxes.destroy(kept)  # on the wrong network, or on one at all
                 kept = None
             if kept is not None:
                 self.reused += 1
                 return kept
-        if session is not None:
+        if session is None:
+            return await pool.take()
+        try:
             return await self.sandboxes.create(pool.runtime, session.attachment(job.main_file))
-        return await pool.take()
+        except SandboxError:
+            # Its network may have been removed under it (by a janitor): make the session anew.
+            session = await self.sessions.reopen(job.owner, with_database=wants_database(job))
+            return await self.sandboxes.create(pool.runtime, session.attachment(job.main_file))
 
     async def _forward(self, sandbox: Sandbox, control: Control) -> None:
         command: dict[str, str] = {"op": control.action}

@@ -84,13 +84,26 @@ class Sessions:
         return len(self._sessions)
 
     async def open(self, owner: str, with_database: bool) -> Session:
-        """The owner's session, its network made and (if asked) its database started."""
+        """The owner's session, its network made and (if asked) its database running."""
         async with self._locks.setdefault(owner, asyncio.Lock()):
             session = self._sessions.get(owner) or await self._create(owner)
             session.last_used = time.monotonic()
+            if with_database and session.database is not None and not (
+                    await self.docker.is_running(session.database)):
+                log.warning("the database of session %s died; starting a new, empty one",
+                            session_hash(owner))
+                await self.docker.remove_container(session.database)
+                session.database = None
             if with_database and session.database is None:
                 await self._start_database(session)
             return session
+
+    async def reopen(self, owner: str, with_database: bool) -> Session:
+        """Forget the owner's session (its network is gone) and open it anew."""
+        stale = self._sessions.pop(owner, None)
+        if stale is not None:
+            await self._remove(stale)
+        return await self.open(owner, with_database)
 
     async def _create(self, owner: str) -> Session:
         name = f"coderunner-{self.instance[:8]}-{session_hash(owner)}"

@@ -61,6 +61,7 @@ def running_platform(data: Path, **settings: str) -> Iterator[Running]:
     env.update({
         "NATS_URL": nats.url,
         "RUNNER_ID": runner_id,
+        "PLATFORM_ID": runner_id,  # its janitor judges orphans only among its own
         "POOL_SIZE": "1",
         "LOG_LEVEL": "WARNING",
         "CODERUNNER_CANARY": CANARY,  # must never reach a sandbox

@@ -183,8 +183,8 @@ def session_leftovers(runner_id: str) -> tuple[list[str], list[str]]:
         client.close()
 
 
-def janitor(*args: str, nats_url: str) -> dict[str, object]:
-    env = {**os.environ, "NATS_URL": nats_url}
+def janitor(*args: str, platform: Running) -> dict[str, object]:
+    env = {**os.environ, "NATS_URL": platform.nats_url, "PLATFORM_ID": platform.runner_id}
     out = subprocess.run([sys.executable, "-m", "coderunner", "janitor", "sweep", "--json",
                           *args], check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout)  # type: ignore[no-any-return]
@@ -200,7 +200,7 @@ async def test_a_session_is_gone_after_its_ttl_and_a_janitor_pass(sessions: Runn
     containers, networks = session_leftovers(sessions.runner_id)
     assert containers and networks, "the session had a network, a database and a sandbox"
     await asyncio.sleep(TTL_S + 3)
-    janitor(nats_url=sessions.nats_url)
+    janitor(platform=sessions)
     assert session_leftovers(sessions.runner_id) == ([], [])
 
 
@@ -214,10 +214,10 @@ def test_a_dry_run_removes_nothing_and_unlabelled_containers_are_left_alone(
         "coderunner/python", command=["true"],
         labels={labels.MANAGED: "1", labels.EXPIRES: "1"})  # expired long ago
     try:
-        plan = janitor("--dry-run", nats_url=sessions.nats_url)
+        plan = janitor("--dry-run", platform=sessions)
         assert managed["Id"] in [r["id"] for r in plan["removed"]]  # type: ignore[union-attr]
         assert client.api.inspect_container(managed["Id"])  # still there after a dry run
-        done = janitor(nats_url=sessions.nats_url)
+        done = janitor(platform=sessions)
         removed = [r["id"] for r in done["removed"]]  # type: ignore[union-attr]
         assert managed["Id"] in removed and stranger["Id"] not in removed
         assert client.api.inspect_container(stranger["Id"])["State"]["Status"] == "created"
