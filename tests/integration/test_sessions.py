@@ -265,3 +265,33 @@ def test_coderunner_stats_shows_the_queue_runners_and_sessions(sessions: Running
     table = subprocess.run([sys.executable, "-m", "coderunner", "stats"], check=True,
                            capture_output=True, text=True, env=env).stdout
     assert "queue" in table and sessions.runner_id in table
+
+
+JDBC = """import java.sql.*;
+
+public class Main {
+    public static void main(String[] args) throws Exception {
+        String url = "jdbc:mysql://mysql:3306/" + System.getenv("MYSQL_DATABASE");
+        try (Connection c = DriverManager.getConnection(url, System.getenv("MYSQL_USER"),
+                                                        System.getenv("MYSQL_PASSWORD"));
+             Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE IF NOT EXISTS visits (n INT)");
+            s.execute("INSERT INTO visits VALUES (7)");
+            ResultSet r = s.executeQuery("SELECT SUM(n) FROM visits");
+            r.next();
+            System.out.println("sum " + r.getInt(1));
+        }
+    }
+}
+"""
+
+
+async def test_java_reaches_the_session_database_over_jdbc(sessions: Running) -> None:
+    client = await Client.connect(sessions.ws_url)
+    try:
+        first = await client.run({"Main.java": JDBC}, language="java")
+        second = await client.run({"Main.java": JDBC}, language="java")
+    finally:
+        await client.close()
+    assert (first.verdict, first.stdout) == ("ok", "sum 7\n"), first.stderr
+    assert second.stdout == "sum 14\n", "the data lasted from one run to the next"
