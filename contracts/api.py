@@ -8,19 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from contracts.messages import (
-    MAX_ARGS,
-    Arg,
-    FileName,
-    Id,
-    Language,
-    Limits,
-    SourceFile,
-    StdinData,
-    TableResult,
-    Verdict,
-    WebhookState,
-)
+from contracts.messages import Program, TableResult, Verdict, WebhookState
 
 MAX_BATCH = 20
 MAX_CALLBACK_URL = 2048
@@ -28,17 +16,10 @@ CallbackUrl = Annotated[str, Meta(min_length=8, max_length=MAX_CALLBACK_URL)]
 ApiStatus = Literal["queued", "running", "completed"]
 
 
-class ExecutionRequest(Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+class ExecutionRequest(Program, frozen=True):
     """``POST /api/v1/executions``: the fields of the socket's ``execute_code``, plus
     ``callbackUrl`` (POST the result there when done) and ``background`` (priority 0)."""
 
-    language: Language
-    files: Annotated[list[SourceFile], Meta(min_length=1, max_length=100)]
-    main_file: FileName
-    request_id: Id | None = None
-    stdin: StdinData = ""
-    args: Annotated[list[Arg], Meta(max_length=MAX_ARGS)] = []
-    limits: Limits | None = None
     callback_url: CallbackUrl | None = None
     background: bool = False
 

@@ -73,8 +73,9 @@ class Limits(_Wire, frozen=True, omit_defaults=True):
 # --- client to server (WebSocket) -------------------------------------------------------------
 
 
-class ExecuteCode(_Wire, frozen=True, tag="execute_code", tag_field="type"):
-    """Run a program: ``files`` written to the workspace, ``mainFile`` started."""
+class Program(_Wire, frozen=True):
+    """What every way of running code asks for: ``files`` written to the workspace,
+    ``mainFile`` started with ``args`` and ``stdin``, within ``limits``."""
 
     language: Language
     files: Annotated[list[SourceFile], Meta(min_length=1, max_length=MAX_FILES)]
@@ -83,6 +84,11 @@ class ExecuteCode(_Wire, frozen=True, tag="execute_code", tag_field="type"):
     stdin: StdinData = ""
     args: Annotated[list[Arg], Meta(max_length=MAX_ARGS)] = []
     limits: Limits | None = None
+
+
+class ExecuteCode(Program, frozen=True, tag="execute_code", tag_field="type"):
+    """Run a program from the browser socket."""
+
     network: bool | None = None
     """Run on the session's private network (to reach another console tab's server, or the
     session's MySQL at host ``mysql``); by default the edge decides from the source."""
