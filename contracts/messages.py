@@ -151,6 +151,8 @@ class CompletionEvent(_Event, frozen=True, tag="completion"):
     request_id: str | None = None
     claimed_at: float = 0.0
     """When a runner claimed the job (Unix seconds); left out when no runner did."""
+    webhook: bool = False
+    """The result is also POSTed to the execution's ``callbackUrl`` (HTTP API)."""
 
 
 class ErrorEvent(_Event, frozen=True, tag="error"):
@@ -205,6 +207,8 @@ class Job(Struct, frozen=True, rename="camel", omit_defaults=True):
     limits: Limits | None = None
     keep_output: bool = False
     """Store stdout, stderr and tables in the ``executions`` bucket for the HTTP API to read."""
+    webhook: bool = False
+    """A callback URL waits for this job's result: its completion says so (``webhook``)."""
     network: bool = False
     """Run on the owner's private session network (internal bridge), reachable by the owner's
     other networked sandboxes under the main file's stem, with the session's MySQL at

@@ -98,6 +98,7 @@ class Dispatcher:
             CompletionEvent(
                 execution_id=job.execution_id, verdict=verdict, queued_ms=queued_ms,
                 language=job.language, message=message, request_id=job.request_id,
+                webhook=job.webhook,
             )
         )
         await msg.ack()
@@ -124,5 +125,6 @@ class Dispatcher:
             CompletionEvent(
                 execution_id=job.execution_id, verdict="internal_error", language=job.language,
                 message="no runner could finish this job", request_id=job.request_id,
+                webhook=job.webhook,
             )
         )

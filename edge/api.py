@@ -210,6 +210,7 @@ class Api:
             main_file=spec.main_file, owner=principal.owner, priority=priority,
             submitted_at=now, request_id=spec.request_id, reuse_key=f"api:{runtime.name}",
             stdin=spec.stdin, args=spec.args, limits=spec.limits, keep_output=True,
+            webhook=spec.callback_url is not None,
         )
         try:
             await self.bus.submit(job)

@@ -129,9 +129,11 @@ class Edge:
         while True:
             try:
                 batch = await self.bus.webhook_batch(WEBHOOK_BATCH)
+                for unwanted in (m for m in batch if not m.wanted):
+                    await unwanted.ack()  # most completions: no callback, no lookup
                 await asyncio.gather(*(
                     self.webhooks.deliver(Attempt(m.execution_id, m.number, m.ack, m.retry))
-                    for m in batch
+                    for m in batch if m.wanted
                 ))
             except Exception as exc:  # NATS reconnecting, say: the completions wait
                 log.warning("webhook delivery loop: %r; retrying", exc)

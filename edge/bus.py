@@ -99,6 +99,10 @@ class WebhookMsg:
         self._msg = msg
         self.execution_id = msg.subject.rsplit(".", 1)[-1]
         self.number = msg.metadata.num_delivered or 1
+        try:
+            self.wanted = completion_decoder.decode(msg.data).webhook
+        except ValueError:
+            self.wanted = False
 
     async def ack(self) -> None:
         await self._msg.ack()

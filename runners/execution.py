@@ -108,6 +108,7 @@ def completion_of(done: AgentEvent, job: Job, queued_ms: int, wall_ms: int) -> C
         language=job.language,
         message=done.get("error"),
         request_id=job.request_id,
+        webhook=job.webhook,
     )
 
 
@@ -119,6 +120,7 @@ def failure(job: Job, verdict: Verdict, message: str, queued_ms: int = 0) -> Com
         language=job.language,
         message=message,
         request_id=job.request_id,
+        webhook=job.webhook,
     )
 
 

@@ -33,6 +33,7 @@ FULL = CompletionEvent(
     wall_ms=14, cpu_ms=11, memory_kb=9216, queued_ms=3, language="c", request_id="r1",
 )
 EVERY_FIELD = msgspec.structs.replace(FULL, exit_code=139, truncated=True, claimed_at=1.5,
+                                      webhook=True,
                                       message="cannot start ./main: Permission denied")
 MINIMAL = CompletionEvent(execution_id="0c303e81d55e4e01ace7664a6af5c178", verdict="expired")
 EXPIRED = CompletionEvent(execution_id="e1", verdict="expired", queued_ms=60_412,
