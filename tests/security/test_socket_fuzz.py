@@ -1,0 +1,107 @@
+"""Bad input on the browser socket: malformed and mistyped frames, unknown types, binary frames,
+frames too large, and floods of stdin for executions that are not the sender's. Each gets a
+clear answer; the connection, and everyone else's, keeps working."""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+
+import pytest
+import websockets
+
+from tests.conftest import Running
+from tests.integration.wsclient import Client
+
+MALFORMED = [
+    "", "{", "[]", "null", "42", '"text"', "{}", '{"type":null}', '{"type":"execute_code"}',
+    '{"type":"nope"}', '{"type":"stdin"}', '{"type":"stop","executionId":5}',
+    '{"type":"execute_code","language":7,"files":[],"mainFile":"a"}',
+    '{"type":"execute_code","language":"python","files":"x","mainFile":"a"}',
+    '{"type":"execute_code","language":"python","files":[{"name":"a"}],"mainFile":"a"}',
+    '{"type":"execute_code","language":"python","files":[{"name":"a","content":"x"}],'
+    '"mainFile":"a","limits":{"wallMs":-1}}',
+    '{"type":"execute_code","language":"python","files":[{"name":"a","content":"x"}],'
+    '"mainFile":"a","args":[1,2]}',
+    '{"type":"stdin","executionId":"' + "x" * 200 + '","data":"a"}',
+    "\x00\x01\x02",
+]
+
+
+def random_frames(count: int, seed: int = 7) -> list[str]:
+    """Random JSON-ish text: objects with random keys and values, and raw noise."""
+    rng = random.Random(seed)
+    values: list[object] = [None, True, 0, -1, 2**70, 1.5, "", "x" * 300, [], {}, [1, "a"]]
+    frames = []
+    for _ in range(count):
+        if rng.random() < 0.3:
+            frames.append("".join(rng.choice(string.printable) for _ in range(rng.randint(1, 80))))
+            continue
+        frame = {rng.choice(["type", "language", "files", "mainFile", "executionId", "data",
+                             "eof", "limits", "requestId", "zzz"]): rng.choice(values)
+                 for _ in range(rng.randint(0, 6))}
+        frame["type"] = rng.choice(["execute_code", "stdin", "stop", "x", 3])
+        frames.append(json.dumps(frame))
+    return frames
+
+
+async def test_malformed_and_random_frames_get_errors_and_the_socket_keeps_working(
+    platform: Running,
+) -> None:
+    client = await Client.connect(platform.ws_url)
+    try:
+        for frame in MALFORMED + random_frames(300):
+            await client.send(frame)
+            answer = await client.receive()
+            assert answer["type"] == "error", (frame, answer)
+            assert answer["code"] in ("invalid_request", "not_found", "unknown_language")
+            assert answer["message"]
+        result = await client.run({"main.py": "print('still serving')"})
+        assert result.stdout == "still serving\n"
+    finally:
+        await client.close()
+
+
+async def test_binary_frames_are_read_as_text_or_refused(platform: Running) -> None:
+    async with websockets.connect(platform.ws_url) as ws:
+        await ws.recv()  # the session frame
+        await ws.send(b"\xff\xfe\x00garbage")
+        assert json.loads(await ws.recv())["code"] == "invalid_request"
+        await ws.send(json.dumps({"type": "stop", "executionId": "abc"}).encode())
+        assert json.loads(await ws.recv())["code"] == "not_found"
+
+
+async def test_a_ten_megabyte_frame_closes_only_that_socket(platform: Running) -> None:
+    bystander = await Client.connect(platform.ws_url)
+    try:
+        async with websockets.connect(platform.ws_url, max_size=None) as ws:
+            await ws.recv()
+            await ws.send("x" * (10 * 1024 * 1024))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+        result = await bystander.run({"main.py": "print('unharmed')"})
+        assert result.stdout == "unharmed\n"
+    finally:
+        await bystander.close()
+
+
+async def test_a_flood_of_stdin_for_someone_elses_execution_reaches_nothing(
+    platform: Running,
+) -> None:
+    victim, attacker = await Client.connect(platform.ws_url), await Client.connect(platform.ws_url)
+    try:
+        queued = await victim.submit({"main.py": "print(input())"})
+        target = queued["executionId"]
+        for _ in range(500):
+            await attacker.send({"type": "stdin", "executionId": target, "data": "pwned\n"})
+        await attacker.send({"type": "stop", "executionId": target})
+        refusals = [await attacker.receive() for _ in range(501)]
+        assert {r["code"] for r in refusals} == {"not_found"}
+        await victim.send({"type": "stdin", "executionId": target, "data": "mine\n"})
+        result = await victim.collect(target)
+        assert (result.verdict, result.stdout) == ("ok", "mine\n")
+    finally:
+        await victim.close()
+        await attacker.close()
