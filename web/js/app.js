@@ -1,0 +1,330 @@
+// The IDE's composition root: the project, the editor, the file panel, the consoles and the
+// socket, wired together. Decisions live in the DOM-free modules (project.js, templates.js,
+// console-state.js, connection.js, ansi.js); this file only connects them to the page.
+
+import { Connection } from "./connection.js";
+import { ConsoleState } from "./console-state.js";
+import { ConsoleView } from "./consoleview.js";
+import { Editor, loadMonaco } from "./editor.js";
+import { FilePanel } from "./filepanel.js";
+import { Project, ProjectError, ProjectStore, runtimeFor } from "./project.js";
+import { defaultTemplate, templates } from "./templates.js";
+
+const $ = (id) => document.getElementById(id);
+const SAVE_DELAY_MS = 250;
+const RUNTIMES_RETRY_MS = 2000;
+
+const store = new ProjectStore(window.localStorage);
+let project = store.load() ?? projectOf(defaultTemplate([]));
+let runtimes = [];
+let templateList = [];
+let editor = null;
+let saveTimer = null;
+let undoProject = null;
+let noticeSource = null;
+
+const consoles = new ConsoleState();
+const connection = new Connection({
+  WebSocket: window.WebSocket, storage: window.sessionStorage, location: window.location,
+});
+
+const files = new FilePanel({
+  open: (path) => openFile(path),
+  setMain: (path) => change(() => project.setMain(path)),
+  create: (kind, path) => attempt(() => {
+    if (kind === "folder") project.createFolder(path);
+    else project.createFile(path);
+  }, () => { if (kind === "file") showOpenFile(); }),
+  rename: (from, to) => attempt(() => {
+    const moved = project.rename(from, to);
+    editor?.forget(moved.map(([old]) => old));
+  }, showOpenFile),
+  remove: (path) => attempt(() => editor?.forget(project.delete(path)), showOpenFile),
+  focusEditor: () => editor?.focus(),
+});
+
+const view = new ConsoleView({
+  stop: (tab) => tab.executionId && send({ type: "stop", executionId: tab.executionId }),
+  sendInput: (tab, text) => {
+    if (send({ type: "stdin", executionId: tab.executionId, data: `${text}\n` })) {
+      const { changes } = consoles.input(tab, text);
+      view.update(tab, changes);
+    }
+  },
+  endInput: (tab) => {
+    if (send({ type: "stdin", executionId: tab.executionId, eof: true })) {
+      view.update(tab, [{ kind: "notice", level: "info", text: "(end of input sent)" }]);
+    }
+  },
+  close: (tab) => {
+    const running = consoles.close(tab.mainFile);
+    if (running) send({ type: "stop", executionId: running });
+    view.remove(tab);
+  },
+});
+
+function projectOf(template) {
+  return new Project({ files: template.files, main: template.main, open: template.main });
+}
+
+// --- saving and notices ------------------------------------------------------------------------
+
+function scheduleSave() {
+  clearTimeout(saveTimer);
+  saveTimer = setTimeout(saveNow, SAVE_DELAY_MS);
+}
+
+function saveNow() {
+  clearTimeout(saveTimer);
+  saveTimer = null;
+  const problem = store.save(project);
+  if (problem) notify(problem, "storage");
+}
+
+/** Show a message at the top of the page, where it is announced (role=alert). */
+function notify(text, source = "app") {
+  noticeSource = source;
+  $("notice-text").textContent = text;
+  $("notice").hidden = false;
+}
+
+function dismiss(source = null) {
+  if (source !== null && noticeSource !== source) return;
+  $("notice").hidden = true;
+  noticeSource = null;
+}
+
+/** Run a project change; a ProjectError becomes the returned message for the panel. */
+function attempt(action, after = () => {}) {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof ProjectError) return error.message;
+    throw error;
+  }
+  after();
+  refresh();
+  return null;
+}
+
+function change(action) {
+  const problem = attempt(action);
+  if (problem) notify(problem);
+}
+
+function refresh() {
+  files.render(project);
+  drawRunTarget();
+  scheduleSave();
+}
+
+// --- the editor --------------------------------------------------------------------------------
+
+function openFile(path) {
+  change(() => project.setOpen(path));
+  showOpenFile();
+  editor?.focus();
+}
+
+function showOpenFile() {
+  const path = project.open;
+  $("open-file").textContent = path ?? "No file open";
+  if (!editor) return;
+  if (path === null) editor.clear();
+  else editor.show(path, project.content(path));
+}
+
+async function startEditor() {
+  try {
+    const monaco = await loadMonaco();
+    editor = new Editor(monaco, $("editor"), {
+      onChange: (path, content) => {
+        if (!project.files.has(path)) return;
+        project.setContent(path, content);
+        scheduleSave();
+      },
+    });
+    showOpenFile();
+    $("run").disabled = false;
+  } catch (error) {
+    notify(error.message, "editor");
+  }
+}
+
+// --- running -----------------------------------------------------------------------------------
+
+function drawRunTarget() {
+  const main = project.main;
+  $("run-target").textContent = main ? `main file: ${main}` : "no main file";
+  $("run").setAttribute("aria-label", main ? `Run ${main}` : "Run");
+  $("run").title = main ? `Run ${main} (Ctrl+Enter)` : "Choose a main file first (★)";
+}
+
+function send(frame) {
+  if (connection.send(frame)) return true;
+  notConnected();
+  return false;
+}
+
+function notConnected() {
+  notify("Not connected to the platform, so nothing was sent. It reconnects by itself; "
+    + "try again when the top right says Connected.", "connection");
+}
+
+function run() {
+  if (!editor) return;
+  if (runtimes.length === 0) {
+    notify("The list of languages has not loaded yet: the platform may still be starting.");
+    return;
+  }
+  let request;
+  try {
+    request = project.runRequest(runtimes);
+  } catch (error) {
+    if (!(error instanceof ProjectError)) throw error;
+    notify(error.message);
+    return;
+  }
+  if (!connection.isOpen) {
+    notConnected();
+    return;
+  }
+  saveNow();
+  const { tab, requestId, stopFirst, changes } = consoles.start(request.mainFile);
+  if (stopFirst) connection.send({ type: "stop", executionId: stopFirst });
+  view.update(tab, changes);
+  view.select(tab);
+  connection.send({ type: "execute_code", requestId, ...request });
+  dismiss();
+}
+
+function onEvent(frame) {
+  if (frame.type === "session") return;
+  const result = consoles.apply(frame);
+  if (!result) return;
+  if (result.tab) {
+    view.update(result.tab, result.changes);
+    if (frame.type === "error") view.select(result.tab);
+  } else {
+    for (const change of result.changes) if (change.kind === "notice") notify(change.text);
+  }
+}
+
+// --- the connection ----------------------------------------------------------------------------
+
+let retryTicker = null;
+
+function drawConnection(state) {
+  const label = $("connection");
+  label.dataset.state = state;
+  clearInterval(retryTicker);
+  $("reconnect").hidden = state !== "waiting";
+  if (state === "open") {
+    label.textContent = connection.resumed ? "Connected (session resumed)" : "Connected";
+    dismiss("connection");
+  } else if (state === "connecting") {
+    label.textContent = "Connecting…";
+  } else if (state === "waiting") {
+    const until = Date.now() + connection.retryInMs;
+    const tick = () => {
+      const seconds = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+      label.textContent = `Disconnected: retrying in ${seconds} s`;
+    };
+    tick();
+    retryTicker = setInterval(tick, 1000);
+  } else {
+    label.textContent = "Disconnected";
+  }
+}
+
+connection.on("state", drawConnection);
+connection.on("event", onEvent);
+connection.on("drop", () => {
+  for (const { tab, changes } of consoles.connectionLost()) view.update(tab, changes);
+});
+
+// --- the runtime catalog and templates ----------------------------------------------------------
+
+async function loadRuntimes() {
+  try {
+    const response = await fetch("/api/v1/runtimes", { headers: { accept: "application/json" } });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    runtimes = await response.json();
+  } catch (error) {
+    notify(`Could not load the list of languages (${error.message}); retrying.`, "runtimes");
+    setTimeout(loadRuntimes, RUNTIMES_RETRY_MS);
+    return;
+  }
+  if (runtimes.length === 0) {
+    notify("No language is available yet: no runner has started. Retrying.", "runtimes");
+    setTimeout(loadRuntimes, RUNTIMES_RETRY_MS);
+    return;
+  }
+  dismiss("runtimes");
+  templateList = templates(runtimes);
+  const select = $("template");
+  select.replaceChildren(...templateList.map((t) => new Option(t.label, t.id)));
+  drawRunTarget();
+  const main = project.main;
+  if (main && !runtimeFor(main, runtimes)) {
+    notify(`No language here runs ${main}; make another file the main file (★).`);
+  }
+}
+
+function useTemplate() {
+  const template = templateList.find((t) => t.id === $("template").value);
+  if (!template) return;
+  saveNow();
+  undoProject = project.toJSON();
+  replaceProject(projectOf(template));
+  $("undo-text").textContent = `The project is now "${template.label}".`;
+  $("undo").hidden = false;
+  editor?.focus();
+}
+
+function undoTemplate() {
+  if (!undoProject) return;
+  replaceProject(new Project(undoProject));
+  undoProject = null;
+  $("undo").hidden = true;
+  $("use-template").focus();
+}
+
+function replaceProject(next) {
+  editor?.forgetAll();
+  project = next;
+  showOpenFile();
+  refresh();
+  saveNow();
+}
+
+// --- start -------------------------------------------------------------------------------------
+
+$("run").addEventListener("click", run);
+$("use-template").addEventListener("click", useTemplate);
+$("undo-button").addEventListener("click", undoTemplate);
+$("new-file").addEventListener("click", () => {
+  const folder = project.open?.includes("/") ? project.open.slice(0, project.open.lastIndexOf("/") + 1) : "";
+  files.ask("file", folder);
+});
+$("new-folder").addEventListener("click", () => files.ask("folder"));
+$("notice-close").addEventListener("click", () => dismiss());
+$("reconnect").addEventListener("click", () => connection.retryNow());
+// Capture phase: Ctrl/Cmd+Enter runs from anywhere, the editor included, exactly once.
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey) {
+    e.preventDefault();
+    e.stopPropagation();
+    run();
+  }
+}, true);
+window.addEventListener("pagehide", saveNow);
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "hidden") saveNow();
+});
+
+refresh();
+showOpenFile();
+connection.connect();
+loadRuntimes();
+startEditor();

@@ -1,0 +1,255 @@
+// The console tabs' state, driven by the socket's events (docs/protocol.md). No DOM here
+// (web/tests/console-state.test.js runs it under Node): the view asks what changed and draws.
+// A tab belongs to a main file, as the platform keeps one sandbox per main file and session;
+// a Run of that file reuses its tab.
+
+import { AnsiParser } from "./ansi.js";
+
+/** Words for the user, for each verdict (docs/protocol.md, Verdicts). */
+const VERDICTS = {
+  ok: "Finished",
+  compile_error: "Compile error: the compiler's messages are above; the program did not run",
+  runtime_error: "Runtime error",
+  time_limit: "Time limit reached: the program was stopped",
+  memory_limit: "Memory limit reached: the program was stopped",
+  output_limit: "Output limit reached: the program was stopped",
+  cancelled: "Stopped",
+  expired: "Not run: it waited too long in the queue (the platform is busy; try again)",
+  internal_error: "The platform failed to run it",
+};
+
+/** Words for the user, for each error code (docs/protocol.md, Error codes). */
+export function explainError(code, message = "") {
+  switch (code) {
+    case "queue_full":
+      return "The platform is busy: its queue is full. Wait a few seconds and run again.";
+    case "not_ready":
+      return "The platform is still starting. Try again in a moment.";
+    case "unknown_language":
+      return `This installation cannot run that language. ${message}`.trim();
+    case "invalid_request":
+      return `The platform refused the program: ${message}`;
+    case "not_found":
+      return "That program is no longer running, so it cannot take input or be stopped.";
+    case "internal_error":
+      return `The platform could not accept the program: ${message}`;
+    default:
+      return `${code}: ${message}`;
+  }
+}
+
+export function describeVerdict(completion) {
+  let text = VERDICTS[completion.verdict] ?? completion.verdict;
+  if (completion.verdict === "runtime_error") {
+    if (completion.signal) text += `: killed by ${completion.signal}`;
+    else if (completion.exitCode !== undefined && completion.exitCode !== null) {
+      text += `: exit code ${completion.exitCode}`;
+    }
+  }
+  if (completion.verdict === "internal_error" && completion.message) text += `: ${completion.message}`;
+  return text;
+}
+
+/** "12 ms wall · 8 ms CPU · 9.1 MB memory", for the measures the completion has. */
+export function describeUsage(completion) {
+  const parts = [];
+  if (Number.isFinite(completion.wallMs)) parts.push(`${formatMs(completion.wallMs)} wall`);
+  if (Number.isFinite(completion.cpuMs)) parts.push(`${formatMs(completion.cpuMs)} CPU`);
+  if (Number.isFinite(completion.memoryKb)) parts.push(`${formatKb(completion.memoryKb)} memory`);
+  return parts.join(" · ");
+}
+
+export function formatMs(ms) {
+  return ms < 10_000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+export function formatKb(kb) {
+  if (kb < 1024) return `${Math.round(kb)} KB`;
+  return `${(kb / 1024).toFixed(1)} MB`;
+}
+
+const ACTIVE = new Set(["sending", "queued", "running"]);
+
+export class Tab {
+  constructor(mainFile) {
+    this.mainFile = mainFile;
+    this.requestId = null;
+    this.executionId = null;
+    /** idle | sending | queued | running | done | failed | lost */
+    this.phase = "idle";
+    this.summary = "";
+    this.usage = "";
+    this.verdict = null;
+    this.parsers = { stdout: new AnsiParser(), stderr: new AnsiParser() };
+  }
+
+  get active() { return ACTIVE.has(this.phase); }
+  /** Input may be sent: the server holds it until the program runs. */
+  get acceptsInput() { return this.executionId !== null && (this.phase === "queued" || this.phase === "running"); }
+}
+
+/**
+ * The tabs and the routing of events to them. Each method returns the changes for the view:
+ * ``{tab, changes}`` where each change is one of
+ *   {kind: "reset"}                                  a new run starts: clear the output
+ *   {kind: "status"}                                 phase / summary / usage changed
+ *   {kind: "text", stream, segments}                 output (ANSI parsed into styled segments)
+ *   {kind: "echo", text}                             a line the user sent to stdin
+ *   {kind: "table", columns, rows}                   an SQL result set
+ *   {kind: "notice", level: "info"|"error", text}    a line from the IDE, not the program
+ */
+export class ConsoleState {
+  constructor() {
+    /** @type {Map<string, Tab>} main file → tab, in opening order */
+    this.tabs = new Map();
+    this.byRequest = new Map();
+    this.byExecution = new Map();
+    this.counter = 0;
+  }
+
+  tab(mainFile) { return this.tabs.get(mainFile); }
+
+  /**
+   * A Run of ``mainFile``: the tab (opened or reused), the requestId for the frame, and the
+   * execution the tab still runs, which the caller should stop first.
+   */
+  start(mainFile) {
+    let tab = this.tabs.get(mainFile);
+    if (!tab) {
+      tab = new Tab(mainFile);
+      this.tabs.set(mainFile, tab);
+    }
+    const previous = tab.active && tab.executionId ? tab.executionId : null;
+    this.forget(tab);
+    this.counter += 1;
+    tab.requestId = `run-${this.counter}`;
+    tab.executionId = null;
+    tab.phase = "sending";
+    tab.summary = "Sending…";
+    tab.usage = "";
+    tab.verdict = null;
+    tab.parsers = { stdout: new AnsiParser(), stderr: new AnsiParser() };
+    this.byRequest.set(tab.requestId, tab);
+    return { tab, requestId: tab.requestId, stopFirst: previous,
+      changes: [{ kind: "reset" }, { kind: "status" }] };
+  }
+
+  /** A tab is closed: its execution (if it still runs) is returned to be stopped. */
+  close(mainFile) {
+    const tab = this.tabs.get(mainFile);
+    if (!tab) return null;
+    const running = tab.active ? tab.executionId : null;
+    this.forget(tab);
+    this.tabs.delete(mainFile);
+    return running;
+  }
+
+  /** The user sent a line (or end of input) to a tab's program. */
+  input(tab, text) {
+    return { tab, changes: [{ kind: "echo", text }] };
+  }
+
+  /** Route one event from the socket; null when it belongs to no tab (e.g. a stale one). */
+  apply(event) {
+    if (event.type === "error") return this.applyError(event);
+    const tab = this.tabOf(event);
+    if (!tab) return null;
+    switch (event.type) {
+      case "status": return this.applyStatus(tab, event);
+      case "output": return this.applyOutput(tab, event);
+      case "table":
+        return { tab, changes: [{ kind: "table", columns: event.columns ?? [], rows: event.rows ?? [] }] };
+      case "completion": return this.applyCompletion(tab, event);
+      default: return null;
+    }
+  }
+
+  /** The socket dropped: the server no longer delivers what the running programs print. */
+  connectionLost() {
+    const results = [];
+    for (const tab of this.tabs.values()) {
+      if (!tab.active) continue;
+      this.forget(tab);
+      tab.phase = "lost";
+      tab.summary = "Connection lost: this run's output can no longer be shown";
+      results.push({ tab, changes: [{ kind: "status" }, {
+        kind: "notice", level: "error",
+        text: "The connection to the platform dropped. The program's input was closed; "
+          + "its output from now on cannot be shown. Run it again once reconnected.",
+      }] });
+    }
+    return results;
+  }
+
+  tabOf(event) {
+    if (event.executionId && this.byExecution.has(event.executionId)) {
+      return this.byExecution.get(event.executionId);
+    }
+    if (event.requestId && this.byRequest.has(event.requestId)) {
+      const tab = this.byRequest.get(event.requestId);
+      if (event.executionId && tab.executionId === null) {
+        tab.executionId = event.executionId;
+        this.byExecution.set(event.executionId, tab);
+      }
+      return tab;
+    }
+    return null;
+  }
+
+  applyStatus(tab, event) {
+    if (event.status === "queued") {
+      tab.phase = "queued";
+      tab.summary = "Queued";
+    } else if (event.status === "running") {
+      tab.phase = "running";
+      tab.summary = "Running";
+    }
+    return { tab, changes: [{ kind: "status" }] };
+  }
+
+  applyOutput(tab, event) {
+    const stream = event.stream === "stderr" ? "stderr" : "stdout";
+    const segments = tab.parsers[stream].feed(event.data ?? "");
+    return { tab, changes: segments.length ? [{ kind: "text", stream, segments }] : [] };
+  }
+
+  applyCompletion(tab, event) {
+    const changes = [];
+    for (const stream of ["stdout", "stderr"]) {
+      const segments = tab.parsers[stream].flush();
+      if (segments.length) changes.push({ kind: "text", stream, segments });
+    }
+    if (event.truncated) {
+      changes.push({ kind: "notice", level: "error",
+        text: "Output truncated: the program printed more than the output limit allows." });
+    }
+    this.forget(tab);
+    tab.phase = "done";
+    tab.verdict = event.verdict;
+    tab.summary = describeVerdict(event);
+    tab.usage = describeUsage(event);
+    changes.push({ kind: "status" });
+    return { tab, changes };
+  }
+
+  applyError(event) {
+    const text = explainError(event.code, event.message);
+    const tab = this.tabOf(event);
+    if (!tab) return { tab: null, changes: [{ kind: "notice", level: "error", text }] };
+    if (event.executionId && tab.executionId === event.executionId && event.code === "not_found") {
+      return { tab, changes: [{ kind: "notice", level: "error", text }] };
+    }
+    if (tab.requestId === event.requestId && tab.phase === "sending") {
+      this.forget(tab);
+      tab.phase = "failed";
+      tab.summary = "Not run";
+      return { tab, changes: [{ kind: "status" }, { kind: "notice", level: "error", text }] };
+    }
+    return { tab, changes: [{ kind: "notice", level: "error", text }] };
+  }
+
+  forget(tab) {
+    if (tab.requestId) this.byRequest.delete(tab.requestId);
+    if (tab.executionId) this.byExecution.delete(tab.executionId);
+  }
+}

@@ -1,0 +1,242 @@
+// The console tabs' DOM: a WAI-ARIA tablist (arrow keys move between tabs), and per tab a
+// status line, Stop, the output as a log, and an input line for the program's stdin. The state
+// lives in console-state.js; this module draws its changes.
+
+import { cssOf } from "./ansi.js";
+
+const $ = (id) => document.getElementById(id);
+const NEAR_BOTTOM_PX = 24;
+
+export class ConsoleView {
+  /**
+   * @param {{stop(tab): void, sendInput(tab, text: string): void, endInput(tab): void,
+   *   close(tab): void}} actions
+   */
+  constructor(actions) {
+    this.actions = actions;
+    this.tablist = $("console-tabs");
+    this.panels = $("console-panels");
+    this.empty = $("console-empty");
+    /** @type {Map<object, {tab: HTMLElement, panel: HTMLElement, output: HTMLElement,
+     *   phase: HTMLElement, usage: HTMLElement, stop: HTMLButtonElement,
+     *   input: HTMLInputElement, send: HTMLButtonElement, eof: HTMLButtonElement}>} */
+    this.views = new Map();
+    this.counter = 0;
+    this.tablist.addEventListener("keydown", (e) => this.onTabKey(e));
+  }
+
+  /** Draw one batch of changes for ``tab`` (see ConsoleState). */
+  update(tab, changes) {
+    const view = this.views.get(tab) ?? this.create(tab);
+    const stick = isNearBottom(view.output);
+    for (const change of changes) {
+      switch (change.kind) {
+        case "reset": view.output.replaceChildren(); break;
+        case "status": this.drawStatus(tab, view); break;
+        case "text": appendText(view.output, change.stream, change.segments); break;
+        case "echo": appendEcho(view.output, change.text); break;
+        case "table": view.output.append(renderTable(change.columns, change.rows)); break;
+        case "notice": appendNotice(view.output, change.text, change.level); break;
+        default: break;
+      }
+    }
+    if (stick) view.output.scrollTop = view.output.scrollHeight;
+  }
+
+  create(tab) {
+    this.counter += 1;
+    const id = `console-${this.counter}`;
+    const tabButton = document.createElement("button");
+    tabButton.type = "button";
+    tabButton.role = "tab";
+    tabButton.id = `${id}-tab`;
+    tabButton.className = "console-tab";
+    tabButton.dataset.mainFile = tab.mainFile;
+    tabButton.setAttribute("aria-controls", `${id}-panel`);
+    const dot = document.createElement("span");
+    dot.className = "dot";
+    dot.setAttribute("aria-hidden", "true");
+    const title = document.createElement("span");
+    title.textContent = tab.mainFile;
+    tabButton.append(dot, title);
+    tabButton.addEventListener("click", () => this.select(tab));
+
+    const panel = document.createElement("div");
+    panel.role = "tabpanel";
+    panel.id = `${id}-panel`;
+    panel.className = "console-panel";
+    panel.dataset.mainFile = tab.mainFile;
+    panel.setAttribute("aria-labelledby", tabButton.id);
+    panel.innerHTML = `
+      <div class="console-head">
+        <span class="phase" role="status"></span>
+        <span class="usage muted"></span>
+        <span class="spacer"></span>
+        <button type="button" class="stop">Stop</button>
+        <button type="button" class="clear">Clear</button>
+        <button type="button" class="close">Close tab</button>
+      </div>
+      <div class="output" role="log" tabindex="0"></div>
+      <form class="stdin">
+        <input type="text" autocomplete="off" spellcheck="false">
+        <button type="submit" class="send">Send</button>
+        <button type="button" class="eof" title="Close the program's standard input (end of file)">End input</button>
+      </form>`;
+    const q = (selector) => panel.querySelector(selector);
+    const view = {
+      tab: tabButton, panel, output: q(".output"), phase: q(".phase"), usage: q(".usage"),
+      stop: q(".stop"), input: q("input"), send: q(".send"), eof: q(".eof"),
+    };
+    view.output.setAttribute("aria-label", `Output of ${tab.mainFile}`);
+    view.input.setAttribute("aria-label", `Input for ${tab.mainFile}`);
+    view.input.placeholder = "Input for the program: Enter sends a line";
+    view.stop.setAttribute("aria-label", `Stop ${tab.mainFile}`);
+    q(".close").setAttribute("aria-label", `Close the console of ${tab.mainFile}`);
+    view.stop.addEventListener("click", () => this.actions.stop(tab));
+    q(".clear").addEventListener("click", () => view.output.replaceChildren());
+    q(".close").addEventListener("click", () => this.actions.close(tab));
+    view.eof.addEventListener("click", () => this.actions.endInput(tab));
+    q("form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      if (!tab.acceptsInput) return;
+      this.actions.sendInput(tab, view.input.value);
+      view.input.value = "";
+    });
+    this.tablist.append(tabButton);
+    this.panels.append(panel);
+    this.views.set(tab, view);
+    this.empty.hidden = true;
+    this.select(tab, false);
+    return view;
+  }
+
+  drawStatus(tab, view) {
+    view.phase.textContent = tab.summary;
+    view.usage.textContent = tab.usage;
+    view.tab.dataset.phase = tab.phase;
+    view.tab.dataset.verdict = tab.verdict ?? "";
+    view.panel.dataset.phase = tab.phase;
+    view.panel.dataset.verdict = tab.verdict ?? "";
+    view.stop.disabled = !tab.active || tab.executionId === null;
+    const input = tab.acceptsInput;
+    view.input.disabled = !input;
+    view.send.disabled = !input;
+    view.eof.disabled = !input;
+    view.tab.title = `${tab.mainFile}: ${tab.summary}`;
+  }
+
+  /** Show ``tab``'s panel; ``focus`` moves the keyboard to its input (or its tab). */
+  select(tab, focus = false) {
+    for (const [other, view] of this.views) {
+      const on = other === tab;
+      view.tab.setAttribute("aria-selected", String(on));
+      view.tab.tabIndex = on ? 0 : -1;
+      view.panel.hidden = !on;
+    }
+    if (!focus) return;
+    const view = this.views.get(tab);
+    if (view && !view.input.disabled) view.input.focus();
+    else view?.tab.focus();
+  }
+
+  selected() {
+    for (const [tab, view] of this.views) if (view.tab.getAttribute("aria-selected") === "true") return tab;
+    return null;
+  }
+
+  remove(tab) {
+    const view = this.views.get(tab);
+    if (!view) return;
+    const tabs = [...this.views.keys()];
+    const next = tabs[tabs.indexOf(tab) + 1] ?? tabs[tabs.indexOf(tab) - 1];
+    view.tab.remove();
+    view.panel.remove();
+    this.views.delete(tab);
+    if (next) this.select(next, true);
+    else this.empty.hidden = false;
+  }
+
+  onTabKey(e) {
+    const tabs = [...this.views.keys()];
+    const current = tabs.findIndex((t) => this.views.get(t).tab === document.activeElement);
+    if (current === -1) return;
+    const moves = { ArrowRight: current + 1, ArrowLeft: current - 1, Home: 0, End: tabs.length - 1 };
+    if (!(e.key in moves)) return;
+    e.preventDefault();
+    const next = tabs[(moves[e.key] + tabs.length) % tabs.length];
+    this.select(next);
+    this.views.get(next).tab.focus();
+  }
+}
+
+function isNearBottom(element) {
+  return element.scrollHeight - element.scrollTop - element.clientHeight < NEAR_BOTTOM_PX;
+}
+
+function appendText(output, stream, segments) {
+  for (const segment of segments) {
+    const { classes, css } = cssOf(segment.style);
+    const last = output.lastChild;
+    const className = [stream, ...classes].join(" ");
+    // Coalesce with the previous span when it has the same look: fewer nodes for long output.
+    if (last?.nodeName === "SPAN" && last.className === className && !Object.keys(css).length
+        && !last.style.length) {
+      last.textContent += segment.text;
+      continue;
+    }
+    const span = document.createElement("span");
+    span.className = className;
+    Object.assign(span.style, css);
+    span.textContent = segment.text;
+    output.append(span);
+  }
+}
+
+/** A line the user sent: inline, so that it continues a prompt such as "name? ". */
+function appendEcho(output, text) {
+  const span = document.createElement("span");
+  span.className = "echo";
+  span.textContent = `${text}\n`;
+  output.append(span);
+}
+
+/** A line from the IDE, not from the program: a block of its own. */
+function appendNotice(output, text, level) {
+  const line = document.createElement("div");
+  line.className = `notice ${level}`;
+  line.textContent = text;
+  output.append(line);
+}
+
+/** An SQL result set as an HTML table; NULL shown as such, numbers right-aligned. */
+export function renderTable(columns, rows) {
+  const wrap = document.createElement("div");
+  wrap.className = "table-wrap";
+  const table = document.createElement("table");
+  table.className = "result";
+  const head = table.createTHead().insertRow();
+  for (const column of columns) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = column;
+    head.append(th);
+  }
+  const body = table.createTBody();
+  for (const row of rows) {
+    const tr = body.insertRow();
+    for (const value of row) {
+      const td = tr.insertCell();
+      if (value === null) {
+        td.textContent = "NULL";
+        td.className = "null";
+      } else {
+        td.textContent = typeof value === "object" ? JSON.stringify(value) : String(value);
+        if (typeof value === "number") td.className = "number";
+      }
+    }
+  }
+  const caption = table.createCaption();
+  caption.textContent = `${rows.length} row${rows.length === 1 ? "" : "s"}`;
+  wrap.append(table);
+  return wrap;
+}
