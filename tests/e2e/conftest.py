@@ -1,0 +1,126 @@
+"""The browser IDE in Debian's Chromium (driven by Playwright, never downloaded by it) against a
+live platform: one platform and one browser per test module, a fresh browser context (so empty
+storage: a first visit) per test. Every test leaves a screenshot in its tmp_path and fails if
+the page logged a console error or threw."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Error,
+    Locator,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
+
+from tests.conftest import Running, running_platform
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+LAPTOP = {"width": 1366, "height": 768}
+STEP_MS = 15_000  # one step (a page load, a run, an answer); each test is well under pytest's 120 s
+
+
+@pytest.fixture(scope="module")
+def ide_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    with running_platform(tmp_path_factory.mktemp("ide")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    if not Path(CHROMIUM).exists() or shutil.which("node") is None:
+        pytest.fail(f"{CHROMIUM} or node is missing: run `make web` (infra/setup/ensure-*.sh)")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@dataclass
+class Ide:
+    """The page, with the steps the tests share. ``problems`` collects console errors and
+    uncaught exceptions."""
+
+    page: Page
+    url: str
+    problems: list[str] = field(default_factory=list)
+
+    def open(self) -> None:
+        self.page.goto(self.url)
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        self.page.wait_for_function(
+            "() => window.monaco?.editor.getEditors()[0]?.getModel() != null", timeout=STEP_MS)
+        expect(self.page.locator("#connection")).to_have_attribute("data-state", "open",
+                                                                   timeout=STEP_MS)
+        expect(self.page.locator("#template option").first).to_be_attached(timeout=STEP_MS)
+
+    def set_code(self, source: str) -> None:
+        """Replace the open file's text through Monaco's API (`window.monaco`)."""
+        self.page.evaluate("s => monaco.editor.getEditors()[0].getModel().setValue(s)", source)
+
+    def code(self) -> str:
+        return str(self.page.evaluate("() => monaco.editor.getEditors()[0].getModel().getValue()"))
+
+    def use_template(self, template_id: str) -> None:
+        self.page.get_by_label("Start from a template").select_option(template_id)
+        self.page.get_by_role("button", name="Use", exact=True).click()
+
+    def run(self, main: str) -> Locator:
+        """Press Run for ``main`` (the main file); its console panel."""
+        self.page.get_by_role("button", name=f"Run {main}").click()
+        return self.console(main)
+
+    def console(self, main: str) -> Locator:
+        return self.page.locator(f'.console-panel[data-main-file="{main}"]')
+
+    def tab(self, main: str) -> Locator:
+        return self.page.get_by_role("tab", name=main)
+
+    def wait_done(self, main: str, timeout_ms: int = STEP_MS) -> Locator:
+        panel = self.console(main)
+        expect(panel).to_have_attribute("data-phase", "done", timeout=timeout_ms)
+        return panel
+
+    def file_row(self, path: str) -> Locator:
+        return self.page.locator(f'#file-list li[data-path="{path}"]')
+
+
+@pytest.fixture
+def ide(browser: Browser, ide_platform: Running, tmp_path: Path) -> Iterator[Ide]:
+    context = browser.new_context(viewport=LAPTOP)
+    page = context.new_page()
+    ide = Ide(page, ide_platform.url)
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            ide.problems.append(f"console error: {message.text} at {message.location}")
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: ide.problems.append(f"page error: {error}"))
+    try:
+        yield ide
+    finally:
+        try:
+            page.screenshot(path=tmp_path / "screenshot.png", full_page=True)
+        except Error as exc:  # the page may be gone when the test failed hard
+            ide.problems.append(f"no screenshot: {exc}")
+        context.close()
+    assert ide.problems == [], "the page reported problems"
