@@ -7,9 +7,10 @@ import asyncio
 import hashlib
 import hmac
 import queue
+import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -33,6 +34,7 @@ class Receiver:
     url: str
     answers: queue.Queue[int] = field(default_factory=queue.Queue)
     received: list[Received] = field(default_factory=list)
+    stop: Callable[[], None] = lambda: None
 
     async def wait_for(self, count: int, timeout_s: float = 30) -> list[Received]:
         deadline = time.monotonic() + timeout_s
@@ -46,6 +48,12 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     """An HTTP server on loopback that records every POST and answers with the next queued
     status (200 when none is queued)."""
+    started = start_receiver(0)
+    yield started
+    started.stop()
+
+
+def start_receiver(port: int) -> Receiver:
     holder: list[Receiver] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -61,13 +69,17 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     holder.append(Receiver(f"http://127.0.0.1:{server.server_address[1]}/hook"))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield holder[0]
-    server.shutdown()
-    server.server_close()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    holder[0].stop = stop
+    return holder[0]
 
 
 @pytest.fixture
@@ -127,3 +139,29 @@ async def until_delivered(http: httpx.AsyncClient, execution_id: str) -> dict[st
             return body["webhook"]  # type: ignore[no-any-return]
         await asyncio.sleep(0.05)
     raise AssertionError(f"webhook state stayed {body['webhook']}")
+
+
+async def test_a_receiver_down_for_a_minute_gets_the_callback_afterwards(
+    http: httpx.AsyncClient,
+) -> None:
+    """Nothing listens on the callback's port for 60 s; then a receiver starts there."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    body = {"language": "python", "mainFile": "main.py",
+            "callbackUrl": f"http://127.0.0.1:{port}/late",
+            "files": [{"name": "main.py", "content": "print('worth the wait')"}]}
+    accepted = (await http.post("/api/v1/executions", json=body, headers=AUTH)).json()
+    await asyncio.sleep(60)
+    retrying = (await http.get(f"/api/v1/executions/{accepted['id']}", headers=AUTH)).json()
+    assert retrying["webhook"]["status"] == "retrying"
+    assert retrying["webhook"]["attempts"] >= 5
+    late = start_receiver(port)
+    try:
+        [received] = await late.wait_for(1, timeout_s=45)
+    finally:
+        late.stop()
+    assert verify(received)
+    assert b"worth the wait" in received.body
+    state = await until_delivered(http, accepted["id"])
+    assert isinstance(state["attempts"], int) and state["attempts"] >= 6
