@@ -117,3 +117,19 @@ async def test_a_job_on_a_killed_runner_finishes_on_the_other_once(
     assert [e["status"] for e in result.events if e["type"] == "status"] == ["running"]
     await asyncio.sleep(1)
     assert await completions_of(running.nats_url, queued["executionId"]) == 1
+
+
+async def test_with_one_dispatcher_killed_the_other_keeps_dispatching(
+    http: httpx.AsyncClient, two_runners: tuple[Running, str, int],
+) -> None:
+    running = two_runners[0]
+    os.kill(running.pid("dispatcher"), signal.SIGKILL)
+    body = {"language": "python", "mainFile": "main.py",
+            "files": [{"name": "main.py", "content": "print('dispatched')"}]}
+    started = asyncio.get_running_loop().time()
+    results = await asyncio.gather(*(
+        http.post("/api/v1/executions?wait=true&timeout=20", json=body) for _ in range(4)))
+    assert [r.json()["stdout"] for r in results] == ["dispatched\n"] * 4
+    assert asyncio.get_running_loop().time() - started < 10
+    stats = (await http.get("/api/queue-stats")).json()
+    assert stats["dispatchers"] == 1
