@@ -1,13 +1,17 @@
 """A nats-server restart (file storage) while the platform runs: every component reconnects,
-a job accepted before the restart completes once, and new jobs run."""
+jobs accepted before the restart (one, then thirty at once) complete exactly once, and new jobs
+run."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
 
+import httpx
+import nats
 import pytest
 
+from contracts import subjects
 from tests.conftest import Running, running_platform
 from tests.integration.wsclient import Client
 
@@ -43,3 +47,33 @@ async def test_the_platform_survives_a_nats_restart(restartable: Running) -> Non
         assert [e["type"] for e in before.events].count("completion") == 1
     finally:
         await client.close()
+
+
+async def test_jobs_accepted_before_a_restart_under_load_complete_once(
+    restartable: Running,
+) -> None:
+    body = {"language": "python", "mainFile": "main.py",
+            "files": [{"name": "main.py", "content": "import time\ntime.sleep(0.5)\nprint('ok')"}]}
+    async with httpx.AsyncClient(base_url=restartable.url, timeout=30, trust_env=False) as http:
+        ids = [(await http.post("/api/v1/executions", json=body)).json()["id"] for _ in range(30)]
+        await asyncio.to_thread(restartable.restart_nats)
+        results = {}
+        deadline = asyncio.get_running_loop().time() + 90
+        while len(results) < len(ids) and asyncio.get_running_loop().time() < deadline:
+            for execution_id in ids:
+                if execution_id in results:
+                    continue
+                response = await http.get(f"/api/v1/executions/{execution_id}")
+                if response.status_code == 200 and response.json()["status"] == "completed":
+                    results[execution_id] = response.json()
+            await asyncio.sleep(0.5)
+    assert len(results) == len(ids), f"{len(ids) - len(results)} accepted jobs were lost"
+    assert {r["verdict"] for r in results.values()} == {"ok"}
+    nc = await nats.connect(restartable.nats_url)
+    try:
+        for execution_id in ids:
+            info = await nc.jetstream().stream_info(
+                subjects.COMPLETIONS_STREAM, subjects_filter=subjects.completed(execution_id))
+            assert sum((info.state.subjects or {}).values()) == 1, "exactly one completion"
+    finally:
+        await nc.close()
