@@ -6,6 +6,7 @@ import { cssOf } from "./ansi.js";
 
 const $ = (id) => document.getElementById(id);
 const NEAR_BOTTOM_PX = 24;
+const BLOCK_CHARS = 4096;
 
 export class ConsoleView {
   /**
@@ -28,7 +29,7 @@ export class ConsoleView {
   /** Draw one batch of changes for ``tab`` (see ConsoleState). */
   update(tab, changes) {
     const view = this.views.get(tab) ?? this.create(tab);
-    const stick = isNearBottom(view.output);
+    this.followOutput(view);
     for (const change of changes) {
       switch (change.kind) {
         case "reset": view.output.replaceChildren(); break;
@@ -40,7 +41,20 @@ export class ConsoleView {
         default: break;
       }
     }
-    if (stick) view.output.scrollTop = view.output.scrollHeight;
+  }
+
+  /**
+   * Keep the output scrolled to its end if it was there before this frame's output came, so
+   * that reading back is not interrupted. The position is read once per frame, not once per
+   * event: a fast printer sends hundreds of events a second.
+   */
+  followOutput(view) {
+    if (view.follow !== undefined) return;
+    view.follow = isNearBottom(view.output);
+    requestAnimationFrame(() => {
+      if (view.follow) view.output.scrollTop = view.output.scrollHeight;
+      view.follow = undefined;
+    });
   }
 
   create(tab) {
@@ -173,31 +187,64 @@ function isNearBottom(element) {
   return element.scrollHeight - element.scrollTop - element.clientHeight < NEAR_BOTTOM_PX;
 }
 
+/**
+ * Output goes into blocks of about BLOCK_CHARS characters, each cut after a newline: one
+ * block of a megabyte of spans would be laid out again whole on every append, while a new
+ * block leaves the ones before it alone.
+ */
 function appendText(output, stream, segments) {
   for (const segment of segments) {
     const { classes, css } = cssOf(segment.style);
-    const last = output.lastChild;
-    const className = [stream, ...classes].join(" ");
-    // Coalesce with the previous span when it has the same look: fewer nodes for long output.
-    if (last?.nodeName === "SPAN" && last.className === className && !Object.keys(css).length
-        && !last.style.length) {
-      last.textContent += segment.text;
-      continue;
-    }
-    const span = document.createElement("span");
-    span.className = className;
-    Object.assign(span.style, css);
-    span.textContent = segment.text;
-    output.append(span);
+    appendInline(output, [stream, ...classes].join(" "), css, segment.text);
   }
 }
 
 /** A line the user sent: inline, so that it continues a prompt such as "name? ". */
 function appendEcho(output, text) {
+  appendInline(output, "echo", {}, `${text}\n`);
+}
+
+function appendInline(output, className, css, text) {
+  let rest = text;
+  while (rest) {
+    const block = openBlock(output);
+    let piece = rest;
+    const room = BLOCK_CHARS - block.chars;
+    if (rest.length > room) {
+      const cut = rest.lastIndexOf("\n", room - 1);
+      const after = cut === -1 ? rest.indexOf("\n", room) : cut;
+      piece = after === -1 ? rest : rest.slice(0, after + 1);
+    }
+    appendSpan(block, className, css, piece);
+    block.chars += piece.length;
+    block.full = block.chars >= BLOCK_CHARS && piece.endsWith("\n");
+    rest = rest.slice(piece.length);
+  }
+}
+
+function openBlock(output) {
+  const last = output.lastElementChild;
+  if (last?.classList.contains("block") && !last.full) return last;
+  const block = document.createElement("div");
+  block.className = "block";
+  block.chars = 0;
+  block.full = false;
+  output.append(block);
+  return block;
+}
+
+function appendSpan(block, className, css, text) {
+  const last = block.lastElementChild;
+  // Coalesce with the previous span when it looks the same: fewer nodes for long output.
+  if (last && last.className === className && !Object.keys(css).length && !last.style.length) {
+    last.append(text); // a new text node: no copy of what the span holds
+    return;
+  }
   const span = document.createElement("span");
-  span.className = "echo";
-  span.textContent = `${text}\n`;
-  output.append(span);
+  span.className = className;
+  Object.assign(span.style, css);
+  span.textContent = text;
+  block.append(span);
 }
 
 /** A line from the IDE, not from the program: a block of its own. */

@@ -56,7 +56,7 @@ export class Project {
     this.folders = new Set(folders);
     for (const path of this.files.keys()) for (const a of ancestors(path)) this.folders.add(a);
     this.main = main !== null && this.files.has(main) ? main : null;
-    this.open = open !== null && this.files.has(open) ? open : null;
+    this.open = open !== null && this.files.has(open) ? open : this.main;
   }
 
   /** A project from stored JSON; null when it is missing or not a project. */
