@@ -213,3 +213,20 @@ def test_a_narrow_window_is_usable_from_the_keyboard(ide: Ide) -> None:
     ide.tab("main.py").focus()
     page.keyboard.press("Tab")  # from the tab into its panel
     expect(page.locator(":focus")).to_have_text("Clear")
+
+
+def test_every_language_runs_its_hello_world_template_in_a_tab_of_its_own(ide: Ide) -> None:
+    ide.open()
+    ids = ide.page.locator("#template option").evaluate_all("os => os.map(o => o.value)")
+    hellos = [i for i in ids if i.startswith("hello-")]
+    assert len(hellos) >= 2, hellos
+    mains = []
+    for template_id in hellos:
+        ide.use_template(template_id)
+        mains.append(ide.page.locator("#run-target").inner_text().removeprefix("main file: "))
+        ide.page.keyboard.press("Control+Enter")  # the runs overlap, one console tab each
+    expect(ide.page.get_by_role("tab")).to_have_count(len(hellos))
+    for main in mains:
+        panel = ide.wait_done(main, timeout_ms=60_000)
+        expect(panel.locator(".phase")).to_have_text("Finished")
+        expect(panel.locator(".output")).to_contain_text("Hello, world!")
