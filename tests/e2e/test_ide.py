@@ -158,15 +158,22 @@ def test_a_dropped_socket_reconnects_and_resumes_the_session(ide: Ide) -> None:
     ide.page.route_web_socket(re.compile(r"/ws(\?.*)?$"), through)
     ide.open()
     expect(ide.page.locator("#connection")).to_have_text("Connected")
+    ide.use_template("python-stdin")
+    panel = ide.run("main.py")
+    expect(panel.locator(".output")).to_have_text("your line? ", timeout=STEP_MS)
     first_url, first = sockets[0]
     assert "token=" not in first_url
     first.close(code=1012, reason="the test drops the connection")
+    expect(panel).to_have_attribute("data-phase", "lost")
+    expect(panel.locator(".output .notice")).to_contain_text("connection to the platform dropped")
     expect(ide.page.locator("#connection")).to_have_text("Connected (session resumed)",
                                                          timeout=STEP_MS)
     assert len(sockets) == 2 and "?token=" in sockets[1][0]
-    panel = ide.run("main.py")
+    ide.run("main.py")
+    expect(panel.locator(".output")).to_have_text("your line? ", timeout=STEP_MS)
+    panel.get_by_label("Input for main.py").press("Enter")
     ide.wait_done("main.py")
-    expect(panel.locator(".output")).to_have_text("Hello, world!\n")
+    expect(panel.locator(".output")).to_contain_text("bye after 0 lines")
 
 
 def test_errors_are_told_in_words_where_the_user_looks(ide: Ide) -> None:

@@ -301,6 +301,10 @@ function replaceProject(next) {
 // --- start -------------------------------------------------------------------------------------
 
 $("run").addEventListener("click", run);
+$("skip").addEventListener("click", (e) => {
+  e.preventDefault();
+  editor?.focus();
+});
 $("use-template").addEventListener("click", useTemplate);
 $("undo-button").addEventListener("click", undoTemplate);
 $("new-file").addEventListener("click", () => {
