@@ -147,6 +147,12 @@ def test_files_and_folders_survive_a_reload_and_run_together(ide: Ide) -> None:
     ide.wait_done("app.py")
     expect(panel.locator(".output")).to_have_text("hello from the helper, reload\n")
 
+    ide.use_template("sql-script")  # replaces the project, with an undo
+    expect(page.locator("#file-list li")).to_have_count(1)
+    page.get_by_role("button", name="Undo").click()
+    expect(ide.file_row("pkg/helper.py")).to_be_visible()
+    expect(page.get_by_role("button", name="app.py is the main file")).to_be_visible()
+
 
 def test_a_dropped_socket_reconnects_and_resumes_the_session(ide: Ide) -> None:
     sockets: list[tuple[str, WebSocketRoute]] = []

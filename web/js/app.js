@@ -14,7 +14,7 @@ const $ = (id) => document.getElementById(id);
 const SAVE_DELAY_MS = 250;
 const RUNTIMES_RETRY_MS = 2000;
 
-const store = new ProjectStore(window.localStorage);
+const store = new ProjectStore(storageOr("localStorage"));
 let project = store.load() ?? projectOf(defaultTemplate([]));
 let runtimes = [];
 let templateList = [];
@@ -25,7 +25,7 @@ let noticeSource = null;
 
 const consoles = new ConsoleState();
 const connection = new Connection({
-  WebSocket: window.WebSocket, storage: window.sessionStorage, location: window.location,
+  WebSocket: window.WebSocket, storage: storageOr("sessionStorage"), location: window.location,
 });
 
 const files = new FilePanel({
@@ -62,6 +62,19 @@ const view = new ConsoleView({
     view.remove(tab);
   },
 });
+
+/** The browser's storage, or, where touching it throws (site data blocked), one that lasts
+ * as long as the page: the IDE still works, it just forgets on reload. */
+function storageOr(name) {
+  try {
+    const storage = window[name];
+    if (storage) return storage;
+  } catch {
+    // fall through
+  }
+  const items = new Map();
+  return { getItem: (key) => items.get(key) ?? null, setItem: (key, value) => items.set(key, String(value)) };
+}
 
 function projectOf(template) {
   return new Project({ files: template.files, main: template.main, open: template.main });

@@ -62,7 +62,7 @@ export class ConsoleView {
     const id = `console-${this.counter}`;
     const tabButton = document.createElement("button");
     tabButton.type = "button";
-    tabButton.role = "tab";
+    tabButton.setAttribute("role", "tab");
     tabButton.id = `${id}-tab`;
     tabButton.className = "console-tab";
     tabButton.dataset.mainFile = tab.mainFile;
@@ -76,7 +76,7 @@ export class ConsoleView {
     tabButton.addEventListener("click", () => this.select(tab));
 
     const panel = document.createElement("div");
-    panel.role = "tabpanel";
+    panel.setAttribute("role", "tabpanel");
     panel.id = `${id}-panel`;
     panel.className = "console-panel";
     panel.dataset.mainFile = tab.mainFile;
@@ -143,9 +143,12 @@ export class ConsoleView {
   select(tab, focus = false) {
     for (const [other, view] of this.views) {
       const on = other === tab;
+      const revealed = on && view.panel.hidden;
       view.tab.setAttribute("aria-selected", String(on));
       view.tab.tabIndex = on ? 0 : -1;
       view.panel.hidden = !on;
+      // A hidden panel cannot follow its output: show the end of what came meanwhile.
+      if (revealed) view.output.scrollTop = view.output.scrollHeight;
     }
     if (!focus) return;
     const view = this.views.get(tab);
