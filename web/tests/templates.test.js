@@ -55,6 +55,8 @@ test("a first visit gets Python's hello world when there is Python", () => {
 test("a version that is not one (a warning line) is left out of the label", () => {
   assert.equal(shownVersion("3.11.2"), "3.11.2");
   assert.equal(shownVersion("Version 4.8.4"), "Version 4.8.4");
+  assert.equal(shownVersion('openjdk version "17.0.19" 2026-04-21'), 'openjdk version "17.0.19" 2026-04-21');
+  assert.equal(shownVersion("unknown"), "");
   assert.equal(shownVersion("2026-12-01 1:46:29 0 [Warning] failed to retrieve the MAC address"), "");
   const [hello] = templates([{ ...SQL, version: "0 [Warning] no MAC" }]).filter((t) => t.id === "hello-sql");
   assert.equal(hello.label, "Hello world: SQL");
