@@ -151,7 +151,7 @@ class DispatcherBus:
         """Long-poll one priority's queue; an empty list when nothing arrived in time."""
         try:
             return await self._pulls[priority].fetch(1, timeout=FETCH_TIMEOUT_S)
-        except nats.errors.TimeoutError:
+        except TimeoutError:  # nats-py raises its own or the builtin one
             return []
 
     async def release(self, job: Job) -> None:

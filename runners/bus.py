@@ -96,7 +96,7 @@ class RunnerBus:
         assert self._pull is not None, "bind() first"
         try:
             msgs = await self._pull.fetch(1, timeout=FETCH_TIMEOUT_S)
-        except nats.errors.TimeoutError:
+        except TimeoutError:  # nats-py raises its own or the builtin one
             return None
         msg = msgs[0]
         try:

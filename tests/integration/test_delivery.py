@@ -87,7 +87,7 @@ async def test_a_durable_consumer_sees_each_completion_once(nc: Nats) -> None:
         while not {j.execution_id for j in jobs} <= set(seen) and time.monotonic() < deadline:
             try:
                 msgs = await pull.fetch(10, timeout=2)
-            except nats.errors.TimeoutError:
+            except TimeoutError:
                 continue
             for msg in msgs:
                 seen.append(completion_decoder.decode(msg.data).execution_id)
@@ -96,7 +96,7 @@ async def test_a_durable_consumer_sees_each_completion_once(nc: Nats) -> None:
         assert sorted(mine) == sorted(j.execution_id for j in jobs)  # each once
         try:
             rest = await pull.fetch(10, timeout=1.5)
-        except nats.errors.TimeoutError:
+        except TimeoutError:
             rest = []
         assert not [m for m in rest if m.subject.rsplit(".", 1)[-1] in mine], "seen twice"
     finally:

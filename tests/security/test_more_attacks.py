@@ -162,6 +162,7 @@ async def test_a_process_left_behind_cannot_spy_on_the_next_run(platform: Runnin
                         with open('/tmp/spy', 'a') as f:
                             f.write('still watching\\n')
                         time.sleep(0.05)
+                os._exit(0)
             print('planted')
         """)
         first = await client.run({"main.py": plant})
