@@ -1,6 +1,7 @@
 """The browser IDE at `/`, in a real Chromium against a live platform: type and run, live
-input, stop, two console tabs that talk, SQL tables, a project that survives a reload, a
-resumed session after a dropped socket, errors in words, a narrow window and the keyboard."""
+input, stop, output over the cap, two console tabs that talk, SQL tables, a project that
+survives a reload, a resumed session after a dropped socket, errors in words, a narrow window
+and the keyboard, and every language's hello world."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ RUNAWAY = """import itertools
 for n in itertools.count():
     if n % 200_000 == 0:
         print("still going", n, flush=True)
+"""
+
+FLOOD = """import sys
+for i in range(40_000):  # 4 MB, four times the output cap
+    sys.stdout.write(f"{i:>8} " + "x" * 90 + "\\n")
 """
 
 
@@ -70,6 +76,18 @@ def test_a_runaway_loop_is_stopped(ide: Ide) -> None:
     ide.wait_done("main.py")
     expect(panel.locator(".phase")).to_have_text("Stopped")
     expect(panel).to_have_attribute("data-verdict", "cancelled")
+
+
+def test_output_over_the_cap_is_cut_and_marked_truncated(ide: Ide) -> None:
+    ide.open()
+    ide.set_code(FLOOD)
+    panel = ide.run("main.py")
+    ide.wait_done("main.py", timeout_ms=30_000)
+    expect(panel).to_have_attribute("data-verdict", "output_limit")
+    expect(panel.locator(".phase")).to_have_text(re.compile("Output limit reached"))
+    expect(panel.locator(".output .notice.error")).to_have_text(re.compile("Output truncated"))
+    shown = panel.locator(".output").evaluate("o => o.textContent.length")
+    assert 500_000 < shown <= 1_048_576 + 200, shown
 
 
 def test_a_server_and_a_client_talk_from_two_tabs(ide: Ide) -> None:
