@@ -10,7 +10,7 @@ Layers, each built only when needed:
    the versions read from the toolchain (``coderunner.version.<language>``).
 
 Every image is labelled with a hash of its inputs (its folder, its parent's hash, and for the
-final layer the agent and the versions), so an edited Dockerfile rebuilds exactly what
+final layer the agent and the version commands), so an edited Dockerfile rebuilds exactly what
 depends on it, and an edited agent rebuilds only the small final layers.
 """
 
@@ -152,7 +152,8 @@ class ImageBuilder:
         if self._build_folder(plan.toolchain_tag, plan.directory, toolchain_hash, force):
             built.append(plan.toolchain_tag)
         agent = {path.name: path.read_bytes() for path in sorted(AGENT_DIR.glob("*.py"))}
-        digest = hashlib.sha256(toolchain_hash.encode() + b"".join(agent.values()))
+        commands = json.dumps([r.version_command for r in plan.runtimes]).encode()
+        digest = hashlib.sha256(toolchain_hash.encode() + b"".join(agent.values()) + commands)
         final_hash = digest.hexdigest()[:16]
         if force or self.inputs_of(plan.tag) != final_hash:
             versions = {r.name: self.read_version(plan.toolchain_tag, r) for r in plan.runtimes}
@@ -181,7 +182,7 @@ class ImageBuilder:
         try:
             out = self.client.containers.run(
                 tag, runtime.version_command, remove=True, network_disabled=True,
-                user=SANDBOX_USER, stdout=True, stderr=True,
+                user=SANDBOX_USER, stdout=True, stderr=False,
             )
         except docker.errors.ContainerError as exc:
             raise ImageBuildError(f"{runtime.name}: version command failed: {exc}") from exc
