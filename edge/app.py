@@ -32,7 +32,7 @@ from edge.openapi import openapi_document
 from edge.sessions import SessionTokens
 from edge.stats import admin_metrics, combine_queue_stats
 from edge.webhooks import Attempt, WebhookDeliverer
-from edge.ws import Connection
+from edge.ws import Connection, Unfinished
 
 log = logging.getLogger(__name__)
 WEBHOOK_BATCH = 16
@@ -92,6 +92,7 @@ class Edge:
         self.metrics = Metrics()
         self.tokens = SessionTokens(settings.session_secret)
         self._recent: deque[str] = deque(maxlen=1000)
+        self.unfinished = Unfinished()
         self.webhooks = WebhookDeliverer(
             settings.webhook_secret or secrets.token_hex(32), self.api.policy,
             settings.webhook_max_attempts, settings.webhook_timeout_s, self.webhook_target,
@@ -171,7 +172,8 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
         token = edge.tokens.issue(session_id, now)  # a resumed session's token is renewed
         edge.metrics.sockets.inc()
         try:
-            await Connection(ws, edge.bus, catalog, session_id, token, resumed).serve()
+            await Connection(ws, edge.bus, catalog, session_id, token, resumed,
+                             edge.unfinished).serve()
         finally:
             edge.metrics.sockets.dec()
 

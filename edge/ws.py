@@ -56,15 +56,36 @@ class Execution:
         self.held_controls: list[Control] = []
 
 
+class Unfinished:
+    """The executions of each browser session that had not completed when its socket closed,
+    kept on this edge for a while so that a socket resuming the session takes them over: it
+    gets their remaining events and may stop them or feed them input."""
+
+    KEEP_S = 600.0
+
+    def __init__(self) -> None:
+        self._by_session: dict[str, tuple[float, dict[str, Execution]]] = {}
+
+    def leave(self, session_id: str, executions: dict[str, Execution], now: float) -> None:
+        if executions:
+            self._by_session[session_id] = (now, dict(executions))
+
+    def take(self, session_id: str, now: float) -> dict[str, Execution]:
+        for stale in [s for s, (at, _) in self._by_session.items() if now - at > self.KEEP_S]:
+            del self._by_session[stale]
+        return self._by_session.pop(session_id, (now, {}))[1]
+
+
 class Connection:
     def __init__(self, ws: WebSocket, bus: EdgeBus, catalog: Catalog, session_id: str,
-                 token: str, resumed: bool = False) -> None:
+                 token: str, resumed: bool = False, unfinished: Unfinished | None = None) -> None:
         self.ws = ws
         self.bus = bus
         self.catalog = catalog
         self.session_id = session_id
         self.token = token
         self.resumed = resumed
+        self.unfinished = unfinished or Unfinished()
         self.executions: dict[str, Execution] = {}
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue(SEND_QUEUE_LIMIT)
         self.closing: asyncio.Task[None] | None = None
@@ -72,6 +93,8 @@ class Connection:
     async def serve(self) -> None:
         await self.ws.accept()
         self.send(encode(SessionEvent(self.session_id, self.token, self.resumed)).decode())
+        if self.resumed:
+            await self._take_over(self.unfinished.take(self.session_id, time.time()))
         sender = asyncio.create_task(self._send_loop())
         try:
             await self._receive_loop()
@@ -83,12 +106,27 @@ class Connection:
 
     async def _abandon_all(self) -> None:
         """The socket is gone: stop listening, and close the stdin of what still runs so that
-        a program waiting for input ends; a job keeps its completion on the stream."""
+        a program waiting for input ends; a job keeps its completion on the stream, and a
+        socket resuming the session takes over what has not completed."""
         for execution in list(self.executions.values()):
             if execution.watch:
                 await execution.watch.close()
+                execution.watch = None
             await self.bus.control(Control(execution.execution_id, "eof"))
+        self.unfinished.leave(self.session_id, self.executions, time.time())
         self.executions.clear()
+
+    async def _take_over(self, executions: dict[str, Execution]) -> None:
+        """Listen again to what this session left running; what completed meanwhile gets its
+        stored completion."""
+        for execution in executions.values():
+            self.executions[execution.execution_id] = execution
+            execution.opened = True
+            execution.watch = await self._watch(execution)
+            completion = await self.bus.completion(execution.execution_id)
+            if completion is not None and execution.execution_id in self.executions:
+                self.send(encode(completion).decode())
+                await self._forget(execution)
 
     async def _receive_loop(self) -> None:
         while True:
@@ -170,9 +208,7 @@ class Connection:
     async def submit(self, job: Job) -> None:
         execution = Execution(job.execution_id)
         self.executions[job.execution_id] = execution
-        execution.watch = await self.bus.watch(
-            job.execution_id, lambda data, last: self._on_event(execution, data, last)
-        )
+        execution.watch = await self._watch(execution)
         try:
             await self.bus.submit(job)
         except SubmitError as exc:
@@ -186,7 +222,14 @@ class Connection:
             self.send(text)
         execution.held.clear()
 
+    async def _watch(self, execution: Execution) -> Watch:
+        return await self.bus.watch(
+            execution.execution_id, lambda data, last: self._on_event(execution, data, last)
+        )
+
     async def _on_event(self, execution: Execution, data: bytes, last: bool) -> None:
+        if execution.execution_id not in self.executions:
+            return  # its completion was sent already (read from the stream on a take-over)
         if not execution.running and _is_running(data):
             execution.running = True
             for control in execution.held_controls:

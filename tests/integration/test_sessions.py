@@ -295,3 +295,25 @@ async def test_java_reaches_the_session_database_over_jdbc(sessions: Running) ->
         await client.close()
     assert (first.verdict, first.stdout) == ("ok", "sum 7\n"), first.stderr
     assert second.stdout == "sum 14\n", "the data lasted from one run to the next"
+
+
+async def test_a_resumed_session_takes_over_what_its_last_socket_left(sessions: Running) -> None:
+    first = await Client.connect(sessions.ws_url)
+    token = first.session["token"]
+    spin = await first.submit({"spin.py": "print('go', flush=True)\nwhile True:\n    pass\n"},
+                              request_id="spin")
+    while (await first.receive()).get("type") != "output":
+        pass
+    quick = await first.submit({"quick.py": "import time\ntime.sleep(1)\nprint('done')\n"},
+                               request_id="quick")
+    await first.close()
+    await asyncio.sleep(2.5)  # quick completes while no socket listens
+    again = await Client.connect(sessions.ws_url, token=token)
+    try:
+        finished = await asyncio.wait_for(again.collect(quick["executionId"]), 10)
+        assert finished.verdict == "ok"
+        await again.send({"type": "stop", "executionId": spin["executionId"]})
+        stopped = await asyncio.wait_for(again.collect(spin["executionId"]), 10)
+        assert stopped.verdict == "cancelled"
+    finally:
+        await again.close()
