@@ -35,8 +35,8 @@ async def collect(nats_url: str) -> AdminMetrics:
 
 def tables(metrics: AdminMetrics) -> Group:
     queue = Table(title="queue", title_justify="left")
-    for column in ("waiting p2/p1/p0", "running", "cap", "ok", "failed", "expired",
-                   "cancelled", "wall p50/p95 ms", "queued p50/p95 ms"):
+    for column in ("waiting 2/1/0", "running", "cap", "ok", "failed", "expired",
+                   "cancelled", "wall ms p50/95", "queue ms p50/95"):
         queue.add_column(column, justify="right")
     if metrics.queue is None:
         queue.add_row("no dispatcher answered", *[""] * 8)
