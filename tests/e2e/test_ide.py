@@ -1,13 +1,13 @@
 """The browser IDE at `/`, in a real Chromium against a live platform: type and run, live
 input, stop, output over the cap, two console tabs that talk, SQL tables, a project that
-survives a reload, a resumed session after a dropped socket, errors in words, a narrow window
-and the keyboard, and every language's hello world."""
+survives a reload, a resumed session after a dropped socket (which takes over the runs it left),
+errors in words, a narrow window and the keyboard, and every language's hello world."""
 
 from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, WebSocketRoute, expect
+from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import STEP_MS, Ide
 
@@ -16,6 +16,21 @@ for n in itertools.count():
     if n % 200_000 == 0:
         print("still going", n, flush=True)
 """
+
+BUSY_LOOP = "print('go', flush=True)\nwhile True:\n    pass\n"
+
+# Before the page's scripts: keeps every WebSocket the page opens, and what it sends, so that a
+# test can drop the socket from the page's side (a plain close(), as a network drop looks to
+# the app) and see which socket a frame went out on.
+SOCKET_SPY = """(() => {
+  const Native = window.WebSocket;
+  const sockets = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) { super(...args); this.sentFrames = []; sockets.push(this); }
+    send(data) { this.sentFrames.push(JSON.parse(data)); return super.send(data); }
+  };
+  window.__sockets = sockets;
+})();"""
 
 FLOOD = """import sys
 for i in range(40_000):  # 4 MB, four times the output cap
@@ -173,31 +188,63 @@ def test_files_and_folders_survive_a_reload_and_run_together(ide: Ide) -> None:
 
 
 def test_a_dropped_socket_reconnects_and_resumes_the_session(ide: Ide) -> None:
-    sockets: list[tuple[str, WebSocketRoute]] = []
-
-    def through(ws: WebSocketRoute) -> None:
-        ws.connect_to_server()  # a transparent proxy that the test can cut
-        sockets.append((ws.url, ws))
-
-    ide.page.route_web_socket(re.compile(r"/ws(\?.*)?$"), through)
+    page = ide.page
+    page.add_init_script(SOCKET_SPY)
     ide.open()
-    expect(ide.page.locator("#connection")).to_have_text("Connected")
+    expect(page.locator("#connection")).to_have_text("Connected")
     ide.use_template("python-stdin")
     panel = ide.run("main.py")
     expect(panel.locator(".output")).to_have_text("your line? ", timeout=STEP_MS)
-    first_url, first = sockets[0]
-    assert "token=" not in first_url
-    first.close(code=1012, reason="the test drops the connection")
-    expect(panel).to_have_attribute("data-phase", "lost")
-    expect(panel.locator(".output .notice")).to_contain_text("connection to the platform dropped")
-    expect(ide.page.locator("#connection")).to_have_text("Connected (session resumed)",
-                                                         timeout=STEP_MS)
-    assert len(sockets) == 2 and "?token=" in sockets[1][0]
+    page.evaluate("() => window.__sockets.at(-1).close()")
+    expect(panel.locator(".output .notice").first).to_contain_text(
+        "connection to the platform dropped")
+    expect(page.locator("#connection")).to_have_text("Connected (session resumed)",
+                                                     timeout=STEP_MS)
+    urls = page.evaluate("() => window.__sockets.map(s => s.url)")
+    assert len(urls) == 2 and "token=" not in urls[0] and "?token=" in urls[1], urls
+    # The drop closed the program's input, so it ended meanwhile; the resumed session brings
+    # its completion (what it printed while no socket was there is not replayed).
+    ide.wait_done("main.py")
+    expect(panel).to_have_attribute("data-verdict", "ok")
+    expect(panel.locator(".output .notice.info").last).to_contain_text("may be missing")
     ide.run("main.py")
     expect(panel.locator(".output")).to_have_text("your line? ", timeout=STEP_MS)
     panel.get_by_label("Input for main.py").press("Enter")
     ide.wait_done("main.py")
     expect(panel.locator(".output")).to_contain_text("bye after 0 lines")
+
+
+def test_a_run_left_by_a_dropped_socket_is_taken_over_and_stopped_from_the_new_one(
+    ide: Ide,
+) -> None:
+    page = ide.page
+    page.add_init_script(SOCKET_SPY)
+    ide.open()
+    ide.set_code(BUSY_LOOP)
+    panel = ide.run("main.py")
+    expect(panel.locator(".output")).to_have_text("go\n", timeout=STEP_MS)
+    expect(panel.locator(".phase")).to_have_text("Running")
+    page.evaluate("() => window.__sockets.at(-1).close()")
+    expect(panel.locator(".output .notice").first).to_contain_text("dropped; reconnecting")
+    expect(page.locator("#connection")).to_have_text("Connected (session resumed)",
+                                                     timeout=STEP_MS)
+    expect(panel).to_have_attribute("data-phase", "running")
+    expect(panel.locator(".phase")).to_have_text("Running (reconnected)")
+    expect(panel.locator(".output .notice.info").last).to_contain_text(
+        "What it printed while the connection was down may be missing")
+    stop = panel.get_by_role("button", name="Stop main.py")
+    expect(stop).to_be_enabled()
+    stop.click()
+    ide.wait_done("main.py")
+    expect(panel).to_have_attribute("data-verdict", "cancelled")
+    expect(panel.locator(".phase")).to_have_text("Stopped")
+    expect(panel.locator(".usage")).to_have_text(re.compile(r"\d.* wall · .* CPU"))
+    sockets = page.evaluate(
+        "() => window.__sockets.map(s => ({url: s.url, sent: s.sentFrames}))")
+    assert len(sockets) == 2 and "?token=" in sockets[1]["url"], sockets
+    assert [f["type"] for f in sockets[0]["sent"]] == ["execute_code"]
+    assert [f["type"] for f in sockets[1]["sent"]] == ["stop"], "Stop went out on the new socket"
+    assert sockets[1]["sent"][0]["executionId"]
 
 
 def test_errors_are_told_in_words_where_the_user_looks(ide: Ide) -> None:

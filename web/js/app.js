@@ -212,7 +212,13 @@ function run() {
 }
 
 function onEvent(frame) {
-  if (frame.type === "session") return;
+  if (frame.type === "session") {
+    // Before the completions that a resumed session delivers right after this frame.
+    for (const { tab, changes } of consoles.sessionStarted(frame.resumed === true)) {
+      view.update(tab, changes);
+    }
+    return;
+  }
   const result = consoles.apply(frame);
   if (!result) return;
   if (result.tab) {

@@ -68,15 +68,22 @@ export function formatKb(kb) {
   return `${(kb / 1024).toFixed(1)} MB`;
 }
 
-const ACTIVE = new Set(["sending", "queued", "running"]);
+const ACTIVE = new Set(["sending", "queued", "running", "detached"]);
+const RESUMED_NOTE = "Reconnected: the session was resumed and this run carries on here. "
+  + "What it printed while the connection was down may be missing.";
 
 export class Tab {
   constructor(mainFile) {
     this.mainFile = mainFile;
     this.requestId = null;
     this.executionId = null;
-    /** idle | sending | queued | running | done | failed | lost */
+    /** idle | sending | queued | running | detached (socket down, waiting to reconnect) |
+     * done | failed | lost */
     this.phase = "idle";
+    /** The phase a ``detached`` run goes back to when a resumed session takes it over. */
+    this.phaseBeforeDrop = null;
+    /** The run was carried over a reconnect: its input is closed, its output has a gap. */
+    this.resumed = false;
     this.summary = "";
     this.usage = "";
     this.verdict = null;
@@ -84,8 +91,15 @@ export class Tab {
   }
 
   get active() { return ACTIVE.has(this.phase); }
-  /** Input may be sent: the server holds it until the program runs. */
-  get acceptsInput() { return this.executionId !== null && (this.phase === "queued" || this.phase === "running"); }
+  /** Input may be sent: the server holds it until the program runs. A run carried over a
+   * reconnect has had its input closed by the platform. */
+  get acceptsInput() {
+    return this.executionId !== null && !this.resumed
+      && (this.phase === "queued" || this.phase === "running");
+  }
+
+  /** Stop can be sent now: the run has an execution and the socket is up. */
+  get canStop() { return this.executionId !== null && (this.phase === "queued" || this.phase === "running"); }
 }
 
 /**
@@ -128,6 +142,8 @@ export class ConsoleState {
     tab.summary = "Sending…";
     tab.usage = "";
     tab.verdict = null;
+    tab.phaseBeforeDrop = null;
+    tab.resumed = false;
     tab.parsers = { stdout: new AnsiParser(), stderr: new AnsiParser() };
     this.byRequest.set(tab.requestId, tab);
     return { tab, requestId: tab.requestId, stopFirst: previous,
@@ -164,21 +180,82 @@ export class ConsoleState {
     }
   }
 
-  /** The socket dropped: the server no longer delivers what the running programs print. */
+  /**
+   * The socket dropped. The platform closes the input of what it ran and keeps the rest for a
+   * socket that resumes the session: a run with an execution waits ("detached") for the next
+   * ``session`` frame (see ``sessionStarted``). A run not yet confirmed has no execution to
+   * take over, so it is lost.
+   */
   connectionLost() {
     const results = [];
     for (const tab of this.tabs.values()) {
-      if (!tab.active) continue;
-      this.forget(tab);
-      tab.phase = "lost";
-      tab.summary = "Connection lost: this run's output can no longer be shown";
-      results.push({ tab, changes: [{ kind: "status" }, {
-        kind: "notice", level: "error",
-        text: "The connection to the platform dropped. The program's input was closed; "
-          + "its output from now on cannot be shown. Run it again once reconnected.",
-      }] });
+      if (!tab.active || tab.phase === "detached") continue;
+      if (tab.executionId === null) {
+        results.push(this.lose(tab, "Connection lost before the platform confirmed this run",
+          "The connection to the platform dropped before the run was confirmed; it may not "
+          + "have started. Run it again once reconnected."));
+        continue;
+      }
+      const changes = this.flush(tab);
+      tab.phaseBeforeDrop = tab.phase;
+      tab.phase = "detached";
+      tab.summary = "Connection lost: reconnecting…";
+      changes.push({ kind: "status" }, { kind: "notice", level: "info",
+        text: "The connection to the platform dropped; reconnecting. The program's input "
+          + "was closed." });
+      results.push({ tab, changes });
     }
     return results;
+  }
+
+  /**
+   * A ``session`` frame opened the socket. When it resumed the session, the platform hands
+   * the detached runs over to it (a completion at once for what ended meanwhile, later events
+   * for what still runs, and ``stop`` works again); otherwise they are out of reach: lost.
+   */
+  sessionStarted(resumed) {
+    const results = [];
+    for (const tab of this.tabs.values()) {
+      if (tab.phase !== "detached") continue;
+      if (!resumed) {
+        results.push(this.lose(tab, "Connection lost: this run's output can no longer be shown",
+          "Reconnected, but to a new session: the old one could not be resumed, so this "
+          + "run's output and Stop are out of reach. Run it again."));
+        continue;
+      }
+      tab.phase = tab.phaseBeforeDrop ?? "running";
+      tab.phaseBeforeDrop = null;
+      tab.resumed = true;
+      tab.summary = this.phaseSummary(tab);
+      results.push({ tab, changes: [{ kind: "status" },
+        { kind: "notice", level: "info", text: RESUMED_NOTE }] });
+    }
+    return results;
+  }
+
+  lose(tab, summary, text) {
+    const changes = this.flush(tab);
+    this.forget(tab);
+    tab.phase = "lost";
+    tab.phaseBeforeDrop = null;
+    tab.summary = summary;
+    changes.push({ kind: "status" }, { kind: "notice", level: "error", text });
+    return { tab, changes };
+  }
+
+  phaseSummary(tab) {
+    const words = tab.phase === "queued" ? "Queued" : "Running";
+    return tab.resumed ? `${words} (reconnected)` : words;
+  }
+
+  /** The text the ANSI parsers still hold, as changes (before a gap or at the end). */
+  flush(tab) {
+    const changes = [];
+    for (const stream of ["stdout", "stderr"]) {
+      const segments = tab.parsers[stream].flush();
+      if (segments.length) changes.push({ kind: "text", stream, segments });
+    }
+    return changes;
   }
 
   tabOf(event) {
@@ -197,12 +274,9 @@ export class ConsoleState {
   }
 
   applyStatus(tab, event) {
-    if (event.status === "queued") {
-      tab.phase = "queued";
-      tab.summary = "Queued";
-    } else if (event.status === "running") {
-      tab.phase = "running";
-      tab.summary = "Running";
+    if (event.status === "queued" || event.status === "running") {
+      tab.phase = event.status;
+      tab.summary = this.phaseSummary(tab);
     }
     return { tab, changes: [{ kind: "status" }] };
   }
@@ -214,11 +288,7 @@ export class ConsoleState {
   }
 
   applyCompletion(tab, event) {
-    const changes = [];
-    for (const stream of ["stdout", "stderr"]) {
-      const segments = tab.parsers[stream].flush();
-      if (segments.length) changes.push({ kind: "text", stream, segments });
-    }
+    const changes = this.flush(tab);
     if (event.truncated) {
       changes.push({ kind: "notice", level: "error",
         text: "Output truncated: the program printed more than the output limit allows." });
@@ -237,6 +307,14 @@ export class ConsoleState {
     const tab = this.tabOf(event);
     if (!tab) return { tab: null, changes: [{ kind: "notice", level: "error", text }] };
     if (event.executionId && tab.executionId === event.executionId && event.code === "not_found") {
+      // A run carried over a reconnect that the platform does not know: it did not take it
+      // over (another edge, or the socket was down too long). Nothing more will come.
+      if (tab.resumed && tab.active) {
+        return this.lose(tab, "Connection lost: the platform no longer knows this run",
+          "The platform did not hand this run over to the new connection (it was down for "
+          + "more than ten minutes, or reached another server), so it can no longer be shown "
+          + "or stopped from here.");
+      }
       return { tab, changes: [{ kind: "notice", level: "error", text }] };
     }
     if (tab.requestId === event.requestId && tab.phase === "sending") {

@@ -131,7 +131,7 @@ export class ConsoleView {
     view.tab.dataset.verdict = tab.verdict ?? "";
     view.panel.dataset.phase = tab.phase;
     view.panel.dataset.verdict = tab.verdict ?? "";
-    view.stop.disabled = !tab.active || tab.executionId === null;
+    view.stop.disabled = !tab.canStop;
     const input = tab.acceptsInput;
     view.input.disabled = !input;
     view.send.disabled = !input;

@@ -90,15 +90,132 @@ test("a completion marks truncated output and flushes held escape text", () => {
   assert.match(done.changes[1].text, /Output truncated/);
 });
 
-test("a dropped connection marks running tabs lost; finished tabs stay", () => {
+function running(state, main = "main.py") {
+  const run = started(state, main);
+  const id = `e-${run.requestId}`;
+  state.apply({ type: "status", status: "running", executionId: id, requestId: run.requestId });
+  return { ...run, id };
+}
+
+test("a dropped connection detaches running tabs until the next session; finished tabs stay", () => {
   const state = new ConsoleState();
-  const running = started(state, "a.py");
+  const run = running(state, "a.py");
   const finished = started(state, "b.py");
   state.apply({ type: "completion", executionId: `e-${finished.requestId}`, verdict: "ok" });
-  const lost = state.connectionLost();
-  assert.deepEqual(lost.map((r) => r.tab.mainFile), ["a.py"]);
-  assert.equal(running.tab.phase, "lost");
+  const dropped = state.connectionLost();
+  assert.deepEqual(dropped.map((r) => r.tab.mainFile), ["a.py"]);
+  assert.deepEqual(kinds(dropped[0]), ["status", "notice"]);
+  assert.match(dropped[0].changes[1].text, /connection to the platform dropped; reconnecting/);
+  assert.equal(run.tab.phase, "detached");
+  assert.match(run.tab.summary, /reconnecting/);
+  assert.ok(run.tab.active, "still running, as far as anyone knows");
+  assert.ok(!run.tab.canStop && !run.tab.acceptsInput, "nothing can be sent while the socket is down");
   assert.equal(finished.tab.phase, "done");
+  assert.deepEqual(state.connectionLost(), [], "a second drop changes nothing");
+});
+
+test("a resumed session takes the run over: later output, Stop and the completion reach its tab", () => {
+  const state = new ConsoleState();
+  const run = running(state);
+  state.apply({ type: "output", executionId: run.id, stream: "stdout", data: "go\n\x1b[3" });
+  const dropped = state.connectionLost();
+  assert.deepEqual(kinds(dropped[0]), ["text", "status", "notice"], "held escape text is flushed before the gap");
+  const resumed = state.sessionStarted(true);
+  assert.equal(resumed.length, 1);
+  assert.equal(resumed[0].tab, run.tab);
+  assert.deepEqual(kinds(resumed[0]), ["status", "notice"]);
+  assert.equal(resumed[0].changes[1].level, "info");
+  assert.match(resumed[0].changes[1].text, /resumed.*may be missing/);
+  assert.equal(run.tab.phase, "running");
+  assert.equal(run.tab.summary, "Running (reconnected)");
+  assert.ok(run.tab.canStop, "Stop works again, on the new socket");
+  assert.ok(!run.tab.acceptsInput, "the platform closed its input on the drop");
+  const out = state.apply({ type: "output", executionId: run.id, stream: "stdout", data: "more\n" });
+  assert.equal(out.tab, run.tab);
+  assert.deepEqual(out.changes, [{ kind: "text", stream: "stdout", segments: [{ text: "more\n", style: {} }] }]);
+  const done = state.apply({ type: "completion", executionId: run.id, verdict: "cancelled",
+    wallMs: 4000, cpuMs: 3900, memoryKb: 8000 });
+  assert.equal(done.tab, run.tab);
+  assert.equal(run.tab.phase, "done");
+  assert.equal(run.tab.verdict, "cancelled");
+  assert.equal(run.tab.summary, "Stopped");
+  assert.equal(run.tab.usage, "4000 ms wall · 3900 ms CPU · 7.8 MB memory");
+});
+
+test("a run queued at the drop goes back to queued, and its running status keeps the mark", () => {
+  const state = new ConsoleState();
+  const run = started(state);
+  state.connectionLost();
+  state.sessionStarted(true);
+  assert.equal(run.tab.phase, "queued");
+  assert.equal(run.tab.summary, "Queued (reconnected)");
+  state.apply({ type: "status", status: "running", executionId: `e-${run.requestId}` });
+  assert.equal(run.tab.summary, "Running (reconnected)");
+});
+
+test("a completion delivered right after the resumed session ends the run with its verdict", () => {
+  const state = new ConsoleState();
+  const run = running(state);
+  state.connectionLost();
+  state.sessionStarted(true);
+  const done = state.apply({ type: "completion", executionId: run.id, verdict: "ok", exitCode: 0, wallMs: 30 });
+  assert.equal(done.tab, run.tab);
+  assert.equal(run.tab.summary, "Finished");
+  assert.equal(run.tab.usage, "30 ms wall");
+});
+
+test("a new session (not resumed) loses the detached runs, as before", () => {
+  const state = new ConsoleState();
+  const run = running(state);
+  state.connectionLost();
+  const lost = state.sessionStarted(false);
+  assert.deepEqual(kinds(lost[0]), ["status", "notice"]);
+  assert.equal(lost[0].changes[1].level, "error");
+  assert.match(lost[0].changes[1].text, /new session/);
+  assert.equal(run.tab.phase, "lost");
+  assert.match(run.tab.summary, /^Connection lost/);
+  assert.ok(!run.tab.active && !run.tab.canStop);
+  assert.equal(state.apply({ type: "output", executionId: run.id, stream: "stdout", data: "x" }), null);
+  assert.deepEqual(state.sessionStarted(true), [], "nothing is left to take over");
+});
+
+test("a run not yet confirmed when the socket drops is lost at once", () => {
+  const state = new ConsoleState();
+  const { tab } = state.start("main.py");
+  const lost = state.connectionLost();
+  assert.equal(lost[0].tab, tab);
+  assert.equal(tab.phase, "lost");
+  assert.match(lost[0].changes.at(-1).text, /before the run was confirmed/);
+  assert.deepEqual(state.sessionStarted(true), []);
+});
+
+test("a carried-over run that the platform does not know (not_found) is lost", () => {
+  const state = new ConsoleState();
+  const run = running(state);
+  state.connectionLost();
+  state.sessionStarted(true);
+  const result = state.apply({ type: "error", code: "not_found", message: "unknown", executionId: run.id });
+  assert.equal(result.tab, run.tab);
+  assert.deepEqual(kinds(result), ["status", "notice"]);
+  assert.equal(run.tab.phase, "lost");
+  assert.match(result.changes[1].text, /did not hand this run over/);
+  // Without a reconnect, not_found (say, input after the end) is only a notice.
+  const other = running(state, "b.py");
+  const notice = state.apply({ type: "error", code: "not_found", message: "unknown", executionId: other.id });
+  assert.deepEqual(kinds(notice), ["notice"]);
+  assert.equal(other.tab.phase, "running");
+});
+
+test("a new Run in a carried-over tab starts afresh", () => {
+  const state = new ConsoleState();
+  running(state);
+  state.connectionLost();
+  state.sessionStarted(true);
+  const again = state.start("main.py");
+  assert.ok(again.stopFirst, "the carried-over run is stopped first");
+  state.apply({ type: "status", status: "queued", executionId: "e-new", requestId: again.requestId });
+  assert.equal(again.tab.summary, "Queued");
+  assert.ok(again.tab.acceptsInput);
 });
 
 test("closing a tab returns the execution to stop", () => {
