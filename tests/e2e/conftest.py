@@ -33,7 +33,9 @@ STEP_MS = 15_000  # one step (a page load, a run, an answer); each test is well 
 
 @pytest.fixture(scope="module")
 def ide_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    with running_platform(tmp_path_factory.mktemp("ide")) as running:
+    # Session networks live for the module: a bridge removed by the TTL while a page loads makes
+    # Chromium fail the load with ERR_NETWORK_CHANGED.
+    with running_platform(tmp_path_factory.mktemp("ide"), CONTAINER_TTL="900") as running:
         yield running
 
 

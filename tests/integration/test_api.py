@@ -88,7 +88,7 @@ async def test_sql_result_sets_come_back_as_tables(api: httpx.AsyncClient) -> No
           "SELECT n, s FROM t ORDER BY n;"
     body = (await api.post("/api/v1/executions?wait=true",
                            json=program(sql, "sql", "main.sql"))).json()
-    assert body["verdict"] == "ok", body
+    assert body["verdict"] == "ok", (body["stderr"], body["message"])
     assert body["tables"] == [{"columns": ["n", "s"], "rows": [[1, "a"], [2, "b"]]}]
 
 
