@@ -62,17 +62,36 @@ class Unfinished:
     gets their remaining events and may stop them or feed them input."""
 
     KEEP_S = 600.0
+    HANDOVER_WAIT_S = 1.0
+    """A browser reconnects at once; the edge may not have seen the old socket close yet."""
 
     def __init__(self) -> None:
         self._by_session: dict[str, tuple[float, dict[str, Execution]]] = {}
+        self._open: dict[str, int] = {}
+        self._left: dict[str, asyncio.Event] = {}
+
+    def enter(self, session_id: str) -> None:
+        self._open[session_id] = self._open.get(session_id, 0) + 1
 
     def leave(self, session_id: str, executions: dict[str, Execution], now: float) -> None:
         if executions:
             self._by_session[session_id] = (now, dict(executions))
+        self._open[session_id] = self._open.get(session_id, 1) - 1
+        if self._open[session_id] <= 0:
+            del self._open[session_id]
+        self._left.setdefault(session_id, asyncio.Event()).set()
 
-    def take(self, session_id: str, now: float) -> dict[str, Execution]:
+    async def take(self, session_id: str, now: float) -> dict[str, Execution]:
+        """What the session's closed sockets left; when another socket of the session is still
+        open (its close on its way), wait a moment for it to leave."""
         for stale in [s for s, (at, _) in self._by_session.items() if now - at > self.KEEP_S]:
             del self._by_session[stale]
+        if session_id not in self._by_session and self._open.get(session_id, 0) > 1:
+            left = self._left.setdefault(session_id, asyncio.Event())
+            left.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(left.wait(), self.HANDOVER_WAIT_S)
+        self._left.pop(session_id, None)
         return self._by_session.pop(session_id, (now, {}))[1]
 
 
@@ -93,10 +112,11 @@ class Connection:
     async def serve(self) -> None:
         await self.ws.accept()
         self.send(encode(SessionEvent(self.session_id, self.token, self.resumed)).decode())
-        if self.resumed:
-            await self._take_over(self.unfinished.take(self.session_id, time.time()))
+        self.unfinished.enter(self.session_id)
         sender = asyncio.create_task(self._send_loop())
         try:
+            if self.resumed:
+                await self._take_over(await self.unfinished.take(self.session_id, time.time()))
             await self._receive_loop()
         finally:
             sender.cancel()

@@ -8,7 +8,14 @@ import json
 from typing import Any
 
 from contracts.runtimes import Catalog
-from edge.ws import MAX_FRAME_BYTES, SEND_QUEUE_LIMIT, SLOW_READER_CLOSE, Connection
+from edge.ws import (
+    MAX_FRAME_BYTES,
+    SEND_QUEUE_LIMIT,
+    SLOW_READER_CLOSE,
+    Connection,
+    Execution,
+    Unfinished,
+)
 
 
 class FakeSocket:
@@ -43,3 +50,26 @@ async def test_an_oversized_frame_gets_an_error_not_a_crash() -> None:
     error = json.loads(conn.outbox.get_nowait())
     assert (error["type"], error["code"]) == ("error", "invalid_request")
     await asyncio.sleep(0)
+
+
+async def test_a_resume_waits_a_moment_for_the_old_socket_to_leave() -> None:
+    unfinished = Unfinished()
+    unfinished.enter("s")  # the old socket, whose close the edge has not seen yet
+    unfinished.enter("s")  # the resuming one
+    left = {"e1": Execution("e1")}
+
+    async def old_socket_closes() -> None:
+        await asyncio.sleep(0.1)
+        unfinished.leave("s", left, 0.0)
+
+    closing = asyncio.create_task(old_socket_closes())
+    taken = await unfinished.take("s", 0.0)
+    await closing
+    assert list(taken) == ["e1"]
+
+
+async def test_left_executions_expire_after_a_while() -> None:
+    unfinished = Unfinished()
+    unfinished.enter("s")
+    unfinished.leave("s", {"e1": Execution("e1")}, now=0.0)
+    assert await unfinished.take("s", now=Unfinished.KEEP_S + 1) == {}
