@@ -154,10 +154,11 @@ class DispatcherBus:
         except TimeoutError:  # nats-py raises its own or the builtin one
             return []
 
-    async def release(self, job: Job) -> None:
-        """Hand a job to the runners (de-duplicated by execution id)."""
+    async def release(self, job: Job, data: bytes) -> None:
+        """Hand a job (``data``: its JSON as submitted) to the runners, de-duplicated by
+        execution id."""
         await self._js.publish(
-            subjects.RUN_SUBJECT, encode(job), headers={"Nats-Msg-Id": job.execution_id}
+            subjects.RUN_SUBJECT, data, headers={"Nats-Msg-Id": job.execution_id}
         )
 
     async def publish_completion(self, completion: CompletionEvent) -> None:

@@ -60,22 +60,26 @@ class Dispatcher:
             waiting = Waiting(job.execution_id, priority, job.submitted_at, (msg, job))
             if not self.queue.add(waiting):
                 await msg.ack()  # a redelivered duplicate of a job this dispatcher holds
-            self._wake.set()
+            await self._release_ready()  # at once, when a slot is free
 
     async def _release(self) -> None:
+        """Release what a completion made room for."""
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while (item := self.queue.next()) is not None:
-                msg, job = item.handle
-                try:
-                    await self.bus.release(job)
-                    await msg.ack()
-                except Exception as exc:
-                    # Not acked: JetStream redelivers the job to a dispatcher after ack_wait.
-                    log.warning("releasing %s failed: %s", job.execution_id, exc)
-                    self.queue.completed(job.execution_id)
-                    await asyncio.sleep(RETRY_S)
+            await self._release_ready()
+
+    async def _release_ready(self) -> None:
+        while (item := self.queue.next()) is not None:
+            msg, job = item.handle
+            try:
+                await self.bus.release(job, msg.data)
+                await msg.ack()
+            except Exception as exc:
+                # Not acked: JetStream redelivers the job to a dispatcher after ack_wait.
+                log.warning("releasing %s failed: %s", job.execution_id, exc)
+                self.queue.completed(job.execution_id)
+                await asyncio.sleep(RETRY_S)
 
     async def _housekeeping(self) -> None:
         last_progress = time.monotonic()

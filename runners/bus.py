@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import msgspec
@@ -43,6 +44,7 @@ class ClaimedJob:
     def __init__(self, msg: Msg, job: Job) -> None:
         self._msg = msg
         self.job = job
+        self.claimed_at = time.time()
 
     @property
     def deliveries(self) -> int:

@@ -105,7 +105,7 @@ class Runner:
                 log.warning("expiring idle sandboxes failed: %s", exc)
 
     async def _handle(self, claimed: ClaimedJob) -> None:
-        claimed_at = time.time()
+        claimed_at = claimed.claimed_at
         job = claimed.job
         if claimed.deliveries > 1 and await self.bus.already_completed(job.execution_id):
             await claimed.ack()  # a redelivery of a job that did complete: never run twice
