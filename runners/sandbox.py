@@ -302,6 +302,13 @@ class DockerSessions:
         except docker.errors.APIError as exc:
             raise SandboxError(f"cannot create network {name} ({subnet}): {exc}") from exc
 
+    async def network_exists(self, name: str) -> bool:
+        try:
+            await asyncio.to_thread(self._api.inspect_network, name)
+        except docker.errors.NotFound:
+            return False
+        return True
+
     async def remove_network(self, name: str) -> bool:
         try:
             await asyncio.to_thread(self._api.remove_network, name)

@@ -194,7 +194,9 @@ class Runner:
         try:
             return await self.sandboxes.create(pool.runtime, session.attachment(job.main_file))
         except SandboxError:
-            # Its network may have been removed under it (by a janitor): make the session anew.
+            if await self.sessions.network_exists(session):
+                raise
+            # Its network was removed under it (by a janitor): make the session anew.
             session = await self.sessions.reopen(job.owner, with_database=wants_database(job))
             return await self.sandboxes.create(pool.runtime, session.attachment(job.main_file))
 

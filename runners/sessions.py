@@ -98,6 +98,9 @@ class Sessions:
                 await self._start_database(session)
             return session
 
+    async def network_exists(self, session: Session) -> bool:
+        return await self.docker.network_exists(session.network)
+
     async def reopen(self, owner: str, with_database: bool) -> Session:
         """Forget the owner's session (its network is gone) and open it anew."""
         stale = self._sessions.pop(owner, None)
