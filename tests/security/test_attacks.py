@@ -20,10 +20,16 @@ INNOCENT = "print(sum(range(101)))"
 
 
 async def attack(platform: Running, program: str, **extra: object) -> Result:
+    """Run a hostile Python program beside an innocent one; returns the hostile result."""
+    return await attack_files(platform, {"main.py": program}, "python", **extra)
+
+
+async def attack_files(platform: Running, files: dict[str, str], language: str,
+                       **extra: object) -> Result:
     hostile, innocent = await Client.connect(platform.ws_url), await Client.connect(platform.ws_url)
     try:
         bad, good = await asyncio.gather(
-            hostile.run({"main.py": program}, **extra),
+            hostile.run(files, language=language, **extra),
             innocent.run({"main.py": INNOCENT}),
         )
     finally:

@@ -4,29 +4,13 @@ behind to spy on the next run."""
 
 from __future__ import annotations
 
-import asyncio
 from textwrap import dedent
 
 import pytest
 
 from tests.conftest import Running
-from tests.integration.wsclient import Client, Result
-from tests.security.test_attacks import INNOCENT, attack
-
-
-async def attack_files(platform: Running, files: dict[str, str], language: str,
-                       **extra: object) -> Result:
-    hostile, innocent = await Client.connect(platform.ws_url), await Client.connect(platform.ws_url)
-    try:
-        bad, good = await asyncio.gather(
-            hostile.run(files, language=language, **extra),
-            innocent.run({"main.py": INNOCENT}),
-        )
-    finally:
-        await hostile.close()
-        await innocent.close()
-    assert (good.verdict, good.stdout) == ("ok", "5050\n"), f"innocent job disturbed: {good.events}"
-    return bad
+from tests.integration.wsclient import Client
+from tests.security.test_attacks import attack, attack_files
 
 
 async def test_output_without_newlines_is_cut_at_the_cap(platform: Running) -> None:
