@@ -87,7 +87,8 @@ class Bench:
 
 
 @contextmanager
-def platform(pool_size: int, ttl_s: int = 60) -> Iterator[Bench]:
+def platform(pool_size: int, ttl_s: int = 60,
+             extra: dict[str, str] | None = None) -> Iterator[Bench]:
     """A platform of our own."""
     with tempfile.TemporaryDirectory(prefix="coderunner-bench-") as tmp:
         data = Path(tmp)
@@ -101,6 +102,7 @@ def platform(pool_size: int, ttl_s: int = 60) -> Iterator[Bench]:
                 "POOL_SIZE": str(pool_size),
                 "CONTAINER_TTL": str(ttl_s),
                 "LOG_LEVEL": "WARNING",
+                **(extra or {}),
             }
         )
         up = Platform(data, env, port=free_port())

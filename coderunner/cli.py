@@ -138,6 +138,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.load:
+        from coderunner import load
+
+        return load.main(as_json=args.json)
     from coderunner import bench
 
     return bench.main(quick=args.quick, as_json=args.json)
@@ -187,6 +191,8 @@ def parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure latency and throughput beside the baselines")
     bench.add_argument("--quick", action="store_true", help="fewer samples, shorter runs")
     bench.add_argument("--json", action="store_true")
+    bench.add_argument("--load", action="store_true",
+                       help="instead: 50 running + 200 queued held, the next refused, all done")
     bench.set_defaults(func=cmd_bench)
 
     run = sub.add_parser("run", help="run a program file and print its output")
