@@ -272,7 +272,6 @@ class ExecutionRecord(Struct, frozen=True, rename="camel", omit_defaults=True):
     execution_id: str
     owner: str
     language: str
-    priority: int
     submitted_at: float
     request_id: str | None = None
     callback_url: str | None = None

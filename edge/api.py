@@ -43,6 +43,7 @@ from edge.auth import AuthError, Forbidden, KeyRing, Principal, Quota, RateLimit
 from edge.bus import EdgeBus, QueueFull, SubmitError
 from edge.stats import admin_metrics, combine_queue_stats
 from edge.webhooks import Policy
+from edge.ws import is_running_event
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_IDEMPOTENCY_KEY = 255
@@ -200,11 +201,9 @@ class Api:
                              "executions unfinished; wait for one to complete", retry_after=1)
         now = time.time()
         priority = PRIORITY_BACKGROUND if spec.background else PRIORITY_API
-        record = ExecutionRecord(execution_id, principal.owner, runtime.name, priority, now,
+        record = ExecutionRecord(execution_id, principal.owner, runtime.name, now,
                                  spec.request_id, spec.callback_url)
         await self.bus.put_record(record)
-        if spec.callback_url:
-            await self.bus.put_webhook_state(execution_id, WebhookState("pending"))
         job = Job(
             execution_id=execution_id, language=runtime.name, files=spec.files,
             main_file=spec.main_file, owner=principal.owner, priority=priority,
@@ -280,7 +279,9 @@ class Api:
         completion = completion or await self.bus.completion(execution_id)
         running = completion is None and await self.bus.is_running(execution_id)
         output = await self.bus.output(execution_id) if completion else None
-        webhook = await self.bus.webhook_state(execution_id) if record.callback_url else None
+        webhook = None
+        if record.callback_url:  # no attempt yet: pending
+            webhook = await self.bus.webhook_state(execution_id) or WebhookState("pending")
         return result_of(record, completion, running, output, webhook)
 
     async def batch(self, request: Request) -> Response:
@@ -327,7 +328,7 @@ class Api:
         async def on_event(data: bytes, last: bool) -> None:
             if last:
                 done.set()
-            elif b'"status":"running"' in data:
+            elif is_running_event(data):
                 await self.bus.control(stop)
 
         watch = await self.bus.watch(execution_id, on_event)

@@ -26,7 +26,7 @@ from contracts.runtimes import Catalog
 from contracts.settings import EdgeSettings
 from edge.api import Api, ApiProblem, json_response, problem_response
 from edge.auth import KeyRing
-from edge.bus import EdgeBus, NotReady, SubmitError
+from edge.bus import EdgeBus, SubmitError
 from edge.metrics import Metrics
 from edge.openapi import openapi_document
 from edge.sessions import SessionTokens
@@ -124,7 +124,7 @@ class Edge:
             try:
                 await self.bus.bind_webhooks(self.settings.webhook_max_attempts, ack_wait)
                 break
-            except (NotReady, Exception) as exc:
+            except Exception as exc:  # NotReady until a dispatcher made the stream
                 log.debug("webhooks not bound yet: %s", exc)
                 await asyncio.sleep(1)
         while True:

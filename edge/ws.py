@@ -250,7 +250,7 @@ class Connection:
     async def _on_event(self, execution: Execution, data: bytes, last: bool) -> None:
         if execution.execution_id not in self.executions:
             return  # its completion was sent already (read from the stream on a take-over)
-        if not execution.running and _is_running(data):
+        if not execution.running and is_running_event(data):
             execution.running = True
             for control in execution.held_controls:
                 await self.bus.control(control)
@@ -283,7 +283,8 @@ class Connection:
             await self.bus.control(control)  # the dispatcher cancels it if still queued
 
 
-def _is_running(data: bytes) -> bool:
+def is_running_event(data: bytes) -> bool:
+    """Whether an event's JSON is the runner's ``status: running`` (it listens from then on)."""
     if not data.startswith(STATUS_PREFIX):
         return False
     event = event_decoder.decode(data)

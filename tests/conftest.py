@@ -5,7 +5,6 @@ Docker engine. Started once per test session."""
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,16 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from coderunner.bench import free_port
 from coderunner.nats_server import NatsServer
 from coderunner.up import Platform, remove_runner_containers
 
 CANARY = "canary-7f1d0c-never-in-a-sandbox"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

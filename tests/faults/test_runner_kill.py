@@ -14,13 +14,12 @@ from collections.abc import AsyncIterator, Iterator
 
 import docker
 import httpx
-import nats
 import pytest
 
 from coderunner.up import remove_runner_containers
-from contracts import labels, subjects
+from contracts import labels
 from tests.conftest import Running, running_platform
-from tests.integration.wsclient import Client
+from tests.integration.wsclient import Client, completion_count
 
 CAP = 3
 
@@ -69,7 +68,7 @@ async def test_the_cap_holds_across_two_runners_and_two_dispatchers(
     assert most <= CAP, f"{most} programs ran at once"
     assert most >= 2, "the jobs never ran side by side"
     for execution_id in ids:
-        assert await completions_of(two_runners[0].nats_url, execution_id) == 1
+        assert await completion_count(two_runners[0].nats_url, execution_id) == 1
     stats = (await http.get("/api/queue-stats")).json()
     assert stats["dispatchers"] == 2
 
@@ -81,16 +80,6 @@ def runner_of(hostname: str) -> str:
         return str(client.containers.get(hostname).labels[labels.RUNNER])
     finally:
         client.close()
-
-
-async def completions_of(nats_url: str, execution_id: str) -> int:
-    nc = await nats.connect(nats_url)
-    try:
-        info = await nc.jetstream().stream_info(
-            subjects.COMPLETIONS_STREAM, subjects_filter=subjects.completed(execution_id))
-        return sum((info.state.subjects or {}).values())
-    finally:
-        await nc.close()
 
 
 async def test_a_job_on_a_killed_runner_finishes_on_the_other_once(
@@ -116,7 +105,7 @@ async def test_a_job_on_a_killed_runner_finishes_on_the_other_once(
     assert runner_of(rerun_host) != victim, "it ran again on the other runner"
     assert [e["status"] for e in result.events if e["type"] == "status"] == ["running"]
     await asyncio.sleep(1)
-    assert await completions_of(running.nats_url, queued["executionId"]) == 1
+    assert await completion_count(running.nats_url, queued["executionId"]) == 1
 
 
 async def test_with_one_dispatcher_killed_the_other_keeps_dispatching(

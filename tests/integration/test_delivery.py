@@ -17,7 +17,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from contracts import subjects
 from contracts.messages import Job, SourceFile, completion_decoder, encode
 from tests.conftest import Running
-from tests.integration.wsclient import stored_completion
+from tests.integration.wsclient import completion_count, stored_completion
 
 
 @pytest.fixture
@@ -32,12 +32,6 @@ def job(code: str = "print('once')") -> Job:
     return Job(execution_id=execution_id, language="python", main_file="main.py",
                files=[SourceFile("main.py", code)], owner=f"anon:{execution_id}", priority=1,
                submitted_at=time.time())
-
-
-async def completions_of(nc: Nats, execution_id: str) -> int:
-    info = await nc.jetstream().stream_info(subjects.COMPLETIONS_STREAM,
-                                            subjects_filter=subjects.completed(execution_id))
-    return sum((info.state.subjects or {}).values())
 
 
 async def test_a_job_published_twice_is_queued_and_completed_once(
@@ -55,7 +49,7 @@ async def test_a_job_published_twice_is_queued_and_completed_once(
     later = await js.publish(subjects.job_submit(1), encode(once), headers=headers)
     assert later.duplicate
     await asyncio.sleep(1)
-    assert await completions_of(nc, once.execution_id) == 1
+    assert await completion_count(platform.nats_url, once.execution_id) == 1
 
 
 async def test_a_late_subscriber_replays_a_completion(nc: Nats, platform: Running) -> None:

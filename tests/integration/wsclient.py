@@ -125,3 +125,14 @@ async def stored_completion(nats_url: str, execution_id: str, wait_s: float = 0.
                 await asyncio.sleep(0.1)
     finally:
         await nc.close()
+
+
+async def completion_count(nats_url: str, execution_id: str) -> int:
+    """How many completions the COMPLETIONS stream holds for ``execution_id`` (should be 1)."""
+    nc = await nats.connect(nats_url)
+    try:
+        info = await nc.jetstream().stream_info(
+            subjects.COMPLETIONS_STREAM, subjects_filter=subjects.completed(execution_id))
+        return sum((info.state.subjects or {}).values())
+    finally:
+        await nc.close()

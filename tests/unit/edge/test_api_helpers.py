@@ -14,7 +14,7 @@ from contracts.messages import (
 from edge.api import ApiProblem, problem_response, result_of
 from edge.app import route_label
 
-RECORD = ExecutionRecord("e1", "key:alice", "python", 1, 1_700_000_000.0, request_id="r1")
+RECORD = ExecutionRecord("e1", "key:alice", "python", 1_700_000_000.0, request_id="r1")
 COMPLETION = CompletionEvent(
     "e1", "runtime_error", exit_code=1, signal="SIGKILL", wall_ms=120, cpu_ms=80,
     memory_kb=2048, truncated=True, queued_ms=15, language="python", message="killed",
