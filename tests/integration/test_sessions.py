@@ -200,7 +200,8 @@ async def test_a_session_is_gone_after_its_ttl_and_a_janitor_pass(sessions: Runn
     containers, networks = session_leftovers(sessions.runner_id)
     assert containers and networks, "the session had a network, a database and a sandbox"
     await asyncio.sleep(TTL_S + 3)
-    janitor(platform=sessions)
+    swept = janitor(platform=sessions)
+    assert swept["orphansJudged"] is True, "the pass read the runner heartbeats"
     assert session_leftovers(sessions.runner_id) == ([], [])
 
 
