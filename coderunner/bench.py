@@ -84,6 +84,8 @@ class Bench:
     ws_url: str
     http_url: str
     nats_url: str
+    pids: dict[str, int] = field(default_factory=dict)
+    """Process id of each component (the four roles and ``nats-server``)."""
 
 
 @contextmanager
@@ -110,7 +112,10 @@ def platform(pool_size: int, ttl_s: int = 60,
             up.start()
             up.wait_ready()
             wait_for_pools(env["RUNNER_ID"], pool_size)
-            yield Bench(up.url.replace("http", "ws", 1) + "/ws", up.url, nats.url)
+            pids = {role: child.pid for role, child in up.children.items()}
+            if nats.process is not None:
+                pids["nats-server"] = nats.process.pid
+            yield Bench(up.url.replace("http", "ws", 1) + "/ws", up.url, nats.url, pids)
         finally:
             up.stop()
             remove_runner_containers(env)
