@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -105,6 +106,40 @@ def cmd_images(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_engines(args: argparse.Namespace) -> int:
+    from coderunner import engines
+
+    catalog = load_catalog(os.environ.get("RUNTIMES_DIR", DEFAULT_RUNTIMES_DIR))
+    names = args.names or ([] if args.action == "list" else ["e1"])
+    try:
+        if args.action == "list":
+            for config in sorted(engines.STATE_DIR.glob("*.json")):
+                engine = engines.Engine.existing(config.stem)
+                state = "up" if engine.answers() else "down"
+                print(f"{engine.name:<12} {state:<5} {engine.socket_url}  {engine.bridge_ip}")
+            return 0
+        for name in names:
+            index = args.index or engines.default_index(name)
+            engine = engines.Engine(name, index)
+            if args.action == "down":
+                engine.teardown(purge=args.purge)
+                print(f"engine {name} down{' and purged' if args.purge else ''}")
+                continue
+            seconds = engine.restart() if args.action == "restart" else engine.start()
+            print(f"engine {name} {args.action} in {seconds:.1f} s: "
+                  f"DOCKER_HOST={engine.socket_url}", flush=True)
+            if args.action == "up":
+                tags = engines.image_tags(catalog, args.language or ["python", "bash"])
+                started = time.monotonic()
+                loaded = engine.load_images(tags)
+                print(f"  images: {len(loaded)} loaded ({', '.join(loaded) or 'all present'}) "
+                      f"in {time.monotonic() - started:.1f} s")
+    except engines.EngineError as exc:
+        print(f"coderunner engines: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_runtimes(args: argparse.Namespace) -> int:
     with urllib.request.urlopen(f"{args.url}/api/v1/runtimes", timeout=10) as response:
         runtimes = json.load(response)
@@ -183,6 +218,16 @@ def parser() -> argparse.ArgumentParser:
     stats.add_argument("--watch", action="store_true", help="refresh every 2 s until Ctrl-C")
     stats.add_argument("--nats-url", default=os.environ.get("NATS_URL", DEFAULT_NATS_URL))
     stats.set_defaults(func=cmd_stats)
+    engines = sub.add_parser(
+        "engines", help="extra Docker engines on this machine (fault tests, several runners)")
+    engines.add_argument("action", choices=["up", "down", "restart", "list"])
+    engines.add_argument("names", nargs="*", help="engine names (default e1)")
+    engines.add_argument("--index", type=int, help="1-254: the bridge is 10.231.<index>.1/24")
+    engines.add_argument("--language", action="append",
+                         help="up: load this runtime's image (repeatable; default python, bash)")
+    engines.add_argument("--purge", action="store_true", help="down: delete data and images too")
+    engines.set_defaults(func=cmd_engines)
+
     runtimes = sub.add_parser("runtimes", help="list the languages this installation runs")
     runtimes.add_argument("--url", default=os.environ.get("CODERUNNER_URL", DEFAULT_URL))
     runtimes.add_argument("--json", action="store_true")

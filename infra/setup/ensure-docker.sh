@@ -5,6 +5,13 @@ set -euo pipefail
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
+# Extra engines beside the main one (coderunner/engines.py, the fault tests) need ip and nsenter.
+if ! command -v ip >/dev/null 2>&1 || ! command -v nsenter >/dev/null 2>&1; then
+  log "installing iproute2 and util-linux (Debian packages)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2 util-linux >/dev/null
+fi
+
 if [ -n "${DOCKER_HOST:-}" ]; then
   docker info >/dev/null 2>&1 && exit 0
   log "DOCKER_HOST=$DOCKER_HOST does not answer"; exit 1
