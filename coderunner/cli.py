@@ -173,6 +173,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.soak is not None:
+        from coderunner import soak
+
+        return soak.main(args.soak, as_json=args.json)
+    if args.idle_sockets is not None:
+        from coderunner import idle_sockets
+
+        return idle_sockets.main(args.idle_sockets, as_json=args.json)
     if args.load:
         from coderunner import load
 
@@ -238,6 +246,12 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--load", action="store_true",
                        help="instead: 50 running + 200 queued held, the next refused, all done")
+    bench.add_argument("--soak", type=int, nargs="?", const=5000, metavar="N",
+                       help="instead: N executions (5000) over every way in, each completed "
+                            "exactly once, memory flat")
+    bench.add_argument("--idle-sockets", type=int, nargs="?", const=1000, metavar="N",
+                       help="instead: N idle browser sockets (1000) on one edge, 100 of them "
+                            "running hello world")
     bench.set_defaults(func=cmd_bench)
 
     run = sub.add_parser("run", help="run a program file and print its output")
