@@ -1,12 +1,15 @@
-// The IDE's composition root: the project, the editor, the file panel, the consoles and the
-// socket, wired together. Decisions live in the DOM-free modules (project.js, templates.js,
-// console-state.js, connection.js, ansi.js); this file only connects them to the page.
+// The IDE's composition root: the project, the editor, the file panel, the consoles, the
+// notebooks and the socket, wired together. Decisions live in the DOM-free modules (project.js,
+// templates.js, console-state.js, notebook-state.js, nbformat.js, outputs.js, connection.js,
+// ansi.js); this file only connects them to the page.
 
 import { Connection } from "./connection.js";
 import { ConsoleState } from "./console-state.js";
 import { ConsoleView } from "./consoleview.js";
 import { Editor, loadMonaco } from "./editor.js";
 import { FilePanel } from "./filepanel.js";
+import { emptyNotebook, isNotebookPath, serializeNotebook } from "./nbformat.js";
+import { NotebookPage } from "./notebookpage.js";
 import { Project, ProjectError, ProjectStore, runtimeFor } from "./project.js";
 import { defaultTemplate, templates } from "./templates.js";
 
@@ -33,14 +36,36 @@ const files = new FilePanel({
   setMain: (path) => change(() => project.setMain(path)),
   create: (kind, path) => attempt(() => {
     if (kind === "folder") project.createFolder(path);
-    else project.createFile(path);
-  }, () => { if (kind === "file") showOpenFile(); }),
+    else if (kind === "notebook") project.createFile(notebookPath(path), serializeNotebook(emptyNotebook()));
+    else project.createFile(path, isNotebookPath(path) ? serializeNotebook(emptyNotebook()) : "");
+  }, () => { if (kind !== "folder") showOpenFile(); }),
   rename: (from, to) => attempt(() => {
+    notebooks.flush();
     const moved = project.rename(from, to);
     editor?.forget(moved.map(([old]) => old));
+    notebooks.renamed(moved);
   }, showOpenFile),
-  remove: (path) => attempt(() => editor?.forget(project.delete(path)), showOpenFile),
-  focusEditor: () => editor?.focus(),
+  remove: (path) => attempt(() => {
+    notebooks.flush();
+    const gone = project.delete(path);
+    editor?.forget(gone);
+    gone.forEach((p) => notebooks.close(p));
+  }, showOpenFile),
+  focusEditor: () => focusEditor(),
+});
+
+/** "analysis" → "analysis.ipynb"; an empty name stays empty, to be refused in words. */
+const notebookPath = (name) => (name === "" || isNotebookPath(name) ? name : `${name}.ipynb`);
+
+const notebooks = new NotebookPage({
+  element: $("notebook"),
+  problem: $("notebook-problem"),
+  problemText: $("notebook-problem-text"),
+  problemAction: $("notebook-as-text"),
+  project: () => project,
+  send: (frame) => send(frame),
+  scheduleSave: () => scheduleSave(),
+  saveNow: () => saveNow(),
 });
 
 const view = new ConsoleView({
@@ -87,11 +112,14 @@ function scheduleSave() {
   saveTimer = setTimeout(saveNow, SAVE_DELAY_MS);
 }
 
+/** Store the project now; returns the problem in words when the browser refused, else null. */
 function saveNow() {
   clearTimeout(saveTimer);
   saveTimer = null;
+  notebooks.flush();
   const problem = store.save(project);
   if (problem) notify(problem, "storage");
+  return problem;
 }
 
 /** Show a message at the top of the page, where it is announced (role=alert). */
@@ -136,20 +164,43 @@ function refresh() {
 function openFile(path) {
   change(() => project.setOpen(path));
   showOpenFile();
-  editor?.focus();
+  focusEditor();
 }
 
+/** Show the open file: in the editor, or as a notebook (an .ipynb file not opened as text). */
 function showOpenFile() {
   const path = project.open;
+  const asNotebook = notebooks.shows(path);
   $("open-file").textContent = path ?? "No file open";
-  if (!editor) return;
+  $("editor").hidden = asNotebook;
+  $("editor-hint").textContent = asNotebook
+    ? "Shift+Enter runs a cell and moves on · Ctrl+Enter runs it · Ctrl+S saves"
+    : "Ctrl+Enter runs · Ctrl+M: Tab moves focus";
+  $("view-as").hidden = path === null || !isNotebookPath(path);
+  $("view-as").textContent = asNotebook ? "View as text" : "View as notebook";
+  notebooks.show(path);
+  if (!editor || asNotebook) return;
   if (path === null) editor.clear();
   else editor.show(path, project.content(path));
+}
+
+function focusEditor() {
+  if (!notebooks.focus(project.open)) editor?.focus();
+}
+
+/** An .ipynb file as its JSON text in the editor, or back as a notebook. */
+function toggleNotebookText() {
+  const path = project.open;
+  if (path === null || !isNotebookPath(path) || !notebooks.toggleText(path)) return;
+  editor?.forget([path]); // the text is read afresh from the file
+  showOpenFile();
+  $("view-as").focus();
 }
 
 async function startEditor() {
   try {
     const monaco = await loadMonaco();
+    notebooks.monaco = monaco;
     editor = new Editor(monaco, $("editor"), {
       onChange: (path, content) => {
         if (!project.files.has(path)) return;
@@ -217,8 +268,10 @@ function onEvent(frame) {
     for (const { tab, changes } of consoles.sessionStarted(frame.resumed === true)) {
       view.update(tab, changes);
     }
+    notebooks.sessionStarted(frame.resumed === true);
     return;
   }
+  if (notebooks.apply(frame)) return;
   const result = consoles.apply(frame);
   if (!result) return;
   if (result.tab) {
@@ -260,6 +313,7 @@ connection.on("state", drawConnection);
 connection.on("event", onEvent);
 connection.on("drop", () => {
   for (const { tab, changes } of consoles.connectionLost()) view.update(tab, changes);
+  notebooks.connectionLost();
 });
 
 // --- the runtime catalog and templates ----------------------------------------------------------
@@ -285,7 +339,7 @@ async function loadRuntimes() {
   select.replaceChildren(...templateList.map((t) => new Option(t.label, t.id)));
   drawRunTarget();
   const main = project.main;
-  if (main && !runtimeFor(main, runtimes)) {
+  if (main && !runtimeFor(main, runtimes) && !isNotebookPath(main)) {
     notify(`No language here runs ${main}; make another file the main file (★).`);
   }
 }
@@ -298,7 +352,7 @@ function useTemplate() {
   replaceProject(projectOf(template));
   $("undo-text").textContent = `The project is now "${template.label}".`;
   $("undo").hidden = false;
-  editor?.focus();
+  focusEditor();
 }
 
 function undoTemplate() {
@@ -310,6 +364,7 @@ function undoTemplate() {
 }
 
 function replaceProject(next) {
+  notebooks.closeAll();
   editor?.forgetAll();
   project = next;
   showOpenFile();
@@ -322,7 +377,7 @@ function replaceProject(next) {
 $("run").addEventListener("click", run);
 $("skip").addEventListener("click", (e) => {
   e.preventDefault();
-  editor?.focus();
+  focusEditor();
 });
 $("use-template").addEventListener("click", useTemplate);
 $("undo-button").addEventListener("click", undoTemplate);
@@ -331,10 +386,22 @@ $("new-file").addEventListener("click", () => {
   files.ask("file", folder);
 });
 $("new-folder").addEventListener("click", () => files.ask("folder"));
+$("new-notebook").addEventListener("click", () => {
+  const folder = project.open?.includes("/") ? project.open.slice(0, project.open.lastIndexOf("/") + 1) : "";
+  files.ask("notebook", folder);
+});
+$("view-as").addEventListener("click", toggleNotebookText);
+$("notebook-as-text").addEventListener("click", toggleNotebookText);
 $("notice-close").addEventListener("click", () => dismiss());
 $("reconnect").addEventListener("click", () => connection.retryNow());
-// Capture phase: Ctrl/Cmd+Enter runs from anywhere, the editor included, exactly once.
+// Capture phase: Ctrl/Cmd+Enter runs from anywhere, the editor included, exactly once; in a
+// notebook's cell, Shift+Enter and Ctrl/Cmd+Enter run the cell, and Ctrl/Cmd+S saves.
 document.addEventListener("keydown", (e) => {
+  if (notebooks.onKey(e, project.open)) {
+    e.preventDefault();
+    e.stopPropagation();
+    return;
+  }
   if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey) {
     e.preventDefault();
     e.stopPropagation();

@@ -22,7 +22,7 @@ function button(text, label, className, onClick) {
 export class FilePanel {
   /**
    * @param {{open(path: string): void, setMain(path: string): void,
-   *   create(kind: "file"|"folder", path: string): string|null,
+   *   create(kind: "file"|"folder"|"notebook", path: string): string|null,
    *   rename(from: string, to: string): string|null, remove(path: string): string|null,
    *   focusEditor(): void}} actions
    *   create, rename and remove return a problem in words, or null when done.
@@ -107,8 +107,8 @@ export class FilePanel {
   }
 
   /**
-   * Ask for a name ("file", "folder" with ``value`` as the prefill; "rename" of ``value``) or
-   * for a confirmation ("delete" of ``value``).
+   * Ask for a name ("file", "folder", "notebook" with ``value`` as the prefill; "rename" of
+   * ``value``) or for a confirmation ("delete" of ``value``).
    */
   ask(kind, value = "") {
     this.returnFocus = document.activeElement;
@@ -116,6 +116,7 @@ export class FilePanel {
     const labels = {
       file: "New file name (a path such as src/util.py makes folders)",
       folder: "New folder name",
+      notebook: "New notebook name (.ipynb is added)",
       rename: `New name for ${value}`,
       delete: `Delete ${value}?`,
     };
@@ -124,7 +125,7 @@ export class FilePanel {
     $("ask-message").textContent = kind === "delete" ? "This cannot be undone." : "";
     $("ask-ok").textContent = kind === "delete" ? "Delete" : "OK";
     this.input.hidden = kind === "delete";
-    this.input.value = kind === "rename" ? value : kind === "delete" ? "" : value;
+    this.input.value = kind === "notebook" ? `${value}notebook.ipynb` : kind === "delete" ? "" : value;
     this.form.hidden = false;
     if (kind === "delete") {
       $("ask-ok").focus();
@@ -133,7 +134,7 @@ export class FilePanel {
       // Select the name, not its folder or extension, as file managers do.
       const start = this.input.value.lastIndexOf("/") + 1;
       const base = baseName(this.input.value);
-      const dot = kind === "rename" ? base.lastIndexOf(".") : -1;
+      const dot = kind === "rename" || kind === "notebook" ? base.lastIndexOf(".") : -1;
       this.input.setSelectionRange(start, dot > 0 ? start + dot : this.input.value.length);
     }
   }
@@ -143,7 +144,7 @@ export class FilePanel {
     const { kind, value } = this.pending;
     const name = this.input.value.trim();
     let problem;
-    if (kind === "file" || kind === "folder") problem = this.actions.create(kind, name);
+    if (kind === "file" || kind === "folder" || kind === "notebook") problem = this.actions.create(kind, name);
     else if (kind === "rename") problem = this.actions.rename(value, name);
     else problem = this.actions.remove(value);
     if (problem) {
@@ -151,7 +152,7 @@ export class FilePanel {
       (kind === "delete" ? $("ask-ok") : this.input).focus();
       return;
     }
-    if (kind === "file") {
+    if (kind === "file" || kind === "notebook") {
       this.close(null, false);
       this.actions.focusEditor();
     } else {

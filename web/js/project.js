@@ -196,21 +196,28 @@ export class Project {
   runRequest(runtimes) {
     const main = this.main;
     if (main === null) throw new ProjectError("Choose a main file to run (★ in the file panel).");
+    if (extensionOf(main) === ".ipynb") {
+      throw new ProjectError(`${main} is a notebook: its cells run in the notebook (Run all), `
+        + "not with Run. Make another file the main file (★) to run it.");
+    }
     const runtime = runtimeFor(main, runtimes);
     if (!runtime) {
       const ext = extensionOf(main) || "(none)";
       const known = runtimes.map((r) => r.extension).join(" ");
       throw new ProjectError(`No language here runs ${ext} files; the main file must end in one of: ${known}.`);
     }
+    // Notebooks are not sent: they run in their kernel, and their images would count against
+    // the run's limits.
+    const files = this.paths().filter((name) => extensionOf(name) !== ".ipynb")
+      .map((name) => ({ name, content: this.files.get(name) }));
     let total = 0;
-    for (const [path, content] of this.files) {
+    for (const { name, content } of files) {
       if (content.length > LIMITS.fileChars) {
-        throw new ProjectError(`${path} is larger than 1 MiB, the limit for one file.`);
+        throw new ProjectError(`${name} is larger than 1 MiB, the limit for one file.`);
       }
       total += content.length;
     }
     if (total > LIMITS.totalChars) throw new ProjectError("The files add up to more than 4 MiB, the limit for a run.");
-    const files = this.paths().map((name) => ({ name, content: this.files.get(name) }));
     return { language: runtime.name, files, mainFile: main };
   }
 

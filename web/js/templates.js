@@ -1,6 +1,9 @@
 // Starter projects: a hello world per language from the runtime catalog (GET /api/v1/runtimes),
 // and a few that show what the platform does: standard input line by line, a server and a
-// client in two console tabs, an SQL script whose result sets come back as tables.
+// client in two console tabs, an SQL script whose result sets come back as tables, a Jupyter
+// notebook with a plot.
+
+import { sampleNotebook, serializeNotebook } from "./nbformat.js";
 
 const STDIN = `# Type a line in the console's input box and press Enter; an empty line ends.
 count = 0
@@ -96,6 +99,8 @@ export function templates(runtimes) {
       files: { "main.py": STDIN }, main: "main.py" });
     list.push({ id: "python-client-server", label: "Python: a server and a client (two tabs)",
       files: { "server.py": SERVER, "client.py": CLIENT }, main: "server.py" });
+    list.push({ id: "python-notebook", label: "Python: a notebook with a plot",
+      files: { "notebook.ipynb": serializeNotebook(sampleNotebook()) }, main: "notebook.ipynb" });
   }
   if (has("sql")) {
     list.push({ id: "sql-script", label: "SQL: a script with result tables",

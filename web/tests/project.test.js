@@ -101,6 +101,14 @@ test("a run request says why it cannot run", () => {
   assert.throws(() => p.runRequest(RUNTIMES), /larger than 1 MiB/);
 });
 
+test("notebooks are not sent with a run, and are not run by Run", () => {
+  const p = sample();
+  p.createFile("big.ipynb", "x".repeat(LIMITS.fileChars + 1));
+  assert.deepEqual(p.runRequest(RUNTIMES).files.map((f) => f.name), ["lib/util.py", "main.py"]);
+  p.setMain("big.ipynb");
+  assert.throws(() => p.runRequest(RUNTIMES), /big\.ipynb is a notebook: its cells run in the notebook/);
+});
+
 test("the runtime comes from the extension, case-insensitively", () => {
   assert.equal(runtimeFor("src/Main.JAVA", RUNTIMES).name, "java");
   assert.equal(runtimeFor("Makefile", RUNTIMES), undefined);

@@ -27,7 +27,7 @@ test("Java's file is named after its public class, others main.<ext>", () => {
 test("the stdin, client/server and SQL starters come with their languages only", () => {
   const ids = (runtimes) => templates(runtimes).map((t) => t.id);
   assert.deepEqual(ids([PYTHON, SQL]).filter((id) => !id.startsWith("hello-")),
-    ["python-stdin", "python-client-server", "sql-script"]);
+    ["python-stdin", "python-client-server", "python-notebook", "sql-script"]);
   assert.deepEqual(ids([JAVA]), ["hello-java"]);
 });
 
