@@ -4,7 +4,7 @@
 // and closes their kernels when their files go.
 
 import { isNotebookPath, NotebookError, parseNotebook, serializeNotebook } from "./nbformat.js";
-import { Notebooks } from "./notebook-state.js";
+import { Notebooks } from "./notebook-registry.js";
 import { NotebookView } from "./notebookview.js";
 import { baseName } from "./project.js";
 

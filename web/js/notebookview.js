@@ -3,9 +3,8 @@
 // and delete it, and its outputs. The state lives in notebook-state.js; this module draws its
 // changes and hands the user's actions to it, passing what they return to ``act``.
 
-import { AnsiParser, cssOf } from "./ansi.js";
 import { parseMarkdown } from "./markdown.js";
-import { htmlDocument, htmlHeight, outputView } from "./outputs.js";
+import { appendOutput, renderMarkdown } from "./outputview.js";
 
 const MAX_EDITOR_PX = 2000;
 const TYPES = [["code", "Code"], ["markdown", "Markdown"], ["raw", "Raw"]];
@@ -411,110 +410,6 @@ export class NotebookView {
 
   appendOutput(cellId, output) {
     const view = this.views.get(cellId);
-    if (!view) return;
-    const shown = outputView(output);
-    const n = this.session.index(cellId) + 1;
-    switch (shown.kind) {
-      case "stream": {
-        let block = view.outputs.lastElementChild;
-        if (!block?.classList.contains(`stream-${shown.name}`)) {
-          block = view.outputs.appendChild(el("pre", `out stream stream-${shown.name}`));
-          view.parsers[shown.name] = new AnsiParser();
-        }
-        appendAnsi(block, view.parsers[shown.name].feed(shown.text));
-        break;
-      }
-      case "error":
-      case "text": {
-        const pre = view.outputs.appendChild(el("pre", `out ${shown.kind}`));
-        const parser = new AnsiParser();
-        appendAnsi(pre, [...parser.feed(shown.text), ...parser.flush()]);
-        break;
-      }
-      case "image": {
-        const img = view.outputs.appendChild(el("img", "out image"));
-        img.alt = shown.alt;
-        img.src = shown.src;
-        break;
-      }
-      case "html": {
-        const frame = view.outputs.appendChild(el("iframe", "out html"));
-        frame.setAttribute("sandbox", ""); // untrusted: no scripts, forms, popups or same origin
-        frame.setAttribute("referrerpolicy", "no-referrer");
-        frame.title = `HTML output of cell ${n}`;
-        frame.style.height = `${htmlHeight(shown.html)}px`;
-        frame.srcdoc = htmlDocument(shown.html);
-        break;
-      }
-      case "markdown": {
-        const div = view.outputs.appendChild(el("div", "out markdown-view"));
-        div.append(renderMarkdown(parseMarkdown(shown.text)));
-        break;
-      }
-      default:
-        view.outputs.append(el("p", "out unknown muted", shown.text));
-    }
+    if (view) appendOutput(view.outputs, view.parsers, output, `cell ${this.session.index(cellId) + 1}`);
   }
-}
-
-function appendAnsi(parent, segments) {
-  for (const segment of segments) {
-    const { classes, css } = cssOf(segment.style);
-    const last = parent.lastElementChild;
-    if (last && !classes.length && !Object.keys(css).length && !last.className && !last.style.length) {
-      last.append(segment.text);
-      continue;
-    }
-    const span = el("span", classes.join(" "));
-    Object.assign(span.style, css);
-    span.textContent = segment.text;
-    parent.append(span);
-  }
-}
-
-/** Markdown blocks (markdown.js) as DOM: text nodes only, links opened elsewhere. */
-export function renderMarkdown(blocks) {
-  const fragment = document.createDocumentFragment();
-  for (const block of blocks) {
-    let node;
-    switch (block.type) {
-      case "heading":
-        node = el(`h${Math.min(6, block.level + 2)}`, `md-h${block.level}`);
-        node.append(...inlineNodes(block.inlines));
-        break;
-      case "paragraph":
-      case "quote":
-        node = el(block.type === "quote" ? "blockquote" : "p");
-        node.append(...inlineNodes(block.inlines));
-        break;
-      case "code":
-        node = el("pre");
-        node.append(el("code", "", block.text));
-        break;
-      case "list":
-        node = el(block.ordered ? "ol" : "ul");
-        for (const item of block.items) {
-          const li = el("li");
-          li.append(...inlineNodes(item));
-          node.append(li);
-        }
-        break;
-      default:
-        node = el("hr");
-    }
-    fragment.append(node);
-  }
-  return fragment;
-}
-
-function inlineNodes(inlines) {
-  return inlines.map((run) => {
-    if (run.type === "text") return document.createTextNode(run.text);
-    if (run.type !== "link") return el(run.type, "", run.text);
-    const a = el("a", "", run.text);
-    a.href = run.href;
-    a.target = "_blank";
-    a.rel = "noopener noreferrer";
-    return a;
-  });
 }

@@ -3,7 +3,7 @@ import { test } from "node:test";
 
 import { Connection } from "../js/connection.js";
 import { newCell, parseNotebook, serializeNotebook } from "../js/nbformat.js";
-import { Notebooks } from "../js/notebook-state.js";
+import { Notebooks } from "../js/notebook-registry.js";
 
 const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
 
