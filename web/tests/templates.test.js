@@ -61,3 +61,11 @@ test("a version that is not one (a warning line) is left out of the label", () =
   const [hello] = templates([{ ...SQL, version: "0 [Warning] no MAC" }]).filter((t) => t.id === "hello-sql");
   assert.equal(hello.label, "Hello world: SQL");
 });
+
+test("the notebook template is an nbformat 4 notebook with the plot", () => {
+  const notebook = templates([PYTHON]).find((t) => t.id === "python-notebook");
+  assert.equal(notebook.main, "notebook.ipynb");
+  const data = JSON.parse(notebook.files["notebook.ipynb"]);
+  assert.equal(data.nbformat, 4);
+  assert.ok(data.cells.some((c) => c.cell_type === "code" && c.source.join("").includes("plt.show()")));
+});
