@@ -299,3 +299,16 @@ test("a display_data image is kept for the file; editing cells marks the noteboo
   p.session.deleteCell(cell.id);
   assert.deepEqual(p.session.notebook.cells.map((c) => c.id), ["c1"]);
 });
+
+test("a renamed notebook keeps its kernel; a removed one closes it", () => {
+  const p = page(["x = 1"]);
+  p.connect();
+  const [open] = p.socket().take("notebook_open");
+  p.notebooks.rename("work/nb.ipynb", "work/renamed.ipynb");
+  assert.equal(p.notebooks.byPath("work/renamed.ipynb"), p.session);
+  assert.equal(p.session.notebookId, open.notebookId, "the same kernel after a rename");
+  const removed = p.notebooks.remove("work/renamed.ipynb");
+  assert.deepEqual(removed.frames.map((f) => [f.type, f.notebookId]), [["notebook_close", open.notebookId]]);
+  assert.equal(p.notebooks.byPath("work/renamed.ipynb"), null);
+  assert.equal(p.notebooks.remove("work/renamed.ipynb"), null);
+});
