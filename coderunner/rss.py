@@ -3,6 +3,7 @@ stays flat: the least-squares slope of each process's RSS against executions com
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -31,11 +32,14 @@ class Sample:
     seconds: float
     mb: dict[str, float]
     """Component name → RSS in MB."""
+    load: float = 0.0
+    """The machine's load average over the last minute: others' work shows here."""
 
 
 def sample(pids: Mapping[str, int], runs: int, seconds: float) -> Sample:
     found = {name: rss_mb(pid) for name, pid in pids.items()}
-    return Sample(runs, seconds, {name: mb for name, mb in found.items() if mb is not None})
+    return Sample(runs, seconds, {name: mb for name, mb in found.items() if mb is not None},
+                  os.getloadavg()[0])
 
 
 def slope(points: Sequence[tuple[float, float]]) -> float:

@@ -17,11 +17,11 @@ K = TypeVar("K", bound=str)
 PRIORITY: dict[Channel, int] = {
     "ws": PRIORITY_WEBSOCKET, "api": PRIORITY_API, "background": PRIORITY_BACKGROUND,
 }
-CHANNEL_MIX: dict[Channel, int] = {"ws": 55, "api": 35, "background": 10}
+CHANNEL_MIX: dict[Channel, int] = {"ws": 55, "api": 37, "background": 8}
 """Shares of the three ways in. Background jobs have an owner of their own (``anon:<id>``), so
 each takes a fresh container: the expensive share is kept small."""
-LANGUAGE_MIX = {"python": 35, "bash": 20, "lua": 15, "perl": 10, "ruby": 7, "javascript": 7,
-                "c": 6}
+LANGUAGE_MIX = {"python": 40, "bash": 20, "lua": 15, "perl": 10, "ruby": 5, "javascript": 5,
+                "c": 5}
 """Mostly cheap runtimes; Ruby, Node.js and a C compile in smaller shares."""
 
 PROGRAMS: dict[str, tuple[str, Callable[[str], str]]] = {
