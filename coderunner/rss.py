@@ -63,6 +63,8 @@ class Trend:
     peak_mb: float
     mb_per_1000: float
     """Least-squares slope over the samples after warm-up, in MB per 1000 executions."""
+    late_mb_per_1000: float = 0.0
+    """The same over the second half of those samples: near zero when growth levels off."""
 
     @property
     def flat(self) -> bool:
@@ -71,7 +73,8 @@ class Trend:
     def as_dict(self) -> dict[str, object]:
         return {"component": self.component, "afterWarmUpMb": round(self.warm_mb, 1),
                 "endMb": round(self.end_mb, 1), "peakMb": round(self.peak_mb, 1),
-                "mbPer1000": round(self.mb_per_1000, 3), "flat": self.flat}
+                "mbPer1000": round(self.mb_per_1000, 3),
+                "lateMbPer1000": round(self.late_mb_per_1000, 3), "flat": self.flat}
 
 
 def trends(samples: Sequence[Sample], warm_up_runs: int) -> list[Trend]:
@@ -84,6 +87,7 @@ def trends(samples: Sequence[Sample], warm_up_runs: int) -> list[Trend]:
         series["total"] = [(s.runs, sum(s.mb.values())) for s in after]
     return [
         Trend(name, points[0][1], points[-1][1], max(mb for _, mb in points),
-              slope([(runs / 1000, mb) for runs, mb in points]))
+              slope([(runs / 1000, mb) for runs, mb in points]),
+              slope([(runs / 1000, mb) for runs, mb in points[len(points) // 2:]]))
         for name, points in series.items() if points
     ]

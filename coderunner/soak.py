@@ -23,7 +23,6 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 import nats
@@ -34,12 +33,12 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-from rich.table import Table
 from websockets.asyncio.client import ClientConnection
 
 from coderunner import rss
 from coderunner.bench import platform
 from coderunner.soak_plan import PRIORITY, Accounting, Item, Outcome, account, plan
+from coderunner.soak_report import render, summary
 from contracts import subjects
 from contracts.messages import (
     CompletionEvent,
@@ -60,10 +59,6 @@ warm pool's refill keeps up with would make a soak of a Docker benchmark."""
 WALL_MS = 60_000
 """API and background runs may take this long (10 s by default): on a machine shared with other
 work a hello world can exceed 10 s, and the soak counts completions, not speed."""
-JUDGED = ("edge", "dispatcher", "runner", "janitor")
-"""Processes whose memory must stay flat. The nats-server keeps what the platform stores (every
-completion and API result for a day, message ids for the de-duplication window), so it grows
-with executions by design; its slope is reported beside them."""
 ITEM_TIMEOUT_S = 120.0
 SAMPLE_EVERY_S = 2.0
 WARM_UP_SHARE = 0.1
@@ -304,60 +299,6 @@ async def settle(live: LiveCompletions, ids: Sequence[str]) -> None:
     await asyncio.sleep(1.0)
 
 
-def summary(run: SoakRun, warm_up_runs: int) -> dict[str, Any]:
-    trends = rss.trends(run.samples, warm_up_runs)
-    judged = [t for t in trends if t.component in JUDGED]
-    loads = [s.load for s in run.samples]
-    return {
-        "executions": len(run.outcomes),
-        "seconds": round(run.seconds, 1),
-        "perSecond": round(len(run.outcomes) / run.seconds, 1) if run.seconds else None,
-        "completions": run.accounting.as_dict(),
-        "memory": {"warmUpRuns": warm_up_runs, "samples": len(run.samples),
-                   "flatBelowMbPer1000": rss.FLAT_MB_PER_1000, "judged": list(JUDGED),
-                   "components": [t.as_dict() for t in trends],
-                   "flat": len(judged) == len(JUDGED) and all(t.flat for t in judged)},
-        "loadAverage": {"mean": round(sum(loads) / len(loads), 1) if loads else None,
-                        "max": round(max(loads), 1) if loads else None},
-        "held": run.accounting.held,
-    }
-
-
-def render(figures: dict[str, Any], console: Console) -> None:
-    done = figures["completions"]
-    load = figures["loadAverage"]
-    console.print(f"{figures['executions']} executions in {figures['seconds']} s "
-                  f"({figures['perSecond']}/s); the machine's load average "
-                  f"{load['mean']} (at most {load['max']})")
-    table = Table(title="executions by way in and by language")
-    for column in ("way in", "planned", "ok", "p50 ms", "p95 ms"):
-        table.add_column(column, justify="left" if column == "way in" else "right")
-    for group in ("byChannel", "byLanguage"):
-        for name, counts in done[group].items():
-            table.add_row(name, *(f"{counts[k]:g}" for k in ("planned", "ok", "p50Ms", "p95Ms")))
-        table.add_section()
-    console.print(table)
-    console.print(f"completions on the stream: {done['exactlyOnce']} of {done['accepted']} "
-                  f"accepted exactly once; missing {len(done['missing'])}, duplicated "
-                  f"{len(done['duplicated'])}, problems {done['problemCount']}, "
-                  f"published twice (dropped by the stream) {len(done['publishedTwice'])}")
-    for execution_id, problem in done["problems"].items():
-        console.print(f"  {execution_id}: {problem}", highlight=False)
-    memory = figures["memory"]
-    table = Table(title=f"RSS (MB) after {memory['warmUpRuns']} runs and at the end; "
-                        f"flat: below {memory['flatBelowMbPer1000']} MB per 1000 runs")
-    for column in ("component", "after warm-up", "end", "peak", "MB / 1000 runs", "flat"):
-        table.add_column(column, justify="left" if column == "component" else "right")
-    for t in memory["components"]:
-        table.add_row(t["component"], f"{t['afterWarmUpMb']:.1f}", f"{t['endMb']:.1f}",
-                      f"{t['peakMb']:.1f}", f"{t['mbPer1000']:+.2f}",
-                      "yes" if t["flat"] else "NO")
-    console.print(table)
-    console.print(f"memory of {', '.join(memory['judged'])}: "
-                  + ("flat" if memory["flat"] else "NOT FLAT"))
-    console.print("held" if figures["held"] else "DID NOT HOLD")
-
-
 def main(count: int, as_json: bool) -> int:
     console = Console(stderr=True)
     items = plan(count)
@@ -376,7 +317,7 @@ def main(count: int, as_json: bool) -> int:
 
         run = asyncio.run(soak(bench.ws_url, bench.http_url, bench.nats_url, items,
                                bench.pids, report=report))
-    figures = summary(run, round(count * WARM_UP_SHARE))
+    figures = summary(run.accounting, run.seconds, run.samples, round(count * WARM_UP_SHARE))
     if as_json:
         print(json.dumps(figures))
     else:

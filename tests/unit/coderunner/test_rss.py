@@ -58,3 +58,10 @@ def test_rss_of_a_live_process_and_of_a_gone_one() -> None:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     assert rss_mb(child.pid) is None
+
+
+def test_the_second_half_slope_shows_growth_levelling_off() -> None:
+    levels = [10.0, 12.0, 14.0, 16.0, 16.0, 16.0, 16.0, 16.0]
+    edge = trends([Sample(n * 1000, 0.0, {"edge": mb}) for n, mb in enumerate(levels)], 0)[0]
+    assert edge.mb_per_1000 > 0.5
+    assert edge.late_mb_per_1000 == pytest.approx(0.0)
