@@ -17,7 +17,7 @@ from typing import Any
 
 from contracts.messages import PoolInfo
 from contracts.runtimes import Runtime
-from runners.sandbox import Sandbox, SandboxError
+from runners.sandbox import EngineUnavailable, Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,10 @@ Destroy = Callable[[Sandbox], Awaitable[None]]
 MAX_BACKOFF_S = 30.0
 REFILL_WORKERS = 2
 """Containers created at once per pool: Docker overlaps two creations well on two cores."""
+CHECK_EVERY_S = 1.0
+"""How often a full pool looks for sandboxes that died (a Docker engine restart kills them)."""
+ENGINE_WAIT_S = 60.0
+"""How long a run waits for its sandbox while the Docker engine does not answer (restarting)."""
 
 
 class WarmPool:
@@ -48,7 +52,8 @@ class WarmPool:
 
     @property
     def ready(self) -> int:
-        return len(self._ready)
+        """Warm sandboxes whose agent still answers."""
+        return sum(1 for sandbox in self._ready if not sandbox.link.closed)
 
     def start(self) -> None:
         self._tasks = [
@@ -65,7 +70,14 @@ class WarmPool:
                 return sandbox
             await self._destroy(sandbox)
         self.cold_starts += 1
-        return await self._timed_create()
+        deadline = time.monotonic() + ENGINE_WAIT_S
+        while True:
+            try:
+                return await self._timed_create()
+            except EngineUnavailable:
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(1.0)
 
     async def _timed_create(self) -> Sandbox:
         started = time.monotonic()
@@ -75,23 +87,40 @@ class WarmPool:
         return sandbox
 
     async def _refill(self) -> None:
+        """Keep the pool full; never ends on an error (the engine restarting, say)."""
         backoff = 0.5
         while True:
-            if len(self._ready) + self._creating >= self.size:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            self._creating += 1
             try:
-                self._ready.append(await self._timed_create())
+                await self._drop_dead()
+                if len(self._ready) + self._creating >= self.size:
+                    self._wake.clear()
+                    # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancel.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(CHECK_EVERY_S):
+                            await self._wake.wait()
+                    continue
+                await self._add_one()
                 backoff = 0.5
-            except SandboxError as exc:
+            except Exception as exc:
                 self.failures += 1
                 log.warning("warm pool %s: %s; retrying in %.1f s", self.runtime.name, exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
-            finally:
-                self._creating -= 1
+
+    async def _add_one(self) -> None:
+        self._creating += 1
+        try:
+            self._ready.append(await self._timed_create())
+        finally:
+            self._creating -= 1
+
+    async def _drop_dead(self) -> None:
+        """Remove warm sandboxes whose container died (their agent link closed)."""
+        dead = [sandbox for sandbox in self._ready if sandbox.link.closed]
+        for sandbox in dead:
+            self._ready.remove(sandbox)
+        for sandbox in dead:
+            await self._destroy(sandbox)
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -35,11 +36,27 @@ MAX_LIFETIME_S = 3600
 """A sandbox older than this is removed by the janitor whatever the runner thinks of it."""
 WORKSPACE_MB = 64
 FILE_SIZE_BYTES = 64 * 1024 * 1024
+KERNEL_PROCESSES = 128
+"""A Jupyter kernel runs a dozen threads before the first cell."""
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/workspace"}
 
 
 class SandboxError(Exception):
     """A sandbox container could not be created or started."""
+
+
+class EngineUnavailable(SandboxError):
+    """The Docker engine did not answer: stopped, restarting, or its socket gone."""
+
+
+@contextlib.contextmanager
+def engine_answers(what: str) -> Iterator[None]:
+    """Turn the Docker SDK's connection errors (plain ``requests`` exceptions, which are not
+    ``DockerException``s) into ``EngineUnavailable``."""
+    try:
+        yield
+    except requests.RequestException as exc:
+        raise EngineUnavailable(f"{what}: the Docker engine did not answer ({exc})") from exc
 
 
 @dataclass
@@ -71,10 +88,18 @@ class Attachment:
 
 def container_config(
     runtime: Runtime, settings: RunnerSettings, instance: str,
-    attachment: Attachment | None = None,
+    attachment: Attachment | None = None, kernel: bool = False,
 ) -> dict[str, Any]:
     """Keyword arguments for ``APIClient.create_container``, hardening included."""
     config = _hardened(runtime, settings, instance)
+    if kernel:
+        # A notebook's kernel: lives while it is used (the runner removes it after KERNEL_TTL
+        # idle, the janitor when its runner is gone), with room for a data library or two.
+        memory = f"{min(settings.kernel_memory_mb, settings.max_memory_mb)}m"
+        config["labels"][labels.ROLE] = "kernel"
+        config["labels"].pop(labels.EXPIRES)
+        config["host_config"].update(mem_limit=memory, memswap_limit=memory,
+                                     pids_limit=min(KERNEL_PROCESSES, settings.max_processes))
     if attachment is not None:
         # An internal bridge of the owner's alone: no route out, none to the host.
         # Peers find it by its alias; its own host name stays the container's short id.
@@ -148,15 +173,17 @@ class DockerSandboxes:
         self._client = docker.DockerClient(base_url=base_url, timeout=60)
         self._api = self._client.api
 
-    async def create(self, runtime: Runtime, attachment: Attachment | None = None) -> Sandbox:
-        config = container_config(runtime, self._settings, self._instance, attachment)
+    async def create(self, runtime: Runtime, attachment: Attachment | None = None,
+                     kernel: bool = False) -> Sandbox:
+        config = container_config(runtime, self._settings, self._instance, attachment, kernel)
         host_config = self._api.create_host_config(**config.pop("host_config"))
         if attachment is not None:
             config["networking_config"] = endpoints(attachment.network, attachment.alias)
         try:
-            created = await asyncio.to_thread(
-                self._api.create_container, host_config=host_config, **config
-            )
+            with engine_answers(f"cannot create a {runtime.name} container"):
+                created = await asyncio.to_thread(
+                    self._api.create_container, host_config=host_config, **config
+                )
         except docker.errors.DockerException as exc:
             raise SandboxError(f"cannot create a {runtime.name} container: {exc}") from exc
         container_id: str = created["Id"]
@@ -166,15 +193,22 @@ class DockerSandboxes:
             ready = await link.next_event(timeout=self._settings.agent_timeout_s * 2)
             if ready.get("ev") != "ready":
                 raise SandboxError(f"agent sent {ready!r} instead of ready")
-            if runtime.fork_server or runtime.compile_server:
+            if (runtime.fork_server or runtime.compile_server) and not kernel:
                 await self._prepare(link, runtime)
         except BaseException as exc:
             await self.remove(container_id)
+            if isinstance(exc, requests.RequestException):
+                raise EngineUnavailable(f"cannot start a {runtime.name} container: {exc}"
+                                        ) from exc
             if isinstance(exc, Exception) and not isinstance(exc, SandboxError):
                 raise SandboxError(f"cannot start a {runtime.name} container: {exc}") from exc
             raise
         limits = runtime.limits
-        return Sandbox(container_id, runtime.name, link, limits.memory_mb, limits.processes,
+        memory_mb, processes = limits.memory_mb, limits.processes
+        if kernel:
+            memory_mb = min(self._settings.kernel_memory_mb, self._settings.max_memory_mb)
+            processes = min(KERNEL_PROCESSES, self._settings.max_processes)
+        return Sandbox(container_id, runtime.name, link, memory_mb, processes,
                        network=attachment.network if attachment else None)
 
     async def _prepare(self, link: AgentLink, runtime: Runtime) -> None:
@@ -233,6 +267,9 @@ class DockerSandboxes:
             except docker.errors.APIError as exc:
                 if "already in progress" not in str(exc):
                     log.warning("cannot remove container %s: %s", container_id[:12], exc)
+            except requests.RequestException as exc:  # the janitor removes it once it exited
+                log.warning("cannot remove container %s: the Docker engine did not answer (%s)",
+                            container_id[:12], exc)
 
     @property
     def instance(self) -> str:
@@ -240,11 +277,16 @@ class DockerSandboxes:
 
     async def remove_instance_leftovers(self) -> int:
         """Remove every container this runner instance created (used at shutdown)."""
-        found = await asyncio.to_thread(
-            self._api.containers,
-            all=True,
-            filters={"label": [f"{labels.INSTANCE}={self._instance}"]},
-        )
+        try:
+            found = await asyncio.to_thread(
+                self._api.containers,
+                all=True,
+                filters={"label": [f"{labels.INSTANCE}={self._instance}"]},
+            )
+        except requests.RequestException as exc:
+            log.warning("cannot remove this runner's containers: the Docker engine did not "
+                        "answer (%s); the janitor will", exc)
+            return 0
         await asyncio.gather(*(self.remove(c["Id"]) for c in found))
         networks = await asyncio.to_thread(
             self._api.networks, filters={"label": [f"{labels.INSTANCE}={self._instance}"]})
@@ -280,7 +322,8 @@ class DockerSessions:
 
     async def subnets_in_use(self) -> set[str]:
         """Subnets of every network on this engine (ours or not): a new one must not overlap."""
-        networks = await asyncio.to_thread(self._api.networks)
+        with engine_answers("cannot list the networks"):
+            networks = await asyncio.to_thread(self._api.networks)
         return {
             config["Subnet"]
             for network in networks
@@ -293,18 +336,20 @@ class DockerSessions:
         cannot reach services on the host either."""
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
         try:
-            await asyncio.to_thread(
-                self._api.create_network, name, driver="bridge", internal=True, ipam=ipam,
-                check_duplicate=True, labels=self._labels("session-network", session),
-                options={"com.docker.network.bridge.inhibit_ipv4": "true",
-                         "com.docker.network.bridge.enable_icc": "true"},
-            )
+            with engine_answers(f"cannot create network {name}"):
+                await asyncio.to_thread(
+                    self._api.create_network, name, driver="bridge", internal=True, ipam=ipam,
+                    check_duplicate=True, labels=self._labels("session-network", session),
+                    options={"com.docker.network.bridge.inhibit_ipv4": "true",
+                             "com.docker.network.bridge.enable_icc": "true"},
+                )
         except docker.errors.APIError as exc:
             raise SandboxError(f"cannot create network {name} ({subnet}): {exc}") from exc
 
     async def network_exists(self, name: str) -> bool:
         try:
-            await asyncio.to_thread(self._api.inspect_network, name)
+            with engine_answers(f"cannot inspect network {name}"):
+                await asyncio.to_thread(self._api.inspect_network, name)
         except docker.errors.NotFound:
             return False
         return True
@@ -314,7 +359,7 @@ class DockerSessions:
             await asyncio.to_thread(self._api.remove_network, name)
         except docker.errors.NotFound:
             return True
-        except docker.errors.APIError as exc:
+        except (docker.errors.APIError, requests.RequestException) as exc:
             log.info("network %s not removed yet: %s", name, exc)
             return False
         return True
@@ -342,7 +387,7 @@ class DockerSessions:
                 networking_config=networking, **config)
             await asyncio.to_thread(self._api.start, created["Id"])
             await self._wait_ready(created["Id"])
-        except (docker.errors.DockerException, SandboxError) as exc:
+        except (docker.errors.DockerException, requests.RequestException, SandboxError) as exc:
             if "created" in locals():
                 await self.remove_container(created["Id"])
             raise SandboxError(f"cannot start the session database: {exc}") from exc
@@ -350,7 +395,8 @@ class DockerSessions:
 
     async def is_running(self, container_id: str) -> bool:
         try:
-            state = await asyncio.to_thread(self._api.inspect_container, container_id)
+            with engine_answers("cannot inspect the session database"):
+                state = await asyncio.to_thread(self._api.inspect_container, container_id)
         except docker.errors.NotFound:
             return False
         return bool(state["State"]["Running"])

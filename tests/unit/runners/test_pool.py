@@ -6,9 +6,11 @@ import asyncio
 import itertools
 from typing import Any
 
+import pytest
+
 from contracts.runtimes import Runtime
 from runners.pool import ReuseSlots, WarmPool
-from runners.sandbox import Sandbox, SandboxError
+from runners.sandbox import EngineUnavailable, Sandbox, SandboxError
 
 RUNTIME = Runtime(name="python", display_name="P", extension=".py", image="python", run=["x"])
 
@@ -20,6 +22,8 @@ class FakeLink:
 class FakeDocker:
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
+        self.error: Exception | None = None
+        """Raised by ``create`` while set: what a Docker engine that is down gives."""
         self.ids = itertools.count()
         self.created: list[str] = []
         self.destroyed: list[str] = []
@@ -28,6 +32,8 @@ class FakeDocker:
         await asyncio.sleep(0)
         if self.fail:
             raise SandboxError("no engine")
+        if self.error is not None:
+            raise self.error
         sandbox = Sandbox(f"c{next(self.ids)}", runtime.name, FakeLink(), 256, 64)  # type: ignore[arg-type]
         self.created.append(sandbox.container_id)
         return sandbox
@@ -81,6 +87,52 @@ async def test_creation_failures_back_off_instead_of_looping() -> None:
     await asyncio.sleep(0.3)
     assert 1 <= pool.failures <= 2, "one attempt per refill worker, then a 0.5 s pause"
     await pool.close()
+
+
+async def test_a_refill_worker_survives_any_error_and_fills_once_docker_answers() -> None:
+    docker = FakeDocker()
+    docker.error = ConnectionError("the engine's socket is gone")  # not a SandboxError
+    pool = WarmPool(RUNTIME, 1, docker.create, docker.destroy)
+    pool.start()
+    await asyncio.sleep(0.1)
+    assert pool.failures >= 1 and pool.ready == 0
+    assert not any(task.done() for task in pool._tasks)
+    docker.error = None
+    await asyncio.sleep(1.2)  # the 0.5 s back-off, then a creation
+    assert pool.ready == 1
+    await pool.close()
+
+
+async def test_a_warm_sandbox_that_died_is_not_counted_and_is_replaced() -> None:
+    docker = FakeDocker()
+    pool = WarmPool(RUNTIME, 1, docker.create, docker.destroy)
+    pool.start()
+    await settle()
+    dead = pool._ready[0]
+    dead.link.closed = True  # type: ignore[misc]
+    assert pool.ready == 0
+    await asyncio.sleep(1.2)  # a full pool looks for the dead every second, without a take
+    assert docker.destroyed == [dead.container_id] and pool.ready == 1
+    await pool.close()
+
+
+async def test_a_take_waits_for_an_engine_that_does_not_answer() -> None:
+    docker = FakeDocker()
+    docker.error = EngineUnavailable("restarting")
+    pool = WarmPool(RUNTIME, 0, docker.create, docker.destroy)
+    taking = asyncio.create_task(pool.take())
+    await asyncio.sleep(0.1)
+    assert not taking.done()
+    docker.error = None
+    sandbox = await asyncio.wait_for(taking, 5)
+    assert sandbox.container_id == "c0"
+
+
+async def test_a_take_fails_at_once_on_another_sandbox_error() -> None:
+    docker = FakeDocker(fail=True)
+    pool = WarmPool(RUNTIME, 0, docker.create, docker.destroy)
+    with pytest.raises(SandboxError):
+        await pool.take()
 
 
 def sandbox(cid: str) -> Sandbox:
