@@ -222,9 +222,25 @@ class Engine:
         the API did not answer."""
         return self.stop(timeout_s) + self.start(timeout_s)
 
+    def clear(self) -> None:
+        """Remove every container and network on the engine; its images stay."""
+        client = self.client()
+        try:
+            for container in client.api.containers(all=True):
+                with contextlib.suppress(docker.errors.NotFound):
+                    client.api.remove_container(container["Id"], force=True)
+            for network in client.api.networks():
+                if network["Name"] not in ("bridge", "host", "none"):
+                    with contextlib.suppress(docker.errors.NotFound):
+                        client.api.remove_network(network["Id"])
+        finally:
+            client.close()
+
     def teardown(self, purge: bool = False) -> None:
-        """Stop the engine and remove its namespace, mounts, cgroups and run files; ``purge``
-        also deletes its data (images included), configuration and log."""
+        """Stop the engine and remove its containers, networks, namespace, mounts, cgroups and
+        run files; ``purge`` also deletes its data (images included), configuration and log."""
+        if self.answers():
+            self.clear()
         self.stop()
         self._kill_strays()
         for mount_point in _mounts_under(self.data_root, self.exec_root):
