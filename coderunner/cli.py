@@ -52,13 +52,16 @@ def cmd_janitor(args: argparse.Namespace) -> int:
     if args.action != "sweep":
         return cmd_role(args)
     from janitor.bus import live_runners
-    from janitor.docker_host import DockerHost
+    from janitor.docker_host import DockerHost, DockerUnreachable
 
     settings = JanitorSettings.from_env()
     alive = live_runners(settings.nats_url)
     host = DockerHost(settings.docker_host, settings.platform_id)
     try:
         removals = host.sweep(dry_run=args.dry_run, live_runners=alive)
+    except DockerUnreachable as exc:
+        print(f"coderunner janitor: {exc}", file=sys.stderr)
+        return 1
     finally:
         host.close()
     if args.json:

@@ -2,25 +2,59 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import docker
 import docker.errors
+import requests
 
 from contracts import labels
 from janitor.sweep import Removal, container_removals, network_removals
+
+log = logging.getLogger(__name__)
+
+class DockerUnreachable(Exception):
+    """The Docker engine did not answer (stopped or restarting); the next pass tries again."""
 
 
 class DockerHost:
     def __init__(self, docker_host: str | None, platform: str = "default") -> None:
         self.platform = platform
-        self._client = docker.DockerClient(
-            base_url=docker_host or "unix:///var/run/docker.sock", timeout=30
-        )
+        self.url = docker_host or "unix:///var/run/docker.sock"
+        self._client: docker.DockerClient | None = None
+
+    @property
+    def _api(self) -> Any:
+        """Connected on first use: the engine may be down when the janitor starts."""
+        if self._client is None:
+            try:
+                self._client = docker.DockerClient(base_url=self.url, timeout=30)
+            except docker.errors.DockerException as exc:  # it asks the engine for its version
+                raise self._unreachable(exc) from exc
+        return self._client.api
+
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        """The SDK's connection errors are plain ``requests`` exceptions."""
+        try:
+            yield
+        except requests.RequestException as exc:
+            raise self._unreachable(exc) from exc
+
+    def _unreachable(self, exc: Exception) -> DockerUnreachable:
+        return DockerUnreachable(f"the Docker engine at {self.url} did not answer: {exc}")
 
     def plan(self, live_runners: set[str] | None = None) -> list[Removal]:
         """Containers first: a network can only go once nothing is attached to it."""
-        api = self._client.api
+        with self._answering():
+            return self._plan(live_runners)
+
+    def _plan(self, live_runners: set[str] | None) -> list[Removal]:
+        api = self._api
         now = time.time()
         containers = api.containers(all=True, filters={"label": labels.MANAGED})
         doomed = container_removals(containers, now, live_runners, self.platform)
@@ -45,18 +79,23 @@ class DockerHost:
         done = []
         for removal in removals:
             try:
-                if removal.kind == "network":
-                    self._client.api.remove_network(removal.id)
-                else:
-                    self._client.api.remove_container(removal.id, force=True)
+                with self._answering():
+                    if removal.kind == "network":
+                        self._api.remove_network(removal.id)
+                    else:
+                        self._api.remove_container(removal.id, force=True)
                 done.append(removal)
             except docker.errors.NotFound:
                 continue  # another janitor or the runner got there first
             except docker.errors.APIError as exc:
-                # Racing another janitor, or a runner put a sandbox on the network meanwhile.
+                # Racing another janitor, or a runner put a sandbox on the network meanwhile;
+                # else one Docker cannot remove (a root filesystem left mounted when dockerd
+                # stopped mid-start: "device or resource busy") must not end the pass.
                 if "in progress" not in str(exc) and "active endpoints" not in str(exc):
-                    raise
+                    log.warning("cannot remove %s %s (%s): %s", removal.kind, removal.name,
+                                removal.id[:12], exc)
         return done
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()

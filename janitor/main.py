@@ -8,7 +8,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from contracts.settings import JanitorSettings
 from janitor.bus import live_runners
-from janitor.docker_host import DockerHost
+from janitor.docker_host import DockerHost, DockerUnreachable
 
 log = logging.getLogger("janitor")
 
@@ -18,7 +18,12 @@ def main() -> None:
     host = DockerHost(settings.docker_host, settings.platform_id)
 
     def sweep() -> None:
-        for removal in host.sweep(live_runners=live_runners(settings.nats_url)):
+        try:
+            removals = host.sweep(live_runners=live_runners(settings.nats_url))
+        except DockerUnreachable as exc:  # restarting, say: the next pass tries again
+            log.warning("%s; next pass in %d s", exc, settings.interval_s)
+            return
+        for removal in removals:
             log.info("removed %s %s (%s): %s", removal.kind, removal.name, removal.id[:12],
                      removal.reason)
 
