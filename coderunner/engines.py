@@ -222,25 +222,37 @@ class Engine:
         the API did not answer."""
         return self.stop(timeout_s) + self.start(timeout_s)
 
-    def clear(self) -> None:
-        """Remove every container and network on the engine; its images stay."""
+    def clear(self) -> bool:
+        """Remove every container and network on the engine (its images stay); False when
+        Docker could not remove one (a root filesystem left mounted by a dockerd that stopped
+        while starting the container: ``teardown`` unmounts it, a later ``clear`` removes it)."""
+        cleared = True
         client = self.client()
         try:
             for container in client.api.containers(all=True):
-                with contextlib.suppress(docker.errors.NotFound):
+                try:
                     client.api.remove_container(container["Id"], force=True)
+                except docker.errors.NotFound:
+                    pass
+                except docker.errors.APIError as exc:
+                    log.warning("engine %s: %s", self.name, exc)
+                    cleared = False
             for network in client.api.networks():
                 if network["Name"] not in ("bridge", "host", "none"):
                     with contextlib.suppress(docker.errors.NotFound):
                         client.api.remove_network(network["Id"])
         finally:
             client.close()
+        return cleared
 
     def teardown(self, purge: bool = False) -> None:
         """Stop the engine and remove its containers, networks, namespace, mounts, cgroups and
         run files; ``purge`` also deletes its data (images included), configuration and log."""
         if self.answers():
-            self.clear()
+            try:
+                self.clear()
+            except Exception as exc:  # the engine going down meanwhile: the rest goes anyway
+                log.warning("engine %s: clearing failed: %s", self.name, exc)
         self.stop()
         self._kill_strays()
         for mount_point in _mounts_under(self.data_root, self.exec_root):
@@ -389,6 +401,7 @@ def running_engines(count: int, images: Sequence[str], prefix: str = "test"
             for engine in engines:
                 engine.teardown()  # whatever a crashed run of the same slot left
                 engine.start()
+                engine.clear()  # containers the last teardown could not remove
                 engine.load_images(images)
             yield engines
         finally:

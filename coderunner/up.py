@@ -94,8 +94,12 @@ def remove_runner_containers(env: Mapping[str, str]) -> int:
     try:
         found = client.api.containers(all=True, filters=mine)
         for container in found:
-            with contextlib.suppress(docker.errors.NotFound):  # gone meanwhile (runner, janitor)
+            try:
                 client.api.remove_container(container["Id"], force=True)
+            except docker.errors.NotFound:  # gone meanwhile (runner, janitor)
+                pass
+            except docker.errors.APIError as exc:  # its root filesystem still mounted, say
+                print(f"cannot remove container {container['Id'][:12]}: {exc}", file=sys.stderr)
         for network in client.api.networks(filters=mine):
             with contextlib.suppress(docker.errors.NotFound):
                 client.api.remove_network(network["Id"])
