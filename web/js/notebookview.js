@@ -4,17 +4,10 @@
 // changes and hands the user's actions to it, passing what they return to ``act``.
 
 import { parseMarkdown } from "./markdown.js";
-import { appendOutput, renderMarkdown } from "./outputview.js";
+import { appendOutput, el, renderMarkdown } from "./outputview.js";
 
 const MAX_EDITOR_PX = 2000;
 const TYPES = [["code", "Code"], ["markdown", "Markdown"], ["raw", "Raw"]];
-
-function el(tag, className = "", text = "") {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text) node.textContent = text;
-  return node;
-}
 
 function button(text, className, onClick, label = "") {
   const b = el("button", className, text);

@@ -6,7 +6,8 @@ import { AnsiParser, cssOf } from "./ansi.js";
 import { parseMarkdown } from "./markdown.js";
 import { htmlDocument, htmlHeight, outputView } from "./outputs.js";
 
-function el(tag, className = "", text = "") {
+/** An element with a class and text (never HTML). */
+export function el(tag, className = "", text = "") {
   const node = document.createElement(tag);
   if (className) node.className = className;
   if (text) node.textContent = text;
