@@ -8,7 +8,18 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from contracts.messages import Program, TableResult, Verdict, WebhookState
+from contracts.messages import (
+    CellCode,
+    Id,
+    KernelName,
+    Limits,
+    NotebookId,
+    NotebookState,
+    Program,
+    TableResult,
+    Verdict,
+    WebhookState,
+)
 
 MAX_BATCH = 20
 MAX_CALLBACK_URL = 2048
@@ -85,6 +96,37 @@ class ExecutionResult(Struct, frozen=True, rename="camel"):
     stderr: str | None = None
     tables: list[TableResult] | None = None
     webhook: WebhookState | None = None
+    notebook_id: str | None = None
+    cell_id: str | None = None
+    execution_count: int | None = None
+    """A notebook cell's number in its kernel."""
+    outputs: list[dict[str, Any]] | None = None
+    """A notebook cell's outputs, nbformat 4 output dicts (MIME bundles in ``data``)."""
+
+
+class NotebookRequest(Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+    """``POST /api/v1/notebooks``: a notebook of this key; its kernel starts with the first
+    cell. The server makes the id when none is given."""
+
+    notebook_id: NotebookId | None = None
+    kernel: KernelName = "python"
+
+
+class NotebookInfo(Struct, frozen=True, rename="camel", omit_defaults=True):
+    notebook_id: str
+    state: NotebookState
+    kernel: str | None = None
+    message: str | None = None
+
+
+class CellRequest(Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+    """``POST /api/v1/notebooks/{id}/cells``: run code in the notebook's kernel, after the
+    notebook's earlier cells (priority 0). The answer is an execution, as for programs."""
+
+    code: CellCode
+    cell_id: NotebookId | None = None
+    request_id: Id | None = None
+    limits: Limits | None = None
 
 
 class RuntimeInfo(Struct, frozen=True, rename="camel"):
@@ -171,6 +213,8 @@ class AdminMetrics(Struct, frozen=True, rename="camel"):
 
 execution_request_decoder = msgspec.json.Decoder(ExecutionRequest)
 batch_request_decoder = msgspec.json.Decoder(BatchRequest)
+notebook_request_decoder = msgspec.json.Decoder(NotebookRequest)
+cell_request_decoder = msgspec.json.Decoder(CellRequest)
 
 
 def to_json(value: Any) -> bytes:

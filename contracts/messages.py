@@ -27,6 +27,9 @@ Language = Annotated[str, Meta(min_length=1, max_length=32)]
 FileName = Annotated[str, Meta(min_length=1, max_length=255)]
 FileContent = Annotated[str, Meta(max_length=MAX_FILE_BYTES)]
 Arg = Annotated[str, Meta(max_length=4096)]
+NotebookId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+"""A notebook's or a cell's id, chosen by the client; also a NATS subject token."""
+CellCode = Annotated[str, Meta(max_length=MAX_FILE_BYTES)]
 StdinData = Annotated[str, Meta(max_length=MAX_STDIN_BYTES)]
 
 Verdict = Literal[
@@ -43,6 +46,9 @@ Verdict = Literal[
 Stream = Literal["stdout", "stderr"]
 Status = Literal["queued", "running"]
 ControlAction = Literal["stdin", "eof", "stop"]
+KernelName = Literal["python", "bash"]
+NotebookState = Literal["open", "interrupted", "restarted", "closed", "dead", "none"]
+NotebookAction = Literal["interrupt", "restart", "close"]
 
 
 class _Wire(Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
@@ -108,7 +114,51 @@ class StopExecution(_Wire, frozen=True, tag="stop", tag_field="type"):
     execution_id: Id
 
 
-ClientFrame = ExecuteCode | StdinInput | StopExecution
+class NotebookOpen(_Wire, frozen=True, tag="notebook_open", tag_field="type"):
+    """Open a notebook of this session (its kernel starts with the first cell); the server
+    makes a ``notebookId`` when none is given."""
+
+    notebook_id: NotebookId | None = None
+    kernel: KernelName = "python"
+    request_id: Id | None = None
+
+
+class NotebookExecute(_Wire, frozen=True, tag="notebook_execute", tag_field="type"):
+    """Run one cell in the notebook's kernel: queued at priority 0, after the notebook's
+    earlier cells."""
+
+    notebook_id: NotebookId
+    cell_id: NotebookId
+    code: CellCode
+    request_id: Id | None = None
+    limits: Limits | None = None
+
+
+class NotebookInterrupt(_Wire, frozen=True, tag="notebook_interrupt", tag_field="type"):
+    """SIGINT to the kernel: the running cell ends ``cancelled``, the state stays."""
+
+    notebook_id: NotebookId
+    request_id: Id | None = None
+
+
+class NotebookRestart(_Wire, frozen=True, tag="notebook_restart", tag_field="type"):
+    """A fresh kernel: every variable is gone."""
+
+    notebook_id: NotebookId
+    request_id: Id | None = None
+
+
+class NotebookClose(_Wire, frozen=True, tag="notebook_close", tag_field="type"):
+    """Stop the kernel and remove its container."""
+
+    notebook_id: NotebookId
+    request_id: Id | None = None
+
+
+ClientFrame = (
+    ExecuteCode | StdinInput | StopExecution | NotebookOpen | NotebookExecute
+    | NotebookInterrupt | NotebookRestart | NotebookClose
+)
 
 
 # --- server to client (WebSocket, and NATS events) ---------------------------------------------
@@ -118,6 +168,8 @@ class StatusEvent(_Event, frozen=True, tag="status"):
     execution_id: str
     status: Status
     request_id: str | None = None
+    notebook_id: str | None = None
+    cell_id: str | None = None
 
 
 class OutputEvent(_Event, frozen=True, tag="output"):
@@ -132,6 +184,17 @@ class TableEvent(_Event, frozen=True, tag="table"):
     execution_id: str
     columns: list[str]
     rows: list[list[Any]]
+
+
+class NotebookOutputEvent(_Event, frozen=True, tag="notebook_output"):
+    """One output of a notebook cell, as the kernel emitted it: an nbformat 4 output dict
+    (``output_type`` stream, execute_result, display_data or error; snake_case keys, MIME
+    bundles in ``data``), ready to be stored in a ``.ipynb`` file."""
+
+    execution_id: str
+    notebook_id: str
+    cell_id: str
+    output: dict[str, Any]
 
 
 class CompletionEvent(_Event, frozen=True, tag="completion"):
@@ -153,6 +216,10 @@ class CompletionEvent(_Event, frozen=True, tag="completion"):
     """When a runner claimed the job (Unix seconds); left out when no runner did."""
     webhook: bool = False
     """The result is also POSTed to the execution's ``callbackUrl`` (HTTP API)."""
+    notebook_id: str | None = None
+    cell_id: str | None = None
+    execution_count: int | None = None
+    """A notebook cell's number in its kernel (``In [n]``)."""
 
 
 class ErrorEvent(_Event, frozen=True, tag="error"):
@@ -162,6 +229,17 @@ class ErrorEvent(_Event, frozen=True, tag="error"):
     message: str
     request_id: str | None = None
     execution_id: str | None = None
+
+
+class NotebookEvent(_Event, frozen=True, tag="notebook"):
+    """A notebook's kernel changed state: the answer to open, interrupt, restart and close, or
+    ``dead`` when the kernel died (its state is lost)."""
+
+    notebook_id: str
+    state: NotebookState
+    kernel: str | None = None
+    message: str | None = None
+    request_id: str | None = None
 
 
 class SessionEvent(_Event, frozen=True, tag="session"):
@@ -175,11 +253,24 @@ class SessionEvent(_Event, frozen=True, tag="session"):
 
 ServerEvent = (
     StatusEvent | OutputEvent | TableEvent | CompletionEvent | ErrorEvent | SessionEvent
+    | NotebookOutputEvent | NotebookEvent
 )
-ExecutionEvent = StatusEvent | OutputEvent | TableEvent | CompletionEvent
+ExecutionEvent = (
+    StatusEvent | OutputEvent | TableEvent | NotebookOutputEvent | CompletionEvent
+)
 
 
 # --- between components (NATS only) --------------------------------------------------------------
+
+
+class NotebookCell(Struct, frozen=True, rename="camel"):
+    """The cell a notebook job runs: ``code`` in the kernel of ``notebookId`` (of the job's
+    owner), started as ``kernel`` when it is not running yet."""
+
+    notebook_id: str
+    cell_id: str
+    code: str
+    kernel: str = "python"
 
 
 class Job(Struct, frozen=True, rename="camel", omit_defaults=True):
@@ -213,6 +304,9 @@ class Job(Struct, frozen=True, rename="camel", omit_defaults=True):
     """Run on the owner's private session network (internal bridge), reachable by the owner's
     other networked sandboxes under the main file's stem, with the session's MySQL at
     ``mysql``. Otherwise the sandbox has no network at all."""
+    notebook: NotebookCell | None = None
+    """A notebook cell (``files`` empty): run in the owner's kernel for that notebook, one
+    cell of a notebook at a time."""
 
 
 class Control(Struct, frozen=True, rename="camel", omit_defaults=True):
@@ -221,6 +315,26 @@ class Control(Struct, frozen=True, rename="camel", omit_defaults=True):
     execution_id: str
     action: ControlAction
     data: str = ""
+
+
+class NotebookCommand(Struct, frozen=True, rename="camel"):
+    """Edge to the runner holding a kernel, request-reply on ``notebook.control.<key>``."""
+
+    action: NotebookAction
+
+
+class NotebookReply(Struct, frozen=True, rename="camel", omit_defaults=True):
+    state: NotebookState
+    message: str | None = None
+
+
+class NotebookRecord(Struct, frozen=True, rename="camel", omit_defaults=True):
+    """A notebook opened with the HTTP API, under ``notebook.<key>`` in ``executions``."""
+
+    notebook_id: str
+    owner: str
+    kernel: str
+    created_at: float
 
 
 class PoolInfo(Struct, frozen=True, rename="camel"):
@@ -249,6 +363,8 @@ class RunnerInfo(Struct, frozen=True, rename="camel"):
     """Jobs run so far, and how many of them in a container kept from the owner's last run."""
     sessions: int = 0
     """Session networks this runner holds."""
+    kernels: int = 0
+    """Notebook kernels running on this runner."""
 
 
 class TableResult(Struct, frozen=True, rename="camel"):
@@ -264,6 +380,9 @@ class StoredOutput(Struct, frozen=True, rename="camel", omit_defaults=True):
     stderr: str = ""
     tables: list[TableResult] = []
     truncated: bool = False
+    outputs: list[dict[str, Any]] = []
+    """A notebook cell's nbformat outputs."""
+    execution_count: int | None = None
 
 
 class ExecutionRecord(Struct, frozen=True, rename="camel", omit_defaults=True):
@@ -275,6 +394,8 @@ class ExecutionRecord(Struct, frozen=True, rename="camel", omit_defaults=True):
     submitted_at: float
     request_id: str | None = None
     callback_url: str | None = None
+    notebook_id: str | None = None
+    cell_id: str | None = None
 
 
 WebhookStatus = Literal["pending", "retrying", "delivered", "failed"]
@@ -319,6 +440,9 @@ stored_output_decoder = msgspec.json.Decoder(StoredOutput)
 record_decoder = msgspec.json.Decoder(ExecutionRecord)
 webhook_state_decoder = msgspec.json.Decoder(WebhookState)
 queue_stats_decoder = msgspec.json.Decoder(QueueStats)
+notebook_command_decoder = msgspec.json.Decoder(NotebookCommand)
+notebook_reply_decoder = msgspec.json.Decoder(NotebookReply)
+notebook_record_decoder = msgspec.json.Decoder(NotebookRecord)
 encode = msgspec.json.Encoder().encode
 
 

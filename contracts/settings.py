@@ -184,6 +184,9 @@ class RunnerSettings(Struct, frozen=True):
     agent_timeout_s: int = 5
     session_subnets: str = "172.25.0.0/16"
     """Session networks take /24 subnets from this range (172.25.{n}.0/24)."""
+    kernel_ttl_s: int = 600
+    """A notebook's kernel (and its state) is removed after this long without a cell."""
+    kernel_memory_mb: int = 512
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> RunnerSettings:
@@ -202,6 +205,8 @@ class RunnerSettings(Struct, frozen=True):
             max_processes=_int(env, "MAX_PROCESSES", 256, 1),
             agent_timeout_s=_int(env, "AGENT_TIMEOUT", 5, 1),
             session_subnets=_subnets(env),
+            kernel_ttl_s=_int(env, "KERNEL_TTL", 600, 1),
+            kernel_memory_mb=_int(env, "KERNEL_MEMORY_MB", 512, 64),
         )
 
 

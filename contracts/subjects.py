@@ -10,6 +10,8 @@ Flow of one execution::
 
 from __future__ import annotations
 
+import hashlib
+
 PRIORITIES = (2, 1, 0)
 """Highest first: WebSocket 2, HTTP API 1, notebooks and background 0."""
 PRIORITY_WEBSOCKET = 2
@@ -137,3 +139,20 @@ the retry schedule and a retry survives an edge restart; ``max_deliver`` bounds 
 
 QUEUE_STATS = "stats.queue"
 """Request-reply (core NATS): every dispatcher answers with its ``QueueStats``."""
+
+
+def notebook_key(owner: str, notebook_id: str) -> str:
+    """A notebook's identity across the platform: its owner's and its own id, hashed (a
+    subject token that names neither, and that another owner cannot aim at)."""
+    return hashlib.sha256(f"{owner}\n{notebook_id}".encode()).hexdigest()[:32]
+
+
+def notebook_control(key: str) -> str:
+    """Request-reply (core NATS): interrupt, restart or close a kernel. Only the runner holding
+    the kernel subscribes, so no responder means no kernel is running."""
+    return f"notebook.control.{key}"
+
+
+def notebook_record_key(key: str) -> str:
+    """A notebook opened with the HTTP API (``NotebookRecord``) in the ``executions`` bucket."""
+    return f"notebook.{key}"

@@ -11,7 +11,7 @@ from nats.aio.msg import Msg
 
 from contracts.messages import CompletionEvent, Job, QueueStats, Verdict, job_decoder
 from contracts.settings import DispatcherSettings
-from contracts.subjects import PRIORITIES
+from contracts.subjects import PRIORITIES, notebook_key
 from dispatcher.bus import DispatcherBus
 from dispatcher.service import DispatchQueue, Waiting
 from dispatcher.stats import CompletionStats
@@ -57,7 +57,8 @@ class Dispatcher:
                 log.error("dropping a malformed job: %s", exc)
                 await msg.term()
                 continue
-            waiting = Waiting(job.execution_id, priority, job.submitted_at, (msg, job))
+            group = notebook_key(job.owner, job.notebook.notebook_id) if job.notebook else None
+            waiting = Waiting(job.execution_id, priority, job.submitted_at, (msg, job), group)
             if not self.queue.add(waiting):
                 await msg.ack()  # a redelivered duplicate of a job this dispatcher holds
             await self._release_ready()  # at once, when a slot is free

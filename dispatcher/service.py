@@ -1,5 +1,6 @@
 """Dispatch decisions, free of I/O: highest priority first, FIFO within one, a concurrency cap
-and queue expiry.
+and queue expiry. Jobs of one group (a notebook's cells) run one at a time, in order: a waiting
+job whose group has one running is passed over, and the jobs behind it may go first.
 
 The bus feeds jobs in as they arrive and asks for the next one to release whenever a slot may
 be free; completions free slots.
@@ -22,6 +23,7 @@ class Waiting(Generic[T]):
     priority: int
     submitted_at: float
     handle: T
+    group: str | None = None
 
 
 class DispatchQueue(Generic[T]):
@@ -31,6 +33,8 @@ class DispatchQueue(Generic[T]):
         self._queues: dict[int, deque[Waiting[T]]] = {p: deque() for p in PRIORITIES}
         self._known: set[str] = set()
         self.running: set[str] = set()
+        self._group_of: dict[str, str] = {}
+        """Running execution → its group; a group is busy while one of its jobs runs."""
         self.expired = 0
 
     def depth(self) -> dict[int, int]:
@@ -66,10 +70,14 @@ class DispatchQueue(Generic[T]):
             return None
         for priority in PRIORITIES:
             queue = self._queues[priority]
-            if queue:
-                item = queue.popleft()
+            busy = set(self._group_of.values())
+            item = next((w for w in queue if w.group is None or w.group not in busy), None)
+            if item is not None:
+                queue.remove(item)
                 self._known.discard(item.execution_id)
                 self.running.add(item.execution_id)
+                if item.group is not None:
+                    self._group_of[item.execution_id] = item.group
                 return item
         return None
 
@@ -87,6 +95,7 @@ class DispatchQueue(Generic[T]):
         """Free the slot of a finished job; False when it was not running here."""
         if execution_id in self.running:
             self.running.discard(execution_id)
+            self._group_of.pop(execution_id, None)
             return True
         return False
 

@@ -81,6 +81,7 @@ def result_of(record: ExecutionRecord, completion: CompletionEvent | None, runni
     base = ExecutionResult(
         id=record.execution_id, status="queued", language=record.language,
         submitted_at=record.submitted_at, request_id=record.request_id, webhook=webhook,
+        notebook_id=record.notebook_id, cell_id=record.cell_id,
     )
     if completion is None:
         return msgspec.structs.replace(base, status="running") if running else base
@@ -92,6 +93,8 @@ def result_of(record: ExecutionRecord, completion: CompletionEvent | None, runni
         queued_ms=completion.queued_ms, message=completion.message,
         stdout=output.stdout if output else "", stderr=output.stderr if output else "",
         tables=output.tables if output else [],
+        execution_count=completion.execution_count,
+        outputs=output.outputs if output and record.notebook_id else None,
     )
 
 

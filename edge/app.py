@@ -28,6 +28,7 @@ from edge.api import Api, ApiProblem, json_response, problem_response
 from edge.auth import KeyRing
 from edge.bus import EdgeBus, SubmitError
 from edge.metrics import Metrics
+from edge.notebook_api import NotebookApi
 from edge.openapi import openapi_document
 from edge.sessions import SessionTokens
 from edge.stats import admin_metrics, combine_queue_stats
@@ -194,7 +195,8 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
 
     # /api is a router of its own, so that a wrong method there is a 405 with its Allow header
     # and an unknown path a 404, never a fall-through to the static page.
-    api = Mount("/api", routes=[Route("/v1/openapi.json", openapi), *edge.api.routes()])
+    api = Mount("/api", routes=[Route("/v1/openapi.json", openapi), *edge.api.routes(),
+                                    *NotebookApi(edge.api).routes()])
     routes: list[Route | WebSocketRoute | Mount] = [
         WebSocketRoute("/ws", websocket),
         Route("/healthz", health),

@@ -23,12 +23,17 @@ from contracts.messages import (
     Control,
     ExecutionRecord,
     Job,
+    NotebookCommand,
+    NotebookRecord,
+    NotebookReply,
     QueueStats,
     RunnerInfo,
     StoredOutput,
     WebhookState,
     completion_decoder,
     encode,
+    notebook_record_decoder,
+    notebook_reply_decoder,
     queue_stats_decoder,
     record_decoder,
     runner_info_decoder,
@@ -316,6 +321,31 @@ class EdgeBus:
         except TimeoutError:  # nats-py raises its own or the builtin one
             return []
         return [WebhookMsg(m) for m in msgs]
+
+    # --- notebooks --------------------------------------------------------------------------------
+
+    async def notebook_command(self, key: str, command: NotebookCommand,
+                               timeout_s: float = 10.0) -> NotebookReply:
+        """Ask the runner holding notebook ``key``'s kernel; ``none`` when no runner has it."""
+        try:
+            msg = await self._nc.request(subjects.notebook_control(key), encode(command),
+                                         timeout=timeout_s)
+        except nats.errors.NoRespondersError:
+            return NotebookReply("none")
+        except nats.errors.TimeoutError:
+            return NotebookReply("none", "the runner holding the kernel did not answer")
+        return notebook_reply_decoder.decode(msg.data)
+
+    async def put_notebook(self, key: str, record: NotebookRecord) -> None:
+        await (await self._bucket()).put(subjects.notebook_record_key(key), encode(record))
+
+    async def notebook(self, key: str) -> NotebookRecord | None:
+        data = await self._get(subjects.notebook_record_key(key))
+        return notebook_record_decoder.decode(data) if data else None
+
+    async def delete_notebook(self, key: str) -> None:
+        with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+            await (await self._bucket()).delete(subjects.notebook_record_key(key))
 
     async def control(self, control: Control) -> None:
         await self._nc.publish(subjects.control(control.execution_id), encode(control))

@@ -17,6 +17,13 @@ from contracts.messages import (
     ErrorEvent,
     ExecuteCode,
     Job,
+    NotebookAction,
+    NotebookClose,
+    NotebookEvent,
+    NotebookExecute,
+    NotebookInterrupt,
+    NotebookOpen,
+    NotebookRestart,
     SessionEvent,
     StatusEvent,
     StdinInput,
@@ -30,6 +37,7 @@ from contracts.runtimes import Catalog
 from contracts.subjects import PRIORITY_WEBSOCKET
 from edge.bus import EdgeBus, SubmitError, Watch
 from edge.network_hint import needs_network
+from edge.notebooks import KERNEL_RUNTIME, cell_job, kernel_command, new_notebook_id
 
 log = logging.getLogger(__name__)
 SEND_QUEUE_LIMIT = 4096
@@ -106,6 +114,8 @@ class Connection:
         self.resumed = resumed
         self.unfinished = unfinished or Unfinished()
         self.executions: dict[str, Execution] = {}
+        self.notebooks: dict[str, str] = {}
+        """Notebook id → kernel name, for the notebooks opened on this socket."""
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue(SEND_QUEUE_LIMIT)
         self.closing: asyncio.Task[None] | None = None
 
@@ -194,6 +204,52 @@ class Connection:
                 await self.control(frame.execution_id, "eof" if frame.eof else "stdin", frame.data)
             case StopExecution():
                 await self.control(frame.execution_id, "stop", "")
+            case NotebookOpen() | NotebookExecute():
+                await self.notebook_run(frame)
+            case NotebookInterrupt() | NotebookRestart() | NotebookClose():
+                await self.notebook_command(frame)
+
+    # --- notebooks ------------------------------------------------------------------------------
+
+    @property
+    def owner(self) -> str:
+        return f"session:{self.session_id}"
+
+    async def notebook_run(self, frame: NotebookOpen | NotebookExecute) -> None:
+        if isinstance(frame, NotebookOpen):
+            notebook_id = frame.notebook_id or new_notebook_id()
+            self.notebooks[notebook_id] = frame.kernel
+            self.send(encode(NotebookEvent(notebook_id, "open", frame.kernel,
+                                           request_id=frame.request_id)).decode())
+            return
+        kernel = self.notebooks.get(frame.notebook_id)
+        if kernel is None:
+            self.error("not_found", f"notebook {frame.notebook_id!r} is not open on this "
+                       "connection: send notebook_open first", frame.request_id)
+            return
+        if self.catalog.get(KERNEL_RUNTIME) is None:
+            self.error("unknown_language", "this installation has no python runtime for "
+                       "notebook kernels", frame.request_id)
+            return
+        await self.submit(cell_job(self.owner, frame.notebook_id, frame.cell_id, frame.code,
+                                   kernel, request_id=frame.request_id, limits=frame.limits))
+
+    async def notebook_command(
+        self, frame: NotebookInterrupt | NotebookRestart | NotebookClose
+    ) -> None:
+        action: NotebookAction = (
+            "interrupt" if isinstance(frame, NotebookInterrupt) else
+            "restart" if isinstance(frame, NotebookRestart) else "close")
+        kernel = self.notebooks.get(frame.notebook_id)
+        if kernel is None:
+            self.error("not_found", f"notebook {frame.notebook_id!r} is not open on this "
+                       "connection: send notebook_open first", frame.request_id)
+            return
+        reply = await kernel_command(self.bus, self.owner, frame.notebook_id, action)
+        if action == "close":
+            self.notebooks.pop(frame.notebook_id, None)
+        self.send(encode(NotebookEvent(frame.notebook_id, reply.state, kernel, reply.message,
+                                       frame.request_id)).decode())
 
     async def execute(self, frame: ExecuteCode) -> None:
         runtime = self.catalog.get(frame.language)
@@ -211,7 +267,7 @@ class Connection:
             language=runtime.name,
             files=frame.files,
             main_file=frame.main_file,
-            owner=f"session:{self.session_id}",
+            owner=self.owner,
             priority=PRIORITY_WEBSOCKET,
             submitted_at=time.time(),
             request_id=frame.request_id,
@@ -235,7 +291,10 @@ class Connection:
             await self._forget(execution)
             self.error(exc.code, str(exc), job.request_id)
             return
-        queued = StatusEvent(job.execution_id, "queued", request_id=job.request_id)
+        cell = job.notebook
+        queued = StatusEvent(job.execution_id, "queued", request_id=job.request_id,
+                             notebook_id=cell.notebook_id if cell else None,
+                             cell_id=cell.cell_id if cell else None)
         self.send(encode(queued).decode())
         execution.opened = True
         for text in execution.held:

@@ -24,15 +24,19 @@ from contracts.messages import (
     Control,
     ExecutionEvent,
     Job,
+    NotebookCommand,
+    NotebookReply,
     RunnerInfo,
     StoredOutput,
     control_decoder,
     encode,
     job_decoder,
+    notebook_command_decoder,
 )
 
 log = logging.getLogger(__name__)
 ControlHandler = Callable[[Control], Awaitable[None]]
+NotebookHandler = Callable[[NotebookCommand], Awaitable[NotebookReply]]
 FETCH_TIMEOUT_S = 5.0
 """A long poll: answered at once when a job arrives; short enough that a pull request lost in
 a NATS reconnect stalls the queue for seconds, not minutes."""
@@ -155,6 +159,20 @@ class RunnerBus:
                 log.warning("ignoring a malformed control message: %s", exc)
 
         return await self._nc.subscribe(subjects.control(execution_id), cb=on_msg)
+
+    async def subscribe_notebook(self, key: str, handler: NotebookHandler) -> Subscription:
+        """Answer interrupt, restart and close for the kernel of notebook ``key``."""
+
+        async def on_msg(msg: Msg) -> None:
+            try:
+                reply = await handler(notebook_command_decoder.decode(msg.data))
+            except ValueError as exc:
+                log.warning("ignoring a malformed notebook command: %s", exc)
+                return
+            if msg.reply:
+                await msg.respond(encode(reply))
+
+        return await self._nc.subscribe(subjects.notebook_control(key), cb=on_msg)
 
     async def close(self) -> None:
         """Flush what was published, then close (a drain would wait out pending long polls)."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from contracts.messages import (
     CompletionEvent,
     ExecutionEvent,
+    NotebookOutputEvent,
     OutputEvent,
     StatusEvent,
     StoredOutput,
@@ -27,6 +29,7 @@ class KeptOutput:
         self._stdout: list[str] = []
         self._stderr: list[str] = []
         self._tables: list[TableResult] = []
+        self._outputs: list[dict[str, Any]] = []
 
     async def publish(self, event: ExecutionEvent) -> None:
         await self._publish(event)
@@ -37,6 +40,8 @@ class KeptOutput:
                 self._stderr.append(data)
             case TableEvent(columns=columns, rows=rows):
                 self._tables.append(TableResult(columns, rows))
+            case NotebookOutputEvent(output=output):
+                self._outputs.append(output)
             case StatusEvent(status="running"):
                 await self._on_running()
 
@@ -46,4 +51,6 @@ class KeptOutput:
             stderr="".join(self._stderr),
             tables=self._tables,
             truncated=completion.truncated,
+            outputs=self._outputs,
+            execution_count=completion.execution_count,
         )

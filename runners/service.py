@@ -16,9 +16,10 @@ from contracts.subjects import RUNNER_HEARTBEAT_S
 from runners.bus import ClaimedJob, RunnerBus
 from runners.execution import Publish, execute, failure, resolve_limits
 from runners.link import AgentGone
+from runners.notebooks import CellLimits, Kernels
 from runners.output import KeptOutput
 from runners.pool import ReuseSlots, WarmPool, pool_info
-from runners.sandbox import DockerSandboxes, DockerSessions, Sandbox, SandboxError
+from runners.sandbox import BASE_ENV, DockerSandboxes, DockerSessions, Sandbox, SandboxError
 from runners.sessions import Session, Sessions
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,12 @@ class Runner:
         self.sessions = Sessions(
             DockerSessions(sandboxes), settings.session_subnets, settings.container_ttl_s,
             sandboxes.instance, lambda: catalog.get("sql") if "sql" in versions else None,
+        )
+        python = catalog.get("python") if "python" in versions else None
+        self.kernels = Kernels(
+            lambda: self._create_kernel(), sandboxes.destroy,
+            {**BASE_ENV, **(python.env if python else {})}, settings.kernel_ttl_s,
+            bus.subscribe_notebook, bus.subscribe_control,
         )
         self.active = 0
         self.jobs = 0
@@ -87,7 +94,7 @@ class Runner:
                 self.settings.runner_id, self.versions, self.active, self.settings.max_jobs,
                 time.time(), pools={name: pool_info(p) for name, p in self.pools.items()},
                 kept=len(self.reuse), jobs=self.jobs, reused=self.reused,
-                sessions=len(self.sessions),
+                sessions=len(self.sessions), kernels=len(self.kernels),
             )
             try:
                 await self.bus.heartbeat(info)
@@ -101,6 +108,7 @@ class Runner:
             try:
                 await self.reuse.expire()
                 await self.sessions.expire()
+                await self.kernels.expire()
             except Exception as exc:  # Docker busy, say: the next tick tries again
                 log.warning("expiring idle sandboxes failed: %s", exc)
 
@@ -138,6 +146,8 @@ class Runner:
 
     async def run_job(self, job: Job, publish: Publish) -> CompletionEvent:
         queued_ms = max(0, round((time.time() - job.submitted_at) * 1000))
+        if job.notebook is not None:
+            return await self.kernels.run(job, self._cell_limits(job), publish, queued_ms)
         runtime = self.catalog.get(job.language)
         pool = self.pools.get(runtime.name) if runtime else None
         if runtime is None or pool is None:
@@ -173,6 +183,21 @@ class Runner:
             await subscription.unsubscribe()
         self._release(job, sandbox)
         return completion
+
+    def _cell_limits(self, job: Job) -> CellLimits:
+        """A cell may run up to the server's maximum wall time (as an IDE run may)."""
+        asked = job.limits
+        wall = (asked.wall_ms if asked and asked.wall_ms else None) or self.settings.max_wall_ms
+        output_kb = (asked.output_kb if asked and asked.output_kb else None) or \
+            self.settings.output_cap_kb
+        return CellLimits(min(wall, self.settings.max_wall_ms),
+                          min(output_kb, self.settings.output_cap_kb) * 1024)
+
+    async def _create_kernel(self) -> Sandbox:
+        python = self.catalog.get("python")
+        if python is None or "python" not in self.versions:
+            raise SandboxError("this runner has no python image for notebook kernels")
+        return await self.sandboxes.create(python, kernel=True)
 
     async def _session_for(self, job: Job) -> Session | None:
         if not job.network:
@@ -235,6 +260,7 @@ class Runner:
             await pool.close()
         await self.reuse.close()
         await self.sessions.close()
+        await self.kernels.close()
         await self.sandboxes.remove_instance_leftovers()
 
 

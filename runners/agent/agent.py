@@ -15,10 +15,14 @@ Commands:  {"op":"run", "files":[...], "steps":[{"phase","argv","zygote"?}], "en
            {"op":"prepare","zygote":{"argv","env"}?,"compileServer":{"argv","env"}?}
              (a warm interpreter for run steps, a warm compiler for compile steps)
            {"op":"stdin","data":"..."}  {"op":"eof"}  {"op":"stop"}  {"op":"reset"}  {"op":"ping"}
+           {"op":"kernel","argv":[...],"env":{}}  (a notebook: start kernel_bridge.py)
+           {"op":"to_kernel","data":{...}}        (a line for the bridge)
 Events:    {"ev":"ready"}  {"ev":"out","stream":"stdout|stderr","data":"..."}
            {"ev":"table","columns":[...],"rows":[[...]]}  (from a step with "tables": true)
            {"ev":"done","phase","exitCode","signal","wallMs","cpuMs","memoryKb","timedOut",
             "outputExceeded","stopped","oom","error"}   {"ev":"reset","ok":bool}  {"ev":"pong"}
+           {"ev":"kernel","data":{...}}  (a line the kernel bridge printed, never trusted)
+           {"ev":"kernel","data":{"msg":"exited"}}  (the bridge ended)
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import time
 # The agent's modules sit beside it in a root-owned, read-only folder; -I leaves it off sys.path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from agent_helpers import CompileServer, Zygote
+from agent_helpers import CompileServer, KernelProcess, Zygote
 from agent_housekeeping import (
     kill_leftovers,
     oom_kills,
@@ -70,6 +74,7 @@ class Agent:
         self.eof = False
         self.early_stdin = b""  # stdin that arrived before the run step started
         self.early_eof = False
+        self.kernel: KernelProcess | None = None
 
     # --- control channel ---------------------------------------------------------------------
 
@@ -78,8 +83,13 @@ class Agent:
         self.selector.register(0, selectors.EVENT_READ, "control")
         emit({"ev": "ready", "pid": os.getpid()})
         while not self.eof:
-            for _key, _ in self.selector.select(1.0):
-                self.read_control()
+            for key, _ in self.selector.select(1.0):
+                if key.data == "kernel":
+                    self.read_kernel()
+                elif key.data == "kernel_in":
+                    self.write_kernel()
+                else:
+                    self.read_control()
             while self.commands:
                 self.handle(self.commands.popleft())
             reap()
@@ -124,6 +134,62 @@ class Agent:
             self.reset()
         elif op == "ping":
             emit({"ev": "pong"})
+        elif op in ("kernel", "to_kernel"):
+            self.kernel_command(op, command)
+
+    # --- a notebook's kernel -------------------------------------------------------------------
+
+    def kernel_command(self, op: str, command: dict) -> None:
+        if op == "kernel":
+            self.start_kernel(command)
+        else:
+            self.to_kernel(command.get("data", {}))
+
+    def start_kernel(self, command: dict) -> None:
+        self.stop_kernel()
+        if self.zygote is not None:
+            self.zygote.stop()  # a notebook container runs no programs
+            self.zygote = None
+        try:
+            self.kernel = KernelProcess(command["argv"], command.get("env", {}))
+        except (OSError, KeyError) as exc:
+            emit({"ev": "kernel", "data": {"msg": "failed", "error": str(exc)}})
+            return
+        self.selector.register(self.kernel.out_fd, selectors.EVENT_READ, "kernel")
+
+    def to_kernel(self, data: dict) -> None:
+        if self.kernel is None:
+            emit({"ev": "kernel", "data": {"msg": "exited"}})
+            return
+        self.kernel.queue(data)
+        self.write_kernel()
+
+    def write_kernel(self) -> None:
+        kernel = self.kernel
+        if kernel is None:
+            return
+        more = kernel.write()
+        registered = kernel.in_fd in self.selector.get_map()
+        if more and not registered:
+            self.selector.register(kernel.in_fd, selectors.EVENT_WRITE, "kernel_in")
+        elif not more and registered:
+            self.selector.unregister(kernel.in_fd)
+
+    def read_kernel(self) -> None:
+        if self.kernel is not None and not self.kernel.read():
+            self.stop_kernel()
+            emit({"ev": "kernel", "data": {"msg": "exited"}})
+
+    def stop_kernel(self) -> None:
+        kernel, self.kernel = self.kernel, None
+        if kernel is None:
+            return
+        for fd in (kernel.out_fd, kernel.in_fd):
+            try:
+                self.selector.unregister(fd)
+            except (KeyError, ValueError):
+                pass
+        kernel.stop()
 
     def prepare(self, command: dict) -> None:
         """Start the runtime's helpers: a Python zygote, a warm compile server."""
@@ -153,6 +219,7 @@ class Agent:
         """Kill every process but the agent and the zygote (which user code can neither trace
         nor read: it is non-dumpable), wipe the workspace and /tmp."""
         try:
+            self.stop_kernel()
             zygote = self.zygote
             kill_leftovers(spare=zygote.pid if zygote and zygote.alive() else None)
             wipe(WORKSPACE)
@@ -169,6 +236,9 @@ class Agent:
     # --- running a program -------------------------------------------------------------------
 
     def run(self, command: dict) -> None:
+        if self.kernel is not None:
+            emit({"ev": "done", "phase": "setup", "error": "this sandbox holds a kernel"})
+            return
         self.stop_requested = False
         self.early_stdin, self.early_eof = b"", False
         try:

@@ -77,11 +77,13 @@ class Client:
                  "files": [{"name": n, "content": c} for n, c in files.items()],
                  "mainFile": main or next(iter(files)), **extra}
         await self.send(frame)
+        skipped: list[Event] = []
         while True:
             event = await self.receive()
             if event.get("requestId") == request_id or event["type"] == "error":
+                self.pending = skipped + self.pending  # others' events, for later readers
                 return event
-            self.pending.append(event)
+            skipped.append(event)
 
     async def collect(self, execution_id: str) -> Result:
         """Every event of one execution until its completion (others are kept for later)."""

@@ -75,3 +75,17 @@ def test_depth_counts_per_priority() -> None:
     queue.add(waiting("c", 0))
     assert queue.depth() == {2: 0, 1: 1, 0: 2}
     assert len(queue) == 3
+
+
+def test_one_job_of_a_group_runs_at_a_time_in_order_and_others_pass() -> None:
+    queue: DispatchQueue[str] = DispatchQueue(max_concurrent=10, queue_timeout_s=60)
+    for eid, group in [("nb1-a", "nb1"), ("nb1-b", "nb1"), ("bg", None), ("nb2-a", "nb2"),
+                       ("nb1-c", "nb1")]:
+        queue.add(Waiting(eid, 0, 0.0, eid, group))
+    assert drain(queue) == ["nb1-a", "bg", "nb2-a"]
+    assert queue.completed("nb2-a")
+    assert queue.next() is None  # nb1 still runs its first cell
+    assert queue.completed("nb1-a")
+    assert drain(queue) == ["nb1-b"]
+    assert queue.completed("nb1-b")
+    assert drain(queue) == ["nb1-c"]

@@ -6,6 +6,7 @@ import pytest
 from contracts.messages import (
     CompletionEvent,
     ExecutionEvent,
+    NotebookOutputEvent,
     OutputEvent,
     StatusEvent,
     StoredOutput,
@@ -126,3 +127,16 @@ def test_a_short_stderr_survives_a_flood_on_stdout() -> None:
 def test_a_limit_too_small_for_any_output_is_an_error_not_a_hang() -> None:
     with pytest.raises(ValueError):
         fit_output(StoredOutput(stdout="x"), 10)
+
+
+async def test_a_cells_outputs_and_count_are_kept() -> None:
+    recorder = Recorder()
+    kept = KeptOutput(recorder.publish, recorder.on_running)
+    outputs = [{"output_type": "stream", "name": "stdout", "text": "hi\n"},
+               {"output_type": "execute_result", "execution_count": 2,
+                "data": {"text/plain": "42"}, "metadata": {}}]
+    for output in outputs:
+        await kept.publish(NotebookOutputEvent("e1", "nb1", "c1", output))
+    stored = kept.stored(CompletionEvent("e1", "ok", execution_count=2))
+    assert stored.outputs == outputs and stored.execution_count == 2
+    assert stored.stdout == ""  # a cell's stream text lives in its outputs

@@ -1,0 +1,232 @@
+"""A Jupyter kernel inside the sandbox, spoken to in JSON lines (python image only).
+
+The agent starts this bridge for a notebook (``{"op":"kernel"}``) and relays its lines; the
+bridge starts the kernel with ``jupyter_client`` (ZeroMQ over unix sockets in /tmp: the sandbox
+has no network) and speaks the real Jupyter messaging protocol to it. It runs as the sandbox
+user, like the kernel, so nothing it says is trusted more than the program's own output: the
+agent wraps every line, and the runner checks ids and sizes.
+
+In (stdin):   {"op":"execute","id":"<executionId>","code":"..."}
+              {"op":"interrupt"}  {"op":"restart"}  {"op":"shutdown"}
+Out (stdout): {"msg":"ready","kernel":"python","language":"python","version":"3.11.2"}
+              {"msg":"failed","error":"..."}
+              {"msg":"output","id":"...","output":{nbformat 4 output}}
+              {"msg":"done","id":"...","status":"ok|error|aborted|restarted|died",
+               "executionCount":n}
+              {"msg":"restarted"}  {"msg":"died"}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+
+KERNEL_SPECS = {"python": "python3", "bash": "bash"}
+MAX_OUTPUT_BYTES = 4 * 1024 * 1024
+"""One output larger than this (a huge image, say) is replaced by a note on stderr."""
+ALIVE_CHECK_S = 1.0
+START_TIMEOUT_S = 60.0
+RUNTIME = "/tmp/.jupyter"
+
+
+def emit(message: dict) -> None:
+    sys.stdout.write(json.dumps(message, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+def nbformat_output(msg_type: str, content: dict, count: int | None) -> dict | None:
+    """An iopub message as an nbformat 4 output, or None for messages that are not outputs."""
+    if msg_type == "stream":
+        return {"output_type": "stream", "name": content.get("name", "stdout"),
+                "text": content.get("text", "")}
+    if msg_type == "execute_result":
+        return {"output_type": "execute_result", "execution_count": count,
+                "data": content.get("data", {}), "metadata": content.get("metadata", {})}
+    if msg_type in ("display_data", "update_display_data"):
+        return {"output_type": "display_data", "data": content.get("data", {}),
+                "metadata": content.get("metadata", {})}
+    if msg_type == "error":
+        return {"output_type": "error", "ename": content.get("ename", ""),
+                "evalue": content.get("evalue", ""), "traceback": content.get("traceback", [])}
+    return None
+
+
+def bounded(output: dict) -> dict:
+    size = len(json.dumps(output))
+    if size <= MAX_OUTPUT_BYTES:
+        return output
+    return {"output_type": "stream", "name": "stderr",
+            "text": f"[an output of {size} bytes was dropped: the limit is "
+                    f"{MAX_OUTPUT_BYTES} bytes per output]\n"}
+
+
+def kernel_env() -> dict:
+    """The sandbox's environment for the kernel: matplotlib draws inline (PNG), its font cache
+    comes pre-built from the image into a writable /tmp."""
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    config = "/tmp/.matplotlib"
+    if not os.path.isdir(config) and os.path.isdir("/opt/mplconfig"):
+        shutil.copytree("/opt/mplconfig", config)
+    env.update({"MPLCONFIGDIR": config, "IPYTHONDIR": "/tmp/.ipython",
+                "JUPYTER_RUNTIME_DIR": RUNTIME, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+    return env
+
+
+class Bridge:
+    def __init__(self, kernel: str) -> None:
+        from jupyter_client.manager import KernelManager
+
+        os.makedirs(RUNTIME, exist_ok=True)
+        self.kernel = kernel
+        self.manager = KernelManager(
+            kernel_name=KERNEL_SPECS[kernel], transport="ipc", ip=f"{RUNTIME}/kernel",
+            connection_file=f"{RUNTIME}/kernel.json",
+        )
+        self.client = None
+        self.current: str | None = None
+        self.msg_id: str | None = None
+        self.count: int | None = None
+        self.idle = False
+        self.reply: dict | None = None
+        self.buffer = b""
+        self.waiting: list[dict] = []
+        """Cells sent while one runs (the runner sends one at a time; this is a safeguard)."""
+
+    def start(self) -> dict:
+        self.manager.start_kernel(env=kernel_env(), cwd="/workspace")
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=START_TIMEOUT_S)
+        self.client.kernel_info()
+        return self.client.get_shell_msg(timeout=START_TIMEOUT_S)
+
+    def serve(self) -> None:
+        import zmq
+
+        try:
+            info = self.start()
+        except Exception as exc:  # the kernel did not come up: say why and stop
+            emit({"msg": "failed", "error": f"{type(exc).__name__}: {exc}"})
+            return
+        language = (info or {}).get("content", {}).get("language_info", {})
+        emit({"msg": "ready", "kernel": self.kernel, "language": language.get("name", ""),
+              "version": language.get("version", "")})
+        os.set_blocking(0, False)
+        last_check = time.monotonic()
+        while True:
+            poller = zmq.Poller()
+            poller.register(0, zmq.POLLIN)
+            poller.register(self.client.iopub_channel.socket, zmq.POLLIN)
+            poller.register(self.client.shell_channel.socket, zmq.POLLIN)
+            ready = dict(poller.poll(int(ALIVE_CHECK_S * 1000)))
+            if 0 in ready and not self.read_commands():
+                return
+            self.drain()
+            if time.monotonic() - last_check >= ALIVE_CHECK_S:
+                last_check = time.monotonic()
+                if not self.manager.is_alive():
+                    self.kernel_died()
+
+    def read_commands(self) -> bool:
+        try:
+            chunk = os.read(0, 65536)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            self.shutdown()
+            return False
+        self.buffer += chunk
+        while b"\n" in self.buffer:
+            line, self.buffer = self.buffer.split(b"\n", 1)
+            if line.strip() and not self.command(json.loads(line)):
+                return False
+        return True
+
+    def command(self, command: dict) -> bool:
+        op = command.get("op")
+        if op == "execute":
+            self.waiting.append(command)
+            self.start_next()
+        elif op == "interrupt":
+            self.manager.interrupt_kernel()
+        elif op == "restart":
+            self.finish("restarted")
+            self.manager.restart_kernel(now=True, newports=False)
+            self.client.wait_for_ready(timeout=START_TIMEOUT_S)
+            self.drain_everything()
+            emit({"msg": "restarted"})
+        elif op == "shutdown":
+            self.shutdown()
+            return False
+        return True
+
+    def start_next(self) -> None:
+        if self.current or not self.waiting:
+            return
+        command = self.waiting.pop(0)
+        self.current, self.count, self.idle, self.reply = command["id"], None, False, None
+        self.msg_id = self.client.execute(command.get("code", ""), allow_stdin=False,
+                                          stop_on_error=False)
+
+    def drain(self) -> None:
+        while (msg := self.next(self.client.get_iopub_msg)) is not None:
+            self.on_iopub(msg)
+        while (msg := self.next(self.client.get_shell_msg)) is not None:
+            if msg["parent_header"].get("msg_id") == self.msg_id and self.current:
+                self.reply = msg["content"]
+        if self.current and self.idle and self.reply is not None:
+            self.count = self.reply.get("execution_count", self.count)
+            self.finish(self.reply.get("status", "ok"))
+        self.start_next()
+
+    @staticmethod
+    def next(get) -> dict | None:
+        try:
+            return get(timeout=0)
+        except Exception:  # queue.Empty: nothing waiting
+            return None
+
+    def drain_everything(self) -> None:
+        while self.next(self.client.get_iopub_msg) is not None:
+            pass
+        while self.next(self.client.get_shell_msg) is not None:
+            pass
+
+    def on_iopub(self, msg: dict) -> None:
+        if not self.current or msg["parent_header"].get("msg_id") != self.msg_id:
+            return
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "execute_input":
+            self.count = content.get("execution_count", self.count)
+        elif kind == "status" and content.get("execution_state") == "idle":
+            self.idle = True
+        output = nbformat_output(kind, content, self.count)
+        if output is not None:
+            emit({"msg": "output", "id": self.current, "output": bounded(output)})
+
+    def finish(self, status: str) -> None:
+        if self.current:
+            emit({"msg": "done", "id": self.current, "status": status,
+                  "executionCount": self.count})
+        self.current = self.msg_id = None
+
+    def kernel_died(self) -> None:
+        self.finish("died")
+        emit({"msg": "died"})
+        self.manager.restart_kernel(now=True, newports=False)
+        self.client.wait_for_ready(timeout=START_TIMEOUT_S)
+        self.drain_everything()
+
+    def shutdown(self) -> None:
+        try:
+            self.client.stop_channels()
+            self.manager.shutdown_kernel(now=True)
+        except Exception:  # the container is going away anyway
+            pass
+
+
+if __name__ == "__main__":
+    Bridge(sys.argv[1] if len(sys.argv) > 1 else "python").serve()

@@ -1,0 +1,335 @@
+"""Notebook kernels on this runner: a hardened container per notebook, its cells one at a time.
+
+A kernel belongs to one owner (a browser session or an API key) and one notebook id, together
+the notebook's key. Its container runs the agent, which runs ``kernel_bridge.py``, which runs a
+real Jupyter kernel (ipykernel, or bash_kernel) and speaks the Jupyter protocol to it. Cells
+arrive as jobs from the queue; each one waits for the notebook's previous cell. The edge
+interrupts, restarts and closes a kernel through ``notebook.control.<key>``, to which only the
+runner holding that kernel listens. Kernels idle for ``KERNEL_TTL`` are removed with their state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from contracts.messages import (
+    CompletionEvent,
+    Control,
+    Job,
+    NotebookCommand,
+    NotebookOutputEvent,
+    NotebookReply,
+    StatusEvent,
+    Verdict,
+    encode,
+)
+from contracts.subjects import notebook_key
+from runners.execution import Publish
+from runners.link import AgentEvent, AgentGone
+from runners.sandbox import Sandbox, SandboxError
+
+log = logging.getLogger(__name__)
+BRIDGE = ["python3", "-I", "/opt/coderunner/kernel_bridge.py"]
+START_TIMEOUT_S = 60.0
+INTERRUPT_GRACE_S = 10.0
+"""A cell past its limit is interrupted; if it is not done this long after, the kernel goes."""
+
+
+class Unsubscribe(Protocol):
+    async def unsubscribe(self) -> None: ...
+
+
+CreateKernel = Callable[[], Awaitable[Sandbox]]
+Destroy = Callable[[Sandbox], Awaitable[None]]
+CommandHandler = Callable[[NotebookCommand], Awaitable[NotebookReply]]
+SubscribeCommands = Callable[[str, CommandHandler], Awaitable[Unsubscribe]]
+ControlHandler = Callable[[Control], Awaitable[None]]
+SubscribeControl = Callable[[str, ControlHandler], Awaitable[Unsubscribe]]
+
+
+@dataclass
+class Kernel:
+    key: str
+    name: str
+    sandbox: Sandbox
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_used: float = field(default_factory=time.monotonic)
+    running: str | None = None
+    """The execution id of the cell running now."""
+    ended_by: Verdict | None = None
+    """Why the running cell is being ended early (stop, time or output limit, close)."""
+    interrupted: bool = False
+    deadline: float = 0.0
+    """When the running cell is given up on: its wall limit, or a grace after an interrupt."""
+    closing: bool = False
+    commands: Unsubscribe | None = None
+
+
+@dataclass(frozen=True)
+class CellLimits:
+    wall_ms: int
+    output_bytes: int
+
+
+@dataclass
+class CellRun:
+    """What one cell produced so far."""
+
+    output_bytes: int = 0
+    truncated: bool = False
+    count: int | None = None
+
+
+class Kernels:
+    def __init__(self, create: CreateKernel, destroy: Destroy, env: dict[str, str],
+                 ttl_s: float, subscribe_commands: SubscribeCommands,
+                 subscribe_control: SubscribeControl) -> None:
+        self._create = create
+        self._destroy = destroy
+        self._env = env
+        self.ttl_s = ttl_s
+        self._subscribe_commands = subscribe_commands
+        self._subscribe_control = subscribe_control
+        self._kernels: dict[str, Kernel] = {}
+        self._starting: dict[str, asyncio.Lock] = {}
+
+    def __len__(self) -> int:
+        return len(self._kernels)
+
+    # --- cells ------------------------------------------------------------------------------------
+
+    async def run(self, job: Job, limits: CellLimits, publish: Publish,
+                  queued_ms: int) -> CompletionEvent:
+        cell = job.notebook
+        assert cell is not None, "a notebook job"
+        key = notebook_key(job.owner, cell.notebook_id)
+        try:
+            kernel = await self._kernel(key, cell.kernel)
+        except SandboxError as exc:
+            return self._completion(job, "internal_error", queued_ms, message=str(exc))
+        async with kernel.lock:
+            if self._kernels.get(key) is not kernel:  # closed while this cell waited
+                return self._completion(job, "cancelled", queued_ms,
+                                        message="the notebook was closed")
+            kernel.running, kernel.ended_by, kernel.interrupted = job.execution_id, None, False
+            kernel.deadline = time.monotonic() + limits.wall_ms / 1000
+            control = await self._subscribe_control(
+                job.execution_id, lambda c: self._on_control(kernel, c))
+            try:
+                return await self._run_cell(kernel, job, limits, publish, queued_ms)
+            finally:
+                kernel.running = None
+                kernel.last_used = time.monotonic()
+                with contextlib.suppress(Exception):
+                    await control.unsubscribe()
+
+    async def _run_cell(self, kernel: Kernel, job: Job, limits: CellLimits, publish: Publish,
+                        queued_ms: int) -> CompletionEvent:
+        cell = job.notebook
+        assert cell is not None
+        started = time.monotonic()
+        run = CellRun()
+        try:
+            await self._send(kernel, {"op": "execute", "id": job.execution_id, "code": cell.code})
+            await publish(StatusEvent(job.execution_id, "running", request_id=job.request_id,
+                                      notebook_id=cell.notebook_id, cell_id=cell.cell_id))
+            while True:
+                event = await self._next(kernel)
+                if event is None:
+                    continue
+                data = event.get("data")
+                if event.get("ev") != "kernel" or not isinstance(data, dict):
+                    continue
+                done = await self._on_kernel(kernel, job, data, run, limits, publish)
+                if done is not None:
+                    wall_ms = round((time.monotonic() - started) * 1000)
+                    return self._completion(job, done[0], queued_ms, wall_ms=wall_ms,
+                                            message=done[1], count=run.count,
+                                            truncated=run.truncated)
+        except AgentGone:
+            verdict = kernel.ended_by or "internal_error"
+            message = ("the notebook was closed" if kernel.closing else
+                       "the kernel did not stop when interrupted; it was removed with its state"
+                       if kernel.interrupted else
+                       "the kernel's container stopped; its state is lost")
+            await self._remove(kernel)
+            return self._completion(job, verdict, queued_ms, message=message,
+                                    wall_ms=round((time.monotonic() - started) * 1000))
+
+    async def _next(self, kernel: Kernel) -> AgentEvent | None:
+        """The sandbox's next event; None when the cell's deadline passed and it was
+        interrupted; AgentGone when it passes again (the kernel is given up on)."""
+        remaining = kernel.deadline - time.monotonic()
+        if remaining > 0:
+            try:
+                return await kernel.sandbox.link.next_event(timeout=remaining)
+            except AgentGone:
+                if kernel.sandbox.link.closed:
+                    raise
+                return None  # a deadline moved earlier by an interrupt meanwhile is checked next
+        if not kernel.interrupted:
+            await self._interrupt(kernel, "time_limit")
+            return None
+        await kernel.sandbox.link.close()
+        raise AgentGone("the cell did not stop after an interrupt")
+
+    async def _interrupt(self, kernel: Kernel, verdict: Verdict) -> None:
+        """SIGINT to the kernel for the running cell, which ends as ``verdict`` (unless it was
+        ended for another reason first) and is given a grace to stop."""
+        if kernel.running is None:
+            await self._send(kernel, {"op": "interrupt"})
+            return
+        kernel.ended_by = kernel.ended_by or verdict
+        if not kernel.interrupted:
+            kernel.interrupted = True
+            kernel.deadline = time.monotonic() + INTERRUPT_GRACE_S
+        await self._send(kernel, {"op": "interrupt"})
+
+    async def _on_kernel(self, kernel: Kernel, job: Job, data: dict[str, Any], run: CellRun,
+                         limits: CellLimits, publish: Publish) -> tuple[Verdict, str | None] | None:
+        """Relay one message of the bridge; the cell's verdict once it is done."""
+        cell = job.notebook
+        assert cell is not None
+        mine = data.get("id") == job.execution_id
+        msg = data.get("msg")
+        if msg == "output" and mine and isinstance(data.get("output"), dict):
+            output: dict[str, Any] = data["output"]
+            run.output_bytes += len(encode(output))
+            if run.output_bytes > limits.output_bytes:
+                run.truncated = True
+                if not kernel.interrupted:
+                    await self._interrupt(kernel, "output_limit")
+                return None
+            await publish(NotebookOutputEvent(job.execution_id, cell.notebook_id, cell.cell_id,
+                                              output))
+        elif msg == "done" and mine:
+            count = data.get("executionCount")
+            run.count = count if isinstance(count, int) else None
+            return cell_verdict(str(data.get("status")), kernel.ended_by)
+        elif msg == "exited":
+            raise AgentGone("the kernel bridge exited")
+        return None
+
+    def _completion(self, job: Job, verdict: Verdict, queued_ms: int, *, wall_ms: int = 0,
+                    message: str | None = None, count: int | None = None,
+                    truncated: bool = False) -> CompletionEvent:
+        cell = job.notebook
+        assert cell is not None
+        return CompletionEvent(
+            execution_id=job.execution_id, verdict=verdict, wall_ms=wall_ms,
+            truncated=truncated, queued_ms=queued_ms, language=job.language, message=message,
+            request_id=job.request_id, webhook=job.webhook, notebook_id=cell.notebook_id,
+            cell_id=cell.cell_id, execution_count=count,
+        )
+
+    # --- kernels ----------------------------------------------------------------------------------
+
+    async def _kernel(self, key: str, name: str) -> Kernel:
+        """The notebook's kernel, started when there is none."""
+        async with self._starting.setdefault(key, asyncio.Lock()):
+            kernel = self._kernels.get(key)
+            if kernel is not None and not kernel.sandbox.link.closed:
+                return kernel
+            if kernel is not None:
+                await self._remove(kernel)
+            kernel = await self._start(key, name)
+            self._kernels[key] = kernel
+            kernel.commands = await self._subscribe_commands(
+                key, lambda command: self.command(kernel, command))
+            return kernel
+
+    async def _start(self, key: str, name: str) -> Kernel:
+        sandbox = await self._create()
+        try:
+            await sandbox.link.send({"op": "kernel", "argv": [*BRIDGE, name], "env": self._env})
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:
+                event = await sandbox.link.next_event(timeout=deadline - time.monotonic())
+                data = event.get("data") if event.get("ev") == "kernel" else None
+                if not isinstance(data, dict):
+                    continue
+                if data.get("msg") == "ready":
+                    return Kernel(key, name, sandbox)
+                if data.get("msg") in ("failed", "exited"):
+                    raise SandboxError(f"the {name} kernel did not start: "
+                                       f"{data.get('error', 'it exited')}")
+        except (AgentGone, SandboxError) as exc:
+            await self._destroy(sandbox)
+            if isinstance(exc, SandboxError):
+                raise
+            raise SandboxError(f"the {name} kernel did not start: {exc}") from exc
+
+    async def _send(self, kernel: Kernel, data: dict[str, Any]) -> None:
+        await kernel.sandbox.link.send({"op": "to_kernel", "data": data})
+
+    async def _on_control(self, kernel: Kernel, control: Control) -> None:
+        """``stop`` on a running cell's execution interrupts the kernel; input is ignored."""
+        if control.action == "stop" and kernel.running == control.execution_id:
+            with contextlib.suppress(AgentGone):
+                await self._interrupt(kernel, "cancelled")
+
+    async def command(self, kernel: Kernel, command: NotebookCommand) -> NotebookReply:
+        """Interrupt, restart or close, asked for by the edge."""
+        kernel.last_used = time.monotonic()
+        try:
+            if command.action == "close":
+                kernel.closing = True
+                if kernel.running:
+                    kernel.ended_by = "cancelled"
+                await self._remove(kernel)
+                return NotebookReply("closed")
+            if command.action == "interrupt":
+                await self._interrupt(kernel, "cancelled")
+                return NotebookReply("interrupted")
+            if kernel.running:
+                kernel.ended_by = kernel.ended_by or "cancelled"
+            await self._send(kernel, {"op": "restart"})
+            return NotebookReply("restarted")
+        except AgentGone:
+            await self._remove(kernel)
+            return NotebookReply("dead", "the kernel's container stopped; its state is lost")
+
+    async def _remove(self, kernel: Kernel) -> None:
+        if self._kernels.get(kernel.key) is kernel:
+            del self._kernels[kernel.key]
+        if kernel.commands is not None:
+            with contextlib.suppress(Exception):
+                await kernel.commands.unsubscribe()
+            kernel.commands = None
+        await self._destroy(kernel.sandbox)
+
+    async def expire(self, now: float | None = None) -> int:
+        """Remove kernels without a cell for the TTL."""
+        now = time.monotonic() if now is None else now
+        idle = [k for k in self._kernels.values()
+                if not k.lock.locked() and now - k.last_used >= self.ttl_s]
+        for kernel in idle:
+            await self._remove(kernel)
+            self._starting.pop(kernel.key, None)
+        return len(idle)
+
+    async def close(self) -> None:
+        for kernel in list(self._kernels.values()):
+            await self._remove(kernel)
+
+
+def cell_verdict(status: str, ended_by: Verdict | None) -> tuple[Verdict, str | None]:
+    """A finished cell's verdict from the kernel's reply status and why it was ended early."""
+    if status == "restarted":
+        return "cancelled", "the kernel was restarted"
+    if status == "died":
+        return "runtime_error", "the kernel died (out of memory, or killed); it was " \
+                                "restarted without its state"
+    if ended_by is not None:
+        return ended_by, None
+    if status == "ok":
+        return "ok", None
+    if status == "aborted":
+        return "cancelled", None
+    return "runtime_error", None
