@@ -12,15 +12,18 @@ from contracts.api import (
     AdminMetrics,
     BatchAccepted,
     BatchRequest,
+    CellRequest,
     ErrorBody,
     ExecutionRequest,
     ExecutionResult,
+    NotebookInfo,
+    NotebookRequest,
     QueueStatsView,
     RuntimeInfo,
 )
 
 TYPES = (ExecutionRequest, BatchRequest, Accepted, BatchAccepted, ExecutionResult, ErrorBody,
-         RuntimeInfo, QueueStatsView, AdminMetrics)
+         RuntimeInfo, QueueStatsView, AdminMetrics, NotebookRequest, NotebookInfo, CellRequest)
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -48,6 +51,9 @@ TIMEOUT = {"name": "timeout", "in": "query", "required": False,
            "schema": {"type": "number", "minimum": 0}}
 ID = {"name": "id", "in": "path", "required": True,
       "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
+NOTEBOOK = {"name": "id", "in": "path", "required": True, "description": "The notebook's id.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 64,
+                       "pattern": "^[A-Za-z0-9_-]+$"}}
 IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
                "description": "The same key and body within a day return the first execution.",
                "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
@@ -85,6 +91,7 @@ def _paths() -> dict[str, Any]:
                                      "202": _json("ExecutionResult", "Stopping"),
                                      **_errors(401, 404, 409, 429)}},
         },
+        **_notebook_paths(),
         "/api/v1/runtimes": {"get": {
             "summary": "Languages a live runner serves", "operationId": "listRuntimes",
             "responses": {"200": _json({"type": "array", "items": _ref("RuntimeInfo")},
@@ -99,6 +106,43 @@ def _paths() -> dict[str, Any]:
             "operationId": "adminMetrics",
             "responses": {"200": _json("AdminMetrics", "System metrics"),
                           **_errors(401, 403, 429)}}},
+    }
+
+
+def _notebook_command(summary: str, operation: str) -> dict[str, Any]:
+    return {"summary": summary, "operationId": operation, "parameters": [NOTEBOOK],
+            "responses": {"200": _json("NotebookInfo", "The kernel's state ('none': no kernel "
+                                       "was running)"), **_errors(401, 404, 429)}}
+
+
+def _notebook_paths() -> dict[str, Any]:
+    return {
+        "/api/v1/notebooks": {"post": {
+            "summary": "Open a notebook (its kernel starts with the first cell)",
+            "operationId": "openNotebook",
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref("NotebookRequest")}}},
+            "responses": {"201": _json("NotebookInfo", "Opened"),
+                          **_errors(400, 401, 413, 429, 503)},
+        }},
+        "/api/v1/notebooks/{id}": {"delete": _notebook_command(
+            "Close a notebook: its kernel and state are removed", "closeNotebook")},
+        "/api/v1/notebooks/{id}/cells": {"post": {
+            "summary": "Run a cell in the notebook's kernel (priority 0, after its earlier "
+                       "cells); the answer is an execution",
+            "operationId": "runCell",
+            "parameters": [NOTEBOOK, WAIT, TIMEOUT],
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref("CellRequest")}}},
+            "responses": {"200": _json("ExecutionResult", "Completed (with wait=true)"),
+                          "202": _json({"oneOf": [_ref("Accepted"), _ref("ExecutionResult")]},
+                                       "Queued, or still running after the wait"),
+                          **_errors(400, 401, 404, 413, 429, 503)},
+        }},
+        "/api/v1/notebooks/{id}/interrupt": {"post": _notebook_command(
+            "Interrupt the running cell (SIGINT); the state stays", "interruptNotebook")},
+        "/api/v1/notebooks/{id}/restart": {"post": _notebook_command(
+            "Restart the kernel: its state is cleared", "restartNotebook")},
     }
 
 

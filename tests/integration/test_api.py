@@ -169,7 +169,9 @@ async def test_the_openapi_document_describes_every_route(api: httpx.AsyncClient
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) >= {
         "/api/v1/executions", "/api/v1/executions/batch", "/api/v1/executions/{id}",
-        "/api/v1/runtimes", "/api/queue-stats", "/api/admin/metrics",
+        "/api/v1/runtimes", "/api/queue-stats", "/api/admin/metrics", "/api/v1/notebooks",
+        "/api/v1/notebooks/{id}", "/api/v1/notebooks/{id}/cells",
+        "/api/v1/notebooks/{id}/interrupt", "/api/v1/notebooks/{id}/restart",
     }
     request = document["components"]["schemas"]["ExecutionRequest"]
     assert {"language", "files", "mainFile"} <= set(request["required"])
