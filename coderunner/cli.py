@@ -66,12 +66,13 @@ def cmd_janitor(args: argparse.Namespace) -> int:
         host.close()
     if args.json:
         print(json.dumps({"dryRun": args.dry_run, "orphansJudged": alive is not None, "removed": [
-            {"kind": r.kind, "id": r.id, "name": r.name, "reason": r.reason} for r in removals
+            {"kind": r.kind, "role": r.role, "id": r.id, "name": r.name, "reason": r.reason}
+            for r in removals
         ]}))
     else:
         verb = "would remove" if args.dry_run else "removed"
         for r in removals:
-            print(f"{verb} {r.kind} {r.name} ({r.id[:12]}): {r.reason}")
+            print(f"{verb} {r.role or r.kind} {r.name} ({r.id[:12]}): {r.reason}")
         print(f"{len(removals)} {'to remove' if args.dry_run else 'removed'}")
         if alive is None:
             print(f"(no runner heartbeats from {settings.nats_url}: orphans were not judged)")

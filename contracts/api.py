@@ -191,6 +191,8 @@ class RunnerView(Struct, frozen=True, rename="camel"):
     sessions: int
     pools: dict[str, PoolView]
     last_heartbeat: float
+    kernels: int = 0
+    """Notebook kernels running on this runner."""
 
 
 class AdminMetrics(Struct, frozen=True, rename="camel"):
@@ -209,6 +211,8 @@ class AdminMetrics(Struct, frozen=True, rename="camel"):
     reuse_rate: float
     """Share of jobs that ran in a container kept from the same owner's previous run."""
     queue: QueueStatsView | None
+    kernels: int = 0
+    """Notebook kernels (each a container with a live Jupyter kernel and its state)."""
 
 
 execution_request_decoder = msgspec.json.Decoder(ExecutionRequest)

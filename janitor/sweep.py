@@ -22,6 +22,9 @@ class Removal(Struct, frozen=True):
     id: str
     name: str
     reason: str
+    role: str = ""
+    """What it was: ``sandbox``, ``kernel`` (a notebook's), ``database`` or
+    ``session-network``."""
 
 
 STARTING_GRACE_S = 300
@@ -47,7 +50,8 @@ def container_removals(containers: list[dict[str, Any]], now: float,
         reason = _reason(c.get("State", ""), age, found.get(labels.EXPIRES), now) or _orphan(
             found, age, live_runners, platform)
         if reason:
-            removals.append(Removal("container", c["Id"], name, reason))
+            removals.append(Removal("container", c["Id"], name, reason,
+                                    found.get(labels.ROLE, "")))
     return removals
 
 
@@ -68,7 +72,8 @@ def network_removals(networks: list[dict[str, Any]], now: float,
         if reason is None and not n.get("Containers") and age > ORPHAN_GRACE_S:
             reason = "no container left on it"
         if reason:
-            removals.append(Removal("network", n["Id"], n.get("Name", "?"), reason))
+            removals.append(Removal("network", n["Id"], n.get("Name", "?"), reason,
+                                    found.get(labels.ROLE, "")))
     return removals
 
 

@@ -273,6 +273,14 @@ async def test_the_kernel_container_is_hardened_and_closing_removes_it(
     assert not [c for c in kernel_containers(platform.runner_id) if c.id.startswith(hostname)]
 
 
+async def counted_kernels(platform: Running) -> int:
+    """The kernels ``/api/admin/metrics`` (what ``coderunner stats`` shows) counts once the
+    next heartbeat (every 5 s) has come."""
+    async with httpx.AsyncClient(base_url=platform.url) as http:
+        await asyncio.sleep(6)
+        return int((await http.get("/api/admin/metrics")).json()["kernels"])
+
+
 # --- the HTTP API -------------------------------------------------------------------------------
 
 
@@ -338,10 +346,12 @@ async def test_idle_kernels_are_reaped_after_the_ttl(capped: Running) -> None:
         notebook = await Notebook.open(client)
         await notebook.run("a = 1")
         assert len(kernel_containers(capped.runner_id)) == 1
+        assert await counted_kernels(capped) == 1, "the runner's heartbeat counts it"
         deadline = time.monotonic() + 20
         while kernel_containers(capped.runner_id) and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
         assert kernel_containers(capped.runner_id) == []
+        assert await counted_kernels(capped) == 0
         fresh = await notebook.run("a")
         assert fresh.outputs[-1]["ename"] == "NameError"  # a new kernel, without the state
     finally:

@@ -71,3 +71,11 @@ def test_session_networks_go_when_empty_expired_or_orphaned_and_never_otherwise(
     assert removals == {"empty": "no container left on it", "expired": "expired"}
     orphaned = network_removals([network("in-use", old, used, **MANAGED)], now, set())
     assert [r.reason for r in orphaned] == ["runner r1 is gone"]
+
+
+def test_a_kernel_lives_without_expiry_but_goes_with_its_runner() -> None:
+    kernel = container("kernel", created=0.0, **MANAGED, **{"coderunner.role": "kernel"})
+    assert container_removals([kernel], 10**9, live_runners={"r1"}) == [], "no expiry label"
+    removed = container_removals([kernel], 10**9, live_runners=set())
+    assert [(r.id, r.role, r.reason) for r in removed] == [
+        ("kernel", "kernel", "runner r1 is gone")]
