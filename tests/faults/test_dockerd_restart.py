@@ -29,6 +29,8 @@ from contracts.messages import RunnerInfo
 from tests.conftest import Running, running_platform
 from tests.integration.wsclient import completion_count
 
+# The first run on a machine loads the images into the engine (a minute on two busy cores).
+pytestmark = pytest.mark.timeout(300)
 IMAGES = ["coderunner/python:latest", "coderunner/bash:latest"]
 LANGUAGES = ("python", "bash")
 SHORT = "import time\ntime.sleep(0.3)\nprint('ok')\n"

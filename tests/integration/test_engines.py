@@ -19,6 +19,8 @@ from coderunner.engines import Engine, reserved, running_engines
 from tests.conftest import Running, running_platform
 from tests.integration.wsclient import Client
 
+# The first run on a machine loads the images into the engine (a minute on two busy cores).
+pytestmark = pytest.mark.timeout(300)
 IMAGES = ["coderunner/python:latest", "coderunner/bash:latest"]
 SERVER = """import socket
 s = socket.socket()
