@@ -187,6 +187,8 @@ class RunnerSettings(Struct, frozen=True):
     kernel_ttl_s: int = 600
     """A notebook's kernel (and its state) is removed after this long without a cell."""
     kernel_memory_mb: int = 512
+    kernel_spares: int = 1
+    """Python kernels kept started (libraries for plots loaded) for the next notebook."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> RunnerSettings:
@@ -207,6 +209,7 @@ class RunnerSettings(Struct, frozen=True):
             session_subnets=_subnets(env),
             kernel_ttl_s=_int(env, "KERNEL_TTL", 600, 1),
             kernel_memory_mb=_int(env, "KERNEL_MEMORY_MB", 512, 64),
+            kernel_spares=_int(env, "KERNEL_SPARES", 1),
         )
 
 

@@ -37,6 +37,11 @@ from runners.sandbox import Sandbox, SandboxError
 log = logging.getLogger(__name__)
 BRIDGE = ["python3", "-I", "/opt/coderunner/kernel_bridge.py"]
 START_TIMEOUT_S = 60.0
+WARM_UP = {"op": "execute", "id": "warm-up", "silent": True,
+           "code": "import numpy, matplotlib.pyplot, matplotlib_inline.backend_inline"}
+"""Run silently in a spare kernel: the libraries a plot needs are loaded before anyone asks
+(nothing is bound in the user's namespace, and the cell count stays at 0)."""
+SPARE_RETRY_S = 5.0
 INTERRUPT_GRACE_S = 10.0
 """A cell past its limit is interrupted; if it is not done this long after, the kernel goes."""
 
@@ -89,7 +94,7 @@ class CellRun:
 class Kernels:
     def __init__(self, create: CreateKernel, destroy: Destroy, env: dict[str, str],
                  ttl_s: float, subscribe_commands: SubscribeCommands,
-                 subscribe_control: SubscribeControl) -> None:
+                 subscribe_control: SubscribeControl, spares: int = 0) -> None:
         self._create = create
         self._destroy = destroy
         self._env = env
@@ -98,6 +103,44 @@ class Kernels:
         self._subscribe_control = subscribe_control
         self._kernels: dict[str, Kernel] = {}
         self._starting: dict[str, asyncio.Lock] = {}
+        self.spares = spares
+        """Python kernels kept started and warmed up, never used, for the next notebook."""
+        self._spare: list[Sandbox] = []
+        self._refill = asyncio.Event()
+        self._spare_task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.spares > 0:
+            self._spare_task = asyncio.create_task(self._keep_spares(), name="kernel-spares")
+
+    async def _keep_spares(self) -> None:
+        while True:
+            self._spare = [s for s in self._spare if not s.link.closed]
+            if len(self._spare) >= self.spares:
+                self._refill.clear()
+                await self._refill.wait()
+                continue
+            try:
+                sandbox = await self._started("python")
+                try:
+                    await self._warm_up(sandbox)
+                except (AgentGone, SandboxError) as exc:
+                    await self._destroy(sandbox)
+                    raise SandboxError(f"warming up a kernel failed: {exc}") from exc
+                self._spare.append(sandbox)
+            except Exception as exc:  # Docker down, say: a notebook then starts its own kernel
+                log.warning("no spare kernel: %s; retrying", exc)
+                await asyncio.sleep(SPARE_RETRY_S)
+
+    async def _warm_up(self, sandbox: Sandbox) -> None:
+        await sandbox.link.send({"op": "to_kernel", "data": WARM_UP})
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            event = await sandbox.link.next_event(timeout=deadline - time.monotonic())
+            data = event.get("data")
+            if isinstance(data, dict) and data.get("msg") == "done" and \
+                    data.get("id") == WARM_UP["id"]:
+                return
 
     def __len__(self) -> int:
         return len(self._kernels)
@@ -245,6 +288,17 @@ class Kernels:
             return kernel
 
     async def _start(self, key: str, name: str) -> Kernel:
+        if name == "python":
+            while self._spare:
+                spare = self._spare.pop(0)
+                self._refill.set()
+                if not spare.link.closed:
+                    return Kernel(key, name, spare)
+                await self._destroy(spare)
+        return Kernel(key, name, await self._started(name))
+
+    async def _started(self, name: str) -> Sandbox:
+        """A new kernel container whose kernel answered."""
         sandbox = await self._create()
         try:
             await sandbox.link.send({"op": "kernel", "argv": [*BRIDGE, name], "env": self._env})
@@ -255,7 +309,7 @@ class Kernels:
                 if not isinstance(data, dict):
                     continue
                 if data.get("msg") == "ready":
-                    return Kernel(key, name, sandbox)
+                    return sandbox
                 if data.get("msg") in ("failed", "exited"):
                     raise SandboxError(f"the {name} kernel did not start: "
                                        f"{data.get('error', 'it exited')}")
@@ -315,8 +369,15 @@ class Kernels:
         return len(idle)
 
     async def close(self) -> None:
+        if self._spare_task is not None:
+            self._spare_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._spare_task
         for kernel in list(self._kernels.values()):
             await self._remove(kernel)
+        for spare in self._spare:
+            await self._destroy(spare)
+        self._spare.clear()
 
 
 def cell_verdict(status: str, ended_by: Verdict | None) -> tuple[Verdict, str | None]:

@@ -56,6 +56,7 @@ class Runner:
             lambda: self._create_kernel(), sandboxes.destroy,
             {**BASE_ENV, **(python.env if python else {})}, settings.kernel_ttl_s,
             bus.subscribe_notebook, bus.subscribe_control,
+            spares=settings.kernel_spares if python else 0,
         )
         self.active = 0
         self.jobs = 0
@@ -65,6 +66,7 @@ class Runner:
     async def serve(self) -> None:
         for pool in self.pools.values():
             pool.start()
+        self.kernels.start()
         expiry = asyncio.create_task(self._expire_idle())
         heartbeat = asyncio.create_task(self._heartbeat())
         slots = asyncio.Semaphore(self.settings.max_jobs)
@@ -122,21 +124,30 @@ class Runner:
         self.jobs += 1
         heartbeat = asyncio.create_task(self._keep_claim(claimed))
         try:
-            if job.keep_output:
-                kept = KeptOutput(self.bus.publish_event,
-                                  lambda: self.bus.mark_running(job.execution_id))
-                completion = await self.run_job(job, kept.publish)
-                await self.bus.put_output(job.execution_id, kept.stored(completion))
-            else:
-                completion = await self.run_job(job, self.bus.publish_event)
+            completion = await self._complete(job)
             completion = msgspec.structs.replace(completion, claimed_at=claimed_at)
             await self.bus.publish_completion(completion)
             await claimed.ack()
-        except Exception:
-            log.exception("job %s failed inside the runner", job.execution_id)
+        except Exception:  # NATS unreachable: not acked, the job is redelivered after ack_wait
+            log.exception("the completion of job %s could not be published", job.execution_id)
         finally:
             heartbeat.cancel()
             self.active -= 1
+
+    async def _complete(self, job: Job) -> CompletionEvent:
+        """Run the job; a failure of the runner itself ends it ``internal_error`` (once: a
+        redelivery would only fail again)."""
+        kept = KeptOutput(self.bus.publish_event,
+                          lambda: self.bus.mark_running(job.execution_id))
+        try:
+            completion = await self.run_job(
+                job, kept.publish if job.keep_output else self.bus.publish_event)
+        except Exception:
+            log.exception("job %s failed inside the runner", job.execution_id)
+            return failure(job, "internal_error", "the runner failed while running it")
+        if job.keep_output:
+            await self.bus.put_output(job.execution_id, kept.stored(completion))
+        return completion
 
     async def _keep_claim(self, claimed: ClaimedJob) -> None:
         while True:

@@ -6,7 +6,7 @@ has no network) and speaks the real Jupyter messaging protocol to it. It runs as
 user, like the kernel, so nothing it says is trusted more than the program's own output: the
 agent wraps every line, and the runner checks ids and sizes.
 
-In (stdin):   {"op":"execute","id":"<executionId>","code":"..."}
+In (stdin):   {"op":"execute","id":"<executionId>","code":"...","silent"?:true}
               {"op":"interrupt"}  {"op":"restart"}  {"op":"shutdown"}
 Out (stdout): {"msg":"ready","kernel":"python","language":"python","version":"3.11.2"}
               {"msg":"failed","error":"..."}
@@ -169,7 +169,8 @@ class Bridge:
         command = self.waiting.pop(0)
         self.current, self.count, self.idle, self.reply = command["id"], None, False, None
         self.msg_id = self.client.execute(command.get("code", ""), allow_stdin=False,
-                                          stop_on_error=False)
+                                          stop_on_error=False,
+                                          silent=bool(command.get("silent")))
 
     def drain(self) -> None:
         while (msg := self.next(self.client.get_iopub_msg)) is not None:
