@@ -114,6 +114,14 @@ class StopExecution(_Wire, frozen=True, tag="stop", tag_field="type"):
     execution_id: Id
 
 
+class AttachExecution(_Wire, frozen=True, tag="attach", tag_field="type"):
+    """Listen again to an execution this session started, from any edge (after a reconnect
+    to another edge, or to a restarted one): a completed one's stored output and completion
+    are sent at once; a running one's events follow as they come."""
+
+    execution_id: Id
+
+
 class NotebookOpen(_Wire, frozen=True, tag="notebook_open", tag_field="type"):
     """Open a notebook of this session (its kernel starts with the first cell); the server
     makes a ``notebookId`` when none is given."""
@@ -156,7 +164,7 @@ class NotebookClose(_Wire, frozen=True, tag="notebook_close", tag_field="type"):
 
 
 ClientFrame = (
-    ExecuteCode | StdinInput | StopExecution | NotebookOpen | NotebookExecute
+    ExecuteCode | StdinInput | StopExecution | AttachExecution | NotebookOpen | NotebookExecute
     | NotebookInterrupt | NotebookRestart | NotebookClose
 )
 

@@ -174,7 +174,7 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
         edge.metrics.sockets.inc()
         try:
             await Connection(ws, edge.bus, catalog, session_id, token, resumed,
-                             edge.unfinished).serve()
+                             edge.unfinished, edge.tokens).serve()
         finally:
             edge.metrics.sockets.dec()
 

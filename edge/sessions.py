@@ -43,6 +43,23 @@ class SessionTokens:
             return None
         return session_id
 
+    def execution_id(self, session_id: str) -> str:
+        """A new execution id that proves, to any edge with the secret, which session asked
+        for it: 16 random hex digits and 16 of their HMAC with the session id. A client that
+        reconnects (to another edge, or after the edge restarted) attaches to it with it."""
+        nonce = secrets.token_hex(8)
+        return nonce + self._execution_mac(session_id, nonce)
+
+    def owns(self, session_id: str, execution_id: str) -> bool:
+        if not _SESSION_ID.match(execution_id):
+            return False
+        nonce, mac = execution_id[:16], execution_id[16:]
+        return hmac.compare_digest(mac, self._execution_mac(session_id, nonce))
+
+    def _execution_mac(self, session_id: str, nonce: str) -> str:
+        return hmac.new(self._key, f"execution:{session_id}:{nonce}".encode(),
+                        hashlib.sha256).hexdigest()[:16]
+
     def _sign(self, body: str) -> str:
         mac = hmac.new(self._key, body.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")

@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from contracts.messages import (
+    AttachExecution,
+    CompletionEvent,
     Control,
     ControlAction,
     ErrorEvent,
@@ -23,11 +24,16 @@ from contracts.messages import (
     NotebookExecute,
     NotebookInterrupt,
     NotebookOpen,
+    NotebookOutputEvent,
     NotebookRestart,
+    OutputEvent,
+    ServerEvent,
     SessionEvent,
     StatusEvent,
     StdinInput,
     StopExecution,
+    StoredOutput,
+    TableEvent,
     client_frame_decoder,
     encode,
     event_decoder,
@@ -38,6 +44,7 @@ from contracts.subjects import PRIORITY_WEBSOCKET
 from edge.bus import EdgeBus, SubmitError, Watch
 from edge.network_hint import needs_network
 from edge.notebooks import KERNEL_RUNTIME, cell_job, kernel_command, new_notebook_id
+from edge.sessions import SessionTokens
 
 log = logging.getLogger(__name__)
 SEND_QUEUE_LIMIT = 4096
@@ -105,7 +112,8 @@ class Unfinished:
 
 class Connection:
     def __init__(self, ws: WebSocket, bus: EdgeBus, catalog: Catalog, session_id: str,
-                 token: str, resumed: bool = False, unfinished: Unfinished | None = None) -> None:
+                 token: str, resumed: bool = False, unfinished: Unfinished | None = None,
+                 tokens: SessionTokens | None = None) -> None:
         self.ws = ws
         self.bus = bus
         self.catalog = catalog
@@ -113,6 +121,7 @@ class Connection:
         self.token = token
         self.resumed = resumed
         self.unfinished = unfinished or Unfinished()
+        self.tokens = tokens or SessionTokens("")
         self.executions: dict[str, Execution] = {}
         self.notebooks: dict[str, str] = {}
         """Notebook id → kernel name, for the notebooks opened on this socket."""
@@ -204,6 +213,8 @@ class Connection:
                 await self.control(frame.execution_id, "eof" if frame.eof else "stdin", frame.data)
             case StopExecution():
                 await self.control(frame.execution_id, "stop", "")
+            case AttachExecution():
+                await self.attach(frame.execution_id)
             case NotebookOpen() | NotebookExecute():
                 await self.notebook_run(frame)
             case NotebookInterrupt() | NotebookRestart() | NotebookClose():
@@ -232,7 +243,9 @@ class Connection:
                        "notebook kernels", frame.request_id)
             return
         await self.submit(cell_job(self.owner, frame.notebook_id, frame.cell_id, frame.code,
-                                   kernel, request_id=frame.request_id, limits=frame.limits))
+                                   kernel, execution_id=self.tokens.execution_id(self.session_id),
+                                   request_id=frame.request_id, limits=frame.limits,
+                                   keep_output=True))
 
     async def notebook_command(
         self, frame: NotebookInterrupt | NotebookRestart | NotebookClose
@@ -263,7 +276,7 @@ class Connection:
             self.error("invalid_request", problem, frame.request_id)
             return
         job = Job(
-            execution_id=uuid.uuid4().hex,
+            execution_id=self.tokens.execution_id(self.session_id),
             language=runtime.name,
             files=frame.files,
             main_file=frame.main_file,
@@ -278,6 +291,7 @@ class Connection:
             limits=frame.limits,
             network=needs_network(runtime.name, frame.files) if frame.network is None
             else frame.network,
+            keep_output=True,  # for a client that reconnects after this edge is gone
         )
         await self.submit(job)
 
@@ -300,6 +314,26 @@ class Connection:
         for text in execution.held:
             self.send(text)
         execution.held.clear()
+
+    async def attach(self, execution_id: str) -> None:
+        """Listen to an execution of this session again; what completed meanwhile is sent
+        from the store: its output, then its completion."""
+        if execution_id in self.executions:
+            return
+        if not self.tokens.owns(self.session_id, execution_id):
+            self.error("not_found", f"no execution {execution_id!r} of this session",
+                       execution_id=execution_id)
+            return
+        execution = Execution(execution_id)
+        execution.opened = execution.running = True
+        self.executions[execution_id] = execution
+        execution.watch = await self._watch(execution)
+        completion = await self.bus.completion(execution_id)
+        if completion is None or execution_id not in self.executions:
+            return
+        for event in stored_events(execution_id, completion, await self.bus.output(execution_id)):
+            self.send(encode(event).decode())
+        await self._forget(execution)
 
     async def _watch(self, execution: Execution) -> Watch:
         return await self.bus.watch(
@@ -340,6 +374,23 @@ class Connection:
         execution.held_controls.append(control)
         if action == "stop":
             await self.bus.control(control)  # the dispatcher cancels it if still queued
+
+
+def stored_events(execution_id: str, completion: CompletionEvent,
+                  output: StoredOutput | None) -> list[ServerEvent]:
+    """A completed execution's events, rebuilt from what the runner stored: stdout, stderr,
+    tables and notebook outputs (each stream in one piece), then the completion."""
+    events: list[ServerEvent] = []
+    if output is not None:
+        if output.stdout:
+            events.append(OutputEvent(execution_id, "stdout", output.stdout))
+        if output.stderr:
+            events.append(OutputEvent(execution_id, "stderr", output.stderr))
+        events += [TableEvent(execution_id, t.columns, t.rows) for t in output.tables]
+        if completion.notebook_id and completion.cell_id:
+            events += [NotebookOutputEvent(execution_id, completion.notebook_id,
+                                           completion.cell_id, o) for o in output.outputs]
+    return [*events, completion]
 
 
 def is_running_event(data: bytes) -> bool:

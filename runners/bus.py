@@ -183,11 +183,14 @@ class RunnerBus:
 
 
 def fit_output(output: StoredOutput, max_bytes: int) -> bytes:
-    """The output's JSON, with tables dropped and then the longer stream halved until it fits
-    ``max_bytes`` (so a short stderr survives a flood on stdout)."""
+    """The output's JSON, with notebook outputs and tables dropped (the last first) and then
+    the longer stream halved until it fits ``max_bytes`` (so a short stderr survives a flood on
+    stdout)."""
     data = encode(output)
     while len(data) > max_bytes:
-        if output.tables:
+        if output.outputs:
+            output = msgspec.structs.replace(output, outputs=output.outputs[:-1], truncated=True)
+        elif output.tables:
             output = msgspec.structs.replace(output, tables=output.tables[:-1], truncated=True)
         elif not output.stdout and not output.stderr:
             raise ValueError(f"{max_bytes} bytes cannot hold even an empty output")

@@ -137,8 +137,11 @@ class Runner:
     async def _complete(self, job: Job) -> CompletionEvent:
         """Run the job; a failure of the runner itself ends it ``internal_error`` (once: a
         redelivery would only fail again)."""
-        kept = KeptOutput(self.bus.publish_event,
-                          lambda: self.bus.mark_running(job.execution_id))
+        async def running() -> None:
+            if not job.interactive:  # the HTTP API's status; a socket was told by the event
+                await self.bus.mark_running(job.execution_id)
+
+        kept = KeptOutput(self.bus.publish_event, running)
         try:
             completion = await self.run_job(
                 job, kept.publish if job.keep_output else self.bus.publish_event)

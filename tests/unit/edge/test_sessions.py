@@ -102,3 +102,17 @@ def test_a_signed_token_with_a_wrong_id_format_is_refused(session_id: str) -> No
 
 def test_a_token_with_a_non_ascii_signature_is_refused_not_an_error() -> None:
     assert SessionTokens("s").verify(f"{'a' * 32}.123.é", 123.0) is None
+
+
+def test_execution_ids_prove_their_session() -> None:
+    tokens = SessionTokens("secret")
+    other_edge = SessionTokens("secret")
+    session, stranger = "a" * 32, "b" * 32
+    execution_id = tokens.execution_id(session)
+    assert len(execution_id) == 32 and int(execution_id, 16) >= 0
+    assert other_edge.owns(session, execution_id), "any edge with the secret can tell"
+    assert not tokens.owns(stranger, execution_id)
+    assert not SessionTokens("another secret").owns(session, execution_id)
+    assert not tokens.owns(session, execution_id[:16] + "0" * 16)
+    assert not tokens.owns(session, "not-hex")
+    assert tokens.execution_id(session) != execution_id
