@@ -140,3 +140,13 @@ async def test_a_cells_outputs_and_count_are_kept() -> None:
     stored = kept.stored(CompletionEvent("e1", "ok", execution_count=2))
     assert stored.outputs == outputs and stored.execution_count == 2
     assert stored.stdout == ""  # a cell's stream text lives in its outputs
+
+
+def test_notebook_outputs_that_do_not_fit_are_dropped_last_first() -> None:
+    image = {"output_type": "display_data", "data": {"image/png": "A" * 6000}, "metadata": {}}
+    text = {"output_type": "stream", "name": "stdout", "text": "kept\n"}
+    output = StoredOutput(outputs=[text, image, image])
+    kept = stored_output_decoder.decode(fit_output(output, 7_000))
+    assert kept.outputs == [text, image] and kept.truncated
+    smaller = stored_output_decoder.decode(fit_output(output, 1_000))
+    assert smaller.outputs == [text]
