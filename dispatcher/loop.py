@@ -103,7 +103,7 @@ class Dispatcher:
             CompletionEvent(
                 execution_id=job.execution_id, verdict=verdict, queued_ms=queued_ms,
                 language=job.language, message=message, request_id=job.request_id,
-                webhook=job.webhook,
+                webhook=job.webhook, notebook_id=cell_ids(job)[0], cell_id=cell_ids(job)[1],
             )
         )
         await msg.ack()
@@ -130,6 +130,13 @@ class Dispatcher:
             CompletionEvent(
                 execution_id=job.execution_id, verdict="internal_error", language=job.language,
                 message="no runner could finish this job", request_id=job.request_id,
-                webhook=job.webhook,
+                webhook=job.webhook, notebook_id=cell_ids(job)[0], cell_id=cell_ids(job)[1],
             )
         )
+
+
+def cell_ids(job: Job) -> tuple[str | None, str | None]:
+    """A notebook cell's ids, for a completion the dispatcher publishes itself."""
+    if job.notebook is None:
+        return None, None
+    return job.notebook.notebook_id, job.notebook.cell_id

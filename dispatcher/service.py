@@ -52,11 +52,17 @@ class DispatchQueue(Generic[T]):
         return True
 
     def take_expired(self, now: float) -> list[Waiting[T]]:
-        """Jobs that waited longer than the queue timeout, removed from the queue."""
+        """Jobs that waited longer than the queue timeout, removed from the queue. A job that
+        waits for its own group (a notebook's earlier cell) does not expire meanwhile."""
         expired: list[Waiting[T]] = []
+        busy = set(self._group_of.values())
+
+        def late(w: Waiting[T]) -> bool:
+            return now - w.submitted_at >= self.queue_timeout_s and w.group not in busy
+
         for queue in self._queues.values():
-            keep = deque(w for w in queue if now - w.submitted_at < self.queue_timeout_s)
-            expired.extend(w for w in queue if now - w.submitted_at >= self.queue_timeout_s)
+            keep = deque(w for w in queue if not late(w))
+            expired.extend(w for w in queue if late(w))
             queue.clear()
             queue.extend(keep)
         for item in expired:

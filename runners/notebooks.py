@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 BRIDGE = ["python3", "-I", "/opt/coderunner/kernel_bridge.py"]
 START_TIMEOUT_S = 60.0
 WARM_UP = {"op": "execute", "id": "warm-up", "silent": True,
-           "code": "import numpy, matplotlib.pyplot, matplotlib_inline.backend_inline"}
+           "code": "__import__('numpy'), __import__('matplotlib.pyplot'), "
+                   "__import__('matplotlib_inline.backend_inline')"}
 """Run silently in a spare kernel: the libraries a plot needs are loaded before anyone asks
 (nothing is bound in the user's namespace, and the cell count stays at 0)."""
 SPARE_RETRY_S = 5.0
@@ -391,6 +392,6 @@ def cell_verdict(status: str, ended_by: Verdict | None) -> tuple[Verdict, str | 
         return ended_by, None
     if status == "ok":
         return "ok", None
-    if status == "aborted":
+    if status in ("aborted", "abort"):  # ipykernel says aborted, bash_kernel abort
         return "cancelled", None
     return "runtime_error", None

@@ -25,6 +25,11 @@ MALFORMED = [
     '{"type":"execute_code","language":"python","files":[{"name":"a","content":"x"}],'
     '"mainFile":"a","args":[1,2]}',
     '{"type":"stdin","executionId":"' + "x" * 200 + '","data":"a"}',
+    '{"type":"attach"}', '{"type":"attach","executionId":"' + "0" * 32 + '"}',
+    '{"type":"notebook_open","kernel":"cobol"}', '{"type":"notebook_open","notebookId":"../x"}',
+    '{"type":"notebook_execute","notebookId":"nb","cellId":"c","code":"1"}',
+    '{"type":"notebook_execute","notebookId":"nb","cellId":"c","code":7}',
+    '{"type":"notebook_restart","notebookId":"never-opened"}', '{"type":"notebook_close"}',
     "\x00\x01\x02",
 ]
 
@@ -41,7 +46,8 @@ def random_frames(count: int, seed: int = 7) -> list[str]:
         frame = {rng.choice(["type", "language", "files", "mainFile", "executionId", "data",
                              "eof", "limits", "requestId", "zzz"]): rng.choice(values)
                  for _ in range(rng.randint(0, 6))}
-        frame["type"] = rng.choice(["execute_code", "stdin", "stop", "x", 3])
+        frame["type"] = rng.choice(["execute_code", "stdin", "stop", "attach", "notebook_execute",
+                                    "notebook_interrupt", "notebook_restart", "x", 3])
         frames.append(json.dumps(frame))
     return frames
 

@@ -89,3 +89,14 @@ def test_one_job_of_a_group_runs_at_a_time_in_order_and_others_pass() -> None:
     assert drain(queue) == ["nb1-b"]
     assert queue.completed("nb1-b")
     assert drain(queue) == ["nb1-c"]
+
+
+def test_a_cell_waiting_for_its_own_notebook_does_not_expire() -> None:
+    queue: DispatchQueue[str] = DispatchQueue(max_concurrent=10, queue_timeout_s=60)
+    queue.add(Waiting("nb-a", 0, 0.0, "nb-a", "nb"))
+    queue.add(Waiting("nb-b", 0, 0.0, "nb-b", "nb"))
+    queue.add(Waiting("other", 0, 0.0, "other"))
+    assert drain(queue) == ["nb-a", "other"]
+    assert queue.take_expired(now=600.0) == [], "nb-b waits for nb-a, not for the queue"
+    assert queue.completed("nb-a")
+    assert [w.execution_id for w in queue.take_expired(now=600.0)] == ["nb-b"]
