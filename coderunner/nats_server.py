@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -31,6 +33,22 @@ def _discard(stream: IO[bytes]) -> None:
         pass
 
 
+@dataclass(frozen=True)
+class ClusterMember:
+    """This server's place in a cluster: its name, its route port, and its peers' ports."""
+
+    name: str
+    route_port: int
+    peer_route_ports: tuple[int, ...]
+    cluster_name: str = "coderunner"
+
+    def config(self, host: str) -> str:
+        routes = ", ".join(f'"nats-route://{host}:{p}"' for p in self.peer_route_ports)
+        return (f'server_name: "{self.name}"\n'
+                f'cluster {{ name: "{self.cluster_name}", listen: "{host}:{self.route_port}", '
+                f"routes: [{routes}] }}\n")
+
+
 class NatsServer:
     """A nats-server process on loopback with file storage under ``store_dir``.
 
@@ -38,11 +56,13 @@ class NatsServer:
     log, as nats.py's own tests do.
     """
 
-    def __init__(self, store_dir: Path, port: int = 4222, host: str = "127.0.0.1") -> None:
+    def __init__(self, store_dir: Path, port: int = 4222, host: str = "127.0.0.1",
+                 cluster: ClusterMember | None = None) -> None:
         self.store_dir = store_dir
         self.requested_port = port
         self.host = host
         self.port = port
+        self.cluster = cluster
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -56,6 +76,7 @@ class NatsServer:
             f'listen: "{self.host}:{self.requested_port or -1}"\n'
             "max_payload: 8MB\n"
             f'jetstream {{ store_dir: "{self.store_dir}" }}\n'
+            + (self.cluster.config(self.host) if self.cluster else "")
         )
         argv = [binary(), "-c", str(config)]
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -92,3 +113,42 @@ class NatsServer:
                 self.process.wait()
         if self.process.stderr:
             self.process.stderr.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class NatsCluster:
+    """``size`` nats-servers on loopback routed to each other as one JetStream cluster, each
+    with its own storage; one can be stopped and started again (same ports, same storage)."""
+
+    def __init__(self, root: Path, size: int = 3) -> None:
+        routes = [free_port() for _ in range(size)]
+        self.servers = [
+            NatsServer(root / f"n{i + 1}", port=free_port(), cluster=ClusterMember(
+                f"n{i + 1}", routes[i], tuple(p for j, p in enumerate(routes) if j != i)))
+            for i in range(size)
+        ]
+
+    @property
+    def url(self) -> str:
+        """Every member, comma-separated (what NATS_URL takes)."""
+        return ",".join(server.url for server in self.servers)
+
+    def start(self) -> NatsCluster:
+        for server in self.servers:
+            server.start()
+        return self
+
+    def stop_node(self, index: int) -> None:
+        self.servers[index].stop()
+
+    def start_node(self, index: int) -> None:
+        self.servers[index].start()
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()

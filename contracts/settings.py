@@ -18,6 +18,12 @@ DEFAULT_RUNTIMES_DIR = REPO_ROOT / "infra" / "runtimes"
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 
 
+def nats_servers(url: str) -> list[str]:
+    """``NATS_URL`` may name several servers of a cluster, comma-separated: a client connects
+    to any that answers and moves to another when it goes (it also learns the others)."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
 class SettingsError(ValueError):
     """A setting in the environment has an invalid value."""
 

@@ -32,7 +32,7 @@ from contracts.messages import (
     control_decoder,
     encode,
 )
-from contracts.settings import DispatcherSettings
+from contracts.settings import DispatcherSettings, nats_servers
 
 log = logging.getLogger(__name__)
 FETCH_TIMEOUT_S = 5.0
@@ -84,14 +84,17 @@ class DispatcherBus:
     @classmethod
     async def connect(cls, settings: DispatcherSettings) -> DispatcherBus:
         nc = await nats.connect(
-            settings.nats_url, name="dispatcher", max_reconnect_attempts=-1,
+            nats_servers(settings.nats_url), name="dispatcher", max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
         )
         return cls(nc, nc.jetstream(), settings)
 
     async def ensure_streams(self) -> None:
-        """Create or update the queue's streams and consumers (idempotent)."""
+        """Create or update the queue's streams, buckets and consumers (idempotent), replicated
+        on up to three servers when NATS runs as a cluster."""
+        replicas = await self._replicas()
         for config in stream_configs(self._settings):
+            config.num_replicas = replicas
             try:
                 await self._js.add_stream(config)
             except nats.js.errors.BadRequestError:
@@ -119,18 +122,44 @@ class DispatcherBus:
                 max_waiting=4096,
             ),
         )
-        await self._js.create_key_value(KeyValueConfig(
+        await self._bucket(KeyValueConfig(
             bucket=subjects.RUNNERS_BUCKET, ttl=float(subjects.RUNNER_TTL_S), history=1,
-            storage=StorageType.MEMORY,
+            storage=StorageType.MEMORY, replicas=replicas,
         ))
-        await self._js.create_key_value(KeyValueConfig(
+        await self._bucket(KeyValueConfig(
             bucket=subjects.EXECUTIONS_BUCKET, ttl=float(subjects.RESULTS_MAX_AGE_S), history=1,
-            storage=StorageType.FILE,
+            storage=StorageType.FILE, replicas=replicas,
         ))
         for priority in subjects.PRIORITIES:
             self._pulls[priority] = await self._js.pull_subscribe_bind(
                 subjects.dispatcher_consumer(priority), subjects.JOBS_STREAM
             )
+
+    async def _replicas(self) -> int:
+        """How many copies of each stream the cluster allows: three with three or more
+        JetStream servers, fewer with fewer (one without a cluster). Asked of the server by
+        creating a probe stream (nats-server knows its peers; the client does not)."""
+        for replicas in (3, 2):
+            probe = StreamConfig(name="CODERUNNER_PROBE", subjects=["coderunner.probe"],
+                                 storage=StorageType.MEMORY, num_replicas=replicas, max_msgs=1)
+            try:
+                await self._js.add_stream(probe)
+            except nats.js.errors.APIError:
+                continue  # not clustered, or not that many servers
+            with contextlib.suppress(nats.js.errors.APIError):
+                await self._js.delete_stream(probe.name or "")
+            return replicas
+        return 1
+
+    async def _bucket(self, config: KeyValueConfig) -> None:
+        """Create a KV bucket, or bring an existing one's replicas up to ``config``'s."""
+        try:
+            await self._js.create_key_value(config)
+        except nats.js.errors.BadRequestError:
+            info = await self._js.stream_info(f"KV_{config.bucket}")
+            stream = info.config
+            stream.num_replicas = config.replicas
+            await self._js.update_stream(stream)
 
     async def _warn_if_settings_differ(self) -> None:
         """Dispatchers share the runners' consumer; the last one to start sets its cap,

@@ -6,6 +6,9 @@ import asyncio
 import logging
 import signal
 
+import nats.errors
+import nats.js.errors
+
 from contracts.settings import DispatcherSettings
 from dispatcher.bus import DispatcherBus
 from dispatcher.loop import Dispatcher
@@ -13,9 +16,27 @@ from dispatcher.loop import Dispatcher
 log = logging.getLogger("dispatcher")
 
 
+SETUP_ATTEMPTS = 30
+
+
+async def ensure_streams(bus: DispatcherBus) -> None:
+    """Make the streams, retrying while JetStream is not ready (a cluster electing its leader,
+    a replicated stream slow to answer under load)."""
+    for attempt in range(1, SETUP_ATTEMPTS + 1):
+        try:
+            await bus.ensure_streams()
+            return
+        except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError,
+                nats.js.errors.ServerError) as exc:
+            if attempt == SETUP_ATTEMPTS:
+                raise
+            log.warning("setting up the streams failed (%s); retrying", exc)
+            await asyncio.sleep(1.0)
+
+
 async def serve(settings: DispatcherSettings) -> None:
     bus = await DispatcherBus.connect(settings)
-    await bus.ensure_streams()
+    await ensure_streams(bus)
     log.info(
         "dispatcher up: cap %d, capacity %d, timeout %d s",
         settings.max_concurrent, settings.queue_capacity, settings.queue_timeout_s,

@@ -40,6 +40,7 @@ from contracts.messages import (
     stored_output_decoder,
     webhook_state_decoder,
 )
+from contracts.settings import nats_servers
 
 log = logging.getLogger(__name__)
 EventHandler = Callable[[bytes, bool], Awaitable[None]]
@@ -130,12 +131,13 @@ class EdgeBus:
         """Connect, retrying for ever (a service) or failing at once (``once``: a CLI)."""
         if once:
             self._nc = await asyncio.wait_for(nats.connect(
-                self.url, name="edge-cli", allow_reconnect=False, connect_timeout=2,
+                nats_servers(self.url), name="edge-cli", allow_reconnect=False, connect_timeout=2,
                 error_cb=_quiet,
             ), 5)
         else:
             self._nc = await nats.connect(
-                self.url, name="edge", max_reconnect_attempts=-1, reconnect_time_wait=0.5
+                nats_servers(self.url), name="edge", max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
             )
         self._js = self._nc.jetstream()
 
@@ -166,9 +168,10 @@ class EdgeBus:
         return Watch(await self._nc.subscribe(subjects.everything_of(execution_id), cb=on_msg))
 
     async def queue_ready(self) -> bool:
-        """Whether the queue's stream exists, i.e. a submitted job would be accepted."""
+        """Whether the dispatcher finished setting up: the results bucket, which it makes last
+        (after the queue's streams and consumers), exists."""
         try:
-            await self._js.stream_info(subjects.JOBS_STREAM)
+            await self._js.stream_info(f"KV_{subjects.EXECUTIONS_BUCKET}")
         except (nats.js.errors.NotFoundError, nats.errors.TimeoutError,
                 nats.errors.NoRespondersError):
             return False

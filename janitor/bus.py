@@ -10,12 +10,14 @@ import nats.errors
 import nats.js.errors
 
 from contracts import subjects
+from contracts.settings import nats_servers
 
 log = logging.getLogger(__name__)
 
 
 async def _live_runners(url: str) -> set[str]:
-    nc = await nats.connect(url, connect_timeout=2, allow_reconnect=False, error_cb=_quiet)
+    nc = await nats.connect(nats_servers(url), connect_timeout=2, allow_reconnect=False,
+                            error_cb=_quiet)
     try:
         kv = await nc.jetstream().key_value(subjects.RUNNERS_BUCKET)
         try:

@@ -33,6 +33,7 @@ from contracts.messages import (
     job_decoder,
     notebook_command_decoder,
 )
+from contracts.settings import nats_servers
 
 log = logging.getLogger(__name__)
 ControlHandler = Callable[[Control], Awaitable[None]]
@@ -77,7 +78,8 @@ class RunnerBus:
 
     @classmethod
     async def connect(cls, url: str, name: str) -> RunnerBus:
-        nc = await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+        nc = await nats.connect(nats_servers(url), name=name, max_reconnect_attempts=-1,
+                                reconnect_time_wait=0.5)
         return cls(nc, nc.jetstream())
 
     async def bind(self, wait_s: float = 60.0) -> None:
