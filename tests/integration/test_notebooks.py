@@ -21,6 +21,7 @@ from tests.conftest import Running, running_platform
 from tests.integration.wsclient import Client
 
 Event = dict[str, Any]
+pytestmark = pytest.mark.timeout(300)  # a kernel starts in ~2 s, but far slower on a busy host
 PLOT = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\nplt.show()"
 
 
