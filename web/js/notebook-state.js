@@ -278,6 +278,7 @@ export class NotebookSession {
           result.changes.push(...this.endInFlight("cancelled", "Cancelled: the kernel restarted").changes);
           say("Kernel restarted: its variables are gone.");
         }
+        if (frame.state === "none" && frame.message) say(`No kernel answered: ${frame.message}`, "error");
         break;
       case "dead":
         this.kernelState = "dead";
@@ -334,7 +335,8 @@ export class NotebookSession {
     run.phase = "done";
     run.verdict = frame.verdict;
     run.summary = VERDICTS[frame.verdict] ?? frame.verdict;
-    if (frame.message && !["ok", "runtime_error"].includes(frame.verdict)) run.summary += ` (${frame.message})`;
+    // A message says what else happened: a kernel that died, a restart, a close.
+    if (frame.message && frame.verdict !== "ok") run.summary += ` (${frame.message})`;
     run.usage = Number.isFinite(frame.wallMs) ? formatMs(frame.wallMs) : "";
     const changes = [{ kind: "cell", cellId }];
     if (cell && Number.isInteger(frame.executionCount)) {
@@ -422,8 +424,11 @@ export class NotebookSession {
       run.resumed = true;
       run.summary = this.phaseSummary(run);
       result.changes.push({ kind: "cell", cellId: this.inFlight });
+      // The same edge hands the cell over by itself; another edge (or a restarted one) needs
+      // to be told which execution to follow. Either way it does no harm.
+      result.frames.push({ type: "attach", executionId: run.executionId });
     }
-    return merge(result, this.open(), this.pump());
+    return merge(this.open(), result, this.pump());
   }
 
   // --- inside ------------------------------------------------------------------------------------
@@ -459,9 +464,10 @@ export class NotebookSession {
     if (frame.executionId && this.executions.has(frame.executionId)) return this.executions.get(frame.executionId);
     const request = frame.requestId !== undefined ? this.requests.get(frame.requestId) : undefined;
     let cellId = request?.kind === "execute" ? request.cellId : null;
-    // The protocol makes the queued status's requestId optional: the cell that is out is it.
-    if (cellId === null && this.inFlight !== null && frame.cellId === this.inFlight
-      && this.run(this.inFlight).executionId === null) cellId = this.inFlight;
+    // Should a queued status come without its requestId, the cell that is out is it (never
+    // for other frames: a replay after ``attach`` may bring a finished run's outputs again).
+    if (cellId === null && frame.type === "status" && this.inFlight !== null
+      && frame.cellId === this.inFlight && this.run(this.inFlight).executionId === null) cellId = this.inFlight;
     if (cellId === null || !frame.executionId) return null;
     const run = this.run(cellId);
     if (!run.active || run.executionId !== null) return null;

@@ -234,6 +234,9 @@ test("a dropped socket: notebook_open again on the resumed session, the cell car
   assert.equal(p.session.run("c1").phase, "detached");
   p.timers.shift()();
   p.connect(true);
+  assert.deepEqual(p.socket().sent.map((f) => f.type), ["notebook_open", "attach"],
+    "notebook_open first, then attach for the running cell");
+  assert.deepEqual(p.socket().take("attach"), [{ type: "attach", executionId: "e1" }]);
   const reopened = p.socket().take("notebook_open");
   assert.equal(reopened.length, 1, "notebook_open is sent again on the new socket");
   assert.equal(reopened[0].notebookId, first.notebookId, "the same kernel");
@@ -311,4 +314,19 @@ test("a renamed notebook keeps its kernel; a removed one closes it", () => {
   assert.deepEqual(removed.frames.map((f) => [f.type, f.notebookId]), [["notebook_close", open.notebookId]]);
   assert.equal(p.notebooks.byPath("work/renamed.ipynb"), null);
   assert.equal(p.notebooks.remove("work/renamed.ipynb"), null);
+});
+
+test("a finished cell's outputs replayed after attach are not taken twice", () => {
+  const p = page(["print('once')", "x = 1"]);
+  p.connect();
+  p.act(p.session.runCells(["c1"]));
+  const [first] = p.socket().take("notebook_execute");
+  const once = { output_type: "stream", name: "stdout", text: "once\n" };
+  runOnServer(p.socket(), first, { executionId: "e1", outputs: [once], count: 1 });
+  p.act(p.session.runCells(["c1"])); // run again: the same cell id is out, not yet queued
+  const ids = { executionId: "e1", notebookId: first.notebookId, cellId: "c1" };
+  p.socket().receive({ type: "notebook_output", ...ids, output: once });
+  p.socket().receive({ type: "completion", verdict: "ok", ...ids, executionCount: 1, requestId: first.requestId });
+  assert.deepEqual(p.session.cell("c1").outputs, []);
+  assert.equal(p.session.run("c1").phase, "sending");
 });
