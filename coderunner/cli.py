@@ -200,6 +200,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return stats.main(args.nats_url, as_json=args.json, watch=args.watch)
 
 
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="coderunner", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -250,10 +257,10 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--load", action="store_true",
                        help="instead: 50 running + 200 queued held, the next refused, all done")
-    bench.add_argument("--soak", type=int, nargs="?", const=5000, metavar="N",
+    bench.add_argument("--soak", type=positive, nargs="?", const=5000, metavar="N",
                        help="instead: N executions (5000) over every way in, each completed "
                             "exactly once, memory flat")
-    bench.add_argument("--idle-sockets", type=int, nargs="?", const=1000, metavar="N",
+    bench.add_argument("--idle-sockets", type=positive, nargs="?", const=1000, metavar="N",
                        help="instead: N idle browser sockets (1000) on one edge, 100 of them "
                             "running hello world")
     bench.set_defaults(func=cmd_bench)

@@ -102,6 +102,7 @@ async def still_open(sockets: list[ClientConnection]) -> int:
 async def idle_then_run(ws_url: str, http_url: str, edge_pid: int, count: int,
                         runners: int = RUNNERS, rounds: int = ROUNDS,
                         idle_s: float = IDLE_S) -> dict[str, Any]:
+    runners = min(runners, count)
     before = rss.rss_mb(edge_pid)
     started = time.monotonic()
     opened = await open_sockets(ws_url, count)
