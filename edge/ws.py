@@ -89,18 +89,24 @@ class Unfinished:
         self._open[session_id] = self._open.get(session_id, 0) + 1
 
     def leave(self, session_id: str, executions: dict[str, Execution], now: float) -> None:
+        self._forget_stale(now)
         if executions:
             self._by_session[session_id] = (now, dict(executions))
         self._open[session_id] = self._open.get(session_id, 1) - 1
         if self._open[session_id] <= 0:
             del self._open[session_id]
-        self._left.setdefault(session_id, asyncio.Event()).set()
+        left = self._left.pop(session_id, None)  # a resuming socket may wait for this
+        if left is not None:
+            left.set()
+
+    def _forget_stale(self, now: float) -> None:
+        for stale in [s for s, (at, _) in self._by_session.items() if now - at > self.KEEP_S]:
+            del self._by_session[stale]
 
     async def take(self, session_id: str, now: float) -> dict[str, Execution]:
         """What the session's closed sockets left; when another socket of the session is still
         open (its close on its way), wait a moment for it to leave."""
-        for stale in [s for s, (at, _) in self._by_session.items() if now - at > self.KEEP_S]:
-            del self._by_session[stale]
+        self._forget_stale(now)
         if session_id not in self._by_session and self._open.get(session_id, 0) > 1:
             left = self._left.setdefault(session_id, asyncio.Event())
             left.clear()

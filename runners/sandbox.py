@@ -264,6 +264,8 @@ class DockerSandboxes:
         with contextlib.suppress(docker.errors.NotFound):
             try:
                 await asyncio.to_thread(self._api.remove_container, container_id, force=True)
+            except docker.errors.NotFound:
+                pass  # gone already (a janitor removed it once it exited)
             except docker.errors.APIError as exc:
                 if "already in progress" not in str(exc):
                     log.warning("cannot remove container %s: %s", container_id[:12], exc)

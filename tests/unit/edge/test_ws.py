@@ -73,3 +73,17 @@ async def test_left_executions_expire_after_a_while() -> None:
     unfinished.enter("s")
     unfinished.leave("s", {"e1": Execution("e1")}, now=0.0)
     assert await unfinished.take("s", now=Unfinished.KEEP_S + 1) == {}
+
+
+def test_unfinished_keeps_nothing_for_sessions_that_closed_and_never_resumed() -> None:
+    unfinished = Unfinished()
+    for n in range(1000):
+        session = f"s{n}"
+        unfinished.enter(session)
+        unfinished.leave(session, {}, now=float(n))
+    assert unfinished._left == {} and unfinished._open == {}
+    unfinished.enter("late")
+    unfinished.leave("late", {"e": Execution("e")}, now=0.0)
+    unfinished.enter("later")
+    unfinished.leave("later", {}, now=Unfinished.KEEP_S + 1)
+    assert unfinished._by_session == {}, "left executions are forgotten after KEEP_S"
