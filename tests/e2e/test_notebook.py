@@ -37,9 +37,9 @@ SOCKET_SPY = """(() => {
 
 
 def new_notebook(ide: Ide, name: str = "analysis") -> Locator:
-    """Open the IDE, make ``name``.ipynb with "New notebook"; the notebook's element."""
+    """Open the IDE, make ``name``.ipynb with "New Jupyter file"; the notebook's element."""
     ide.open()
-    ide.page.get_by_role("button", name="New notebook").click()
+    ide.page.get_by_role("button", name="New Jupyter file").click()
     field = ide.page.get_by_label("New notebook name (.ipynb is added)")
     field.fill(name)
     field.press("Enter")
