@@ -89,7 +89,8 @@ def test_cells_share_a_kernel_a_plot_is_an_image_and_the_save_is_nbformat_4(
     set_cell(ide, cell(notebook, 3), PLOT)
     page.get_by_role("button", name="Run cell 3").click()
     image = cell(notebook, 3).locator("img.out")
-    expect(image).to_have_attribute("src", re.compile(r"^data:image/png;base64,"), timeout=KERNEL_MS)
+    expect(image).to_have_attribute("src", re.compile(r"^data:image/png;base64,"),
+                                    timeout=KERNEL_MS)
     assert image.evaluate("img => img.complete && img.naturalWidth > 100"), "the PNG decodes"
     expect(cell(notebook, 3).locator(".cell-prompt")).to_have_text("[3]")
     expect(notebook.locator(".kernel")).to_have_text("Kernel (python): Idle")
