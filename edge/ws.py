@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -48,6 +49,7 @@ from edge.sessions import SessionTokens
 
 log = logging.getLogger(__name__)
 SEND_QUEUE_LIMIT = 4096
+DELIVERED_KEPT = 256
 MAX_FRAME_BYTES = 6 * 1024 * 1024
 SLOW_READER_CLOSE = 1008
 STATUS_PREFIX = b'{"type":"status"'
@@ -129,6 +131,8 @@ class Connection:
         self.unfinished = unfinished or Unfinished()
         self.tokens = tokens or SessionTokens("")
         self.executions: dict[str, Execution] = {}
+        self.delivered: collections.deque[str] = collections.deque(maxlen=DELIVERED_KEPT)
+        """Executions whose completion this socket sent: ``attach`` ignores them."""
         self.notebooks: dict[str, str] = {}
         """Notebook id → kernel name, for the notebooks opened on this socket."""
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue(SEND_QUEUE_LIMIT)
@@ -324,8 +328,8 @@ class Connection:
     async def attach(self, execution_id: str) -> None:
         """Listen to an execution of this session again; what completed meanwhile is sent
         from the store: its output, then its completion."""
-        if execution_id in self.executions:
-            return
+        if execution_id in self.executions or execution_id in self.delivered:
+            return  # followed already, or its completion was sent (after a take-over, say)
         if not self.tokens.owns(self.session_id, execution_id):
             self.error("not_found", f"no execution {execution_id!r} of this session",
                        execution_id=execution_id)
@@ -363,7 +367,8 @@ class Connection:
             await self._forget(execution)
 
     async def _forget(self, execution: Execution) -> None:
-        self.executions.pop(execution.execution_id, None)
+        if self.executions.pop(execution.execution_id, None) is not None:
+            self.delivered.append(execution.execution_id)
         if execution.watch:
             await execution.watch.close()
 

@@ -267,6 +267,11 @@ function onEvent(frame) {
     // Before the completions that a resumed session delivers right after this frame.
     for (const { tab, changes } of consoles.sessionStarted(frame.resumed === true)) {
       view.update(tab, changes);
+      // A restarted edge, or another one behind a load balancer, hands nothing over by
+      // itself: ask for the run again (the edge ignores it when it took the run over).
+      if (tab.resumed && tab.executionId) {
+        connection.send({ type: "attach", executionId: tab.executionId });
+      }
     }
     notebooks.sessionStarted(frame.resumed === true);
     return;
