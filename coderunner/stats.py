@@ -79,7 +79,8 @@ def show(nats_url: str, as_json: bool, watch: bool) -> int:
     if as_json and not watch:
         print(to_json(asyncio.run(collect(nats_url))).decode())
         return 0
-    console = Console()
+    # Piped output is not cut to 80 columns: every runner's row stays whole.
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     if not watch:
         console.print(tables(asyncio.run(collect(nats_url))))
         return 0

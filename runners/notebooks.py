@@ -43,6 +43,7 @@ WARM_UP = {"op": "execute", "id": "warm-up", "silent": True,
 """Run silently in a spare kernel: the libraries a plot needs are loaded before anyone asks
 (nothing is bound in the user's namespace, and the cell count stays at 0)."""
 SPARE_RETRY_S = 5.0
+DEADLINE_CHECK_S = 0.5
 INTERRUPT_GRACE_S = 10.0
 """A cell past its limit is interrupted; if it is not done this long after, the kernel goes."""
 
@@ -212,11 +213,13 @@ class Kernels:
         remaining = kernel.deadline - time.monotonic()
         if remaining > 0:
             try:
-                return await kernel.sandbox.link.next_event(timeout=remaining)
+                # Never longer than DEADLINE_CHECK_S: an interrupt moves the deadline earlier.
+                return await kernel.sandbox.link.next_event(
+                    timeout=min(remaining, DEADLINE_CHECK_S))
             except AgentGone:
                 if kernel.sandbox.link.closed:
                     raise
-                return None  # a deadline moved earlier by an interrupt meanwhile is checked next
+                return None
         if not kernel.interrupted:
             await self._interrupt(kernel, "time_limit")
             return None

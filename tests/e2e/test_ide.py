@@ -243,7 +243,9 @@ def test_a_run_left_by_a_dropped_socket_is_taken_over_and_stopped_from_the_new_o
         "() => window.__sockets.map(s => ({url: s.url, sent: s.sentFrames}))")
     assert len(sockets) == 2 and "?token=" in sockets[1]["url"], sockets
     assert [f["type"] for f in sockets[0]["sent"]] == ["execute_code"]
-    assert [f["type"] for f in sockets[1]["sent"]] == ["stop"], "Stop went out on the new socket"
+    # The resumed run is attached again (for an edge that restarted), then stopped.
+    assert [f["type"] for f in sockets[1]["sent"]] == ["attach", "stop"], \
+        "Stop went out on the new socket"
     assert sockets[1]["sent"][0]["executionId"]
 
 

@@ -311,7 +311,7 @@ async def test_the_janitor_removes_the_containers_of_a_killed_runner(
     victim = f"test-victim-{uuid.uuid4().hex[:6]}"
     env = {**os.environ, "NATS_URL": running.nats_url, "RUNNER_ID": victim,
            "PLATFORM_ID": running.runner_id, "DOCKER_HOST": engine.socket_url,
-           "POOL_SIZE": "1", "LOG_LEVEL": "WARNING"}
+           "POOL_SIZE": "1", "LOG_LEVEL": "WARNING", "KERNEL_SPARES": "0"}
     runner = subprocess.Popen([sys.executable, "-m", "coderunner", "runner"], env=env)
     try:
         for _ in range(300):

@@ -75,12 +75,23 @@ async def jetstream(
     await nc.close()
 
 
+async def stream_info(js: nats.js.JetStreamContext, stream: str,
+                      timeout_s: float = 30.0) -> nats.js.api.StreamInfo:
+    """A replicated stream's info; right after creation its leader may not answer yet."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return await js.stream_info(stream)
+        except (nats.js.errors.APIError, nats.errors.TimeoutError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 async def test_streams_and_buckets_are_replicated_three_times(
         jetstream: nats.js.JetStreamContext) -> None:
-    names = [info.config.name for info in await jetstream.streams_info()]
     for stream in STREAMS:
-        assert stream in names, names
-        info = await jetstream.stream_info(stream)
+        info = await stream_info(jetstream, stream)
         assert info.config.num_replicas == 3, stream
         assert info.cluster is not None and len(info.cluster.replicas or []) == 2, stream
 
@@ -117,7 +128,7 @@ async def test_a_node_stopped_mid_load_loses_no_accepted_job_and_rejoins(
     await asyncio.to_thread(cluster.start_node, index)
     deadline = time.monotonic() + 90
     while True:
-        infos = [await jetstream.stream_info(s) for s in STREAMS]
+        infos = [await stream_info(jetstream, s) for s in STREAMS]
         current = all(info.cluster and len(info.cluster.replicas or []) == 2
                       and all(peer.current for peer in info.cluster.replicas or [])
                       for info in infos)
