@@ -241,7 +241,8 @@ class ErrorEvent(_Event, frozen=True, tag="error"):
 
 class NotebookEvent(_Event, frozen=True, tag="notebook"):
     """A notebook's kernel changed state: the answer to open, interrupt, restart and close, or
-    ``dead`` when the kernel died (its state is lost)."""
+    ``dead`` when the kernel's container was gone when asked (its state is lost). A kernel that
+    dies during a cell ends that cell ``runtime_error`` and starts again, empty."""
 
     notebook_id: str
     state: NotebookState

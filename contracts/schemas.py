@@ -17,6 +17,6 @@ def completion_event_schema() -> dict[str, Any]:
 
 
 def execution_event_schemas() -> dict[str, Any]:
-    """Every event of one execution (``status``, ``output``, ``table``, ``completion``): an
-    ``anyOf`` discriminated by ``type``, with one schema per event under ``$defs``."""
+    """Every event of one execution (``status``, ``output``, ``table``, ``notebook_output``,
+    ``completion``): an ``anyOf`` discriminated by ``type``, one schema per event in ``$defs``."""
     return msgspec.json.schema(ExecutionEvent)
