@@ -77,15 +77,19 @@ async def jetstream(
 
 async def stream_info(js: nats.js.JetStreamContext, stream: str,
                       timeout_s: float = 30.0) -> nats.js.api.StreamInfo:
-    """A replicated stream's info; right after creation its leader may not answer yet."""
+    """A replicated stream's info once its raft group has elected a leader (right after
+    creation the leader may not answer yet, or the info lists every peer as a replica)."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return await js.stream_info(stream)
+            info = await js.stream_info(stream)
+            if info.cluster is not None and info.cluster.leader:
+                return info
         except (nats.js.errors.APIError, nats.errors.TimeoutError):
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.5)
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"stream {stream} has no leader after {timeout_s} s")
+        await asyncio.sleep(0.5)
 
 
 async def test_streams_and_buckets_are_replicated_three_times(
@@ -99,7 +103,7 @@ async def test_streams_and_buckets_are_replicated_three_times(
 async def test_a_node_stopped_mid_load_loses_no_accepted_job_and_rejoins(
         clustered: tuple[Platform, NatsCluster], jetstream: nats.js.JetStreamContext) -> None:
     platform, cluster = clustered
-    leader = (await jetstream.stream_info(subjects.RUN_STREAM)).cluster
+    leader = (await stream_info(jetstream, subjects.RUN_STREAM)).cluster
     assert leader is not None and leader.leader
     index = int(leader.leader.removeprefix("n")) - 1
     accepted: dict[str, int] = {}
