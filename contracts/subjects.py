@@ -156,3 +156,21 @@ def notebook_control(key: str) -> str:
 def notebook_record_key(key: str) -> str:
     """A notebook opened with the HTTP API (``NotebookRecord``) in the ``executions`` bucket."""
     return f"notebook.{key}"
+
+
+LIMITS_BUCKET = "limits"
+"""JetStream KV bucket shared by every edge (file storage, entries kept ``LIMITS_MAX_AGE_S``):
+per API key, its rate-limit token bucket (``rate.<digest>``) and its unfinished executions
+(``quota.<digest>``), changed with compare-and-set so that several edges enforce one limit.
+The dispatcher creates it."""
+LIMITS_MAX_AGE_S = 3_600
+
+
+def rate_key(name: str) -> str:
+    """An API key's token bucket; ``name`` (the key's name) is hashed into a subject token."""
+    return "rate." + hashlib.sha256(name.encode()).hexdigest()[:32]
+
+
+def quota_key(name: str) -> str:
+    """An API key's unfinished executions."""
+    return "quota." + hashlib.sha256(name.encode()).hexdigest()[:32]

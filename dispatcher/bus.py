@@ -130,6 +130,10 @@ class DispatcherBus:
             bucket=subjects.EXECUTIONS_BUCKET, ttl=float(subjects.RESULTS_MAX_AGE_S), history=1,
             storage=StorageType.FILE, replicas=replicas,
         ))
+        await self._bucket(KeyValueConfig(
+            bucket=subjects.LIMITS_BUCKET, ttl=float(subjects.LIMITS_MAX_AGE_S), history=1,
+            storage=StorageType.FILE, replicas=replicas,
+        ))
         for priority in subjects.PRIORITIES:
             self._pulls[priority] = await self._js.pull_subscribe_bind(
                 subjects.dispatcher_consumer(priority), subjects.JOBS_STREAM

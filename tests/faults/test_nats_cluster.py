@@ -24,7 +24,7 @@ from contracts.settings import nats_servers
 from tests.integration.wsclient import completion_count
 
 STREAMS = (subjects.JOBS_STREAM, subjects.RUN_STREAM, subjects.COMPLETIONS_STREAM,
-           f"KV_{subjects.EXECUTIONS_BUCKET}")
+           f"KV_{subjects.EXECUTIONS_BUCKET}", f"KV_{subjects.LIMITS_BUCKET}")
 
 
 async def wait_for_jetstream(url: str, timeout_s: float = 60.0) -> None:
