@@ -2,7 +2,7 @@
 
 Flow of one execution::
 
-    edge ──jobs.submit.p<N>──▶ [JOBS] ──▶ dispatcher ──jobs.run──▶ [RUN] ──▶ runner
+    edge ──jobs.submit.p<N>──▶ [JOBS] ──▶ dispatcher ──jobs.run.<runner>──▶ [RUN] ──▶ runner
     runner ──exec.events.<id>──▶ edge (core NATS)
     runner ──exec.completed.<id>──▶ [COMPLETIONS] ──▶ edge, subscribers
     edge ──exec.control.<id>──▶ runner (core NATS)
@@ -11,6 +11,7 @@ Flow of one execution::
 from __future__ import annotations
 
 import hashlib
+import re
 
 PRIORITIES = (2, 1, 0)
 """Highest first: WebSocket 2, HTTP API 1, notebooks and background 0."""
@@ -35,13 +36,34 @@ def dispatcher_consumer(priority: int) -> str:
 
 
 RUN_STREAM = "RUN"
-"""Jobs the dispatcher released to runners. WorkQueue retention, file storage, de-duplicated by
-execution id. Published by the dispatcher once a concurrency slot is free."""
-RUN_SUBJECT = "jobs.run"
-RUNNER_CONSUMER = "runners"
-"""Durable pull consumer shared by every runner agent: explicit ack, in-progress acks while a
-job runs, redelivery to another runner after ``ack_wait``, bounded ``max_deliver``, and
-``max_ack_pending`` = MAX_CONCURRENT_SESSIONS as the global cap."""
+"""Jobs the dispatcher released, each to one runner: WorkQueue retention, file storage. A job
+is published on its runner's subject once the dispatcher has chosen the runner (free capacity,
+warm containers of its language, the runner holding its session or notebook) and a global
+concurrency slot is free; de-duplicated by ``Nats-Msg-Id`` = execution id (a job moved off a
+vanished runner gets ``<executionId>.<attempt>``)."""
+RUN_SUBJECTS = "jobs.run.>"
+ATTEMPT_HEADER = "Coderunner-Attempt"
+"""How many times a job was handed out before this message (0 on the first release): a job
+moved off a vanished runner carries its earlier deliveries, so ``MAX_DELIVER`` bounds them all."""
+
+
+def runner_token(runner_id: str) -> str:
+    """A runner id as one subject token and consumer name (dots and wildcards replaced)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", runner_id)
+
+
+def run_for(runner_id: str) -> str:
+    """The dispatcher publishes a released job on its runner's subject."""
+    return f"jobs.run.{runner_token(runner_id)}"
+
+
+def runner_consumer(runner_id: str) -> str:
+    """A runner's durable pull consumer on RUN, filtered to ``run_for(runner_id)``: explicit
+    ack, in-progress acks while a job runs, ``max_ack_pending`` = the runner's capacity. The
+    dispatcher creates it when the runner's first heartbeat arrives; when the runner goes
+    silent, a dispatcher drains it (the jobs go to other runners) and deletes it."""
+    return f"runner-{runner_token(runner_id)}"
+
 
 COMPLETIONS_STREAM = "COMPLETIONS"
 """Completion events, kept for a day (limits retention, file storage), de-duplicated by
@@ -64,9 +86,9 @@ def control(execution_id: str) -> str:
     return f"exec.control.{execution_id}"
 
 
-def max_deliveries_advisory(stream: str, consumer: str) -> str:
+def max_deliveries_advisory(stream: str, consumer: str = "*") -> str:
     """Published by nats-server when a message reached ``max_deliver``; the dispatcher listens
-    and ends such a job with ``internal_error``."""
+    (to every runner's consumer) and ends such a job with ``internal_error``."""
     return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}"
 
 
@@ -95,8 +117,32 @@ RUNNERS_BUCKET = "runners"
 entry every ``RUNNER_HEARTBEAT_S``; entries older than ``RUNNER_TTL_S`` expire, so a runner
 that disappears drops out. The dispatcher creates the bucket; the edge reads it to list the
 runtimes this installation has."""
-RUNNER_HEARTBEAT_S = 5
+RUNNER_HEARTBEAT_S = 3
+RUNNER_SILENT_S = 10
+"""A runner whose heartbeat is older than this gets no new jobs, and the jobs waiting for it go
+to other runners (a runner that stops cleanly deletes its entry: at once)."""
 RUNNER_TTL_S = 15
+
+
+def heartbeats() -> str:
+    """Every put and delete in the runners bucket, as core NATS messages (the dispatcher
+    follows the fleet with a plain subscription, which survives reconnects)."""
+    return f"$KV.{RUNNERS_BUCKET}.>"
+
+
+PLACEMENTS_BUCKET = "placements"
+"""JetStream KV bucket: which runner holds an owner's session (``session.<digest>``: its
+private network, database and kept containers) or a notebook's kernel (``notebook.<key>``).
+Put by the dispatcher when it first sends such a job to a runner, read by every dispatcher, so
+the owner's later runs and cells go to the same runner while it lives. Kept a day."""
+
+
+def session_placement(owner: str) -> str:
+    return "session." + hashlib.sha256(owner.encode()).hexdigest()[:32]
+
+
+def notebook_placement(key: str) -> str:
+    return f"notebook.{key}"
 
 EXECUTIONS_BUCKET = "executions"
 """JetStream KV bucket (file storage, entries kept ``RESULTS_MAX_AGE_S``) for the HTTP API:

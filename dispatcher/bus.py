@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import msgspec
@@ -22,15 +23,18 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
+from nats.js.kv import KeyValue
 
 from contracts import subjects
 from contracts.messages import (
     CompletionEvent,
     Job,
     QueueStats,
+    RunnerInfo,
     completion_decoder,
     control_decoder,
     encode,
+    runner_info_decoder,
 )
 from contracts.settings import DispatcherSettings, nats_servers
 
@@ -58,7 +62,7 @@ def stream_configs(settings: DispatcherSettings) -> list[StreamConfig]:
         ),
         StreamConfig(
             name=subjects.RUN_STREAM,
-            subjects=[subjects.RUN_SUBJECT],
+            subjects=[subjects.RUN_SUBJECTS],
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE,
             duplicate_window=window,
@@ -80,6 +84,7 @@ class DispatcherBus:
         self._js = js
         self._settings = settings
         self._pulls: dict[int, JetStreamContext.PullSubscription] = {}
+        self._placements: KeyValue
 
     @classmethod
     async def connect(cls, settings: DispatcherSettings) -> DispatcherBus:
@@ -110,18 +115,10 @@ class DispatcherBus:
                     max_ack_pending=self._settings.queue_capacity,
                 ),
             )
-        await self._warn_if_settings_differ()
-        await self._js.add_consumer(
-            subjects.RUN_STREAM,
-            ConsumerConfig(
-                durable_name=subjects.RUNNER_CONSUMER,
-                ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=float(self._settings.run_ack_wait_s),
-                max_deliver=self._settings.max_deliver,
-                max_ack_pending=self._settings.max_concurrent,
-                max_waiting=4096,
-            ),
-        )
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            # The one consumer every runner shared before jobs went to chosen runners: its
+            # unfiltered subjects would overlap every runner's consumer.
+            await self._js.delete_consumer(subjects.RUN_STREAM, "runners")
         await self._bucket(KeyValueConfig(
             bucket=subjects.RUNNERS_BUCKET, ttl=float(subjects.RUNNER_TTL_S), history=1,
             storage=StorageType.MEMORY, replicas=replicas,
@@ -130,6 +127,11 @@ class DispatcherBus:
             bucket=subjects.EXECUTIONS_BUCKET, ttl=float(subjects.RESULTS_MAX_AGE_S), history=1,
             storage=StorageType.FILE, replicas=replicas,
         ))
+        await self._bucket(KeyValueConfig(
+            bucket=subjects.PLACEMENTS_BUCKET, ttl=float(subjects.RESULTS_MAX_AGE_S), history=1,
+            storage=StorageType.FILE, replicas=replicas,
+        ))
+        self._placements = await self._js.key_value(subjects.PLACEMENTS_BUCKET)
         await self._bucket(KeyValueConfig(
             bucket=subjects.LIMITS_BUCKET, ttl=float(subjects.LIMITS_MAX_AGE_S), history=1,
             storage=StorageType.FILE, replicas=replicas,
@@ -165,20 +167,96 @@ class DispatcherBus:
             stream.num_replicas = config.replicas
             await self._js.update_stream(stream)
 
-    async def _warn_if_settings_differ(self) -> None:
-        """Dispatchers share the runners' consumer; the last one to start sets its cap,
-        ack_wait and max_deliver. Say so when they differ from what another one set."""
+    async def ensure_runner_consumer(self, runner_id: str, capacity: int) -> None:
+        """Create (or bring to this dispatcher's settings) a runner's consumer on RUN."""
+        config = ConsumerConfig(
+            durable_name=subjects.runner_consumer(runner_id),
+            filter_subject=subjects.run_for(runner_id),
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=float(self._settings.run_ack_wait_s),
+            max_deliver=self._settings.max_deliver,
+            max_ack_pending=max(1, capacity),
+            max_waiting=512,
+        )
         try:
-            info = await self._js.consumer_info(subjects.RUN_STREAM, subjects.RUNNER_CONSUMER)
-        except nats.js.errors.NotFoundError:
+            await self._js.add_consumer(subjects.RUN_STREAM, config)
+        except nats.js.errors.BadRequestError as exc:  # made by a dispatcher set otherwise
+            log.warning("runner %s's consumer has other settings than this dispatcher's "
+                        "RUN_ACK_WAIT and MAX_DELIVER (%s): give every dispatcher the same "
+                        "settings", runner_id, exc)
+
+    async def runner_consumers(self) -> list[str]:
+        """The names of the runners' consumers on RUN."""
+        return [info.name for info in await self._js.consumers_info(subjects.RUN_STREAM)
+                if info.name.startswith("runner-")]
+
+    async def drain(self, consumer: str) -> JetStreamContext.PullSubscription:
+        """Bind to a silent runner's consumer, to take the jobs waiting for it (and, after
+        ``RUN_ACK_WAIT``, those it had claimed and never finished)."""
+        return await self._js.pull_subscribe_bind(consumer, subjects.RUN_STREAM)
+
+    async def take(self, pull: JetStreamContext.PullSubscription, timeout_s: float) -> list[Msg]:
+        try:
+            return await pull.fetch(16, timeout=timeout_s)
+        except TimeoutError:
+            return []
+
+    async def remove_if_empty(self, consumer: str) -> bool:
+        """Delete a drained consumer: True when it held nothing (else keep draining)."""
+        info = await self._js.consumer_info(subjects.RUN_STREAM, consumer)
+        if info.num_pending or info.num_ack_pending:
+            return False
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await self._js.delete_consumer(subjects.RUN_STREAM, consumer)
+        return True
+
+    async def resubmit(self, job: Job, data: bytes, attempts: int) -> None:
+        """Put a job taken off a silent runner back in the queue, to be dispatched anew."""
+        await self._js.publish(
+            subjects.job_submit(job.priority), data,
+            headers={"Nats-Msg-Id": f"{job.execution_id}.{attempts}",
+                     subjects.ATTEMPT_HEADER: str(attempts)},
+        )
+
+    async def placement(self, key: str) -> str | None:
+        """The runner that holds a session or notebook (``subjects.PLACEMENTS_BUCKET``)."""
+        try:
+            entry = await self._placements.get(key)
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        return entry.value.decode() if entry.value else None
+
+    async def place(self, key: str, runner_id: str) -> None:
+        await self._placements.put(key, runner_id.encode())
+
+    async def on_heartbeat(
+            self, handler: Callable[[RunnerInfo | str, float], Awaitable[None]]) -> None:
+        """Every runner's heartbeat with its age in seconds: the ones in the bucket now (aged
+        by their runner's clock), then each put as it happens (age 0); a runner that deleted
+        its entry (it stopped) is passed as its id."""
+        kv = await self._js.key_value(subjects.RUNNERS_BUCKET)
+
+        async def on_msg(msg: Msg) -> None:
+            runner_id = msg.subject.removeprefix(f"$KV.{subjects.RUNNERS_BUCKET}.")
+            if (msg.headers or {}).get("KV-Operation") in ("DEL", "PURGE"):
+                await handler(runner_id, 0.0)
+                return
+            try:
+                await handler(runner_info_decoder.decode(msg.data), 0.0)
+            except msgspec.ValidationError:
+                log.warning("ignoring a malformed heartbeat of %s", runner_id)
+
+        await self._nc.subscribe(subjects.heartbeats(), cb=on_msg)
+        try:
+            keys = await kv.keys()
+        except nats.js.errors.NoKeysError:
             return
-        mine = (self._settings.max_concurrent, float(self._settings.run_ack_wait_s),
-                self._settings.max_deliver)
-        theirs = (info.config.max_ack_pending, info.config.ack_wait, info.config.max_deliver)
-        if mine != theirs:
-            log.warning("the runners' consumer had MAX_CONCURRENT_SESSIONS, RUN_ACK_WAIT, "
-                        "MAX_DELIVER = %s; this dispatcher sets %s: give every dispatcher "
-                        "the same settings", theirs, mine)
+        for key in keys:
+            with contextlib.suppress(nats.js.errors.KeyNotFoundError, msgspec.ValidationError):
+                entry = await kv.get(key)
+                if entry.value:
+                    info = runner_info_decoder.decode(entry.value)
+                    await handler(info, max(0.0, time.time() - info.at))
 
     async def fetch(self, priority: int) -> list[Msg]:
         """Long-poll one priority's queue; an empty list when nothing arrived in time."""
@@ -187,12 +265,22 @@ class DispatcherBus:
         except TimeoutError:  # nats-py raises its own or the builtin one
             return []
 
-    async def release(self, job: Job, data: bytes) -> None:
-        """Hand a job (``data``: its JSON as submitted) to the runners, de-duplicated by
-        execution id."""
+    async def release(self, job: Job, data: bytes, runner_id: str, attempts: int) -> None:
+        """Hand a job (``data``: its JSON as submitted) to one runner, de-duplicated by
+        execution id (and attempt, for a job moved off a silent runner)."""
+        msg_id = f"{job.execution_id}.{attempts}" if attempts else job.execution_id
         await self._js.publish(
-            subjects.RUN_SUBJECT, data, headers={"Nats-Msg-Id": job.execution_id}
+            subjects.run_for(runner_id), data,
+            headers={"Nats-Msg-Id": msg_id, subjects.ATTEMPT_HEADER: str(attempts)},
         )
+
+    async def already_completed(self, execution_id: str) -> bool:
+        try:
+            await self._js.get_last_msg(
+                subjects.COMPLETIONS_STREAM, subjects.completed(execution_id))
+        except nats.js.errors.NotFoundError:
+            return False
+        return True
 
     async def publish_completion(self, completion: CompletionEvent) -> None:
         await self._js.publish(
@@ -234,7 +322,7 @@ class DispatcherBus:
             if raw.data:
                 await handler(msgspec.json.decode(raw.data, type=Job))
 
-        advisory = subjects.max_deliveries_advisory(subjects.RUN_STREAM, subjects.RUNNER_CONSUMER)
+        advisory = subjects.max_deliveries_advisory(subjects.RUN_STREAM)
         await self._nc.subscribe(advisory, cb=on_msg)
 
     async def pending(self) -> dict[int, int]:

@@ -3,24 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from dataclasses import dataclass
 
 import msgspec
 from nats.aio.msg import Msg
 
-from contracts.messages import CompletionEvent, Job, QueueStats, Verdict, job_decoder
+from contracts.messages import CompletionEvent, Job, QueueStats, RunnerInfo, Verdict, job_decoder
 from contracts.settings import DispatcherSettings
-from contracts.subjects import PRIORITIES, notebook_key
+from contracts.subjects import ATTEMPT_HEADER, PRIORITIES, notebook_key, runner_consumer
 from dispatcher.bus import DispatcherBus
+from dispatcher.fleet import Affinity, Fleet, affinity_of, needed_language
 from dispatcher.service import DispatchQueue, Waiting
 from dispatcher.stats import CompletionStats
 
 log = logging.getLogger(__name__)
-Held = tuple[Msg, Job]
 HOUSEKEEPING_S = 1.0
+ORPHANS_EVERY_S = 2.0
 RETRY_S = 0.5
 IN_PROGRESS_EVERY_S = 10.0
+
+
+@dataclass
+class Held:
+    """A job this dispatcher fetched and has not released yet."""
+
+    msg: Msg
+    job: Job
+    attempts: int = 0
+    """Times it was handed to a runner before (it was moved off a silent one)."""
+    affinity: Affinity | None = None
 
 
 class Dispatcher:
@@ -32,13 +46,23 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self.settings = settings
         self.stats = CompletionStats()
+        self.fleet = Fleet()
+        self.placements: dict[str, str] = {}
+        """Placement key → runner, as this dispatcher last read or made it."""
+        self._consumers: set[str] = set()
+        """Runners whose consumer this dispatcher made (or found) since it started."""
+        self._looking_up: set[str] = set()
+        self._orphaned: dict[str, float] = {}
+        self._draining: dict[str, asyncio.Task[None]] = {}
 
     async def serve(self) -> None:
         await self.bus.on_completion(self._completed)
         await self.bus.on_stop(self._stop)
         await self.bus.on_dead_letter(self._dead_letter)
         await self.bus.on_stats_request(self._stats)
-        loops = [self._fetch(p) for p in PRIORITIES] + [self._release(), self._housekeeping()]
+        await self.bus.on_heartbeat(self._heartbeat)
+        loops = [self._fetch(p) for p in PRIORITIES] + [
+            self._release(), self._housekeeping(), self._orphans()]
         await asyncio.gather(*loops)
 
     async def _fetch(self, priority: int) -> None:
@@ -57,11 +81,29 @@ class Dispatcher:
                 log.error("dropping a malformed job: %s", exc)
                 await msg.term()
                 continue
+            held = Held(msg, job, int((msg.headers or {}).get(ATTEMPT_HEADER, 0)),
+                        affinity_of(job))
+            if held.attempts:  # moved off a silent runner: its old slot is free
+                self.queue.completed(job.execution_id)
+                self.fleet.completed(job.execution_id)
             group = notebook_key(job.owner, job.notebook.notebook_id) if job.notebook else None
-            waiting = Waiting(job.execution_id, priority, job.submitted_at, (msg, job), group)
-            if not self.queue.add(waiting):
+            since = time.time() if held.attempts else job.submitted_at
+            if not self.queue.add(Waiting(job.execution_id, priority, since, held, group)):
                 await msg.ack()  # a redelivered duplicate of a job this dispatcher holds
+            elif held.affinity is not None and held.affinity.key not in self.placements:
+                await self._look_up(held.affinity.key)
             await self._release_ready()  # at once, when a slot is free
+
+    async def _look_up(self, key: str) -> None:
+        """Read where another dispatcher placed a session or notebook; its jobs wait meanwhile
+        (queued first, so that a stop that comes now finds the job)."""
+        self._looking_up.add(key)
+        try:
+            placed = await self.bus.placement(key)
+        finally:
+            self._looking_up.discard(key)
+        if placed is not None:
+            self.placements.setdefault(key, placed)
 
     async def _release(self) -> None:
         """Release what a completion made room for."""
@@ -71,16 +113,127 @@ class Dispatcher:
             await self._release_ready()
 
     async def _release_ready(self) -> None:
-        while (item := self.queue.next()) is not None:
-            msg, job = item.handle
+        now = time.monotonic()
+        while (item := self.queue.next(lambda w: self._target(w.handle, now) is not None)):
+            held = item.handle
+            runner = self._target(held, now)
+            assert runner is not None  # next() only hands out jobs that have one
             try:
-                await self.bus.release(job, msg.data)
-                await msg.ack()
+                await self.bus.release(held.job, held.msg.data, runner, held.attempts)
+                self.fleet.sent(runner, held.job.execution_id, needed_language(held.job))
+                await held.msg.ack()
             except Exception as exc:
                 # Not acked: JetStream redelivers the job to a dispatcher after ack_wait.
-                log.warning("releasing %s failed: %s", job.execution_id, exc)
-                self.queue.completed(job.execution_id)
+                log.warning("releasing %s failed: %s", held.job.execution_id, exc)
+                self.queue.completed(held.job.execution_id)
                 await asyncio.sleep(RETRY_S)
+                continue
+            await self._placed(held.affinity, runner)
+
+    def _target(self, held: Held, now: float) -> str | None:
+        """The runner for a held job now, or None when none can take it yet."""
+        affinity = held.affinity
+        if affinity is not None and affinity.key in self._looking_up:
+            return None
+        prefer = self.placements.get(affinity.key) if affinity else None
+        return self.fleet.choose(needed_language(held.job), now, prefer,
+                                 hard=affinity.hard if affinity else False)
+
+    async def _placed(self, affinity: Affinity | None, runner: str) -> None:
+        """Remember where a session or notebook now lives (a kept container alone does not
+        move its owner's session)."""
+        if affinity is None or self.placements.get(affinity.key) == runner:
+            return
+        if not affinity.hard and affinity.key in self.placements:
+            return
+        self.placements[affinity.key] = runner
+        try:
+            await self.bus.place(affinity.key, runner)
+        except Exception as exc:  # the next dispatcher to see the owner may choose anew
+            log.warning("recording where %s lives failed: %s", affinity.key, exc)
+
+    async def _heartbeat(self, beat: RunnerInfo | str, age_s: float) -> None:
+        if isinstance(beat, str):
+            self.fleet.gone(beat)
+            return
+        self.fleet.heartbeat(beat, time.monotonic() - age_s)
+        if beat.runner_id not in self._consumers:
+            try:
+                await self.bus.ensure_runner_consumer(beat.runner_id, beat.capacity)
+                self._consumers.add(beat.runner_id)
+            except Exception as exc:  # tried again on its next heartbeat
+                log.warning("making runner %s's consumer failed: %s", beat.runner_id, exc)
+        self._wake.set()
+
+    async def _orphans(self) -> None:
+        """Drain the consumers of runners that went silent: their jobs go to other runners."""
+        while True:
+            await asyncio.sleep(ORPHANS_EVERY_S)
+            try:
+                await self._find_orphans()
+            except Exception as exc:
+                log.warning("looking for silent runners failed: %s; retrying", exc)
+
+    async def _find_orphans(self) -> None:
+        now = time.monotonic()
+        runner_of = {runner_consumer(r): r for r in self.fleet.runners}
+        alive = {runner_consumer(r) for r, view in self.fleet.runners.items()
+                 if self.fleet.is_alive(view, now)}
+        for name in await self.bus.runner_consumers():
+            if name in alive or name in self._draining:
+                self._orphaned.pop(name, None)
+                continue
+            since = self._orphaned.setdefault(name, now)
+            # A runner this dispatcher saw go silent is drained at once; one it never saw
+            # (it started after the runner died) gets the same grace from now.
+            if name in runner_of or now - since >= self.fleet.silent_s:
+                self._orphaned.pop(name, None)
+                task = asyncio.create_task(self._drain(name, runner_of.get(name)))
+                self._draining[name] = task
+
+    async def _drain(self, consumer: str, runner_id: str | None) -> None:
+        log.warning("runner consumer %s has no live runner: moving its jobs", consumer)
+        try:
+            pull = await self.bus.drain(consumer)
+            try:
+                while runner_id is None or runner_id not in self._alive():
+                    msgs = await self.bus.take(pull, 1.0)
+                    for msg in msgs:
+                        await self._rescue(msg)
+                    if not msgs and await self.bus.remove_if_empty(consumer):
+                        if runner_id is not None:
+                            self.fleet.forget(runner_id)
+                            self._consumers.discard(runner_id)
+                        return
+            finally:
+                with contextlib.suppress(Exception):
+                    await pull.unsubscribe()
+        except Exception as exc:  # the next look for orphans starts again
+            log.warning("draining %s failed: %s", consumer, exc)
+        finally:
+            self._draining.pop(consumer, None)
+
+    def _alive(self) -> set[str]:
+        now = time.monotonic()
+        return {r for r, v in self.fleet.runners.items() if self.fleet.is_alive(v, now)}
+
+    async def _rescue(self, msg: Msg) -> None:
+        """Put a job of a silent runner back in the queue (or end it, when it was handed out
+        ``MAX_DELIVER`` times: it may be what kills runners)."""
+        try:
+            job = job_decoder.decode(msg.data)
+        except msgspec.ValidationError:
+            await msg.term()
+            return
+        before = int((msg.headers or {}).get(ATTEMPT_HEADER, 0))
+        attempts = before + (msg.metadata.num_delivered or 1) - 1
+        if await self.bus.already_completed(job.execution_id):
+            pass  # it finished before its runner could ack it
+        elif attempts >= self.settings.max_deliver:
+            await self._dead_letter(job)
+        else:
+            await self.bus.resubmit(job, msg.data, max(1, attempts))
+        await msg.ack()
 
     async def _housekeeping(self) -> None:
         last_progress = time.monotonic()
@@ -92,18 +245,19 @@ class Dispatcher:
                 if time.monotonic() - last_progress >= IN_PROGRESS_EVERY_S:
                     last_progress = time.monotonic()
                     for waiting in self.queue.waiting():
-                        await waiting.handle[0].in_progress()
+                        await waiting.handle.msg.in_progress()
             except Exception as exc:
                 log.warning("housekeeping failed: %s; retrying", exc)
 
     async def _finish(self, held: Held, verdict: Verdict, message: str) -> None:
-        msg, job = held
+        msg, job = held.msg, held.job
+        notebook_id, cell_id = cell_ids(job)
         queued_ms = max(0, round((time.time() - job.submitted_at) * 1000))
         await self.bus.publish_completion(
             CompletionEvent(
                 execution_id=job.execution_id, verdict=verdict, queued_ms=queued_ms,
                 language=job.language, message=message, request_id=job.request_id,
-                webhook=job.webhook, notebook_id=cell_ids(job)[0], cell_id=cell_ids(job)[1],
+                webhook=job.webhook, notebook_id=notebook_id, cell_id=cell_id,
             )
         )
         await msg.ack()
@@ -117,6 +271,7 @@ class Dispatcher:
 
     async def _completed(self, completion: CompletionEvent) -> None:
         self.stats.record(completion)
+        self.fleet.completed(completion.execution_id)
         if self.queue.completed(completion.execution_id):
             self._wake.set()
 
@@ -126,11 +281,12 @@ class Dispatcher:
             await self._finish(item.handle, "cancelled", "stopped before it ran")
 
     async def _dead_letter(self, job: Job) -> None:
+        notebook_id, cell_id = cell_ids(job)
         await self.bus.publish_completion(
             CompletionEvent(
                 execution_id=job.execution_id, verdict="internal_error", language=job.language,
                 message="no runner could finish this job", request_id=job.request_id,
-                webhook=job.webhook, notebook_id=cell_ids(job)[0], cell_id=cell_ids(job)[1],
+                webhook=job.webhook, notebook_id=notebook_id, cell_id=cell_id,
             )
         )
 

@@ -1,6 +1,7 @@
 """Dispatch decisions, free of I/O: highest priority first, FIFO within one, a concurrency cap
 and queue expiry. Jobs of one group (a notebook's cells) run one at a time, in order: a waiting
-job whose group has one running is passed over, and the jobs behind it may go first.
+job whose group has one running is passed over, and the jobs behind it may go first; so is a
+job that no runner can take yet (none has its language, or each one that could is full).
 
 The bus feeds jobs in as they arrive and asks for the next one to release whenever a slot may
 be free; completions free slots.
@@ -9,6 +10,7 @@ be free; completions free slots.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -70,14 +72,18 @@ class DispatchQueue(Generic[T]):
         self.expired += len(expired)
         return expired
 
-    def next(self) -> Waiting[T] | None:
-        """The job to release now, or None when the cap is reached or nothing waits."""
+    def next(self, placeable: Callable[[Waiting[T]], bool] = lambda _: True
+             ) -> Waiting[T] | None:
+        """The job to release now, or None when the cap is reached or nothing waits that can
+        go. ``placeable`` says whether a job has somewhere to run (a runner with its language
+        and room); a job that has not, or whose group is busy, is passed over."""
         if len(self.running) >= self.max_concurrent:
             return None
+        busy = set(self._group_of.values())
         for priority in PRIORITIES:
             queue = self._queues[priority]
-            busy = set(self._group_of.values())
-            item = next((w for w in queue if w.group is None or w.group not in busy), None)
+            item = next((w for w in queue if (w.group is None or w.group not in busy)
+                         and placeable(w)), None)
             if item is not None:
                 queue.remove(item)
                 self._known.discard(item.execution_id)

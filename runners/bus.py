@@ -53,7 +53,10 @@ class ClaimedJob:
 
     @property
     def deliveries(self) -> int:
-        return self._msg.metadata.num_delivered or 1
+        """How many times the job was handed to a runner, this time included (a job moved
+        off a silent runner counts its deliveries there too)."""
+        before = int((self._msg.headers or {}).get(subjects.ATTEMPT_HEADER, 0))
+        return before + (self._msg.metadata.num_delivered or 1)
 
     async def in_progress(self) -> None:
         await self._msg.in_progress()
@@ -71,6 +74,7 @@ class RunnerBus:
         self._nc = nc
         self._js = js
         self._pull: JetStreamContext.PullSubscription | None = None
+        self._runner_id: str | None = None
         self._kv: KeyValue | None = None
         self._results: KeyValue | None = None
         self.progress_every_s = 10.0
@@ -82,29 +86,37 @@ class RunnerBus:
                                 reconnect_time_wait=0.5)
         return cls(nc, nc.jetstream())
 
-    async def bind(self, wait_s: float = 60.0) -> None:
-        """Bind to the runners' consumer, waiting for the dispatcher to create it."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_s
+    async def bind(self, runner_id: str) -> None:
+        """Bind to this runner's consumer, waiting for a dispatcher to make it (it does when
+        this runner's first heartbeat arrives; again when it was removed as silent)."""
+        self._runner_id = runner_id
+        consumer = subjects.runner_consumer(runner_id)
+        waited = 0
         while True:
             try:
-                self._pull = await self._js.pull_subscribe_bind(
-                    subjects.RUNNER_CONSUMER, subjects.RUN_STREAM
-                )
-                info = await self._js.consumer_info(subjects.RUN_STREAM, subjects.RUNNER_CONSUMER)
+                self._pull = await self._js.pull_subscribe_bind(consumer, subjects.RUN_STREAM)
+                info = await self._js.consumer_info(subjects.RUN_STREAM, consumer)
                 self.progress_every_s = (info.config.ack_wait or 30.0) / 3
                 return
             except nats.js.errors.NotFoundError:
-                if loop.time() > deadline:
-                    raise
+                waited += 1
+                if waited % 150 == 0:
+                    log.warning("no dispatcher has made consumer %s yet; waiting", consumer)
                 await asyncio.sleep(0.2)
 
     async def claim(self) -> ClaimedJob | None:
         """Long-poll for one job; None when none arrived within the poll window."""
-        assert self._pull is not None, "bind() first"
+        assert self._pull is not None and self._runner_id is not None, "bind() first"
         try:
             msgs = await self._pull.fetch(1, timeout=FETCH_TIMEOUT_S)
         except TimeoutError:  # nats-py raises its own or the builtin one
+            return None
+        except (nats.js.errors.APIError, nats.errors.NoRespondersError):
+            if await self._consumer_exists():
+                raise
+            # A dispatcher took this runner for gone and removed its consumer: wait for anew.
+            log.warning("this runner's consumer was removed; binding again")
+            await self.bind(self._runner_id)
             return None
         msg = msgs[0]
         try:
@@ -114,11 +126,26 @@ class RunnerBus:
             await msg.term()
             return None
 
+    async def _consumer_exists(self) -> bool:
+        assert self._runner_id is not None
+        try:
+            await self._js.consumer_info(
+                subjects.RUN_STREAM, subjects.runner_consumer(self._runner_id))
+        except nats.js.errors.NotFoundError:
+            return False
+        return True
+
     async def heartbeat(self, info: RunnerInfo) -> None:
         """Put this runner's entry in the runners bucket (it expires unless refreshed)."""
         if self._kv is None:
             self._kv = await self._js.key_value(subjects.RUNNERS_BUCKET)
         await self._kv.put(info.runner_id, encode(info))
+
+    async def leave(self, runner_id: str) -> None:
+        """Delete this runner's heartbeat: dispatchers send it nothing more, at once."""
+        if self._kv is not None:
+            with contextlib.suppress(nats.errors.Error, nats.js.errors.Error, TimeoutError):
+                await self._kv.delete(runner_id)
 
     async def _executions(self) -> KeyValue:
         if self._results is None:

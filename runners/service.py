@@ -71,6 +71,7 @@ class Runner:
         heartbeat = asyncio.create_task(self._heartbeat())
         slots = asyncio.Semaphore(self.settings.max_jobs)
         try:
+            await self.bus.bind(self.settings.runner_id)
             while True:
                 await slots.acquire()
                 try:
@@ -267,6 +268,7 @@ class Runner:
         return answer.get("ev") == "reset" and bool(answer.get("ok"))
 
     async def close(self) -> None:
+        await self.bus.leave(self.settings.runner_id)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

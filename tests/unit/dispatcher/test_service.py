@@ -100,3 +100,18 @@ def test_a_cell_waiting_for_its_own_notebook_does_not_expire() -> None:
     assert queue.take_expired(now=600.0) == [], "nb-b waits for nb-a, not for the queue"
     assert queue.completed("nb-a")
     assert [w.execution_id for w in queue.take_expired(now=600.0)] == ["nb-b"]
+
+
+def test_a_job_no_runner_can_take_waits_and_the_next_one_goes() -> None:
+    queue: DispatchQueue[str] = DispatchQueue(max_concurrent=5, queue_timeout_s=60)
+    for eid in ("java", "py1", "py2"):
+        queue.add(waiting(eid, 2))
+
+    def python_only(w: Waiting[str]) -> bool:
+        return w.execution_id.startswith("py")
+
+    taken = queue.next(python_only)
+    assert taken is not None and taken.execution_id == "py1"
+    assert queue.depth()[2] == 2
+    taken = queue.next()
+    assert taken is not None and taken.execution_id == "java", "first again once it can go"

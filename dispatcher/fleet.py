@@ -1,0 +1,130 @@
+"""Which runner gets a job, free of I/O.
+
+The dispatcher follows every runner's heartbeat (capacity, running jobs, free warm containers
+per language) and adds what it sent since. A job goes to a live runner that has its language
+and a free slot, preferring one with a free warm container of the language, then the most free
+slots. An owner's session (its network, database and kept containers) and a notebook's kernel
+live on one runner: their jobs go back to it while it lives (``hard`` affinity waits for a slot
+there; kept containers alone are a preference). A runner silent for ``RUNNER_SILENT_S`` gets
+nothing more.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from contracts.messages import Job, RunnerInfo
+from contracts.subjects import RUNNER_SILENT_S, notebook_key, notebook_placement, session_placement
+
+KERNEL_LANGUAGE = "python"
+"""Notebook kernels run in the python image, whatever kernel a notebook asks for."""
+
+
+@dataclass(frozen=True)
+class Affinity:
+    key: str
+    """The placement key (``contracts.subjects.session_placement`` / ``notebook_placement``)."""
+    hard: bool
+    """The job needs that runner's state (a session network, a kernel), not just likes it."""
+
+
+def affinity_of(job: Job) -> Affinity | None:
+    if job.notebook is not None:
+        return Affinity(notebook_placement(notebook_key(job.owner, job.notebook.notebook_id)),
+                        hard=True)
+    if job.network:
+        return Affinity(session_placement(job.owner), hard=True)
+    if job.reuse_key:
+        return Affinity(session_placement(job.owner), hard=False)
+    return None
+
+
+def needed_language(job: Job) -> str:
+    return KERNEL_LANGUAGE if job.notebook is not None else job.language
+
+
+@dataclass
+class RunnerView:
+    info: RunnerInfo
+    seen: float
+    """When its last heartbeat arrived (this process's monotonic clock)."""
+    mine: set[str] = field(default_factory=set)
+    """Jobs this dispatcher sent it that have not completed."""
+    others: int = 0
+    """Jobs it ran at its last heartbeat that were not this dispatcher's (another's)."""
+    sent_since: Counter[str] = field(default_factory=Counter)
+    """Jobs per language sent since its last heartbeat (they took warm containers)."""
+
+    def free_slots(self) -> int:
+        return self.info.capacity - len(self.mine) - self.others
+
+    def free_warm(self, language: str) -> int:
+        pool = self.info.pools.get(language)
+        return max(0, (pool.warm if pool else 0) - self.sent_since[language])
+
+
+class Fleet:
+    def __init__(self, silent_s: float = RUNNER_SILENT_S) -> None:
+        self.silent_s = silent_s
+        self.runners: dict[str, RunnerView] = {}
+        self._runner_of: dict[str, str] = {}
+
+    def heartbeat(self, info: RunnerInfo, now: float) -> bool:
+        """Record a heartbeat; True when the runner is new (or back after going silent)."""
+        view = self.runners.get(info.runner_id)
+        if view is None:
+            self.runners[info.runner_id] = RunnerView(info, now, others=info.active)
+            return True
+        fresh = not self.is_alive(view, now)
+        view.info, view.seen = info, now
+        view.others = max(0, info.active - len(view.mine))
+        view.sent_since.clear()
+        return fresh
+
+    def gone(self, runner_id: str) -> None:
+        """The runner deleted its heartbeat (it stopped): treat it as silent from now."""
+        view = self.runners.get(runner_id)
+        if view is not None:
+            view.seen = float("-inf")
+
+    def forget(self, runner_id: str) -> None:
+        """Drop a silent runner whose jobs were all moved elsewhere."""
+        view = self.runners.pop(runner_id, None)
+        for execution_id in view.mine if view else ():
+            self._runner_of.pop(execution_id, None)
+
+    def is_alive(self, view: RunnerView, now: float) -> bool:
+        return now - view.seen < self.silent_s
+
+    def silent(self, now: float) -> list[str]:
+        return [r for r, view in self.runners.items() if not self.is_alive(view, now)]
+
+    def choose(self, language: str, now: float, prefer: str | None = None,
+               hard: bool = False) -> str | None:
+        """The runner for a job of ``language``; None when none can take it now."""
+        able = {r: v for r, v in self.runners.items()
+                if self.is_alive(v, now) and language in v.info.versions}
+        preferred = able.get(prefer) if prefer is not None else None
+        if preferred is not None and (hard or preferred.free_slots() > 0):
+            return prefer if preferred.free_slots() > 0 else None
+        free = {r: v for r, v in able.items() if v.free_slots() > 0}
+        if not free:
+            return None
+        return max(free, key=lambda r: (free[r].free_warm(language) > 0, free[r].free_slots(),
+                                        free[r].free_warm(language), r))
+
+    def sent(self, runner_id: str, execution_id: str, language: str) -> None:
+        view = self.runners[runner_id]
+        view.mine.add(execution_id)
+        view.sent_since[language] += 1
+        self._runner_of[execution_id] = runner_id
+
+    def completed(self, execution_id: str) -> None:
+        runner_id = self._runner_of.pop(execution_id, None)
+        view = self.runners.get(runner_id) if runner_id else None
+        if view is not None:
+            view.mine.discard(execution_id)
+
+    def alive_count(self, now: float) -> int:
+        return sum(1 for v in self.runners.values() if self.is_alive(v, now))
