@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import math
 import re
@@ -39,8 +40,9 @@ from contracts.messages import (
 from contracts.runtimes import Catalog
 from contracts.settings import EdgeSettings
 from contracts.subjects import PRIORITY_API, PRIORITY_BACKGROUND
-from edge.auth import AuthError, Forbidden, KeyRing, Principal, Quota, RateLimiter
+from edge.auth import AuthError, Forbidden, KeyRing, Principal
 from edge.bus import EdgeBus, QueueFull, SubmitError
+from edge.limits import Limits
 from edge.stats import admin_metrics, combine_queue_stats
 from edge.webhooks import Policy
 from edge.ws import is_running_event
@@ -105,8 +107,7 @@ class Api:
         self.catalog = catalog
         self.bus = bus
         self.keys = keys
-        self.limiter = RateLimiter(settings.rate_per_minute)
-        self.quota = Quota(settings.key_max_concurrent)
+        self.limits = Limits(bus, settings.rate_per_minute, settings.key_max_concurrent)
         self.policy = Policy(settings.callback_allow_private, settings.callback_allow_link_local)
 
     def routes(self) -> list[Route]:
@@ -122,10 +123,10 @@ class Api:
 
     # --- callers --------------------------------------------------------------------------------
 
-    def caller(self, request: Request, admin: bool = False) -> Principal:
+    async def caller(self, request: Request, admin: bool = False) -> Principal:
         """The authenticated caller, charged one request; raises ApiProblem."""
         principal = self.authenticate(request, admin)
-        self.charge(principal, 1)
+        await self.charge(principal, 1)
         return principal
 
     def authenticate(self, request: Request, admin: bool = False) -> Principal:
@@ -137,10 +138,12 @@ class Api:
             raise ApiProblem(exc.status, exc.code, str(exc)) from None
         return principal
 
-    def charge(self, principal: Principal, cost: int) -> None:
+    async def charge(self, principal: Principal, cost: int) -> None:
+        """Spend the caller's rate limit, shared by every edge (NotReady, a 503, when its store
+        does not answer: refusing beats serving without limits)."""
         if self.keys.open or cost <= 0:
             return
-        wait_s = self.limiter.take(principal.name, time.monotonic(), cost)
+        wait_s = await self.limits.take(principal.name, cost)
         if wait_s:
             raise ApiProblem(429, "rate_limited", f"more than {self.settings.rate_per_minute} "
                              "requests a minute with this key", retry_after=wait_s)
@@ -155,7 +158,7 @@ class Api:
     # --- executions -----------------------------------------------------------------------------
 
     async def create(self, request: Request) -> Response:
-        principal = self.caller(request)
+        principal = await self.caller(request)
         body = await read_body(request)
         spec = decode(execution_request_decoder, body)
         key = request.headers.get("idempotency-key")
@@ -199,9 +202,6 @@ class Api:
             raise ApiProblem(400, "invalid_request", problem)
         if spec.callback_url and (problem := self.policy.url_problem(spec.callback_url)):
             raise ApiProblem(400, "invalid_callback_url", problem)
-        if not self.keys.open and await self.room(principal) <= 0:
-            raise ApiProblem(429, "quota_exceeded", f"this key has {self.quota.limit} "
-                             "executions unfinished; wait for one to complete", retry_after=1)
         now = time.time()
         priority = PRIORITY_BACKGROUND if spec.background else PRIORITY_API
         record = ExecutionRecord(execution_id, principal.owner, runtime.name, now,
@@ -214,24 +214,34 @@ class Api:
             stdin=spec.stdin, args=spec.args, limits=spec.limits, keep_output=True,
             webhook=spec.callback_url is not None,
         )
-        try:
-            await self.bus.submit(job)
-        except SubmitError as exc:
-            await self.bus.delete_record(execution_id)
-            if isinstance(exc, QueueFull):
-                raise ApiProblem(429, exc.code, str(exc), retry_after=1) from None
-            raise ApiProblem(503, exc.code, str(exc), retry_after=1) from None
-        self.quota.started(principal.name, execution_id)
+        await self.submit(principal, record, job)
         return Accepted(execution_id)
 
-    async def room(self, principal: Principal) -> int:
-        """Free quota; when none is left, first forget executions whose completion this edge
-        missed (say, during a NATS reconnect)."""
-        if self.quota.room(principal.name) <= 0:
-            for execution_id in self.quota.active(principal.name):
-                if await self.bus.completion(execution_id) is not None:
-                    self.quota.finished(execution_id)
-        return self.quota.room(principal.name)
+    async def submit(self, principal: Principal, record: ExecutionRecord, job: Job) -> None:
+        """Count the job against the caller's quota (shared by every edge), store its record
+        and queue it; raises ApiProblem, leaving nothing counted or stored."""
+        execution_id = job.execution_id
+        try:
+            admitted = self.keys.open or await self.limits.admit(principal.name, execution_id)
+        except SubmitError as exc:
+            raise ApiProblem(503, exc.code, str(exc), retry_after=1) from None
+        if not admitted:
+            raise ApiProblem(429, "quota_exceeded", f"this key has {self.limits.max_unfinished} "
+                             "executions unfinished; wait for one to complete", retry_after=1)
+        try:
+            await self.bus.put_record(record)
+            await self.bus.submit(job)
+        except Exception as exc:
+            # Best effort: a place left counted is freed when the key runs out of room.
+            with contextlib.suppress(Exception):
+                await self.bus.delete_record(execution_id)
+            with contextlib.suppress(Exception):
+                await self.limits.release(execution_id)
+            if isinstance(exc, QueueFull):
+                raise ApiProblem(429, exc.code, str(exc), retry_after=1) from None
+            if isinstance(exc, SubmitError):
+                raise ApiProblem(503, exc.code, str(exc), retry_after=1) from None
+            raise
 
     async def answer(self, request: Request, execution_id: str, replayed: bool = False
                      ) -> Response:
@@ -290,7 +300,7 @@ class Api:
     async def batch(self, request: Request) -> Response:
         principal = self.authenticate(request)
         spec = decode(batch_request_decoder, await read_body(request))
-        self.charge(principal, len(spec.executions))
+        await self.charge(principal, len(spec.executions))
         items = []
         for entry in spec.executions:
             try:
@@ -305,7 +315,7 @@ class Api:
         return await (self.cancel(request) if request.method == "DELETE" else self.get(request))
 
     async def get(self, request: Request) -> Response:
-        principal = self.caller(request)
+        principal = await self.caller(request)
         record = await self.owned(principal, request.path_params["id"])
         wait_s = self.wait_of(request)
         result = await (self.wait_for(record, wait_s) if wait_s else self.result(record))
@@ -314,7 +324,7 @@ class Api:
     async def cancel(self, request: Request) -> Response:
         """Stop a queued or running execution; 200 with its result once it ended (within a few
         seconds), else 202. 409 when it had completed already."""
-        principal = self.caller(request)
+        principal = await self.caller(request)
         record = await self.owned(principal, request.path_params["id"])
         if await self.bus.completion(record.execution_id) is not None:
             raise ApiProblem(409, "already_completed", "the execution has completed already")
@@ -359,14 +369,14 @@ class Api:
         ])
 
     async def queue_stats(self, request: Request) -> Response:
-        self.caller(request)
+        await self.caller(request)
         view = combine_queue_stats(await self.bus.queue_stats())
         if view is None:
             raise ApiProblem(503, "not_ready", "no dispatcher answered", retry_after=1)
         return json_response(view)
 
     async def admin(self, request: Request) -> Response:
-        self.caller(request, admin=True)
+        await self.caller(request, admin=True)
         queue = combine_queue_stats(await self.bus.queue_stats())
         return json_response(admin_metrics(await self.bus.runners(), queue))
 

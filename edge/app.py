@@ -94,6 +94,7 @@ class Edge:
         self.tokens = SessionTokens(settings.session_secret)
         self._recent: deque[str] = deque(maxlen=1000)
         self.unfinished = Unfinished()
+        self._releases: set[asyncio.Task[None]] = set()
         self.webhooks = WebhookDeliverer(
             settings.webhook_secret or secrets.token_hex(32), self.api.policy,
             settings.webhook_max_attempts, settings.webhook_timeout_s, self.webhook_target,
@@ -110,8 +111,17 @@ class Edge:
         if completion.execution_id in self._recent:
             return
         self._recent.append(completion.execution_id)
-        self.api.quota.finished(completion.execution_id)
+        if self.api.limits.admitted_here(completion.execution_id):
+            task = asyncio.create_task(self.release(completion.execution_id))
+            self._releases.add(task)
+            task.add_done_callback(self._releases.discard)
         self.metrics.completed(completion)
+
+    async def release(self, execution_id: str) -> None:
+        try:
+            await self.api.limits.release(execution_id)
+        except SubmitError as exc:  # its place is freed when the key runs out of room
+            log.warning("execution %s left in its key's quota: %s", execution_id, exc)
 
     async def webhook_target(self, execution_id: str) -> tuple[str, ExecutionResult] | None:
         record = await self.bus.record(execution_id)
@@ -188,7 +198,7 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
         return json_response(openapi_document())
 
     async def prometheus(request: Request) -> Response:
-        edge.api.caller(request, admin=True)
+        await edge.api.caller(request, admin=True)
         queue = combine_queue_stats(await edge.bus.queue_stats())
         body = edge.metrics.render(queue, admin_metrics(await edge.bus.runners(), queue))
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

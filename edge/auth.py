@@ -1,11 +1,15 @@
 """Who is calling the HTTP API, and whether they may right now: API keys, a per-key rate limit
-and a per-key quota of unfinished executions. Pure (the clock is passed in)."""
+and a per-key quota of unfinished executions. Pure (the clock is passed in): the limits' state
+lives in NATS (``edge.limits``), these functions compute its next value."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import msgspec
 
 from contracts.settings import ApiKey
 
@@ -65,55 +69,52 @@ def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-@dataclass
-class _Bucket:
+class TokenBucket(msgspec.Struct, frozen=True):
+    """A key's rate-limit tokens as stored in the limits bucket. ``at`` is wall-clock time
+    (seconds since the epoch), the one clock that every edge shares."""
+
     tokens: float
     at: float
 
 
-@dataclass
-class RateLimiter:
-    """A token bucket per caller: ``per_minute`` tokens, refilled continuously."""
-
-    per_minute: int
-    _buckets: dict[str, _Bucket] = field(default_factory=dict)
-
-    def take(self, name: str, now: float, cost: int = 1) -> float:
-        """Spend ``cost`` tokens (at most a full bucket); 0 when allowed, else the seconds
-        until it would be."""
-        cost = min(cost, self.per_minute)
-        rate = self.per_minute / 60
-        bucket = self._buckets.setdefault(name, _Bucket(float(self.per_minute), now))
-        bucket.tokens = min(float(self.per_minute), bucket.tokens + (now - bucket.at) * rate)
-        bucket.at = now
-        if bucket.tokens >= cost:
-            bucket.tokens -= cost
-            return 0.0
-        return (cost - bucket.tokens) / rate
+def spend(bucket: TokenBucket | None, per_minute: int, now: float, cost: int = 1
+          ) -> tuple[TokenBucket | None, float]:
+    """A token bucket of ``per_minute`` tokens, refilled continuously: spend ``cost`` tokens
+    (at most a full bucket). Returns the bucket to store and 0 when allowed, else None (nothing
+    changes) and the seconds until it would be. A clock behind the stored ``at`` refills
+    nothing, so that edges whose clocks differ a little never mint tokens."""
+    cost = min(cost, per_minute)
+    rate = per_minute / 60
+    full = float(per_minute)
+    if bucket is None:
+        tokens, at = full, now
+    else:
+        tokens = min(full, bucket.tokens + max(0.0, now - bucket.at) * rate)
+        at = max(bucket.at, now)
+    if tokens >= cost:
+        return TokenBucket(tokens - cost, at), 0.0
+    return None, (cost - tokens) / rate
 
 
-@dataclass
-class Quota:
-    """Unfinished executions per caller, at most ``limit`` each (counted by this edge)."""
+class Unfinished(msgspec.Struct, frozen=True):
+    """A key's unfinished executions as stored in the limits bucket: id → when it was
+    admitted (wall-clock seconds)."""
 
-    limit: int
-    _active: dict[str, set[str]] = field(default_factory=dict)
-    _owner_of: dict[str, str] = field(default_factory=dict)
+    since: dict[str, float] = msgspec.field(default_factory=dict)
 
-    def room(self, name: str) -> int:
-        return self.limit - len(self._active.get(name, ()))
 
-    def active(self, name: str) -> list[str]:
-        return sorted(self._active.get(name, ()))
+def admit(unfinished: Unfinished | None, limit: int, execution_id: str, now: float,
+          gone: Collection[str] = ()) -> Unfinished | None:
+    """``execution_id`` added, after forgetting the ``gone`` ones, if that leaves fewer than
+    ``limit``; else None (no room)."""
+    since = {i: t for i, t in (unfinished.since if unfinished else {}).items() if i not in gone}
+    if len(since) >= limit:
+        return None
+    return Unfinished({**since, execution_id: now})
 
-    def started(self, name: str, execution_id: str) -> None:
-        self._active.setdefault(name, set()).add(execution_id)
-        self._owner_of[execution_id] = name
 
-    def finished(self, execution_id: str) -> None:
-        name = self._owner_of.pop(execution_id, None)
-        if name is not None:
-            active = self._active[name]
-            active.discard(execution_id)
-            if not active:
-                del self._active[name]
+def forget(unfinished: Unfinished | None, gone: Collection[str]) -> Unfinished | None:
+    """Without the ``gone`` executions; None when none of them was there (nothing to store)."""
+    if unfinished is None or not any(i in unfinished.since for i in gone):
+        return None
+    return Unfinished({i: t for i, t in unfinished.since.items() if i not in gone})

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
+import msgspec
 import nats
 import nats.errors
 import nats.js.errors
@@ -43,9 +45,13 @@ from contracts.messages import (
 from contracts.settings import nats_servers
 
 log = logging.getLogger(__name__)
+T = TypeVar("T", bound=msgspec.Struct)
+R = TypeVar("R")
 EventHandler = Callable[[bytes, bool], Awaitable[None]]
 """Called with an event's JSON and whether it is the completion (the last event)."""
 MAX_MESSAGES_EXCEEDED = 10077
+LIMITS_TIMEOUT_S = 2.0
+LIMITS_ATTEMPTS = 50
 
 
 class SubmitError(Exception):
@@ -125,6 +131,8 @@ class EdgeBus:
         self._nc = Client()
         self._js: JetStreamContext = self._nc.jetstream()
         self._kv: KeyValue | None = None
+        self._limits: KeyValue | None = None
+        self._limit_locks: dict[str, asyncio.Lock] = {}
         self._webhooks: JetStreamContext.PullSubscription | None = None
 
     async def connect(self, once: bool = False) -> None:
@@ -295,6 +303,59 @@ class EdgeBus:
         finally:
             await sub.unsubscribe()
         return answers
+
+    # --- the HTTP API's rate limits and quotas (bucket ``limits``) ------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _reaching_limits(self) -> AsyncIterator[KeyValue]:
+        """The limits bucket; NotReady when NATS does not answer (the API then refuses requests
+        rather than serve them unlimited)."""
+        try:
+            if self._limits is None:
+                js = self._nc.jetstream(timeout=LIMITS_TIMEOUT_S)
+                self._limits = await js.key_value(subjects.LIMITS_BUCKET)
+            yield self._limits
+        except nats.js.errors.BucketNotFoundError as exc:
+            raise NotReady(NotReady.__doc__) from exc
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise NotReady(f"the store of rate limits and quotas did not answer ({exc!r}); "
+                           "try again") from exc
+
+    @staticmethod
+    async def _limit_entry(kv: KeyValue, key: str, kind: type[T]) -> tuple[T | None, int]:
+        """The stored value (None when there is none or it is not a ``kind``) and its revision
+        (0: none)."""
+        try:
+            entry = await kv.get(key)
+        except nats.js.errors.KeyNotFoundError as exc:  # also a deleted key, with its marker
+            return None, exc.entry.revision if exc.entry else 0
+        try:
+            return msgspec.json.decode(entry.value or b"", type=kind), entry.revision or 0
+        except msgspec.DecodeError:
+            return None, entry.revision or 0
+
+    async def read_limit(self, key: str, kind: type[T]) -> T | None:
+        async with self._reaching_limits() as kv:
+            return (await self._limit_entry(kv, key, kind))[0]
+
+    async def change_limit(self, key: str, kind: type[T],
+                           change: Callable[[T | None], tuple[T | None, R]]) -> R:
+        """Store what ``change`` makes of the stored value, unless None, with compare-and-set:
+        read and apply again when another edge changed it meanwhile (this edge's own changes
+        of one key wait for each other instead). Returns ``change``'s second value."""
+        async with self._limit_locks.setdefault(key, asyncio.Lock()), \
+                self._reaching_limits() as kv:
+            for _ in range(LIMITS_ATTEMPTS):
+                value, revision = await self._limit_entry(kv, key, kind)
+                new, result = change(value)
+                if new is None:
+                    return result
+                try:
+                    await kv.update(key, encode(new), last=revision)
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    continue
+                return result
+        raise NotReady(f"the limit {key} kept changing under this edge; try again")
 
     # --- webhooks ---------------------------------------------------------------------------------
 

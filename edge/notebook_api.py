@@ -20,7 +20,6 @@ from contracts.messages import ExecutionRecord, NotebookAction, NotebookRecord, 
 from contracts.subjects import notebook_key
 from edge.api import Api, ApiProblem, decode, json_response, read_body
 from edge.auth import Principal
-from edge.bus import QueueFull, SubmitError
 from edge.notebooks import KERNEL_RUNTIME, cell_job, kernel_command, new_notebook_id
 
 
@@ -40,7 +39,7 @@ class NotebookApi:
         ]
 
     async def open(self, request: Request) -> Response:
-        principal = self.api.caller(request)
+        principal = await self.api.caller(request)
         spec: NotebookRequest = decode(notebook_request_decoder, await read_body(request))
         if self.api.catalog.get(KERNEL_RUNTIME) is None:
             raise ApiProblem(503, "not_ready", "no python runtime for notebook kernels")
@@ -59,27 +58,17 @@ class NotebookApi:
         return record
 
     async def run_cell(self, request: Request) -> Response:
-        principal = self.api.caller(request)
+        principal = await self.api.caller(request)
         notebook = await self.owned(principal, request.path_params["id"])
         spec = decode(cell_request_decoder, await read_body(request))
-        if not self.api.keys.open and await self.api.room(principal) <= 0:
-            raise ApiProblem(429, "quota_exceeded", f"this key has {self.api.quota.limit} "
-                             "executions unfinished; wait for one to complete", retry_after=1)
         execution_id = uuid.uuid4().hex
         cell_id = spec.cell_id or f"cell-{execution_id[:8]}"
         job = cell_job(principal.owner, notebook.notebook_id, cell_id, spec.code,
                        notebook.kernel, execution_id=execution_id, request_id=spec.request_id,
                        limits=spec.limits, keep_output=True)
-        await self.bus.put_record(ExecutionRecord(
+        await self.api.submit(principal, ExecutionRecord(
             execution_id, principal.owner, KERNEL_RUNTIME, job.submitted_at, spec.request_id,
-            notebook_id=notebook.notebook_id, cell_id=cell_id))
-        try:
-            await self.bus.submit(job)
-        except SubmitError as exc:
-            await self.bus.delete_record(execution_id)
-            status = 429 if isinstance(exc, QueueFull) else 503
-            raise ApiProblem(status, exc.code, str(exc), retry_after=1) from None
-        self.api.quota.started(principal.name, execution_id)
+            notebook_id=notebook.notebook_id, cell_id=cell_id), job)
         return await self.api.answer(request, execution_id)
 
     async def interrupt(self, request: Request) -> Response:
@@ -92,7 +81,7 @@ class NotebookApi:
         return await self.command(request, "close")
 
     async def command(self, request: Request, action: NotebookAction) -> Response:
-        principal = self.api.caller(request)
+        principal = await self.api.caller(request)
         notebook = await self.owned(principal, request.path_params["id"])
         reply = await kernel_command(self.bus, principal.owner, notebook.notebook_id, action)
         if action == "close":

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from contracts.settings import ApiKey
-from edge.auth import LOCAL, AuthError, KeyRing, Quota, RateLimiter
+from edge.auth import LOCAL, AuthError, KeyRing, TokenBucket, Unfinished, admit, forget, spend
 
 ALICE = ApiKey("alice", "alice-secret-0123456789")
 ROOT = ApiKey("root", "root-secret-0123456789", admin=True)
@@ -68,11 +69,25 @@ def test_a_key_is_not_accepted_by_its_prefix() -> None:
         ring().authenticate(f"Bearer {ALICE.secret[:-1]}")
 
 
-# --- RateLimiter ------------------------------------------------------------------------------
+# --- spend (the rate limit's token bucket) -----------------------------------------------------
+
+
+class Limiter:
+    """The token buckets of several keys, kept here as the limits bucket keeps them."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.buckets: dict[str, TokenBucket] = {}
+
+    def take(self, name: str, now: float, cost: int = 1) -> float:
+        bucket, wait = spend(self.buckets.get(name), self.per_minute, now, cost)
+        if bucket is not None:
+            self.buckets[name] = bucket
+        return wait
 
 
 def test_a_burst_of_per_minute_requests_is_allowed_then_refused_with_a_wait() -> None:
-    limiter = RateLimiter(per_minute=5)
+    limiter = Limiter(per_minute=5)
     assert [limiter.take("a", now=100.0) for _ in range(5)] == [0.0] * 5
     wait = limiter.take("a", now=100.0)
     assert wait > 0
@@ -80,7 +95,7 @@ def test_a_burst_of_per_minute_requests_is_allowed_then_refused_with_a_wait() ->
 
 
 def test_tokens_refill_with_time() -> None:
-    limiter = RateLimiter(per_minute=60)
+    limiter = Limiter(per_minute=60)
     for _ in range(60):
         assert limiter.take("a", now=0.0) == 0.0
     assert limiter.take("a", now=0.0) > 0
@@ -89,7 +104,7 @@ def test_tokens_refill_with_time() -> None:
 
 
 def test_refill_never_exceeds_the_burst() -> None:
-    limiter = RateLimiter(per_minute=3)
+    limiter = Limiter(per_minute=3)
     assert limiter.take("a", now=0.0) == 0.0
     allowed = [limiter.take("a", now=10_000.0) for _ in range(4)]
     assert allowed[:3] == [0.0, 0.0, 0.0]
@@ -97,65 +112,82 @@ def test_refill_never_exceeds_the_burst() -> None:
 
 
 def test_a_costly_request_spends_several_tokens() -> None:
-    limiter = RateLimiter(per_minute=10)
+    limiter = Limiter(per_minute=10)
     assert limiter.take("a", now=0.0, cost=7) == 0.0
     wait = limiter.take("a", now=0.0, cost=4)
     assert wait == pytest.approx(6.0)  # one token missing, one token every 6 s
     assert limiter.take("a", now=0.0, cost=3) == 0.0
 
 
-def test_a_refused_request_spends_nothing() -> None:
-    limiter = RateLimiter(per_minute=10)
+def test_a_cost_above_the_burst_spends_a_full_bucket() -> None:
+    limiter = Limiter(per_minute=10)
+    assert limiter.take("a", now=0.0, cost=50) == 0.0
+    assert limiter.take("a", now=0.0) == pytest.approx(6.0)
+
+
+def test_a_refused_request_spends_nothing_and_stores_nothing() -> None:
+    limiter = Limiter(per_minute=10)
     assert limiter.take("a", now=0.0, cost=8) == 0.0
+    assert spend(limiter.buckets["a"], 10, now=0.0, cost=5) == (None, pytest.approx(18.0))
     assert limiter.take("a", now=0.0, cost=5) > 0
     assert limiter.take("a", now=0.0, cost=2) == 0.0
 
 
 def test_each_caller_has_a_bucket_of_its_own() -> None:
-    limiter = RateLimiter(per_minute=2)
+    limiter = Limiter(per_minute=2)
     assert limiter.take("a", now=0.0, cost=2) == 0.0
     assert limiter.take("a", now=0.0) > 0
     assert limiter.take("b", now=0.0, cost=2) == 0.0
 
 
-# --- Quota ------------------------------------------------------------------------------------
+def test_a_clock_behind_the_stored_time_refills_nothing() -> None:
+    bucket = TokenBucket(tokens=0.5, at=1_000.0)
+    assert spend(bucket, 60, now=990.0) == (None, pytest.approx(0.5))
+    after, wait = spend(bucket, 60, now=1_000.5)
+    assert wait == 0.0
+    assert after == TokenBucket(tokens=pytest.approx(0.0), at=1_000.5)
+    # An edge whose clock is behind keeps the later time, so no one refills twice.
+    behind, _ = spend(TokenBucket(tokens=5.0, at=1_000.0), 60, now=900.0)
+    assert behind == TokenBucket(tokens=4.0, at=1_000.0)
 
 
-def test_room_decreases_as_executions_start_and_returns_when_they_finish() -> None:
-    quota = Quota(limit=3)
-    assert quota.room("alice") == 3
-    quota.started("alice", "e1")
-    quota.started("alice", "e2")
-    assert quota.room("alice") == 1
-    quota.finished("e1")
-    assert quota.room("alice") == 2
-    quota.finished("e2")
-    assert quota.room("alice") == 3
+def test_a_token_bucket_survives_its_stored_form() -> None:
+    bucket = TokenBucket(tokens=2.5, at=1_700_000_000.25)
+    assert msgspec.json.decode(msgspec.json.encode(bucket), type=TokenBucket) == bucket
 
 
-def test_finishing_an_unknown_execution_is_harmless() -> None:
-    quota = Quota(limit=2)
-    quota.started("alice", "e1")
-    quota.finished("stranger")
-    assert quota.room("alice") == 1
+# --- admit and forget (the quota of unfinished executions) --------------------------------------
 
 
-def test_finishing_twice_frees_the_slot_once() -> None:
-    quota = Quota(limit=2)
-    quota.started("alice", "e1")
-    quota.started("alice", "e2")
-    quota.finished("e1")
-    quota.finished("e1")
-    assert quota.room("alice") == 1
+def test_room_decreases_as_executions_are_admitted_and_returns_when_they_are_forgotten(
+) -> None:
+    one = admit(None, 2, "e1", now=1.0)
+    assert one == Unfinished({"e1": 1.0})
+    two = admit(one, 2, "e2", now=2.0)
+    assert two == Unfinished({"e1": 1.0, "e2": 2.0})
+    assert admit(two, 2, "e3", now=3.0) is None
+    assert forget(two, {"e1"}) == Unfinished({"e2": 2.0})
+    assert admit(forget(two, {"e1"}), 2, "e3", now=3.0) == Unfinished({"e2": 2.0, "e3": 3.0})
 
 
-def test_quotas_are_per_caller() -> None:
-    quota = Quota(limit=2)
-    quota.started("alice", "e1")
-    quota.started("alice", "e2")
-    assert quota.room("alice") == 0
-    assert quota.room("bob") == 2
-    quota.started("bob", "e3")
-    quota.finished("e3")
-    assert quota.room("alice") == 0
-    assert quota.room("bob") == 2
+def test_admitting_forgets_the_gone_executions_first() -> None:
+    full = Unfinished({"e1": 1.0, "e2": 2.0})
+    assert admit(full, 2, "e3", now=3.0, gone={"e1", "elsewhere"}) == Unfinished(
+        {"e2": 2.0, "e3": 3.0})
+    assert admit(full, 2, "e3", now=3.0, gone={"elsewhere"}) is None
+
+
+def test_forgetting_an_unknown_execution_stores_nothing() -> None:
+    assert forget(None, {"e1"}) is None
+    assert forget(Unfinished({"e1": 1.0}), {"stranger"}) is None
+
+
+def test_forgetting_twice_frees_the_place_once() -> None:
+    once = forget(Unfinished({"e1": 1.0, "e2": 2.0}), {"e1"})
+    assert once == Unfinished({"e2": 2.0})
+    assert forget(once, {"e1"}) is None
+
+
+def test_unfinished_executions_survive_their_stored_form() -> None:
+    unfinished = Unfinished({"e1": 1.5, "e2": 2.0})
+    assert msgspec.json.decode(msgspec.json.encode(unfinished), type=Unfinished) == unfinished
