@@ -63,8 +63,8 @@ class Bed:
 def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
     if os.geteuid() != 0:
         pytest.skip("extra Docker engines need root")
-    # Every component gets the same RUN_ACK_WAIT: the dispatcher sets it on the consumer the
-    # runners pull from, and a job held by a vanished runner is redelivered after it.
+    # Every component gets the same short RUN_ACK_WAIT (as in test_runner_kill.py), so that a
+    # job held by a vanished runner is not held long, whichever way the platform moves it.
     settings = {"RUN_ACK_WAIT": str(ACK_WAIT_S), "KEY_MAX_CONCURRENT": "500",
                 "RATE_LIMIT_PER_MINUTE": "100000", "MAX_CONCURRENT_SESSIONS": "50"}
     host_settings = {"POOL_SIZE": "2", "RUNNER_MAX_JOBS": str(SLOTS), "KERNEL_SPARES": "0"}
