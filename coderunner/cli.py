@@ -177,6 +177,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.hosts is not None:
+        from coderunner import bench_hosts
+
+        return bench_hosts.main(args.hosts, as_json=args.json)
     if args.soak is not None:
         from coderunner import soak
 
@@ -263,6 +267,9 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--idle-sockets", type=positive, nargs="?", const=1000, metavar="N",
                        help="instead: N idle browser sockets (1000) on one edge, 100 of them "
                             "running hello world")
+    bench.add_argument("--hosts", type=positive, nargs="?", const=200, metavar="N",
+                       help="instead: N short Python jobs (200) over the HTTP API with 1, 2 "
+                            "and 3 runner hosts (extra Docker engines; needs root), with CPU use")
     bench.set_defaults(func=cmd_bench)
 
     run = sub.add_parser("run", help="run a program file and print its output")
