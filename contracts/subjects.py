@@ -65,6 +65,19 @@ def runner_consumer(runner_id: str) -> str:
     return f"runner-{runner_token(runner_id)}"
 
 
+SLOTS_STREAM = "SLOTS"
+"""The global concurrency cap, shared by every dispatcher: one message on ``slots.<executionId>``
+per released job that has not completed, at most ``MAX_CONCURRENT_SESSIONS`` (``max_msgs``,
+discard new: the publish that would exceed it is refused). The dispatcher that released a job
+purges its slot when the completion comes; any dispatcher purges slots of completed jobs it
+finds (one whose dispatcher died)."""
+SLOTS_SUBJECTS = "slots.*"
+
+
+def slot(execution_id: str) -> str:
+    return f"slots.{execution_id}"
+
+
 COMPLETIONS_STREAM = "COMPLETIONS"
 """Completion events, kept for a day (limits retention, file storage), de-duplicated by
 execution id so that one execution has exactly one completion."""

@@ -39,6 +39,8 @@ from contracts.messages import (
 from contracts.settings import DispatcherSettings, nats_servers
 
 log = logging.getLogger(__name__)
+MAXIMUM_MESSAGES_EXCEEDED = 10077
+"""JetStream's error code for a publish refused by a full stream (discard new)."""
 FETCH_TIMEOUT_S = 5.0
 """A long poll: answered at once when a job arrives; short enough that a pull request lost in
 a NATS reconnect stalls the queue for seconds, not minutes."""
@@ -65,6 +67,17 @@ def stream_configs(settings: DispatcherSettings) -> list[StreamConfig]:
             subjects=[subjects.RUN_SUBJECTS],
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE,
+            duplicate_window=window,
+        ),
+        StreamConfig(
+            name=subjects.SLOTS_STREAM,
+            subjects=[subjects.SLOTS_SUBJECTS],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_msgs=settings.max_concurrent,
+            max_msgs_per_subject=1,
+            discard=DiscardPolicy.NEW,
+            max_age=float(subjects.RESULTS_MAX_AGE_S),
             duplicate_window=window,
         ),
         StreamConfig(
@@ -210,12 +223,12 @@ class DispatcherBus:
             await self._js.delete_consumer(subjects.RUN_STREAM, consumer)
         return True
 
-    async def resubmit(self, job: Job, data: bytes, attempts: int) -> None:
-        """Put a job taken off a silent runner back in the queue, to be dispatched anew."""
+    async def resubmit(self, job: Job, data: bytes, attempts: int, msg_id: str) -> None:
+        """Put a job taken off a silent runner back in the queue, to be dispatched anew
+        (``msg_id`` names the take, so that a repeat of it is dropped)."""
         await self._js.publish(
             subjects.job_submit(job.priority), data,
-            headers={"Nats-Msg-Id": f"{job.execution_id}.{attempts}",
-                     subjects.ATTEMPT_HEADER: str(attempts)},
+            headers={"Nats-Msg-Id": msg_id, subjects.ATTEMPT_HEADER: str(attempts)},
         )
 
     async def placement(self, key: str) -> str | None:
@@ -265,10 +278,31 @@ class DispatcherBus:
         except TimeoutError:  # nats-py raises its own or the builtin one
             return []
 
-    async def release(self, job: Job, data: bytes, runner_id: str, attempts: int) -> None:
+    async def take_slot(self, execution_id: str) -> bool:
+        """One of the ``MAX_CONCURRENT_SESSIONS`` slots for a job; False when all are taken."""
+        try:
+            # No Nats-Msg-Id: a job moved off a silent runner takes its slot again, and a
+            # repeated publish only replaces the subject's one message.
+            await self._js.publish(subjects.slot(execution_id), b"")
+        except nats.js.errors.APIError as exc:
+            if exc.err_code == MAXIMUM_MESSAGES_EXCEEDED:
+                return False
+            raise
+        return True
+
+    async def free_slot(self, execution_id: str) -> None:
+        await self._js.purge_stream(subjects.SLOTS_STREAM, subject=subjects.slot(execution_id))
+
+    async def slots_taken(self) -> list[str]:
+        """The execution ids that hold a slot."""
+        info = await self._js.stream_info(subjects.SLOTS_STREAM,
+                                          subjects_filter=subjects.SLOTS_SUBJECTS)
+        return [s.removeprefix("slots.") for s in (info.state.subjects or {})]
+
+    async def release(self, job: Job, data: bytes, runner_id: str, attempts: int,
+                      msg_id: str) -> None:
         """Hand a job (``data``: its JSON as submitted) to one runner, de-duplicated by
-        execution id (and attempt, for a job moved off a silent runner)."""
-        msg_id = f"{job.execution_id}.{attempts}" if attempts else job.execution_id
+        ``msg_id``."""
         await self._js.publish(
             subjects.run_for(runner_id), data,
             headers={"Nats-Msg-Id": msg_id, subjects.ATTEMPT_HEADER: str(attempts)},

@@ -22,6 +22,7 @@ from dispatcher.stats import CompletionStats
 log = logging.getLogger(__name__)
 HOUSEKEEPING_S = 1.0
 ORPHANS_EVERY_S = 2.0
+SLOTS_CHECK_S = 15.0
 RETRY_S = 0.5
 IN_PROGRESS_EVERY_S = 10.0
 
@@ -35,6 +36,16 @@ class Held:
     attempts: int = 0
     """Times it was handed to a runner before (it was moved off a silent one)."""
     affinity: Affinity | None = None
+    moved: bool = False
+    """Put back in the queue by a dispatcher that took it off a silent runner's consumer."""
+
+    def release_id(self) -> str:
+        """The ``Nats-Msg-Id`` of its release: the execution id the first time (a job fetched
+        twice is released once), then the sequence of the queue message that moved it (each
+        move is released once, and none is taken for a repeat of another)."""
+        if not self.moved:
+            return self.job.execution_id
+        return f"{self.job.execution_id}.j{self.msg.metadata.sequence.stream}"
 
 
 class Dispatcher:
@@ -81,13 +92,14 @@ class Dispatcher:
                 log.error("dropping a malformed job: %s", exc)
                 await msg.term()
                 continue
-            held = Held(msg, job, int((msg.headers or {}).get(ATTEMPT_HEADER, 0)),
-                        affinity_of(job))
-            if held.attempts:  # moved off a silent runner: its old slot is free
+            headers = msg.headers or {}
+            held = Held(msg, job, int(headers.get(ATTEMPT_HEADER, 0)), affinity_of(job),
+                        moved=ATTEMPT_HEADER in headers)
+            if held.moved:  # taken off a silent runner: it no longer runs there
                 self.queue.completed(job.execution_id)
                 self.fleet.completed(job.execution_id)
             group = notebook_key(job.owner, job.notebook.notebook_id) if job.notebook else None
-            since = time.time() if held.attempts else job.submitted_at
+            since = time.time() if held.moved else job.submitted_at
             if not self.queue.add(Waiting(job.execution_id, priority, since, held, group)):
                 await msg.ack()  # a redelivered duplicate of a job this dispatcher holds
             elif held.affinity is not None and held.affinity.key not in self.placements:
@@ -116,16 +128,23 @@ class Dispatcher:
         now = time.monotonic()
         while (item := self.queue.next(lambda w: self._target(w.handle, now) is not None)):
             held = item.handle
+            execution_id = held.job.execution_id
             runner = self._target(held, now)
             assert runner is not None  # next() only hands out jobs that have one
             try:
-                await self.bus.release(held.job, held.msg.data, runner, held.attempts)
-                self.fleet.sent(runner, held.job.execution_id, needed_language(held.job))
+                if not await self.bus.take_slot(execution_id):
+                    self.queue.put_back(item)  # other dispatchers fill the cap: a completion
+                    return                     # wakes this one
+                await self.bus.release(held.job, held.msg.data, runner, held.attempts,
+                                       held.release_id())
+                self.fleet.sent(runner, execution_id, needed_language(held.job))
                 await held.msg.ack()
             except Exception as exc:
                 # Not acked: JetStream redelivers the job to a dispatcher after ack_wait.
-                log.warning("releasing %s failed: %s", held.job.execution_id, exc)
-                self.queue.completed(held.job.execution_id)
+                log.warning("releasing %s failed: %s", execution_id, exc)
+                self.queue.completed(execution_id)
+                with contextlib.suppress(Exception):
+                    await self.bus.free_slot(execution_id)
                 await asyncio.sleep(RETRY_S)
                 continue
             await self._placed(held.affinity, runner)
@@ -226,20 +245,25 @@ class Dispatcher:
             await msg.term()
             return
         before = int((msg.headers or {}).get(ATTEMPT_HEADER, 0))
-        attempts = before + (msg.metadata.num_delivered or 1) - 1
+        attempts = before + (msg.metadata.num_delivered or 1) - 1  # not counting this take
         if await self.bus.already_completed(job.execution_id):
             pass  # it finished before its runner could ack it
         elif attempts >= self.settings.max_deliver:
             await self._dead_letter(job)
         else:
-            await self.bus.resubmit(job, msg.data, max(1, attempts))
+            await self.bus.free_slot(job.execution_id)  # it waits again, without a slot
+            await self.bus.resubmit(job, msg.data, attempts,
+                                    f"{job.execution_id}.r{msg.metadata.sequence.stream}")
         await msg.ack()
 
     async def _housekeeping(self) -> None:
-        last_progress = time.monotonic()
+        last_progress = last_slots = time.monotonic()
         while True:
             await asyncio.sleep(HOUSEKEEPING_S)
             try:
+                if time.monotonic() - last_slots >= SLOTS_CHECK_S:
+                    last_slots = time.monotonic()
+                    await self._free_finished_slots()
                 for item in self.queue.take_expired(time.time()):
                     await self._finish(item.handle, "expired", "waited longer than QUEUE_TIMEOUT")
                 if time.monotonic() - last_progress >= IN_PROGRESS_EVERY_S:
@@ -248,6 +272,19 @@ class Dispatcher:
                         await waiting.handle.msg.in_progress()
             except Exception as exc:
                 log.warning("housekeeping failed: %s; retrying", exc)
+
+    async def _free_finished_slots(self) -> None:
+        """Free the slots of jobs that completed while the dispatcher that released them was
+        gone (or could not free them)."""
+        freed = 0
+        for execution_id in await self.bus.slots_taken():
+            if execution_id not in self.queue.running and \
+                    await self.bus.already_completed(execution_id):
+                await self.bus.free_slot(execution_id)
+                freed += 1
+        if freed:
+            log.warning("freed %d slots of jobs that had completed", freed)
+            self._wake.set()
 
     async def _finish(self, held: Held, verdict: Verdict, message: str) -> None:
         msg, job = held.msg, held.job
@@ -273,7 +310,12 @@ class Dispatcher:
         self.stats.record(completion)
         self.fleet.completed(completion.execution_id)
         if self.queue.completed(completion.execution_id):
-            self._wake.set()
+            try:
+                await self.bus.free_slot(completion.execution_id)
+            except Exception as exc:  # the next look at the slots frees it
+                log.warning("freeing the slot of %s failed: %s", completion.execution_id, exc)
+        # Any completion may have freed a global slot, this dispatcher's or another's.
+        self._wake.set()
 
     async def _stop(self, execution_id: str) -> None:
         item = self.queue.cancel(execution_id)
@@ -282,6 +324,7 @@ class Dispatcher:
 
     async def _dead_letter(self, job: Job) -> None:
         notebook_id, cell_id = cell_ids(job)
+        await self.bus.free_slot(job.execution_id)
         await self.bus.publish_completion(
             CompletionEvent(
                 execution_id=job.execution_id, verdict="internal_error", language=job.language,

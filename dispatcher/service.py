@@ -93,6 +93,14 @@ class DispatchQueue(Generic[T]):
                 return item
         return None
 
+    def put_back(self, item: Waiting[T]) -> None:
+        """Undo ``next``: the job could not be released after all (no global slot); it goes
+        back to the head of its priority."""
+        self.running.discard(item.execution_id)
+        self._group_of.pop(item.execution_id, None)
+        self._known.add(item.execution_id)
+        self._queues[item.priority if item.priority in self._queues else 0].appendleft(item)
+
     def cancel(self, execution_id: str) -> Waiting[T] | None:
         """Remove a queued job (stop before it ran)."""
         for queue in self._queues.values():

@@ -7,42 +7,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import docker
 import httpx
 import pytest
 
-from coderunner.up import remove_runner_containers
 from contracts import labels
-from tests.conftest import Running, running_platform
+from tests.conftest import Running
+from tests.faults.conftest import CAP
 from tests.integration.wsclient import Client, completion_count
-
-CAP = 3
-
-
-@pytest.fixture(scope="module")
-def two_runners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, str, int]]:
-    """The platform's runner plus a second one (its own RUNNER_ID), sharing the Docker engine."""
-    settings = {"MAX_CONCURRENT_SESSIONS": str(CAP), "RUN_ACK_WAIT": "3"}
-    with running_platform(tmp_path_factory.mktemp("two-runners"), **settings) as running:
-        second_id = f"test-second-{uuid.uuid4().hex[:6]}"
-        # The same settings as the platform's: a dispatcher with another RUN_ACK_WAIT would
-        # update the shared consumer to its own.
-        env = {**os.environ, **settings, "NATS_URL": running.nats_url, "RUNNER_ID": second_id,
-               "POOL_SIZE": "1", "LOG_LEVEL": "WARNING"}
-        second = subprocess.Popen([sys.executable, "-m", "coderunner", "runner"], env=env)
-        dispatcher = subprocess.Popen([sys.executable, "-m", "coderunner", "dispatcher"], env=env)
-        try:
-            yield running, second_id, second.pid
-        finally:
-            for process in (second, dispatcher):
-                process.kill()
-                process.wait()
-            remove_runner_containers(env)
 
 
 @pytest.fixture

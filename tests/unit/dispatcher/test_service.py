@@ -115,3 +115,15 @@ def test_a_job_no_runner_can_take_waits_and_the_next_one_goes() -> None:
     assert queue.depth()[2] == 2
     taken = queue.next()
     assert taken is not None and taken.execution_id == "java", "first again once it can go"
+
+
+def test_a_job_put_back_goes_first_again() -> None:
+    queue: DispatchQueue[str] = DispatchQueue(max_concurrent=5, queue_timeout_s=60)
+    for eid in ("a", "b"):
+        queue.add(waiting(eid, 1))
+    taken = queue.next()
+    assert taken is not None and taken.execution_id == "a"
+    queue.put_back(taken)
+    assert queue.running == set()
+    assert not queue.add(waiting("a", 1)), "still known: a duplicate is refused"
+    assert drain(queue) == ["a", "b"]

@@ -1,0 +1,114 @@
+"""With two runners and two dispatchers: a notebook's cells all reach the one kernel that holds
+its state, a session's networked runs all reach its network, and a runner that goes silent
+(SIGSTOP) has its waiting jobs moved to the other, then takes work again once it resumes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import nats
+import nats.js.errors
+import pytest
+
+from contracts import subjects
+from contracts.messages import runner_info_decoder
+from tests.conftest import Running
+from tests.integration.test_notebooks import Notebook, kernel_containers
+from tests.integration.test_sessions import CLIENT, start_server
+from tests.integration.wsclient import Client, completion_count
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture
+async def http(two_runners: tuple[Running, str, int]) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=two_runners[0].url, timeout=120,
+                                 trust_env=False) as client:
+        yield client
+
+
+async def jobs_run(nats_url: str, runner_id: str) -> int | None:
+    """Jobs a runner has run, from its last heartbeat; None before its first."""
+    nc = await nats.connect(nats_url)
+    try:
+        kv = await nc.jetstream().key_value(subjects.RUNNERS_BUCKET)
+        entry = await kv.get(runner_id)
+        return runner_info_decoder.decode(entry.value or b"").jobs
+    except nats.js.errors.KeyNotFoundError:
+        return None
+    finally:
+        await nc.close()
+
+
+async def test_a_notebooks_cells_all_reach_its_one_kernel(
+        two_runners: tuple[Running, str, int]) -> None:
+    running, second_id, _ = two_runners
+    clients = [await Client.connect(running.ws_url) for _ in range(3)]
+    try:
+        notebooks = [await Notebook.open(client) for client in clients]
+        for notebook in notebooks:
+            assert (await notebook.run("x = 0")).verdict == "ok"
+        for _ in range(4):
+            cells = await asyncio.gather(*(nb.run("x += 1\nx") for nb in notebooks))
+            assert all(cell.verdict == "ok" for cell in cells), [c.events for c in cells]
+        assert [cell.text() for cell in cells] == ["4"] * 3, "every cell saw its notebook's state"
+        kernels = {runner: len(kernel_containers(runner))
+                   for runner in (running.runner_id, second_id)}
+        assert sum(kernels.values()) == 3, f"one kernel per notebook, no more: {kernels}"
+        for notebook in notebooks:
+            await notebook.command("close")
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def test_a_sessions_networked_runs_all_reach_its_network(
+        two_runners: tuple[Running, str, int]) -> None:
+    running = two_runners[0]
+    clients = [await Client.connect(running.ws_url) for _ in range(2)]
+    try:
+        servers = [(await start_server(client))[0] for client in clients]
+        for attempt in range(3):
+            for client in clients:
+                result = await client.run({"client.py": CLIENT}, request_id=f"c{attempt}")
+                assert (result.verdict, result.stdout) == ("ok", "echo:hello\n"), result.events
+        for client, server in zip(clients, servers, strict=True):
+            await client.send({"type": "stop", "executionId": server})
+            assert (await client.collect(server)).verdict == "cancelled"
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def test_a_silent_runners_jobs_move_and_it_works_again_once_back(
+        two_runners: tuple[Running, str, int], http: httpx.AsyncClient) -> None:
+    running, second_id, second_pid = two_runners
+    body = {"language": "python", "mainFile": "main.py",
+            "files": [{"name": "main.py", "content": "print(6 * 7)"}]}
+    while await jobs_run(running.nats_url, second_id) is None:  # until it is up
+        await asyncio.sleep(0.5)
+    os.kill(second_pid, signal.SIGSTOP)
+    try:
+        ids = [(await http.post("/api/v1/executions", json=body)).json()["id"]
+               for _ in range(10)]
+        results = await asyncio.gather(*(
+            http.get(f"/api/v1/executions/{eid}?wait=true&timeout=100") for eid in ids))
+        assert [(r.json()["verdict"], r.json()["stdout"]) for r in results] == \
+            [("ok", "42\n")] * 10, [r.json() for r in results]
+    finally:
+        os.kill(second_pid, signal.SIGCONT)
+    for execution_id in ids:
+        assert await completion_count(running.nats_url, execution_id) == 1
+    before = await jobs_run(running.nats_url, second_id)
+    deadline = time.monotonic() + 120
+    while await jobs_run(running.nats_url, second_id) == before:
+        assert time.monotonic() < deadline, "the resumed runner never took a job again"
+        more = [(await http.post("/api/v1/executions?wait=true&timeout=60", json=body)).json()
+                for _ in range(4)]
+        assert [r["verdict"] for r in more] == ["ok"] * 4, more
+        await asyncio.sleep(subjects.RUNNER_HEARTBEAT_S)
