@@ -211,7 +211,11 @@ class Dispatcher:
                 self._draining[name] = task
 
     async def _drain(self, consumer: str, runner_id: str | None) -> None:
-        log.warning("runner consumer %s has no live runner: moving its jobs", consumer)
+        view = self.fleet.runners.get(runner_id) if runner_id else None
+        if view is not None and view.seen == float("-inf"):
+            log.info("runner %s left: moving what waited for it", runner_id)
+        else:
+            log.warning("runner consumer %s has no live runner: moving its jobs", consumer)
         try:
             pull = await self.bus.drain(consumer)
             try:
