@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 HOUSEKEEPING_S = 1.0
 ORPHANS_EVERY_S = 2.0
 SLOTS_CHECK_S = 15.0
+PLACEMENTS_CACHED = 10_000
 RETRY_S = 0.5
 IN_PROGRESS_EVERY_S = 10.0
 
@@ -59,7 +60,8 @@ class Dispatcher:
         self.stats = CompletionStats()
         self.fleet = Fleet()
         self.placements: dict[str, str] = {}
-        """Placement key → runner, as this dispatcher last read or made it."""
+        """Placement key → runner, as this dispatcher last read or made it (the newest
+        ``PLACEMENTS_CACHED``; an older one is read again from the bucket)."""
         self._consumers: set[str] = set()
         """Runners whose consumer this dispatcher made (or found) since it started."""
         self._looking_up: set[str] = set()
@@ -115,7 +117,13 @@ class Dispatcher:
         finally:
             self._looking_up.discard(key)
         if placed is not None:
-            self.placements.setdefault(key, placed)
+            self._remember(key, placed)
+
+    def _remember(self, key: str, runner: str) -> None:
+        self.placements.pop(key, None)
+        self.placements[key] = runner
+        while len(self.placements) > PLACEMENTS_CACHED:
+            del self.placements[next(iter(self.placements))]
 
     async def _release(self) -> None:
         """Release what a completion made room for."""
@@ -131,17 +139,19 @@ class Dispatcher:
             execution_id = held.job.execution_id
             runner = self._target(held, now)
             assert runner is not None  # next() only hands out jobs that have one
-            try:
+            self.fleet.sent(runner, execution_id, needed_language(held.job))  # before any
+            try:                                                 # await: others see it taken
                 if not await self.bus.take_slot(execution_id):
+                    self.fleet.completed(execution_id)
                     self.queue.put_back(item)  # other dispatchers fill the cap: a completion
                     return                     # wakes this one
                 await self.bus.release(held.job, held.msg.data, runner, held.attempts,
                                        held.release_id())
-                self.fleet.sent(runner, execution_id, needed_language(held.job))
                 await held.msg.ack()
             except Exception as exc:
                 # Not acked: JetStream redelivers the job to a dispatcher after ack_wait.
                 log.warning("releasing %s failed: %s", execution_id, exc)
+                self.fleet.completed(execution_id)
                 self.queue.completed(execution_id)
                 with contextlib.suppress(Exception):
                     await self.bus.free_slot(execution_id)
@@ -165,7 +175,7 @@ class Dispatcher:
             return
         if not affinity.hard and affinity.key in self.placements:
             return
-        self.placements[affinity.key] = runner
+        self._remember(affinity.key, runner)
         try:
             await self.bus.place(affinity.key, runner)
         except Exception as exc:  # the next dispatcher to see the owner may choose anew
@@ -282,8 +292,10 @@ class Dispatcher:
         gone (or could not free them)."""
         freed = 0
         for execution_id in await self.bus.slots_taken():
-            if execution_id not in self.queue.running and \
-                    await self.bus.already_completed(execution_id):
+            if await self.bus.already_completed(execution_id):
+                # Also a completion this dispatcher missed (it was reconnecting to NATS).
+                self.queue.completed(execution_id)
+                self.fleet.completed(execution_id)
                 await self.bus.free_slot(execution_id)
                 freed += 1
         if freed:
