@@ -94,15 +94,20 @@ class RunnerBus:
         waited = 0
         while True:
             try:
-                self._pull = await self._js.pull_subscribe_bind(consumer, subjects.RUN_STREAM)
                 info = await self._js.consumer_info(subjects.RUN_STREAM, consumer)
+                if self._pull is not None:
+                    with contextlib.suppress(nats.errors.Error):
+                        await self._pull.unsubscribe()
+                self._pull = await self._js.pull_subscribe_bind(consumer, subjects.RUN_STREAM)
                 self.progress_every_s = (info.config.ack_wait or 30.0) / 3
                 return
             except nats.js.errors.NotFoundError:
                 waited += 1
                 if waited % 150 == 0:
                     log.warning("no dispatcher has made consumer %s yet; waiting", consumer)
-                await asyncio.sleep(0.2)
+            except (nats.errors.Error, TimeoutError) as exc:  # NATS busy or electing a leader
+                log.warning("binding to consumer %s failed: %s; retrying", consumer, exc)
+            await asyncio.sleep(0.2)
 
     async def claim(self) -> ClaimedJob | None:
         """Long-poll for one job; None when none arrived within the poll window."""

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 
-from agent_protocol import WORKSPACE, ZYGOTE_WAIT_S, emit
+from agent_protocol import WORKSPACE, ZYGOTE_WAIT_S, emit, lower_priority
 
 
 class Zygote:
@@ -32,6 +32,7 @@ class Zygote:
             actions.append((os.POSIX_SPAWN_DUP2, theirs.fileno(), 3))
             self.pid = os.posix_spawnp(self.argv[0], self.argv, self.env,
                                        file_actions=actions, setsid=True)
+            lower_priority(self.pid)  # the programs it forks inherit it
         finally:
             os.close(devnull)
             theirs.close()
@@ -95,6 +96,7 @@ class CompileServer:
             self.argv, cwd=WORKSPACE, env=self.env, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
         )
+        lower_priority(self.proc.pid)
         self.ready = False
 
     def stop(self) -> None:
@@ -182,6 +184,7 @@ class KernelProcess:
             argv, cwd=WORKSPACE, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, start_new_session=True,
         )
+        lower_priority(self.proc.pid)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.out_fd = self.proc.stdout.fileno()
         self.in_fd = self.proc.stdin.fileno()

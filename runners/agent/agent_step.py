@@ -11,7 +11,7 @@ import subprocess
 import time
 
 from agent_helpers import Zygote
-from agent_protocol import FLUSH_BYTES, FLUSH_SECONDS, WORKSPACE, emit
+from agent_protocol import FLUSH_BYTES, FLUSH_SECONDS, WORKSPACE, emit, lower_priority
 
 
 class Step:
@@ -47,6 +47,7 @@ class Step:
                     pass_fds=pass_fds,
                 )
                 self.pid = self.proc.pid
+            lower_priority(self.pid)  # (a zygote's child has it from the zygote already)
         except BaseException:
             for fd in self.parent_fds():
                 os.close(fd)

@@ -240,3 +240,13 @@ async def test_closing_the_socket_ends_a_program_waiting_for_input(platform: Run
     await client.close()
     stored = await stored_completion(platform.nats_url, queued["executionId"], wait_s=10)
     assert json.loads(stored)["verdict"] == "runtime_error"  # input() raised EOFError
+
+
+async def test_user_code_runs_below_the_agents_priority(client: Client) -> None:
+    """Programs (from the Python zygote, or exec'd like bash), and what they start, run at
+    niceness 10, so that a fork bomb cannot starve the agent that must stop it."""
+    program = "import os, subprocess\nprint(os.nice(0))\nsubprocess.run(['nice'])\n"
+    python = await run(client, program)
+    assert (python.verdict, python.stdout) == ("ok", "10\n10\n"), python.stderr
+    bash = await client.run({"main.sh": "nice\n"}, language="bash")
+    assert (bash.verdict, bash.stdout) == ("ok", "10\n"), bash.stderr
