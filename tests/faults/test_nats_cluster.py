@@ -15,8 +15,8 @@ import httpx
 import nats
 import nats.js.errors
 import pytest
-from nats.js.api import StorageType, StreamConfig
 
+from coderunner.multihost import wait_for_jetstream
 from coderunner.nats_server import NatsCluster, free_port
 from coderunner.up import Platform, remove_runner_containers
 from contracts import subjects
@@ -25,26 +25,6 @@ from tests.integration.wsclient import completion_count
 
 STREAMS = (subjects.JOBS_STREAM, subjects.RUN_STREAM, subjects.COMPLETIONS_STREAM,
            f"KV_{subjects.EXECUTIONS_BUCKET}", f"KV_{subjects.LIMITS_BUCKET}")
-
-
-async def wait_for_jetstream(url: str, timeout_s: float = 60.0) -> None:
-    """Until the cluster has elected its JetStream leader and takes a replicated stream."""
-    nc = await nats.connect(nats_servers(url))
-    try:
-        js = nc.jetstream()
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                await js.add_stream(StreamConfig(name="READY", subjects=["ready.probe"],
-                                                 storage=StorageType.MEMORY, num_replicas=3))
-                await js.delete_stream("READY")
-                return
-            except (nats.js.errors.APIError, nats.errors.TimeoutError):
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.5)
-    finally:
-        await nc.close()
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +37,7 @@ def clustered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Platfo
            "RUN_ACK_WAIT": "10"}
     platform = Platform(root, env, port=free_port())
     try:
-        asyncio.run(wait_for_jetstream(cluster.url))
+        asyncio.run(wait_for_jetstream(cluster.url, replicas=3))
         platform.start()
         platform.wait_ready(timeout_s=120)
         yield platform, cluster
