@@ -125,11 +125,29 @@ class RunnerBus:
             return None
         msg = msgs[0]
         try:
-            return ClaimedJob(msg, job_decoder.decode(msg.data))
+            job = job_decoder.decode(msg.data)
         except ValueError as exc:
             log.error("dropping a malformed job: %s", exc)
             await msg.term()
             return None
+        if await self._moved_meanwhile(msg):
+            log.warning("job %s waited here past the ack wait and was moved to another runner "
+                        "meanwhile: not running it", job.execution_id)
+            return None
+        return ClaimedJob(msg, job)
+
+    async def _moved_meanwhile(self, msg: Msg) -> bool:
+        """A job handed to this runner longer than its consumer's ack wait ago (the runner
+        was paused, or a pull it gave up on was answered late) may have been taken by a
+        dispatcher for another runner: then it is no longer in the RUN stream."""
+        ack_wait_s = self.progress_every_s * 3
+        if time.time() - msg.metadata.timestamp.timestamp() <= ack_wait_s:
+            return False
+        try:
+            await self._js.get_msg(subjects.RUN_STREAM, msg.metadata.sequence.stream)
+        except nats.js.errors.NotFoundError:
+            return True
+        return False
 
     async def _consumer_exists(self) -> bool:
         assert self._runner_id is not None
