@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from nats.js.api import StorageType, StreamConfig
 
 from coderunner.engines import Engine, running_engines
 from coderunner.nats_server import NatsCluster, NatsServer, free_port
-from coderunner.up import remove_runner_containers
+from coderunner.up import Platform, remove_runner_containers
 from contracts import subjects
 from contracts.messages import RunnerInfo
 from contracts.settings import nats_servers
@@ -123,11 +122,18 @@ def runner_hosts(count: int, plane_env: Mapping[str, str], images: Sequence[str]
 class ControlPlane:
     """NATS, a dispatcher and an edge: a platform whose runners are elsewhere."""
 
-    url: str
-    env: dict[str, str]
-    """What every component of this platform takes: NATS_URL, PLATFORM_ID and the settings."""
-    processes: dict[str, Process]
+    platform: Platform
     nats: NatsServer | NatsCluster
+
+    @property
+    def url(self) -> str:
+        return self.platform.url
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What every component of this platform takes: NATS_URL, PLATFORM_ID and the
+        settings."""
+        return self.platform.env
 
     @property
     def nats_url(self) -> str:
@@ -146,40 +152,22 @@ def control_plane(data_dir: Path, nats_nodes: int = 1,
     nats_: NatsServer | NatsCluster = (
         NatsServer(data_dir / "nats", port=0) if nats_nodes == 1
         else NatsCluster(data_dir / "nats", size=nats_nodes))
-    platform_id = f"hosts-{uuid.uuid4().hex[:6]}"
-    port = free_port()
-    processes: dict[str, Process] = {}
+    platform: Platform | None = None
     try:
         nats_.start()
-        env = {**os.environ, "NATS_URL": nats_.url, "PLATFORM_ID": platform_id,
-               "EDGE_HOST": "127.0.0.1", "EDGE_PORT": str(port), "LOG_LEVEL": "WARNING",
+        env = {**os.environ, "NATS_URL": nats_.url,
+               "PLATFORM_ID": f"hosts-{uuid.uuid4().hex[:6]}", "LOG_LEVEL": "WARNING",
                **(settings or {})}
         if nats_nodes > 1:
             asyncio.run(wait_for_jetstream(nats_.url, replicas=min(nats_nodes, 3)))
-        for role in ("dispatcher", "edge"):
-            processes[role] = _spawn(role, env)
-        plane = ControlPlane(f"http://127.0.0.1:{port}", env, processes, nats_)
-        _wait_healthy(plane)
-        yield plane
+        platform = Platform(data_dir, env, port=free_port(), roles=("dispatcher", "edge"))
+        platform.start()
+        platform.wait_ready()
+        yield ControlPlane(platform, nats_)
     finally:
-        for process in processes.values():
-            _end(process)
+        if platform is not None:
+            platform.stop()
         nats_.stop()
-
-
-def _wait_healthy(plane: ControlPlane, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for role, process in plane.processes.items():
-            if process.poll() is not None:
-                raise MultiHostError(f"{role} exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{plane.url}/healthz", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise MultiHostError(f"the edge did not answer on {plane.url} within {timeout_s} s")
 
 
 async def wait_for_jetstream(url: str, replicas: int, timeout_s: float = 60.0) -> None:

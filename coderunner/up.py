@@ -36,6 +36,8 @@ class Platform:
     host: str = "127.0.0.1"
     nats: NatsServer | None = None
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    roles: tuple[str, ...] = ROLES
+    """The components it starts (a control plane whose runners are elsewhere: no runner)."""
 
     @property
     def url(self) -> str:
@@ -50,7 +52,7 @@ class Platform:
             self.env["NATS_URL"] = self.nats.url
         self.env.setdefault("EDGE_PORT", str(self.port))
         self.env.setdefault("EDGE_HOST", self.host)
-        for role in ROLES:
+        for role in self.roles:
             self.children[role] = subprocess.Popen(
                 [sys.executable, "-m", "coderunner", role], env=self.env
             )

@@ -70,17 +70,14 @@ class Fleet:
         self.runners: dict[str, RunnerView] = {}
         self._runner_of: dict[str, str] = {}
 
-    def heartbeat(self, info: RunnerInfo, now: float) -> bool:
-        """Record a heartbeat; True when the runner is new (or back after going silent)."""
+    def heartbeat(self, info: RunnerInfo, now: float) -> None:
         view = self.runners.get(info.runner_id)
         if view is None:
             self.runners[info.runner_id] = RunnerView(info, now, others=info.active)
-            return True
-        fresh = not self.is_alive(view, now)
+            return
         view.info, view.seen = info, now
         view.others = max(0, info.active - len(view.mine))
         view.sent_since.clear()
-        return fresh
 
     def gone(self, runner_id: str) -> None:
         """The runner deleted its heartbeat (it stopped): treat it as silent from now."""
@@ -97,8 +94,9 @@ class Fleet:
     def is_alive(self, view: RunnerView, now: float) -> bool:
         return now - view.seen < self.silent_s
 
-    def silent(self, now: float) -> list[str]:
-        return [r for r, view in self.runners.items() if not self.is_alive(view, now)]
+    def alive(self, now: float) -> set[str]:
+        """The runners heard from within ``silent_s``."""
+        return {r for r, view in self.runners.items() if self.is_alive(view, now)}
 
     def choose(self, language: str, now: float, prefer: str | None = None,
                hard: bool = False) -> str | None:
@@ -125,6 +123,3 @@ class Fleet:
         view = self.runners.get(runner_id) if runner_id else None
         if view is not None:
             view.mine.discard(execution_id)
-
-    def alive_count(self, now: float) -> int:
-        return sum(1 for v in self.runners.values() if self.is_alive(v, now))

@@ -206,8 +206,7 @@ class Dispatcher:
     async def _find_orphans(self) -> None:
         now = time.monotonic()
         runner_of = {runner_consumer(r): r for r in self.fleet.runners}
-        alive = {runner_consumer(r) for r, view in self.fleet.runners.items()
-                 if self.fleet.is_alive(view, now)}
+        alive = {runner_consumer(r) for r in self.fleet.alive(now)}
         for name in await self.bus.runner_consumers():
             if name in alive or name in self._draining:
                 self._orphaned.pop(name, None)
@@ -229,7 +228,7 @@ class Dispatcher:
         try:
             pull = await self.bus.drain(consumer)
             try:
-                while runner_id is None or runner_id not in self._alive():
+                while runner_id is None or runner_id not in self.fleet.alive(time.monotonic()):
                     msgs = await self.bus.take(pull, 1.0)
                     for msg in msgs:
                         await self._rescue(msg)
@@ -245,10 +244,6 @@ class Dispatcher:
             log.warning("draining %s failed: %s", consumer, exc)
         finally:
             self._draining.pop(consumer, None)
-
-    def _alive(self) -> set[str]:
-        now = time.monotonic()
-        return {r for r, v in self.fleet.runners.items() if self.fleet.is_alive(v, now)}
 
     async def _rescue(self, msg: Msg) -> None:
         """Put a job of a silent runner back in the queue (or end it, when it was handed out

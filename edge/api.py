@@ -206,7 +206,6 @@ class Api:
         priority = PRIORITY_BACKGROUND if spec.background else PRIORITY_API
         record = ExecutionRecord(execution_id, principal.owner, runtime.name, now,
                                  spec.request_id, spec.callback_url)
-        await self.bus.put_record(record)
         job = Job(
             execution_id=execution_id, language=runtime.name, files=spec.files,
             main_file=spec.main_file, owner=principal.owner, priority=priority,

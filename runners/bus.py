@@ -77,8 +77,13 @@ class RunnerBus:
         self._runner_id: str | None = None
         self._kv: KeyValue | None = None
         self._results: KeyValue | None = None
-        self.progress_every_s = 10.0
-        """How often a running job's claim is renewed: a third of the consumer's ack_wait."""
+        self.ack_wait_s = 30.0
+        """This runner's consumer's ack wait, read when it binds."""
+
+    @property
+    def progress_every_s(self) -> float:
+        """How often a running job's claim is renewed: a third of the ack wait."""
+        return self.ack_wait_s / 3
 
     @classmethod
     async def connect(cls, url: str, name: str) -> RunnerBus:
@@ -99,7 +104,7 @@ class RunnerBus:
                     with contextlib.suppress(nats.errors.Error):
                         await self._pull.unsubscribe()
                 self._pull = await self._js.pull_subscribe_bind(consumer, subjects.RUN_STREAM)
-                self.progress_every_s = (info.config.ack_wait or 30.0) / 3
+                self.ack_wait_s = info.config.ack_wait or 30.0
                 return
             except nats.js.errors.NotFoundError:
                 waited += 1
@@ -140,8 +145,7 @@ class RunnerBus:
         """A job handed to this runner longer than its consumer's ack wait ago (the runner
         was paused, or a pull it gave up on was answered late) may have been taken by a
         dispatcher for another runner: then it is no longer in the RUN stream."""
-        ack_wait_s = self.progress_every_s * 3
-        if time.time() - msg.metadata.timestamp.timestamp() <= ack_wait_s:
+        if time.time() - msg.metadata.timestamp.timestamp() <= self.ack_wait_s:
             return False
         try:
             await self._js.get_msg(subjects.RUN_STREAM, msg.metadata.sequence.stream)

@@ -261,17 +261,16 @@ class DockerSandboxes:
         await self.remove(sandbox.container_id)
 
     async def remove(self, container_id: str) -> None:
-        with contextlib.suppress(docker.errors.NotFound):
-            try:
-                await asyncio.to_thread(self._api.remove_container, container_id, force=True)
-            except docker.errors.NotFound:
-                pass  # gone already (a janitor removed it once it exited)
-            except docker.errors.APIError as exc:
-                if "already in progress" not in str(exc):
-                    log.warning("cannot remove container %s: %s", container_id[:12], exc)
-            except requests.RequestException as exc:  # the janitor removes it once it exited
-                log.warning("cannot remove container %s: the Docker engine did not answer (%s)",
-                            container_id[:12], exc)
+        try:
+            await asyncio.to_thread(self._api.remove_container, container_id, force=True)
+        except docker.errors.NotFound:
+            pass  # gone already (a janitor removed it once it exited)
+        except docker.errors.APIError as exc:
+            if "already in progress" not in str(exc):
+                log.warning("cannot remove container %s: %s", container_id[:12], exc)
+        except requests.RequestException as exc:  # the janitor removes it once it exited
+            log.warning("cannot remove container %s: the Docker engine did not answer (%s)",
+                        container_id[:12], exc)
 
     @property
     def instance(self) -> str:

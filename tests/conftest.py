@@ -84,6 +84,16 @@ KEYS = {"alice": "alice-secret-0123456789", "bob": "bob-secret-0123456789",
         "carol": "carol-secret-0123456789", "dave": "dave-secret-0123456789",
         "ops": "ops-secret-0123456789"}
 WEBHOOK_SECRET = "whsec-test-0123456789"
+PRINT = {"language": "python", "mainFile": "main.py",
+         "files": [{"name": "main.py", "content": "print('hi')"}]}
+SPIN = {"language": "python", "mainFile": "main.py",
+        "files": [{"name": "main.py", "content": "while True: pass"}]}
+"""Bodies of ``POST /api/v1/executions``: a quick program and one that runs until stopped."""
+
+
+def bearer(name: str) -> dict[str, str]:
+    """The Authorization header of API key ``name`` of ``KEYS``."""
+    return {"Authorization": f"Bearer {KEYS[name]}"}
 
 
 @pytest.fixture(scope="session")

@@ -18,13 +18,11 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
-import msgspec
-import nats
-import nats.js.errors
 import pytest
 
 from coderunner.engines import Engine, running_engines
-from contracts import labels, subjects
+from coderunner.multihost import heartbeats
+from contracts import labels
 from contracts.messages import RunnerInfo
 from tests.conftest import Running, running_platform
 from tests.integration.wsclient import completion_count
@@ -72,16 +70,7 @@ async def http(platform_on_engine: Running) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def heartbeat(nats_url: str, runner_id: str) -> RunnerInfo | None:
-    nc = await nats.connect(nats_url)
-    try:
-        kv = await nc.jetstream().key_value(subjects.RUNNERS_BUCKET)
-        try:
-            entry = await kv.get(runner_id)
-        except nats.js.errors.KeyNotFoundError:
-            return None
-        return msgspec.json.decode(entry.value or b"", type=RunnerInfo)
-    finally:
-        await nc.close()
+    return (await heartbeats(nats_url, [runner_id])).get(runner_id)
 
 
 def warm(info: RunnerInfo | None) -> dict[str, int]:

@@ -11,12 +11,10 @@ import time
 from collections.abc import AsyncIterator
 
 import httpx
-import nats
-import nats.js.errors
 import pytest
 
+from coderunner.multihost import heartbeats
 from contracts import subjects
-from contracts.messages import runner_info_decoder
 from tests.conftest import Running
 from tests.integration.test_notebooks import Notebook, kernel_containers
 from tests.integration.test_sessions import CLIENT, start_server
@@ -34,15 +32,8 @@ async def http(two_runners: tuple[Running, str, int]) -> AsyncIterator[httpx.Asy
 
 async def jobs_run(nats_url: str, runner_id: str) -> int | None:
     """Jobs a runner has run, from its last heartbeat; None before its first."""
-    nc = await nats.connect(nats_url)
-    try:
-        kv = await nc.jetstream().key_value(subjects.RUNNERS_BUCKET)
-        entry = await kv.get(runner_id)
-        return runner_info_decoder.decode(entry.value or b"").jobs
-    except nats.js.errors.KeyNotFoundError:
-        return None
-    finally:
-        await nc.close()
+    info = (await heartbeats(nats_url, [runner_id])).get(runner_id)
+    return info.jobs if info else None
 
 
 async def settled_jobs_run(nats_url: str, runner_id: str) -> int:

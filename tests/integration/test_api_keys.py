@@ -9,16 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import KEYS, Running
-
-PRINT = {"language": "python", "mainFile": "main.py",
-         "files": [{"name": "main.py", "content": "print('hi')"}]}
-SPIN = {"language": "python", "mainFile": "main.py",
-        "files": [{"name": "main.py", "content": "while True: pass"}]}
-
-
-def bearer(name: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {KEYS[name]}"}
+from tests.conftest import KEYS, PRINT, SPIN, Running, bearer
 
 
 @pytest.fixture

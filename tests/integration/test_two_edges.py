@@ -22,20 +22,10 @@ from contracts.subjects import quota_key, rate_key
 from edge.auth import TokenBucket, Unfinished
 from edge.bus import EdgeBus
 from edge.limits import Limits
-from tests.conftest import KEYS, Running, running_platform
+from tests.conftest import KEYS, PRINT, SPIN, Running, bearer, running_platform
 from tests.integration.wsclient import Client
 
 RATE = 12
-PRINT = {"language": "python", "mainFile": "main.py",
-         "files": [{"name": "main.py", "content": "print('hi')"}]}
-SPIN = {"language": "python", "mainFile": "main.py",
-        "files": [{"name": "main.py", "content": "while True: pass"}]}
-
-
-def bearer(name: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {KEYS[name]}"}
-
-
 @pytest.fixture(scope="module")
 def platform_a(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     settings = {

@@ -61,8 +61,9 @@ def test_only_runners_with_the_language_and_a_recent_heartbeat_are_chosen() -> N
     assert fleet.choose("java", 5.0) == "b"
     assert fleet.choose("rust", 5.0) is None
     assert fleet.choose("java", 10.5) is None, "b went silent"
-    assert fleet.silent(10.5) == ["a", "b"]
+    assert fleet.alive(10.5) == set()
     fleet.heartbeat(info("b", languages=("java",)), 11.0)
+    assert fleet.alive(11.0) == {"b"}
     assert fleet.choose("java", 11.0) == "b"
 
 
