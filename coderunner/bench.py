@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -31,7 +30,7 @@ import websockets
 from rich.console import Console
 from rich.table import Table
 
-from coderunner.nats_server import NatsServer
+from coderunner.nats_server import NatsServer, free_port
 from coderunner.up import Platform, remove_runner_containers
 from contracts import labels, subjects
 from contracts.messages import Job, SourceFile, completion_decoder, encode
@@ -71,12 +70,6 @@ class Figures:
             "per_second": self.per_second,
             "note": self.note,
         }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

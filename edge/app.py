@@ -183,8 +183,8 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
         token = edge.tokens.issue(session_id, now)  # a resumed session's token is renewed
         edge.metrics.sockets.inc()
         try:
-            await Connection(ws, edge.bus, catalog, session_id, token, resumed,
-                             edge.unfinished, edge.tokens).serve()
+            await Connection(ws, edge.bus, catalog, session_id, token, edge.tokens, resumed,
+                             edge.unfinished).serve()
         finally:
             edge.metrics.sockets.dec()
 

@@ -120,8 +120,8 @@ class Unfinished:
 
 class Connection:
     def __init__(self, ws: WebSocket, bus: EdgeBus, catalog: Catalog, session_id: str,
-                 token: str, resumed: bool = False, unfinished: Unfinished | None = None,
-                 tokens: SessionTokens | None = None) -> None:
+                 token: str, tokens: SessionTokens, resumed: bool = False,
+                 unfinished: Unfinished | None = None) -> None:
         self.ws = ws
         self.bus = bus
         self.catalog = catalog
@@ -129,7 +129,8 @@ class Connection:
         self.token = token
         self.resumed = resumed
         self.unfinished = unfinished or Unfinished()
-        self.tokens = tokens or SessionTokens("")
+        self.tokens = tokens
+        """Signs this session's execution ids, which ``attach`` checks (the edge's secret)."""
         self.executions: dict[str, Execution] = {}
         self.delivered: collections.deque[str] = collections.deque(maxlen=DELIVERED_KEPT)
         """Executions whose completion this socket sent: ``attach`` ignores them."""

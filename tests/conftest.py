@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from coderunner.bench import free_port
-from coderunner.nats_server import NatsServer
+from coderunner.nats_server import NatsServer, free_port
 from coderunner.up import Platform, remove_runner_containers
 
 CANARY = "canary-7f1d0c-never-in-a-sandbox"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from coderunner.bench import free_port
+from coderunner.nats_server import free_port
 from contracts.subjects import quota_key, rate_key
 from edge.auth import TokenBucket, Unfinished
 from edge.bus import EdgeBus

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from contracts.runtimes import Catalog
+from edge.sessions import SessionTokens
 from edge.ws import (
     MAX_FRAME_BYTES,
     SEND_QUEUE_LIMIT,
@@ -28,7 +29,8 @@ class FakeSocket:
 
 def connection(ws: FakeSocket) -> Connection:
     bus: Any = None  # never reached by these tests
-    return Connection(ws, bus, Catalog([]), "0" * 32, "token")  # type: ignore[arg-type]
+    return Connection(ws, bus, Catalog([]), "0" * 32, "token",  # type: ignore[arg-type]
+                      SessionTokens("unit-test-secret"))
 
 
 async def test_a_reader_that_falls_behind_is_disconnected() -> None:
