@@ -139,8 +139,13 @@ class Runner:
         """Run the job; a failure of the runner itself ends it ``internal_error`` (once: a
         redelivery would only fail again)."""
         async def running() -> None:
-            if not job.interactive:  # the HTTP API's status; a socket was told by the event
+            if job.interactive:  # a socket was told by the status event
+                return
+            try:  # the HTTP API's status only: a NATS hiccup must not fail the job
                 await self.bus.mark_running(job.execution_id)
+            except Exception as exc:
+                log.warning("job %s runs, but its status could not be stored: %s",
+                            job.execution_id, exc)
 
         kept = KeptOutput(self.bus.publish_event, running)
         try:
