@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,32 @@ from coderunner.nats_server import NatsServer, free_port
 from coderunner.up import Platform, remove_runner_containers
 
 CANARY = "canary-7f1d0c-never-in-a-sandbox"
+
+
+def need_root(what: str) -> None:
+    """Fail (never skip) a test that needs root when it runs without."""
+    if os.geteuid() != 0:
+        pytest.fail(f"{what} need root: run the tests as root (CI does)", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    fail_if_skipped_in_ci(report)
+    return report
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    fail_if_skipped_in_ci(report)
+
+
+def fail_if_skipped_in_ci(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Under CI=true a skipped test fails the run: a test that does not run proves nothing."""
+    if report.skipped and os.environ.get("CI") == "true" and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true (nothing may be skipped there): {reason}"
 
 
 @dataclass

@@ -24,7 +24,7 @@ from coderunner.engines import Engine, running_engines
 from coderunner.multihost import heartbeats
 from contracts import labels
 from contracts.messages import RunnerInfo
-from tests.conftest import Running, running_platform
+from tests.conftest import Running, need_root, running_platform
 from tests.integration.wsclient import completion_count
 
 # The first run on a machine loads the images into the engine (a minute on two busy cores).
@@ -41,8 +41,7 @@ FIGURES: dict[str, Any] = {}
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Engine]:
-    if os.geteuid() != 0:
-        pytest.skip("extra Docker engines need root")
+    need_root("extra Docker engines")
     with running_engines(1, IMAGES) as [engine]:
         yield engine
 

@@ -6,7 +6,6 @@ leaves no process, mount, namespace or cgroup behind."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from coderunner.engines import Engine, reserved, running_engines
-from tests.conftest import Running, running_platform
+from tests.conftest import Running, need_root, running_platform
 from tests.integration.wsclient import Client
 
 # The first run on a machine loads the images into the engine (a minute on two busy cores).
@@ -55,8 +54,7 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Engine]:
-    if os.geteuid() != 0:
-        pytest.skip("extra Docker engines need root")
+    need_root("extra Docker engines")
     with running_engines(1, IMAGES) as [engine]:
         yield engine
 
@@ -147,8 +145,7 @@ def test_images_load_only_when_missing(engine: Engine) -> None:
 
 
 def test_a_torn_down_engine_leaves_nothing_behind() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("extra Docker engines need root")
+    need_root("extra Docker engines")
     with reserved(1, prefix="teardown") as [engine]:
         try:
             engine.start()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import msgspec
 import pytest
 
@@ -166,7 +167,6 @@ def test_execution_event_schemas_cover_the_five_events() -> None:
 
 
 def test_a_full_json_schema_validator_accepts_the_encodings() -> None:
-    jsonschema_rs = pytest.importorskip("jsonschema_rs")
     validator = jsonschema_rs.validator_for(execution_event_schemas())
     for event in (FULL, MINIMAL, EXPIRED, OutputEvent("e1", "stderr", "x")):
         assert validator.is_valid(msgspec.json.decode(encode(event)))
