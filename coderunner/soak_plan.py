@@ -120,7 +120,8 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Accounting:
-    """Every planned execution against the COMPLETIONS stream: exactly one each."""
+    """Every planned execution against the COMPLETIONS stream and a live subscriber: exactly
+    one completion each, stored and published."""
 
     planned: int
     accepted: int
@@ -132,8 +133,8 @@ class Accounting:
     problems: dict[str, str]
     """Execution id (or ``#<number>`` when never accepted) → what was wrong."""
     published_twice: dict[str, int] = field(default_factory=dict)
-    """Completions a live subscriber saw more than once (the stream keeps one): not a failure,
-    but worth knowing."""
+    """Completions a live subscriber saw more than once: the job ran (or finished) twice, which
+    the stream's de-duplication hides (it keeps the first). A failure."""
     by_channel: dict[str, dict[str, float]] = field(default_factory=dict)
     """Channel → planned, ok, and p50 / p95 ms from submission to completion."""
     by_language: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -141,7 +142,7 @@ class Accounting:
     @property
     def held(self) -> bool:
         return (self.accepted == self.planned == self.once and not self.missing
-                and not self.duplicated and not self.problems)
+                and not self.duplicated and not self.published_twice and not self.problems)
 
     def as_dict(self) -> dict[str, object]:
         return {"planned": self.planned, "accepted": self.accepted, "exactlyOnce": self.once,

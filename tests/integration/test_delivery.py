@@ -3,7 +3,6 @@ once, a late subscriber replays it, and a durable consumer sees each completion 
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -18,6 +17,7 @@ from contracts import subjects
 from contracts.messages import Job, SourceFile, completion_decoder, encode
 from tests.conftest import Running
 from tests.integration.wsclient import completion_count, stored_completion
+from tests.runs_seen import runs_seen
 
 
 @pytest.fixture
@@ -40,15 +40,16 @@ async def test_a_job_published_twice_is_queued_and_completed_once(
     js = nc.jetstream()
     once = job()
     headers = {"Nats-Msg-Id": once.execution_id}
-    first = await js.publish(subjects.job_submit(1), encode(once), headers=headers)
-    second = await js.publish(subjects.job_submit(1), encode(once), headers=headers)
-    assert (first.duplicate, second.duplicate) == (None, True)
-    completion = completion_decoder.decode(
-        await stored_completion(platform.nats_url, once.execution_id, wait_s=30))
-    assert completion.verdict == "ok"
-    later = await js.publish(subjects.job_submit(1), encode(once), headers=headers)
-    assert later.duplicate
-    await asyncio.sleep(1)
+    async with runs_seen(platform.nats_url) as seen:
+        first = await js.publish(subjects.job_submit(1), encode(once), headers=headers)
+        second = await js.publish(subjects.job_submit(1), encode(once), headers=headers)
+        assert (first.duplicate, second.duplicate) == (None, True)
+        completion = completion_decoder.decode(
+            await stored_completion(platform.nats_url, once.execution_id, wait_s=30))
+        assert completion.verdict == "ok"
+        later = await js.publish(subjects.job_submit(1), encode(once), headers=headers)
+        assert later.duplicate
+        await seen.assert_once([once.execution_id])
     assert await completion_count(platform.nats_url, once.execution_id) == 1
 
 

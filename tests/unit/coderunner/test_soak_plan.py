@@ -94,10 +94,10 @@ def test_refusals_wrong_output_and_bad_verdicts_are_problems() -> None:
     assert not done.held
 
 
-def test_a_completion_published_twice_is_reported_but_does_not_fail() -> None:
+def test_a_completion_published_twice_fails_though_the_stream_kept_one() -> None:
     done = account([ok(0)], {"id0": 1}, seen={"id0": 2})
     assert done.published_twice == {"id0": 2}
-    assert done.held
+    assert not done.held
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -1,0 +1,91 @@
+"""What really ran, as it happened: a core-NATS subscriber (not JetStream, which drops a
+re-published completion by its ``Nats-Msg-Id``) that sees every ``running`` status and every
+completion any runner or dispatcher publishes. A job run twice shows as two starts and two
+completion publishes here, whatever the COMPLETIONS stream keeps.
+
+Used by every test that claims "exactly once": open it before the first submission, and
+after the last completion call ``settled()`` (the JOBS and RUN streams are empty, so no job is
+left to be redelivered) before reading the counts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+import msgspec
+import nats
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from contracts import subjects
+from contracts.messages import StatusEvent, completion_decoder, event_decoder
+
+SETTLE_TIMEOUT_S = 120.0
+
+
+class RunsSeen:
+    def __init__(self, nc: NATS) -> None:
+        self._nc = nc
+        self.subscription: Subscription | None = None
+        self.starts: Counter[str] = Counter()
+        """Execution id → ``running`` statuses published (one per run that began)."""
+        self.completions: Counter[str] = Counter()
+        """Execution id → completions published (the stream keeps the first)."""
+
+    async def on_msg(self, msg: Msg) -> None:
+        if subjects.is_completion(msg.subject):
+            self.completions[completion_decoder.decode(msg.data).execution_id] += 1
+        elif subjects.is_event(msg.subject):
+            try:
+                event = event_decoder.decode(msg.data)
+            except msgspec.ValidationError:
+                return
+            if isinstance(event, StatusEvent) and event.status == "running":
+                self.starts[event.execution_id] += 1
+
+    async def settled(self, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
+        """Wait until no job is left on the JOBS or RUN stream (each is removed when acked,
+        after its completion): nothing can be redelivered and run again after this."""
+        js = self._nc.jetstream()
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            left = {name: (await js.stream_info(name)).state.messages
+                    for name in (subjects.JOBS_STREAM, subjects.RUN_STREAM)}
+            if not any(left.values()):
+                break
+            assert asyncio.get_running_loop().time() < deadline, f"jobs left: {left}"
+            await asyncio.sleep(0.2)
+        await self._nc.flush()  # whatever was published before is in our callback's queue now
+        while self.subscription is not None and self.subscription.pending_msgs:
+            await asyncio.sleep(0.05)
+
+    def twice(self, ids: Iterable[str], starts: int = 1) -> dict[str, tuple[int, int]]:
+        """Of ``ids``, those that began more than ``starts`` times or completed more than
+        once: execution id → (starts, completions published)."""
+        return {i: (self.starts[i], self.completions[i]) for i in ids
+                if self.starts[i] > starts or self.completions[i] > 1}
+
+    async def assert_once(self, ids: Iterable[str], began: bool = True) -> None:
+        """After ``settled()``: each of ``ids`` began once (``began``: jobs a runner ran; not
+        those expired or cancelled in the queue) and completed once."""
+        await self.settled()
+        ids = list(ids)
+        seen = {i: (self.starts[i], self.completions[i]) for i in ids}
+        assert seen == {i: (int(began), 1) for i in ids}, {
+            i: counts for i, counts in seen.items() if counts != (int(began), 1)}
+
+
+@asynccontextmanager
+async def runs_seen(nats_url: str) -> AsyncIterator[RunsSeen]:
+    """Count starts and completions on ``nats_url`` (any node of a cluster) meanwhile."""
+    nc = await nats.connect(nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    seen = RunsSeen(nc)
+    try:
+        seen.subscription = await nc.subscribe(subjects.everything_of("*"), cb=seen.on_msg)
+        await nc.flush()
+        yield seen
+    finally:
+        await nc.close()
