@@ -11,6 +11,7 @@ from msgspec import Meta, Struct
 from contracts.messages import (
     CellCode,
     Id,
+    Isolation,
     KernelName,
     Limits,
     NotebookId,
@@ -102,6 +103,8 @@ class ExecutionResult(Struct, frozen=True, rename="camel"):
     """A notebook cell's number in its kernel."""
     outputs: list[dict[str, Any]] | None = None
     """A notebook cell's outputs, nbformat 4 output dicts (MIME bundles in ``data``)."""
+    isolation: Isolation | None = None
+    """The isolation of the sandbox that ran it (``runc`` or ``gvisor``), once completed."""
 
 
 class NotebookRequest(Struct, frozen=True, rename="camel", forbid_unknown_fields=True):

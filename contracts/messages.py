@@ -49,6 +49,10 @@ ControlAction = Literal["stdin", "eof", "stop"]
 KernelName = Literal["python", "bash"]
 NotebookState = Literal["open", "interrupted", "restarted", "closed", "dead", "none"]
 NotebookAction = Literal["interrupt", "restart", "close"]
+Isolation = Literal["runc", "gvisor"]
+"""What separates a sandbox from the host kernel: ``runc`` (namespaces, seccomp, dropped
+capabilities; the host kernel serves every system call) or ``gvisor`` (runsc, a kernel in user
+space between the program and the host). See docs/reliability.md."""
 
 
 class _Wire(Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
@@ -228,6 +232,8 @@ class CompletionEvent(_Event, frozen=True, tag="completion"):
     cell_id: str | None = None
     execution_count: int | None = None
     """A notebook cell's number in its kernel (``In [n]``)."""
+    isolation: Isolation | None = None
+    """The isolation of the sandbox that ran it; left out when no runner took the job."""
 
 
 class ErrorEvent(_Event, frozen=True, tag="error"):
@@ -316,6 +322,9 @@ class Job(Struct, frozen=True, rename="camel", omit_defaults=True):
     notebook: NotebookCell | None = None
     """A notebook cell (``files`` empty): run in the owner's kernel for that notebook, one
     cell of a notebook at a time."""
+    isolation: Isolation = "runc"
+    """The least isolation the caller asks for (its API key's); the runner runs the job under
+    the strongest of this, the language's and its own default (``gvisor`` over ``runc``)."""
 
 
 class Control(Struct, frozen=True, rename="camel", omit_defaults=True):

@@ -11,6 +11,8 @@ from pathlib import Path
 import msgspec
 from msgspec import Struct
 
+from contracts.messages import Isolation
+
 MAIN = "{main}"
 STEM = "{stem}"
 CLASS = "{class}"
@@ -54,6 +56,9 @@ class Runtime(Struct, frozen=True, forbid_unknown_fields=True):
     fork_server: list[str] | None = None
     """argv of a warm interpreter that forks run steps (the agent's Python zygote)."""
     limits: RuntimeLimits = RuntimeLimits()
+    isolation: Isolation = "runc"
+    """The least isolation this language's sandboxes get; ``gvisor`` runs every job of it
+    under runsc, whatever the caller's key asks."""
 
     @property
     def image_tag(self) -> str:
@@ -63,6 +68,11 @@ class Runtime(Struct, frozen=True, forbid_unknown_fields=True):
         """The files of a program that ``{sources}`` names, in a stable order."""
         extensions = tuple(self.source_extensions or [self.extension])
         return sorted(n for n in names if n.endswith(extensions))
+
+
+def strongest(*asked: Isolation) -> Isolation:
+    """The isolation that satisfies every ask: ``gvisor`` when any asks for it."""
+    return "gvisor" if "gvisor" in asked else "runc"
 
 
 def expand(

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from msgspec import Struct
 
+from contracts.messages import Isolation
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RUNTIMES_DIR = REPO_ROOT / "infra" / "runtimes"
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
@@ -66,10 +68,21 @@ class ApiKey(Struct, frozen=True):
     name: str
     secret: str
     admin: bool = False
+    isolation: Isolation = "runc"
+    """The least isolation of this key's sandboxes (``gvisor`` for keys named in GVISOR_KEYS)."""
 
 
-def parse_api_keys(entries: list[str], admins: tuple[str, ...]) -> tuple[ApiKey, ...]:
-    """``name:secret`` entries; names must be unique and secrets at least 16 characters."""
+def _isolation(env: Mapping[str, str], name: str) -> Isolation:
+    raw = env.get(name, "").strip().lower() or "runc"
+    if raw not in ("runc", "gvisor"):
+        raise SettingsError(f"{name} must be runc or gvisor, got {raw!r}")
+    return "gvisor" if raw == "gvisor" else "runc"
+
+
+def parse_api_keys(entries: list[str], admins: tuple[str, ...],
+                   gvisor: tuple[str, ...] = ()) -> tuple[ApiKey, ...]:
+    """``name:secret`` entries; names must be unique and secrets at least 16 characters. Keys
+    named in ``admins`` are admins, those in ``gvisor`` run their code under gVisor."""
     keys: list[ApiKey] = []
     for entry in entries:
         name, sep, secret = entry.strip().partition(":")
@@ -79,7 +92,11 @@ def parse_api_keys(entries: list[str], admins: tuple[str, ...]) -> tuple[ApiKey,
             raise SettingsError(f"the secret of API key {name!r} is shorter than 16 characters")
         if any(k.name == name for k in keys):
             raise SettingsError(f"API key name {name!r} appears twice")
-        keys.append(ApiKey(name, secret, name in admins))
+        keys.append(ApiKey(name, secret, name in admins,
+                           "gvisor" if name in gvisor else "runc"))
+    unknown = set(gvisor) - {k.name for k in keys}
+    if unknown:
+        raise SettingsError(f"GVISOR_KEYS names no API key: {', '.join(sorted(unknown))}")
     return tuple(keys)
 
 
@@ -93,7 +110,7 @@ def _api_keys(env: Mapping[str, str]) -> tuple[ApiKey, ...]:
             raise SettingsError(f"API_KEYS_FILE {path!r} cannot be read: {exc}") from None
         entries += [line.strip() for line in text.splitlines()
                     if line.strip() and not line.lstrip().startswith("#")]
-    return parse_api_keys(entries, _list(env, "ADMIN_KEYS"))
+    return parse_api_keys(entries, _list(env, "ADMIN_KEYS"), _list(env, "GVISOR_KEYS"))
 
 
 class EdgeSettings(Struct, frozen=True):
@@ -195,6 +212,9 @@ class RunnerSettings(Struct, frozen=True):
     kernel_memory_mb: int = 512
     kernel_spares: int = 1
     """Python kernels kept started (libraries for plots loaded) for the next notebook."""
+    default_isolation: Isolation = "runc"
+    """The least isolation of every sandbox of this runner (a job, its key or its language may
+    ask for more); its warm pools hold sandboxes of this isolation."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> RunnerSettings:
@@ -216,6 +236,7 @@ class RunnerSettings(Struct, frozen=True):
             kernel_ttl_s=_int(env, "KERNEL_TTL", 600, 1),
             kernel_memory_mb=_int(env, "KERNEL_MEMORY_MB", 512, 64),
             kernel_spares=_int(env, "KERNEL_SPARES", 1),
+            default_isolation=_isolation(env, "DEFAULT_ISOLATION"),
         )
 
 

@@ -95,7 +95,7 @@ def result_of(record: ExecutionRecord, completion: CompletionEvent | None, runni
         queued_ms=completion.queued_ms, message=completion.message,
         stdout=output.stdout if output else "", stderr=output.stderr if output else "",
         tables=output.tables if output else [],
-        execution_count=completion.execution_count,
+        execution_count=completion.execution_count, isolation=completion.isolation,
         outputs=output.outputs if output and record.notebook_id else None,
     )
 
@@ -211,7 +211,7 @@ class Api:
             main_file=spec.main_file, owner=principal.owner, priority=priority,
             submitted_at=now, request_id=spec.request_id, reuse_key=f"api:{runtime.name}",
             stdin=spec.stdin, args=spec.args, limits=spec.limits, keep_output=True,
-            webhook=spec.callback_url is not None,
+            webhook=spec.callback_url is not None, isolation=principal.isolation,
         )
         await self.submit(principal, record, job)
         return Accepted(execution_id)

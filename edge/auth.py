@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from contracts.messages import Isolation
 from contracts.settings import ApiKey
 
 LOCAL = "local"
@@ -21,6 +22,8 @@ LOCAL = "local"
 class Principal:
     name: str
     admin: bool
+    isolation: Isolation = "runc"
+    """The least isolation of this caller's sandboxes (``GVISOR_KEYS``)."""
 
     @property
     def owner(self) -> str:
@@ -61,7 +64,7 @@ class KeyRing:
         wanted = _digest(secret.strip())
         for digest, key in self._by_digest.items():
             if hmac.compare_digest(digest, wanted):
-                return Principal(key.name, key.admin)
+                return Principal(key.name, key.admin, key.isolation)
         raise AuthError("this API key is not valid")
 
 

@@ -65,7 +65,7 @@ class NotebookApi:
         cell_id = spec.cell_id or f"cell-{execution_id[:8]}"
         job = cell_job(principal.owner, notebook.notebook_id, cell_id, spec.code,
                        notebook.kernel, execution_id=execution_id, request_id=spec.request_id,
-                       limits=spec.limits, keep_output=True)
+                       limits=spec.limits, keep_output=True, isolation=principal.isolation)
         await self.api.submit(principal, ExecutionRecord(
             execution_id, principal.owner, KERNEL_RUNTIME, job.submitted_at, spec.request_id,
             notebook_id=notebook.notebook_id, cell_id=cell_id), job)

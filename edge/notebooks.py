@@ -6,6 +6,7 @@ import time
 import uuid
 
 from contracts.messages import (
+    Isolation,
     Job,
     Limits,
     NotebookAction,
@@ -26,14 +27,15 @@ def new_notebook_id() -> str:
 
 def cell_job(owner: str, notebook_id: str, cell_id: str, code: str, kernel: str, *,
              execution_id: str | None = None, request_id: str | None = None,
-             limits: Limits | None = None, keep_output: bool = False) -> Job:
+             limits: Limits | None = None, keep_output: bool = False,
+             isolation: Isolation = "runc") -> Job:
     """A cell as a job: priority 0 (notebooks and background), after the notebook's earlier
     cells (the dispatcher runs one cell of a notebook at a time)."""
     return Job(
         execution_id=execution_id or uuid.uuid4().hex, language=KERNEL_RUNTIME, files=[],
         main_file="", owner=owner, priority=PRIORITY_BACKGROUND, submitted_at=time.time(),
         request_id=request_id, limits=limits, keep_output=keep_output,
-        notebook=NotebookCell(notebook_id, cell_id, code, kernel),
+        notebook=NotebookCell(notebook_id, cell_id, code, kernel), isolation=isolation,
     )
 
 

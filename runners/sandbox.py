@@ -25,7 +25,8 @@ import requests
 from docker.types import Ulimit
 
 from contracts import labels
-from contracts.runtimes import Runtime
+from contracts.messages import Isolation
+from contracts.runtimes import Runtime, strongest
 from contracts.settings import RunnerSettings
 from runners.link import AgentLink
 
@@ -39,10 +40,21 @@ FILE_SIZE_BYTES = 64 * 1024 * 1024
 KERNEL_PROCESSES = 128
 """A Jupyter kernel runs a dozen threads before the first cell."""
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/workspace"}
+GVISOR_RUNTIMES = {False: "runsc", True: "runsc-net"}
+"""Docker runtime names of gVisor (infra/setup/ensure-docker.sh registers them), by whether the
+sandbox is on a session network: without one, gVisor runs with no network stack at all."""
+GVISOR_HOST_TASKS = (64, 8)
+"""Under gVisor (ptrace) the pids cgroup counts the host threads of gVisor itself, about 40 at
+rest and 5 more per process of the program, so it is only a backstop of 64 + 8 per process; the
+program's process limit is RLIMIT_NPROC, which gVisor's kernel counts inside the sandbox."""
 
 
 class SandboxError(Exception):
     """A sandbox container could not be created or started."""
+
+
+class LimitsFixed(SandboxError):
+    """runsc cannot change a running sandbox's limits (it has no ``update``)."""
 
 
 class EngineUnavailable(SandboxError):
@@ -71,6 +83,8 @@ class Sandbox:
     last_used: float = field(default_factory=time.monotonic)
     network: str | None = None
     """The session network it is on, if any."""
+    isolation: Isolation = "runc"
+    attachment: Attachment | None = None
 
     @property
     def short_id(self) -> str:
@@ -88,7 +102,7 @@ class Attachment:
 
 def container_config(
     runtime: Runtime, settings: RunnerSettings, instance: str,
-    attachment: Attachment | None = None, kernel: bool = False,
+    attachment: Attachment | None = None, kernel: bool = False, isolation: Isolation = "runc",
 ) -> dict[str, Any]:
     """Keyword arguments for ``APIClient.create_container``, hardening included."""
     config = _hardened(runtime, settings, instance)
@@ -106,7 +120,18 @@ def container_config(
         config["network_disabled"] = False
         config["host_config"]["network_mode"] = attachment.network
         config["labels"][labels.SESSION] = attachment.session
+    if isolation == "gvisor":
+        _under_gvisor(config["host_config"], attachment is not None)
     return config
+
+
+def _under_gvisor(host_config: dict[str, Any], networked: bool) -> None:
+    processes = host_config["pids_limit"]
+    base, per_process = GVISOR_HOST_TASKS
+    host_config["runtime"] = GVISOR_RUNTIMES[networked]
+    host_config["pids_limit"] = base + per_process * processes
+    host_config["ulimits"] = [*host_config["ulimits"],
+                              Ulimit(name="nproc", soft=processes, hard=processes)]
 
 
 def _hardened(runtime: Runtime, settings: RunnerSettings, instance: str) -> dict[str, Any]:
@@ -174,8 +199,9 @@ class DockerSandboxes:
         self._api = self._client.api
 
     async def create(self, runtime: Runtime, attachment: Attachment | None = None,
-                     kernel: bool = False) -> Sandbox:
-        config = container_config(runtime, self._settings, self._instance, attachment, kernel)
+                     kernel: bool = False, isolation: Isolation = "runc") -> Sandbox:
+        config = container_config(runtime, self._settings, self._instance, attachment, kernel,
+                                  isolation)
         host_config = self._api.create_host_config(**config.pop("host_config"))
         if attachment is not None:
             config["networking_config"] = endpoints(attachment.network, attachment.alias)
@@ -209,7 +235,8 @@ class DockerSandboxes:
             memory_mb = min(self._settings.kernel_memory_mb, self._settings.max_memory_mb)
             processes = min(KERNEL_PROCESSES, self._settings.max_processes)
         return Sandbox(container_id, runtime.name, link, memory_mb, processes,
-                       network=attachment.network if attachment else None)
+                       network=attachment.network if attachment else None, isolation=isolation,
+                       attachment=attachment)
 
     async def _prepare(self, link: AgentLink, runtime: Runtime) -> None:
         """Start the runtime's warm helpers in the sandbox (a fork server, a compile server)."""
@@ -241,6 +268,8 @@ class DockerSandboxes:
         Docker call, and none when they are already right."""
         if (memory_mb, processes) == (sandbox.memory_mb, sandbox.processes):
             return
+        if sandbox.isolation == "gvisor":
+            raise LimitsFixed(f"{sandbox.short_id} runs under gVisor")
         size = memory_mb * 1024 * 1024
         body = {"Memory": size, "MemorySwap": size, "PidsLimit": processes}
 
@@ -255,6 +284,21 @@ class DockerSandboxes:
         except (docker.errors.DockerException, requests.RequestException) as exc:
             raise SandboxError(f"cannot set the limits of {sandbox.short_id}: {exc}") from exc
         sandbox.memory_mb, sandbox.processes = memory_mb, processes
+
+    async def oom_killed(self, sandbox: Sandbox) -> bool:
+        """Whether the kernel's OOM killer ended the container: under gVisor a program over its
+        memory limit takes the whole sandbox with it (gVisor's kernel holds all its memory)."""
+        def ended() -> dict[str, Any]:
+            with contextlib.suppress(requests.RequestException):  # still running after 5 s
+                self._api.wait(sandbox.container_id, timeout=5)
+            return cast(dict[str, Any], self._api.inspect_container(sandbox.container_id))
+
+        try:
+            with engine_answers(f"cannot inspect {sandbox.short_id}"):
+                state = await asyncio.to_thread(ended)
+        except (docker.errors.DockerException, EngineUnavailable):
+            return False
+        return bool(state["State"].get("OOMKilled"))
 
     async def destroy(self, sandbox: Sandbox) -> None:
         await sandbox.link.close()
@@ -380,6 +424,8 @@ class DockerSessions:
         config.pop("command", None)
         host = config.pop("host_config")
         host["network_mode"] = network
+        if strongest(self._settings.default_isolation, runtime.isolation) == "gvisor":
+            _under_gvisor(host, networked=True)
         host_config = self._api.create_host_config(**host)
         networking = endpoints(network, "mysql")
         try:

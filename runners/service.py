@@ -9,8 +9,8 @@ import time
 
 import msgspec
 
-from contracts.messages import CompletionEvent, Control, Job, RunnerInfo
-from contracts.runtimes import Catalog, Runtime
+from contracts.messages import CompletionEvent, Control, Isolation, Job, RunnerInfo
+from contracts.runtimes import Catalog, Runtime, strongest
 from contracts.settings import RunnerSettings
 from contracts.subjects import RUNNER_HEARTBEAT_S
 from runners.bus import ClaimedJob, RunnerBus
@@ -19,7 +19,14 @@ from runners.link import AgentGone
 from runners.notebooks import CellLimits, Kernels
 from runners.output import KeptOutput
 from runners.pool import ReuseSlots, WarmPool, pool_info
-from runners.sandbox import BASE_ENV, DockerSandboxes, DockerSessions, Sandbox, SandboxError
+from runners.sandbox import (
+    BASE_ENV,
+    DockerSandboxes,
+    DockerSessions,
+    LimitsFixed,
+    Sandbox,
+    SandboxError,
+)
 from runners.sessions import Session, Sessions
 
 log = logging.getLogger(__name__)
@@ -40,11 +47,13 @@ class Runner:
         self.catalog = catalog
         self.sandboxes = sandboxes
         self.bus = bus
-        self.pools = {
-            name: WarmPool(runtime, settings.pool_size, sandboxes.create, sandboxes.destroy)
-            for name in versions
-            if (runtime := catalog.get(name)) is not None
-        }
+        self._serving = False
+        self.pools: dict[tuple[str, Isolation], WarmPool] = {}
+        """Warm sandboxes by language and isolation: the runner's own isolation's from the
+        start, another's from its first job on (a key or language that asks for gVisor)."""
+        for name in versions:
+            if (runtime := catalog.get(name)) is not None:
+                self._pool(runtime, strongest(settings.default_isolation, runtime.isolation))
         self.versions = versions
         self.reuse = ReuseSlots(settings.container_ttl_s, sandboxes.destroy)
         self.sessions = Sessions(
@@ -52,21 +61,52 @@ class Runner:
             sandboxes.instance, lambda: catalog.get("sql") if "sql" in versions else None,
         )
         python = catalog.get("python") if "python" in versions else None
-        self.kernels = Kernels(
-            lambda: self._create_kernel(), sandboxes.destroy,
-            {**BASE_ENV, **(python.env if python else {})}, settings.kernel_ttl_s,
-            bus.subscribe_notebook, bus.subscribe_control,
-            spares=settings.kernel_spares if python else 0,
-        )
+        self.kernels: dict[Isolation, Kernels] = {}
+        """Notebook kernels by isolation; spares only of the runner's own."""
+        self._kernels(strongest(settings.default_isolation, python.isolation if python else "runc"),
+                      spares=settings.kernel_spares if python else 0)
         self.active = 0
         self.jobs = 0
         self.reused = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def _pool(self, runtime: Runtime, isolation: Isolation) -> WarmPool:
+        pool = self.pools.get((runtime.name, isolation))
+        if pool is None:
+            async def create(runtime: Runtime) -> Sandbox:
+                return await self.sandboxes.create(runtime, isolation=isolation)
+            pool = WarmPool(runtime, self.settings.pool_size, create, self.sandboxes.destroy)
+            self.pools[(runtime.name, isolation)] = pool
+            if self._serving:
+                pool.start()
+        return pool
+
+    def _kernels(self, isolation: Isolation, spares: int = 0) -> Kernels:
+        kernels = self.kernels.get(isolation)
+        if kernels is None:
+            python = self.catalog.get("python")
+            kernels = Kernels(
+                lambda: self._create_kernel(isolation), self.sandboxes.destroy,
+                {**BASE_ENV, **(python.env if python else {})}, self.settings.kernel_ttl_s,
+                self.bus.subscribe_notebook, self.bus.subscribe_control, spares=spares,
+            )
+            self.kernels[isolation] = kernels
+            if self._serving:
+                kernels.start()
+        return kernels
+
+    def isolation_for(self, job: Job) -> Isolation:
+        """The strongest of what the job's key, its language and this runner ask for."""
+        runtime = self.catalog.get(job.language)
+        return strongest(job.isolation, self.settings.default_isolation,
+                         runtime.isolation if runtime else "runc")
+
     async def serve(self) -> None:
+        self._serving = True
         for pool in self.pools.values():
             pool.start()
-        self.kernels.start()
+        for kernels in self.kernels.values():
+            kernels.start()
         expiry = asyncio.create_task(self._expire_idle())
         heartbeat = asyncio.create_task(self._heartbeat())
         slots = asyncio.Semaphore(self.settings.max_jobs)
@@ -95,9 +135,9 @@ class Runner:
         while True:
             info = RunnerInfo(
                 self.settings.runner_id, self.versions, self.active, self.settings.max_jobs,
-                time.time(), pools={name: pool_info(p) for name, p in self.pools.items()},
+                time.time(), pools={pool_name(*key): pool_info(p) for key, p in self.pools.items()},
                 kept=len(self.reuse), jobs=self.jobs, reused=self.reused,
-                sessions=len(self.sessions), kernels=len(self.kernels),
+                sessions=len(self.sessions), kernels=sum(map(len, self.kernels.values())),
             )
             try:
                 await self.bus.heartbeat(info)
@@ -111,7 +151,8 @@ class Runner:
             try:
                 await self.reuse.expire()
                 await self.sessions.expire()
-                await self.kernels.expire()
+                for kernels in self.kernels.values():
+                    await kernels.expire()
             except Exception as exc:  # Docker busy, say: the next tick tries again
                 log.warning("expiring idle sandboxes failed: %s", exc)
 
@@ -126,7 +167,8 @@ class Runner:
         heartbeat = asyncio.create_task(self._keep_claim(claimed))
         try:
             completion = await self._complete(job)
-            completion = msgspec.structs.replace(completion, claimed_at=claimed_at)
+            completion = msgspec.structs.replace(completion, claimed_at=claimed_at,
+                                                 isolation=self.isolation_for(job))
             await self.bus.publish_completion(completion)
             await claimed.ack()
         except Exception:  # NATS unreachable: not acked, the job is redelivered after ack_wait
@@ -167,9 +209,11 @@ class Runner:
     async def run_job(self, job: Job, publish: Publish) -> CompletionEvent:
         queued_ms = max(0, round((time.time() - job.submitted_at) * 1000))
         if job.notebook is not None:
-            return await self.kernels.run(job, self._cell_limits(job), publish, queued_ms)
+            kernels = self._kernels(self.isolation_for(job))
+            return await kernels.run(job, self._cell_limits(job), publish, queued_ms)
         runtime = self.catalog.get(job.language)
-        pool = self.pools.get(runtime.name) if runtime else None
+        served = runtime is not None and runtime.name in self.versions
+        pool = self._pool(runtime, self.isolation_for(job)) if runtime and served else None
         if runtime is None or pool is None:
             return failure(job, "internal_error", f"this runner has no {job.language!r} runtime",
                            queued_ms)
@@ -193,16 +237,32 @@ class Runner:
             job.execution_id, lambda control: self._forward(sandbox, control)
         )
         try:
-            await self.sandboxes.set_limits(sandbox, limits.memory_mb, limits.processes)
+            sandbox = await self._fitted(sandbox, runtime, limits.memory_mb, limits.processes)
             completion = await execute(sandbox, job, runtime, limits, publish, queued_ms, env)
         except (AgentGone, SandboxError) as exc:
             log.warning("sandbox %s failed: %s", sandbox.short_id, exc)
+            oom = sandbox.isolation == "gvisor" and await self.sandboxes.oom_killed(sandbox)
             await self.sandboxes.destroy(sandbox)
+            if oom:  # gVisor's kernel holds the program's memory: the whole sandbox went
+                return failure(job, "memory_limit", "the program ran out of memory", queued_ms)
             return failure(job, "internal_error", "the sandbox stopped answering", queued_ms)
         finally:
             await subscription.unsubscribe()
         self._release(job, sandbox)
         return completion
+
+    async def _fitted(self, sandbox: Sandbox, runtime: Runtime, memory_mb: int,
+                      processes: int) -> Sandbox:
+        """The sandbox with these limits: changed in place, or (runsc cannot change them) a
+        fresh one made with them in its place."""
+        try:
+            await self.sandboxes.set_limits(sandbox, memory_mb, processes)
+            return sandbox
+        except LimitsFixed:
+            await self.sandboxes.destroy(sandbox)
+        limits = msgspec.structs.replace(runtime.limits, memory_mb=memory_mb, processes=processes)
+        return await self.sandboxes.create(msgspec.structs.replace(runtime, limits=limits),
+                                           sandbox.attachment, isolation=sandbox.isolation)
 
     def _cell_limits(self, job: Job) -> CellLimits:
         """A cell may run up to the server's maximum wall time (as an IDE run may)."""
@@ -213,11 +273,11 @@ class Runner:
         return CellLimits(min(wall, self.settings.max_wall_ms),
                           min(output_kb, self.settings.output_cap_kb) * 1024)
 
-    async def _create_kernel(self) -> Sandbox:
+    async def _create_kernel(self, isolation: Isolation) -> Sandbox:
         python = self.catalog.get("python")
         if python is None or "python" not in self.versions:
             raise SandboxError("this runner has no python image for notebook kernels")
-        return await self.sandboxes.create(python, kernel=True)
+        return await self.sandboxes.create(python, kernel=True, isolation=isolation)
 
     async def _session_for(self, job: Job) -> Session | None:
         if not job.network:
@@ -225,10 +285,11 @@ class Runner:
         return await self.sessions.open(job.owner, with_database=wants_database(job))
 
     async def _sandbox_for(self, job: Job, pool: WarmPool, session: Session | None) -> Sandbox:
+        isolation = self.isolation_for(job)
         if job.reuse_key:
             kept = await self.reuse.take(job.owner, job.reuse_key, pool.runtime.name)
             wanted = session.network if session else None
-            if kept is not None and kept.network != wanted:
+            if kept is not None and (kept.network, kept.isolation) != (wanted, isolation):
                 await self.sandboxes.destroy(kept)  # on the wrong network, or on one at all
                 kept = None
             if kept is not None:
@@ -237,13 +298,15 @@ class Runner:
         if session is None:
             return await pool.take()
         try:
-            return await self.sandboxes.create(pool.runtime, session.attachment(job.main_file))
+            return await self.sandboxes.create(pool.runtime, session.attachment(job.main_file),
+                                               isolation=isolation)
         except SandboxError:
             if await self.sessions.network_exists(session):
                 raise
             # Its network was removed under it (by a janitor): make the session anew.
             session = await self.sessions.reopen(job.owner, with_database=wants_database(job))
-            return await self.sandboxes.create(pool.runtime, session.attachment(job.main_file))
+            return await self.sandboxes.create(pool.runtime, session.attachment(job.main_file),
+                                               isolation=isolation)
 
     async def _forward(self, sandbox: Sandbox, control: Control) -> None:
         command: dict[str, str] = {"op": control.action}
@@ -281,8 +344,14 @@ class Runner:
             await pool.close()
         await self.reuse.close()
         await self.sessions.close()
-        await self.kernels.close()
+        for kernels in self.kernels.values():
+            await kernels.close()
         await self.sandboxes.remove_instance_leftovers()
+
+
+def pool_name(language: str, isolation: Isolation) -> str:
+    """A pool's name in the heartbeat: the language, with ``/gvisor`` for gVisor's pools."""
+    return language if isolation == "runc" else f"{language}/{isolation}"
 
 
 def wants_database(job: Job) -> bool:

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts.runtimes import CatalogError, expand, load_catalog
+from contracts.messages import Isolation
+from contracts.runtimes import CatalogError, expand, load_catalog, strongest
 from contracts.settings import DEFAULT_RUNTIMES_DIR
 
 
@@ -64,3 +65,29 @@ def test_an_unknown_key_in_a_runtime_file_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(CatalogError, match="rnu"):
         load_catalog(tmp_path)
+
+
+def test_a_runtime_file_may_ask_for_gvisor_and_nothing_else(tmp_path: Path) -> None:
+    head = 'name = "x"\ndisplay_name = "X"\nextension = ".x"\nimage = "x"\nrun = ["x"]\n'
+    (tmp_path / "x.toml").write_text(head + 'isolation = "gvisor"\n')
+    runtime = load_catalog(tmp_path).get("x")
+    assert runtime is not None and runtime.isolation == "gvisor"
+    (tmp_path / "x.toml").write_text(head + 'isolation = "kata"\n')
+    with pytest.raises(CatalogError, match="isolation"):
+        load_catalog(tmp_path)
+
+
+def test_the_shipped_catalog_runs_under_runc_unless_asked() -> None:
+    catalog = load_catalog(DEFAULT_RUNTIMES_DIR)
+    assert {runtime.isolation for runtime in catalog.runtimes} == {"runc"}
+
+
+@pytest.mark.parametrize(("asked", "runs"), [
+    (("runc", "runc", "runc"), "runc"),
+    (("gvisor", "runc", "runc"), "gvisor"),
+    (("runc", "runc", "gvisor"), "gvisor"),
+    (("gvisor", "gvisor"), "gvisor"),
+])
+def test_the_strongest_isolation_asked_for_wins(asked: tuple[Isolation, ...],
+                                                runs: Isolation) -> None:
+    assert strongest(*asked) == runs

@@ -36,7 +36,7 @@ FULL = CompletionEvent(
 )
 EVERY_FIELD = msgspec.structs.replace(FULL, exit_code=139, truncated=True, claimed_at=1.5,
                                       webhook=True, notebook_id="nb1", cell_id="c1",
-                                      execution_count=3,
+                                      execution_count=3, isolation="gvisor",
                                       message="cannot start ./main: Permission denied")
 MINIMAL = CompletionEvent(execution_id="0c303e81d55e4e01ace7664a6af5c178", verdict="expired")
 EXPIRED = CompletionEvent(execution_id="e1", verdict="expired", queued_ms=60_412,

@@ -42,6 +42,13 @@ def test_the_bearer_scheme_is_case_insensitive(scheme: str) -> None:
     assert ring().authenticate(f"{scheme} {ALICE.secret}").name == "alice"
 
 
+def test_a_gvisor_key_makes_a_caller_whose_code_runs_under_gvisor() -> None:
+    keys = KeyRing((ALICE, ApiKey("bob", "bob-secret-0123456789", isolation="gvisor")))
+    assert keys.authenticate("Bearer bob-secret-0123456789").isolation == "gvisor"
+    assert keys.authenticate(f"Bearer {ALICE.secret}").isolation == "runc"
+    assert KeyRing(()).authenticate(None).isolation == "runc"
+
+
 def test_an_admin_key_makes_an_admin_caller() -> None:
     principal = ring().authenticate(f"Bearer {ROOT.secret}")
     assert principal.name == "root"
