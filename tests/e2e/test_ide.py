@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
+from contracts.runtimes import load_catalog
+from contracts.settings import DEFAULT_RUNTIMES_DIR
 from tests.e2e.conftest import STEP_MS, Ide
 
 RUNAWAY = """import itertools
@@ -123,6 +125,36 @@ def test_a_server_and_a_client_talk_from_two_tabs(ide: Ide) -> None:
     expect(server.locator(".phase")).to_have_text("Running")
     server.get_by_role("button", name="Stop server.py").click()
     ide.wait_done("server.py")
+
+
+def test_a_module_that_did_not_load_makes_the_page_load_itself_again(ide: Ide) -> None:
+    """As when Chromium aborts the requests in flight because Docker made or removed a network
+    on this machine (ERR_NETWORK_CHANGED): no half-built page."""
+    aborted: list[str] = []
+
+    def once(route: Route) -> None:
+        if aborted:
+            route.continue_()
+        else:
+            aborted.append(route.request.url)
+            route.abort("failed")
+
+    ide.page.route("**/js/project.js", once)
+    ide.open()
+    assert len(aborted) == 1
+    expect(ide.page.locator("#notice")).to_be_hidden()
+    ide.problems[:] = [p for p in ide.problems if "ERR_FAILED" not in p]
+
+
+def test_a_page_that_cannot_load_says_so_after_three_tries(ide: Ide) -> None:
+    tries: list[str] = []
+    ide.page.route("**/js/project.js", lambda route: (tries.append(route.request.url),
+                                                      route.abort("failed")))
+    ide.page.goto(ide.url)
+    expect(ide.page.locator("#notice-text")).to_contain_text(
+        "The IDE did not load completely", timeout=STEP_MS)
+    assert len(tries) == 4, "the first load and three more"
+    ide.problems[:] = [p for p in ide.problems if "ERR_FAILED" not in p]
 
 
 def test_an_sql_script_shows_its_result_sets_as_tables(ide: Ide) -> None:
@@ -299,7 +331,8 @@ def test_every_language_runs_its_hello_world_template_in_a_tab_of_its_own(ide: I
     ide.open()
     ids = ide.page.locator("#template option").evaluate_all("os => os.map(o => o.value)")
     hellos = [i for i in ids if i.startswith("hello-")]
-    assert len(hellos) >= 2, hellos
+    catalog = load_catalog(DEFAULT_RUNTIMES_DIR).runtimes
+    assert sorted(hellos) == sorted(f"hello-{r.name}" for r in catalog if r.template)
     mains = []
     for template_id in hellos:
         ide.use_template(template_id)

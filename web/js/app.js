@@ -210,6 +210,7 @@ async function startEditor() {
     });
     showOpenFile();
     $("run").disabled = false;
+    window.ideLoaded?.();
   } catch (error) {
     notify(error.message, "editor");
   }
