@@ -53,6 +53,8 @@ class Running:
     data_dir: Path
     nats: NatsServer | None = None
     up: Platform | None = None
+    isolation: str = "runc"
+    """What its sandboxes run under (its runner's DEFAULT_ISOLATION): ``runc`` or ``gvisor``."""
 
     def pid(self, role: str) -> int:
         """The process id of one of the platform's components."""
@@ -91,7 +93,8 @@ def running_platform(data: Path, **settings: str) -> Iterator[Running]:
     try:
         up.start()
         up.wait_ready()
-        running = Running(up.url, nats.url, runner_id, data, nats, up)
+        running = Running(up.url, nats.url, runner_id, data, nats, up,
+                          env.get("DEFAULT_ISOLATION") or "runc")
         yield running
     finally:
         up.stop()
@@ -105,10 +108,21 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         yield running
 
 
+@pytest.fixture(scope="session")
+def gvisor_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """A platform whose every sandbox runs under gVisor (runsc): tests/security runs each attack
+    on it as well as on ``platform`` (tests/security/conftest.py)."""
+    with running_platform(tmp_path_factory.mktemp("gvisor"), DEFAULT_ISOLATION="gvisor") as running:
+        yield running
+
+
 KEYS = {"alice": "alice-secret-0123456789", "bob": "bob-secret-0123456789",
         "carol": "carol-secret-0123456789", "dave": "dave-secret-0123456789",
-        "ops": "ops-secret-0123456789"}
+        "ops": "ops-secret-0123456789", "erin": "erin-secret-0123456789"}
 WEBHOOK_SECRET = "whsec-test-0123456789"
+WEBHOOK_ATTEMPTS = 4
+"""Attempts at a callback on the ``keyed`` platform: 1, 2 and 4 s apart, so a callback that
+fails every time is given up within a test's patience."""
 PRINT = {"language": "python", "mainFile": "main.py",
          "files": [{"name": "main.py", "content": "print('hi')"}]}
 SPIN = {"language": "python", "mainFile": "main.py",
@@ -124,13 +138,15 @@ def bearer(name: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """A platform with API keys (``ops`` is the admin), a rate limit of 60 requests a minute,
-    two unfinished executions per key, and callbacks to loopback allowed."""
+    two unfinished executions per key, and callbacks to loopback allowed (``WEBHOOK_ATTEMPTS``
+    attempts)."""
     settings = {
         "API_KEYS": ",".join(f"{name}:{secret}" for name, secret in KEYS.items()),
         "ADMIN_KEYS": "ops",
         "RATE_LIMIT_PER_MINUTE": "60",
         "KEY_MAX_CONCURRENT": "2",
         "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "WEBHOOK_MAX_ATTEMPTS": str(WEBHOOK_ATTEMPTS),
         "CALLBACK_ALLOW_PRIVATE": "1",
     }
     with running_platform(tmp_path_factory.mktemp("keyed"), **settings) as running:

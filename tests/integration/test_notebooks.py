@@ -178,6 +178,19 @@ async def test_a_cell_past_its_wall_limit_is_interrupted(client: Client) -> None
     assert after.text() == "1", after.events
 
 
+async def test_a_cell_past_the_kernels_memory_ends_it_and_the_next_starts_afresh(
+        client: Client) -> None:
+    notebook = await Notebook.open(client)
+    await notebook.run("kept = 7")
+    hog = await notebook.run("hog = []\nwhile True:\n    hog.append(bytearray(2 ** 26))")
+    assert (hog.verdict, hog.completion.get("message")) == (
+        "runtime_error", "the kernel died (out of memory, or killed); it was restarted without "
+        "its state"), hog.completion
+    after = await notebook.run("kept")
+    assert after.verdict == "runtime_error"
+    assert after.outputs[-1]["ename"] == "NameError", after.events
+
+
 async def test_stop_on_a_running_cell_interrupts_it(client: Client) -> None:
     notebook = await Notebook.open(client)
     queued = await notebook.submit("import time\ntime.sleep(30)")

@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import Running, running_platform
 from tests.integration.wsclient import Client
+from tests.runs_seen import runs_seen
 
 SLEEP = "import time\nprint('start', flush=True)\ntime.sleep(6)\nprint('end')\n"
 
@@ -51,6 +52,30 @@ async def test_a_job_waiting_past_the_queue_timeout_expires(
     assert result.completion["queuedMs"] >= 2000
     assert result.stdout == ""
     assert (await busy.collect(first["executionId"])).verdict == "ok"
+
+
+async def test_api_and_background_jobs_waiting_past_the_queue_timeout_expire(
+    one_slot: Running, clients: tuple[Client, Client],
+) -> None:
+    busy, _ = clients
+    async with (runs_seen(one_slot.nats_url) as seen,
+                httpx.AsyncClient(base_url=one_slot.url, timeout=60, trust_env=False) as http):
+        first = await busy.submit({"main.py": SLEEP})
+        await started(busy, first["executionId"])
+        ids = [(await http.post("/api/v1/executions", json=never(background))).json()["id"]
+               for background in (False, True)]
+        results = [(await http.get(f"/api/v1/executions/{i}?wait=true")).json() for i in ids]
+        assert [(r["status"], r["verdict"], r["stdout"]) for r in results] == [
+            ("completed", "expired", "")] * 2, results
+        assert all(r["queuedMs"] >= 2000 for r in results), results
+        await busy.send({"type": "stop", "executionId": first["executionId"]})
+        assert (await busy.collect(first["executionId"])).verdict == "cancelled"
+        await seen.assert_once(ids, began=False)
+
+
+def never(background: bool) -> dict[str, Any]:
+    return {"language": "python", "mainFile": "main.py", "background": background,
+            "files": [{"name": "main.py", "content": "print('never')"}]}
 
 
 async def test_a_stop_before_the_job_runs_cancels_it(clients: tuple[Client, Client]) -> None:
