@@ -1,8 +1,9 @@
 """Warm pools of never-used sandboxes per language, and containers kept for their owner's reuse.
 
 A container that ran one owner's code is never given to another owner: it goes back only to the
-reuse slot of that owner and console tab (after the agent wiped the workspace and killed every
-leftover process), or it is destroyed.
+reuse slot of that owner and console tab, once the agent's reset put it back in the state of a
+fresh sandbox and checked it (every leftover process killed, every writable mount, IPC object,
+limit and scheduling as in a fresh one), or it is destroyed (and counted in ``discarded``).
 """
 
 from __future__ import annotations
@@ -146,6 +147,8 @@ class ReuseSlots:
         self._destroy = destroy
         self._idle: dict[tuple[str, str], Sandbox] = {}
         self._recycling: dict[tuple[str, str], asyncio.Event] = {}
+        self.discarded = 0
+        """Sandboxes destroyed because their reset failed or its check found them unclean."""
 
     def __len__(self) -> int:
         return len(self._idle)
@@ -178,6 +181,7 @@ class ReuseSlots:
             if await reset(sandbox):
                 await self.keep(owner, key, sandbox)
             else:
+                self.discarded += 1
                 await self._destroy(sandbox)
         finally:
             if self._recycling.get((owner, key)) is done:

@@ -1,14 +1,18 @@
 """The resident agent inside every sandbox container (stdlib only, Python 3.11).
 
-It is baked read-only into the image at /opt/coderunner/agent.py and is the container's PID 1:
-user code (same uid) cannot signal it, it reaps orphans, and it makes itself non-dumpable so
-that user code can neither ptrace it nor open /proc/1/fd to forge events on its stdout, which
-no other process holds. The runner talks to it over the container's attach stream: JSON lines
-on the agent's stdin (commands) and stdout (events). The host never touches the container's
-file system: the agent writes the program's files itself, spawns the compile and run steps,
-streams their output in coalesced chunks, forwards stdin, enforces the wall-clock and output
-limits by killing the process group, and reports exit code, signal, wall time, CPU time and
-peak memory.
+It is baked read-only into the image at /opt/coderunner/agent.py and is the container's PID 1.
+It runs as container root with only the capabilities SETUID, SETGID and KILL (the runner drops
+all others; no-new-privileges and the default seccomp profile stay), and starts everything that
+runs user code as the sandbox user (agent_users.py): user code cannot signal, ptrace, prlimit,
+renice or reschedule the agent or the zygote, nor open /proc/1/fd to forge events on the
+agent's stdout, which no other process holds; the agent also makes itself non-dumpable. It
+reaps orphans. After each run the reset puts the sandbox back as it was when the agent started
+and checks it (agent_fresh.py); a sandbox that fails the check answers ``reset`` not ok. The
+runner talks to it over the container's attach stream: JSON lines on the agent's stdin
+(commands) and stdout (events). The host never touches the container's file system: the agent
+writes the program's files itself, spawns the compile and run steps, streams their output in
+coalesced chunks, forwards stdin, enforces the wall-clock and output limits by killing the
+process group, and reports exit code, signal, wall time, CPU time and peak memory.
 
 Commands:  {"op":"run", "files":[...], "steps":[{"phase","argv","zygote"?}], "env":{}, "stdin":"",
             "closeStdin":bool, "limits":{"wallMs","cpuMs","outputBytes"}}
@@ -16,11 +20,16 @@ Commands:  {"op":"run", "files":[...], "steps":[{"phase","argv","zygote"?}], "en
              (a warm interpreter for run steps, a warm compiler for compile steps)
            {"op":"stdin","data":"..."}  {"op":"eof"}  {"op":"stop"}  {"op":"reset"}  {"op":"ping"}
            {"op":"kernel","argv":[...],"env":{}}  (a notebook: start kernel_bridge.py)
+           {"op":"restart_kernel","id":"<running execution>"|null}  (reset the sandbox, start
+             the bridge again; the running cell, if any, ends "restarted")
            {"op":"to_kernel","data":{...}}        (a line for the bridge)
 Events:    {"ev":"ready"}  {"ev":"out","stream":"stdout|stderr","data":"..."}
            {"ev":"table","columns":[...],"rows":[[...]]}  (from a step with "tables": true)
+           {"ev":"stdin_ack","bytes":n}  (n bytes of "stdin" commands were written to the
+             program, or dropped as its stdin is closed: the runner keeps a bounded window)
            {"ev":"done","phase","exitCode","signal","wallMs","cpuMs","memoryKb","timedOut",
-            "outputExceeded","stopped","oom","error"}   {"ev":"reset","ok":bool}  {"ev":"pong"}
+            "outputExceeded","stopped","oom","error"}   {"ev":"pong"}
+           {"ev":"reset","ok":bool,"error"?}  (not ok: the check found it unlike a fresh one)
            {"ev":"kernel","data":{...}}  (a line the kernel bridge printed, never trusted)
            {"ev":"kernel","data":{"msg":"exited"}}  (the bridge ended)
 """
@@ -39,31 +48,57 @@ import time
 # The agent's modules sit beside it in a root-owned, read-only folder; -I leaves it off sys.path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from agent_fresh import FreshState
 from agent_helpers import CompileServer, KernelProcess, Zygote
 from agent_housekeeping import (
-    kill_leftovers,
+    kill_until_none,
+    kill_user_processes,
     oom_kills,
     reap,
     wait_for,
-    wipe,
     write_files,
 )
-from agent_protocol import DRAIN_SECONDS, READ_BYTES, SCRATCH, WORKSPACE, emit
+from agent_protocol import DRAIN_SECONDS, READ_BYTES, emit
 from agent_step import Step
+from agent_users import as_sandbox_user
 
 LIVE_COMMANDS = ("stdin", "eof", "stop", "ping")
 
 
 def make_undumpable() -> None:
-    """Deny user code (same uid) ptrace and /proc/<agent>/fd access, so it cannot forge events."""
+    """Deny ptrace and /proc/<agent>/fd access, so nothing can forge events (besides the
+    agent's uid being one user code does not have)."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
     except (OSError, AttributeError):
         pass
 
 
+CHILDREN_SIGNAL: list[int] = []
+
+
+def watch_children() -> int:
+    """A pipe that becomes readable when a child exits (SIGCHLD through the wakeup fd): works
+    where pidfd_open does not (gVisor)."""
+    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    CHILDREN_SIGNAL.append(read_end)
+    return read_end
+
+
+def drain_children_signal() -> None:
+    try:
+        while os.read(CHILDREN_SIGNAL[0], 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
 class Agent:
-    def __init__(self) -> None:
+    def __init__(self, fresh: FreshState) -> None:
+        self.fresh = fresh
+        self.kernel_spec: dict | None = None
         self.selector = selectors.DefaultSelector()
         self.control_buffer = b""
         self.commands: collections.deque[dict] = collections.deque()
@@ -74,6 +109,7 @@ class Agent:
         self.eof = False
         self.early_stdin = b""  # stdin that arrived before the run step started
         self.early_eof = False
+        self.job_stdin_left = 0  # bytes of the run's own stdin not yet written
         self.kernel: KernelProcess | None = None
 
     # --- control channel ---------------------------------------------------------------------
@@ -81,6 +117,7 @@ class Agent:
     def serve(self) -> None:
         os.set_blocking(0, False)
         self.selector.register(0, selectors.EVENT_READ, "control")
+        self.selector.register(watch_children(), selectors.EVENT_READ, "children")
         emit({"ev": "ready", "pid": os.getpid()})
         while not self.eof:
             for key, _ in self.selector.select(1.0):
@@ -88,6 +125,8 @@ class Agent:
                     self.read_kernel()
                 elif key.data == "kernel_in":
                     self.write_kernel()
+                elif key.data == "children":
+                    drain_children_signal()
                 else:
                     self.read_control()
             while self.commands:
@@ -134,7 +173,7 @@ class Agent:
             self.reset()
         elif op == "ping":
             emit({"ev": "pong"})
-        elif op in ("kernel", "to_kernel"):
+        elif op in ("kernel", "to_kernel", "restart_kernel"):
             self.kernel_command(op, command)
 
     # --- a notebook's kernel -------------------------------------------------------------------
@@ -142,11 +181,28 @@ class Agent:
     def kernel_command(self, op: str, command: dict) -> None:
         if op == "kernel":
             self.start_kernel(command)
+        elif op == "restart_kernel":
+            self.restart_kernel(command.get("id"))
         else:
             self.to_kernel(command.get("data", {}))
 
+    def restart_kernel(self, running: str | None) -> None:
+        """A restart leaves nothing of the old kernel behind: the sandbox is reset and checked
+        like a reused one, then the bridge starts again. A sandbox that fails the check ends
+        the agent (the runner then replaces the container)."""
+        self.stop_kernel()
+        if running:
+            emit({"ev": "kernel", "data": {"msg": "done", "id": running, "status": "restarted"}})
+        problems = self.clean()
+        if problems or self.kernel_spec is None:
+            emit({"ev": "reset", "ok": False, "error": "; ".join(problems) or "no kernel"})
+            self.eof = True
+            return
+        self.start_kernel(self.kernel_spec)
+
     def start_kernel(self, command: dict) -> None:
         self.stop_kernel()
+        self.kernel_spec = command
         if self.zygote is not None:
             self.zygote.stop()  # a notebook container runs no programs
             self.zygote = None
@@ -199,6 +255,8 @@ class Agent:
             self.zygote = Zygote(spec["argv"], spec["env"])
             self.zygote.start()
             ok = self.zygote.usable(spec["env"])
+            if self.zygote.pid is not None:
+                self.fresh.add_platform_process(self.zygote.pid)
         if "compileServer" in command:
             spec = command["compileServer"]
             self.compile_server = CompileServer(spec["argv"], spec["env"])
@@ -207,7 +265,9 @@ class Agent:
 
     def add_stdin(self, data: bytes, eof: bool) -> None:
         step = self.step
-        if step is not None and step.is_run:
+        if step is not None and step.is_run and not step.stdin_open:
+            self.ack_stdin(len(data))  # the program closed its stdin: nothing will read it
+        elif step is not None and step.is_run:
             step.stdin_buffer += data
             step.close_stdin = step.close_stdin or eof
             self.want_stdin_write()
@@ -215,23 +275,43 @@ class Agent:
             self.early_stdin += data
             self.early_eof = self.early_eof or eof
 
+    def platform_pids(self) -> set[int]:
+        zygote = self.zygote
+        return {os.getpid()} | ({zygote.pid} if zygote and zygote.pid and zygote.alive() else set())
+
+    def kill_all(self) -> None:
+        kill_user_processes(self.platform_pids())
+
+    def clean(self) -> list[str]:
+        """Kill every user process, put the sandbox back as it was when the agent started;
+        what is still not as it was, as problems."""
+        if self.compile_server is not None:
+            self.compile_server.stop()
+        kill_until_none(self.platform_pids())
+        zygote = self.zygote
+        if zygote is not None and not zygote.alive():  # the OOM killer's choice, say
+            if zygote.pid is not None:
+                self.fresh.drop_platform_process(zygote.pid)
+            zygote.stop()
+            zygote.start()
+            if zygote.pid is not None:
+                self.fresh.add_platform_process(zygote.pid)
+        self.fresh.clean()
+        return self.fresh.problems()
+
     def reset(self) -> None:
-        """Kill every process but the agent and the zygote (which user code can neither trace
-        nor read: it is non-dumpable), wipe the workspace and /tmp."""
+        """Return the sandbox to the state of a fresh one and check it (agent_fresh.py)."""
         try:
             self.stop_kernel()
-            zygote = self.zygote
-            kill_leftovers(spare=zygote.pid if zygote and zygote.alive() else None)
-            wipe(WORKSPACE)
-            wipe(SCRATCH)
-            if zygote is not None and not zygote.alive():
-                zygote.start()
-            if self.compile_server is not None:
-                self.compile_server.stop()
-                self.compile_server.start()  # warms up while nobody waits for it
-            emit({"ev": "reset", "ok": True})
+            problems = self.clean()
         except OSError as exc:
-            emit({"ev": "reset", "ok": False, "error": str(exc)})
+            problems = [f"the reset failed: {exc}"]
+        if problems:
+            emit({"ev": "reset", "ok": False, "error": "; ".join(problems)})
+            return
+        if self.compile_server is not None:
+            self.compile_server.start()  # warms up while nobody waits for it
+        emit({"ev": "reset", "ok": True})
 
     # --- running a program -------------------------------------------------------------------
 
@@ -242,7 +322,8 @@ class Agent:
         self.stop_requested = False
         self.early_stdin, self.early_eof = b"", False
         try:
-            write_files(command.get("files", []))
+            with as_sandbox_user():  # no user process is alive: the last reset killed them
+                write_files(command.get("files", []))
         except (OSError, ValueError) as exc:
             emit({"ev": "done", "phase": "setup", "error": str(exc)})
             return
@@ -269,7 +350,7 @@ class Agent:
     ) -> dict:
         ooms_before = oom_kills()
         try:
-            step = Step(spec, env, limits, budget, self.zygote)
+            step = Step(spec, env, limits, budget, self.zygote, self.kill_all)
         except OSError as exc:
             return {"ev": "done", "error": f"cannot start {spec['argv'][0]}: {exc.strerror}",
                     "exitCode": 127}
@@ -277,6 +358,7 @@ class Agent:
         if run is not None:
             step.is_run = True
             step.stdin_buffer = run.get("stdin", "").encode() + self.early_stdin
+            self.job_stdin_left = len(step.stdin_buffer) - len(self.early_stdin)
             step.close_stdin = bool(run.get("closeStdin", True)) or self.early_eof
         else:
             step.close_stdin = True
@@ -285,7 +367,6 @@ class Agent:
             step.kill()
         self.selector.register(step.stdout_fd, selectors.EVENT_READ, "stdout")
         self.selector.register(step.stderr_fd, selectors.EVENT_READ, "stderr")
-        self.selector.register(step.pidfd, selectors.EVENT_READ, "exit")
         if step.tables_fd is not None:
             self.selector.register(step.tables_fd, selectors.EVENT_READ, "tables")
         self.want_stdin_write()
@@ -317,6 +398,8 @@ class Agent:
             timeout = self.next_timeout(step, now, drain_until)
             for key, _ in self.selector.select(timeout):
                 self.on_ready(step, key, open_streams)
+            if step.exited is None:
+                self.check_exit(step)
             self.handle_live_commands()
             reap(spare=step.pid if step.exited is None else None)
             if step.flush_at is not None and time.monotonic() >= step.flush_at:
@@ -328,6 +411,20 @@ class Agent:
                 step.kill()
         self.unregister_step(step)
         step.flush(final=True)
+
+    def check_exit(self, step: Step) -> None:
+        """Collect the step's exit status and rusage once it has exited (SIGCHLD wakes us)."""
+        try:
+            found = os.waitid(os.P_PID, step.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:  # a zygote's program not yet handed to us
+            return
+        if found is None:
+            return
+        _, status, usage = wait_for(step.pid)
+        if step.proc is not None:
+            step.proc.returncode = os.waitstatus_to_exitcode(status)
+        step.exited = (status, usage)
+        step.ended = time.monotonic()
 
     def next_timeout(self, step: Step, now: float, drain_until: float | None) -> float:
         marks = [step.deadline if step.exited is None and not step.timed_out else now + 1]
@@ -341,13 +438,8 @@ class Agent:
         kind = key.data
         if kind == "control":
             self.read_control()
-        elif kind == "exit":
-            _, status, usage = wait_for(step.pid)
-            if step.proc is not None:
-                step.proc.returncode = os.waitstatus_to_exitcode(status)
-            step.exited = (status, usage)
-            step.ended = time.monotonic()
-            self.selector.unregister(step.pidfd)
+        elif kind == "children":
+            drain_children_signal()
         elif kind == "stdin":
             self.write_stdin(step)
         else:
@@ -372,9 +464,11 @@ class Agent:
             if step.stdin_buffer:
                 written = os.write(step.stdin_fd, step.stdin_buffer[:65536])
                 step.stdin_buffer = step.stdin_buffer[written:]
+                self.ack_stdin(written)
         except BlockingIOError:
             return
         except OSError:  # the program closed its stdin
+            self.ack_stdin(len(step.stdin_buffer))
             step.stdin_buffer = b""
             step.close_stdin = True
         if not step.stdin_buffer:
@@ -382,8 +476,17 @@ class Agent:
             if step.close_stdin:
                 step.close_stdin_pipe()
 
+    def ack_stdin(self, size: int) -> None:
+        """Tell the runner how many bytes of its stdin commands left the agent (written to
+        the program, or dropped): it keeps at most a window of them unacknowledged. The job's
+        own stdin, at the front of the buffer, is not counted."""
+        own = min(size, self.job_stdin_left)
+        self.job_stdin_left -= own
+        if size > own:
+            emit({"ev": "stdin_ack", "bytes": size - own})
+
     def unregister_step(self, step: Step) -> None:
-        for fd in (*step.parent_fds(), step.pidfd):
+        for fd in step.parent_fds():
             try:
                 self.selector.unregister(fd)
             except (KeyError, ValueError):
@@ -391,7 +494,6 @@ class Agent:
         for fd in step.parent_fds()[1:]:
             os.close(fd)
         step.close_stdin_pipe()
-        os.close(step.pidfd)
 
     def result(self, step: Step, ooms_before: int) -> dict:
         assert step.exited is not None
@@ -414,13 +516,13 @@ class Agent:
 
 
 def main() -> None:
-    if os.getuid() == 0:
-        # kill(-1) in reset would take the whole machine with it: never run as root.
-        sys.exit("the agent runs only as the unprivileged sandbox user, inside a sandbox")
+    if os.getpid() != 1 or os.getuid() != 0:
+        # kill(-1) outside a container's own PID namespace would take the machine with it.
+        sys.exit("the agent runs only as PID 1 and container root of a sandbox")
+    os.setgroups([])
     make_undumpable()
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    os.makedirs(WORKSPACE, exist_ok=True)
-    Agent().serve()
+    Agent(FreshState.record()).serve()
 
 
 if __name__ == "__main__":

@@ -12,11 +12,16 @@ import socket
 import subprocess
 import time
 
-from agent_protocol import WORKSPACE, ZYGOTE_WAIT_S, emit, lower_priority
+from agent_protocol import WORKSPACE, ZYGOTE_WAIT_S, emit
+from agent_users import SANDBOX_GID, SANDBOX_UID, user_process
 
 
 class Zygote:
-    """A warm interpreter (runners/agent/zygote.py) that forks programs on request."""
+    """A warm interpreter (runners/agent/zygote.py) that forks programs on request.
+
+    It is a platform process (container root, like the agent): each program it forks drops to
+    the sandbox user before it runs, so no program can change the zygote's limits or
+    scheduling, which every later program would inherit."""
 
     def __init__(self, argv: list[str], env: dict) -> None:
         self.argv, self.env = argv, env
@@ -32,7 +37,6 @@ class Zygote:
             actions.append((os.POSIX_SPAWN_DUP2, theirs.fileno(), 3))
             self.pid = os.posix_spawnp(self.argv[0], self.argv, self.env,
                                        file_actions=actions, setsid=True)
-            lower_priority(self.pid)  # the programs it forks inherit it
         finally:
             os.close(devnull)
             theirs.close()
@@ -51,9 +55,10 @@ class Zygote:
                 self.stop()
         return self.ready
 
-    def spawn(self, argv: list[str], env: dict, fds: list[int]) -> int:
+    def spawn(self, argv: list[str], env: dict, fds: list[int], cpu_seconds: int) -> int:
         assert self.sock is not None
-        request = json.dumps({"argv": argv, "env": env, "cwd": WORKSPACE}).encode()
+        request = json.dumps({"argv": argv, "env": env, "cwd": WORKSPACE, "cpuSeconds": cpu_seconds,
+                              "uid": SANDBOX_UID, "gid": SANDBOX_GID}).encode()
         self.sock.settimeout(ZYGOTE_WAIT_S)
         rights = array.array("i", fds).tobytes()
         self.sock.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)])
@@ -76,14 +81,21 @@ class Zygote:
         self.sock, self.pid, self.ready = None, None, False
 
     def alive(self) -> bool:
-        return self.sock is not None
+        if self.sock is None or self.pid is None:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 class CompileServer:
     """A warm compiler (e.g. JavacServer) that compiles on request over its stdin and stdout.
 
     It runs only between runs: started when the container is prepared and after each reset,
-    stopped before a program runs, so no program ever shares the container with it.
+    stopped before a program runs, so no program ever shares the container with it. It reads
+    the user's sources, so it runs as the sandbox user, not as a platform process.
     """
 
     def __init__(self, argv: list[str], env: dict) -> None:
@@ -93,10 +105,10 @@ class CompileServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            self.argv, cwd=WORKSPACE, env=self.env, stdin=subprocess.PIPE,
+            self.argv, env=self.env, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+            **user_process(),
         )
-        lower_priority(self.proc.pid)
         self.ready = False
 
     def stop(self) -> None:
@@ -106,6 +118,15 @@ class CompileServer:
             except ProcessLookupError:
                 pass
             self.proc.wait()
+        self.forget()
+
+    def forget(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout) if self.proc else ():
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
         self.proc, self.ready = None, False
 
     def usable(self, timeout: float) -> bool:
@@ -115,10 +136,11 @@ class CompileServer:
             self.ready = self.read_line(timeout) == b"READY\n"
         return self.ready
 
-    def read_line(self, timeout: float) -> bytes:
+    def read_line(self, timeout: float) -> bytes | None:
+        """A line, b"" at end of file, None when nothing came within timeout."""
         assert self.proc is not None and self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        return self.proc.stdout.readline() if ready else b""
+        return self.proc.stdout.readline() if ready else None
 
     def compile(self, argv: list[str], limits: dict, budget: list[int]) -> dict | None:
         """Compile with the server; None when it cannot, or is still warming up (a plain
@@ -133,11 +155,8 @@ class CompileServer:
         header = self.read_line(limits.get("wallMs", 10_000) / 1000)
         wall_ms = round((time.monotonic() - started) * 1000)
         cpu_ms = process_cpu_ms(self.proc.pid) - cpu_before
-        if not header.startswith(b"EXIT "):
-            self.stop()
-            return {"ev": "done", "exitCode": None, "signal": "SIGKILL", "wallMs": wall_ms,
-                    "cpuMs": cpu_ms, "memoryKb": 0, "timedOut": True, "outputExceeded": False,
-                    "stopped": False, "oom": False, "error": None}
+        if header is None or not header.startswith(b"EXIT "):
+            return self.failed(wall_ms, cpu_ms, timed_out=header is None)
         _, code, length = header.split()
         assert self.proc.stdout is not None
         diagnostics = self.proc.stdout.read(int(length))
@@ -149,6 +168,28 @@ class CompileServer:
         return {"ev": "done", "exitCode": int(code), "signal": None, "wallMs": wall_ms,
                 "cpuMs": cpu_ms, "memoryKb": process_peak_kb(self.proc.pid), "timedOut": False,
                 "outputExceeded": exceeded, "stopped": False, "oom": False, "error": None}
+
+    def failed(self, wall_ms: int, cpu_ms: int, timed_out: bool) -> dict:
+        """The server gave no answer: still working at the wall limit (a timeout), or it died
+        (crashed, killed by the OOM killer): then its own exit code or signal is reported."""
+        assert self.proc is not None
+        peak_kb = process_peak_kb(self.proc.pid)
+        if timed_out:
+            self.stop()
+            code, sig = None, "SIGKILL"
+        else:
+            try:
+                status = self.proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:  # it said something else than a result
+                self.stop()
+                status = -signal.SIGKILL
+            code, sig = (status, None) if status >= 0 else (None, signal.Signals(-status).name)
+            self.forget()
+            emit({"ev": "out", "stream": "stderr",
+                  "data": f"the compile server ended unexpectedly ({sig or f'exit {code}'})\n"})
+        return {"ev": "done", "exitCode": code, "signal": sig, "wallMs": wall_ms,
+                "cpuMs": cpu_ms, "memoryKb": peak_kb, "timedOut": timed_out,
+                "outputExceeded": False, "stopped": False, "oom": False, "error": None}
 
 
 def process_cpu_ms(pid: int) -> int:
@@ -181,10 +222,9 @@ class KernelProcess:
 
     def __init__(self, argv: list[str], env: dict) -> None:
         self.proc = subprocess.Popen(
-            argv, cwd=WORKSPACE, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, start_new_session=True,
+            argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, start_new_session=True, **user_process(),
         )
-        lower_priority(self.proc.pid)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.out_fd = self.proc.stdout.fileno()
         self.in_fd = self.proc.stdin.fileno()

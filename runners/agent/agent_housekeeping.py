@@ -1,4 +1,4 @@
-"""The sandbox's own housekeeping: writing a program's files, wiping, killing and reaping
+"""The sandbox's own housekeeping: writing a program's files, killing and reaping
 leftover processes, and reading the cgroup's OOM counter."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import resource
 import signal
-import stat
 import time
 
 from agent_protocol import WORKSPACE
@@ -51,54 +50,41 @@ def write_files(files: list[dict]) -> None:
             f.write(entry["content"].encode())
 
 
-def wipe(directory: str) -> None:
-    """Remove everything under directory without following links (user code may plant them)."""
-    for root, dirs, _files in os.walk(directory):
-        for d in dirs:
-            path = os.path.join(root, d)
-            if stat.S_ISDIR(os.lstat(path).st_mode):
-                os.chmod(path, 0o700)
-    for name in os.listdir(directory):
-        path = os.path.join(directory, name)
-        if stat.S_ISDIR(os.lstat(path).st_mode):
-            for root, dirs, files in os.walk(path, topdown=False):
-                for f in files:
-                    os.unlink(os.path.join(root, f))
-                for d in dirs:
-                    sub = os.path.join(root, d)
-                    if stat.S_ISLNK(os.lstat(sub).st_mode):
-                        os.unlink(sub)
-                    else:
-                        os.rmdir(sub)
-            os.rmdir(path)
-        else:
-            os.unlink(path)
+def kill_user_processes(platform: set[int]) -> list[int]:
+    """SIGKILL every process but the platform's, all at once; returns the pids signalled.
 
-
-def kill_leftovers(spare: int | None = None) -> None:
-    """SIGKILL every process but the agent (and ``spare``, the zygote), then reap.
-
-    With a process to spare, everything is first frozen with SIGSTOP so that nothing can fork
-    while the survivors are looked up and killed one by one.
+    One ``kill(-1, SIGSTOP)`` stops every other process in the container in a single walk of
+    the kernel's task list, during which no fork can complete (a fork racing it fails), so a
+    fork bomb, threads, ``setsid`` or stopped children cannot slip through; each stopped
+    process is then killed, and the platform's own (the zygote) continued. The agent holds
+    CAP_KILL for this: user code runs as another uid.
     """
-    for _ in range(20):
+    try:
+        os.kill(-1, signal.SIGSTOP)
+    except ProcessLookupError:
+        return []
+    others = [pid for pid in process_ids() if pid not in platform]
+    for pid in others:
         try:
-            os.kill(-1, signal.SIGKILL if spare is None else signal.SIGSTOP)
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
-            break
-        others = [pid for pid in process_ids() if pid not in (os.getpid(), spare)]
-        for pid in others:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        if spare is not None:
-            os.kill(spare, signal.SIGCONT)
-        reap(spare)
-        if not others and spare is not None:
-            break
+            pass
+    for pid in platform - {os.getpid()}:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    return others
+
+
+def kill_until_none(platform: set[int]) -> None:
+    """Kill and reap until no process but the platform's is left (zombies included)."""
+    for _ in range(100):
+        others = kill_user_processes(platform)
+        reap(spare=None)
+        if not others:
+            return
         time.sleep(0.001)
-    reap(spare)
 
 
 def wait_for(pid: int) -> tuple[int, int, resource.struct_rusage]:

@@ -6,25 +6,17 @@ import json
 import os
 
 WORKSPACE = "/workspace"
-SCRATCH = "/tmp"
 FLUSH_BYTES = 16384
 FLUSH_SECONDS = 0.005
 READ_BYTES = 65536
 DRAIN_SECONDS = 0.2
 ZYGOTE_WAIT_S = 2.0
 USER_NICE = 10
-"""Everything that runs the user's code (programs, compilers, the zygote, kernels) runs at
-this niceness, below the agent's 0: a fork bomb or a CPU spin in the container cannot starve
-the agent that must report and kill it (niceness weighs tasks within the container's cgroup
-only; against other containers the cgroup's share counts)."""
-
-
-def lower_priority(pid: int) -> None:
-    """Put a process the agent started (and what it starts later) at ``USER_NICE``."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, pid, USER_NICE)
-    except OSError:
-        pass  # already gone
+"""Everything that runs the user's code (programs, compilers, kernels) runs at this niceness,
+below the agent's 0: a fork bomb or a CPU spin in the container cannot starve the agent that
+must report and kill it (niceness weighs tasks within the container's cgroup only; against
+other containers the cgroup's share counts). Each such process sets it on itself before it
+drops to the sandbox user, who cannot lower it again nor change the agent's."""
 
 
 def emit(event: dict) -> None:

@@ -5,20 +5,21 @@ from __future__ import annotations
 import codecs
 import json
 import os
-import resource
-import signal
 import subprocess
 import time
+from collections.abc import Callable
 
 from agent_helpers import Zygote
-from agent_protocol import FLUSH_BYTES, FLUSH_SECONDS, WORKSPACE, emit, lower_priority
+from agent_protocol import FLUSH_BYTES, FLUSH_SECONDS, emit
+from agent_users import user_process
 
 
 class Step:
     """One spawned process (compile or run) and everything read from it."""
 
     def __init__(self, spec: dict, env: dict, limits: dict, budget: list[int],
-                 zygote: Zygote | None) -> None:
+                 zygote: Zygote | None, kill_all: Callable[[], None]) -> None:
+        self.kill_all = kill_all  # every user process in the sandbox, at once
         self.budget = budget  # [bytes of output still allowed], shared by the steps of a run
         child_in, self.stdin_fd = os.pipe2(os.O_CLOEXEC)
         self.stdout_fd, child_out = os.pipe2(os.O_CLOEXEC)
@@ -31,23 +32,24 @@ class Step:
             pass_fds = (child_tables,)
             env = {**env, "CODERUNNER_TABLES_FD": str(child_tables)}
         self.started = time.monotonic()
+        cpu_s = max(1, -(-limits.get("cpuMs", 10_000) // 1000))
         # Kept so that subprocess never reaps it behind our back (we wait4 for its rusage).
         self.proc: subprocess.Popen | None = None
         try:
             self.pid = 0
             if zygote is not None and spec.get("zygote") and zygote.usable(env):
                 try:
-                    self.pid = zygote.spawn(spec["argv"], env, [child_in, child_out, child_err])
+                    self.pid = zygote.spawn(spec["argv"], env, [child_in, child_out, child_err],
+                                            cpu_s)
                 except (OSError, ValueError):
                     zygote.stop()  # killed by the previous program, say: exec this time
             if not self.pid:
                 self.proc = subprocess.Popen(
-                    spec["argv"], cwd=WORKSPACE, env=env, stdin=child_in, stdout=child_out,
+                    spec["argv"], env=env, stdin=child_in, stdout=child_out,
                     stderr=child_err, start_new_session=True, close_fds=True,
-                    pass_fds=pass_fds,
+                    pass_fds=pass_fds, **user_process(cpu_s),
                 )
                 self.pid = self.proc.pid
-            lower_priority(self.pid)  # (a zygote's child has it from the zygote already)
         except BaseException:
             for fd in self.parent_fds():
                 os.close(fd)
@@ -58,12 +60,6 @@ class Step:
         for fd in self.parent_fds():
             os.set_blocking(fd, False)
         self.deadline = self.started + limits.get("wallMs", 10_000) / 1000
-        cpu_s = max(1, -(-limits.get("cpuMs", 10_000) // 1000))
-        try:
-            resource.prlimit(self.pid, resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.pidfd = os.pidfd_open(self.pid)
         self.decoders = {
             "stdout": codecs.getincrementaldecoder("utf-8")("replace"),
             "stderr": codecs.getincrementaldecoder("utf-8")("replace"),
@@ -103,13 +99,9 @@ class Step:
                 emit({"ev": "table", "columns": [str(c) for c in columns], "rows": rows})
 
     def kill(self) -> None:
-        """SIGKILL the step's process group, and the process itself in case a zygote's program
-        has not made its own group yet."""
-        for kill in (os.killpg, os.kill):
-            try:
-                kill(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        """SIGKILL every user process, not only the step's group: whatever it started (in new
+        sessions, stopped, forking) goes with it."""
+        self.kill_all()
 
     def take_output(self, stream: str, data: bytes) -> None:
         allowed = self.budget[0]

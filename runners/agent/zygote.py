@@ -1,20 +1,24 @@
 """A Python fork server inside the sandbox (stdlib only): ``python3 main.py`` without paying
 for interpreter start-up on every run.
 
-The agent starts it with the runtime's environment, as the sandbox user, holding one end of a
-socketpair on fd 3. For each request (JSON, with the program's stdin/stdout/stderr pipe ends
-passed as SCM_RIGHTS) it forks the program as a child of the agent (clone with CLONE_PARENT;
-elsewhere by forking twice), so that the agent waits for it, measures it and kills its
-process group like any other step. The program runs
+The agent starts it with the runtime's environment, as a platform process (container root with
+the agent's few capabilities: user code cannot change its limits or scheduling, which every
+program would inherit), holding one end of a socketpair on fd 3. For each request (JSON, with
+the program's stdin/stdout/stderr pipe ends passed as SCM_RIGHTS) it forks the program as a
+child of the agent (clone with CLONE_PARENT; elsewhere by forking twice), so that the agent
+waits for it, measures it and kills its process group like any other step. The program runs
 from a fresh ``__main__`` module, with ``sys.argv``, ``sys.path[0]``, the working directory and
 the environment of a real ``python3 main.py``, and exits through the normal interpreter
-shutdown (atexit handlers, flushing, exit code).
+shutdown (atexit handlers, flushing, exit code). Before any of the program's code runs, the
+child sets its CPU limit and niceness and drops every id to the sandbox user (so it holds no
+capability), as the agent does for the programs it starts itself (agent_users.py).
 """
 
 import array
 import ctypes
 import json
 import os
+import resource
 import socket
 import sys
 
@@ -25,6 +29,7 @@ PRCTL = LIBC.prctl  # looked up once, before any fork
 CLONE_PARENT = 0x00008000
 SIGCHLD = 17
 CLONE_SYSCALL = {"x86_64": 56, "aarch64": 220}
+USER_NICE = 10  # as agent_protocol.USER_NICE
 
 
 def receive(sock: socket.socket) -> tuple[dict, list[int]]:
@@ -100,11 +105,12 @@ def wait_for_reparenting(middle: int) -> None:
 
 
 def become_program(request: dict, fds: list[int]) -> None:
-    set_dumpable(1)
     os.setsid()
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
     os.closerange(3, 4096)
+    become_user(request)
+    set_dumpable(1)  # after the id change, which makes a process non-dumpable
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
@@ -113,6 +119,16 @@ def become_program(request: dict, fds: list[int]) -> None:
     sys.argv = argv
     sys.path[0] = os.path.dirname(path)
     run_main(path)
+
+
+def become_user(request: dict) -> None:
+    """The program's own limits and niceness, then every id to the sandbox user's."""
+    cpu = request["cpuSeconds"]
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    os.setpriority(os.PRIO_PROCESS, 0, USER_NICE)
+    os.setgroups([])
+    os.setresgid(request["gid"], request["gid"], request["gid"])
+    os.setresuid(request["uid"], request["uid"], request["uid"])
 
 
 def run_main(path: str) -> None:

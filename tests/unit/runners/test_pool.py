@@ -170,7 +170,7 @@ async def test_a_take_waits_for_the_reset_under_way() -> None:
     assert kept is not None and kept.container_id == "c1"
 
 
-async def test_a_failed_reset_destroys_the_sandbox() -> None:
+async def test_a_failed_reset_destroys_the_sandbox_and_counts_it() -> None:
     docker = FakeDocker()
     slots = ReuseSlots(60, docker.destroy)
 
@@ -179,6 +179,8 @@ async def test_a_failed_reset_destroys_the_sandbox() -> None:
 
     await slots.recycle("o", "k", sandbox("c1"), failing_reset)
     assert docker.destroyed == ["c1"] and len(slots) == 0
+    assert slots.discarded == 1
+    assert await slots.take("o", "k", "python") is None
 
 
 async def test_idle_sandboxes_expire_after_the_ttl() -> None:

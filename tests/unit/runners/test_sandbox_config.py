@@ -16,14 +16,17 @@ def config() -> dict:  # type: ignore[type-arg]
     return container_config(RUNTIME, RunnerSettings(runner_id="r1"), "inst1")
 
 
-def test_no_network_no_privileges_non_root() -> None:
+def test_no_network_no_privileges_and_only_the_agents_three_capabilities() -> None:
+    """The agent starts as container root with SETUID, SETGID and KILL only, to run user code
+    as SANDBOX_UID (tests/security prove that user code is never root and has no capability)."""
     c = config()
     host = c["host_config"]
     assert c["network_disabled"] is True and host["network_mode"] == "none"
     assert host["cap_drop"] == ["ALL"]
+    assert host["cap_add"] == ["SETUID", "SETGID", "KILL"]
     assert "no-new-privileges" in host["security_opt"]
     assert host["privileged"] is False
-    assert c["user"] == f"{SANDBOX_UID}:{SANDBOX_UID}" and SANDBOX_UID != 0
+    assert c["user"] == "0:0" and SANDBOX_UID != 0
 
 
 def test_resources_are_bounded_and_swap_equals_memory() -> None:
