@@ -383,6 +383,9 @@ class RunnerInfo(Struct, frozen=True, rename="camel"):
     """Session networks this runner holds."""
     kernels: int = 0
     """Notebook kernels running on this runner."""
+    discarded: int = 0
+    """Used sandboxes destroyed instead of reused because their reset's check found them not
+    like a fresh one (a leftover process, file, IPC object, or a changed limit)."""
 
 
 class TableResult(Struct, frozen=True, rename="camel"):

@@ -347,7 +347,10 @@ class Kernels:
                 return NotebookReply("interrupted")
             if kernel.running:
                 kernel.ended_by = kernel.ended_by or "cancelled"
-            await self._send(kernel, {"op": "restart"})
+            # The agent kills the kernel and all it started, resets and checks the sandbox
+            # like a reused one, then starts the kernel again (or ends, failing the check:
+            # the next cell then gets a new container).
+            await kernel.sandbox.link.send({"op": "restart_kernel", "id": kernel.running})
             return NotebookReply("restarted")
         except AgentGone:
             await self._remove(kernel)

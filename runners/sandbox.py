@@ -1,10 +1,16 @@
 """Hardened sandbox containers on one Docker engine: the only module that talks to Docker.
 
-Every container gets the full hardening of ``shared/sandbox-hardening.md``: no network, a
-non-root user, all capabilities dropped, no-new-privileges, the default seccomp profile, pids,
+Every container gets the full hardening of ``shared/sandbox-hardening.md``: no network, user
+code never root and without any capability, no-new-privileges, the default seccomp profile, pids,
 memory (= memory + swap) and CPU limits, a read-only root with size-capped ``nosuid,nodev``
 tmpfs for the workspace and /tmp, ulimits, the agent as a reaping PID 1, and only allow-listed
 environment variables. The runner never mounts anything from the host.
+
+A sandbox's agent (PID 1) starts as container root with ``--cap-drop ALL`` and only
+``PLATFORM_CAPABILITIES`` added back, so that user code can run under a uid of its own
+(``SANDBOX_UID``) that no platform process has: it cannot signal, prlimit or renice the agent
+or its zygote (runners/agent/agent_users.py). Session databases run as the sandbox user with no
+capability at all.
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ WORKSPACE_MB = 64
 FILE_SIZE_BYTES = 64 * 1024 * 1024
 KERNEL_PROCESSES = 128
 """A Jupyter kernel runs a dozen threads before the first cell."""
+PLATFORM_CAPABILITIES = ["SETUID", "SETGID", "KILL"]
+"""The agent's only capabilities: to start user code as ``SANDBOX_UID`` (which clears them in
+that process) and to kill every user process at once."""
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/workspace"}
 GVISOR_RUNTIMES = {False: "runsc", True: "runsc-net"}
 """Docker runtime names of gVisor (infra/setup/ensure-docker.sh registers them), by whether the
@@ -106,6 +115,8 @@ def container_config(
 ) -> dict[str, Any]:
     """Keyword arguments for ``APIClient.create_container``, hardening included."""
     config = _hardened(runtime, settings, instance)
+    config["user"] = "0:0"  # the agent; it starts user code as SANDBOX_UID
+    config["host_config"]["cap_add"] = list(PLATFORM_CAPABILITIES)
     if kernel:
         # A notebook's kernel: lives while it is used (the runner removes it after KERNEL_TTL
         # idle, the janitor when its runner is gone), with room for a data library or two.

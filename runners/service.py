@@ -137,6 +137,7 @@ class Runner:
                 self.settings.runner_id, self.versions, self.active, self.settings.max_jobs,
                 time.time(), pools={pool_name(*key): pool_info(p) for key, p in self.pools.items()},
                 kept=len(self.reuse), jobs=self.jobs, reused=self.reused,
+                discarded=self.reuse.discarded,
                 sessions=len(self.sessions), kernels=sum(map(len, self.kernels.values())),
             )
             try:
@@ -333,6 +334,8 @@ class Runner:
         except AgentGone:
             return False
         # "done" is the agent's last word on a run, so the next event answers this reset.
+        if answer.get("ev") == "reset" and not answer.get("ok"):
+            log.warning("sandbox %s is not reused: %s", sandbox.short_id, answer.get("error"))
         return answer.get("ev") == "reset" and bool(answer.get("ok"))
 
     async def close(self) -> None:
