@@ -20,6 +20,9 @@ MAX_FILES = 100
 MAX_FILE_BYTES = 1_048_576
 MAX_TOTAL_BYTES = 4 * 1_048_576
 MAX_STDIN_BYTES = 1_048_576
+STDIN_WINDOW_BYTES = 4 * 1_048_576
+"""Input an execution may have waiting for its program to read (bytes sent with ``stdin`` that
+the program has not taken yet); a ``stdin`` frame past it is refused, never buffered."""
 MAX_ARGS = 64
 
 Id = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -335,6 +338,15 @@ class Control(Struct, frozen=True, rename="camel", omit_defaults=True):
     data: str = ""
 
 
+class ControlReply(Struct, frozen=True, rename="camel", omit_defaults=True):
+    """Runner to edge, the answer to a ``Control`` request: taken (``accepted``), or refused
+    with an error code and message for the client (``stdin_full``, ``not_found``)."""
+
+    accepted: bool = True
+    code: str = ""
+    message: str = ""
+
+
 class NotebookCommand(Struct, frozen=True, rename="camel"):
     """Edge to the runner holding a kernel, request-reply on ``notebook.control.<key>``."""
 
@@ -383,6 +395,9 @@ class RunnerInfo(Struct, frozen=True, rename="camel"):
     """Session networks this runner holds."""
     kernels: int = 0
     """Notebook kernels running on this runner."""
+    taken_away: int = 0
+    """Sandboxes removed because their agent did not end a run (or reset) in time: frozen,
+    then removed, by the runner's hard end (docs/reliability.md)."""
     discarded: int = 0
     """Used sandboxes destroyed instead of reused because their reset's check found them not
     like a fresh one (a leftover process, file, IPC object, or a changed limit)."""

@@ -23,6 +23,7 @@ from contracts import subjects
 from contracts.messages import (
     CompletionEvent,
     Control,
+    ControlReply,
     ExecutionRecord,
     Job,
     NotebookCommand,
@@ -51,6 +52,8 @@ EventHandler = Callable[[bytes, bool], Awaitable[None]]
 """Called with an event's JSON and whether it is the completion (the last event)."""
 MAX_MESSAGES_EXCEEDED = 10077
 LIMITS_TIMEOUT_S = 2.0
+CONTROL_TIMEOUT_S = 2.0
+"""How long the edge waits for the runner to take a stdin, eof or stop it passes on."""
 LIMITS_ATTEMPTS = 50
 
 
@@ -413,6 +416,20 @@ class EdgeBus:
 
     async def control(self, control: Control) -> None:
         await self._nc.publish(subjects.control(control.execution_id), encode(control))
+
+    async def deliver_control(self, control: Control,
+                              timeout_s: float = CONTROL_TIMEOUT_S) -> ControlReply:
+        """Hand stdin, eof or stop to the runner running the execution and wait for its
+        answer: taken, or refused (input past its window, or it no longer runs)."""
+        try:
+            msg = await self._nc.request(subjects.control(control.execution_id),
+                                         encode(control), timeout=timeout_s)
+        except nats.errors.NoRespondersError:
+            return ControlReply(False, "not_found", "the execution is no longer running")
+        except nats.errors.TimeoutError:
+            return ControlReply(False, "not_found", f"no runner answered within {timeout_s} s:"
+                                " the execution has finished, or its runner is unreachable")
+        return msgspec.json.decode(msg.data, type=ControlReply)
 
     async def close(self) -> None:
         """Flush what was published, then close (a drain would wait out pending long polls)."""

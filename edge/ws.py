@@ -12,6 +12,7 @@ import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from contracts.messages import (
+    STDIN_WINDOW_BYTES,
     AttachExecution,
     CompletionEvent,
     Control,
@@ -49,6 +50,8 @@ from edge.sessions import SessionTokens
 
 log = logging.getLogger(__name__)
 SEND_QUEUE_LIMIT = 4096
+MAX_HELD_CONTROLS = 64
+"""stdin, eof and stop frames held for an execution that has not started yet."""
 DELIVERED_KEPT = 256
 MAX_FRAME_BYTES = 6 * 1024 * 1024
 SLOW_READER_CLOSE = 1008
@@ -61,7 +64,8 @@ class Execution:
     Events are held until ``queued`` has been sent. Control messages (stdin, eof, stop) are
     held until the runner reports ``running``: it subscribes to them before it says so, and
     nothing sent earlier would reach it. A stop is also sent at once, for the dispatcher to
-    cancel the job while it is still queued.
+    cancel the job while it is still queued. Held input is bounded like the runner's window
+    (``STDIN_WINDOW_BYTES``, ``MAX_HELD_CONTROLS`` frames); past it a frame is refused.
     """
 
     def __init__(self, execution_id: str) -> None:
@@ -71,6 +75,9 @@ class Execution:
         self.running = False
         self.held: list[str] = []
         self.held_controls: list[Control] = []
+        self.held_bytes = 0
+        self.flushing = False
+        """The held controls are being passed on (the runner said ``running``)."""
 
 
 class Unfinished:
@@ -354,11 +361,11 @@ class Connection:
     async def _on_event(self, execution: Execution, data: bytes, last: bool) -> None:
         if execution.execution_id not in self.executions:
             return  # its completion was sent already (read from the stream on a take-over)
-        if not execution.running and is_running_event(data):
+        if not execution.running and not execution.flushing and is_running_event(data):
+            execution.flushing = True  # what the client sends meanwhile is held, in order
+            while execution.held_controls:
+                await self._deliver(execution.held_controls.pop(0))
             execution.running = True
-            for control in execution.held_controls:
-                await self.bus.control(control)
-            execution.held_controls.clear()
         text = data.decode()
         if execution.opened:
             self.send(text)
@@ -380,12 +387,28 @@ class Connection:
                        execution_id=execution_id)
             return
         control = Control(execution_id, action, data)
-        if execution.running:
-            await self.bus.control(control)
+        if execution.running or (action == "stop" and execution.flushing):
+            await self._deliver(control)  # a stop never waits behind held input
+            return
+        size = len(data.encode())
+        if len(execution.held_controls) >= MAX_HELD_CONTROLS or (
+                execution.held_bytes and execution.held_bytes + size > STDIN_WINDOW_BYTES):
+            self.error("stdin_full", f"{action} refused: the execution has not started yet and "
+                       f"holds {len(execution.held_controls)} frames, {execution.held_bytes} "
+                       f"bytes of input (limits {MAX_HELD_CONTROLS} frames, "
+                       f"{STDIN_WINDOW_BYTES} bytes)", execution_id=execution_id)
             return
         execution.held_controls.append(control)
+        execution.held_bytes += size
         if action == "stop":
             await self.bus.control(control)  # the dispatcher cancels it if still queued
+
+    async def _deliver(self, control: Control) -> None:
+        """Pass a control on to the runner; a refusal (input past the window, an execution
+        that ended) becomes an error event for the client."""
+        reply = await self.bus.deliver_control(control)
+        if not reply.accepted:
+            self.error(reply.code, reply.message, execution_id=control.execution_id)
 
 
 def stored_events(execution_id: str, completion: CompletionEvent,

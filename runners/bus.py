@@ -22,6 +22,7 @@ from contracts import subjects
 from contracts.messages import (
     CompletionEvent,
     Control,
+    ControlReply,
     ExecutionEvent,
     Job,
     NotebookCommand,
@@ -36,8 +37,11 @@ from contracts.messages import (
 from contracts.settings import nats_servers
 
 log = logging.getLogger(__name__)
-ControlHandler = Callable[[Control], Awaitable[None]]
+ControlHandler = Callable[[Control], Awaitable[ControlReply]]
 NotebookHandler = Callable[[NotebookCommand], Awaitable[NotebookReply]]
+CONTROL_PENDING_BYTES = 16 * 1024 * 1024
+"""What a run's control subscription may hold unhandled (two of the largest messages): its
+handler never waits, so this is only a bound on the runner's memory, never reached in use."""
 FETCH_TIMEOUT_S = 5.0
 """A long poll: answered at once when a job arrives; short enough that a pull request lost in
 a NATS reconnect stalls the queue for seconds, not minutes."""
@@ -208,13 +212,20 @@ class RunnerBus:
         )
 
     async def subscribe_control(self, execution_id: str, handler: ControlHandler) -> Subscription:
+        """Pass stdin, eof and stop for one execution to ``handler``; its answer goes back to
+        an edge that asked with a request (the edge then tells the client of a refusal)."""
         async def on_msg(msg: Msg) -> None:
             try:
-                await handler(control_decoder.decode(msg.data))
+                reply = await handler(control_decoder.decode(msg.data))
             except ValueError as exc:
                 log.warning("ignoring a malformed control message: %s", exc)
+                reply = ControlReply(False, "invalid_request", str(exc))
+            if msg.reply:
+                with contextlib.suppress(nats.errors.Error):
+                    await msg.respond(encode(reply))
 
-        return await self._nc.subscribe(subjects.control(execution_id), cb=on_msg)
+        return await self._nc.subscribe(subjects.control(execution_id), cb=on_msg,
+                                        pending_bytes_limit=CONTROL_PENDING_BYTES)
 
     async def subscribe_notebook(self, key: str, handler: NotebookHandler) -> Subscription:
         """Answer interrupt, restart and close for the kernel of notebook ``key``."""

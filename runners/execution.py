@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from msgspec import Struct
 
 from contracts.messages import (
+    STDIN_WINDOW_BYTES,
     CompletionEvent,
+    Control,
+    ControlReply,
     ExecutionEvent,
     Job,
     OutputEvent,
@@ -23,7 +27,76 @@ from runners.link import AgentEvent, AgentGone
 from runners.sandbox import BASE_ENV, Sandbox
 
 Publish = Callable[[ExecutionEvent], Awaitable[None]]
-AGENT_GRACE_S = 5.0
+HARD_END_GRACE_S = 1.0
+"""How long after a run's wall limit (or a stop) its agent has to report the end before the
+runner takes the sandbox away (freezes it, then removes it): with the freeze's own bound the
+client has its completion within the wall limit plus 2 s, whatever the program does."""
+WATCH_TICK_S = 0.25
+"""How often a run's watch looks again at its deadline (a stop moves it earlier)."""
+
+
+class Overran(Exception):
+    """The agent did not end a run within the grace: the sandbox must be taken away."""
+
+    def __init__(self, verdict: Verdict, message: str, wall_ms: int) -> None:
+        super().__init__(message)
+        self.verdict: Verdict = verdict
+        self.message = message
+        self.wall_ms = wall_ms
+
+
+class Commands(Protocol):
+    def write_now(self, command: dict[str, Any]) -> None: ...
+
+
+class RunControl:
+    """What a client sends a running execution, passed to its agent at once: a ``stop`` never
+    waits behind input, and input is bounded: at most ``window`` bytes the program has not
+    read yet (the agent acknowledges what it wrote to the program), past that a ``stdin`` is
+    refused, so that neither the runner nor the agent holds more whatever a client sends."""
+
+    def __init__(self, link: Commands, window: int = STDIN_WINDOW_BYTES) -> None:
+        self.link = link
+        self.window = window
+        self.unread = 0
+        self.stopped_at: float | None = None
+        self.wall_end = math.inf
+        """When the run's wall limit ends (its steps' limits added), once it started."""
+
+    async def handle(self, control: Control) -> ControlReply:
+        try:
+            return self._pass_on(control)
+        except AgentGone:
+            return ControlReply(False, "not_found", "the execution is no longer running")
+
+    def _pass_on(self, control: Control) -> ControlReply:
+        if control.action == "stop":
+            if self.stopped_at is None:
+                self.stopped_at = time.monotonic()
+            self.link.write_now({"op": "stop"})
+        elif control.action == "eof":
+            self.link.write_now({"op": "eof"})
+        else:
+            size = len(control.data.encode())
+            if self.unread and self.unread + size > self.window:
+                return ControlReply(False, "stdin_full", stdin_full_message(self.window))
+            self.unread += size
+            self.link.write_now({"op": "stdin", "data": control.data})
+        return ControlReply()
+
+    def acknowledged(self, size: int) -> None:
+        """The agent passed ``size`` bytes of input on (or dropped them: stdin closed)."""
+        self.unread = max(0, self.unread - size)
+
+    def hard_end(self) -> float:
+        """When the agent must have reported: the wall limit's end, or a stop's, plus grace."""
+        ends = [self.wall_end] + ([self.stopped_at] if self.stopped_at is not None else [])
+        return min(ends) + HARD_END_GRACE_S
+
+
+def stdin_full_message(window: int) -> str:
+    return (f"stdin refused: the program has not read the {window} bytes of input it may have "
+            "waiting (the limit per execution); send more once it has read some")
 
 
 class Limits(Struct, frozen=True):
@@ -112,10 +185,12 @@ def completion_of(done: AgentEvent, job: Job, queued_ms: int, wall_ms: int) -> C
     )
 
 
-def failure(job: Job, verdict: Verdict, message: str, queued_ms: int = 0) -> CompletionEvent:
+def failure(job: Job, verdict: Verdict, message: str, queued_ms: int = 0,
+            wall_ms: int = 0) -> CompletionEvent:
     return CompletionEvent(
         execution_id=job.execution_id,
         verdict=verdict,
+        wall_ms=wall_ms,
         queued_ms=queued_ms,
         language=job.language,
         message=message,
@@ -132,28 +207,46 @@ async def execute(
     publish: Publish,
     queued_ms: int,
     extra_env: Mapping[str, str] | None = None,
+    control: RunControl | None = None,
 ) -> CompletionEvent:
-    """Run ``job`` in ``sandbox`` and relay its events; raises AgentGone if the agent fails.
+    """Run ``job`` in ``sandbox`` and relay its events; raises AgentGone if the agent fails,
+    Overran if it did not end the run within ``HARD_END_GRACE_S`` of the wall limit or a stop.
 
     ``running`` is published only after the agent has the job, so that a stop or stdin the
     client sends on seeing it reaches the agent after the job, never before.
     """
+    control = control or RunControl(sandbox.link)
     started = time.monotonic()
-    await sandbox.link.send(agent_command(job, runtime, limits, extra_env))
-    await publish(StatusEvent(job.execution_id, "running", request_id=job.request_id))
-    # The agent enforces the wall limit itself; this outer deadline only catches a dead agent.
+    # The agent enforces the wall limit itself; the runner's watch catches an agent that
+    # does not (starved, hung, gone): each step of the run has the wall limit.
     steps = 2 if runtime.compile else 1
-    deadline = started + steps * limits.wall_ms / 1000 + AGENT_GRACE_S
+    control.wall_end = started + steps * limits.wall_ms / 1000
+    command = agent_command(job, runtime, limits, extra_env)
+    await sandbox.link.send(command, timeout=control.hard_end() - started)
+    await publish(StatusEvent(job.execution_id, "running", request_id=job.request_id))
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AgentGone("agent did not finish within the wall limit")
-        event = await sandbox.link.next_event(timeout=remaining)
+        now = time.monotonic()
+        if now >= control.hard_end():
+            raise overran(control, round((now - started) * 1000))
+        event = await sandbox.link.event_within(min(control.hard_end() - now, WATCH_TICK_S))
+        if event is None:
+            continue
         kind = event.get("ev")
         if kind == "out":
             await publish(OutputEvent(job.execution_id, event["stream"], event["data"]))
         elif kind == "table":
             await publish(TableEvent(job.execution_id, event["columns"], event["rows"]))
+        elif kind == "stdin_ack":
+            control.acknowledged(int(event.get("bytes", 0)))
         elif kind == "done":
             wall_ms = round((time.monotonic() - started) * 1000)
             return completion_of(event, job, queued_ms, wall_ms)
+
+
+def overran(control: RunControl, wall_ms: int) -> Overran:
+    """A stop before the wall limit ends the run ``cancelled``, otherwise the limit did."""
+    if control.stopped_at is not None and control.stopped_at < control.wall_end:
+        return Overran("cancelled", f"the sandbox did not end the run within "
+                       f"{HARD_END_GRACE_S} s of the stop; it was removed", wall_ms)
+    return Overran("time_limit", f"the sandbox did not end the run within {HARD_END_GRACE_S} s"
+                   " of its wall limit; it was removed", wall_ms)

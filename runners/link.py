@@ -39,21 +39,42 @@ class AgentLink:
         self._pump = asyncio.create_task(self._read_frames(), name=f"agent-link-{name}")
         self.closed = False
 
-    async def send(self, command: dict[str, Any]) -> None:
+    async def send(self, command: dict[str, Any], timeout: float | None = None) -> None:
+        """Write a command and wait until the stream takes it; AgentGone when the stream is
+        gone or does not take it within ``timeout`` (an agent that stopped reading)."""
+        self.write_now(command)
+        try:
+            await asyncio.wait_for(self._writer.drain(), timeout)
+        except (ConnectionError, OSError) as exc:
+            raise AgentGone(str(exc)) from exc
+        except TimeoutError:
+            raise AgentGone(f"agent of {self._name} took no command in {timeout} s") from None
+
+    def write_now(self, command: dict[str, Any]) -> None:
+        """Queue a command without waiting: for control (stop, stdin), which must never wait
+        behind an agent that reads slowly. Whoever calls it bounds what it queues."""
         if self.closed:
             raise AgentGone(f"agent of {self._name} is gone")
         self._writer.write(_encode(command) + b"\n")
-        try:
-            await self._writer.drain()
-        except (ConnectionError, OSError) as exc:
-            raise AgentGone(str(exc)) from exc
 
     async def next_event(self, timeout: float | None = None) -> AgentEvent:
         """The next event; raises AgentGone on end of stream or when ``timeout`` passes."""
+        event = await self.event_within(timeout)
+        if event is None:
+            raise AgentGone(f"agent of {self._name} did not answer in {timeout} s")
+        return event
+
+    async def event_within(self, timeout: float | None) -> AgentEvent | None:
+        """The next event, or None when none came within ``timeout``; AgentGone at the end of
+        the stream."""
         try:
-            event = await asyncio.wait_for(self._events.get(), timeout)
-        except TimeoutError:
-            raise AgentGone(f"agent of {self._name} did not answer in {timeout} s") from None
+            event = self._events.get_nowait()
+        except asyncio.QueueEmpty:
+            try:
+                wait = None if timeout is None else max(0.001, timeout)
+                event = await asyncio.wait_for(self._events.get(), wait)
+            except TimeoutError:
+                return None
         if event is None:
             self._events.put_nowait(None)  # keep reporting the end to later readers
             raise AgentGone(f"agent of {self._name} closed its stream")

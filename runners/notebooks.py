@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from contracts.messages import (
     CompletionEvent,
     Control,
+    ControlReply,
     Job,
     NotebookCommand,
     NotebookOutputEvent,
@@ -30,7 +31,7 @@ from contracts.messages import (
     encode,
 )
 from contracts.subjects import notebook_key
-from runners.execution import Publish
+from runners.execution import HARD_END_GRACE_S, Publish
 from runners.link import AgentEvent, AgentGone
 from runners.sandbox import Sandbox, SandboxError
 
@@ -44,8 +45,10 @@ WARM_UP = {"op": "execute", "id": "warm-up", "silent": True,
 (nothing is bound in the user's namespace, and the cell count stays at 0)."""
 SPARE_RETRY_S = 5.0
 DEADLINE_CHECK_S = 0.5
-INTERRUPT_GRACE_S = 10.0
-"""A cell past its limit is interrupted; if it is not done this long after, the kernel goes."""
+INTERRUPT_GRACE_S = HARD_END_GRACE_S
+"""A cell past its limit (or stopped) is interrupted; if it is not done this long after, its
+kernel is taken away (frozen, then removed): the cell's completion comes within its wall limit
+plus 2 s, as a program's does."""
 
 
 class Unsubscribe(Protocol):
@@ -56,7 +59,7 @@ CreateKernel = Callable[[], Awaitable[Sandbox]]
 Destroy = Callable[[Sandbox], Awaitable[None]]
 CommandHandler = Callable[[NotebookCommand], Awaitable[NotebookReply]]
 SubscribeCommands = Callable[[str, CommandHandler], Awaitable[Unsubscribe]]
-ControlHandler = Callable[[Control], Awaitable[None]]
+ControlHandler = Callable[[Control], Awaitable[ControlReply]]
 SubscribeControl = Callable[[str, ControlHandler], Awaitable[Unsubscribe]]
 
 
@@ -94,11 +97,13 @@ class CellRun:
 
 
 class Kernels:
-    def __init__(self, create: CreateKernel, destroy: Destroy, env: dict[str, str],
-                 ttl_s: float, subscribe_commands: SubscribeCommands,
+    def __init__(self, create: CreateKernel, destroy: Destroy, take_away: Destroy,
+                 env: dict[str, str], ttl_s: float, subscribe_commands: SubscribeCommands,
                  subscribe_control: SubscribeControl, spares: int = 0) -> None:
         self._create = create
         self._destroy = destroy
+        self._take_away = take_away
+        """Freezes a kernel that did not stop when interrupted, and removes it."""
         self._env = env
         self.ttl_s = ttl_s
         self._subscribe_commands = subscribe_commands
@@ -203,7 +208,7 @@ class Kernels:
                        "the kernel did not stop when interrupted; it was removed with its state"
                        if kernel.interrupted else
                        "the kernel's container stopped; its state is lost")
-            await self._remove(kernel)
+            await self._remove(kernel, taken_away=kernel.interrupted and not kernel.closing)
             return self._completion(job, verdict, queued_ms, message=message,
                                     wall_ms=round((time.monotonic() - started) * 1000))
 
@@ -324,13 +329,16 @@ class Kernels:
             raise SandboxError(f"the {name} kernel did not start: {exc}") from exc
 
     async def _send(self, kernel: Kernel, data: dict[str, Any]) -> None:
-        await kernel.sandbox.link.send({"op": "to_kernel", "data": data})
+        """Never waits for the agent to read (an interrupt must not wait behind a kernel that
+        hogs its container): what is queued is a cell's code or a command, both bounded."""
+        kernel.sandbox.link.write_now({"op": "to_kernel", "data": data})
 
-    async def _on_control(self, kernel: Kernel, control: Control) -> None:
+    async def _on_control(self, kernel: Kernel, control: Control) -> ControlReply:
         """``stop`` on a running cell's execution interrupts the kernel; input is ignored."""
         if control.action == "stop" and kernel.running == control.execution_id:
             with contextlib.suppress(AgentGone):
                 await self._interrupt(kernel, "cancelled")
+        return ControlReply()
 
     async def command(self, kernel: Kernel, command: NotebookCommand) -> NotebookReply:
         """Interrupt, restart or close, asked for by the edge."""
@@ -356,14 +364,14 @@ class Kernels:
             await self._remove(kernel)
             return NotebookReply("dead", "the kernel's container stopped; its state is lost")
 
-    async def _remove(self, kernel: Kernel) -> None:
+    async def _remove(self, kernel: Kernel, taken_away: bool = False) -> None:
         if self._kernels.get(kernel.key) is kernel:
             del self._kernels[kernel.key]
         if kernel.commands is not None:
             with contextlib.suppress(Exception):
                 await kernel.commands.unsubscribe()
             kernel.commands = None
-        await self._destroy(kernel.sandbox)
+        await (self._take_away if taken_away else self._destroy)(kernel.sandbox)
 
     async def expire(self, now: float | None = None) -> int:
         """Remove kernels without a cell for the TTL."""

@@ -48,6 +48,8 @@ KERNEL_PROCESSES = 128
 PLATFORM_CAPABILITIES = ["SETUID", "SETGID", "KILL"]
 """The agent's only capabilities: to start user code as ``SANDBOX_UID`` (which clears them in
 that process) and to kill every user process at once."""
+FREEZE_WAIT_S = 0.5
+"""How long taking a sandbox away waits for its freeze before the run's completion is sent."""
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/workspace"}
 GVISOR_RUNTIMES = {False: "runsc", True: "runsc-net"}
 """Docker runtime names of gVisor (infra/setup/ensure-docker.sh registers them), by whether the
@@ -314,6 +316,21 @@ class DockerSandboxes:
     async def destroy(self, sandbox: Sandbox) -> None:
         await sandbox.link.close()
         await self.remove(sandbox.container_id)
+
+    async def freeze(self, sandbox: Sandbox, wait_s: float = FREEZE_WAIT_S) -> bool:
+        """Freeze every process of a sandbox at once (``docker pause``: the cgroup freezer),
+        so that it uses no CPU from then on, whatever it runs; waits at most ``wait_s`` (the
+        call goes on in its thread). ``remove`` kills a frozen container as any other."""
+        call = asyncio.to_thread(self._api.pause, sandbox.container_id)
+        try:
+            await asyncio.wait_for(call, wait_s)
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            log.warning("cannot freeze %s: %s", sandbox.short_id, exc)
+            return False
+        except TimeoutError:
+            log.warning("freezing %s took more than %s s", sandbox.short_id, wait_s)
+            return False
+        return True
 
     async def remove(self, container_id: str) -> None:
         try:

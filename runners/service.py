@@ -6,15 +6,24 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 import msgspec
 
-from contracts.messages import CompletionEvent, Control, Isolation, Job, RunnerInfo
+from contracts.messages import CompletionEvent, Isolation, Job, RunnerInfo
 from contracts.runtimes import Catalog, Runtime, strongest
 from contracts.settings import RunnerSettings
 from contracts.subjects import RUNNER_HEARTBEAT_S
 from runners.bus import ClaimedJob, RunnerBus
-from runners.execution import Publish, execute, failure, resolve_limits
+from runners.execution import (
+    Overran,
+    Publish,
+    RunControl,
+    execute,
+    failure,
+    resolve_limits,
+)
 from runners.link import AgentGone
 from runners.notebooks import CellLimits, Kernels
 from runners.output import KeptOutput
@@ -31,6 +40,8 @@ from runners.sessions import Session, Sessions
 
 log = logging.getLogger(__name__)
 EXPIRY_TICK_S = 1.0
+RESET_MIN_S = 1.0
+"""The least time a reset is given (one after a run that ended at its wall limit included)."""
 CLAIM_RETRY_S = 0.5
 
 
@@ -68,6 +79,8 @@ class Runner:
         self.active = 0
         self.jobs = 0
         self.reused = 0
+        self.taken_away = 0
+        """Sandboxes frozen and removed because they did not end a run (or reset) in time."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _pool(self, runtime: Runtime, isolation: Isolation) -> WarmPool:
@@ -87,6 +100,7 @@ class Runner:
             python = self.catalog.get("python")
             kernels = Kernels(
                 lambda: self._create_kernel(isolation), self.sandboxes.destroy,
+                self._take_away,
                 {**BASE_ENV, **(python.env if python else {})}, self.settings.kernel_ttl_s,
                 self.bus.subscribe_notebook, self.bus.subscribe_control, spares=spares,
             )
@@ -137,8 +151,8 @@ class Runner:
                 self.settings.runner_id, self.versions, self.active, self.settings.max_jobs,
                 time.time(), pools={pool_name(*key): pool_info(p) for key, p in self.pools.items()},
                 kept=len(self.reuse), jobs=self.jobs, reused=self.reused,
-                discarded=self.reuse.discarded,
                 sessions=len(self.sessions), kernels=sum(map(len, self.kernels.values())),
+                taken_away=self.taken_away, discarded=self.reuse.discarded,
             )
             try:
                 await self.bus.heartbeat(info)
@@ -234,12 +248,18 @@ class Runner:
     async def _run_in(self, sandbox: Sandbox, job: Job, runtime: Runtime, publish: Publish,
                       queued_ms: int, env: dict[str, str]) -> CompletionEvent:
         limits = resolve_limits(job, runtime, self.settings)
-        subscription = await self.bus.subscribe_control(
-            job.execution_id, lambda control: self._forward(sandbox, control)
-        )
+        control = RunControl(sandbox.link)
+        subscription = await self.bus.subscribe_control(job.execution_id, control.handle)
         try:
             sandbox = await self._fitted(sandbox, runtime, limits.memory_mb, limits.processes)
-            completion = await execute(sandbox, job, runtime, limits, publish, queued_ms, env)
+            control.link = sandbox.link
+            completion = await execute(sandbox, job, runtime, limits, publish, queued_ms, env,
+                                       control)
+        except Overran as over:
+            log.warning("sandbox %s did not end job %s in time: taken away", sandbox.short_id,
+                        job.execution_id)
+            await self._take_away(sandbox)
+            return failure(job, over.verdict, over.message, queued_ms, over.wall_ms)
         except (AgentGone, SandboxError) as exc:
             log.warning("sandbox %s failed: %s", sandbox.short_id, exc)
             oom = sandbox.isolation == "gvisor" and await self.sandboxes.oom_killed(sandbox)
@@ -249,7 +269,7 @@ class Runner:
             return failure(job, "internal_error", "the sandbox stopped answering", queued_ms)
         finally:
             await subscription.unsubscribe()
-        self._release(job, sandbox)
+        self._release(job, sandbox, control.hard_end())
         return completion
 
     async def _fitted(self, sandbox: Sandbox, runtime: Runtime, memory_mb: int,
@@ -309,34 +329,49 @@ class Runner:
             return await self.sandboxes.create(pool.runtime, session.attachment(job.main_file),
                                                isolation=isolation)
 
-    async def _forward(self, sandbox: Sandbox, control: Control) -> None:
-        command: dict[str, str] = {"op": control.action}
-        if control.action == "stdin":
-            command["data"] = control.data
-        with contextlib.suppress(AgentGone):
-            await sandbox.link.send(command)
-
-    def _release(self, job: Job, sandbox: Sandbox) -> None:
+    def _release(self, job: Job, sandbox: Sandbox, reset_by: float) -> None:
         """Wipe and park a sandbox for its owner's next run, or destroy a single-use one."""
         if job.reuse_key:
-            work = self.reuse.recycle(job.owner, job.reuse_key, sandbox, self._reset)
+            work = self.reuse.recycle(job.owner, job.reuse_key, sandbox,
+                                      lambda kept: self._reset(kept, reset_by))
         else:
             work = self.sandboxes.destroy(sandbox)
+        self._background(work)
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _reset(self, sandbox: Sandbox) -> bool:
-        """Kill every leftover process and wipe the workspace and /tmp."""
+    async def _reset(self, sandbox: Sandbox, reset_by: float) -> bool:
+        """Kill every leftover process and wipe the workspace and /tmp, by ``reset_by`` (the
+        run's hard end) or within ``RESET_MIN_S``: a sandbox that is not reset by then is
+        taken away, so that nothing a run left keeps using CPU past its hard end."""
+        timeout = min(float(self.settings.agent_timeout_s),
+                      max(RESET_MIN_S, reset_by - time.monotonic()))
+        deadline = time.monotonic() + timeout
         try:
-            await sandbox.link.send({"op": "reset"})
-            answer = await sandbox.link.next_event(timeout=self.settings.agent_timeout_s)
-        except AgentGone:
+            await sandbox.link.send({"op": "reset"}, timeout=timeout)
+            while (answer := await sandbox.link.next_event(
+                    timeout=deadline - time.monotonic())).get("ev") != "reset":
+                pass  # a late stdin_ack of the run
+        except AgentGone as exc:
+            if not sandbox.link.closed:
+                log.warning("sandbox %s did not reset in time (%s): taken away",
+                            sandbox.short_id, exc)
+                await self._take_away(sandbox, remove=False)
             return False
-        # "done" is the agent's last word on a run, so the next event answers this reset.
-        if answer.get("ev") == "reset" and not answer.get("ok"):
+        if not answer.get("ok"):
             log.warning("sandbox %s is not reused: %s", sandbox.short_id, answer.get("error"))
-        return answer.get("ev") == "reset" and bool(answer.get("ok"))
+        return bool(answer.get("ok"))
+
+    async def _take_away(self, sandbox: Sandbox, remove: bool = True) -> None:
+        """Freeze a sandbox that did not end a run (or reset) in time, so that it uses no CPU
+        from now on, then remove it in the background (unless the caller does); counted."""
+        self.taken_away += 1
+        await self.sandboxes.freeze(sandbox)
+        if remove:
+            self._background(self.sandboxes.destroy(sandbox))
 
     async def close(self) -> None:
         await self.bus.leave(self.settings.runner_id)
