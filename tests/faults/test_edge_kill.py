@@ -15,9 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from tests.conftest import Running, running_platform
 from tests.integration.wsclient import Client, completion_count
+from tests.runs_seen import runs_seen
 
 CLIENTS = 6
 SLOW = "import time, sys\nprint('started', flush=True)\ntime.sleep({s})\nprint('done {n}')\n"
@@ -55,6 +57,16 @@ async def submitted(client: Client, n: int) -> dict[str, str]:
     return expected
 
 
+async def until_one_done_and_one_running(client: Client, expected: dict[str, str]) -> None:
+    """Read the socket until the fast program has completed and the slow one has started."""
+    slow, fast = expected
+    started = done = False
+    while not (started and done):
+        event = await client.receive()
+        started |= event.get("executionId") == slow and event["type"] == "output"
+        done |= event.get("executionId") == fast and event["type"] == "completion"
+
+
 async def results(client: Client, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Attach to ``ids`` and read each one's events to its completion."""
     for execution_id in ids:
@@ -69,22 +81,33 @@ async def results(client: Client, ids: list[str]) -> dict[str, dict[str, Any]]:
 async def test_clients_reconnect_to_a_new_edge_and_get_their_results(
         platform_with_secret: Running) -> None:
     running = platform_with_secret
-    clients = [await Client.connect(running.ws_url) for _ in range(CLIENTS)]
-    expected = [await submitted(client, n) for n, client in enumerate(clients)]
-    tokens = [client.session["token"] for client in clients]
-    await asyncio.sleep(1.0)  # some fast ones complete, the slow ones run
+    async with runs_seen(running.nats_url) as seen:
+        clients = [await Client.connect(running.ws_url) for _ in range(CLIENTS)]
+        expected = [await submitted(client, n) for n, client in enumerate(clients)]
+        tokens = [client.session["token"] for client in clients]
+        for client, mapping in zip(clients, expected, strict=True):
+            await asyncio.wait_for(until_one_done_and_one_running(client, mapping), 60)
 
-    assert running.up is not None
-    os.kill(running.pid("edge"), signal.SIGKILL)
-    running.up.children["edge"].wait()
-    replacement = subprocess.Popen([sys.executable, "-m", "coderunner", "edge"],
-                                   env=running.up.env)
-    running.up.children["edge"] = replacement  # the platform's stop() ends it
-    await asyncio.to_thread(wait_healthy, running.url)
+        assert running.up is not None
+        os.kill(running.pid("edge"), signal.SIGKILL)
+        running.up.children["edge"].wait()
+        replacement = subprocess.Popen([sys.executable, "-m", "coderunner", "edge"],
+                                       env=running.up.env)
+        running.up.children["edge"] = replacement  # the platform's stop() ends it
+        await asyncio.to_thread(wait_healthy, running.url)
 
-    for client in clients:
-        with pytest.raises(Exception):  # noqa: B017 - the old socket died with its edge
-            await asyncio.wait_for(client.ws.recv(), 5)
+        for client in clients:
+            with pytest.raises(websockets.ConnectionClosed):  # it died with its edge
+                while True:
+                    await client.ws.recv()
+            await client.close()
+        await reconnect_and_check(running, tokens, clients, expected)
+        await seen.assert_once(i for mapping in expected for i in mapping)
+
+
+async def reconnect_and_check(running: Running, tokens: list[str], clients: list[Client],
+                              expected: list[dict[str, str]]) -> None:
+    """Each client comes back with its token and gets every result of its session."""
     back = [await Client.connect(running.ws_url, token=token) for token in tokens]
     try:
         for n, client in enumerate(back):

@@ -19,6 +19,7 @@ from tests.conftest import Running
 from tests.integration.test_notebooks import Notebook, kernel_containers
 from tests.integration.test_sessions import CLIENT, start_server
 from tests.integration.wsclient import Client, completion_count
+from tests.runs_seen import runs_seen
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -94,16 +95,19 @@ async def test_a_silent_runners_jobs_move_and_it_works_again_once_back(
     body = {"language": "python", "mainFile": "main.py",
             "files": [{"name": "main.py", "content": "print(6 * 7)"}]}
     before_stop = await settled_jobs_run(running.nats_url, second_id)
-    os.kill(second_pid, signal.SIGSTOP)
-    try:
-        ids = [(await http.post("/api/v1/executions", json=body)).json()["id"]
-               for _ in range(10)]
-        results = await asyncio.gather(*(
-            http.get(f"/api/v1/executions/{eid}?wait=true&timeout=100") for eid in ids))
-        assert [(r.json()["verdict"], r.json()["stdout"]) for r in results] == \
-            [("ok", "42\n")] * 10, [r.json() for r in results]
-    finally:
-        os.kill(second_pid, signal.SIGCONT)
+    async with runs_seen(running.nats_url) as seen:
+        os.kill(second_pid, signal.SIGSTOP)
+        try:
+            ids = [(await http.post("/api/v1/executions", json=body)).json()["id"]
+                   for _ in range(10)]
+            results = await asyncio.gather(*(
+                http.get(f"/api/v1/executions/{eid}?wait=true&timeout=100") for eid in ids))
+            assert [(r.json()["verdict"], r.json()["stdout"]) for r in results] == \
+                [("ok", "42\n")] * 10, [r.json() for r in results]
+        finally:
+            os.kill(second_pid, signal.SIGCONT)
+        # Jobs sent to it while it was paused ran once, elsewhere: none when it resumed.
+        await seen.assert_once(ids)
     for execution_id in ids:
         assert await completion_count(running.nats_url, execution_id) == 1
     before = await settled_jobs_run(running.nats_url, second_id)

@@ -3,7 +3,6 @@ stop, reuse within a session and isolation between sessions."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from textwrap import dedent
@@ -203,15 +202,25 @@ async def test_a_sandbox_that_dies_mid_run_is_an_internal_error(client: Client) 
 
 
 async def test_programs_of_different_sessions_run_at_the_same_time(platform: Running) -> None:
+    """Each program waits for its input once it has started: all four started before any got
+    it, so they ran at the same time (however long each session's first container took)."""
     clients = [await Client.connect(platform.ws_url) for _ in range(4)]
-    program = "import time\nstart = time.time()\ntime.sleep(1)\nprint(start, time.time())\n"
+    program = "import sys\nprint('started', flush=True)\nprint(sys.stdin.readline().strip())\n"
     try:
-        results = await asyncio.gather(*(c.run({"main.py": program}) for c in clients))
+        queued = [await c.submit({"main.py": program}, limits={"wallMs": 60_000})
+                  for c in clients]
+        for client, accepted in zip(clients, queued, strict=True):
+            while (event := await client.receive()).get("type") != "output":
+                assert event.get("type") == "status", event
+            assert (event["executionId"], event["data"]) == (accepted["executionId"], "started\n")
+        for client, accepted in zip(clients, queued, strict=True):
+            await client.send({"type": "stdin", "executionId": accepted["executionId"],
+                               "data": "go\n"})
+        results = [await c.collect(q["executionId"]) for c, q in zip(clients, queued, strict=True)]
     finally:
         for c in clients:
             await c.close()
-    spans = [tuple(map(float, r.stdout.split())) for r in results]
-    assert max(start for start, _ in spans) < min(end for _, end in spans), spans
+    assert [(r.verdict, r.stdout) for r in results] == [("ok", "go\n")] * 4
 
 
 async def test_a_requests_process_limit_holds(client: Client) -> None:
