@@ -24,7 +24,9 @@ from contracts.messages import (
 
 MAX_BATCH = 20
 MAX_CALLBACK_URL = 2048
-CallbackUrl = Annotated[str, Meta(min_length=8, max_length=MAX_CALLBACK_URL)]
+CallbackUrl = Annotated[str, Meta(min_length=8, max_length=MAX_CALLBACK_URL,
+                                   pattern=r"^[^\x00-\x20\x7f]+$")]
+"""No space or control character (a NUL or a line break must not reach a request line)."""
 ApiStatus = Literal["queued", "running", "completed"]
 
 

@@ -27,9 +27,14 @@ MAX_ARGS = 64
 
 Id = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Language = Annotated[str, Meta(min_length=1, max_length=32)]
-FileName = Annotated[str, Meta(min_length=1, max_length=255)]
+NO_CONTROL = r"^[^\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069\ufeff]+$"
+"""No NUL or other control character, and no bidirectional override (a name that reads
+otherwise than it is) nor byte order mark."""
+NO_NUL = r"^[^\x00]*$"
+"""A process's argv and environment cannot hold NUL: the kernel ends each string at one."""
+FileName = Annotated[str, Meta(min_length=1, max_length=255, pattern=NO_CONTROL)]
 FileContent = Annotated[str, Meta(max_length=MAX_FILE_BYTES)]
-Arg = Annotated[str, Meta(max_length=4096)]
+Arg = Annotated[str, Meta(max_length=4096, pattern=NO_NUL)]
 NotebookId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 """A notebook's or a cell's id, chosen by the client; also a NATS subject token."""
 CellCode = Annotated[str, Meta(max_length=MAX_FILE_BYTES)]

@@ -43,6 +43,13 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _percent(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default, 1)
+    if value > 100:
+        raise SettingsError(f"{name} is a percentage from 1 to 100, got {value}")
+    return value
+
+
 def _str(env: Mapping[str, str], name: str, default: str) -> str:
     return env.get(name) or default
 
@@ -125,6 +132,10 @@ class EdgeSettings(Struct, frozen=True):
     """Without keys the edge serves loopback only and every caller is the local user."""
     rate_per_minute: int = 600
     key_max_concurrent: int = 20
+    session_max_unfinished: int = 8
+    """Unfinished runs one browser session may have on an edge (sockets have no API key)."""
+    address_max_unfinished: int = 64
+    """Unfinished socket runs of all sessions from one client address, on an edge."""
     webhook_secret: str = ""
     """Signs callbacks; empty means a random one per process (callbacks cannot be verified)."""
     session_secret: str = ""
@@ -148,6 +159,8 @@ class EdgeSettings(Struct, frozen=True):
             api_keys=keys,
             rate_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 600, 1),
             key_max_concurrent=_int(env, "KEY_MAX_CONCURRENT", 20, 1),
+            session_max_unfinished=_int(env, "SESSION_MAX_UNFINISHED", 8, 1),
+            address_max_unfinished=_int(env, "ADDRESS_MAX_UNFINISHED", 64, 1),
             webhook_secret=env.get("WEBHOOK_SECRET", ""),
             session_secret=env.get("SESSION_SECRET", ""),
             # A platform open to the network must not POST into its own private network.
@@ -166,6 +179,8 @@ class DispatcherSettings(Struct, frozen=True):
     queue_timeout_s: int = 60
     max_deliver: int = 3
     run_ack_wait_s: int = 30
+    owner_max_share: int = 50
+    """Percent of ``max_concurrent`` one owner may hold while another owner's job waits."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> DispatcherSettings:
@@ -176,6 +191,7 @@ class DispatcherSettings(Struct, frozen=True):
             queue_timeout_s=_int(env, "QUEUE_TIMEOUT", 60, 1),
             max_deliver=_int(env, "MAX_DELIVER", 3, 1),
             run_ack_wait_s=_int(env, "RUN_ACK_WAIT", 30, 2),
+            owner_max_share=_percent(env, "OWNER_MAX_SHARE", 50),
         )
 
 

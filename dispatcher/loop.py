@@ -53,7 +53,7 @@ class Dispatcher:
     def __init__(self, settings: DispatcherSettings, bus: DispatcherBus) -> None:
         self.bus = bus
         self.queue: DispatchQueue[Held] = DispatchQueue(
-            settings.max_concurrent, settings.queue_timeout_s
+            settings.max_concurrent, settings.queue_timeout_s, settings.owner_max_share / 100
         )
         self._wake = asyncio.Event()
         self.settings = settings
@@ -102,7 +102,8 @@ class Dispatcher:
                 self.fleet.completed(job.execution_id)
             group = notebook_key(job.owner, job.notebook.notebook_id) if job.notebook else None
             since = time.time() if held.moved else job.submitted_at
-            if not self.queue.add(Waiting(job.execution_id, priority, since, held, group)):
+            waiting = Waiting(job.execution_id, priority, since, held, group, job.owner)
+            if not self.queue.add(waiting):
                 await msg.ack()  # a redelivered duplicate of a job this dispatcher holds
             elif held.affinity is not None and held.affinity.key not in self.placements:
                 await self._look_up(held.affinity.key)

@@ -1,7 +1,14 @@
-"""Dispatch decisions, free of I/O: highest priority first, FIFO within one, a concurrency cap
-and queue expiry. Jobs of one group (a notebook's cells) run one at a time, in order: a waiting
-job whose group has one running is passed over, and the jobs behind it may go first; so is a
-job that no runner can take yet (none has its language, or each one that could is full).
+"""Dispatch decisions, free of I/O: highest priority first, a concurrency cap, queue expiry,
+and a fair share between owners. Jobs of one group (a notebook's cells) run one at a time, in
+order: a waiting job whose group has one running is passed over, and the jobs behind it may go
+first; so is a job that no runner can take yet (none has its language, or each one that could
+is full).
+
+Fair share: within a priority, the next job is the oldest of the owner that has the fewest jobs
+running (so the waiting jobs of different owners take turns, FIFO within each owner). An owner
+that holds ``owner_cap`` slots or more is passed over, whatever its priority, while another
+owner's job waits that could go; when none waits, it may take every free slot (no slot stays
+idle). So one owner with hundreds of jobs queued delays another's job by one completion at most.
 
 The bus feeds jobs in as they arrive and asks for the next one to release whenever a slot may
 be free; completions free slots.
@@ -9,7 +16,8 @@ be free; completions free slots.
 
 from __future__ import annotations
 
-from collections import deque
+import math
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -26,17 +34,24 @@ class Waiting(Generic[T]):
     submitted_at: float
     handle: T
     group: str | None = None
+    owner: str = ""
+    """Whose job it is (``Job.owner``): slots are shared fairly between owners."""
 
 
 class DispatchQueue(Generic[T]):
-    def __init__(self, max_concurrent: int, queue_timeout_s: float) -> None:
+    def __init__(self, max_concurrent: int, queue_timeout_s: float,
+                 owner_share: float = 1.0) -> None:
         self.max_concurrent = max_concurrent
         self.queue_timeout_s = queue_timeout_s
+        self.owner_cap = max(1, math.floor(max_concurrent * owner_share))
+        """Slots an owner may hold while another owner's job waits."""
         self._queues: dict[int, deque[Waiting[T]]] = {p: deque() for p in PRIORITIES}
         self._known: set[str] = set()
         self.running: set[str] = set()
         self._group_of: dict[str, str] = {}
         """Running execution → its group; a group is busy while one of its jobs runs."""
+        self._owner_of: dict[str, str] = {}
+        self.running_by_owner: Counter[str] = Counter()
         self.expired = 0
 
     def depth(self) -> dict[int, int]:
@@ -50,7 +65,7 @@ class DispatchQueue(Generic[T]):
         if item.execution_id in self._known or item.execution_id in self.running:
             return False
         self._known.add(item.execution_id)
-        self._queues[item.priority if item.priority in self._queues else 0].append(item)
+        self._queues[self._priority(item)].append(item)
         return True
 
     def take_expired(self, now: float) -> list[Waiting[T]]:
@@ -79,27 +94,65 @@ class DispatchQueue(Generic[T]):
         and room); a job that has not, or whose group is busy, is passed over."""
         if len(self.running) >= self.max_concurrent:
             return None
+        heads = self._heads(placeable)
+        under_cap = {p: [w for w in ws if self.running_by_owner[w.owner] < self.owner_cap]
+                     for p, ws in heads.items()}
+        item = self._fairest(under_cap) or self._fairest(heads)
+        if item is None:
+            return None
+        self._queues[self._priority(item)].remove(item)
+        self._known.discard(item.execution_id)
+        self._start(item)
+        return item
+
+    def _heads(self, placeable: Callable[[Waiting[T]], bool]) -> dict[int, list[Waiting[T]]]:
+        """Per priority, each owner's oldest job that can go now."""
         busy = set(self._group_of.values())
+        heads: dict[int, list[Waiting[T]]] = {}
         for priority in PRIORITIES:
-            queue = self._queues[priority]
-            item = next((w for w in queue if (w.group is None or w.group not in busy)
-                         and placeable(w)), None)
-            if item is not None:
-                queue.remove(item)
-                self._known.discard(item.execution_id)
-                self.running.add(item.execution_id)
-                if item.group is not None:
-                    self._group_of[item.execution_id] = item.group
-                return item
+            seen: set[str] = set()
+            heads[priority] = []
+            for w in self._queues[priority]:
+                if w.owner not in seen and (w.group is None or w.group not in busy) \
+                        and placeable(w):
+                    seen.add(w.owner)
+                    heads[priority].append(w)
+        return heads
+
+    def _fairest(self, heads: dict[int, list[Waiting[T]]]) -> Waiting[T] | None:
+        """At the highest priority with a job, the one whose owner runs the fewest (the
+        oldest of those: ``heads`` are in queue order and ``min`` keeps the first)."""
+        for priority in PRIORITIES:
+            if heads[priority]:
+                return min(heads[priority], key=lambda w: self.running_by_owner[w.owner])
         return None
+
+    @staticmethod
+    def _priority(item: Waiting[T]) -> int:
+        return item.priority if item.priority in PRIORITIES else 0
+
+    def _start(self, item: Waiting[T]) -> None:
+        self.running.add(item.execution_id)
+        self._owner_of[item.execution_id] = item.owner
+        self.running_by_owner[item.owner] += 1
+        if item.group is not None:
+            self._group_of[item.execution_id] = item.group
+
+    def _stop(self, execution_id: str) -> None:
+        self.running.discard(execution_id)
+        self._group_of.pop(execution_id, None)
+        owner = self._owner_of.pop(execution_id, None)
+        if owner is not None:
+            self.running_by_owner[owner] -= 1
+            if self.running_by_owner[owner] <= 0:
+                del self.running_by_owner[owner]
 
     def put_back(self, item: Waiting[T]) -> None:
         """Undo ``next``: the job could not be released after all (no global slot); it goes
         back to the head of its priority."""
-        self.running.discard(item.execution_id)
-        self._group_of.pop(item.execution_id, None)
+        self._stop(item.execution_id)
         self._known.add(item.execution_id)
-        self._queues[item.priority if item.priority in self._queues else 0].appendleft(item)
+        self._queues[self._priority(item)].appendleft(item)
 
     def cancel(self, execution_id: str) -> Waiting[T] | None:
         """Remove a queued job (stop before it ran)."""
@@ -114,8 +167,7 @@ class DispatchQueue(Generic[T]):
     def completed(self, execution_id: str) -> bool:
         """Free the slot of a finished job; False when it was not running here."""
         if execution_id in self.running:
-            self.running.discard(execution_id)
-            self._group_of.pop(execution_id, None)
+            self._stop(execution_id)
             return True
         return False
 

@@ -42,6 +42,7 @@ from contracts.settings import EdgeSettings
 from contracts.subjects import PRIORITY_API, PRIORITY_BACKGROUND
 from edge.auth import AuthError, Forbidden, KeyRing, Principal
 from edge.bus import EdgeBus, QueueFull, SubmitError
+from edge.json_limits import structure_problem
 from edge.limits import Limits
 from edge.stats import admin_metrics, combine_queue_stats
 from edge.webhooks import Policy
@@ -393,6 +394,8 @@ async def read_body(request: Request) -> bytes:
 
 
 def decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
+    if problem := structure_problem(body):
+        raise ApiProblem(400, "invalid_request", f"the body is not accepted: {problem}")
     try:
         return decoder.decode(body)
     except msgspec.DecodeError as exc:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -27,6 +28,8 @@ from contracts.settings import EdgeSettings
 from edge.api import Api, ApiProblem, json_response, problem_response
 from edge.auth import KeyRing
 from edge.bus import EdgeBus, SubmitError
+from edge.cross_origin import CrossOriginGuard, cors_options, host_allowed, origin_allowed
+from edge.fair_share import OpenRuns
 from edge.metrics import Metrics
 from edge.notebook_api import NotebookApi
 from edge.openapi import openapi_document
@@ -37,15 +40,6 @@ from edge.ws import Connection, Unfinished
 
 log = logging.getLogger(__name__)
 WEBHOOK_BATCH = 16
-
-
-def origin_allowed(origin: str | None, host: str, allowed: tuple[str, ...]) -> bool:
-    """Browsers send Origin on a WebSocket handshake: allow the edge's own pages and the
-    configured origins. Clients that are not browsers send none and are allowed."""
-    if origin is None:
-        return True
-    origin = origin.rstrip("/")
-    return origin in allowed or origin.split("://", 1)[-1] == host
 
 
 def route_label(path: str) -> str:
@@ -94,6 +88,7 @@ class Edge:
         self.tokens = SessionTokens(settings.session_secret)
         self._recent: deque[str] = deque(maxlen=1000)
         self.unfinished = Unfinished()
+        self.runs = OpenRuns(settings.session_max_unfinished, settings.address_max_unfinished)
         self._releases: set[asyncio.Task[None]] = set()
         self.webhooks = WebhookDeliverer(
             settings.webhook_secret or secrets.token_hex(32), self.api.policy,
@@ -108,6 +103,7 @@ class Edge:
     def completed(self, completion: CompletionEvent) -> None:
         """Every completion published, duplicates included (core NATS sees re-publications the
         stream drops): count each execution once."""
+        self.runs.done(completion.execution_id)
         if completion.execution_id in self._recent:
             return
         self._recent.append(completion.execution_id)
@@ -169,9 +165,11 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
             await edge.bus.close()
 
     async def websocket(ws: WebSocket) -> None:
-        origin = ws.headers.get("origin")
-        if not origin_allowed(origin, ws.headers.get("host", ""), settings.allowed_origins):
-            # A page from another site must not drive a visitor's session (CSWSH).
+        origin, host = ws.headers.get("origin"), ws.headers.get("host", "")
+        if not (origin_allowed(origin, host, settings.allowed_origins)
+                and host_allowed(host, not settings.api_keys, settings.allowed_origins)):
+            # A page from another site must not drive a visitor's session (CSWSH), also
+            # under a name of its own re-pointed at the edge (DNS rebinding).
             await ws.close(code=1008, reason="origin not allowed")
             return
         now = time.time()
@@ -184,7 +182,8 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
         edge.metrics.sockets.inc()
         try:
             await Connection(ws, edge.bus, catalog, session_id, token, edge.tokens, resumed,
-                             edge.unfinished).serve()
+                             edge.unfinished, edge.runs,
+                             ws.client.host if ws.client else "").serve()
         finally:
             edge.metrics.sockets.dec()
 
@@ -219,6 +218,9 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
         ApiProblem: api_problem, SubmitError: submit_problem, HTTPException: http_problem,
         Exception: server_problem,
     })
+    app.add_middleware(CrossOriginGuard, allowed=settings.allowed_origins,
+                       local=not settings.api_keys)
+    app.add_middleware(CORSMiddleware, **cors_options(settings.allowed_origins))
     app.add_middleware(Timing, metrics=edge.metrics)
     return app
 

@@ -25,6 +25,7 @@ import httpx
 
 from contracts.api import MAX_CALLBACK_URL, ExecutionResult, to_json
 from contracts.messages import WebhookState
+from edge.addresses import IpAddress, NotAnAddress, embedded, host_address
 
 log = logging.getLogger(__name__)
 METADATA_HOSTS = frozenset({
@@ -34,23 +35,6 @@ METADATA_HOSTS = frozenset({
 METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
     "169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200",
 ))
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-def embedded_ipv4(ip: IpAddress) -> IpAddress:
-    """The IPv4 address an IPv6 one stands for (mapped, NAT64, 6to4), else ``ip`` itself: a
-    metadata address must not pass as ``::ffff:169.254.169.254``."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return ip.ipv4_mapped
-        if ip in NAT64:
-            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if ip.sixtofour is not None:
-            return ip.sixtofour
-    return ip
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -94,12 +78,17 @@ class Policy:
         if host == "localhost" or host.endswith(".localhost"):
             return self.address_problem(ipaddress.ip_address("127.0.0.1"))
         try:
-            return self.address_problem(ipaddress.ip_address(host))
-        except ValueError:
-            return None  # a name: checked again, resolved, at delivery
+            address = host_address(host)
+        except NotAnAddress as exc:
+            return f"callbackUrl host {exc}"
+        # A name is checked again, resolved, when the callback is sent.
+        return None if address is None else self.address_problem(address)
 
     def address_problem(self, ip: IpAddress) -> str | None:
-        ip = embedded_ipv4(ip)
+        """Why ``ip`` (or an IPv4 address it carries) may not receive a callback, or None."""
+        for inner in embedded(ip):
+            if problem := self.address_problem(inner):
+                return problem
         if ip.is_multicast or ip.is_unspecified:
             return f"callbackUrl address {ip} cannot receive a callback"
         if ip.is_link_local or ip in METADATA_ADDRESSES:
@@ -111,24 +100,44 @@ class Policy:
                     "(CALLBACK_ALLOW_PRIVATE is off)")
         return None
 
-    async def resolved_problem(self, url: str) -> str | None:
-        """At delivery: every address the host resolves to must be allowed."""
-        problem = self.url_problem(url)
-        if problem:
-            return problem
+    async def checked_address(self, url: str) -> IpAddress:
+        """When the callback is sent: the address to connect to, one the host resolves to now
+        and every one of which is allowed. The connection is made to it (not to the name, which
+        could resolve elsewhere a moment later: DNS rebinding). Raises ``Refused``."""
+        if problem := self.url_problem(url):
+            raise Refused(problem)
         parts = urllib.parse.urlsplit(url)
         host = parts.hostname or ""
+        if (literal := host_address(host)) is not None:
+            return literal
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port,
                                                                  type=socket.SOCK_STREAM)
         except OSError as exc:
-            return f"cannot resolve {host}: {exc}"
-        for info in infos:
-            address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+            raise Refused(f"cannot resolve {host}: {exc}") from None
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+        for address in addresses:
             if problem := self.address_problem(address):
-                return problem
-        return None
+                raise Refused(problem)
+        if not addresses:
+            raise Refused(f"{host} resolves to no address")
+        return addresses[0]
+
+
+class Refused(Exception):
+    """The callback URL may not be called (its message says why)."""
+
+
+def pinned(url: str, address: IpAddress) -> tuple[str, dict[str, str], dict[str, str]]:
+    """``url`` with its host replaced by ``address``, the ``Host`` header it had, and the TLS
+    name to verify the certificate against (the URL's host, not the address)."""
+    parts = urllib.parse.urlsplit(url)
+    host = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    original = parts.netloc.rsplit("@", 1)[-1]
+    sni = {"sni_hostname": parts.hostname or ""} if parts.scheme == "https" else {}
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), {"Host": original}, sni
 
 
 class Attempt:
@@ -182,18 +191,22 @@ class WebhookDeliverer:
             await attempt.retry(delay)
 
     async def _post(self, url: str, attempt: Attempt, body: bytes) -> tuple[str | None, int | None]:
-        problem = await self.policy.resolved_problem(url)
-        if problem:
-            return problem, None
+        try:
+            address = await self.policy.checked_address(url)
+        except Refused as exc:
+            return str(exc), None
+        url, host, sni = pinned(url, address)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "CodeRunner-Webhook/1",
             "X-CodeRunner-Signature": sign(self.secret, int(time.time()), body),
             "X-CodeRunner-Execution": attempt.execution_id,
             "X-CodeRunner-Attempt": str(attempt.number),
+            **host,
         }
         try:
-            response = await self.client.post(url, content=body, headers=headers)
+            response = await self.client.post(url, content=body, headers=headers,
+                                              extensions=sni)
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}" or type(exc).__name__, None
         if 200 <= response.status_code < 300:

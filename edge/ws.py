@@ -19,6 +19,7 @@ from contracts.messages import (
     ControlAction,
     ErrorEvent,
     ExecuteCode,
+    Id,
     Job,
     NotebookAction,
     NotebookClose,
@@ -44,6 +45,8 @@ from contracts.messages import (
 from contracts.runtimes import Catalog
 from contracts.subjects import PRIORITY_WEBSOCKET
 from edge.bus import EdgeBus, SubmitError, Watch
+from edge.fair_share import OpenRuns
+from edge.json_limits import structure_problem
 from edge.network_hint import needs_network
 from edge.notebooks import KERNEL_RUNTIME, cell_job, kernel_command, new_notebook_id
 from edge.sessions import SessionTokens
@@ -128,7 +131,8 @@ class Unfinished:
 class Connection:
     def __init__(self, ws: WebSocket, bus: EdgeBus, catalog: Catalog, session_id: str,
                  token: str, tokens: SessionTokens, resumed: bool = False,
-                 unfinished: Unfinished | None = None) -> None:
+                 unfinished: Unfinished | None = None, runs: OpenRuns | None = None,
+                 address: str = "") -> None:
         self.ws = ws
         self.bus = bus
         self.catalog = catalog
@@ -138,6 +142,10 @@ class Connection:
         self.unfinished = unfinished or Unfinished()
         self.tokens = tokens
         """Signs this session's execution ids, which ``attach`` checks (the edge's secret)."""
+        self.runs = runs or OpenRuns(per_session=8, per_address=64)
+        """The unfinished runs of every session and client address on this edge."""
+        self.address = address
+        """The client's address (of the TCP connection)."""
         self.executions: dict[str, Execution] = {}
         self.delivered: collections.deque[str] = collections.deque(maxlen=DELIVERED_KEPT)
         """Executions whose completion this socket sent: ``attach`` ignores them."""
@@ -218,6 +226,9 @@ class Connection:
     async def handle_frame(self, text: str) -> None:
         if len(text) > MAX_FRAME_BYTES:
             self.error("invalid_request", f"frame longer than {MAX_FRAME_BYTES} characters")
+            return
+        if problem := structure_problem(text):
+            self.error("invalid_request", f"the frame is not accepted: {problem}")
             return
         try:
             frame = client_frame_decoder.decode(text)
@@ -314,12 +325,16 @@ class Connection:
         await self.submit(job)
 
     async def submit(self, job: Job) -> None:
+        if refused := self.runs.admit(job.execution_id, self.session_id, self.address):
+            self.error("quota_exceeded", refused, job.request_id)
+            return
         execution = Execution(job.execution_id)
         self.executions[job.execution_id] = execution
         execution.watch = await self._watch(execution)
         try:
             await self.bus.submit(job)
         except SubmitError as exc:
+            self.runs.done(job.execution_id)
             await self._forget(execution)
             self.error(exc.code, str(exc), job.request_id)
             return
@@ -436,11 +451,14 @@ def is_running_event(data: bytes) -> bool:
     return isinstance(event, StatusEvent) and event.status == "running"
 
 
+class _RequestIdOnly(msgspec.Struct, rename="camel"):
+    request_id: Id | None = None
+
+
 def _request_id_of(text: str) -> str | None:
-    """Best effort: the requestId of a frame that failed validation, to correlate the error."""
+    """Best effort: the requestId of a frame that failed validation, to correlate the error
+    (read only when it is a valid id; the frame's nesting was checked before)."""
     try:
-        raw = msgspec.json.decode(text)
-    except msgspec.DecodeError:
+        return msgspec.json.decode(text, type=_RequestIdOnly).request_id
+    except msgspec.DecodeError:  # also a requestId that is no valid id
         return None
-    value = raw.get("requestId") if isinstance(raw, dict) else None
-    return value if isinstance(value, str) and len(value) <= 64 else None

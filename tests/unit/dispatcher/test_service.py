@@ -127,3 +127,64 @@ def test_a_job_put_back_goes_first_again() -> None:
     assert queue.running == set()
     assert not queue.add(waiting("a", 1)), "still known: a duplicate is refused"
     assert drain(queue) == ["a", "b"]
+
+
+# --- fair share between owners (issue 17) -----------------------------------------------------
+
+
+def owned(eid: str, owner: str, priority: int = 1) -> Waiting[str]:
+    return Waiting(eid, priority, 0.0, eid, owner=owner)
+
+
+def test_waiting_jobs_of_different_owners_take_turns_within_a_priority() -> None:
+    queue: DispatchQueue[str] = DispatchQueue(max_concurrent=10, queue_timeout_s=60)
+    for n in range(4):
+        queue.add(owned(f"a{n}", "greedy"))
+    queue.add(owned("b0", "other"))
+    queue.add(owned("b1", "other"))
+    queue.add(owned("c0", "third"))
+    assert drain(queue) == ["a0", "b0", "c0", "a1", "b1", "a2", "a3"]
+
+
+def test_an_owner_alone_takes_every_free_slot() -> None:
+    queue: DispatchQueue[str] = DispatchQueue(max_concurrent=4, queue_timeout_s=60,
+                                              owner_share=0.5)
+    for n in range(6):
+        queue.add(owned(f"a{n}", "greedy"))
+    assert drain(queue) == ["a0", "a1", "a2", "a3"]
+
+
+def test_the_next_free_slot_goes_to_the_owner_that_waited_not_the_one_over_its_share() -> None:
+    queue: DispatchQueue[str] = DispatchQueue(max_concurrent=4, queue_timeout_s=60,
+                                              owner_share=0.5)
+    for n in range(300):
+        queue.add(owned(f"a{n}", "greedy", priority=2))
+    assert drain(queue) == ["a0", "a1", "a2", "a3"]
+    queue.add(owned("hello", "other", priority=1))  # even at a lower priority
+    assert queue.completed("a0")
+    assert drain(queue) == ["hello"]
+    assert queue.completed("a1")
+    assert drain(queue) == ["a4"], "nobody else waits: the greedy owner fills the slot"
+
+
+def test_an_owner_under_its_share_keeps_its_priority_over_another_under_its_share() -> None:
+    queue: DispatchQueue[str] = DispatchQueue(max_concurrent=4, queue_timeout_s=60,
+                                              owner_share=0.5)
+    queue.add(owned("bg", "a", priority=0))
+    queue.add(owned("ws", "b", priority=2))
+    assert drain(queue) == ["ws", "bg"]
+
+
+def test_a_slot_handed_back_is_no_longer_counted_against_its_owner() -> None:
+    queue: DispatchQueue[str] = DispatchQueue(max_concurrent=2, queue_timeout_s=60,
+                                              owner_share=0.5)
+    queue.add(owned("a0", "a"))
+    queue.add(owned("a1", "a"))
+    queue.add(owned("b0", "b"))
+    first = queue.next()
+    assert first is not None and first.execution_id == "a0"
+    queue.put_back(first)
+    assert queue.running_by_owner == {}
+    assert drain(queue) == ["a0", "b0"]
+    assert queue.completed("a0") and queue.completed("b0")
+    assert queue.running_by_owner == {}

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import ipaddress
 
 import pytest
 
 from contracts.api import MAX_CALLBACK_URL, ExecutionResult
 from contracts.messages import WebhookState
-from edge.webhooks import Attempt, Policy, WebhookDeliverer, backoff_s, sign
+from edge.webhooks import Attempt, Policy, Refused, WebhookDeliverer, backoff_s, pinned, sign
 
 STRICT = Policy(allow_private=False, allow_link_local=False)
 PRIVATE_OK = Policy(allow_private=True, allow_link_local=False)
@@ -186,3 +188,107 @@ def test_carrier_grade_nat_addresses_are_not_public() -> None:
 def test_link_local_alone_allows_the_metadata_address() -> None:
     assert LINK_LOCAL_OK.url_problem("http://169.254.169.254/latest") is None
     assert "private" in (LINK_LOCAL_OK.url_problem("http://10.0.0.1/") or "")
+
+
+# --- IP literals in disguise (issue 17, reproduction 3) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://2130706433:8000/x",  # decimal 127.0.0.1
+        "http://0x7f.1:8000/x",  # hex, short form
+        "http://0x7f000001/x",
+        "http://0177.0.0.1/x",  # octal
+        "http://127.1/x",  # short form
+        "http://[::ffff:7f00:1]:8000/x",  # IPv4-mapped
+        "http://[::7f00:1]/x",  # IPv4-compatible
+        "http://[64:ff9b::7f00:1]/x",  # NAT64
+        "http://[2002:7f00:1::]/x",  # 6to4
+        "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/x",  # Teredo
+    ],
+)
+def test_loopback_in_any_literal_form_is_refused_when_private_is_not_allowed(url: str) -> None:
+    assert "127.0.0.1" in (STRICT.url_problem(url) or "") or "Teredo" in (
+        STRICT.url_problem(url) or ""), STRICT.url_problem(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://2852039166/latest",  # decimal 169.254.169.254
+        "http://0xa9fea9fe/latest",
+        "http://0251.0376.0251.0376/latest",
+        "http://169.254.43518/latest",
+        "http://[::a9fe:a9fe]/latest",  # IPv4-compatible
+        "http://[64:ff9b::a9fe:a9fe]/latest",
+        "http://[2002:a9fe:a9fe::1]/latest",
+        # Teredo whose (obfuscated) client is 169.254.169.254
+        "http://[2001:0:4136:e378:8000:63bf:5601:5601]/latest",
+    ],
+)
+def test_the_metadata_address_in_any_literal_form_is_refused_even_when_private_is_allowed(
+    url: str,
+) -> None:
+    assert "link-local or a metadata service" in (PRIVATE_OK.url_problem(url) or ""), url
+
+
+@pytest.mark.parametrize("url", ["http://1.2.3.4.5/x", "http://0x100000000/x", "http://256.1.1.1/x",
+                                 "http://08.0.0.1/x"])
+def test_a_host_that_ends_in_a_number_but_is_no_address_is_refused(url: str) -> None:
+    assert "not a valid IPv4 address" in (PRIVATE_OK.url_problem(url) or ""), url
+
+
+@pytest.mark.parametrize("url", ["https://example.com/x", "https://cafe.be/x",
+                                 "https://0x7f.example/x", "https://8.8.8.8/x"])
+def test_names_and_public_addresses_still_pass(url: str) -> None:
+    assert STRICT.url_problem(url) is None
+
+
+# --- the connection goes to the address that was checked ---------------------------------------
+
+
+def test_a_callback_is_pinned_to_the_checked_address_keeping_its_host_and_tls_name() -> None:
+    address = ipaddress.ip_address("93.184.216.34")
+    assert pinned("https://hooks.example.com:8443/in?x=1", address) == (
+        "https://93.184.216.34:8443/in?x=1", {"Host": "hooks.example.com:8443"},
+        {"sni_hostname": "hooks.example.com"})
+    assert pinned("http://hooks.example.com/in", ipaddress.ip_address("2001:db8::1")) == (
+        "http://[2001:db8::1]/in", {"Host": "hooks.example.com"}, {})
+
+
+async def test_a_name_that_resolves_to_a_refused_address_is_refused_when_sent() -> None:
+    with pytest.raises(Refused, match="private"):
+        await LINK_LOCAL_OK.checked_address("http://localhost.:9/hook")
+
+
+async def test_a_callback_reaches_the_checked_address_with_the_names_host_header() -> None:
+    received: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    saved: list[WebhookState] = []
+
+    async def lookup(execution_id: str) -> tuple[str, ExecutionResult]:
+        return f"http://localhost:{port}/hook", ExecutionResult("e1", "completed", "python", 0.0)
+
+    async def save(execution_id: str, state: WebhookState) -> None:
+        saved.append(state)
+
+    async def done(*_: object) -> None:
+        pass
+
+    deliverer = WebhookDeliverer("secret", PRIVATE_OK, 1, 2.0, lookup, save)
+    try:
+        await deliverer.deliver(Attempt("e1", 1, done, done))
+    finally:
+        await deliverer.close()
+        server.close()
+    assert [s.status for s in saved] == ["delivered"], saved
+    assert f"\r\nhost: localhost:{port}\r\n".encode() in received[0].lower()
