@@ -232,8 +232,11 @@ class DockerSandboxes:
             ready = await link.next_event(timeout=self._settings.agent_timeout_s * 2)
             if ready.get("ev") != "ready":
                 raise SandboxError(f"agent sent {ready!r} instead of ready")
-            if (runtime.fork_server or runtime.compile_server) and not kernel:
-                await self._prepare(link, runtime)
+            # gVisor (this runsc) ignores CLONE_PARENT: a fork server's programs would stay its
+            # children, out of the agent's sight. Under gVisor run steps exec.
+            fork_server = runtime.fork_server if isolation == "runc" else None
+            if (fork_server or runtime.compile_server) and not kernel:
+                await self._prepare(link, runtime, fork_server)
         except BaseException as exc:
             await self.remove(container_id)
             if isinstance(exc, requests.RequestException):
@@ -251,12 +254,13 @@ class DockerSandboxes:
                        network=attachment.network if attachment else None, isolation=isolation,
                        attachment=attachment)
 
-    async def _prepare(self, link: AgentLink, runtime: Runtime) -> None:
+    async def _prepare(self, link: AgentLink, runtime: Runtime,
+                       fork_server: list[str] | None) -> None:
         """Start the runtime's warm helpers in the sandbox (a fork server, a compile server)."""
         env = {**BASE_ENV, **runtime.env}
         command: dict[str, Any] = {"op": "prepare"}
-        if runtime.fork_server:
-            command["zygote"] = {"argv": runtime.fork_server, "env": env}
+        if fork_server:
+            command["zygote"] = {"argv": fork_server, "env": env}
         if runtime.compile_server:
             command["compileServer"] = {"argv": runtime.compile_server, "env": env}
         await link.send(command)
