@@ -26,6 +26,7 @@ from contracts import labels
 from contracts.messages import RunnerInfo
 from tests.conftest import Running, need_root, running_platform
 from tests.integration.wsclient import completion_count
+from tests.runs_seen import RunsSeen, runs_seen
 
 # The first run on a machine loads the images into the engine (a minute on two busy cores).
 pytestmark = pytest.mark.timeout(300)
@@ -212,7 +213,12 @@ async def test_the_pool_refill_keeps_retrying_while_the_engine_is_down(
 async def test_every_job_completes_once_across_a_dockerd_restart(
     engine: Engine, platform_on_engine: Running, http: httpx.AsyncClient,
 ) -> None:
-    running = platform_on_engine
+    async with runs_seen(platform_on_engine.nats_url) as seen:
+        await restart_under_load(engine, platform_on_engine, http, seen)
+
+
+async def restart_under_load(engine: Engine, running: Running, http: httpx.AsyncClient,
+                             seen: RunsSeen) -> None:
     await pools_full(running, engine)
     long_ids = [await submit(http, LONG, limits={"wallMs": 60_000}) for _ in range(3)]
     await until_running(http, long_ids)
@@ -250,6 +256,12 @@ async def test_every_job_completes_once_across_a_dockerd_restart(
     results = {i: await result_of(http, i) for i in long_ids + short_ids}
     for execution_id in results:
         assert await completion_count(running.nats_url, execution_id) == 1, execution_id
+    # What really ran: none began twice (one whose sandbox died before it began never did),
+    # each completion was published once.
+    await seen.settled()
+    assert seen.twice(results) == {}
+    assert [seen.completions[i] for i in results] == [1] * len(results)
+    assert [seen.starts[i] for i in long_ids + after_ids] == [1] * (len(long_ids + after_ids))
     verdicts = {i: (r["verdict"], r["message"]) for i, r in results.items()}
     for execution_id in long_ids:
         assert verdicts[execution_id] == ("internal_error", "the sandbox stopped answering")
