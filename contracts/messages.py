@@ -24,6 +24,8 @@ STDIN_WINDOW_BYTES = 4 * 1_048_576
 """Input an execution may have waiting for its program to read (bytes sent with ``stdin`` that
 the program has not taken yet); a ``stdin`` frame past it is refused, never buffered."""
 MAX_ARGS = 64
+MAX_LIMIT = 2**31 - 1
+"""The largest limit a request may ask for (each is clamped to the server's maxima)."""
 
 Id = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Language = Annotated[str, Meta(min_length=1, max_length=32)]
@@ -81,11 +83,11 @@ class SourceFile(_Wire, frozen=True):
 class Limits(_Wire, frozen=True, omit_defaults=True):
     """Requested limits; each is clamped to the server's maxima, unset ones take defaults."""
 
-    wall_ms: Annotated[int, Meta(ge=1)] | None = None
-    cpu_ms: Annotated[int, Meta(ge=1)] | None = None
-    memory_mb: Annotated[int, Meta(ge=16)] | None = None
-    output_kb: Annotated[int, Meta(ge=1)] | None = None
-    processes: Annotated[int, Meta(ge=1)] | None = None
+    wall_ms: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
+    cpu_ms: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
+    memory_mb: Annotated[int, Meta(ge=16, le=MAX_LIMIT)] | None = None
+    output_kb: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
+    processes: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
 
 
 # --- client to server (WebSocket) -------------------------------------------------------------

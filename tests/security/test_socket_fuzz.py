@@ -1,6 +1,8 @@
 """Bad input on the browser socket: malformed and mistyped frames, unknown types, binary frames,
-frames too large, and floods of stdin for executions that are not the sender's. Each gets a
-clear answer; the connection, and everyone else's, keeps working."""
+frames too large or nested too deep, NUL bytes, numbers too large, unicode edge cases (lone
+surrogates, overlong UTF-8, byte order marks, bidirectional overrides), and floods of stdin for
+executions that are not the sender's. Each gets a clear answer; the connection, and everyone
+else's, keeps working."""
 
 from __future__ import annotations
 
@@ -32,6 +34,32 @@ MALFORMED = [
     '{"type":"notebook_restart","notebookId":"never-opened"}', '{"type":"notebook_close"}',
     "\x00\x01\x02",
 ]
+PROGRAM = '"language":"python","files":[{"name":"a.py","content":"print(1)"}],"mainFile":"a.py"'
+HOSTILE = [
+    # nesting, deep and unbalanced, where an object is wanted and in fields unknown or unread
+    "[" * 200_000 + "]" * 200_000, "{" * 100_000, '{"a":' * 5000 + "1" + "}" * 5000,
+    '{"zzz":' + "[" * 100_000 + "]" * 100_000 + ',"type":"stop"}',
+    '{"type":"execute_code",' + PROGRAM + ',"limits":' + '{"wallMs":' * 1000 + "1" + "}" * 1001,
+    "[]," * 60_000,
+    # NUL where a process or a file system would cut the string
+    '{"type":"execute_code",' + PROGRAM + ',"args":["a\\u0000b"]}',
+    '{"type":"execute_code","language":"python","files":[{"name":"a\\u0000.py","content":""}],'
+    '"mainFile":"a\\u0000.py"}',
+    '{"type":"stop","executionId":"abc\\u0000"}', '{"type":"attach","executionId":"\\u0000"}',
+    '{"type":"execute_code\\u0000",' + PROGRAM + "}",
+    # numbers too large for any field, or for any number
+    '{"type":"execute_code",' + PROGRAM + ',"limits":{"wallMs":18446744073709551616}}',
+    '{"type":"execute_code",' + PROGRAM + ',"limits":{"wallMs":1e400}}',
+    '{"type":"execute_code",' + PROGRAM + ',"limits":{"memoryMb":-1' + "0" * 5000 + "}}",
+    '{"type":"stdin","executionId":"x","data":"a","eof":1' + "0" * 100_000 + "}",
+    # unicode edge cases: lone surrogates, a byte order mark, bidirectional overrides
+    '{"type":"stop","executionId":"\\ud800"}', '{"type":"stop","executionId":"\\udc00x"}',
+    "\ufeff" + '{"type":"stop","executionId":"abc"}',
+    '{"type":"execute_code","language":"python","files":[{"name":"\\u202egnp.py","content":""}],'
+    '"mainFile":"\\u202egnp.py"}',
+    '{"type":"execute_code","language":"python\\u202e",' + PROGRAM[20:] + "}",
+    '{"type":"notebook_open","notebookId":"\\u0661\\u0662"}',
+]
 
 
 def random_frames(count: int, seed: int = 7) -> list[str]:
@@ -57,7 +85,7 @@ async def test_malformed_and_random_frames_get_errors_and_the_socket_keeps_worki
 ) -> None:
     client = await Client.connect(platform.ws_url)
     try:
-        for frame in MALFORMED + random_frames(300):
+        for frame in MALFORMED + HOSTILE + random_frames(300):
             await client.send(frame)
             answer = await client.receive()
             assert answer["type"] == "error", (frame, answer)
@@ -75,6 +103,23 @@ async def test_binary_frames_are_read_as_text_or_refused(platform: Running) -> N
         await ws.send(b"\xff\xfe\x00garbage")
         assert json.loads(await ws.recv())["code"] == "invalid_request"
         await ws.send(json.dumps({"type": "stop", "executionId": "abc"}).encode())
+        assert json.loads(await ws.recv())["code"] == "not_found"
+
+
+@pytest.mark.parametrize("frame", [
+    b'{"type":"stop","executionId":"\xc0\xaf"}',  # overlong UTF-8 for "/"
+    b'{"type":"stop","executionId":"\xed\xa0\x80"}',  # a UTF-16 surrogate encoded in UTF-8
+    b"\xef\xbb\xbf" + b'{"type":"stop","executionId":"abc"}',  # a byte order mark
+    b"[" * 100_000,
+])
+async def test_binary_frames_in_bad_utf8_or_nested_deep_get_invalid_request(
+    platform: Running, frame: bytes,
+) -> None:
+    async with websockets.connect(platform.ws_url) as ws:
+        await ws.recv()  # the session frame
+        await ws.send(frame)
+        assert json.loads(await ws.recv())["code"] == "invalid_request"
+        await ws.send(json.dumps({"type": "stop", "executionId": "abc"}))
         assert json.loads(await ws.recv())["code"] == "not_found"
 
 
