@@ -66,7 +66,8 @@ async def test_hostile_bodies_get_invalid_request_on_every_route(
 
 @pytest.mark.parametrize("path", [
     "/api/v1/executions/%00", "/api/v1/executions/" + "a" * 5000, "/api/v1/executions/%ED%A0%80",
-    "/api/v1/executions/%E2%80%AEabc", "/api/v1/notebooks/%00/cells", "/api/v1/executions/%2e%2e%2fadmin",
+    "/api/v1/executions/%E2%80%AEabc", "/api/v1/notebooks/%00/cells",
+    "/api/v1/executions/%2e%2e%2fadmin",
 ])
 async def test_hostile_paths_are_json_404s(platform: Running, path: str) -> None:
     async with httpx.AsyncClient(base_url=platform.url, trust_env=False) as http:
