@@ -189,6 +189,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from coderunner import idle_sockets
 
         return idle_sockets.main(args.idle_sockets, as_json=args.json)
+    if args.fairness:
+        from coderunner import bench_fairness
+
+        return bench_fairness.main(as_json=args.json)
     if args.load:
         from coderunner import load
 
@@ -259,6 +263,9 @@ def parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure latency and throughput beside the baselines")
     bench.add_argument("--quick", action="store_true", help="fewer samples, shorter runs")
     bench.add_argument("--json", action="store_true")
+    bench.add_argument("--fairness", action="store_true",
+                       help="one owner queues 300 long jobs: how soon another owner's hello "
+                            "runs once a slot frees")
     bench.add_argument("--load", action="store_true",
                        help="instead: 50 running + 200 queued held, the next refused, all done")
     bench.add_argument("--soak", type=positive, nargs="?", const=5000, metavar="N",

@@ -95,7 +95,10 @@ def events(execution_id: str) -> str:
 
 
 def control(execution_id: str) -> str:
-    """Edge publishes stdin / eof / stop (core NATS); the runner running the job subscribes."""
+    """Edge sends stdin / eof / stop (core NATS) as a request; the runner running the job
+    subscribes and answers a ``ControlReply`` (taken, or refused: input past its window). The
+    dispatcher also listens, for ``stop`` on a job still queued, and never answers. When a
+    socket closes, the edge publishes ``eof`` without waiting for an answer."""
     return f"exec.control.{execution_id}"
 
 

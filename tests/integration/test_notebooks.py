@@ -157,13 +157,12 @@ async def test_an_exception_returns_the_traceback_and_the_kernel_survives(
 async def test_interrupt_stops_a_loop_and_keeps_the_state(client: Client) -> None:
     notebook = await Notebook.open(client)
     await notebook.run("z = 7")
-    queued = await notebook.submit("while True:\n    pass")
-    await notebook.answer(lambda e: e.get("status") == "running")
-    await asyncio.sleep(0.5)
+    queued = await notebook.submit("print('looping', flush=True)\nwhile True:\n    pass")
+    await notebook.answer(lambda e: e["type"] == "notebook_output")  # in the loop now
     assert (await notebook.command("interrupt"))["state"] == "interrupted"
     looped = Cell((await client.collect(queued["executionId"])).events)
     assert looped.verdict == "cancelled", looped.events
-    assert any(o.get("ename") == "KeyboardInterrupt" for o in looped.outputs)
+    assert any(o.get("ename") == "KeyboardInterrupt" for o in looped.outputs), str(looped.events)
     after = await notebook.run("z * 6")
     assert after.text() == "42"
 
@@ -343,7 +342,8 @@ async def test_cells_wait_behind_socket_runs_when_the_cap_is_full(capped: Runnin
         await notebook.run("1")  # the kernel is up: what follows measures only the queue
         blocker = await client.submit({"block.py": "import time; time.sleep(2)"},
                                       request_id="block")
-        await asyncio.sleep(0.3)
+        await notebook.answer(lambda e: e.get("executionId") == blocker["executionId"]
+                              and e.get("status") == "running")
         cell = await notebook.submit("import time; time.time()")
         later = await client.submit({"later.py": "import time; print(time.time())"},
                                     request_id="later")

@@ -20,7 +20,7 @@ import pytest
 
 from contracts import labels
 from tests.conftest import Running, running_platform
-from tests.integration.wsclient import Client
+from tests.integration.wsclient import Client, stored_completion
 
 TTL_S = 4
 SERVER = """import socket
@@ -310,7 +310,8 @@ async def test_a_resumed_session_takes_over_what_its_last_socket_left(sessions: 
     quick = await first.submit({"quick.py": "import time\ntime.sleep(1)\nprint('done')\n"},
                                request_id="quick")
     await first.close()
-    await asyncio.sleep(2.5)  # quick completes while no socket listens
+    # quick completes while no socket listens
+    await stored_completion(sessions.nats_url, quick["executionId"], wait_s=60)
     again = await Client.connect(sessions.ws_url, token=token)
     try:
         finished = await asyncio.wait_for(again.collect(quick["executionId"]), 10)
