@@ -145,6 +145,8 @@ class EdgeSettings(Struct, frozen=True):
     webhook_max_attempts: int = 10
     webhook_timeout_s: int = 10
     wait_max_s: int = 60
+    judge0_prefix: str = "/judge0"
+    """Where the Judge0 CE compatible API is mounted (docs/compat.md); empty: not served."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> EdgeSettings:
@@ -169,6 +171,7 @@ class EdgeSettings(Struct, frozen=True):
             webhook_max_attempts=_int(env, "WEBHOOK_MAX_ATTEMPTS", 10, 1),
             webhook_timeout_s=_int(env, "WEBHOOK_TIMEOUT", 10, 1),
             wait_max_s=_int(env, "WAIT_MAX", 60, 1),
+            judge0_prefix=env.get("JUDGE0_PREFIX", "/judge0").rstrip("/"),
         )
 
 

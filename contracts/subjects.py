@@ -168,7 +168,9 @@ EXECUTIONS_BUCKET = "executions"
 - ``<id>.out``: the ``StoredOutput``, put by the runner before it publishes the completion;
 - ``<id>.hook``: the ``WebhookState``, put by the edge's webhook deliverer;
 - ``idem.<sha256>``: an ``Idempotency-Key``'s first execution, created (never overwritten) by
-  the edge.
+  the edge;
+- ``<id>.judge0``: a Judge0 submission's request (``contracts.judge0.StoredSubmission``), and
+  ``judge0.<sha256>`` an API key's Judge0 tokens (``Owned``), put by the edge.
 
 The completion itself stays on the COMPLETIONS stream."""
 RESULTS_MAX_AGE_S = 86_400
@@ -192,6 +194,14 @@ def webhook_key(execution_id: str) -> str:
 
 def idempotency_key(digest: str) -> str:
     return f"idem.{digest}"
+
+
+def judge0_key(execution_id: str) -> str:
+    return f"{execution_id}.judge0"
+
+
+def judge0_owned_key(owner: str) -> str:
+    return "judge0." + hashlib.sha256(owner.encode()).hexdigest()[:32]
 
 
 WEBHOOK_CONSUMER = "webhooks"

@@ -30,12 +30,13 @@ from edge.auth import KeyRing
 from edge.bus import EdgeBus, SubmitError
 from edge.cross_origin import CrossOriginGuard, cors_options, host_allowed, origin_allowed
 from edge.fair_share import OpenRuns
+from edge.judge0 import Judge0
 from edge.metrics import Metrics
 from edge.notebook_api import NotebookApi
 from edge.openapi import openapi_document
 from edge.sessions import SessionTokens
 from edge.stats import admin_metrics, combine_queue_stats
-from edge.webhooks import Attempt, WebhookDeliverer
+from edge.webhooks import Attempt, Callback, WebhookDeliverer
 from edge.ws import Connection, Unfinished
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class Edge:
         self.bus = bus
         self.keys = KeyRing(settings.api_keys)
         self.api = Api(settings, catalog, bus, self.keys)
+        self.judge0 = Judge0(self.api)
         self.metrics = Metrics()
         self.tokens = SessionTokens(settings.session_secret)
         self._recent: deque[str] = deque(maxlen=1000)
@@ -119,10 +121,13 @@ class Edge:
         except SubmitError as exc:  # its place is freed when the key runs out of room
             log.warning("execution %s left in its key's quota: %s", execution_id, exc)
 
-    async def webhook_target(self, execution_id: str) -> tuple[str, ExecutionResult] | None:
+    async def webhook_target(self, execution_id: str
+                             ) -> tuple[str, ExecutionResult | Callback] | None:
         record = await self.bus.record(execution_id)
         if record is None or not record.callback_url:
             return None
+        if (judge0_body := await self.judge0.callback_body(record)) is not None:
+            return record.callback_url, Callback("PUT", judge0_body)
         return record.callback_url, await self.api.result(record)
 
     async def deliver_webhooks(self) -> None:
@@ -212,6 +217,7 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
         Route("/metrics", prometheus),
         api,
     ]
+    routes.extend(compatible_apis(settings, edge))
     if Path(settings.web_dir).is_dir():
         routes.append(Mount("/", StaticFiles(directory=settings.web_dir, html=True)))
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
@@ -223,6 +229,12 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
     app.add_middleware(CORSMiddleware, **cors_options(settings.allowed_origins))
     app.add_middleware(Timing, metrics=edge.metrics)
     return app
+
+
+def compatible_apis(settings: EdgeSettings, edge: Edge) -> list[Mount]:
+    """Judge0 CE at its prefix (docs/compat.md), unless the prefix is empty."""
+    return [Mount(settings.judge0_prefix, routes=edge.judge0.routes())] \
+        if settings.judge0_prefix else []
 
 
 async def api_problem(request: Request, exc: Exception) -> Response:

@@ -247,6 +247,36 @@ class EdgeBus:
     async def put_webhook_state(self, execution_id: str, state: WebhookState) -> None:
         await (await self._bucket()).put(subjects.webhook_key(execution_id), encode(state))
 
+    async def value(self, key: str) -> bytes | None:
+        """Any entry of the ``executions`` bucket (the compatible APIs' own keys)."""
+        return await self._get(key)
+
+    async def put_value(self, key: str, value: bytes) -> None:
+        await (await self._bucket()).put(key, value)
+
+    async def delete_value(self, key: str) -> None:
+        with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+            await (await self._bucket()).delete(key)
+
+    async def change_value(self, key: str, change: Callable[[bytes | None], bytes]) -> None:
+        """Store what ``change`` makes of an ``executions`` entry, with compare-and-set."""
+        kv = await self._bucket()
+        for _ in range(LIMITS_ATTEMPTS):
+            try:
+                entry = await kv.get(key)
+                value, revision = entry.value or None, entry.revision or 0
+            except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+                value, revision = None, 0
+            try:
+                if revision:
+                    await kv.update(key, change(value), last=revision)
+                else:
+                    await kv.create(key, change(value))
+                return
+            except nats.js.errors.KeyWrongLastSequenceError:
+                continue
+        raise NotReady(f"{key} kept changing under this edge; try again")
+
     async def claim_idempotency(self, digest: str, value: bytes) -> bytes | None:
         """Store ``value`` under an idempotency key unless it is taken; the taken value else."""
         key = subjects.idempotency_key(digest)

@@ -151,7 +151,16 @@ class Attempt:
         self.retry = retry
 
 
-Lookup = Callable[[str], Awaitable[tuple[str, ExecutionResult] | None]]
+class Callback:
+    """A callback body of another API's shape, sent with its own method (Judge0 PUTs its
+    submission); signed and retried as every callback."""
+
+    def __init__(self, method: str, body: bytes) -> None:
+        self.method = method
+        self.body = body
+
+
+Lookup = Callable[[str], Awaitable[tuple[str, ExecutionResult | Callback] | None]]
 """Execution id → (callback URL, result to send), or None when it has no callback."""
 SaveState = Callable[[str, WebhookState], Awaitable[None]]
 
@@ -173,7 +182,10 @@ class WebhookDeliverer:
             await attempt.ack()
             return
         url, result = found
-        error, status_code = await self._post(url, attempt, to_json(result))
+        if isinstance(result, Callback):
+            error, status_code = await self._post(url, attempt, result.body, result.method)
+        else:
+            error, status_code = await self._post(url, attempt, to_json(result))
         now = time.time()
         if error is None:
             await self.save(attempt.execution_id, WebhookState(
@@ -190,7 +202,8 @@ class WebhookDeliverer:
                 "retrying", attempt.number, status_code, error, next_attempt_at=now + delay))
             await attempt.retry(delay)
 
-    async def _post(self, url: str, attempt: Attempt, body: bytes) -> tuple[str | None, int | None]:
+    async def _post(self, url: str, attempt: Attempt, body: bytes, method: str = "POST"
+                    ) -> tuple[str | None, int | None]:
         try:
             address = await self.policy.checked_address(url)
         except Refused as exc:
@@ -205,8 +218,8 @@ class WebhookDeliverer:
             **host,
         }
         try:
-            response = await self.client.post(url, content=body, headers=headers,
-                                              extensions=sni)
+            response = await self.client.request(method, url, content=body, headers=headers,
+                                                 extensions=sni)
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}" or type(exc).__name__, None
         if 200 <= response.status_code < 300:

@@ -1,0 +1,453 @@
+"""Judge0 CE 1.13.1's API (docs/compat.md), mounted at ``JUDGE0_PREFIX``.
+
+A submission is an execution of the HTTP API: the same keys (``X-Auth-Token`` is taken as an
+API key), rate limits, quota, priority-1 queue, record, results and callbacks (``Api.accept``);
+only the request and answer shapes are Judge0's. Its request is kept under ``<id>.judge0``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from contracts import judge0 as j
+from contracts import subjects
+from contracts.api import ExecutionRequest, ExecutionResult
+from contracts.messages import ExecutionRecord, SourceFile
+from edge.api import Api, ApiProblem, read_body
+from edge.auth import AuthError, Principal
+from edge.bus import SubmitError
+from edge.judge0_files import ZipProblem, extract
+from edge.judge0_languages import BY_ID, Judge0Language, served
+from edge.judge0_rules import (
+    FieldsError,
+    Plan,
+    execution_id_of,
+    flag,
+    plan,
+    render,
+    requested_fields,
+    token_of,
+)
+from edge.stats import combine_queue_stats
+
+MAX_OWNED = 1000
+MAX_PER_PAGE = 100
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class Judge0Error(Exception):
+    """An answer in Judge0's shape: ``{"error": …}`` or, for 422, the errors by field."""
+
+    def __init__(self, status: int, body: dict[str, Any],
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(str(body))
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def error(status: int, message: str) -> Judge0Error:
+    return Judge0Error(status, {"error": message})
+
+
+def guarded(handler: Handler) -> Handler:
+    """Our errors (auth, rate limit, quota, NATS) in Judge0's ``{"error": …}`` shape."""
+    async def run(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except Judge0Error as exc:
+            return JSONResponse(exc.body, exc.status, exc.headers)
+        except ApiProblem as exc:
+            headers = {"Retry-After": str(max(1, round(exc.retry_after)))} \
+                if exc.retry_after is not None else {}
+            return JSONResponse({"error": exc.message}, exc.status, headers)
+        except SubmitError as exc:
+            return JSONResponse({"error": str(exc)}, 503, {"Retry-After": "1"})
+    return run
+
+
+class Judge0:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.bus = api.bus
+
+    def routes(self) -> list[Route]:
+        """Paths under the prefix (the app mounts them there)."""
+        return [Route(path, guarded(handler), methods=methods) for path, handler, methods in (
+            ("/submissions", self.submissions, ["GET", "POST"]),
+            ("/submissions/batch", self.batch, ["GET", "POST"]),
+            ("/submissions/{token}", self.one, ["GET", "DELETE"]),
+            ("/languages", self.languages, ["GET"]),
+            ("/languages/all", self.all_languages, ["GET"]),
+            ("/languages/{id}", self.language, ["GET"]),
+            ("/statuses", self.statuses, ["GET"]),
+            ("/about", self.about, ["GET"]),
+            ("/version", self.version, ["GET"]),
+            ("/config_info", self.config_info, ["GET"]),
+            ("/workers", self.workers, ["GET"]),
+        )]
+
+    # --- callers --------------------------------------------------------------------------------
+
+    async def caller(self, request: Request, cost: int = 1) -> Principal:
+        """The caller by ``X-Auth-Token`` (Judge0's header) or ``Authorization: Bearer``."""
+        header = request.headers.get("authorization")
+        token = request.headers.get("x-auth-token")
+        if token and not header:
+            header = f"Bearer {token}"
+        try:
+            principal = self.api.keys.authenticate(header)
+        except AuthError as exc:
+            raise error(exc.status, str(exc)) from None
+        await self.api.charge(principal, cost)
+        return principal
+
+    def runtimes(self) -> set[str]:
+        return set(self.api.catalog.names())
+
+    async def versions(self) -> dict[str, str]:
+        versions: dict[str, str] = {}
+        for runner in await self.bus.runners():
+            versions.update(runner.versions)
+        return versions
+
+    # --- submissions ----------------------------------------------------------------------------
+
+    async def submissions(self, request: Request) -> Response:
+        return await (self.create(request) if request.method == "POST" else self.index(request))
+
+    async def create(self, request: Request) -> Response:
+        principal = await self.caller(request)
+        fields = fields_of(request)
+        base64_encoded = flag(request.query_params.get("base64_encoded"))
+        wait = request.query_params.get("wait") == "true"
+        body = await read_body(request)
+        try:
+            submission = j.submission_request_decoder.decode(body)
+        except msgspec.DecodeError as exc:
+            raise error(400, f"the body is not a Judge0 submission: {exc}") from None
+        token = await self.accept(principal, submission, base64_encoded)
+        if not wait:
+            return JSONResponse({"token": token}, 201)
+        execution_id = execution_id_of(token)
+        record = await self.bus.record(execution_id)
+        if record is None:
+            raise error(503, "the submission was accepted but cannot be read yet")
+        result = await self.api.wait_for(record, float(self.api.settings.wait_max_s))
+        return await self.answer(token, result, base64_encoded, fields, 201)
+
+    async def accept(self, principal: Principal, submission: j.SubmissionRequest,
+                     base64_encoded: bool) -> str:
+        """Validate, keep the request and queue the execution (``Api.accept``); its token.
+        Raises Judge0Error (422 with the errors by field)."""
+        planned, errors = plan(submission, base64_encoded, self.runtimes(), time.time())
+        files: list[SourceFile] = []
+        if planned and submission.additional_files:
+            try:
+                files = extract(submission.additional_files, planned.language.source_file)
+            except ZipProblem as exc:
+                errors["additional_files"] = [str(exc)]
+        if planned is None or errors:
+            raise Judge0Error(422, errors)
+        stored = msgspec.structs.replace(planned.stored, additional_files=len(files))
+        spec = self.execution_request(planned, files, principal)
+        execution_id = uuid.uuid4().hex
+        await self.bus.put_value(subjects.judge0_key(execution_id), msgspec.json.encode(stored))
+        try:
+            await self.api.accept(principal, spec, execution_id)
+        except ApiProblem as exc:
+            await self.bus.delete_value(subjects.judge0_key(execution_id))
+            if exc.status == 400:  # the program itself: a field's error, as Judge0 has it
+                raise Judge0Error(422, {field_of(exc.code): [exc.message]}) from None
+            raise
+        await self.remember(principal, token_of(execution_id))
+        return token_of(execution_id)
+
+    def execution_request(self, planned: Plan, files: list[SourceFile],
+                          principal: Principal) -> ExecutionRequest:
+        """Our execution for a Judge0 submission, validated as any request body is."""
+        language = planned.language
+        stored = planned.stored
+        main = SourceFile(language.source_file, stored.source_code)
+        payload = {
+            "language": language.runtime,
+            "files": msgspec.to_builtins([main, *files]),
+            "mainFile": main.name,
+            "stdin": stored.stdin or "",
+            "args": planned.args,
+            "limits": msgspec.to_builtins(planned.limits),
+            "callbackUrl": stored.callback_url,
+        }
+        try:
+            return msgspec.convert(payload, ExecutionRequest)
+        except msgspec.ValidationError as exc:
+            raise Judge0Error(422, {field_of(str(exc)): [str(exc)]}) from None
+
+    async def remember(self, principal: Principal, token: str) -> None:
+        def add(value: bytes | None) -> bytes:
+            owned = j.owned_decoder.decode(value) if value else j.Owned()
+            return msgspec.json.encode(j.Owned([token, *owned.tokens][:MAX_OWNED]))
+        await self.bus.change_value(subjects.judge0_owned_key(principal.owner), add)
+
+    async def found(self, principal: Principal, token: str
+                    ) -> tuple[ExecutionRecord, j.StoredSubmission] | None:
+        """A Judge0 submission of this caller, or None."""
+        execution_id = execution_id_of(token)
+        if len(execution_id) != 32 or any(c not in "0123456789abcdef" for c in execution_id):
+            return None
+        record = await self.bus.record(execution_id)
+        if record is None or record.owner != principal.owner:
+            return None
+        data = await self.bus.value(subjects.judge0_key(execution_id))
+        return (record, j.stored_decoder.decode(data)) if data else None
+
+    async def submission(self, record: ExecutionRecord, stored: j.StoredSubmission,
+                         base64_encoded: bool, result: ExecutionResult | None = None
+                         ) -> j.Submission:
+        result = result or await self.api.result(record)
+        language = BY_ID[stored.language_id]
+        version = (await self.versions()).get(language.runtime)
+        return render(token_of(record.execution_id), stored, result, language.name(version),
+                      base64_encoded)
+
+    async def answer(self, token: str, result: ExecutionResult, base64_encoded: bool,
+                     fields: tuple[str, ...], status: int = 200) -> Response:
+        record = await self.bus.record(result.id)
+        data = await self.bus.value(subjects.judge0_key(result.id))
+        if record is None or data is None:
+            raise error(404, "Not Found")
+        submission = await self.submission(record, j.stored_decoder.decode(data),
+                                           base64_encoded, result)
+        return JSONResponse(j.select(submission, fields), status)
+
+    async def one(self, request: Request) -> Response:
+        principal = await self.caller(request)
+        fields = fields_of(request)
+        base64_encoded = flag(request.query_params.get("base64_encoded"))
+        found = await self.found(principal, request.path_params["token"])
+        if found is None:
+            raise error(404, "Not Found")
+        record, stored = found
+        if request.method == "DELETE":
+            return await self.delete(record, stored, fields)
+        submission = await self.submission(record, stored, base64_encoded)
+        return JSONResponse(j.select(submission, fields))
+
+    async def delete(self, record: ExecutionRecord, stored: j.StoredSubmission,
+                     fields: tuple[str, ...]) -> Response:
+        """Judge0 deletes only finished submissions, and answers base64 (the data is gone)."""
+        submission = await self.submission(record, stored, True)
+        if submission.status.id in (1, 2):
+            raise error(400, "submission cannot be deleted because its status is "
+                        f"{submission.status.id} ({submission.status.description})")
+        execution_id = record.execution_id
+        for key in (subjects.judge0_key(execution_id), subjects.output_key(execution_id),
+                    subjects.webhook_key(execution_id), subjects.record_key(execution_id)):
+            await self.bus.delete_value(key)
+        return JSONResponse(j.select(submission, fields))
+
+    async def index(self, request: Request) -> Response:
+        """``GET /submissions``: this key's own, newest first."""
+        principal = await self.caller(request)
+        fields = fields_of(request)
+        base64_encoded = flag(request.query_params.get("base64_encoded"))
+        page = integer(request.query_params.get("page"), 1)
+        per_page = integer(request.query_params.get("per_page"), j.PER_PAGE)
+        if page <= 0:
+            raise error(400, f"invalid page: {page}")
+        if per_page < 0:
+            raise error(400, f"invalid per_page: {per_page}")
+        per_page = min(per_page, MAX_PER_PAGE)
+        data = await self.bus.value(subjects.judge0_owned_key(principal.owner))
+        tokens = j.owned_decoder.decode(data).tokens if data else []
+        shown = []
+        for token in tokens[(page - 1) * per_page: page * per_page]:
+            found = await self.found(principal, token)
+            if found is not None:
+                shown.append(j.select(await self.submission(*found, base64_encoded), fields))
+        pages = -(-len(tokens) // per_page) if per_page else 0
+        meta = {"current_page": page, "next_page": page + 1 if page < pages else None,
+                "prev_page": page - 1 if page > 1 else None, "total_pages": pages,
+                "total_count": len(tokens)}
+        return JSONResponse({"submissions": shown, "meta": meta})
+
+    async def batch(self, request: Request) -> Response:
+        if request.method == "GET":
+            return await self.batch_show(request)
+        principal = await self.caller(request, cost=0)
+        base64_encoded = flag(request.query_params.get("base64_encoded"))
+        try:
+            submissions = j.batch_request_decoder.decode(await read_body(request)).submissions
+        except msgspec.DecodeError as exc:
+            raise error(400, f"the body is not a Judge0 batch: {exc}") from None
+        count_problem(len(submissions or []))
+        await self.api.charge(principal, len(submissions or []))
+        answers: list[dict[str, Any]] = []
+        for submission in submissions or []:
+            try:
+                answers.append({"token": await self.accept(principal, submission,
+                                                           base64_encoded)})
+            except Judge0Error as exc:
+                if exc.status != 422:
+                    raise
+                answers.append(exc.body)
+        accepted = any("token" in answer for answer in answers)
+        return JSONResponse(answers, 201 if accepted else 422)
+
+    async def batch_show(self, request: Request) -> Response:
+        principal = await self.caller(request)
+        fields = fields_of(request)
+        base64_encoded = flag(request.query_params.get("base64_encoded"))
+        raw = request.headers.get("tokens") or request.query_params.get("tokens") or ""
+        tokens = [token for token in raw.strip().split(",") if token]
+        count_problem(len(tokens))
+        shown: list[dict[str, Any] | None] = []
+        for token in tokens:
+            found = await self.found(principal, token)
+            shown.append(None if found is None else
+                         j.select(await self.submission(*found, base64_encoded), fields))
+        return JSONResponse({"submissions": shown})
+
+    # --- languages, statuses, configuration ------------------------------------------------------
+
+    async def languages(self, request: Request) -> Response:
+        await self.caller(request)
+        versions = await self.versions()
+        return JSONResponse(msgspec.to_builtins([
+            language.ref(versions.get(language.runtime))
+            for language in served(self.runtimes())]))
+
+    async def all_languages(self, request: Request) -> Response:
+        await self.caller(request)
+        versions = await self.versions()
+        listed = [language.listed(versions.get(language.runtime))
+                  for language in served(self.runtimes())]
+        return JSONResponse(msgspec.to_builtins(sorted(listed, key=lambda x: x.name)))
+
+    async def language(self, request: Request) -> Response:
+        await self.caller(request)
+        language = self.language_by(request.path_params["id"])
+        version = (await self.versions()).get(language.runtime)
+        return JSONResponse(msgspec.to_builtins(language.info(version)))
+
+    def language_by(self, raw: str) -> Judge0Language:
+        language = BY_ID.get(int(raw)) if raw.isdigit() else None
+        if language is None or language.runtime not in self.runtimes():
+            raise error(404, "Not Found")
+        return language
+
+    async def statuses(self, request: Request) -> Response:
+        await self.caller(request)
+        return JSONResponse([{"id": k, "description": v} for k, v in j.STATUSES.items()])
+
+    async def about(self, request: Request) -> Response:
+        await self.caller(request)
+        return JSONResponse({
+            "version": j.VERSION,
+            "homepage": "https://github.com/judge0/judge0 (compatible API of CodeRunner)",
+            "source_code": "https://github.com/judge0/judge0",
+            "maintainer": "CodeRunner (docs/compat.md)",
+        })
+
+    async def version(self, request: Request) -> Response:
+        await self.caller(request)
+        return PlainTextResponse(j.VERSION)
+
+    async def config_info(self, request: Request) -> Response:
+        await self.caller(request)
+        return JSONResponse(config_info(self.api.settings.wait_max_s > 0,
+                                        self.api.settings.webhook_max_attempts,
+                                        float(self.api.settings.webhook_timeout_s)))
+
+    async def workers(self, request: Request) -> Response:
+        await self.caller(request)
+        view = combine_queue_stats(await self.bus.queue_stats())
+        if view is None:
+            raise error(503, "no dispatcher answered")
+        queue = view.queue
+        working = queue.running
+        return JSONResponse([{
+            "queue": j.VERSION, "size": queue.depth, "available": queue.capacity,
+            "idle": max(0, queue.capacity - working), "working": working, "paused": 0,
+            "failed": view.failed,
+        }])
+
+    async def callback_body(self, record: ExecutionRecord) -> bytes | None:
+        """A Judge0 submission's callback body (base64, the default fields, as Judge0 PUTs
+        it), or None when the execution is not a Judge0 submission."""
+        data = await self.bus.value(subjects.judge0_key(record.execution_id))
+        if data is None:
+            return None
+        submission = await self.submission(record, j.stored_decoder.decode(data), True)
+        return msgspec.json.encode(j.select(submission, j.DEFAULT_FIELDS))
+
+
+def config_info(wait: bool, callback_tries: int, callback_timeout: float) -> dict[str, Any]:
+    """``GET /config_info``: Judge0's keys, with the values this platform applies."""
+    return {
+        "maintenance_mode": False, "enable_wait_result": wait,
+        "enable_compiler_options": True, "allowed_languages_for_compile_options": [
+            language.name(None).split(" (")[0] for language in BY_ID.values()
+            if language.compiler_options],
+        "enable_command_line_arguments": True, "enable_submission_delete": True,
+        "enable_callbacks": True, "callbacks_max_tries": callback_tries,
+        "callbacks_timeout": callback_timeout, "enable_additional_files": True,
+        "max_queue_size": 0, "cpu_time_limit": j.CPU_TIME_LIMIT,
+        "max_cpu_time_limit": j.MAX_CPU_TIME_LIMIT, "cpu_extra_time": j.CPU_EXTRA_TIME,
+        "max_cpu_extra_time": j.MAX_CPU_EXTRA_TIME, "wall_time_limit": j.WALL_TIME_LIMIT,
+        "max_wall_time_limit": j.MAX_WALL_TIME_LIMIT, "memory_limit": j.MEMORY_LIMIT,
+        "max_memory_limit": j.MAX_MEMORY_LIMIT, "stack_limit": j.STACK_LIMIT,
+        "max_stack_limit": j.MAX_STACK_LIMIT,
+        "max_processes_and_or_threads": j.MAX_PROCESSES_AND_OR_THREADS,
+        "max_max_processes_and_or_threads": j.MAX_MAX_PROCESSES_AND_OR_THREADS,
+        "enable_per_process_and_thread_time_limit": False,
+        "allow_enable_per_process_and_thread_time_limit": True,
+        "enable_per_process_and_thread_memory_limit": False,
+        "allow_enable_per_process_and_thread_memory_limit": True,
+        "max_file_size": j.MAX_FILE_SIZE, "max_max_file_size": j.MAX_MAX_FILE_SIZE,
+        "number_of_runs": j.NUMBER_OF_RUNS, "max_number_of_runs": 1,
+        "redirect_stderr_to_stdout": False, "max_extract_size": j.MAX_EXTRACT_SIZE_KB,
+        "enable_batched_submissions": True, "max_submission_batch_size": j.MAX_BATCH,
+        "submission_cache_duration": 0.0, "use_docs_as_homepage": False,
+        "allow_enable_network": False, "enable_network": False,
+    }
+
+
+def fields_of(request: Request) -> tuple[str, ...]:
+    try:
+        return requested_fields(request.query_params.get("fields"))
+    except FieldsError as exc:
+        raise error(400, str(exc)) from None
+
+
+def count_problem(count: int) -> None:
+    if count > j.MAX_BATCH:
+        raise error(400, "number of submissions in a batch should be less than or equal to "
+                    f"{j.MAX_BATCH}")
+    if count == 0:
+        raise error(400, "there should be at least one submission in a batch")
+
+
+def integer(raw: str | None, default: int) -> int:
+    try:
+        return int(raw) if raw is not None else default
+    except ValueError:
+        return 0
+
+
+def field_of(text: str) -> str:
+    """The Judge0 field an error of ours is about."""
+    for word, field in (("callback", "callback_url"), ("stdin", "stdin"),
+                        ("args", "command_line_arguments"), ("files", "additional_files"),
+                        ("limits", "memory_limit")):
+        if word in text.lower():
+            return field
+    return "source_code"

@@ -1,0 +1,291 @@
+"""The Judge0 CE 1.13.1 API (docs/compat.md) on the shared platform, driven by Judge0's own
+Python SDK (``judge0`` on PyPI, unchanged) and by plain HTTP for the exact wire shapes."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import judge0
+import pytest
+from judge0.base_types import Status
+
+from contracts.judge0 import FIELDS, STATUSES
+from tests.conftest import KEYS, Running
+
+C_HELLO = ('#include <stdio.h>\nint main(void) {\n  char name[10];\n  scanf("%s", name);\n'
+           '  printf("hello, %s\\n", name);\n  return 0;\n}\n')
+
+
+@pytest.fixture
+def sdk(platform: Running, monkeypatch: pytest.MonkeyPatch) -> judge0.Client:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)  # loopback only
+    return judge0.Client(f"{platform.url}/judge0")
+
+
+@pytest.fixture
+def http(platform: Running) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{platform.url}/judge0", timeout=60, trust_env=False) as client:
+        yield client
+
+
+def test_the_official_client_runs_python_with_the_ce_language_ids(sdk: judge0.Client) -> None:
+    assert sdk.version == "1.13.1"
+    result = judge0.run(client=sdk, source_code="print('hi')", language=judge0.PYTHON)
+    assert result.status == Status.ACCEPTED
+    assert result.stdout == "hi\n"
+    assert sdk.get_language_id(judge0.PYTHON) == 71
+    assert result.exit_code == 0
+    assert result.time is not None and result.memory is not None
+
+
+def test_the_official_client_runs_c_with_stdin_and_expected_output(sdk: judge0.Client) -> None:
+    result = judge0.run(client=sdk, source_code=C_HELLO, language=judge0.C, stdin="world",
+                        expected_output="hello, world")
+    assert result.status == Status.ACCEPTED
+    assert result.stdout == "hello, world\n"
+
+
+def test_a_different_output_is_a_wrong_answer(sdk: judge0.Client) -> None:
+    result = judge0.run(client=sdk, source_code="print('hello,  world')",
+                        language=judge0.PYTHON, expected_output="hello, world")
+    assert result.status == Status.WRONG_ANSWER
+
+
+def test_the_official_client_runs_a_batch(sdk: judge0.Client) -> None:
+    submissions = [
+        judge0.Submission(source_code="print(input()[::-1])", language=judge0.PYTHON,
+                          stdin="abc", expected_output="cba"),
+        judge0.Submission(source_code="import sys\nsys.exit(3)", language=judge0.PYTHON),
+        judge0.Submission(source_code="int main(void) { return 0 }", language=judge0.C),
+    ]
+    done = judge0.run(client=sdk, submissions=submissions)
+    assert [s.status for s in done] == [Status.ACCEPTED, Status.RUNTIME_ERROR_NZEC,
+                                        Status.COMPILATION_ERROR]
+    assert done[1].exit_code == 3
+    assert done[2].compile_output and "error" in done[2].compile_output
+    assert len({str(s.token) for s in done}) == 3
+
+
+def run(http: httpx.Client, body: dict[str, Any], **params: str) -> dict[str, Any]:
+    response = http.post("/submissions", params={"wait": "true", **params}, json=body)
+    assert response.status_code == 201, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_base64_fields_go_both_ways_and_fields_filter_the_answer(http: httpx.Client) -> None:
+    code = "import sys\nprint(input())\nprint('é', file=sys.stderr)"
+    answer = run(http, {"source_code": b64(code), "language_id": 71, "stdin": b64("ab")},
+                 base64_encoded="true", fields="stdout,stderr,status,time,wall_time,memory")
+    assert set(answer) == {"stdout", "stderr", "status", "time", "wall_time", "memory"}
+    assert answer["stdout"] == "YWIK\n"  # Ruby's encode64: lines of 60 and a line break
+    assert base64.b64decode(answer["stderr"]).decode() == "é\n"
+    assert answer["status"] == {"id": 3, "description": "Accepted"}
+    assert isinstance(answer["time"], str) and float(answer["time"]) >= 0
+    assert isinstance(answer["memory"], int)
+    token = http.post("/submissions", json={"source_code": "print(1)", "language_id": 71})
+    assert token.status_code == 201 and set(token.json()) == {"token"}
+    every = http.get(f"/submissions/{token.json()['token']}", params={"fields": "*"}).json()
+    assert tuple(every) == FIELDS
+    default = http.get(f"/submissions/{token.json()['token']}").json()
+    assert set(default) == {"token", "time", "memory", "stdout", "stderr", "compile_output",
+                            "message", "status"}
+    bad = http.get(f"/submissions/{token.json()['token']}", params={"fields": "stdout,nope"})
+    assert bad.status_code == 400 and bad.json() == {"error": "invalid fields: [nope]"}
+
+
+@pytest.mark.parametrize(("code", "status", "signal"), [
+    ("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)", 7, 11),
+    ("import os, signal\nsignal.signal(signal.SIGXFSZ, signal.SIG_DFL)\n"
+     "os.kill(os.getpid(), signal.SIGXFSZ)", 8, 25),
+    ("import os, signal\nos.kill(os.getpid(), signal.SIGFPE)", 9, 8),
+    ("import os\nos.abort()", 10, 6),
+    ("import sys\nsys.exit(4)", 11, None),
+    ("import os, signal\nos.kill(os.getpid(), signal.SIGUSR1)", 12, 10),
+])
+def test_runtime_errors_get_judge0s_status_by_signal(
+    http: httpx.Client, code: str, status: int, signal: int | None,
+) -> None:
+    answer = run(http, {"source_code": code, "language_id": 71},
+                 fields="status,exit_signal,exit_code,message")
+    assert answer["status"] == {"id": status, "description": STATUSES[status]}
+    assert answer["exit_signal"] == signal
+    if signal is None:
+        assert answer["exit_code"] == 4
+        assert answer["message"] == "Exited with error status 4"
+
+
+def test_limits_map_to_time_limit_and_memory(http: httpx.Client) -> None:
+    slow = run(http, {"source_code": "while True: pass", "language_id": 71,
+                      "cpu_time_limit": 1, "wall_time_limit": 3}, fields="status,message")
+    assert slow["status"]["id"] == 5
+    assert slow["message"] == "Time limit exceeded"
+    big = run(http, {"source_code": "x = bytearray(200 * 1024 * 1024)\nprint(len(x))",
+                     "language_id": 71, "memory_limit": 65536}, fields="status,exit_signal")
+    assert big["status"]["id"] in (11, 12)  # MemoryError (NZEC) or the cgroup's kill (Other)
+
+
+def test_compile_errors_have_compile_output_only(http: httpx.Client) -> None:
+    answer = run(http, {"source_code": "int main(void) { return x; }", "language_id": 50},
+                 fields="*")
+    assert answer["status"]["id"] == 6
+    assert "x" in answer["compile_output"]
+    assert answer["stdout"] is None and answer["time"] is None and answer["exit_code"] is None
+    assert answer["language"]["id"] == 50 and answer["language"]["name"].startswith("C (GCC")
+
+
+def test_invalid_fields_answer_422_in_judge0s_shape(http: httpx.Client) -> None:
+    cases: list[tuple[dict[str, Any], dict[str, list[str]]]] = [
+        ({"source_code": "x"}, {"language_id": ["can't be blank"]}),
+        ({"source_code": "x", "language_id": 150000},
+         {"language_id": ["language with id 150000 doesn't exist"]}),
+        ({"source_code": "x", "language_id": 70},  # Python 2: not run here
+         {"language_id": ["language with id 70 doesn't exist"]}),
+        ({"language_id": 71}, {"source_code": ["can't be blank"]}),
+        ({"source_code": "x", "language_id": 71, "wall_time_limit": 150,
+          "cpu_time_limit": -1, "memory_limit": 1000},
+         {"wall_time_limit": ["must be less than or equal to 20.0"],
+          "cpu_time_limit": ["must be greater than or equal to 0"],
+          "memory_limit": ["must be greater than or equal to 2048"]}),
+        ({"source_code": "x", "language_id": 71, "max_processes_and_or_threads": 0,
+          "stack_limit": 200000, "max_file_size": "abc"},
+         {"max_processes_and_or_threads": ["must be greater than 0"],
+          "stack_limit": ["must be less than or equal to 128000"],
+          "max_file_size": ["is not a number"]}),
+        ({"source_code": "x", "language_id": 71, "number_of_runs": 3},
+         {"number_of_runs": ["only 1 run is supported here (see docs/compat.md)"]}),
+        ({"source_code": "x", "language_id": 71, "enable_network": True},
+         {"enable_network": ["enabling network is not allowed"]}),
+        ({"source_code": "x", "language_id": 71, "compiler_options": "-O2"},
+         {"compiler_options": ["setting compiler options is only allowed for compiled "
+                               "languages"]}),
+        ({"source_code": "x", "language_id": 50, "compiler_options": "-O2; rm -rf /"},
+         {"compiler_options": ["option '-O2;' is not allowed for this language (allowed: "
+                               "-DEVAL -DONLINE_JUDGE -O0 -O1 -O2 -O3 -Os -Wall -Werror "
+                               "-Wextra -g -lm -pedantic -std=c11 -std=c17 -std=c89 "
+                               "-std=c99 -std=gnu11 -std=gnu17 -std=gnu89 -std=gnu99 -w)"]}),
+        ({"source_code": "x", "language_id": 71, "command_line_arguments": "a" * 513},
+         {"command_line_arguments": ["is too long (maximum is 512 characters)"]}),
+    ]
+    for body, errors in cases:
+        response = http.post("/submissions", json=body)
+        assert (response.status_code, response.json()) == (422, errors), body
+
+
+def test_a_batch_takes_at_most_20_and_reads_back_by_tokens(http: httpx.Client) -> None:
+    too_many = http.post("/submissions/batch", json={"submissions": [
+        {"source_code": "print(1)", "language_id": 71}] * 21})
+    assert too_many.status_code == 400
+    made = http.post("/submissions/batch", json={"submissions": [
+        {"source_code": "print(1)", "language_id": 71}, {"language_id": 71}]})
+    assert made.status_code == 201
+    first, second = made.json()
+    assert second == {"source_code": ["can't be blank"]}
+    unknown = "00000000-0000-4000-8000-000000000000"
+    for _ in range(600):
+        shown = http.get("/submissions/batch", params={
+            "tokens": f"{first['token']},{unknown}", "fields": "token,status"}).json()
+        if shown["submissions"][0]["status"]["id"] > 2:
+            break
+        time.sleep(0.05)
+    assert shown["submissions"] == [{"token": first["token"],
+                                     "status": {"id": 3, "description": "Accepted"}}, None]
+
+
+def test_catalog_endpoints(http: httpx.Client) -> None:
+    languages = http.get("/languages").json()
+    ids = {language["id"] for language in languages}
+    assert {46, 50, 54, 60, 62, 63, 71, 73, 74} <= ids and 70 not in ids
+    assert http.get("/languages/62").json()["source_file"] == "Main.java"
+    assert http.get("/languages/70").status_code == 404
+    assert http.get("/statuses").json() == [
+        {"id": k, "description": v} for k, v in STATUSES.items()]
+    assert http.get("/about").json()["version"] == "1.13.1"
+    config = http.get("/config_info").json()
+    assert config["max_submission_batch_size"] == 20 and config["allow_enable_network"] is False
+    workers = http.get("/workers").json()
+    assert workers[0]["queue"] == "1.13.1" and workers[0]["available"] >= 1
+
+
+def test_a_finished_submission_can_be_deleted(http: httpx.Client) -> None:
+    token = run(http, {"source_code": "print(5)", "language_id": 71}, fields="token")["token"]
+    gone = http.delete(f"/submissions/{token}", params={"fields": "stdout"})
+    assert (gone.status_code, gone.json()) == (200, {"stdout": "NQo=\n"})
+    assert http.get(f"/submissions/{token}").status_code == 404
+
+
+@dataclass
+class Puts:
+    url: str
+    bodies: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    arrived: threading.Event = field(default_factory=threading.Event)
+
+
+@pytest.fixture
+def puts() -> Iterator[Puts]:
+    """An HTTP server on loopback that records every PUT."""
+    holder: list[Puts] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            holder[0].bodies.append((dict(self.headers.items()), body))
+            holder[0].arrived.set()
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    holder.append(Puts(f"http://127.0.0.1:{server.server_address[1]}/judge0-callback"))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield holder[0]
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_callback_is_a_signed_put_of_the_base64_submission(http: httpx.Client,
+                                                               puts: Puts) -> None:
+    token = http.post("/submissions", json={"source_code": "print('cb')", "language_id": 71,
+                                            "callback_url": puts.url}).json()["token"]
+    assert puts.arrived.wait(60)
+    headers, body = puts.bodies[0]
+    sent = httpx.Response(200, content=body).json()
+    assert sent["token"] == token
+    assert sent["stdout"] == "Y2IK\n" and sent["status"]["id"] == 3
+    assert set(sent) == {"token", "time", "memory", "stdout", "stderr", "compile_output",
+                         "message", "status"}
+    assert headers["X-CodeRunner-Signature"].startswith("t=")
+
+
+def test_x_auth_token_is_an_api_key_and_submissions_are_the_keys_own(keyed: Running) -> None:
+    base = f"{keyed.url}/judge0"
+    alice = httpx.Client(base_url=base, headers={"X-Auth-Token": KEYS["alice"]},
+                         trust_env=False, timeout=60)
+    bob = httpx.Client(base_url=base, headers={"X-Auth-Token": KEYS["bob"]},
+                       trust_env=False, timeout=60)
+    with alice, bob:
+        assert httpx.get(f"{base}/languages", trust_env=False).status_code == 401
+        token = alice.post("/submissions", params={"wait": "true"},
+                           json={"source_code": "print(2)", "language_id": 71}).json()["token"]
+        assert alice.get(f"/submissions/{token}").json()["stdout"] == "2\n"
+        assert bob.get(f"/submissions/{token}").status_code == 404
+        listed = alice.get("/submissions", params={"per_page": 1, "fields": "token"}).json()
+        assert listed["submissions"] == [{"token": token}]
+        assert listed["meta"]["current_page"] == 1
+        assert bob.get("/submissions").json()["submissions"] == []
