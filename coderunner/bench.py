@@ -44,6 +44,8 @@ PAUSE_S = 0.2
 PAUSE_WITH_COMPILE_SERVER_S = 1.5
 IMAGE = "coderunner/python"
 QUEUE_PAUSE_S = 0.05
+GVISOR_LANGUAGES = ("python", "c", "java")
+"""Hello world under gVisor (runsc, ptrace): an interpreter, a compiled binary and the JVM."""
 Report = Callable[[str], None]
 
 
@@ -169,11 +171,14 @@ async def one_run(
             raise RuntimeError(f"bench run refused: {event}")
 
 
-async def per_language(url: str, count: int) -> list[Figures]:
+async def per_language(url: str, count: int, languages: tuple[str, ...] | None = None,
+                       isolation: str = "runc") -> list[Figures]:
     """Warm hello world (the catalog's template) per language, in one session each."""
     catalog = load_catalog(os.environ.get("RUNTIMES_DIR", DEFAULT_RUNTIMES_DIR))
     figures = []
     for runtime in catalog.runtimes:
+        if languages is not None and runtime.name not in languages:
+            continue
         name = "Main.java" if runtime.name == "java" else "main" + runtime.extension
         text = frame("x", runtime.name, name, runtime.template)
         samples: list[float] = []
@@ -186,11 +191,13 @@ async def per_language(url: str, count: int) -> list[Figures]:
                 if i >= 3:
                     samples.append(elapsed)
                 await asyncio.sleep(pause)
+        if {c.get("isolation") for c in completions} != {isolation}:
+            raise RuntimeError(f"bench runs were not all under {isolation}: {completions[-1]}")
         runs = sorted(c["wallMs"] for c in completions[3:])
+        under = "" if isolation == "runc" else f" under {isolation}"
         figures.append(
-            Figures(
-                f"hello world: {runtime.name}", samples, note=f"run step {runs[len(runs) // 2]} ms"
-            )
+            Figures(f"hello world: {runtime.name}{under}", samples,
+                    note=f"run step {runs[len(runs) // 2]} ms")
         )
     return figures
 
@@ -282,10 +289,12 @@ def timed(argv: list[str]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def docker_run_baseline(count: int) -> Figures:
-    argv = ["docker", "run", "--rm", "--network", "none", IMAGE, "python3", "-c", HELLO]
+def docker_run_baseline(count: int, runtime: str = "runc") -> Figures:
+    argv = ["docker", "run", "--rm", "--runtime", runtime, "--network", "none", IMAGE,
+            "python3", "-c", HELLO]
     timed(argv)
-    return Figures("baseline: docker run --rm", [timed(argv) for _ in range(count)])
+    name = "baseline: docker run --rm" + ("" if runtime == "runc" else f" --runtime {runtime}")
+    return Figures(name, [timed(argv) for _ in range(count)])
 
 
 def docker_exec_baseline(count: int) -> Figures:
@@ -340,6 +349,23 @@ def run_bench(quick: bool, report: Report) -> list[Figures]:
                 asyncio.run(sequential(bench.ws_url, 10 if quick else 30, True)),
             )
         )
+    figures += gvisor_figures(quick, report)
+    return figures
+
+
+def gvisor_figures(quick: bool, report: Report) -> list[Figures]:
+    """Python, C and Java hello world with every sandbox under gVisor (runsc, ptrace), to read
+    beside the same lines under runc."""
+    report("baseline: docker run --rm under runsc")
+    figures = [docker_run_baseline(5 if quick else 20, "runsc")]
+    # No warm pool: a session's runs reuse its container, and a fresh one is made per run.
+    with platform(pool_size=0, extra={"DEFAULT_ISOLATION": "gvisor"}) as bench:
+        report("hello world per language under gVisor")
+        figures += asyncio.run(per_language(bench.ws_url, 5 if quick else 10,
+                                            GVISOR_LANGUAGES, "gvisor"))
+        report("fresh container with an empty pool under gVisor")
+        figures.append(Figures("coderunner: fresh container, empty pool, under gvisor",
+                               asyncio.run(sequential(bench.ws_url, 10 if quick else 30, True))))
     return figures
 
 

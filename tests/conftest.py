@@ -118,7 +118,8 @@ def gvisor_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
 
 KEYS = {"alice": "alice-secret-0123456789", "bob": "bob-secret-0123456789",
         "carol": "carol-secret-0123456789", "dave": "dave-secret-0123456789",
-        "ops": "ops-secret-0123456789", "erin": "erin-secret-0123456789"}
+        "ops": "ops-secret-0123456789", "erin": "erin-secret-0123456789",
+        "gina": "gina-secret-0123456789"}
 WEBHOOK_SECRET = "whsec-test-0123456789"
 WEBHOOK_ATTEMPTS = 4
 """Attempts at a callback on the ``keyed`` platform: 1, 2 and 4 s apart, so a callback that
@@ -137,12 +138,14 @@ def bearer(name: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    """A platform with API keys (``ops`` is the admin), a rate limit of 60 requests a minute,
+    """A platform with API keys (``ops`` is the admin, ``gina``'s code runs under gVisor), a
+    rate limit of 60 requests a minute,
     two unfinished executions per key, and callbacks to loopback allowed (``WEBHOOK_ATTEMPTS``
     attempts)."""
     settings = {
         "API_KEYS": ",".join(f"{name}:{secret}" for name, secret in KEYS.items()),
         "ADMIN_KEYS": "ops",
+        "GVISOR_KEYS": "gina",
         "RATE_LIMIT_PER_MINUTE": "60",
         "KEY_MAX_CONCURRENT": "2",
         "WEBHOOK_SECRET": WEBHOOK_SECRET,

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 
-from tests.conftest import Running
+import httpx
+
+from tests.conftest import Running, bearer
 from tests.integration.wsclient import Client
 
 GVISOR_RELEASE = "4.4.0"
@@ -22,3 +24,17 @@ async def test_the_completion_names_the_isolation_and_the_program_sees_its_kerne
     assert (result.verdict, result.completion["isolation"]) == ("ok", platform.isolation)
     kernel = {"runc": os.uname().release, "gvisor": GVISOR_RELEASE}[platform.isolation]
     assert result.stdout == kernel + "\n"
+
+
+async def test_a_gvisor_key_runs_under_gvisor_and_other_keys_under_runc(keyed: Running) -> None:
+    """``gina`` is in the keyed platform's GVISOR_KEYS; its runner's default is runc."""
+    uname = {"language": "python", "mainFile": "main.py",
+             "files": [{"name": "main.py", "content": "import os; print(os.uname().release)"}]}
+    async with httpx.AsyncClient(base_url=keyed.url, timeout=60, trust_env=False) as http:
+        for name, isolation, kernel in (("gina", "gvisor", GVISOR_RELEASE),
+                                        ("alice", "runc", os.uname().release)):
+            response = await http.post("/api/v1/executions?wait=true", json=uname,
+                                       headers=bearer(name))
+            result = response.json()
+            assert (result["verdict"], result["isolation"], result["stdout"]) == (
+                "ok", isolation, kernel + "\n"), result
