@@ -22,6 +22,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import docker
+import docker.errors
 import msgspec
 import nats
 import nats.errors
@@ -116,6 +118,37 @@ def runner_hosts(count: int, plane_env: Mapping[str, str], images: Sequence[str]
         finally:
             for host in hosts:
                 host.stop()
+
+
+class Locator:
+    """Which host's engine a sandbox (named by its host name, the container's short id) is
+    on. An engine that stopped answering is dropped, its client closed, before docker-py would
+    connect to it: docker-py leaves the socket of a failed connect open (unclosed AF_UNIX
+    sockets, a ResourceWarning when collected)."""
+
+    def __init__(self, hosts: Sequence[RunnerHost]) -> None:
+        self._engines = {host.engine.name: host.engine for host in hosts}
+        self._clients = {name: engine.client(timeout=10) for name, engine in self._engines.items()}
+
+    def engine_of(self, hostname: str) -> str | None:
+        if not hostname:
+            return None
+        for name, client in list(self._clients.items()):
+            if not self._engines[name].answers():
+                client.close()
+                del self._clients[name]
+                continue
+            try:
+                client.api.inspect_container(hostname)
+                return name
+            except docker.errors.NotFound:
+                continue
+        return None
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
 
 
 @dataclass
