@@ -51,17 +51,19 @@ def tables(metrics: AdminMetrics) -> Group:
                       f"{t.queued_ms_p50:.0f}/{t.queued_ms_p95:.0f}")
     runners = Table(title="runners", title_justify="left")
     for column in ("runner", "active", "jobs", "reuse", "kept", "sessions", "kernels",
-                   "warm pools"):
+                   "taken away", "warm pools"):
         runners.add_column(column, justify="left" if column in ("runner", "warm pools")
                            else "right")
     for r in metrics.runners:
         pools = " ".join(f"{lang}:{p.warm}/{p.target}" for lang, p in sorted(r.pools.items()))
         reuse = f"{r.reused / r.jobs:.0%}" if r.jobs else "-"
         runners.add_row(r.runner_id, f"{r.active}/{r.capacity}", str(r.jobs), reuse,
-                        str(r.kept), str(r.sessions), str(r.kernels), pools)
+                        str(r.kept), str(r.sessions), str(r.kernels), str(r.taken_away),
+                        pools)
     summary = (f"containers: {metrics.containers_warm} warm, {metrics.containers_kept} kept, "
                f"{metrics.active} running; session networks: {metrics.sessions}; "
                f"notebook kernels: {metrics.kernels}; "
+               f"sandboxes taken away: {metrics.taken_away}; "
                f"reuse rate {metrics.reuse_rate:.0%}")
     return Group(queue, runners, summary)
 

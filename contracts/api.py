@@ -198,6 +198,9 @@ class RunnerView(Struct, frozen=True, rename="camel"):
     last_heartbeat: float
     kernels: int = 0
     """Notebook kernels running on this runner."""
+    taken_away: int = 0
+    """Sandboxes this runner froze and removed since it started: their agent did not end a run
+    (or its reset) in time (docs/reliability.md, the hard end)."""
 
 
 class AdminMetrics(Struct, frozen=True, rename="camel"):
@@ -218,6 +221,8 @@ class AdminMetrics(Struct, frozen=True, rename="camel"):
     queue: QueueStatsView | None
     kernels: int = 0
     """Notebook kernels (each a container with a live Jupyter kernel and its state)."""
+    taken_away: int = 0
+    """Sandboxes frozen and removed by the runners' hard end, summed over live runners."""
 
 
 execution_request_decoder = msgspec.json.Decoder(ExecutionRequest)

@@ -37,6 +37,9 @@ class Metrics:
                           registry=r)
         self.reuse = Gauge("coderunner_container_reuse_ratio",
                            "Share of jobs run in a kept container", registry=r)
+        self.taken_away = Gauge("coderunner_sandboxes_taken_away",
+                                "Sandboxes frozen and removed because their agent did not end "
+                                "a run in time (since each live runner started)", registry=r)
 
     def completed(self, completion: CompletionEvent) -> None:
         language = completion.language or "unknown"
@@ -55,4 +58,5 @@ class Metrics:
         for language, pool in admin.pools.items():
             self.warm.labels(language).set(pool.warm)
         self.reuse.set(admin.reuse_rate)
+        self.taken_away.set(admin.taken_away)
         return generate_latest(self.registry)

@@ -41,7 +41,7 @@ def admin_metrics(runners: list[RunnerInfo], queue: QueueStatsView | None) -> Ad
         RunnerView(
             runner_id=r.runner_id, active=r.active, capacity=r.capacity, kept=r.kept,
             jobs=r.jobs, reused=r.reused, sessions=r.sessions, last_heartbeat=r.at,
-            kernels=r.kernels,
+            kernels=r.kernels, taken_away=r.taken_away,
             pools={lang: PoolView(p.warm, p.target, p.created, p.create_ms_p50)
                    for lang, p in r.pools.items()},
         )
@@ -68,4 +68,5 @@ def admin_metrics(runners: list[RunnerInfo], queue: QueueStatsView | None) -> Ad
         reuse_rate=round(reused / jobs, 3) if jobs else 0.0,
         queue=queue,
         kernels=sum(r.kernels for r in runners),
+        taken_away=sum(r.taken_away for r in runners),
     )

@@ -153,10 +153,20 @@ async def test_a_fork_bomb_as_a_sessions_second_run_ends_time_limit_within_the_g
     assert (after.verdict, after.stdout) == ("ok", "after\n")
 
 
-async def test_a_starved_agent_is_taken_away_and_the_session_goes_on(client: Client) -> None:
+async def taken_away(platform: Running) -> int:
+    """The installation's count of sandboxes taken away (``GET /api/admin/metrics``; this
+    platform has no keys: loopback callers are admins)."""
+    async with httpx.AsyncClient(base_url=platform.url, timeout=30, trust_env=False) as api:
+        return int((await api.get("/api/admin/metrics")).json()["takenAway"])
+
+
+async def test_a_starved_agent_is_taken_away_and_the_session_goes_on(
+    platform: Running, client: Client,
+) -> None:
     """The agent cannot end the run (SIGSTOPped): the runner freezes and removes the sandbox
-    at the wall limit plus the grace; the session's next run works, on the same network with
-    the same MySQL."""
+    at the wall limit plus the grace, and counts it; the session's next run works, on the same
+    network with the same MySQL."""
+    counted_before = await taken_away(platform)
     program = ("import os, socket, pymysql\n"
                "c = pymysql.connect(host='mysql', user=os.environ['MYSQL_USER'],\n"
                "    password=os.environ['MYSQL_PASSWORD'], database=os.environ['MYSQL_DATABASE'])\n"
@@ -196,6 +206,15 @@ async def test_a_starved_agent_is_taken_away_and_the_session_goes_on(client: Cli
     fresh = container_id(words[2])
     assert fresh != starved
     assert set(engine().api.inspect_container(fresh)["NetworkSettings"]["Networks"]) == network
+    deadline = time.monotonic() + 30  # the runner's heartbeat carries it, every 3 s
+    while (counted := await taken_away(platform)) == counted_before:
+        assert time.monotonic() < deadline, "the take-away was never counted"
+        await asyncio.sleep(0.5)
+    async with httpx.AsyncClient(base_url=platform.url, timeout=30, trust_env=False) as api:
+        exposed = (await api.get("/metrics")).text
+    gauge = [line for line in exposed.splitlines()
+             if line.startswith("coderunner_sandboxes_taken_away ")]
+    assert gauge and float(gauge[0].split()[1]) >= counted, gauge
 
 
 async def test_an_api_run_whose_agent_starves_ends_time_limit_within_the_grace(
