@@ -8,9 +8,11 @@ import sys
 import uuid
 from collections.abc import Iterator
 
+import docker
 import pytest
 
 from coderunner.up import remove_runner_containers
+from contracts import labels
 from tests.conftest import Running, running_platform
 
 CAP = 3
@@ -36,3 +38,12 @@ def two_runners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runn
                 process.kill()
                 process.wait()
             remove_runner_containers(env)
+
+
+def runner_of(hostname: str) -> str:
+    """The runner that owns the container whose host name (short id) is ``hostname``."""
+    client = docker.from_env()
+    try:
+        return str(client.containers.get(hostname).labels[labels.RUNNER])
+    finally:
+        client.close()

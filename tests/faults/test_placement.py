@@ -16,6 +16,7 @@ import pytest
 from coderunner.multihost import heartbeats
 from contracts import subjects
 from tests.conftest import Running
+from tests.faults.conftest import runner_of
 from tests.integration.test_notebooks import Notebook, kernel_containers
 from tests.integration.test_sessions import CLIENT, start_server
 from tests.integration.wsclient import Client, completion_count
@@ -119,3 +120,42 @@ async def test_a_silent_runners_jobs_move_and_it_works_again_once_back(
                 for _ in range(4)]
         assert [r["verdict"] for r in more] == ["ok"] * 4, more
         await asyncio.sleep(subjects.RUNNER_HEARTBEAT_S)
+
+
+async def test_a_runner_paused_mid_job_runs_it_at_most_twice_and_its_client_sees_one_end(
+        two_runners: tuple[Running, str, int]) -> None:
+    """By design the one case of a job begun twice on live runners: its runner is paused past
+    RUNNER_SILENT_S while running it, so it moves and runs again; resumed, the paused runner
+    finishes its own run too. The bound: begun twice, completed at most twice (the stream keeps
+    one), one completion on the client's socket."""
+    running, second_id, second_pid = two_runners
+    pids = {running.runner_id: running.pid("runner"), second_id: second_pid}
+    code = ("import socket, time\nprint(socket.gethostname(), flush=True)\n"
+            "time.sleep(20)\nprint('done', flush=True)\n")
+    client = await Client.connect(running.ws_url)
+    try:
+        async with runs_seen(running.nats_url) as seen:
+            queued = await client.submit({"main.py": code}, limits={"wallMs": 120_000})
+            execution_id = queued["executionId"]
+            while (event := await client.receive())["type"] != "output":
+                pass
+            paused = pids[runner_of(event["data"].strip())]
+            os.kill(paused, signal.SIGSTOP)
+            try:
+                while seen.starts[execution_id] < 2:  # moved, and begun on the other runner
+                    await asyncio.sleep(0.2)
+            finally:
+                os.kill(paused, signal.SIGCONT)
+            result = await client.collect(execution_id)
+            while seen.completions[execution_id] < 2:  # the resumed runner ends its own run
+                await asyncio.sleep(0.2)
+            after = await client.run({"main.py": "print('after')"})  # behind any late event
+            await seen.settled()
+    finally:
+        await client.close()
+    assert result.verdict == "ok", result.events
+    assert (after.verdict, after.stdout) == ("ok", "after\n")
+    assert (seen.starts[execution_id], seen.completions[execution_id]) == (2, 2)
+    assert not [e for e in client.pending if e.get("executionId") == execution_id], \
+        "the client saw one completion"
+    assert await completion_count(running.nats_url, execution_id) == 1

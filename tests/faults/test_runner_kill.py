@@ -9,13 +9,11 @@ import os
 import signal
 from collections.abc import AsyncIterator
 
-import docker
 import httpx
 import pytest
 
-from contracts import labels
 from tests.conftest import Running
-from tests.faults.conftest import CAP
+from tests.faults.conftest import CAP, runner_of
 from tests.integration.wsclient import Client
 from tests.runs_seen import runs_seen
 
@@ -47,15 +45,6 @@ async def test_the_cap_holds_across_two_runners_and_two_dispatchers(
     assert most >= 2, "the jobs never ran side by side"
     stats = (await http.get("/api/queue-stats")).json()
     assert stats["dispatchers"] == 2
-
-
-def runner_of(hostname: str) -> str:
-    """The runner that owns the container whose host name (short id) is ``hostname``."""
-    client = docker.from_env()
-    try:
-        return str(client.containers.get(hostname).labels[labels.RUNNER])
-    finally:
-        client.close()
 
 
 async def test_a_job_on_a_killed_runner_finishes_on_the_other_once(
