@@ -146,6 +146,20 @@ def _notebook_paths() -> dict[str, Any]:
     }
 
 
+def _with_cross_origin_refusals(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every state-changing operation may be refused for a page of another site (403) and a
+    body that is not JSON (415): edge/cross_origin.py, before any route."""
+    for operations in paths.values():
+        for method, operation in operations.items():
+            if method in ("post", "delete"):
+                responses = operation["responses"]
+                responses.setdefault("403", _json("ErrorBody", "Not an admin key, or a request "
+                                                  "from a page of another site"))
+                if method == "post":
+                    responses["415"] = _json("ErrorBody", "The body is not application/json")
+    return paths
+
+
 def openapi_document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
         TYPES, ref_template="#/components/schemas/{name}"
@@ -156,7 +170,7 @@ def openapi_document() -> dict[str, Any]:
                  "description": "Run untrusted code in hardened sandboxes. See docs/api.md."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}, {}],
-        "paths": _paths(),
+        "paths": _with_cross_origin_refusals(_paths()),
         "components": {
             "schemas": components,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
