@@ -292,3 +292,43 @@ async def test_a_callback_reaches_the_checked_address_with_the_names_host_header
         server.close()
     assert [s.status for s in saved] == ["delivered"], saved
     assert f"\r\nhost: localhost:{port}\r\n".encode() in received[0].lower()
+
+
+async def test_the_connection_goes_to_the_checked_address_not_to_a_new_resolution() -> None:
+    """DNS rebinding: the name resolves to an allowed address for the check, to another (here:
+    to nothing at all) when the HTTP client would resolve it again; the POST must go to the
+    address that was checked."""
+    received: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    class CheckedOnce(Policy):
+        async def checked_address(self, url: str) -> ipaddress.IPv4Address:
+            return ipaddress.IPv4Address("127.0.0.1")
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    saved: list[WebhookState] = []
+
+    async def lookup(execution_id: str) -> tuple[str, ExecutionResult]:
+        url = f"http://rebound.invalid:{port}/hook"
+        return url, ExecutionResult("e1", "completed", "python", 0.0)
+
+    async def save(execution_id: str, state: WebhookState) -> None:
+        saved.append(state)
+
+    async def done(*_: object) -> None:
+        pass
+
+    deliverer = WebhookDeliverer("secret", CheckedOnce(True, False), 1, 2.0, lookup, save)
+    try:
+        await deliverer.deliver(Attempt("e1", 1, done, done))
+    finally:
+        await deliverer.close()
+        server.close()
+    assert [s.status for s in saved] == ["delivered"], saved
+    assert f"\r\nhost: rebound.invalid:{port}\r\n".encode() in received[0].lower()
