@@ -123,6 +123,22 @@ async def test_binary_frames_in_bad_utf8_or_nested_deep_get_invalid_request(
         assert json.loads(await ws.recv())["code"] == "not_found"
 
 
+async def test_a_text_frame_of_invalid_utf8_closes_only_that_socket(platform: Running) -> None:
+    """RFC 6455 requires it (close code 1007); binary frames are read with replacement."""
+    bystander = await Client.connect(platform.ws_url)
+    try:
+        async with websockets.connect(platform.ws_url) as ws:
+            await ws.recv()
+            await ws.send(b'{"type":"stop","executionId":"\xc0\xaf"}', text=True)
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
+        result = await bystander.run({"main.py": "print('unharmed')"})
+        assert result.stdout == "unharmed\n"
+    finally:
+        await bystander.close()
+
+
 async def test_a_ten_megabyte_frame_closes_only_that_socket(platform: Running) -> None:
     bystander = await Client.connect(platform.ws_url)
     try:
