@@ -314,10 +314,10 @@ async def test_a_resumed_session_takes_over_what_its_last_socket_left(sessions: 
     await stored_completion(sessions.nats_url, quick["executionId"], wait_s=60)
     again = await Client.connect(sessions.ws_url, token=token)
     try:
-        finished = await asyncio.wait_for(again.collect(quick["executionId"]), 10)
+        finished = await asyncio.wait_for(again.collect(quick["executionId"]), 60)
         assert finished.verdict == "ok"
         await again.send({"type": "stop", "executionId": spin["executionId"]})
-        stopped = await asyncio.wait_for(again.collect(spin["executionId"]), 10)
+        stopped = await asyncio.wait_for(again.collect(spin["executionId"]), 60)
         assert stopped.verdict == "cancelled"
     finally:
         await again.close()

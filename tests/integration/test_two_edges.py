@@ -145,7 +145,7 @@ async def test_the_quota_is_shared_and_freed_by_the_edge_that_admitted(
     for execution_id in running:  # cancelled through B; A saw them complete and frees them
         cancelled = await b.delete(f"/api/v1/executions/{execution_id}", headers=carol)
         assert cancelled.json()["verdict"] == "cancelled"
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while await unfinished_of(bus, "carol") and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     assert await unfinished_of(bus, "carol") == set()
@@ -248,7 +248,7 @@ async def test_an_unreachable_limits_store_answers_503_not_unlimited(
         assert answer.json()["error"]["code"] == "not_ready"
         assert "rate limits and quotas" in answer.json()["error"]["message"]
         assert answer.headers["retry-after"] == "1"
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while (await a.get("/api/v1/executions/none", headers=bearer("ops"))).status_code == 503:
             assert time.monotonic() < deadline, "the edge did not recover"
             await asyncio.sleep(0.2)
