@@ -16,6 +16,8 @@ from contextlib import asynccontextmanager
 
 import msgspec
 import nats
+import nats.errors
+import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -51,11 +53,15 @@ class RunsSeen:
         after its completion): nothing can be redelivered and run again after this."""
         js = self._nc.jetstream()
         deadline = asyncio.get_running_loop().time() + timeout_s
+        left: dict[str, int] | str = {}
         while True:
-            left = {name: (await js.stream_info(name)).state.messages
-                    for name in (subjects.JOBS_STREAM, subjects.RUN_STREAM)}
-            if not any(left.values()):
-                break
+            try:
+                left = {name: (await js.stream_info(name)).state.messages
+                        for name in (subjects.JOBS_STREAM, subjects.RUN_STREAM)}
+                if not any(left.values()):
+                    break
+            except (nats.errors.Error, nats.js.errors.Error) as exc:  # a cluster electing
+                left = repr(exc)
             assert asyncio.get_running_loop().time() < deadline, f"jobs left: {left}"
             await asyncio.sleep(0.2)
         await self._nc.flush()  # whatever was published before is in our callback's queue now
