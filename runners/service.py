@@ -250,6 +250,7 @@ class Runner:
         limits = resolve_limits(job, runtime, self.settings)
         control = RunControl(sandbox.link)
         subscription = await self.bus.subscribe_control(job.execution_id, control.handle)
+        started = time.monotonic()
         try:
             sandbox = await self._fitted(sandbox, runtime, limits.memory_mb, limits.processes)
             control.link = sandbox.link
@@ -265,7 +266,9 @@ class Runner:
             oom = sandbox.isolation == "gvisor" and await self.sandboxes.oom_killed(sandbox)
             await self.sandboxes.destroy(sandbox)
             if oom:  # gVisor's kernel holds the program's memory: the whole sandbox went
-                return failure(job, "memory_limit", "the program ran out of memory", queued_ms)
+                wall_ms = round((time.monotonic() - started) * 1000)
+                return failure(job, "memory_limit", "the program ran out of memory", queued_ms,
+                               wall_ms)
             return failure(job, "internal_error", "the sandbox stopped answering", queued_ms)
         finally:
             await subscription.unsubscribe()
