@@ -170,7 +170,10 @@ def test_html_output_is_sandboxed_and_outputs_come_back_after_a_reload(ide: Ide)
     expect(frame.content_frame.locator("#cell")).to_have_text("forty-two")
     expect(cell(notebook, 1).locator("pre.stream-stdout")).to_have_text("before\n")
 
-    page.wait_for_timeout(400)  # the project is saved a quarter of a second after a change
+    # The project is saved a quarter of a second after a change: wait until it holds the output.
+    page.wait_for_function(
+        "() => (localStorage.getItem('coderunner.project.v1') || '').includes('forty-two')",
+        timeout=STEP_MS)
     page.reload()
     expect(page.locator("#connection")).to_have_attribute("data-state", "open", timeout=STEP_MS)
     notebook = page.locator('.notebook[data-path="html.ipynb"]')
