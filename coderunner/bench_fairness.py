@@ -6,7 +6,9 @@ hello first): ``greedy`` submits ``GREEDY_JOBS`` programs that sleep ``HOLD_S`` 
 one of the ``CAP`` slots; once they do, ``other`` submits a hello world ``PROBES`` times, one
 after the other. For each probe: the time from the first slot that frees after its submission
 (the first completion of a greedy job, as published on NATS) to the runner's claim of the hello
-(``claimedAt``). Then every accepted greedy job must complete ``ok``.
+(``claimedAt``) and to its completion (the goal: within 1 s). The probes start once the warm
+pool has refilled after the greedy jobs' first wave (a sandbox started cold on a busy machine
+would measure the pool, not the queue). Then every accepted greedy job must complete ``ok``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ SETTINGS = {
     "QUEUE_CAPACITY": str(GREEDY_JOBS + 100),
     "QUEUE_TIMEOUT": "900",
     "OWNER_MAX_SHARE": "50",
+    "ADMIN_KEYS": "other",
 }
+POOL_SIZE = 2
 
 
 def program(code: str) -> dict[str, Any]:
@@ -84,6 +88,18 @@ def bearer(name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {KEYS[name]}"}
 
 
+async def steady(http: httpx.AsyncClient) -> None:
+    """Until the greedy jobs hold every slot and the warm pool has refilled after their first
+    wave: the hello then measures the queue, not a sandbox started cold on a busy machine."""
+    while True:
+        metrics = (await http.get("/api/admin/metrics", headers=bearer("other"))).json()
+        pool = metrics["pools"].get("python", {})
+        running = ((metrics["queue"] or {}).get("queue") or {}).get("running", 0)
+        if running >= CAP and pool.get("warm", 0) >= POOL_SIZE:
+            return
+        await asyncio.sleep(0.2)
+
+
 async def probe(http: httpx.AsyncClient, completions: Completions, greedy: set[str]
                 ) -> dict[str, float]:
     submitted = time.time()
@@ -94,6 +110,7 @@ async def probe(http: httpx.AsyncClient, completions: Completions, greedy: set[s
     freed = min((at for eid, at in completions.at.items() if eid in greedy and at >= submitted),
                 default=submitted)
     return {"slotFreeToClaimS": round(event.claimed_at - freed, 3),
+            "slotFreeToCompletionS": round(completions.at[hello] - freed, 3),
             "submitToCompletionS": round(completions.at[hello] - submitted, 3),
             "greedyWaiting": len(greedy) - sum(1 for e in greedy if e in completions.at)}
 
@@ -106,9 +123,7 @@ async def measure(http_url: str, nats_url: str) -> dict[str, Any]:
     try:
         async with httpx.AsyncClient(base_url=http_url, timeout=60, trust_env=False) as http:
             greedy = await fill(http)
-            while (await http.get("/api/queue-stats", headers=bearer("other"))
-                   ).json()["queue"]["running"] < CAP:
-                await asyncio.sleep(0.2)
+            await steady(http)
             probes = [await probe(http, completions, set(greedy)) for _ in range(PROBES)]
             verdicts: dict[str, int] = {}
             for execution_id in greedy:
@@ -118,13 +133,14 @@ async def measure(http_url: str, nats_url: str) -> dict[str, Any]:
         await nc.close()
     return {"cap": CAP, "greedyAccepted": len(greedy), "greedyVerdicts": verdicts,
             "probes": probes, "worstSlotFreeToClaimS": max(p["slotFreeToClaimS"] for p in probes),
+            "worstSlotFreeToCompletionS": max(p["slotFreeToCompletionS"] for p in probes),
             "seconds": round(time.monotonic() - started, 1)}
 
 
 def main(as_json: bool) -> int:
-    with platform(pool_size=2, extra=SETTINGS) as bench:
+    with platform(pool_size=POOL_SIZE, extra=SETTINGS) as bench:
         figures = asyncio.run(measure(bench.http_url, bench.nats_url))
-    held = (figures["worstSlotFreeToClaimS"] <= 1.0
+    held = (figures["worstSlotFreeToCompletionS"] <= 1.0
             and figures["greedyVerdicts"] == {"ok": figures["greedyAccepted"]}
             and figures["greedyAccepted"] == GREEDY_JOBS)
     if as_json:
@@ -133,10 +149,12 @@ def main(as_json: bool) -> int:
     print(f"greedy owner: {figures['greedyAccepted']} of {GREEDY_JOBS} jobs of {HOLD_S:g} s "
           f"accepted over {CAP} slots; completed {figures['greedyVerdicts']}")
     for n, p in enumerate(figures["probes"], 1):
-        print(f"other owner's hello {n}: claimed {p['slotFreeToClaimS']:.3f} s after a slot "
-              f"freed, done {p['submitToCompletionS']:.2f} s after its submission, with "
+        print(f"other owner's hello {n}: claimed {p['slotFreeToClaimS']:.3f} s and completed "
+              f"{p['slotFreeToCompletionS']:.3f} s after a slot freed, "
+              f"{p['submitToCompletionS']:.2f} s after its submission, with "
               f"{p['greedyWaiting']} greedy jobs unfinished")
-    print(f"worst: {figures['worstSlotFreeToClaimS']:.3f} s from a free slot to the hello's "
-          f"claim (goal: 1 s); {figures['seconds']} s in all")
+    print(f"worst: {figures['worstSlotFreeToCompletionS']:.3f} s from a free slot to the "
+          f"hello's completion (goal: 1 s), {figures['worstSlotFreeToClaimS']:.3f} s to its "
+          f"claim; {figures['seconds']} s in all")
     print("held" if held else "DID NOT HOLD")
     return 0 if held else 1
