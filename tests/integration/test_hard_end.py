@@ -229,17 +229,17 @@ async def test_an_api_run_whose_agent_starves_ends_time_limit_within_the_grace(
     async with httpx.AsyncClient(base_url=keyed.url, timeout=60, trust_env=False) as http:
         posted = await http.post("/api/v1/executions", json=body, headers=bearer("alice"))
         assert posted.status_code == 202, posted.text
-        started = time.monotonic()
         sandbox = await container_running(keyed.runner_id, marker)
+        # Seen running: the run started before this, so the bound holds from here a fortiori.
+        started = time.monotonic()
         starve_agent(sandbox)
         done = await http.get(f"/api/v1/executions/{posted.json()['id']}?wait=true",
                               headers=bearer("alice"))
         took = time.monotonic() - started
     result = done.json()
     assert result["verdict"] == "time_limit", result
-    # The test's clock starts at the POST, before the run does: the bound holds a fortiori.
-    assert took <= wall_s + GRACE_S + TRANSPORT_MARGIN_S + 1.0, f"{took:.2f} s after the POST"
-    await at(started + wall_s + GRACE_S + 1.0)
+    assert took <= wall_s + GRACE_S + TRANSPORT_MARGIN_S, f"{took:.2f} s after it ran"
+    await at(started + wall_s + GRACE_S)
     used = await cpu_used_over(sandbox, CPU_SAMPLE_S)
     assert used <= IDLE_CPU_NS, f"the frozen sandbox used {used / 1e6:.0f} ms of CPU"
 
