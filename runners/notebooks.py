@@ -45,10 +45,11 @@ WARM_UP = {"op": "execute", "id": "warm-up", "silent": True,
 (nothing is bound in the user's namespace, and the cell count stays at 0)."""
 SPARE_RETRY_S = 5.0
 DEADLINE_CHECK_S = 0.5
-INTERRUPT_GRACE_S = HARD_END_GRACE_S
-"""A cell past its limit (or stopped) is interrupted; if it is not done this long after, its
-kernel is taken away (frozen, then removed): the cell's completion comes within its wall limit
-plus 2 s, as a program's does."""
+INTERRUPT_GRACE_S = 10.0
+"""A cell that is stopped, interrupted or past the output cap is interrupted; if it is not done
+this long after, its kernel is taken away (frozen, then removed). At its wall limit the grace is
+``HARD_END_GRACE_S``, and no grace goes past it: the cell's completion comes within its wall
+limit plus 2 s, as a program's does."""
 
 
 class Unsubscribe(Protocol):
@@ -76,6 +77,8 @@ class Kernel:
     """Why the running cell is being ended early (stop, time or output limit, close)."""
     interrupted: bool = False
     deadline: float = 0.0
+    wall_end: float = 0.0
+    """When the running cell's wall limit ends."""
     """When the running cell is given up on: its wall limit, or a grace after an interrupt."""
     closing: bool = False
     commands: Unsubscribe | None = None
@@ -168,7 +171,7 @@ class Kernels:
                 return self._completion(job, "cancelled", queued_ms,
                                         message="the notebook was closed")
             kernel.running, kernel.ended_by, kernel.interrupted = job.execution_id, None, False
-            kernel.deadline = time.monotonic() + limits.wall_ms / 1000
+            kernel.deadline = kernel.wall_end = time.monotonic() + limits.wall_ms / 1000
             control = await self._subscribe_control(
                 job.execution_id, lambda c: self._on_control(kernel, c))
             try:
@@ -240,7 +243,8 @@ class Kernels:
         kernel.ended_by = kernel.ended_by or verdict
         if not kernel.interrupted:
             kernel.interrupted = True
-            kernel.deadline = time.monotonic() + INTERRUPT_GRACE_S
+            grace = HARD_END_GRACE_S if verdict == "time_limit" else INTERRUPT_GRACE_S
+            kernel.deadline = min(time.monotonic() + grace, kernel.wall_end + HARD_END_GRACE_S)
         await self._send(kernel, {"op": "interrupt"})
 
     async def _on_kernel(self, kernel: Kernel, job: Job, data: dict[str, Any], run: CellRun,
