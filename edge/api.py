@@ -193,7 +193,9 @@ class Api:
         return await self.answer(request, execution_id)
 
     async def accept(self, principal: Principal, spec: ExecutionRequest,
-                     execution_id: str) -> Accepted:
+                     execution_id: str, interactive: bool = False) -> Accepted:
+        """Queue ``spec`` (``interactive``: stdin stays open for live input, as Piston's
+        WebSocket sends it); raises ApiProblem."""
         runtime = self.catalog.get(spec.language)
         if runtime is None:
             raise ApiProblem(400, "unknown_language", f"unknown language {spec.language!r}; "
@@ -213,6 +215,7 @@ class Api:
             submitted_at=now, request_id=spec.request_id, reuse_key=f"api:{runtime.name}",
             stdin=spec.stdin, args=spec.args, limits=spec.limits, keep_output=True,
             webhook=spec.callback_url is not None, isolation=principal.isolation,
+            interactive=interactive,
         )
         await self.submit(principal, record, job)
         return Accepted(execution_id)

@@ -34,6 +34,7 @@ from edge.judge0 import Judge0
 from edge.metrics import Metrics
 from edge.notebook_api import NotebookApi
 from edge.openapi import openapi_document
+from edge.piston import Piston
 from edge.sessions import SessionTokens
 from edge.stats import admin_metrics, combine_queue_stats
 from edge.webhooks import Attempt, Callback, WebhookDeliverer
@@ -86,6 +87,7 @@ class Edge:
         self.keys = KeyRing(settings.api_keys)
         self.api = Api(settings, catalog, bus, self.keys)
         self.judge0 = Judge0(self.api)
+        self.piston = Piston(self.api)
         self.metrics = Metrics()
         self.tokens = SessionTokens(settings.session_secret)
         self._recent: deque[str] = deque(maxlen=1000)
@@ -210,7 +212,7 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
     # /api is a router of its own, so that a wrong method there is a 405 with its Allow header
     # and an unknown path a 404, never a fall-through to the static page.
     api = Mount("/api", routes=[Route("/v1/openapi.json", openapi), *edge.api.routes(),
-                                    *NotebookApi(edge.api).routes()])
+                                    *NotebookApi(edge.api).routes(), *edge.piston.routes()])
     routes: list[Route | WebSocketRoute | Mount] = [
         WebSocketRoute("/ws", websocket),
         Route("/healthz", health),

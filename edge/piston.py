@@ -1,0 +1,312 @@
+"""Piston v2's API (docs/compat.md) under ``/api/v2``: runtimes, execute and the WebSocket.
+
+An execute is an execution of the HTTP API (``Api.accept``: same keys, rate limits, quota,
+priority-1 queue, records and results), awaited as ``?wait=true`` is; only the shapes are
+Piston's. Errors are 400 ``{"message": …}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from contracts import piston as p
+from contracts.api import ExecutionRequest, ExecutionResult
+from contracts.messages import (
+    CompletionEvent,
+    Control,
+    OutputEvent,
+    StatusEvent,
+    event_decoder,
+)
+from contracts.runtimes import Runtime
+from edge.api import Api, ApiProblem, read_body
+from edge.auth import AuthError, Principal
+from edge.bus import SubmitError, Watch
+from edge.piston_rules import Refused, Run, coerce, names, run_of, shown, stages
+
+INIT_TIMEOUT_S = 1.0
+
+
+class PistonError(Exception):
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+
+
+def caller_header(headers: Any) -> str | None:
+    """``Authorization: Bearer <key>``, or the bare key as Piston clients send it."""
+    header: str | None = headers.get("authorization")
+    if header and " " not in header.strip():
+        return f"Bearer {header.strip()}"
+    return header
+
+
+class Piston:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.bus = api.bus
+
+    def routes(self) -> list[Route | WebSocketRoute]:
+        """Paths under ``/api`` (the app mounts them there)."""
+        return [
+            Route("/v2/runtimes", self.runtimes, methods=["GET"]),
+            Route("/v2/execute", self.execute, methods=["POST"]),
+            WebSocketRoute("/v2/connect", self.connect),
+        ]
+
+    async def caller(self, headers: Any) -> Principal:
+        try:
+            principal = self.api.keys.authenticate(caller_header(headers))
+        except AuthError as exc:
+            raise PistonError(exc.status, str(exc)) from None
+        try:
+            await self.api.charge(principal, 1)
+        except ApiProblem as exc:
+            raise PistonError(exc.status, exc.message, exc.retry_after) from None
+        return principal
+
+    async def served(self) -> list[tuple[Runtime, str]]:
+        """Our runtimes that a live runner serves, with the version it reports."""
+        versions: dict[str, str] = {}
+        for runner in await self.bus.runners():
+            versions.update(runner.versions)
+        return [(r, versions[r.name]) for r in self.api.catalog.runtimes if r.name in versions]
+
+    async def runtimes(self, request: Request) -> Response:
+        entries = []
+        for runtime, version in await self.served():
+            semver = coerce(version)
+            entries.append(p.RuntimeEntry(runtime.name, shown(semver) if semver else version,
+                                          names(runtime)[1:]))
+        return JSONResponse(msgspec.to_builtins(entries))
+
+    async def execute(self, request: Request) -> Response:
+        content_type = request.headers.get("content-type", "")
+        if not content_type.startswith("application/json"):
+            return JSONResponse({"message": "requests must be of type application/json"}, 415)
+        try:
+            principal = await self.caller(request.headers)
+            body = p.execute_request_decoder.decode(await read_body(request))
+            run = run_of(body, await self.served())
+            execution_id = await self.submit(principal, run)
+            record = await self.bus.record(execution_id)
+            if record is None:
+                raise PistonError(500, "the execution was accepted but cannot be read yet")
+            result = await self.api.wait_for(record, float(self.api.settings.wait_max_s))
+        except (Refused, msgspec.DecodeError) as exc:
+            return JSONResponse({"message": str(exc)}, 400)
+        except PistonError as exc:
+            return problem(exc)
+        except ApiProblem as exc:
+            return problem(PistonError(exc.status, exc.message, exc.retry_after))
+        except SubmitError as exc:
+            return problem(PistonError(503, str(exc), 1))
+        if result.status != "completed":
+            return JSONResponse({"message": "the execution did not finish within "
+                                 f"{self.api.settings.wait_max_s} s"}, 500)
+        return JSONResponse(msgspec.to_builtins(answer(run, result)))
+
+    async def submit(self, principal: Principal, run: Run, execution_id: str | None = None,
+                     interactive: bool = False) -> str:
+        """Queue the run as an API execution (``Api.accept``); its execution id."""
+        payload = {
+            "language": run.runtime.name,
+            "files": msgspec.to_builtins(run.files),
+            "mainFile": run.files[0].name,
+            "stdin": run.stdin,
+            "args": run.args,
+            "limits": msgspec.to_builtins(run.limits),
+        }
+        try:
+            spec = msgspec.convert(payload, ExecutionRequest)
+        except msgspec.ValidationError as exc:
+            raise Refused(str(exc)) from None
+        execution_id = execution_id or uuid.uuid4().hex
+        try:
+            await self.api.accept(principal, spec, execution_id, interactive=interactive)
+        except ApiProblem as exc:
+            if exc.status == 400:
+                raise Refused(exc.message) from None
+            raise
+        return execution_id
+
+    async def connect(self, ws: WebSocket) -> None:
+        await ws.accept()
+        await Session(self, ws).serve()
+
+
+def answer(run: Run, result: ExecutionResult) -> p.ExecuteResult:
+    compiled, ran = stages(result, run.runtime.compile is not None)
+    return p.ExecuteResult(run.runtime.name, run.version, ran, compiled)
+
+
+def problem(exc: PistonError) -> Response:
+    headers = {"Retry-After": str(max(1, round(exc.retry_after)))} \
+        if exc.retry_after is not None else {}
+    return JSONResponse({"message": exc.message}, exc.status, headers)
+
+
+class Closed(Exception):
+    """The socket is to be closed with ``code`` and ``reason`` (Piston's 4000 to 4005)."""
+
+    def __init__(self, code: int, reason: str, message: str | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.message = message
+
+
+class Session:
+    """One ``/api/v2/connect`` socket: one run, its stdin and signals, its events."""
+
+    def __init__(self, piston: Piston, ws: WebSocket) -> None:
+        self.piston = piston
+        self.ws = ws
+        self.execution_id: str | None = None
+        self.compiled = False
+        self.done = asyncio.Event()
+        self.running = asyncio.Event()
+        self.watch: Watch | None = None
+
+    async def serve(self) -> None:
+        try:
+            await self.frames()
+        except Closed as exc:
+            if exc.message is not None:
+                with contextlib.suppress(Exception):
+                    await self.send({"type": "error", "message": exc.message})
+            await self.close(exc.code, exc.reason)
+            await self.stop()
+        except WebSocketDisconnect:
+            await self.stop()
+        finally:
+            if self.watch is not None:
+                await self.watch.close()
+
+    async def frames(self) -> None:
+        try:
+            raw = await asyncio.wait_for(self.ws.receive_text(), INIT_TIMEOUT_S)
+        except TimeoutError:
+            raise Closed(4001, "Initialization Timeout") from None
+        await self.handle(raw)
+        receiving = asyncio.ensure_future(self.ws.receive_text())
+        finished = asyncio.ensure_future(self.done.wait())
+        try:
+            while True:
+                await asyncio.wait({receiving, finished}, return_when=asyncio.FIRST_COMPLETED)
+                if finished.done():
+                    await self.close(4999, "Job Completed")
+                    return
+                await self.handle(receiving.result())
+                receiving = asyncio.ensure_future(self.ws.receive_text())
+        finally:
+            receiving.cancel()
+            finished.cancel()
+
+    async def handle(self, raw: str) -> None:
+        try:
+            frame = p.frame_decoder.decode(raw)
+        except msgspec.DecodeError as exc:
+            raise Closed(4002, "Notified Error", str(exc)) from None
+        match frame.type:
+            case "init":
+                await self.init(raw)
+            case "data" if self.execution_id is None:
+                raise Closed(4003, "Not yet initialized")
+            case "data" if frame.stream != "stdin":
+                raise Closed(4004, "Can only write to stdin")
+            case "data":
+                await self.control("stdin", str(frame.data or ""))
+            case "signal" if self.execution_id is None:
+                raise Closed(4003, "Not yet initialized")
+            case "signal" if frame.signal not in p.SIGNALS:
+                raise Closed(4005, "Invalid signal")
+            case "signal":
+                await self.control("stop")
+            case _:
+                pass  # Piston ignores other frames
+
+    async def init(self, raw: str) -> None:
+        if self.execution_id is not None:
+            raise Closed(4000, "Already Initialized")
+        try:
+            principal = await self.piston.caller(self.ws.headers)
+            run = run_of(p.execute_request_decoder.decode(raw), await self.piston.served())
+            self.compiled = run.runtime.compile is not None
+            self.execution_id = await self.submit(principal, run)
+        except (Refused, PistonError, ApiProblem, SubmitError, msgspec.DecodeError) as exc:
+            raise Closed(4002, "Notified Error", getattr(exc, "message", str(exc))) from None
+        await self.send({"type": "runtime", "language": run.runtime.name,
+                         "version": run.version})
+
+    async def submit(self, principal: Principal, run: Run) -> str:
+        """Listen to the execution's events, then queue it (none is missed)."""
+        execution_id = uuid.uuid4().hex
+        self.watch = await self.piston.bus.watch(execution_id, self.on_event)
+        try:
+            return await self.piston.submit(principal, run, execution_id, interactive=True)
+        except BaseException:
+            await self.watch.close()
+            self.watch = None
+            raise
+
+    async def on_event(self, data: bytes, last: bool) -> None:
+        try:
+            event = event_decoder.decode(data)
+        except msgspec.DecodeError:
+            return
+        with contextlib.suppress(Exception):  # the client went away: its run is stopped
+            await self.relay(event)
+
+    async def relay(self, event: object) -> None:
+        match event:
+            case StatusEvent(status="running"):
+                self.running.set()
+                await self.send({"type": "stage", "stage": "run"})
+            case OutputEvent(stream=stream, data=data):
+                await self.send({"type": "data", "stream": stream, "data": data})
+            case CompletionEvent() as completion:
+                stage = "compile" if completion.verdict == "compile_error" else "run"
+                signal = completion.signal or ("SIGKILL" if completion.verdict in (
+                    "time_limit", "output_limit", "memory_limit") else None)
+                await self.send({"type": "exit", "stage": stage,
+                                 "code": None if signal else completion.exit_code,
+                                 "signal": signal})
+                self.done.set()
+                self.running.set()
+
+    async def control(self, action: str, data: str = "") -> None:
+        """Input or stop for the run; input waits until it runs (a runner listens from then
+        on), a stop goes at once (the dispatcher cancels a queued job)."""
+        assert self.execution_id is not None
+        if action == "stdin":
+            await self.running.wait()
+            if self.done.is_set():
+                return
+        reply = await self.piston.bus.deliver_control(
+            Control(self.execution_id, action, data))  # type: ignore[arg-type]
+        if not reply.accepted and action == "stdin":
+            await self.send({"type": "error", "message": reply.message})
+
+    async def stop(self) -> None:
+        if self.execution_id is not None and not self.done.is_set():
+            with contextlib.suppress(Exception):
+                await self.piston.bus.control(Control(self.execution_id, "stop"))
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send_text(msgspec.json.encode(frame).decode())
+
+    async def close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close(code=code, reason=reason)
