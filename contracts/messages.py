@@ -335,6 +335,9 @@ class Job(Struct, frozen=True, rename="camel", omit_defaults=True):
     isolation: Isolation = "runc"
     """The least isolation the caller asks for (its API key's); the runner runs the job under
     the strongest of this, the language's and its own default (``gvisor`` over ``runc``)."""
+    compile_options: list[str] = []
+    """Words appended to the compile step's argv (Judge0's ``compiler_options``), each one of
+    the language's allow-list checked by the edge; never passed through a shell."""
 
 
 class Control(Struct, frozen=True, rename="camel", omit_defaults=True):

@@ -193,9 +193,11 @@ class Api:
         return await self.answer(request, execution_id)
 
     async def accept(self, principal: Principal, spec: ExecutionRequest,
-                     execution_id: str, interactive: bool = False) -> Accepted:
+                     execution_id: str, interactive: bool = False,
+                     compile_options: tuple[str, ...] = ()) -> Accepted:
         """Queue ``spec`` (``interactive``: stdin stays open for live input, as Piston's
-        WebSocket sends it); raises ApiProblem."""
+        WebSocket sends it; ``compile_options``: allow-listed words, Judge0's); raises
+        ApiProblem."""
         runtime = self.catalog.get(spec.language)
         if runtime is None:
             raise ApiProblem(400, "unknown_language", f"unknown language {spec.language!r}; "
@@ -215,7 +217,7 @@ class Api:
             submitted_at=now, request_id=spec.request_id, reuse_key=f"api:{runtime.name}",
             stdin=spec.stdin, args=spec.args, limits=spec.limits, keep_output=True,
             webhook=spec.callback_url is not None, isolation=principal.isolation,
-            interactive=interactive,
+            interactive=interactive, compile_options=list(compile_options),
         )
         await self.submit(principal, record, job)
         return Accepted(execution_id)
@@ -393,12 +395,14 @@ async def read_body(request: Request) -> bytes:
         body += chunk
         if len(body) > MAX_BODY_BYTES:
             raise ApiProblem(413, "too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+    # Every route's body, whichever decoder reads it next: msgspec recurses into nesting.
+    if problem := structure_problem(body):
+        raise ApiProblem(400, "invalid_request", f"the body is not accepted: {problem}")
     return body
 
 
 def decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
-    if problem := structure_problem(body):
-        raise ApiProblem(400, "invalid_request", f"the body is not accepted: {problem}")
+    """``body`` as ``decoder``'s type (``read_body`` checked its nesting); raises ApiProblem."""
     try:
         return decoder.decode(body)
     except msgspec.DecodeError as exc:

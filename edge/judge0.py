@@ -162,7 +162,8 @@ class Judge0:
         execution_id = uuid.uuid4().hex
         await self.bus.put_value(subjects.judge0_key(execution_id), msgspec.json.encode(stored))
         try:
-            await self.api.accept(principal, spec, execution_id)
+            await self.api.accept(principal, spec, execution_id,
+                                  compile_options=tuple(planned.compile_options))
         except ApiProblem as exc:
             await self.bus.delete_value(subjects.judge0_key(execution_id))
             if exc.status == 400:  # the program itself: a field's error, as Judge0 has it

@@ -99,6 +99,8 @@ class Plan:
     language: Judge0Language
     args: list[str]
     limits: Limits
+    compile_options: list[str]
+    """Allow-listed words for the compile step."""
 
 
 def flag(value: bool | str | None, default: bool = False) -> bool:
@@ -247,7 +249,7 @@ def plan(request: j.SubmissionRequest, base64_encoded: bool, runtimes: set[str],
         redirect_stderr_to_stdout=flag(request.redirect_stderr_to_stdout),
         callback_url=request.callback_url or None,
     )
-    return Plan(stored, language, args, limits_of(stored)), errors
+    return Plan(stored, language, args, limits_of(stored), options.split()), errors
 
 
 def limits_of(stored: j.StoredSubmission) -> Limits:

@@ -131,7 +131,7 @@ def agent_command(job: Job, runtime: Runtime, limits: Limits,
     sources = runtime.sources([f.name for f in job.files])
     steps: list[dict[str, Any]] = []
     if runtime.compile:
-        argv = expand(runtime.compile, job.main_file, [], sources)
+        argv = expand(runtime.compile, job.main_file, [], sources) + job.compile_options
         steps.append({"phase": "compile", "argv": argv,
                       "server": runtime.compile_server is not None})
     steps.append({"phase": "run", "argv": expand(runtime.run, job.main_file, job.args, sources),

@@ -289,3 +289,15 @@ def test_x_auth_token_is_an_api_key_and_submissions_are_the_keys_own(keyed: Runn
         assert listed["submissions"] == [{"token": token}]
         assert listed["meta"]["current_page"] == 1
         assert bob.get("/submissions").json()["submissions"] == []
+
+
+def test_allowed_compiler_options_reach_the_compiler(http: httpx.Client) -> None:
+    code = ('#include <stdio.h>\nint main(void) {\n#ifdef ONLINE_JUDGE\n  puts("judge");\n'
+            '#else\n  puts("local");\n#endif\n  return 0;\n}\n')
+    judged = run(http, {"source_code": code, "language_id": 50,
+                        "compiler_options": "-DONLINE_JUDGE -O0"}, fields="stdout,status")
+    assert judged == {"stdout": "judge\n", "status": {"id": 3, "description": "Accepted"}}
+    strict = run(http, {"source_code": "int main(void) { int unused; return 0; }",
+                        "language_id": 50, "compiler_options": "-Wall -Werror"},
+                 fields="status,compile_output")
+    assert strict["status"]["id"] == 6 and "unused" in strict["compile_output"]
