@@ -64,6 +64,16 @@ async def test_hostile_bodies_get_invalid_request_on_every_route(
         assert after.json()["stdout"] == "hi\n"
 
 
+@pytest.mark.parametrize("route", ["/judge0/submissions", "/judge0/submissions/batch"])
+async def test_hostile_bodies_never_fail_the_compatible_apis(platform: Running, route: str
+                                                             ) -> None:
+    async with httpx.AsyncClient(base_url=platform.url, trust_env=False) as http:
+        for body in HOSTILE_BODIES:
+            answer = await http.post(route, content=body,
+                                     headers={"Content-Type": "application/json"})
+            assert 400 <= answer.status_code < 500, (route, body[:80], answer.text)
+
+
 @pytest.mark.parametrize("path", [
     "/api/v1/executions/%00", "/api/v1/executions/" + "a" * 5000, "/api/v1/executions/%ED%A0%80",
     "/api/v1/executions/%E2%80%AEabc", "/api/v1/notebooks/%00/cells",
