@@ -64,7 +64,8 @@ async def test_hostile_bodies_get_invalid_request_on_every_route(
         assert after.json()["stdout"] == "hi\n"
 
 
-@pytest.mark.parametrize("route", ["/judge0/submissions", "/judge0/submissions/batch"])
+@pytest.mark.parametrize("route", ["/judge0/submissions", "/judge0/submissions/batch",
+                                   "/api/v2/execute"])
 async def test_hostile_bodies_never_fail_the_compatible_apis(platform: Running, route: str
                                                              ) -> None:
     async with httpx.AsyncClient(base_url=platform.url, trust_env=False) as http:
