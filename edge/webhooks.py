@@ -135,8 +135,11 @@ def pinned(url: str, address: IpAddress) -> tuple[str, dict[str, str], dict[str,
     parts = urllib.parse.urlsplit(url)
     host = f"[{address}]" if address.version == 6 else str(address)
     netloc = f"{host}:{parts.port}" if parts.port else host
-    original = parts.netloc.rsplit("@", 1)[-1]
-    sni = {"sni_hostname": parts.hostname or ""} if parts.scheme == "https" else {}
+    name = parts.hostname or ""
+    # An international name goes on the wire in its ASCII form; raises UnicodeError.
+    name = f"[{name}]" if ":" in name else name.encode("idna").decode("ascii")
+    original = f"{name}:{parts.port}" if parts.port else name
+    sni = {"sni_hostname": name} if parts.scheme == "https" else {}
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), {"Host": original}, sni
 
 
@@ -206,9 +209,11 @@ class WebhookDeliverer:
                     ) -> tuple[str | None, int | None]:
         try:
             address = await self.policy.checked_address(url)
+            url, host, sni = pinned(url, address)
         except Refused as exc:
             return str(exc), None
-        url, host, sni = pinned(url, address)
+        except UnicodeError as exc:
+            return f"callbackUrl host is not a valid name: {exc}", None
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "CodeRunner-Webhook/1",

@@ -255,6 +255,11 @@ def test_a_callback_is_pinned_to_the_checked_address_keeping_its_host_and_tls_na
         {"sni_hostname": "hooks.example.com"})
     assert pinned("http://hooks.example.com/in", ipaddress.ip_address("2001:db8::1")) == (
         "http://[2001:db8::1]/in", {"Host": "hooks.example.com"}, {})
+    assert pinned("https://bücher.example/in", address) == (
+        "https://93.184.216.34/in", {"Host": "xn--bcher-kva.example"},
+        {"sni_hostname": "xn--bcher-kva.example"})
+    assert pinned("http://[2001:db8::1]:81/in", ipaddress.ip_address("2001:db8::1"))[1] == {
+        "Host": "[2001:db8::1]:81"}
 
 
 async def test_a_name_that_resolves_to_a_refused_address_is_refused_when_sent() -> None:
