@@ -189,7 +189,8 @@ class Kernels:
         started = time.monotonic()
         run = CellRun()
         try:
-            await self._send(kernel, {"op": "execute", "id": job.execution_id, "code": cell.code})
+            await self._send(kernel, {"op": "execute", "id": job.execution_id, "code": cell.code,
+                                      "outputBytes": limits.output_bytes})
             await publish(StatusEvent(job.execution_id, "running", request_id=job.request_id,
                                       notebook_id=cell.notebook_id, cell_id=cell.cell_id))
             while True:
@@ -213,7 +214,8 @@ class Kernels:
                        "the kernel's container stopped; its state is lost")
             await self._remove(kernel, taken_away=kernel.interrupted and not kernel.closing)
             return self._completion(job, verdict, queued_ms, message=message,
-                                    wall_ms=round((time.monotonic() - started) * 1000))
+                                    wall_ms=round((time.monotonic() - started) * 1000),
+                                    truncated=run.truncated)
 
     async def _next(self, kernel: Kernel) -> AgentEvent | None:
         """The sandbox's next event; None when the cell's deadline passed and it was
@@ -267,6 +269,9 @@ class Kernels:
         elif msg == "done" and mine:
             count = data.get("executionCount")
             run.count = count if isinstance(count, int) else None
+            if data.get("outputExceeded") is True:  # the bridge cut it (it may count more)
+                run.truncated = True
+                kernel.ended_by = kernel.ended_by or "output_limit"
             return cell_verdict(str(data.get("status")), kernel.ended_by)
         elif msg == "exited":
             raise AgentGone("the kernel bridge exited")

@@ -6,14 +6,21 @@ has no network) and speaks the real Jupyter messaging protocol to it. It runs as
 user, like the kernel, so nothing it says is trusted more than the program's own output: the
 agent wraps every line, and the runner checks ids and sizes.
 
-In (stdin):   {"op":"execute","id":"<executionId>","code":"...","silent"?:true}
+In (stdin):   {"op":"execute","id":"<executionId>","code":"...","silent"?:true,
+               "outputBytes"?:n}
               {"op":"interrupt"}  {"op":"restart"}  {"op":"shutdown"}
 Out (stdout): {"msg":"ready","kernel":"python","language":"python","version":"3.11.2"}
               {"msg":"failed","error":"..."}
               {"msg":"output","id":"...","output":{nbformat 4 output}}
               {"msg":"done","id":"...","status":"ok|error|aborted|restarted|died",
-               "executionCount":n}
+               "executionCount":n,"outputExceeded":bool}
               {"msg":"restarted"}  {"msg":"died"}
+
+A cell's outputs are relayed until they reach its ``outputBytes`` (as JSON): the one that
+passes is cut to fit (a stream's text) or dropped, the kernel is interrupted at once and the
+rest of the cell's outputs are dropped here, so that the cell's end is not queued behind a
+flood the runner would only discard. Outputs stay small: the kernel flushes its streams every
+64 KiB (kernel_startup.py).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ MAX_OUTPUT_BYTES = 4 * 1024 * 1024
 ALIVE_CHECK_S = 1.0
 START_TIMEOUT_S = 60.0
 RUNTIME = "/tmp/.jupyter"
+STARTUP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernel_startup.py")
 
 
 def emit(message: dict) -> None:
@@ -54,6 +62,10 @@ def nbformat_output(msg_type: str, content: dict, count: int | None) -> dict | N
     return None
 
 
+def json_size(output: dict) -> int:
+    return len(json.dumps(output, separators=(",", ":")))
+
+
 def bounded(output: dict) -> dict:
     size = len(json.dumps(output))
     if size <= MAX_OUTPUT_BYTES:
@@ -71,7 +83,8 @@ def kernel_env() -> dict:
     if not os.path.isdir(config) and os.path.isdir("/opt/mplconfig"):
         shutil.copytree("/opt/mplconfig", config)
     env.update({"MPLCONFIGDIR": config, "IPYTHONDIR": "/tmp/.ipython",
-                "JUPYTER_RUNTIME_DIR": RUNTIME, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+                "JUPYTER_RUNTIME_DIR": RUNTIME, "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+                "PYTHONSTARTUP": STARTUP})
     return env
 
 
@@ -91,6 +104,9 @@ class Bridge:
         self.count: int | None = None
         self.idle = False
         self.reply: dict | None = None
+        self.output_left: int | None = None
+        """Bytes of output the running cell may still send; None: no cap."""
+        self.exceeded = False
         self.buffer = b""
         self.waiting: list[dict] = []
         """Cells sent while one runs (the runner sends one at a time; this is a safeguard)."""
@@ -168,6 +184,9 @@ class Bridge:
             return
         command = self.waiting.pop(0)
         self.current, self.count, self.idle, self.reply = command["id"], None, False, None
+        cap = command.get("outputBytes")
+        self.output_left = cap if isinstance(cap, int) else None
+        self.exceeded = False
         self.msg_id = self.client.execute(command.get("code", ""), allow_stdin=False,
                                           stop_on_error=False,
                                           silent=bool(command.get("silent")))
@@ -205,13 +224,35 @@ class Bridge:
         elif kind == "status" and content.get("execution_state") == "idle":
             self.idle = True
         output = nbformat_output(kind, content, self.count)
-        if output is not None:
-            emit({"msg": "output", "id": self.current, "output": bounded(output)})
+        if output is not None and not self.exceeded:
+            output = self.within_cap(bounded(output))
+            if output is not None:
+                emit({"msg": "output", "id": self.current, "output": output})
+
+    def within_cap(self, output: dict) -> dict | None:
+        """The output as far as the cell's cap allows (a stream's text is cut to fit, anything
+        else is dropped whole); past the cap, the cell is interrupted and what it still
+        prints is dropped."""
+        if self.output_left is None:
+            return output
+        size = json_size(output)
+        if size <= self.output_left:
+            self.output_left -= size
+            return output
+        self.exceeded = True
+        self.manager.interrupt_kernel()
+        if output.get("output_type") != "stream":
+            return None
+        text = output["text"]
+        while text and json_size({**output, "text": text}) > self.output_left:
+            text = text[: len(text) - max(1, json_size({**output, "text": text})
+                                          - self.output_left)]
+        return {**output, "text": text} if text else None
 
     def finish(self, status: str) -> None:
         if self.current:
             emit({"msg": "done", "id": self.current, "status": status,
-                  "executionCount": self.count})
+                  "executionCount": self.count, "outputExceeded": self.exceeded})
         self.current = self.msg_id = None
 
     def kernel_died(self) -> None:

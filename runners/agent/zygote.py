@@ -5,8 +5,9 @@ The agent starts it with the runtime's environment, as a platform process (conta
 the agent's few capabilities: user code cannot change its limits or scheduling, which every
 program would inherit), holding one end of a socketpair on fd 3. For each request (JSON, with
 the program's stdin/stdout/stderr pipe ends passed as SCM_RIGHTS) it forks the program as a
-child of the agent (clone with CLONE_PARENT; elsewhere by forking twice), so that the agent
-waits for it, measures it and kills its process group like any other step. The program runs
+child of the agent (clone with CLONE_PARENT; where that is missing or ignored, as under gVisor,
+by forking twice), so that the agent waits for it, measures it and kills its process group
+like any other step. The program runs
 from a fresh ``__main__`` module, with ``sys.argv``, ``sys.path[0]``, the working directory and
 the environment of a real ``python3 main.py``, and exits through the normal interpreter
 shutdown (atexit handlers, flushing, exit code). Before any of the program's code runs, the
@@ -54,11 +55,12 @@ def serve() -> tuple[dict, list[int]]:
     later runs; each program is made dumpable again, as a freshly started one would be.
     """
     set_dumpable(0)
+    sibling = clone_parent_works()
     sock = socket.socket(fileno=CONTROL_FD)
     sock.sendall(b"R")
     while True:
         request, fds = receive(sock)
-        program = fork_as_sibling()
+        program = fork_as_sibling() if sibling else -1
         if program == 0:
             sock.close()
             return request, fds
@@ -94,6 +96,22 @@ def fork_as_sibling() -> int:
     else:
         api.PyOS_AfterFork_Parent()
     return int(pid)
+
+
+def clone_parent_works() -> bool:
+    """Whether a clone with CLONE_PARENT really makes the agent the child's parent. gVisor
+    accepts the flag and ignores it: the child stays ours, the agent could never wait for it
+    and a run would never end. Probed once with a child that exits at once."""
+    probe = fork_as_sibling()
+    if probe == 0:
+        os._exit(0)
+    if probe < 0:
+        return False
+    try:
+        os.waitpid(probe, 0)
+    except ChildProcessError:
+        return True  # the agent's child: the agent reaps it
+    return False
 
 
 def wait_for_reparenting(middle: int) -> None:

@@ -379,3 +379,20 @@ async def test_idle_kernels_are_reaped_after_the_ttl(capped: Running) -> None:
         assert fresh.outputs[-1]["ename"] == "NameError"  # a new kernel, without the state
     finally:
         await client.close()
+
+
+@pytest.mark.parametrize("flush", [True, False], ids=["flushed", "unflushed"])
+async def test_a_cell_past_its_output_cap_is_cut_and_the_kernel_keeps_its_state(
+        client: Client, flush: bool) -> None:
+    """Unflushed, ipykernel would gather one output of tens of megabytes between its flushes
+    (the kernel flushes every 64 KiB instead); flushed, thousands of small ones (the bridge
+    drops what passes the cap, so the cell's end is not queued behind them)."""
+    notebook = await Notebook.open(client)
+    await notebook.run("kept = 7")
+    flood = await notebook.run(f"while True:\n    print('x' * 1000, flush={flush})",
+                               limits={"outputKb": 16})
+    assert (flood.verdict, flood.completion.get("truncated")) == ("output_limit", True), str(
+        flood.completion)
+    assert 0 < len(flood.text()) <= 16 * 1024, len(flood.text())
+    after = await notebook.run("kept")
+    assert after.text() == "7", after.events
