@@ -1,6 +1,6 @@
-"""The queue on a platform with one slot, room for two waiting jobs and a short timeout:
-waiting jobs expire, a stop before a job runs cancels it, the cap holds, and a job over
-capacity is refused at once."""
+"""The queue on a platform with one slot and room for two waiting jobs: a stop before a job
+runs cancels it, the cap holds, and a job over capacity is refused at once; on one whose queue
+timeout is 2 s, waiting jobs of every kind expire."""
 
 from __future__ import annotations
 
@@ -21,9 +21,19 @@ SLEEP = "import time\nprint('start', flush=True)\ntime.sleep(6)\nprint('end')\n"
 
 @pytest.fixture(scope="module")
 def one_slot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """One slot and room for two waiting jobs; the queue timeout as by default (60 s), so that
+    a job waiting behind slow container starts on a busy machine does not expire."""
     data = tmp_path_factory.mktemp("one-slot")
-    settings = {"MAX_CONCURRENT_SESSIONS": "1", "QUEUE_TIMEOUT": "2", "QUEUE_CAPACITY": "2"}
+    settings = {"MAX_CONCURRENT_SESSIONS": "1", "QUEUE_CAPACITY": "2"}
     with running_platform(data, **settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def short_wait(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """One slot, and jobs expire after waiting 2 s."""
+    data = tmp_path_factory.mktemp("short-wait")
+    with running_platform(data, MAX_CONCURRENT_SESSIONS="1", QUEUE_TIMEOUT="2") as running:
         yield running
 
 
@@ -35,15 +45,23 @@ async def clients(one_slot: Running) -> AsyncIterator[tuple[Client, Client]]:
     await b.close()
 
 
+@pytest.fixture
+async def waiting_clients(short_wait: Running) -> AsyncIterator[tuple[Client, Client]]:
+    a, b = await Client.connect(short_wait.ws_url), await Client.connect(short_wait.ws_url)
+    yield a, b
+    await a.close()
+    await b.close()
+
+
 async def started(client: Client, execution_id: str) -> None:
     while (await client.receive()).get("type") != "output":
         pass
 
 
 async def test_a_job_waiting_past_the_queue_timeout_expires(
-    clients: tuple[Client, Client],
+    waiting_clients: tuple[Client, Client],
 ) -> None:
-    busy, waiting = clients
+    busy, waiting = waiting_clients
     first = await busy.submit({"main.py": SLEEP})
     await started(busy, first["executionId"])
     second = await waiting.submit({"main.py": "print('never')"})
@@ -55,11 +73,11 @@ async def test_a_job_waiting_past_the_queue_timeout_expires(
 
 
 async def test_api_and_background_jobs_waiting_past_the_queue_timeout_expire(
-    one_slot: Running, clients: tuple[Client, Client],
+    short_wait: Running, waiting_clients: tuple[Client, Client],
 ) -> None:
-    busy, _ = clients
-    async with (runs_seen(one_slot.nats_url) as seen,
-                httpx.AsyncClient(base_url=one_slot.url, timeout=60, trust_env=False) as http):
+    busy, _ = waiting_clients
+    async with (runs_seen(short_wait.nats_url) as seen,
+                httpx.AsyncClient(base_url=short_wait.url, timeout=60, trust_env=False) as http):
         first = await busy.submit({"main.py": SLEEP})
         await started(busy, first["executionId"])
         ids = [(await http.post("/api/v1/executions", json=never(background))).json()["id"]
