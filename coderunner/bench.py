@@ -328,6 +328,9 @@ def run_bench(quick: bool, report: Report) -> list[Figures]:
         figures.append(asyncio.run(queue_overhead(bench.nats_url, n)))
         report("HTTP API: hello world with wait=true")
         figures.append(asyncio.run(http_wait(bench.http_url, n)))
+        report("Judge0 and Piston compatible APIs: the same hello world")
+        from coderunner.bench_compat import compat_wait  # it imports this module
+        figures += asyncio.run(compat_wait(bench.http_url, n))
         report("warm: sequential hello world in one session")
         asyncio.run(sequential(url, 30, False))
         figures.append(

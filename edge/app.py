@@ -30,11 +30,12 @@ from edge.auth import KeyRing
 from edge.bus import EdgeBus, SubmitError
 from edge.cross_origin import CrossOriginGuard, cors_options, host_allowed, origin_allowed
 from edge.fair_share import OpenRuns
-from edge.judge0 import Judge0
+from edge.judge0 import Judge0, judge0_route
 from edge.metrics import Metrics
 from edge.notebook_api import NotebookApi
 from edge.openapi import openapi_document
 from edge.piston import Piston
+from edge.runner_versions import RunnerVersions
 from edge.sessions import SessionTokens
 from edge.stats import admin_metrics, combine_queue_stats
 from edge.webhooks import Attempt, Callback, WebhookDeliverer
@@ -44,19 +45,22 @@ log = logging.getLogger(__name__)
 WEBHOOK_BATCH = 16
 
 
-def route_label(path: str) -> str:
+def route_label(path: str, judge0_prefix: str = "/judge0") -> str:
     """A metric label per route, not per execution id."""
     if path.startswith("/api/v1/executions/") and path != "/api/v1/executions/batch":
         return "/api/v1/executions/{id}"
+    if judge0_prefix and path.startswith(judge0_prefix + "/"):
+        return judge0_prefix + judge0_route(path[len(judge0_prefix):])
     return path if path.startswith("/api") or path in ("/metrics", "/healthz") else "/static"
 
 
 class Timing:
     """ASGI middleware: HTTP latency histogram by method, route and status."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, judge0_prefix: str = "/judge0") -> None:
         self.app = app
         self.metrics = metrics
+        self.judge0_prefix = judge0_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,7 +77,8 @@ class Timing:
         try:
             await self.app(scope, receive, sending)
         finally:
-            self.metrics.requests.labels(scope["method"], route_label(scope["path"]),
+            label = route_label(scope["path"], self.judge0_prefix)
+            self.metrics.requests.labels(scope["method"], label,
                                          str(status[0])).observe(time.perf_counter() - started)
 
 
@@ -86,8 +91,9 @@ class Edge:
         self.bus = bus
         self.keys = KeyRing(settings.api_keys)
         self.api = Api(settings, catalog, bus, self.keys)
-        self.judge0 = Judge0(self.api)
-        self.piston = Piston(self.api)
+        versions = RunnerVersions(bus)
+        self.judge0 = Judge0(self.api, versions)
+        self.piston = Piston(self.api, versions)
         self.metrics = Metrics()
         self.tokens = SessionTokens(settings.session_secret)
         self._recent: deque[str] = deque(maxlen=1000)
@@ -229,7 +235,7 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
     app.add_middleware(CrossOriginGuard, allowed=settings.allowed_origins,
                        local=not settings.api_keys)
     app.add_middleware(CORSMiddleware, **cors_options(settings.allowed_origins))
-    app.add_middleware(Timing, metrics=edge.metrics)
+    app.add_middleware(Timing, metrics=edge.metrics, judge0_prefix=settings.judge0_prefix)
     return app
 
 

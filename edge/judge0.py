@@ -36,6 +36,7 @@ from edge.judge0_rules import (
     requested_fields,
     token_of,
 )
+from edge.runner_versions import RunnerVersions
 from edge.stats import combine_queue_stats
 
 MAX_OWNED = 1000
@@ -75,9 +76,10 @@ def guarded(handler: Handler) -> Handler:
 
 
 class Judge0:
-    def __init__(self, api: Api) -> None:
+    def __init__(self, api: Api, versions: RunnerVersions) -> None:
         self.api = api
         self.bus = api.bus
+        self.runner_versions = versions
 
     def routes(self) -> list[Route]:
         """Paths under the prefix (the app mounts them there)."""
@@ -114,10 +116,7 @@ class Judge0:
         return set(self.api.catalog.names())
 
     async def versions(self) -> dict[str, str]:
-        versions: dict[str, str] = {}
-        for runner in await self.bus.runners():
-            versions.update(runner.versions)
-        return versions
+        return await self.runner_versions.get()
 
     # --- submissions ----------------------------------------------------------------------------
 
@@ -420,6 +419,23 @@ def config_info(wait: bool, callback_tries: int, callback_timeout: float) -> dic
         "submission_cache_duration": 0.0, "use_docs_as_homepage": False,
         "allow_enable_network": False, "enable_network": False,
     }
+
+
+FIXED_ROUTES = frozenset({
+    "/submissions", "/submissions/batch", "/languages", "/languages/all", "/statuses", "/about",
+    "/version", "/config_info", "/workers",
+})
+
+
+def judge0_route(path: str) -> str:
+    """A metric label for a path under the prefix: no tokens or ids, no unknown paths."""
+    if path in FIXED_ROUTES:
+        return path
+    if path.startswith("/submissions/") and path.count("/") == 2:
+        return "/submissions/{token}"
+    if path.startswith("/languages/") and path.count("/") == 2:
+        return "/languages/{id}"
+    return "/other"
 
 
 def fields_of(request: Request) -> tuple[str, ...]:

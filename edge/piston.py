@@ -32,6 +32,7 @@ from edge.api import Api, ApiProblem, read_body
 from edge.auth import AuthError, Principal
 from edge.bus import SubmitError, Watch
 from edge.piston_rules import Refused, Run, coerce, names, run_of, shown, stages
+from edge.runner_versions import RunnerVersions
 
 INIT_TIMEOUT_S = 1.0
 
@@ -53,9 +54,10 @@ def caller_header(headers: Any) -> str | None:
 
 
 class Piston:
-    def __init__(self, api: Api) -> None:
+    def __init__(self, api: Api, versions: RunnerVersions) -> None:
         self.api = api
         self.bus = api.bus
+        self.versions = versions
 
     def routes(self) -> list[Route | WebSocketRoute]:
         """Paths under ``/api`` (the app mounts them there)."""
@@ -76,12 +78,13 @@ class Piston:
             raise PistonError(exc.status, exc.message, exc.retry_after) from None
         return principal
 
-    async def served(self) -> list[tuple[Runtime, str]]:
-        """Our runtimes that a live runner serves, with the version it reports."""
-        versions: dict[str, str] = {}
-        for runner in await self.bus.runners():
-            versions.update(runner.versions)
-        return [(r, versions[r.name]) for r in self.api.catalog.runtimes if r.name in versions]
+    async def served(self, every: bool = False) -> list[tuple[Runtime, str]]:
+        """Our runtimes that a live runner serves, with the version it reports; with
+        ``every``, also the others as version 0.0.0 (a job for them waits in the queue for a
+        runner, as an API execution does: only ``*`` selects them)."""
+        versions = await self.versions.get()
+        return [(r, versions.get(r.name, "0.0.0")) for r in self.api.catalog.runtimes
+                if every or r.name in versions]
 
     async def runtimes(self, request: Request) -> Response:
         entries = []
@@ -98,7 +101,7 @@ class Piston:
         try:
             principal = await self.caller(request.headers)
             body = p.execute_request_decoder.decode(await read_body(request))
-            run = run_of(body, await self.served())
+            run = run_of(body, await self.served(every=True))
             execution_id = await self.submit(principal, run)
             record = await self.bus.record(execution_id)
             if record is None:
@@ -242,7 +245,8 @@ class Session:
             raise Closed(4000, "Already Initialized")
         try:
             principal = await self.piston.caller(self.ws.headers)
-            run = run_of(p.execute_request_decoder.decode(raw), await self.piston.served())
+            run = run_of(p.execute_request_decoder.decode(raw),
+                         await self.piston.served(every=True))
             self.compiled = run.runtime.compile is not None
             self.execution_id = await self.submit(principal, run)
         except (Refused, PistonError, ApiProblem, SubmitError, msgspec.DecodeError) as exc:

@@ -131,7 +131,8 @@ PISTON_ALIASES: dict[str, tuple[str, ...]] = {
 
 def names(runtime: Runtime) -> list[str]:
     """What ``language`` may say for a runtime: its name, aliases and Piston's names."""
-    return [runtime.name, *runtime.aliases, *PISTON_ALIASES.get(runtime.name, ())]
+    every = [runtime.name, *runtime.aliases, *PISTON_ALIASES.get(runtime.name, ())]
+    return list(dict.fromkeys(every))
 
 
 def choose(runtimes: list[tuple[Runtime, str]], language: str, selector: str

@@ -114,6 +114,12 @@ def test_retry_after_is_rounded_up_to_at_least_a_second(retry_after: float, head
         ("/", "/static"),
         ("/assets/app-1234.js", "/static"),
         ("/favicon.ico", "/static"),
+        ("/judge0/submissions/8ff22bf4-0a2f-4ab4-9400-58fea48e6e3c",
+         "/judge0/submissions/{token}"),
+        ("/judge0/submissions/batch", "/judge0/submissions/batch"),
+        ("/judge0/languages/71", "/judge0/languages/{id}"),
+        ("/judge0/statuses", "/judge0/statuses"),
+        ("/judge0/no/such/path", "/judge0/other"),
     ],
 )
 def test_routes_are_labelled_without_execution_ids_or_file_names(path: str, label: str) -> None:

@@ -1,0 +1,28 @@
+"""The version of each language that live runners report, read at most every few seconds
+(listing the runners bucket costs a round of NATS requests; heartbeats come every 3 s)."""
+
+from __future__ import annotations
+
+import time
+
+from edge.bus import EdgeBus
+
+FRESH_S = 5.0
+
+
+class RunnerVersions:
+    def __init__(self, bus: EdgeBus, fresh_s: float = FRESH_S) -> None:
+        self.bus = bus
+        self.fresh_s = fresh_s
+        self._read_at = -fresh_s
+        self._versions: dict[str, str] = {}
+
+    async def get(self) -> dict[str, str]:
+        """Language name → version, for the languages some live runner serves."""
+        now = time.monotonic()
+        if now - self._read_at >= self.fresh_s or not self._versions:
+            versions: dict[str, str] = {}
+            for runner in await self.bus.runners():
+                versions.update(runner.versions)
+            self._versions, self._read_at = versions, now
+        return self._versions
