@@ -130,7 +130,9 @@ async def stored_completion(nats_url: str, execution_id: str, wait_s: float = 0.
 
 
 async def completion_count(nats_url: str, execution_id: str) -> int:
-    """How many completions the COMPLETIONS stream holds for ``execution_id`` (should be 1)."""
+    """How many completions the COMPLETIONS stream holds for ``execution_id`` (should be 1).
+    The stream de-duplicates by execution id, so this shows a missing completion, never a second
+    run: count those with ``tests/runs_seen.py``."""
     nc = await nats.connect(nats_url)
     try:
         info = await nc.jetstream().stream_info(
