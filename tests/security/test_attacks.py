@@ -49,7 +49,9 @@ async def test_fork_bomb_is_contained(platform: Running) -> None:
                 pass
     """)
     result = await attack(platform, program, limits={"wallMs": 2000})
-    assert result.verdict in ("time_limit", "runtime_error")
+    # gVisor: the sandbox's memory runs out first (test_attacks_per_runtime.fork_bomb_verdict)
+    expected = {"runc": "time_limit", "gvisor": "memory_limit"}[platform.isolation]
+    assert result.verdict == expected, result.completion
 
 
 async def test_thousands_of_threads_hit_the_process_limit(platform: Running) -> None:
@@ -87,8 +89,9 @@ async def test_writing_outside_the_workspace_fails(platform: Running) -> None:
                 print(errno.errorcode[exc.errno])
     """)
     result = await attack(platform, program)
-    assert "WROTE" not in result.stdout
-    assert set(result.stdout.split()) <= {"EROFS", "EACCES"}
+    assert result.verdict == "ok", result.completion
+    errors = result.stdout.split()
+    assert len(errors) == 4 and set(errors) <= {"EROFS", "EACCES"}, result.stdout
 
 
 async def test_host_environment_and_secrets_stay_out(platform: Running) -> None:

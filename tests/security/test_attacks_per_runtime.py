@@ -114,6 +114,13 @@ async def attack_started(platform: Running, language: str, program: str,
 
 # --- fork bombs -------------------------------------------------------------------------------
 
+
+def fork_bomb_verdict(platform: Running, language: str) -> str:
+    """Seen 5 of 5 times under gVisor for Python: its memory, not its wall limit, runs out."""
+    return "memory_limit" if (platform.isolation, language) == ("gvisor", "python") else \
+        "time_limit"
+
+
 FORK_BOMBS = {
     "c": dedent("""
         #include <stdio.h>
@@ -190,8 +197,11 @@ FORK_BOMBS = {
 
 @pytest.mark.parametrize(("language", "program"), cases(FORK_BOMBS))
 async def test_fork_bomb_is_contained(platform: Running, language: str, program: str) -> None:
-    """The pids limit holds the bomb; the wall limit (or the runtime giving up) ends it."""
-    await attack_started(platform, language, program, LIMIT_VERDICTS | {"runtime_error"},
+    """The pids limit holds the bomb; the wall limit ends it (docs/reliability.md). Under
+    gVisor each Python process costs the sandbox's memory several MB (gVisor copies a forked
+    process's pages in large units): the bomb ends ``memory_limit`` there."""
+    verdict = fork_bomb_verdict(platform, language)
+    await attack_started(platform, language, program, {verdict},
                          {"wallMs": wall_ms(language)})
 
 
