@@ -132,7 +132,7 @@ class EdgeSettings(Struct, frozen=True):
     """Without keys the edge serves loopback only and every caller is the local user."""
     rate_per_minute: int = 600
     key_max_concurrent: int = 20
-    session_max_unfinished: int = 8
+    session_max_unfinished: int = 16
     """Unfinished runs one browser session may have on an edge (sockets have no API key)."""
     address_max_unfinished: int = 64
     """Unfinished socket runs of all sessions from one client address, on an edge."""
@@ -161,7 +161,7 @@ class EdgeSettings(Struct, frozen=True):
             api_keys=keys,
             rate_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 600, 1),
             key_max_concurrent=_int(env, "KEY_MAX_CONCURRENT", 20, 1),
-            session_max_unfinished=_int(env, "SESSION_MAX_UNFINISHED", 8, 1),
+            session_max_unfinished=_int(env, "SESSION_MAX_UNFINISHED", 16, 1),
             address_max_unfinished=_int(env, "ADDRESS_MAX_UNFINISHED", 64, 1),
             webhook_secret=env.get("WEBHOOK_SECRET", ""),
             session_secret=env.get("SESSION_SECRET", ""),

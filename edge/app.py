@@ -8,7 +8,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -21,14 +21,20 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from contracts.api import ApiError, ErrorBody, ExecutionResult
+from contracts.api import ApiError, ErrorBody, ExecutionResult, to_json
 from contracts.messages import CompletionEvent
 from contracts.runtimes import Catalog
 from contracts.settings import EdgeSettings
 from edge.api import Api, ApiProblem, json_response, problem_response
 from edge.auth import KeyRing
 from edge.bus import EdgeBus, SubmitError
-from edge.cross_origin import CrossOriginGuard, cors_options, host_allowed, origin_allowed
+from edge.cross_origin import (
+    CrossOriginGuard,
+    api_refusal,
+    cors_options,
+    host_allowed,
+    origin_allowed,
+)
 from edge.fair_share import OpenRuns
 from edge.judge0 import Judge0, judge0_route
 from edge.metrics import Metrics
@@ -233,10 +239,22 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
         Exception: server_problem,
     })
     app.add_middleware(CrossOriginGuard, allowed=settings.allowed_origins,
-                       local=not settings.api_keys)
+                       local=not settings.api_keys, body=refusal_body(settings.judge0_prefix))
     app.add_middleware(CORSMiddleware, **cors_options(settings.allowed_origins))
     app.add_middleware(Timing, metrics=edge.metrics, judge0_prefix=settings.judge0_prefix)
     return app
+
+
+def refusal_body(judge0_prefix: str) -> Callable[[str, str, str], bytes]:
+    """The guard's refusals in the shape of the API asked: Piston's ``{"message"}``, Judge0's
+    ``{"error"}``, else ours."""
+    def body(path: str, code: str, message: str) -> bytes:
+        if path.startswith("/api/v2/"):
+            return to_json({"message": message})
+        if judge0_prefix and path.startswith(judge0_prefix + "/"):
+            return to_json({"error": message})
+        return api_refusal(path, code, message)
+    return body
 
 
 def compatible_apis(settings: EdgeSettings, edge: Edge) -> list[Mount]:

@@ -17,6 +17,7 @@ Allowed origins get CORS headers from Starlette's ``CORSMiddleware`` (``cors_opt
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -46,6 +47,15 @@ def host_allowed(host: str, local: bool, allowed: tuple[str, ...]) -> bool:
             or any(origin.split("://", 1)[-1] == host for origin in allowed))
 
 
+RefusalBody = Callable[[str, str, str], bytes]
+"""Path, error code and message → the refusal's JSON body (the compatible APIs have their own
+error shapes, docs/compat.md)."""
+
+
+def api_refusal(path: str, code: str, message: str) -> bytes:
+    return to_json(ErrorBody(ApiError(code, message)))
+
+
 def is_json(content_type: str | None) -> bool:
     return (content_type or "").split(";", 1)[0].strip().lower() == "application/json"
 
@@ -69,15 +79,17 @@ def cors_options(allowed: tuple[str, ...]) -> dict[str, Any]:
 class CrossOriginGuard:
     """ASGI middleware refusing what a page of another site could send (see the module)."""
 
-    def __init__(self, app: ASGIApp, allowed: tuple[str, ...], local: bool) -> None:
+    def __init__(self, app: ASGIApp, allowed: tuple[str, ...], local: bool,
+                 body: RefusalBody | None = None) -> None:
         self.app = app
         self.allowed = allowed
         self.local = local
+        self.body = body or api_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and (refusal := self.refusal(scope)):
             status, code, message = refusal
-            body = to_json(ErrorBody(ApiError(code, message)))
+            body = self.body(scope["path"], code, message)
             await send({"type": "http.response.start", "status": status, "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode())]})

@@ -142,7 +142,7 @@ class Connection:
         self.unfinished = unfinished or Unfinished()
         self.tokens = tokens
         """Signs this session's execution ids, which ``attach`` checks (the edge's secret)."""
-        self.runs = runs or OpenRuns(per_session=8, per_address=64)
+        self.runs = runs or OpenRuns(per_session=16, per_address=64)
         """The unfinished runs of every session and client address on this edge."""
         self.address = address
         """The client's address (of the TCP connection)."""

@@ -104,6 +104,9 @@ def test_base64_fields_go_both_ways_and_fields_filter_the_answer(http: httpx.Cli
                             "message", "status"}
     bad = http.get(f"/submissions/{token.json()['token']}", params={"fields": "stdout,nope"})
     assert bad.status_code == 400 and bad.json() == {"error": "invalid fields: [nope]"}
+    form = http.post("/submissions", content=b"language_id=71",
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert (form.status_code, form.json()) == (415, {"error": "the body must be application/json"})
 
 
 @pytest.mark.parametrize(("code", "status", "signal"), [

@@ -79,7 +79,8 @@ def test_execute_answers_every_stage_field_and_pistons_errors(platform: Running)
         assert too_long.status_code == 400 and "configured limit" in too_long.json()["message"]
         text = http.post("/execute", content=b"language=python",
                          headers={"Content-Type": "text/plain"})
-        assert text.status_code == 415
+        assert (text.status_code, text.json()) == (
+            415, {"message": "the body must be application/json"})
 
 
 async def frames(ws: Any) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from tests.conftest import PRINT, Running
 from tests.integration.wsclient import Client
 
 SLEEPER = "import time\nprint('started', flush=True)\ntime.sleep(120)\n"
-SESSION_MAX_UNFINISHED = 8
+SESSION_MAX_UNFINISHED = 16
 """The default SESSION_MAX_UNFINISHED."""
 
 
