@@ -36,7 +36,8 @@ from edge.cross_origin import (
     origin_allowed,
 )
 from edge.fair_share import OpenRuns
-from edge.judge0 import Judge0, judge0_route
+from edge.judge0 import Judge0
+from edge.judge0_http import judge0_route
 from edge.metrics import Metrics
 from edge.notebook_api import NotebookApi
 from edge.openapi import openapi_document

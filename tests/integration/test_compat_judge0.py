@@ -4,8 +4,10 @@ Python SDK (``judge0`` on PyPI, unchanged) and by plain HTTP for the exact wire 
 from __future__ import annotations
 
 import base64
+import io
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -304,3 +306,23 @@ def test_allowed_compiler_options_reach_the_compiler(http: httpx.Client) -> None
                         "language_id": 50, "compiler_options": "-Wall -Werror"},
                  fields="status,compile_output")
     assert strict["status"]["id"] == 6 and "unused" in strict["compile_output"]
+
+
+def test_additional_files_sit_beside_the_program(http: httpx.Client) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("helper.py", "GREETING = 'from the zip'\n")
+        archive.writestr("data/input.txt", "42\n")
+    code = "import helper\nprint(helper.GREETING, open('data/input.txt').read().strip())"
+    answer = run(http, {"source_code": code, "language_id": 71,
+                        "additional_files": base64.b64encode(buffer.getvalue()).decode()},
+                 fields="stdout,status")
+    assert answer == {"stdout": "from the zip 42\n",
+                      "status": {"id": 3, "description": "Accepted"}}
+    escape = io.BytesIO()
+    with zipfile.ZipFile(escape, "w") as archive:
+        archive.writestr("../../etc/cron.d/x", "* * * * * root reboot\n")
+    refused = http.post("/submissions", json={
+        "source_code": "print(1)", "language_id": 71,
+        "additional_files": base64.b64encode(escape.getvalue()).decode()})
+    assert refused.status_code == 422 and "additional_files" in refused.json()
