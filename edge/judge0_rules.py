@@ -154,7 +154,7 @@ def language_of(errors: Errors, value: float | str | None,
         return None
     try:
         found = BY_ID.get(int(float(value)))
-    except ValueError:
+    except (ValueError, OverflowError):  # "abc", "nan", 1e400
         found = None
     if found is None or found.runtime not in runtimes:
         shown = int(value) if isinstance(value, float) and value.is_integer() else value

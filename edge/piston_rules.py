@@ -174,7 +174,8 @@ def files_of(raw: object, runtime: Runtime) -> list[SourceFile]:
     """The files, the first being the main one (named for its language when its name is not)."""
     if not isinstance(raw, list):
         raise Refused("files is required as an array")
-    files = [p.File(**entry) if isinstance(entry, dict) else p.File() for entry in raw]
+    files = [p.File(entry.get("name"), entry.get("content"), entry.get("encoding"))
+             if isinstance(entry, dict) else p.File() for entry in raw]
     if not files:
         raise Refused("files must include at least one utf8 encoded file")
     contents = [content_of(i, file) for i, file in enumerate(files)]

@@ -188,3 +188,10 @@ def test_additional_files_are_read_in_memory_with_limits() -> None:
     ):
         with pytest.raises(ZipProblem, match=why):
             extract(bad, "main.py")
+
+
+@pytest.mark.parametrize("language_id", ["abc", "nan", "1e400", 1e400, -1, 70, 89])
+def test_language_ids_that_are_not_ours_are_field_errors(language_id: float | str) -> None:
+    planned, errors = plan(j.SubmissionRequest(source_code="x", language_id=language_id),
+                           False, RUNTIMES, 5.0)
+    assert planned is None and list(errors) == ["language_id"]

@@ -74,6 +74,8 @@ def test_files_are_decoded_and_the_first_is_the_main_one() -> None:
     ({"version": 3}, "version is required as a string"),
     ({"files": "x"}, "files is required as an array"),
     ({"files": [{"content": 1}]}, "files[0].content is required as a string"),
+    ({"files": [{"content": None, "extra": 1}]}, "files[0].content is required as a string"),
+    ({"files": ["x"]}, "files[0].content is required as a string"),
     ({"files": [{"content": "aGk=", "encoding": "base64"}]},
      "files must include at least one utf8 encoded file"),
     ({"language": "cobol"}, "cobol-* runtime is unknown"),
