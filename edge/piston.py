@@ -199,11 +199,11 @@ class Session:
 
     async def frames(self) -> None:
         try:
-            raw = await asyncio.wait_for(self.ws.receive_text(), INIT_TIMEOUT_S)
+            raw = await asyncio.wait_for(self.text(), INIT_TIMEOUT_S)
         except TimeoutError:
             raise Closed(4001, "Initialization Timeout") from None
         await self.handle(raw)
-        receiving = asyncio.ensure_future(self.ws.receive_text())
+        receiving = asyncio.ensure_future(self.text())
         finished = asyncio.ensure_future(self.done.wait())
         try:
             while True:
@@ -212,12 +212,22 @@ class Session:
                     await self.close(4999, "Job Completed")
                     return
                 await self.handle(receiving.result())
-                receiving = asyncio.ensure_future(self.ws.receive_text())
+                receiving = asyncio.ensure_future(self.text())
         finally:
             receiving.cancel()
             finished.cancel()
 
-    async def handle(self, raw: str) -> None:
+    async def text(self) -> str | None:
+        """The next frame's text; None for a binary frame."""
+        message = await self.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        text: str | None = message.get("text")
+        return text
+
+    async def handle(self, raw: str | None) -> None:
+        if not isinstance(raw, str):
+            raise Closed(4002, "Notified Error", "frames must be JSON text")
         try:
             frame = p.frame_decoder.decode(raw)
         except msgspec.DecodeError as exc:
