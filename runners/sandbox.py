@@ -54,12 +54,12 @@ BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "
 GVISOR_RUNTIMES = {False: "runsc", True: "runsc-net"}
 """Docker runtime names of gVisor (infra/setup/ensure-docker.sh registers them), by whether the
 sandbox is on a session network: without one, gVisor runs with no network stack at all."""
-GVISOR_HOST_TASKS = (64, 32)
+GVISOR_HOST_TASKS = (64, 64)
 """Under gVisor (ptrace) the pids cgroup counts the host threads of gVisor itself: about 40 at
-rest, 5 more per idle process of the program, and up to 1 550 in all while a C fork bomb of 64
-processes forks and dies. gVisor dies when that cgroup is full, so it is only a backstop of
-64 + 32 per process; the program's process limit is RLIMIT_NPROC, which gVisor's kernel counts
-inside the sandbox."""
+rest, 5 more per idle process of the program, and 1 400-1 650 in all while a C fork bomb of 64
+processes forks and dies (more on a loaded machine). gVisor dies when that cgroup is full, so it
+is only a backstop of 64 + 64 per process; the program's process limit is RLIMIT_NPROC, which
+gVisor's kernel counts inside the sandbox."""
 
 
 class SandboxError(Exception):

@@ -33,7 +33,7 @@ def test_gvisor_without_a_network_runs_runsc_with_nproc_as_the_process_limit() -
     assert host["runtime"] == "runsc"
     assert config["network_disabled"] is True and host["network_mode"] == "none"
     assert ulimits(host)["nproc"] == (64, 64)
-    assert host["pids_limit"] == 64 + 32 * 64
+    assert host["pids_limit"] == 64 + 64 * 64
     assert host["mem_limit"] == host["memswap_limit"] == "256m"
 
 
@@ -47,4 +47,4 @@ def test_gvisor_on_a_session_network_runs_runsc_net() -> None:
 def test_a_gvisor_kernel_gets_the_kernel_process_limit_as_nproc() -> None:
     host = container_config(RUNTIME, SETTINGS, "i", kernel=True, isolation="gvisor")["host_config"]
     assert ulimits(host)["nproc"] == (128, 128)
-    assert host["pids_limit"] == 64 + 32 * 128
+    assert host["pids_limit"] == 64 + 64 * 128
