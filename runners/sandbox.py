@@ -308,8 +308,8 @@ class DockerSandboxes:
         """Whether the kernel's OOM killer ended the container: under gVisor a program over its
         memory limit takes the whole sandbox with it (gVisor's kernel holds all its memory)."""
         def ended() -> dict[str, Any]:
-            with contextlib.suppress(requests.RequestException):  # still running after 5 s
-                self._api.wait(sandbox.container_id, timeout=5)
+            with contextlib.suppress(requests.RequestException):  # still running after 10 s
+                self._api.wait(sandbox.container_id, timeout=10)
             return cast(dict[str, Any], self._api.inspect_container(sandbox.container_id))
 
         try:
