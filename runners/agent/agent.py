@@ -63,6 +63,12 @@ from agent_step import Step
 from agent_users import as_sandbox_user
 
 LIVE_COMMANDS = ("stdin", "eof", "stop", "ping")
+CROWDED_PROCESSES = 32
+"""A sandbox in which user code had this many processes alive at once (a fork bomb, say) is
+not reused: under gVisor (ptrace) every address space the program made keeps a host process
+with a thread per gVisor thread that ran it, pooled for the sandbox's life, so each bomb in the
+same sandbox would add host tasks until gVisor's pids backstop ends it (internal_error). Under
+runc replacing it costs one fresh container."""
 
 
 def make_undumpable() -> None:
@@ -111,6 +117,7 @@ class Agent:
         self.early_eof = False
         self.job_stdin_left = 0  # bytes of the run's own stdin not yet written
         self.kernel: KernelProcess | None = None
+        self.most_user_processes = 0  # alive at once at a kill since the last reset
 
     # --- control channel ---------------------------------------------------------------------
 
@@ -280,14 +287,17 @@ class Agent:
         return {os.getpid()} | ({zygote.pid} if zygote and zygote.pid and zygote.alive() else set())
 
     def kill_all(self) -> None:
-        kill_user_processes(self.platform_pids())
+        found = len(kill_user_processes(self.platform_pids()))
+        self.most_user_processes = max(self.most_user_processes, found)
 
     def clean(self) -> list[str]:
         """Kill every user process, put the sandbox back as it was when the agent started;
         what is still not as it was, as problems."""
         if self.compile_server is not None:
             self.compile_server.stop()
-        kill_until_none(self.platform_pids())
+        found = kill_until_none(self.platform_pids())
+        crowded = max(self.most_user_processes, found)
+        self.most_user_processes = 0
         zygote = self.zygote
         if zygote is not None and not zygote.alive():  # the OOM killer's choice, say
             if zygote.pid is not None:
@@ -297,7 +307,10 @@ class Agent:
             if zygote.pid is not None:
                 self.fresh.add_platform_process(zygote.pid)
         self.fresh.clean()
-        return self.fresh.problems()
+        problems = self.fresh.problems()
+        if crowded >= CROWDED_PROCESSES:
+            problems.append(f"{crowded} user processes were alive at once: not reused")
+        return problems
 
     def reset(self) -> None:
         """Return the sandbox to the state of a fresh one and check it (agent_fresh.py)."""

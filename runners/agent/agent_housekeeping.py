@@ -77,14 +77,18 @@ def kill_user_processes(platform: set[int]) -> list[int]:
     return others
 
 
-def kill_until_none(platform: set[int]) -> None:
-    """Kill and reap until no process but the platform's is left (zombies included)."""
+def kill_until_none(platform: set[int]) -> int:
+    """Kill and reap until no process but the platform's is left (zombies included); returns
+    the most user processes one sweep found."""
+    most = 0
     for _ in range(100):
         others = kill_user_processes(platform)
+        most = max(most, len(others))
         reap(spare=None)
         if not others:
-            return
+            break
         time.sleep(0.001)
+    return most
 
 
 def wait_for(pid: int) -> tuple[int, int, resource.struct_rusage]:

@@ -5,14 +5,22 @@ a writable mount the reset wipes like the others.
 The objects are found in /proc/sysvipc where the kernel has it (runc), else by index with the
 ``*_STAT_ANY``/``*_STAT`` commands ipcs(1) uses (gVisor has no /proc/sysvipc); the count comes
 from ``*_INFO`` either way, so an object the listing missed still fails the check.
+
+gVisor differs: its ``*_INFO`` gives 0 as the highest index while ids start at 1, it refuses
+``SHM_STAT_ANY``, and its ``SHM_INFO`` ``used_ids`` is the last id it gave out, not a count (it
+stays after the object is removed). There every id up to the highest ``*_INFO`` reports is also
+probed with ``IPC_STAT`` (``EACCES`` is an object too), and shared memory is counted by that.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
+import os
 
 LIBC = ctypes.CDLL(None, use_errno=True)
 IPC_RMID = 0
+IPC_STAT = 2
 KINDS = ("shm", "msg", "sem")
 INFO = {"shm": 14, "msg": 12, "sem": 19}  # SHM_INFO, MSG_INFO, SEM_INFO
 STAT = {"shm": (15, 13), "msg": (13, 11), "sem": (20, 18)}  # *_STAT_ANY, *_STAT
@@ -37,22 +45,32 @@ def _info(kind: str) -> tuple[int, int]:
     return highest, int.from_bytes(buffer.raw[offset : offset + 4], "little")
 
 
+def listed() -> bool:
+    return os.path.isdir("/proc/sysvipc")
+
+
+def exists(kind: str, ident: int) -> bool:
+    buffer = ctypes.create_string_buffer(512)
+    return _ctl(kind, ident, IPC_STAT, buffer) >= 0 or ctypes.get_errno() == errno.EACCES
+
+
 def object_ids(kind: str) -> list[int]:
     try:
         with open(f"/proc/sysvipc/{kind}") as f:
             return [int(line.split()[1]) for line in list(f)[1:] if line.strip()]
     except FileNotFoundError:
         pass
-    highest, _ = _info(kind)
+    highest, in_use = _info(kind)
     buffer = ctypes.create_string_buffer(512)
-    found = []
+    found = set()
     for index in range(highest + 1):
         for command in STAT[kind]:
             ident = _ctl(kind, index, command, buffer)
             if ident >= 0:
-                found.append(ident)
+                found.add(ident)
                 break
-    return found
+    found |= {ident for ident in range(max(highest, in_use) + 1) if exists(kind, ident)}
+    return sorted(ident for ident in found if exists(kind, ident))
 
 
 def remove_all() -> None:
@@ -66,7 +84,9 @@ def leftovers() -> list[str]:
     """What is still there, as problems for the reset's check."""
     problems = []
     for kind in KINDS:
-        in_use = max(len(object_ids(kind)), _info(kind)[1])
+        ids = object_ids(kind)
+        counted = _info(kind)[1] if listed() or kind != "shm" else 0  # gVisor: a last id
+        in_use = max(len(ids), counted)
         if in_use:
             problems.append(f"{in_use} System V {kind} object(s) left")
     return problems

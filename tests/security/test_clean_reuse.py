@@ -51,7 +51,8 @@ PLANT = dedent("""
                 changed.append(f'{pid} {name}')
             except OSError:
                 pass
-    print(json.dumps({'planted': planted, 'ipc': ipc, 'changed': changed}))
+    print(json.dumps({'planted': planted, 'ipc': ipc, 'changed': changed,
+                      'sandbox': os.uname().nodename}))
 """)
 PROBE = dedent("""
     import ctypes, json, os
@@ -64,8 +65,11 @@ PROBE = dedent("""
                 continue
             leftovers += [os.path.join(root, n) for n in dirs + files if 'planted' in n]
     buffer = ctypes.create_string_buffer(512)
-    libc = ctypes.CDLL(None)
+    libc = ctypes.CDLL(None, use_errno=True)
     libc.shmctl(0, 14, buffer); shm = int.from_bytes(buffer.raw[:4], 'little')
+    if not os.path.isdir('/proc/sysvipc'):  # gVisor: used_ids is the last id given out
+        shm = sum(1 for i in range(shm + 1)
+                  if libc.shmctl(i, 2, buffer) >= 0 or ctypes.get_errno() == 13)
     libc.msgctl(0, 12, buffer); msg = int.from_bytes(buffer.raw[:4], 'little')
     libc.semctl(0, 0, 19, buffer); sem = int.from_bytes(buffer.raw[28:32], 'little')
     platform = {}
@@ -73,12 +77,14 @@ PROBE = dedent("""
         try:
             cmdline = open(f'/proc/{pid}/cmdline').read().replace('\\0', ' ').strip()
             nice = int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[16])
-            platform[cmdline] = [open(f'/proc/{pid}/limits').read(), nice,
+            limits = f'/proc/{pid}/limits'  # gVisor has none: niceness and policy only
+            limits = open(limits).read() if os.path.exists(limits) else None
+            platform[cmdline] = [limits, nice,
                                  os.sched_getscheduler(int(pid))]
         except OSError:
             pass
     print(json.dumps({'leftovers': sorted(set(leftovers)), 'ipc': [shm, msg, sem],
-                      'processes': platform}))
+                      'processes': platform, 'sandbox': os.uname().nodename}))
 """)
 
 
@@ -87,8 +93,15 @@ def platform_processes(probe: dict[str, Any]) -> dict[str, Any]:
             if "agent.py" in cmd or "zygote.py" in cmd}
 
 
+def assert_reused(*runs: dict[str, Any]) -> None:
+    """All ran in one sandbox (its host name is the container's): the reset made it clean, not
+    a fresh container in place of one that failed the reset's check."""
+    assert len({run["sandbox"] for run in runs}) == 1, [run["sandbox"] for run in runs]
+
+
 def assert_clean(before: dict[str, Any], planted: dict[str, Any], after: dict[str, Any],
                  isolation: str) -> None:
+    assert_reused(before, planted, after)
     assert {"/workspace", "/tmp", "/dev/shm"} <= set(planted["planted"]), planted
     if isolation == "runc":
         assert "/dev/mqueue" in planted["planted"], planted
@@ -142,6 +155,7 @@ async def test_a_restarted_kernel_sees_nothing_of_the_one_before(platform: Runni
     finally:
         await client.close()
     before, planted, after = cells
+    assert_reused(before, planted, after)
     assert {"/workspace", "/tmp", "/dev/shm"} <= set(planted["planted"]), planted
     assert after["leftovers"] == [] and after["ipc"] == [0, 0, 0], after
     assert not any("sleep" in cmd for cmd in after["processes"]), after["processes"]
