@@ -91,7 +91,9 @@ if ! pgrep -x dockerd >/dev/null 2>&1; then
 fi
 
 for _ in $(seq 1 120); do
-  docker info >/dev/null 2>&1 && { log "docker engine is up"; exit 0; }
+  # Once up, run again: a dockerd that the package started before daemon.json named runsc
+  # (systemd hosts) gets the runtimes registered by the branch for a running engine.
+  docker info >/dev/null 2>&1 && { log "docker engine is up"; exec bash "$0"; }
   sleep 0.5
 done
 log "dockerd did not answer within 60 s; see /var/log/coderunner-dockerd.log"
