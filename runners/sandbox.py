@@ -19,10 +19,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, cast
 
 import docker
@@ -50,6 +52,8 @@ PLATFORM_CAPABILITIES = ["SETUID", "SETGID", "KILL"]
 that process) and to kill every user process at once."""
 FREEZE_WAIT_S = 0.5
 """How long taking a sandbox away waits for its freeze before the run's completion is sent."""
+OOM_EVENT_WAIT_S = 2
+"""How long an OOM event may trail the exit of the container it killed."""
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/workspace"}
 GVISOR_RUNTIMES = {False: "runsc", True: "runsc-net"}
 """Docker runtime names of gVisor (infra/setup/ensure-docker.sh registers them), by whether the
@@ -307,17 +311,11 @@ class DockerSandboxes:
     async def oom_killed(self, sandbox: Sandbox) -> bool:
         """Whether the kernel's OOM killer ended the container: under gVisor a program over its
         memory limit takes the whole sandbox with it (gVisor's kernel holds all its memory)."""
-        def ended() -> dict[str, Any]:
-            with contextlib.suppress(requests.RequestException):  # still running after 10 s
-                self._api.wait(sandbox.container_id, timeout=10)
-            return cast(dict[str, Any], self._api.inspect_container(sandbox.container_id))
-
         try:
             with engine_answers(f"cannot inspect {sandbox.short_id}"):
-                state = await asyncio.to_thread(ended)
+                return await asyncio.to_thread(died_of_oom, self._api, sandbox.container_id)
         except (docker.errors.DockerException, EngineUnavailable):
             return False
-        return bool(state["State"].get("OOMKilled"))
 
     async def destroy(self, sandbox: Sandbox) -> None:
         await sandbox.link.close()
@@ -494,3 +492,26 @@ class DockerSessions:
                 raise SandboxError(f"the database exited: {logs[-300:]!r}")
             await asyncio.sleep(0.1)
         raise SandboxError("the database did not start in time")
+
+
+def died_of_oom(api: docker.APIClient, container_id: str) -> bool:
+    """Whether the kernel's OOM killer ended this container (waits up to 10 s for it to end).
+
+    Docker 20.10 reads the OOM kill at the container's exit, so an OOM event that reaches it
+    after the exit is missing from ``State.OOMKilled`` (a gVisor memory bomb, one run in some
+    hundreds here); its event log still has it, so a container a signal killed is looked up
+    there too, waiting up to ``OOM_EVENT_WAIT_S`` for the event."""
+    with contextlib.suppress(requests.RequestException):  # still running after 10 s
+        api.wait(container_id, timeout=10)
+    state = cast(dict[str, Any], api.inspect_container(container_id))["State"]
+    if state.get("OOMKilled"):
+        return True
+    if state.get("Running") or state.get("ExitCode") != 128 + signal.SIGKILL:
+        return False
+    started = datetime.fromisoformat(state["StartedAt"]).timestamp()
+    events = api.events(since=int(started), until=int(time.time() + OOM_EVENT_WAIT_S),
+                        filters={"container": container_id, "event": "oom"}, decode=True)
+    try:
+        return any(True for _ in events)
+    finally:
+        events.close()
