@@ -6,6 +6,13 @@ Flow of one execution::
     runner ──exec.events.<id>──▶ edge (core NATS)
     runner ──exec.completed.<id>──▶ [COMPLETIONS] ──▶ edge, subscribers
     edge ──exec.control.<id>──▶ runner (core NATS)
+    dispatcher ──slots.<id>──▶ [SLOTS] (the concurrency cap; purged on completion)
+    runner ──$KV.runners.<runner>──▶ [KV runners] ──▶ dispatcher (heartbeats), edge (runtimes)
+    edge ──stats.queue──▶ every dispatcher (request-reply, core NATS)
+    edge ──notebook.control.<key>──▶ the runner holding the kernel (request-reply, core NATS)
+
+KV buckets (each a stream ``KV_<bucket>``): ``runners``, ``placements``, ``executions``,
+``limits``; below, each name says who writes and who reads it.
 """
 
 from __future__ import annotations
@@ -57,12 +64,20 @@ def run_for(runner_id: str) -> str:
     return f"jobs.run.{runner_token(runner_id)}"
 
 
+RUNNER_CONSUMER_PREFIX = "runner-"
+
+
 def runner_consumer(runner_id: str) -> str:
     """A runner's durable pull consumer on RUN, filtered to ``run_for(runner_id)``: explicit
     ack, in-progress acks while a job runs, ``max_ack_pending`` = the runner's capacity. The
     dispatcher creates it when the runner's first heartbeat arrives; when the runner goes
     silent, a dispatcher drains it (the jobs go to other runners) and deletes it."""
-    return f"runner-{runner_token(runner_id)}"
+    return f"{RUNNER_CONSUMER_PREFIX}{runner_token(runner_id)}"
+
+
+def is_runner_consumer(consumer: str) -> bool:
+    """Whether a consumer on RUN is a runner's (the dispatcher lists them to find silent ones)."""
+    return consumer.startswith(RUNNER_CONSUMER_PREFIX)
 
 
 SLOTS_STREAM = "SLOTS"
@@ -75,7 +90,13 @@ SLOTS_SUBJECTS = "slots.*"
 
 
 def slot(execution_id: str) -> str:
+    """The dispatcher that releases a job publishes its slot (JetStream, no reply needed)."""
     return f"slots.{execution_id}"
+
+
+def execution_of_slot(subject: str) -> str:
+    """The execution id of a ``slot`` subject (the dispatcher reads the SLOTS stream's)."""
+    return subject.removeprefix("slots.")
 
 
 COMPLETIONS_STREAM = "COMPLETIONS"
@@ -124,6 +145,11 @@ def is_completion(subject: str) -> bool:
     return subject.startswith("exec.completed.")
 
 
+def execution_of_completion(subject: str) -> str:
+    """The execution id of a ``completed`` subject (the edge's webhook deliverer reads it)."""
+    return subject.removeprefix("exec.completed.")
+
+
 def is_event(subject: str) -> bool:
     return subject.startswith("exec.events.")
 
@@ -144,6 +170,23 @@ def heartbeats() -> str:
     """Every put and delete in the runners bucket, as core NATS messages (the dispatcher
     follows the fleet with a plain subscription, which survives reconnects)."""
     return f"$KV.{RUNNERS_BUCKET}.>"
+
+
+def runner_of_heartbeat(subject: str) -> str:
+    """The runner id of a ``heartbeats`` message's subject (its key in the runners bucket)."""
+    return subject.removeprefix(f"$KV.{RUNNERS_BUCKET}.")
+
+
+def kv_stream(bucket: str) -> str:
+    """The JetStream stream that holds a KV bucket: the dispatcher updates its replicas, the
+    edge asks whether it exists (``EXECUTIONS_BUCKET``: the queue is set up)."""
+    return f"KV_{bucket}"
+
+
+REPLICAS_PROBE_STREAM = "CODERUNNER_PROBE"
+"""A one-message memory stream a starting dispatcher creates and deletes at once, to learn how
+many replicas the cluster allows. Nobody publishes on ``REPLICAS_PROBE_SUBJECT``."""
+REPLICAS_PROBE_SUBJECT = "coderunner.probe"
 
 
 PLACEMENTS_BUCKET = "placements"

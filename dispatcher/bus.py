@@ -159,7 +159,8 @@ class DispatcherBus:
         JetStream servers, fewer with fewer (one without a cluster). Asked of the server by
         creating a probe stream (nats-server knows its peers; the client does not)."""
         for replicas in (3, 2):
-            probe = StreamConfig(name="CODERUNNER_PROBE", subjects=["coderunner.probe"],
+            probe = StreamConfig(name=subjects.REPLICAS_PROBE_STREAM,
+                                 subjects=[subjects.REPLICAS_PROBE_SUBJECT],
                                  storage=StorageType.MEMORY, num_replicas=replicas, max_msgs=1)
             try:
                 await self._js.add_stream(probe)
@@ -175,7 +176,7 @@ class DispatcherBus:
         try:
             await self._js.create_key_value(config)
         except nats.js.errors.BadRequestError:
-            info = await self._js.stream_info(f"KV_{config.bucket}")
+            info = await self._js.stream_info(subjects.kv_stream(config.bucket))
             stream = info.config
             stream.num_replicas = config.replicas
             await self._js.update_stream(stream)
@@ -201,7 +202,7 @@ class DispatcherBus:
     async def runner_consumers(self) -> list[str]:
         """The names of the runners' consumers on RUN."""
         return [info.name for info in await self._js.consumers_info(subjects.RUN_STREAM)
-                if info.name.startswith("runner-")]
+                if subjects.is_runner_consumer(info.name)]
 
     async def drain(self, consumer: str) -> JetStreamContext.PullSubscription:
         """Bind to a silent runner's consumer, to take the jobs waiting for it (and, after
@@ -250,7 +251,7 @@ class DispatcherBus:
         kv = await self._js.key_value(subjects.RUNNERS_BUCKET)
 
         async def on_msg(msg: Msg) -> None:
-            runner_id = msg.subject.removeprefix(f"$KV.{subjects.RUNNERS_BUCKET}.")
+            runner_id = subjects.runner_of_heartbeat(msg.subject)
             if (msg.headers or {}).get("KV-Operation") in ("DEL", "PURGE"):
                 await handler(runner_id, 0.0)
                 return
@@ -297,7 +298,7 @@ class DispatcherBus:
         """The execution ids that hold a slot."""
         info = await self._js.stream_info(subjects.SLOTS_STREAM,
                                           subjects_filter=subjects.SLOTS_SUBJECTS)
-        return [s.removeprefix("slots.") for s in (info.state.subjects or {})]
+        return [subjects.execution_of_slot(s) for s in (info.state.subjects or {})]
 
     async def release(self, job: Job, data: bytes, runner_id: str, attempts: int,
                       msg_id: str) -> None:

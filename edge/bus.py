@@ -112,7 +112,7 @@ class WebhookMsg:
 
     def __init__(self, msg: Msg) -> None:
         self._msg = msg
-        self.execution_id = msg.subject.rsplit(".", 1)[-1]
+        self.execution_id = subjects.execution_of_completion(msg.subject)
         self.number = msg.metadata.num_delivered or 1
         try:
             self.wanted = completion_decoder.decode(msg.data).webhook
@@ -182,7 +182,7 @@ class EdgeBus:
         """Whether the dispatcher finished setting up: the results bucket, which it makes last
         (after the queue's streams and consumers), exists."""
         try:
-            await self._js.stream_info(f"KV_{subjects.EXECUTIONS_BUCKET}")
+            await self._js.stream_info(subjects.kv_stream(subjects.EXECUTIONS_BUCKET))
         except (nats.js.errors.NotFoundError, nats.errors.TimeoutError,
                 nats.errors.NoRespondersError):
             return False
