@@ -68,6 +68,8 @@ export function formatKb(kb) {
   return `${(kb / 1024).toFixed(1)} MB`;
 }
 
+/** How much of a run's output is kept as text to read diagnostics from (its first part). */
+export const TRANSCRIPT_CHARS = 256 * 1024;
 const ACTIVE = new Set(["sending", "queued", "running", "detached"]);
 const RESUMED_NOTE = "Reconnected: the session was resumed and this run carries on here. "
   + "What it printed while the connection was down may be missing.";
@@ -88,13 +90,17 @@ export class Tab {
     this.usage = "";
     this.verdict = null;
     this.parsers = { stdout: new AnsiParser(), stderr: new AnsiParser() };
+    /** The run's output as plain text (both streams, ANSI removed), for its diagnostics. */
+    this.transcript = "";
+    /** The run was given its standard input with the request, which closed it. */
+    this.inputGiven = false;
   }
 
   get active() { return ACTIVE.has(this.phase); }
   /** Input may be sent: the server holds it until the program runs. A run carried over a
    * reconnect has had its input closed by the platform. */
   get acceptsInput() {
-    return this.executionId !== null && !this.resumed
+    return this.executionId !== null && !this.resumed && !this.inputGiven
       && (this.phase === "queued" || this.phase === "running");
   }
 
@@ -125,9 +131,10 @@ export class ConsoleState {
 
   /**
    * A Run of ``mainFile``: the tab (opened or reused), the requestId for the frame, and the
-   * execution the tab still runs, which the caller should stop first.
+   * execution the tab still runs, which the caller should stop first. ``inputGiven``: the
+   * request carries the program's whole standard input, so the live input line stays off.
    */
-  start(mainFile) {
+  start(mainFile, { inputGiven = false } = {}) {
     let tab = this.tabs.get(mainFile);
     if (!tab) {
       tab = new Tab(mainFile);
@@ -145,6 +152,8 @@ export class ConsoleState {
     tab.phaseBeforeDrop = null;
     tab.resumed = false;
     tab.parsers = { stdout: new AnsiParser(), stderr: new AnsiParser() };
+    tab.transcript = "";
+    tab.inputGiven = inputGiven;
     this.byRequest.set(tab.requestId, tab);
     return { tab, requestId: tab.requestId, stopFirst: previous,
       changes: [{ kind: "reset" }, { kind: "status" }] };
@@ -253,6 +262,7 @@ export class ConsoleState {
     const changes = [];
     for (const stream of ["stdout", "stderr"]) {
       const segments = tab.parsers[stream].flush();
+      record(tab, segments);
       if (segments.length) changes.push({ kind: "text", stream, segments });
     }
     return changes;
@@ -284,6 +294,7 @@ export class ConsoleState {
   applyOutput(tab, event) {
     const stream = event.stream === "stderr" ? "stderr" : "stdout";
     const segments = tab.parsers[stream].feed(event.data ?? "");
+    record(tab, segments);
     return { tab, changes: segments.length ? [{ kind: "text", stream, segments }] : [] };
   }
 
@@ -329,5 +340,12 @@ export class ConsoleState {
   forget(tab) {
     if (tab.requestId) this.byRequest.delete(tab.requestId);
     if (tab.executionId) this.byExecution.delete(tab.executionId);
+  }
+}
+
+function record(tab, segments) {
+  for (const { text } of segments) {
+    if (tab.transcript.length >= TRANSCRIPT_CHARS) return;
+    tab.transcript += text.slice(0, TRANSCRIPT_CHARS - tab.transcript.length);
   }
 }

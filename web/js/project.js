@@ -49,7 +49,7 @@ function ancestors(path) {
 }
 
 export class Project {
-  constructor({ files = {}, folders = [], main = null, open = null } = {}) {
+  constructor({ files = {}, folders = [], main = null, open = null, languages = {}, stdin = {} } = {}) {
     /** @type {Map<string, string>} path → content */
     this.files = new Map(Object.entries(files));
     /** @type {Set<string>} every folder, including the parents of files */
@@ -57,6 +57,10 @@ export class Project {
     for (const path of this.files.keys()) for (const a of ancestors(path)) this.folders.add(a);
     this.main = main !== null && this.files.has(main) ? main : null;
     this.open = open !== null && this.files.has(open) ? open : this.main;
+    /** @type {Map<string, string>} path → the runtime chosen for it in the picker */
+    this.languages = new Map(Object.entries(languages).filter(([p, l]) => this.files.has(p) && typeof l === "string"));
+    /** @type {Map<string, string>} path → the standard input to give it when Run starts it */
+    this.stdin = new Map(Object.entries(stdin).filter(([p, t]) => this.files.has(p) && typeof t === "string"));
   }
 
   /** A project from stored JSON; null when it is missing or not a project. */
@@ -71,7 +75,9 @@ export class Project {
       }
       const folders = Array.isArray(data.folders)
         ? data.folders.filter((f) => typeof f === "string" && nameProblem(f) === null) : [];
-      const project = new Project({ files, folders, main: data.main ?? null, open: data.open ?? null });
+      const object = (value) => (value && typeof value === "object" && !Array.isArray(value) ? value : {});
+      const project = new Project({ files, folders, main: data.main ?? null, open: data.open ?? null,
+        languages: object(data.languages), stdin: object(data.stdin) });
       project.removeClashes();
       return project;
     } catch {
@@ -85,6 +91,8 @@ export class Project {
       folders: [...this.folders].filter((f) => !this.hasChildren(f)),
       main: this.main,
       open: this.open,
+      languages: Object.fromEntries(this.languages),
+      stdin: Object.fromEntries(this.stdin),
     };
   }
 
@@ -122,6 +130,24 @@ export class Project {
     this.main = path;
   }
 
+  /** The runtime chosen for ``path`` in the picker, or null: its extension's. */
+  languageOf(path) { return this.languages.get(path) ?? null; }
+
+  setLanguage(path, language) {
+    if (!this.files.has(path)) throw new ProjectError(`There is no file ${path}.`);
+    if (language) this.languages.set(path, language);
+    else this.languages.delete(path);
+  }
+
+  /** The text given to ``path``'s standard input when Run starts it ("" for none). */
+  stdinOf(path) { return this.stdin.get(path) ?? ""; }
+
+  setStdin(path, text) {
+    if (!this.files.has(path)) throw new ProjectError(`There is no file ${path}.`);
+    if (text) this.stdin.set(path, text);
+    else this.stdin.delete(path);
+  }
+
   setOpen(path) {
     if (!this.files.has(path)) throw new ProjectError(`There is no file ${path}.`);
     this.open = path;
@@ -142,6 +168,11 @@ export class Project {
       this.files.delete(path);
       this.files.set(move(path), content);
       moved.push([path, move(path)]);
+      for (const map of [this.languages, this.stdin]) {
+        if (!map.has(path)) continue;
+        map.set(move(path), map.get(path));
+        map.delete(path);
+      }
     }
     for (const folder of [...this.folders]) {
       if (!within(folder, from)) continue;
@@ -158,7 +189,11 @@ export class Project {
   delete(path) {
     if (!this.has(path)) throw new ProjectError(`There is no file or folder ${path}.`);
     const gone = [...this.files.keys()].filter((p) => within(p, path));
-    for (const p of gone) this.files.delete(p);
+    for (const p of gone) {
+      this.files.delete(p);
+      this.languages.delete(p);
+      this.stdin.delete(p);
+    }
     for (const f of [...this.folders]) if (within(f, path)) this.folders.delete(f);
     const first = this.paths()[0] ?? null;
     if (this.main !== null && !this.files.has(this.main)) this.main = first;
@@ -192,15 +227,18 @@ export class Project {
     }));
   }
 
-  /** The frame fields to run the main file, or throws a ProjectError saying why not. */
-  runRequest(runtimes) {
-    const main = this.main;
+  /**
+   * The frame fields to run ``main`` (the main file unless told), in the language chosen for
+   * it or else its extension's, with its standard input if it has some; or throws a
+   * ProjectError saying why not.
+   */
+  runRequest(runtimes, main = this.main) {
     if (main === null) throw new ProjectError("Choose a main file to run (★ in the file panel).");
     if (extensionOf(main) === ".ipynb") {
       throw new ProjectError(`${main} is a notebook: its cells run in the notebook (Run all), `
         + "not with Run. Make another file the main file (★) to run it.");
     }
-    const runtime = runtimeFor(main, runtimes);
+    const runtime = this.runtimeOf(main, runtimes);
     if (!runtime) {
       const ext = extensionOf(main) || "(none)";
       const known = runtimes.map((r) => r.extension).join(" ");
@@ -218,7 +256,24 @@ export class Project {
       total += content.length;
     }
     if (total > LIMITS.totalChars) throw new ProjectError("The files add up to more than 4 MiB, the limit for a run.");
-    return { language: runtime.name, files, mainFile: main };
+    const request = { language: runtime.name, files, mainFile: main };
+    if (this.stdinOf(main)) request.stdin = this.stdinOf(main);
+    return request;
+  }
+
+  /** The runtime that runs ``path``: the one chosen in the picker, else its extension's. */
+  runtimeOf(path, runtimes) {
+    const chosen = this.languageOf(path);
+    return (chosen && runtimes.find((r) => r.name === chosen)) || runtimeFor(path, runtimes);
+  }
+
+  /** Words for a language chosen against ``path``'s extension, or null when they agree. */
+  languageMismatch(path, runtimes) {
+    const chosen = this.languageOf(path) && runtimes.find((r) => r.name === this.languageOf(path));
+    const byExtension = runtimeFor(path, runtimes);
+    if (!chosen || !byExtension || chosen.name === byExtension.name) return null;
+    return `${baseName(path)} looks like ${byExtension.displayName ?? byExtension.name} (${extensionOf(path)}), `
+      + `but it will run as ${chosen.displayName ?? chosen.name}.`;
   }
 
   checkNew(path) {

@@ -237,3 +237,25 @@ test("verdicts and errors in words", () => {
   assert.equal(describeUsage({ wallMs: 12_500, cpuMs: 3, memoryKb: 512 }), "12.5 s wall · 3 ms CPU · 512 KB memory");
   assert.equal(describeUsage({ verdict: "expired" }), "");
 });
+
+test("a run's output is kept as plain text for its diagnostics, afresh for each run", () => {
+  const state = new ConsoleState();
+  const { tab } = started(state);
+  const id = tab.executionId;
+  state.apply({ type: "output", executionId: id, stream: "stdout", data: "start\n" });
+  state.apply({ type: "output", executionId: id, stream: "stderr", data: "\x1b[31mmain.py:1: err" });
+  state.apply({ type: "completion", executionId: id, verdict: "runtime_error", exitCode: 1 });
+  assert.equal(tab.transcript, "start\nmain.py:1: err");
+  state.start("main.py");
+  assert.equal(tab.transcript, "");
+});
+
+test("input given with the request closes the live input line", () => {
+  const state = new ConsoleState();
+  const { tab, requestId } = state.start("main.py", { inputGiven: true });
+  state.apply({ type: "status", status: "running", executionId: "e1", requestId });
+  assert.ok(tab.canStop);
+  assert.ok(!tab.acceptsInput);
+  state.start("main.py");
+  assert.ok(!tab.inputGiven);
+});

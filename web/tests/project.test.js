@@ -154,3 +154,43 @@ test("a project holds at most 100 files", () => {
   for (let k = 0; k < LIMITS.files; k += 1) p.createFile(`f${k}.py`);
   assert.throws(() => p.createFile("one-more.py"), /at most 100 files/);
 });
+
+test("a language chosen for a file runs it, and a mismatch with its extension is told", () => {
+  const p = sample();
+  assert.equal(p.languageMismatch("main.py", RUNTIMES), null);
+  p.setLanguage("main.py", "java");
+  assert.equal(p.runRequest(RUNTIMES).language, "java");
+  assert.equal(p.languageMismatch("main.py", RUNTIMES), "main.py looks like python (.py), but it will run as java.");
+  p.setLanguage("main.py", null);
+  assert.equal(p.runRequest(RUNTIMES).language, "python");
+  p.createFile("notes.txt", "print(1)");
+  p.setLanguage("notes.txt", "python"); // no language by extension: no mismatch, and it runs
+  assert.equal(p.languageMismatch("notes.txt", RUNTIMES), null);
+  assert.equal(p.runRequest(RUNTIMES, "notes.txt").language, "python");
+});
+
+test("any file can be run, with the standard input kept for it", () => {
+  const p = sample();
+  assert.equal("stdin" in p.runRequest(RUNTIMES), false, "no stdin: input stays open for the live line");
+  p.setStdin("lib/util.py", "3\n1 2 3\n");
+  const request = p.runRequest(RUNTIMES, "lib/util.py");
+  assert.equal(request.mainFile, "lib/util.py");
+  assert.equal(request.stdin, "3\n1 2 3\n");
+  assert.equal("stdin" in p.runRequest(RUNTIMES), false, "kept per file");
+});
+
+test("choices and inputs follow a rename, go with a delete and survive storage", () => {
+  const p = sample();
+  p.setLanguage("lib/util.py", "java");
+  p.setStdin("lib/util.py", "x\n");
+  p.rename("lib", "src");
+  assert.equal(p.languageOf("src/util.py"), "java");
+  assert.equal(p.stdinOf("src/util.py"), "x\n");
+  const back = Project.fromJSON(JSON.stringify(p));
+  assert.deepEqual(back.toJSON(), p.toJSON());
+  assert.equal(back.stdinOf("src/util.py"), "x\n");
+  p.delete("src");
+  assert.deepEqual(p.toJSON().languages, {});
+  assert.deepEqual(p.toJSON().stdin, {});
+  assert.equal(Project.fromJSON(JSON.stringify({ files: { "a.py": "" }, stdin: [1], languages: "x" })).stdinOf("a.py"), "");
+});
