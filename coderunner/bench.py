@@ -33,7 +33,7 @@ from rich.table import Table
 from coderunner.nats_server import NatsServer, free_port
 from coderunner.up import Platform, remove_runner_containers
 from contracts import labels, subjects
-from contracts.messages import Job, SourceFile, completion_decoder, encode
+from contracts.messages import ProgramJob, SourceFile, completion_decoder, encode
 from contracts.runtimes import load_catalog
 from contracts.settings import DEFAULT_RUNTIMES_DIR
 from contracts.subjects import PRIORITY_API
@@ -251,9 +251,10 @@ async def queue_overhead(nats_url: str, count: int) -> Figures:
     try:
         for _ in range(count + 10):
             execution_id = uuid.uuid4().hex
-            job = Job(execution_id=execution_id, language="python", main_file="main.py",
-                      files=[SourceFile("main.py", HELLO)], owner="bench", reuse_key="queue",
-                      priority=PRIORITY_API, submitted_at=0.0)
+            job = ProgramJob(execution_id=execution_id, language="python",
+                             main_file="main.py", files=[SourceFile("main.py", HELLO)],
+                             owner="bench", reuse_key="queue", priority=PRIORITY_API,
+                             submitted_at=0.0)
             done = await nc.subscribe(subjects.completed(execution_id), max_msgs=1)
             job = msgspec.structs.replace(job, submitted_at=time.time())
             await js.publish(subjects.job_submit(PRIORITY_API), encode(job),

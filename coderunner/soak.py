@@ -42,8 +42,8 @@ from coderunner.soak_report import render, summary
 from contracts import subjects
 from contracts.messages import (
     CompletionEvent,
-    Job,
     Limits,
+    ProgramJob,
     SourceFile,
     completion_decoder,
     encode,
@@ -183,11 +183,11 @@ class Channels:
         """Published as the edge publishes a job (``EdgeBus.submit``), by a program of its own
         rather than a person: an owner of its own, no kept container."""
         execution_id = uuid.uuid4().hex
-        job = Job(execution_id=execution_id, language=item.language,
-                  files=[SourceFile(item.main_file, item.source)], main_file=item.main_file,
-                  owner=f"anon:{execution_id}", priority=PRIORITY[item.channel],
-                  submitted_at=time.time(), request_id=str(item.number),
-                  limits=Limits(wall_ms=WALL_MS))
+        job = ProgramJob(execution_id=execution_id, language=item.language,
+                         files=[SourceFile(item.main_file, item.source)],
+                         main_file=item.main_file, owner=f"anon:{execution_id}",
+                         priority=PRIORITY[item.channel], submitted_at=time.time(),
+                         request_id=str(item.number), limits=Limits(wall_ms=WALL_MS))
         done = self.live.expect(execution_id)
         try:
             await self.js.publish(subjects.job_submit(job.priority), encode(job),

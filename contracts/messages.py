@@ -11,7 +11,7 @@ JSON.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, assert_never
 
 import msgspec
 from msgspec import Meta, Struct
@@ -288,56 +288,105 @@ ExecutionEvent = (
 # --- between components (NATS only) --------------------------------------------------------------
 
 
-class NotebookCell(Struct, frozen=True, rename="camel"):
-    """The cell a notebook job runs: ``code`` in the kernel of ``notebookId`` (of the job's
-    owner), started as ``kernel`` when it is not running yet."""
+KERNEL_RUNTIME = "python"
+"""The runtime whose image runs every notebook kernel (python and bash): it has Jupyter."""
+
+
+class _Job(Struct, frozen=True, rename="camel", omit_defaults=True, kw_only=True,
+           tag_field="kind"):
+    """What every job carries, whatever its kind of work (``ProgramJob``, ``CellJob``).
+
+    ``owner`` is the trust scope (``session:<id>``, ``key:<id>`` or ``anon:<executionId>``): a
+    container that ran one owner's code is never used for another.
+    """
+
+    execution_id: str
+    owner: str
+    priority: int
+    submitted_at: float
+    request_id: str | None = None
+    limits: Limits | None = None
+    keep_output: bool = False
+    """Store stdout, stderr and tables in the ``executions`` bucket for the HTTP API to read."""
+    webhook: bool = False
+    """A callback URL waits for this job's result: its completion says so (``webhook``)."""
+    isolation: Isolation = "runc"
+    """The least isolation the caller asks for (its API key's); the runner runs the job under
+    the strongest of this, the runtime's and its own default (``gvisor`` over ``runc``)."""
+
+
+class ProgramJob(_Job, frozen=True, kw_only=True, tag="program"):
+    """A program: ``files`` written to a sandbox's workspace, ``mainFile`` compiled and run.
+
+    ``reuseKey`` names the owner's container to reuse (an IDE console tab); without it the
+    container is single-use. ``interactive`` jobs (the IDE) keep stdin open for live input
+    unless ``stdin`` is given, and may run up to the server's maximum wall time by default.
+    """
+
+    language: str
+    files: list[SourceFile]
+    main_file: str
+    reuse_key: str | None = None
+    interactive: bool = False
+    stdin: str = ""
+    args: list[str] = []
+    network: bool = False
+    """Run on the owner's private session network (internal bridge), reachable by the owner's
+    other networked sandboxes under the main file's stem, with the session's MySQL at
+    ``mysql``. Otherwise the sandbox has no network at all."""
+    compile_options: list[str] = []
+    """Words appended to the compile step's argv (Judge0's ``compiler_options``), each one of
+    the language's allow-list checked by the edge; never passed through a shell."""
+
+    @property
+    def runtime(self) -> str:
+        """The runtime (image) that runs the job."""
+        return self.language
+
+
+class CellJob(_Job, frozen=True, kw_only=True, tag="cell"):
+    """A notebook cell: ``code`` run in the owner's kernel of ``notebookId`` (started as
+    ``kernel`` when it is not running yet), one cell of a notebook at a time."""
 
     notebook_id: str
     cell_id: str
     code: str
     kernel: str = "python"
 
+    @property
+    def runtime(self) -> str:
+        """The runtime (image) that runs the job: every kernel's."""
+        return KERNEL_RUNTIME
 
-class Job(Struct, frozen=True, rename="camel", omit_defaults=True):
-    """An accepted execution on its way from the edge through the dispatcher to a runner.
 
-    ``owner`` is the trust scope (``session:<id>``, ``key:<id>`` or ``anon:<executionId>``): a
-    container that ran one owner's code is never used for another. ``reuseKey`` names the
-    owner's container to reuse (an IDE console tab); without it the container is single-use.
-    ``interactive`` jobs (the IDE) keep stdin open for live input unless ``stdin`` is given,
-    and may run up to the server's maximum wall time by default.
-    """
+Job = ProgramJob | CellJob
+"""An accepted execution on its way from the edge through the dispatcher to a runner, tagged
+by its kind of work (``kind``); a component that treats kinds differently ``match``es on it."""
 
-    execution_id: str
-    language: str
-    files: list[SourceFile]
-    main_file: str
-    owner: str
-    priority: int
-    submitted_at: float
-    request_id: str | None = None
-    reuse_key: str | None = None
-    interactive: bool = False
-    stdin: str = ""
-    args: list[str] = []
-    limits: Limits | None = None
-    keep_output: bool = False
-    """Store stdout, stderr and tables in the ``executions`` bucket for the HTTP API to read."""
-    webhook: bool = False
-    """A callback URL waits for this job's result: its completion says so (``webhook``)."""
-    network: bool = False
-    """Run on the owner's private session network (internal bridge), reachable by the owner's
-    other networked sandboxes under the main file's stem, with the session's MySQL at
-    ``mysql``. Otherwise the sandbox has no network at all."""
-    notebook: NotebookCell | None = None
-    """A notebook cell (``files`` empty): run in the owner's kernel for that notebook, one
-    cell of a notebook at a time."""
-    isolation: Isolation = "runc"
-    """The least isolation the caller asks for (its API key's); the runner runs the job under
-    the strongest of this, the language's and its own default (``gvisor`` over ``runc``)."""
-    compile_options: list[str] = []
-    """Words appended to the compile step's argv (Judge0's ``compiler_options``), each one of
-    the language's allow-list checked by the edge; never passed through a shell."""
+
+def completion_for(job: Job, verdict: Verdict, message: str | None = None, *,
+                   queued_ms: int = 0, wall_ms: int = 0, exit_code: int | None = None,
+                   signal: str | None = None, cpu_ms: int = 0, memory_kb: int = 0,
+                   truncated: bool = False, execution_count: int | None = None
+                   ) -> CompletionEvent:
+    """The completion of ``job``: what every completion copies from its job (ids, runtime,
+    webhook, a cell's notebook and cell ids) filled in once, here, for every component."""
+    notebook_id: str | None = None
+    cell_id: str | None = None
+    match job:
+        case CellJob():
+            notebook_id, cell_id = job.notebook_id, job.cell_id
+        case ProgramJob():
+            pass
+        case _:
+            assert_never(job)
+    return CompletionEvent(
+        execution_id=job.execution_id, verdict=verdict, exit_code=exit_code, signal=signal,
+        wall_ms=wall_ms, cpu_ms=cpu_ms, memory_kb=memory_kb, truncated=truncated,
+        queued_ms=queued_ms, language=job.runtime, message=message, request_id=job.request_id,
+        webhook=job.webhook, notebook_id=notebook_id, cell_id=cell_id,
+        execution_count=execution_count,
+    )
 
 
 class Control(Struct, frozen=True, rename="camel", omit_defaults=True):

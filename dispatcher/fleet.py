@@ -14,11 +14,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from contracts.messages import Job, RunnerInfo
+from contracts.messages import CellJob, Job, ProgramJob, RunnerInfo
 from contracts.subjects import RUNNER_SILENT_S, notebook_key, notebook_placement, session_placement
-
-KERNEL_LANGUAGE = "python"
-"""Notebook kernels run in the python image, whatever kernel a notebook asks for."""
 
 
 @dataclass(frozen=True)
@@ -27,21 +24,26 @@ class Affinity:
     """The placement key (``contracts.subjects.session_placement`` / ``notebook_placement``)."""
     hard: bool
     """The job needs that runner's state (a session network, a kernel), not just likes it."""
+    in_order: bool = False
+    """Jobs with this key run one at a time, in order (a notebook's cells share one kernel)."""
 
 
 def affinity_of(job: Job) -> Affinity | None:
-    if job.notebook is not None:
-        return Affinity(notebook_placement(notebook_key(job.owner, job.notebook.notebook_id)),
-                        hard=True)
-    if job.network:
-        return Affinity(session_placement(job.owner), hard=True)
-    if job.reuse_key:
-        return Affinity(session_placement(job.owner), hard=False)
-    return None
+    match job:
+        case CellJob():
+            return Affinity(notebook_placement(notebook_key(job.owner, job.notebook_id)),
+                            hard=True, in_order=True)
+        case ProgramJob() if job.network:
+            return Affinity(session_placement(job.owner), hard=True)
+        case ProgramJob() if job.reuse_key:
+            return Affinity(session_placement(job.owner), hard=False)
+        case ProgramJob():
+            return None
 
 
 def needed_language(job: Job) -> str:
-    return KERNEL_LANGUAGE if job.notebook is not None else job.language
+    """The runtime whose image the job needs (a cell's is its kernels')."""
+    return job.runtime
 
 
 @dataclass

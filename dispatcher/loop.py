@@ -11,9 +11,17 @@ from dataclasses import dataclass
 import msgspec
 from nats.aio.msg import Msg
 
-from contracts.messages import CompletionEvent, Job, QueueStats, RunnerInfo, Verdict, job_decoder
+from contracts.messages import (
+    CompletionEvent,
+    Job,
+    QueueStats,
+    RunnerInfo,
+    Verdict,
+    completion_for,
+    job_decoder,
+)
 from contracts.settings import DispatcherSettings
-from contracts.subjects import ATTEMPT_HEADER, PRIORITIES, notebook_key, runner_consumer
+from contracts.subjects import ATTEMPT_HEADER, PRIORITIES, runner_consumer
 from dispatcher.bus import DispatcherBus
 from dispatcher.fleet import Affinity, Fleet, affinity_of, needed_language
 from dispatcher.service import DispatchQueue, Waiting
@@ -100,7 +108,8 @@ class Dispatcher:
             if held.moved:  # taken off a silent runner: it no longer runs there
                 self.queue.completed(job.execution_id)
                 self.fleet.completed(job.execution_id)
-            group = notebook_key(job.owner, job.notebook.notebook_id) if job.notebook else None
+            affinity = held.affinity
+            group = affinity.key if affinity is not None and affinity.in_order else None
             since = time.time() if held.moved else job.submitted_at
             waiting = Waiting(job.execution_id, priority, since, held, group, job.owner)
             if not self.queue.add(waiting):
@@ -300,15 +309,9 @@ class Dispatcher:
 
     async def _finish(self, held: Held, verdict: Verdict, message: str) -> None:
         msg, job = held.msg, held.job
-        notebook_id, cell_id = cell_ids(job)
         queued_ms = max(0, round((time.time() - job.submitted_at) * 1000))
-        await self.bus.publish_completion(
-            CompletionEvent(
-                execution_id=job.execution_id, verdict=verdict, queued_ms=queued_ms,
-                language=job.language, message=message, request_id=job.request_id,
-                webhook=job.webhook, notebook_id=notebook_id, cell_id=cell_id,
-            )
-        )
+        await self.bus.publish_completion(completion_for(job, verdict, message,
+                                                         queued_ms=queued_ms))
         await msg.ack()
 
     async def _stats(self) -> QueueStats:
@@ -335,19 +338,6 @@ class Dispatcher:
             await self._finish(item.handle, "cancelled", "stopped before it ran")
 
     async def _dead_letter(self, job: Job) -> None:
-        notebook_id, cell_id = cell_ids(job)
         await self.bus.free_slot(job.execution_id)
         await self.bus.publish_completion(
-            CompletionEvent(
-                execution_id=job.execution_id, verdict="internal_error", language=job.language,
-                message="no runner could finish this job", request_id=job.request_id,
-                webhook=job.webhook, notebook_id=notebook_id, cell_id=cell_id,
-            )
-        )
-
-
-def cell_ids(job: Job) -> tuple[str | None, str | None]:
-    """A notebook cell's ids, for a completion the dispatcher publishes itself."""
-    if job.notebook is None:
-        return None, None
-    return job.notebook.notebook_id, job.notebook.cell_id
+            completion_for(job, "internal_error", "no runner could finish this job"))

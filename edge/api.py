@@ -34,6 +34,7 @@ from contracts.messages import (
     Control,
     ExecutionRecord,
     Job,
+    ProgramJob,
     WebhookState,
     program_problem,
 )
@@ -211,7 +212,7 @@ class Api:
         priority = PRIORITY_BACKGROUND if spec.background else PRIORITY_API
         record = ExecutionRecord(execution_id, principal.owner, runtime.name, now,
                                  spec.request_id, spec.callback_url)
-        job = Job(
+        job = ProgramJob(
             execution_id=execution_id, language=runtime.name, files=spec.files,
             main_file=spec.main_file, owner=principal.owner, priority=priority,
             submitted_at=now, request_id=spec.request_id, reuse_key=f"api:{runtime.name}",

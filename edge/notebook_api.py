@@ -16,11 +16,17 @@ from contracts.api import (
     cell_request_decoder,
     notebook_request_decoder,
 )
-from contracts.messages import ExecutionRecord, NotebookAction, NotebookRecord, NotebookState
+from contracts.messages import (
+    KERNEL_RUNTIME,
+    ExecutionRecord,
+    NotebookAction,
+    NotebookRecord,
+    NotebookState,
+)
 from contracts.subjects import notebook_key
 from edge.api import Api, ApiProblem, decode, json_response, read_body
 from edge.auth import Principal
-from edge.notebooks import KERNEL_RUNTIME, cell_job, kernel_command, new_notebook_id
+from edge.notebooks import cell_job, kernel_command, new_notebook_id
 
 
 class NotebookApi:

@@ -12,8 +12,10 @@ import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from contracts.messages import (
+    KERNEL_RUNTIME,
     STDIN_WINDOW_BYTES,
     AttachExecution,
+    CellJob,
     CompletionEvent,
     Control,
     ControlAction,
@@ -30,6 +32,7 @@ from contracts.messages import (
     NotebookOutputEvent,
     NotebookRestart,
     OutputEvent,
+    ProgramJob,
     ServerEvent,
     SessionEvent,
     StatusEvent,
@@ -48,7 +51,7 @@ from edge.bus import EdgeBus, SubmitError, Watch
 from edge.fair_share import OpenRuns
 from edge.json_limits import structure_problem
 from edge.network_hint import needs_network
-from edge.notebooks import KERNEL_RUNTIME, cell_job, kernel_command, new_notebook_id
+from edge.notebooks import cell_job, kernel_command, new_notebook_id
 from edge.sessions import SessionTokens
 
 log = logging.getLogger(__name__)
@@ -304,7 +307,7 @@ class Connection:
         if problem:
             self.error("invalid_request", problem, frame.request_id)
             return
-        job = Job(
+        job = ProgramJob(
             execution_id=self.tokens.execution_id(self.session_id),
             language=runtime.name,
             files=frame.files,
@@ -338,11 +341,7 @@ class Connection:
             await self._forget(execution)
             self.error(exc.code, str(exc), job.request_id)
             return
-        cell = job.notebook
-        queued = StatusEvent(job.execution_id, "queued", request_id=job.request_id,
-                             notebook_id=cell.notebook_id if cell else None,
-                             cell_id=cell.cell_id if cell else None)
-        self.send(encode(queued).decode())
+        self.send(encode(queued_event(job)).decode())
         execution.opened = True
         for text in execution.held:
             self.send(text)
@@ -424,6 +423,16 @@ class Connection:
         reply = await self.bus.deliver_control(control)
         if not reply.accepted:
             self.error(reply.code, reply.message, execution_id=control.execution_id)
+
+
+def queued_event(job: Job) -> StatusEvent:
+    """What the client hears once its job is in the queue (a cell's with its ids)."""
+    match job:
+        case CellJob():
+            return StatusEvent(job.execution_id, "queued", request_id=job.request_id,
+                               notebook_id=job.notebook_id, cell_id=job.cell_id)
+        case ProgramJob():
+            return StatusEvent(job.execution_id, "queued", request_id=job.request_id)
 
 
 def stored_events(execution_id: str, completion: CompletionEvent,

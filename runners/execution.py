@@ -15,11 +15,12 @@ from contracts.messages import (
     Control,
     ControlReply,
     ExecutionEvent,
-    Job,
     OutputEvent,
+    ProgramJob,
     StatusEvent,
     TableEvent,
     Verdict,
+    completion_for,
 )
 from contracts.runtimes import Runtime, expand
 from contracts.settings import RunnerSettings
@@ -107,7 +108,7 @@ class Limits(Struct, frozen=True):
     processes: int
 
 
-def resolve_limits(job: Job, runtime: Runtime, settings: RunnerSettings) -> Limits:
+def resolve_limits(job: ProgramJob, runtime: Runtime, settings: RunnerSettings) -> Limits:
     """The request's limits, defaults from the runtime, all clamped to the server's maxima."""
     asked = job.limits
     base = runtime.limits
@@ -126,7 +127,7 @@ def resolve_limits(job: Job, runtime: Runtime, settings: RunnerSettings) -> Limi
     )
 
 
-def agent_command(job: Job, runtime: Runtime, limits: Limits,
+def agent_command(job: ProgramJob, runtime: Runtime, limits: Limits,
                   extra_env: Mapping[str, str] | None = None) -> dict[str, Any]:
     sources = runtime.sources([f.name for f in job.files])
     steps: list[dict[str, Any]] = []
@@ -166,42 +167,19 @@ def verdict_of(done: AgentEvent) -> Verdict:
     return "runtime_error" if failed else "ok"
 
 
-def completion_of(done: AgentEvent, job: Job, queued_ms: int, wall_ms: int) -> CompletionEvent:
-    verdict = verdict_of(done)
-    return CompletionEvent(
-        execution_id=job.execution_id,
-        verdict=verdict,
-        exit_code=done.get("exitCode"),
-        signal=done.get("signal"),
-        wall_ms=int(done.get("wallMs", wall_ms)),
-        cpu_ms=int(done.get("cpuMs", 0)),
-        memory_kb=int(done.get("memoryKb", 0)),
-        truncated=bool(done.get("outputExceeded")),
-        queued_ms=queued_ms,
-        language=job.language,
-        message=done.get("error"),
-        request_id=job.request_id,
-        webhook=job.webhook,
-    )
-
-
-def failure(job: Job, verdict: Verdict, message: str, queued_ms: int = 0,
-            wall_ms: int = 0) -> CompletionEvent:
-    return CompletionEvent(
-        execution_id=job.execution_id,
-        verdict=verdict,
-        wall_ms=wall_ms,
-        queued_ms=queued_ms,
-        language=job.language,
-        message=message,
-        request_id=job.request_id,
-        webhook=job.webhook,
+def completion_of(done: AgentEvent, job: ProgramJob, queued_ms: int, wall_ms: int
+                  ) -> CompletionEvent:
+    return completion_for(
+        job, verdict_of(done), done.get("error"), queued_ms=queued_ms,
+        wall_ms=int(done.get("wallMs", wall_ms)), exit_code=done.get("exitCode"),
+        signal=done.get("signal"), cpu_ms=int(done.get("cpuMs", 0)),
+        memory_kb=int(done.get("memoryKb", 0)), truncated=bool(done.get("outputExceeded")),
     )
 
 
 async def execute(
     sandbox: Sandbox,
-    job: Job,
+    job: ProgramJob,
     runtime: Runtime,
     limits: Limits,
     publish: Publish,

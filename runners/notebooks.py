@@ -19,15 +19,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from contracts.messages import (
+    CellJob,
     CompletionEvent,
     Control,
     ControlReply,
-    Job,
     NotebookCommand,
     NotebookOutputEvent,
     NotebookReply,
     StatusEvent,
     Verdict,
+    completion_for,
     encode,
 )
 from contracts.subjects import notebook_key
@@ -43,6 +44,9 @@ WARM_UP = {"op": "execute", "id": "warm-up", "silent": True,
                    "__import__('matplotlib_inline.backend_inline')"}
 """Run silently in a spare kernel: the libraries a plot needs are loaded before anyone asks
 (nothing is bound in the user's namespace, and the cell count stays at 0)."""
+SPARE_KERNEL = "python"
+"""The kernel the spares run (a bash notebook starts its own); every kernel's image is
+``contracts.messages.KERNEL_RUNTIME``."""
 SPARE_RETRY_S = 5.0
 DEADLINE_CHECK_S = 0.5
 INTERRUPT_GRACE_S = 10.0
@@ -131,7 +135,7 @@ class Kernels:
                 await self._refill.wait()
                 continue
             try:
-                sandbox = await self._started("python")
+                sandbox = await self._started(SPARE_KERNEL)
                 try:
                     await self._warm_up(sandbox)
                 except (AgentGone, SandboxError) as exc:
@@ -157,19 +161,17 @@ class Kernels:
 
     # --- cells ------------------------------------------------------------------------------------
 
-    async def run(self, job: Job, limits: CellLimits, publish: Publish,
+    async def run(self, job: CellJob, limits: CellLimits, publish: Publish,
                   queued_ms: int) -> CompletionEvent:
-        cell = job.notebook
-        assert cell is not None, "a notebook job"
-        key = notebook_key(job.owner, cell.notebook_id)
+        key = notebook_key(job.owner, job.notebook_id)
         try:
-            kernel = await self._kernel(key, cell.kernel)
+            kernel = await self._kernel(key, job.kernel)
         except SandboxError as exc:
-            return self._completion(job, "internal_error", queued_ms, message=str(exc))
+            return completion_for(job, "internal_error", str(exc), queued_ms=queued_ms)
         async with kernel.lock:
             if self._kernels.get(key) is not kernel:  # closed while this cell waited
-                return self._completion(job, "cancelled", queued_ms,
-                                        message="the notebook was closed")
+                return completion_for(job, "cancelled", "the notebook was closed",
+                                      queued_ms=queued_ms)
             kernel.running, kernel.ended_by, kernel.interrupted = job.execution_id, None, False
             kernel.deadline = kernel.wall_end = time.monotonic() + limits.wall_ms / 1000
             control = await self._subscribe_control(
@@ -182,17 +184,15 @@ class Kernels:
                 with contextlib.suppress(Exception):
                     await control.unsubscribe()
 
-    async def _run_cell(self, kernel: Kernel, job: Job, limits: CellLimits, publish: Publish,
-                        queued_ms: int) -> CompletionEvent:
-        cell = job.notebook
-        assert cell is not None
+    async def _run_cell(self, kernel: Kernel, job: CellJob, limits: CellLimits,
+                        publish: Publish, queued_ms: int) -> CompletionEvent:
         started = time.monotonic()
         run = CellRun()
         try:
-            await self._send(kernel, {"op": "execute", "id": job.execution_id, "code": cell.code,
+            await self._send(kernel, {"op": "execute", "id": job.execution_id, "code": job.code,
                                       "outputBytes": limits.output_bytes})
             await publish(StatusEvent(job.execution_id, "running", request_id=job.request_id,
-                                      notebook_id=cell.notebook_id, cell_id=cell.cell_id))
+                                      notebook_id=job.notebook_id, cell_id=job.cell_id))
             while True:
                 event = await self._next(kernel)
                 if event is None:
@@ -203,9 +203,9 @@ class Kernels:
                 done = await self._on_kernel(kernel, job, data, run, limits, publish)
                 if done is not None:
                     wall_ms = round((time.monotonic() - started) * 1000)
-                    return self._completion(job, done[0], queued_ms, wall_ms=wall_ms,
-                                            message=done[1], count=run.count,
-                                            truncated=run.truncated)
+                    return completion_for(job, done[0], done[1], queued_ms=queued_ms,
+                                          wall_ms=wall_ms, execution_count=run.count,
+                                          truncated=run.truncated)
         except AgentGone:
             verdict = kernel.ended_by or "internal_error"
             message = ("the notebook was closed" if kernel.closing else
@@ -213,9 +213,9 @@ class Kernels:
                        if kernel.interrupted else
                        "the kernel's container stopped; its state is lost")
             await self._remove(kernel, taken_away=kernel.interrupted and not kernel.closing)
-            return self._completion(job, verdict, queued_ms, message=message,
-                                    wall_ms=round((time.monotonic() - started) * 1000),
-                                    truncated=run.truncated)
+            return completion_for(job, verdict, message, queued_ms=queued_ms,
+                                  wall_ms=round((time.monotonic() - started) * 1000),
+                                  truncated=run.truncated)
 
     async def _next(self, kernel: Kernel) -> AgentEvent | None:
         """The sandbox's next event; None when the cell's deadline passed and it was
@@ -249,11 +249,9 @@ class Kernels:
             kernel.deadline = min(time.monotonic() + grace, kernel.wall_end + HARD_END_GRACE_S)
         await self._send(kernel, {"op": "interrupt"})
 
-    async def _on_kernel(self, kernel: Kernel, job: Job, data: dict[str, Any], run: CellRun,
+    async def _on_kernel(self, kernel: Kernel, job: CellJob, data: dict[str, Any], run: CellRun,
                          limits: CellLimits, publish: Publish) -> tuple[Verdict, str | None] | None:
         """Relay one message of the bridge; the cell's verdict once it is done."""
-        cell = job.notebook
-        assert cell is not None
         mine = data.get("id") == job.execution_id
         msg = data.get("msg")
         if msg == "output" and mine and isinstance(data.get("output"), dict):
@@ -264,7 +262,7 @@ class Kernels:
                 if not kernel.interrupted:
                     await self._interrupt(kernel, "output_limit")
                 return None
-            await publish(NotebookOutputEvent(job.execution_id, cell.notebook_id, cell.cell_id,
+            await publish(NotebookOutputEvent(job.execution_id, job.notebook_id, job.cell_id,
                                               output))
         elif msg == "done" and mine:
             count = data.get("executionCount")
@@ -276,18 +274,6 @@ class Kernels:
         elif msg == "exited":
             raise AgentGone("the kernel bridge exited")
         return None
-
-    def _completion(self, job: Job, verdict: Verdict, queued_ms: int, *, wall_ms: int = 0,
-                    message: str | None = None, count: int | None = None,
-                    truncated: bool = False) -> CompletionEvent:
-        cell = job.notebook
-        assert cell is not None
-        return CompletionEvent(
-            execution_id=job.execution_id, verdict=verdict, wall_ms=wall_ms,
-            truncated=truncated, queued_ms=queued_ms, language=job.language, message=message,
-            request_id=job.request_id, webhook=job.webhook, notebook_id=cell.notebook_id,
-            cell_id=cell.cell_id, execution_count=count,
-        )
 
     # --- kernels ----------------------------------------------------------------------------------
 
@@ -306,7 +292,7 @@ class Kernels:
             return kernel
 
     async def _start(self, key: str, name: str) -> Kernel:
-        if name == "python":
+        if name == SPARE_KERNEL:
             while self._spare:
                 spare = self._spare.pop(0)
                 self._refill.set()

@@ -11,7 +11,16 @@ from typing import Any
 
 import msgspec
 
-from contracts.messages import CompletionEvent, Isolation, Job, RunnerInfo
+from contracts.messages import (
+    KERNEL_RUNTIME,
+    CellJob,
+    CompletionEvent,
+    Isolation,
+    Job,
+    ProgramJob,
+    RunnerInfo,
+    completion_for,
+)
 from contracts.runtimes import Catalog, Runtime, strongest
 from contracts.settings import RunnerSettings
 from contracts.subjects import RUNNER_HEARTBEAT_S
@@ -21,7 +30,6 @@ from runners.execution import (
     Publish,
     RunControl,
     execute,
-    failure,
     resolve_limits,
 )
 from runners.link import AgentGone
@@ -71,11 +79,11 @@ class Runner:
             DockerSessions(sandboxes), settings.session_subnets, settings.container_ttl_s,
             sandboxes.instance, lambda: catalog.get("sql") if "sql" in versions else None,
         )
-        python = catalog.get("python") if "python" in versions else None
+        image = catalog.get(KERNEL_RUNTIME) if KERNEL_RUNTIME in versions else None
         self.kernels: dict[Isolation, Kernels] = {}
         """Notebook kernels by isolation; spares only of the runner's own."""
-        self._kernels(strongest(settings.default_isolation, python.isolation if python else "runc"),
-                      spares=settings.kernel_spares if python else 0)
+        self._kernels(strongest(settings.default_isolation, image.isolation if image else "runc"),
+                      spares=settings.kernel_spares if image else 0)
         self.active = 0
         self.jobs = 0
         self.reused = 0
@@ -97,11 +105,11 @@ class Runner:
     def _kernels(self, isolation: Isolation, spares: int = 0) -> Kernels:
         kernels = self.kernels.get(isolation)
         if kernels is None:
-            python = self.catalog.get("python")
+            image = self.catalog.get(KERNEL_RUNTIME)
             kernels = Kernels(
                 lambda: self._create_kernel(isolation), self.sandboxes.destroy,
                 self._take_away,
-                {**BASE_ENV, **(python.env if python else {})}, self.settings.kernel_ttl_s,
+                {**BASE_ENV, **(image.env if image else {})}, self.settings.kernel_ttl_s,
                 self.bus.subscribe_notebook, self.bus.subscribe_control, spares=spares,
             )
             self.kernels[isolation] = kernels
@@ -111,7 +119,7 @@ class Runner:
 
     def isolation_for(self, job: Job) -> Isolation:
         """The strongest of what the job's key, its language and this runner ask for."""
-        runtime = self.catalog.get(job.language)
+        runtime = self.catalog.get(job.runtime)
         return strongest(job.isolation, self.settings.default_isolation,
                          runtime.isolation if runtime else "runc")
 
@@ -196,7 +204,7 @@ class Runner:
         """Run the job; a failure of the runner itself ends it ``internal_error`` (once: a
         redelivery would only fail again)."""
         async def running() -> None:
-            if job.interactive:  # a socket was told by the status event
+            if isinstance(job, ProgramJob) and job.interactive:  # told by the status event
                 return
             try:  # the HTTP API's status only: a NATS hiccup must not fail the job
                 await self.bus.mark_running(job.execution_id)
@@ -210,7 +218,7 @@ class Runner:
                 job, kept.publish if job.keep_output else self.bus.publish_event)
         except Exception:
             log.exception("job %s failed inside the runner", job.execution_id)
-            return failure(job, "internal_error", "the runner failed while running it")
+            return completion_for(job, "internal_error", "the runner failed while running it")
         if job.keep_output:
             await self.bus.put_output(job.execution_id, kept.stored(completion))
         return completion
@@ -223,20 +231,27 @@ class Runner:
 
     async def run_job(self, job: Job, publish: Publish) -> CompletionEvent:
         queued_ms = max(0, round((time.time() - job.submitted_at) * 1000))
-        if job.notebook is not None:
-            kernels = self._kernels(self.isolation_for(job))
-            return await kernels.run(job, self._cell_limits(job), publish, queued_ms)
+        match job:
+            case CellJob():
+                kernels = self._kernels(self.isolation_for(job))
+                return await kernels.run(job, self._cell_limits(job), publish, queued_ms)
+            case ProgramJob():
+                return await self.run_program(job, publish, queued_ms)
+
+    async def run_program(self, job: ProgramJob, publish: Publish,
+                          queued_ms: int) -> CompletionEvent:
         runtime = self.catalog.get(job.language)
         served = runtime is not None and runtime.name in self.versions
         pool = self._pool(runtime, self.isolation_for(job)) if runtime and served else None
         if runtime is None or pool is None:
-            return failure(job, "internal_error", f"this runner has no {job.language!r} runtime",
-                           queued_ms)
+            return completion_for(job, "internal_error",
+                                  f"this runner has no {job.language!r} runtime",
+                                  queued_ms=queued_ms)
         try:
             session = await self._session_for(job)
             sandbox = await self._sandbox_for(job, pool, session)
         except SandboxError as exc:
-            return failure(job, "internal_error", str(exc), queued_ms)
+            return completion_for(job, "internal_error", str(exc), queued_ms=queued_ms)
         if session is None:
             return await self._run_in(sandbox, job, runtime, publish, queued_ms, {})
         done = self.sessions.using(session)
@@ -245,7 +260,7 @@ class Runner:
         finally:
             await done()
 
-    async def _run_in(self, sandbox: Sandbox, job: Job, runtime: Runtime, publish: Publish,
+    async def _run_in(self, sandbox: Sandbox, job: ProgramJob, runtime: Runtime, publish: Publish,
                       queued_ms: int, env: dict[str, str]) -> CompletionEvent:
         limits = resolve_limits(job, runtime, self.settings)
         control = RunControl(sandbox.link)
@@ -260,16 +275,18 @@ class Runner:
             log.warning("sandbox %s did not end job %s in time: taken away", sandbox.short_id,
                         job.execution_id)
             await self._take_away(sandbox)
-            return failure(job, over.verdict, over.message, queued_ms, over.wall_ms)
+            return completion_for(job, over.verdict, over.message, queued_ms=queued_ms,
+                                  wall_ms=over.wall_ms)
         except (AgentGone, SandboxError) as exc:
             log.warning("sandbox %s failed: %s", sandbox.short_id, exc)
             oom = sandbox.isolation == "gvisor" and await self.sandboxes.oom_killed(sandbox)
             await self.sandboxes.destroy(sandbox)
             if oom:  # gVisor's kernel holds the program's memory: the whole sandbox went
                 wall_ms = round((time.monotonic() - started) * 1000)
-                return failure(job, "memory_limit", "the program ran out of memory", queued_ms,
-                               wall_ms)
-            return failure(job, "internal_error", "the sandbox stopped answering", queued_ms)
+                return completion_for(job, "memory_limit", "the program ran out of memory",
+                                      queued_ms=queued_ms, wall_ms=wall_ms)
+            return completion_for(job, "internal_error", "the sandbox stopped answering",
+                                  queued_ms=queued_ms)
         finally:
             await subscription.unsubscribe()
         self._release(job, sandbox, control.hard_end())
@@ -288,7 +305,7 @@ class Runner:
         return await self.sandboxes.create(msgspec.structs.replace(runtime, limits=limits),
                                            sandbox.attachment, isolation=sandbox.isolation)
 
-    def _cell_limits(self, job: Job) -> CellLimits:
+    def _cell_limits(self, job: CellJob) -> CellLimits:
         """A cell may run up to the server's maximum wall time (as an IDE run may)."""
         asked = job.limits
         wall = (asked.wall_ms if asked and asked.wall_ms else None) or self.settings.max_wall_ms
@@ -298,17 +315,18 @@ class Runner:
                           min(output_kb, self.settings.output_cap_kb) * 1024)
 
     async def _create_kernel(self, isolation: Isolation) -> Sandbox:
-        python = self.catalog.get("python")
-        if python is None or "python" not in self.versions:
-            raise SandboxError("this runner has no python image for notebook kernels")
-        return await self.sandboxes.create(python, kernel=True, isolation=isolation)
+        image = self.catalog.get(KERNEL_RUNTIME)
+        if image is None or KERNEL_RUNTIME not in self.versions:
+            raise SandboxError(f"this runner has no {KERNEL_RUNTIME} image for notebook kernels")
+        return await self.sandboxes.create(image, kernel=True, isolation=isolation)
 
-    async def _session_for(self, job: Job) -> Session | None:
+    async def _session_for(self, job: ProgramJob) -> Session | None:
         if not job.network:
             return None
         return await self.sessions.open(job.owner, with_database=wants_database(job))
 
-    async def _sandbox_for(self, job: Job, pool: WarmPool, session: Session | None) -> Sandbox:
+    async def _sandbox_for(self, job: ProgramJob, pool: WarmPool,
+                           session: Session | None) -> Sandbox:
         isolation = self.isolation_for(job)
         if job.reuse_key:
             kept = await self.reuse.take(job.owner, job.reuse_key, pool.runtime.name)
@@ -332,7 +350,7 @@ class Runner:
             return await self.sandboxes.create(pool.runtime, session.attachment(job.main_file),
                                                isolation=isolation)
 
-    def _release(self, job: Job, sandbox: Sandbox, reset_by: float) -> None:
+    def _release(self, job: ProgramJob, sandbox: Sandbox, reset_by: float) -> None:
         """Wipe and park a sandbox for its owner's next run, or destroy a single-use one."""
         if job.reuse_key:
             work = self.reuse.recycle(job.owner, job.reuse_key, sandbox,
@@ -395,6 +413,6 @@ def pool_name(language: str, isolation: Isolation) -> str:
     return language if isolation == "runc" else f"{language}/{isolation}"
 
 
-def wants_database(job: Job) -> bool:
+def wants_database(job: ProgramJob) -> bool:
     """SQL scripts, and programs that name the ``mysql`` host, get the session's database."""
     return job.language == "sql" or any("mysql" in f.content.lower() for f in job.files)

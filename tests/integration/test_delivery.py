@@ -14,7 +14,7 @@ from nats.aio.client import Client as Nats
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from contracts import subjects
-from contracts.messages import Job, SourceFile, completion_decoder, encode
+from contracts.messages import ProgramJob, SourceFile, completion_decoder, encode
 from tests.conftest import Running
 from tests.integration.wsclient import completion_count, stored_completion
 from tests.runs_seen import runs_seen
@@ -27,11 +27,11 @@ async def nc(platform: Running) -> AsyncIterator[Nats]:
     await client.close()
 
 
-def job(code: str = "print('once')") -> Job:
+def job(code: str = "print('once')") -> ProgramJob:
     execution_id = uuid.uuid4().hex
-    return Job(execution_id=execution_id, language="python", main_file="main.py",
-               files=[SourceFile("main.py", code)], owner=f"anon:{execution_id}", priority=1,
-               submitted_at=time.time())
+    return ProgramJob(execution_id=execution_id, language="python", main_file="main.py",
+                      files=[SourceFile("main.py", code)], owner=f"anon:{execution_id}",
+                      priority=1, submitted_at=time.time())
 
 
 async def test_a_job_published_twice_is_queued_and_completed_once(

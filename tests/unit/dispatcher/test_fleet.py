@@ -3,7 +3,7 @@ back to the runner holding them; silent runners get nothing."""
 
 from __future__ import annotations
 
-from contracts.messages import Job, NotebookCell, PoolInfo, RunnerInfo
+from contracts.messages import CellJob, PoolInfo, ProgramJob, RunnerInfo
 from dispatcher.fleet import Fleet, affinity_of, needed_language
 
 
@@ -13,11 +13,16 @@ def info(runner_id: str, capacity: int = 4, active: int = 0, warm: int = 0,
                       pools={lang: PoolInfo(warm=warm) for lang in languages})
 
 
-def job(**fields: object) -> Job:
+def job(**fields: object) -> ProgramJob:
     base: dict[str, object] = {"execution_id": "e1", "language": "python", "files": [],
                                "main_file": "main.py", "owner": "session:s1", "priority": 2,
                                "submitted_at": 0.0}
-    return Job(**{**base, **fields})  # type: ignore[arg-type]
+    return ProgramJob(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def cell(kernel: str = "python") -> CellJob:
+    return CellJob(execution_id="e2", owner="session:s1", priority=0, submitted_at=0.0,
+                   notebook_id="nb", cell_id="c1", code="x", kernel=kernel)
 
 
 def test_a_runner_with_a_free_warm_container_goes_first() -> None:
@@ -95,12 +100,14 @@ def test_affinity_to_a_silent_runner_moves_to_a_live_one() -> None:
 
 
 def test_notebooks_and_networked_runs_need_their_runner_kept_containers_like_it() -> None:
-    cell = affinity_of(job(notebook=NotebookCell("nb", "c1", "x")))
+    notebook = affinity_of(cell())
     networked = affinity_of(job(network=True))
     kept = affinity_of(job(reuse_key="tab"))
-    assert cell is not None and cell.hard and cell.key.startswith("notebook.")
+    assert notebook is not None and notebook.hard and notebook.key.startswith("notebook.")
     assert networked is not None and networked.hard and networked.key.startswith("session.")
+    assert notebook.in_order and not networked.in_order
     assert kept is not None and not kept.hard and kept.key == networked.key
     assert affinity_of(job()) is None
     assert affinity_of(job(owner="session:s2", network=True)) != networked
-    assert needed_language(job(language="bash", notebook=NotebookCell("nb", "c1", "x"))) == "python"
+    assert needed_language(cell(kernel="bash")) == "python"
+    assert needed_language(job(language="bash")) == "bash"

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from contracts.messages import Job, Limits, SourceFile
+from contracts.messages import Limits, ProgramJob, SourceFile
 from contracts.runtimes import Runtime, RuntimeLimits
 from contracts.settings import RunnerSettings
 from runners.execution import agent_command, completion_of, resolve_limits, verdict_of
@@ -21,13 +21,13 @@ C = Runtime(
 SETTINGS = RunnerSettings(max_wall_ms=300_000, max_memory_mb=1024, output_cap_kb=1024)
 
 
-def job(**changes: Any) -> Job:
+def job(**changes: Any) -> ProgramJob:
     fields: dict[str, Any] = {
         "execution_id": "e1", "language": "python", "files": [SourceFile("main.py", "")],
         "main_file": "main.py", "owner": "anon:e1", "priority": 1, "submitted_at": 0.0,
     }
     fields.update(changes)
-    return Job(**fields)
+    return ProgramJob(**fields)
 
 
 def done(**fields: Any) -> dict[str, Any]:
