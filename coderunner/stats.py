@@ -27,8 +27,8 @@ async def collect(nats_url: str) -> AdminMetrics:
     bus = EdgeBus(nats_url)
     await bus.connect(once=True)
     try:
-        queue = combine_queue_stats(await bus.queue_stats())
-        return admin_metrics(await bus.runners(), queue)
+        queue = combine_queue_stats(await bus.jobs.stats())
+        return admin_metrics(await bus.runners.alive(), queue)
     finally:
         await bus.close()
 

@@ -42,9 +42,10 @@ from contracts.runtimes import Catalog
 from contracts.settings import EdgeSettings
 from contracts.subjects import PRIORITY_API, PRIORITY_BACKGROUND
 from edge.auth import AuthError, Forbidden, KeyRing, Principal
-from edge.bus import EdgeBus, QueueFull, SubmitError
+from edge.bus import EdgeBus
 from edge.json_limits import structure_problem
 from edge.limits import Limits
+from edge.nats_connection import QueueFull, SubmitError
 from edge.stats import admin_metrics, combine_queue_stats
 from edge.webhooks import Policy
 from edge.ws import is_running_event
@@ -109,7 +110,8 @@ class Api:
         self.catalog = catalog
         self.bus = bus
         self.keys = keys
-        self.limits = Limits(bus, settings.rate_per_minute, settings.key_max_concurrent)
+        self.limits = Limits(bus.limits, bus.events.completion, bus.records.get,
+                             settings.rate_per_minute, settings.key_max_concurrent)
         self.policy = Policy(settings.callback_allow_private, settings.callback_allow_link_local)
 
     def routes(self) -> list[Route]:
@@ -152,7 +154,7 @@ class Api:
 
     async def owned(self, principal: Principal, execution_id: str) -> ExecutionRecord:
         valid = EXECUTION_ID.fullmatch(execution_id) is not None
-        record = await self.bus.record(execution_id) if valid else None
+        record = await self.bus.records.get(execution_id) if valid else None
         if record is None or record.owner != principal.owner:
             raise ApiProblem(404, "not_found", f"no execution {execution_id!r} for this caller")
         return record
@@ -178,7 +180,7 @@ class Api:
         digest = hashlib.sha256(f"{principal.owner}\0{key}".encode()).hexdigest()
         body_hash = hashlib.sha256(body).hexdigest()
         execution_id = uuid.uuid4().hex
-        taken = await self.bus.claim_idempotency(
+        taken = await self.bus.idempotency.claim(
             digest, to_json({"id": execution_id, "body": body_hash}))
         if taken is not None:
             first = msgspec.json.decode(taken)
@@ -189,7 +191,7 @@ class Api:
         try:
             await self.accept(principal, spec, execution_id)
         except (ApiProblem, SubmitError):
-            await self.bus.release_idempotency(digest)
+            await self.bus.idempotency.release(digest)
             raise
         return await self.answer(request, execution_id)
 
@@ -235,12 +237,12 @@ class Api:
             raise ApiProblem(429, "quota_exceeded", f"this key has {self.limits.max_unfinished} "
                              "executions unfinished; wait for one to complete", retry_after=1)
         try:
-            await self.bus.put_record(record)
-            await self.bus.submit(job)
+            await self.bus.records.put(record)
+            await self.bus.jobs.submit(job)
         except Exception as exc:
             # Best effort: a place left counted is freed when the key runs out of room.
             with contextlib.suppress(Exception):
-                await self.bus.delete_record(execution_id)
+                await self.bus.records.delete(execution_id)
             with contextlib.suppress(Exception):
                 await self.limits.release(execution_id)
             if isinstance(exc, QueueFull):
@@ -259,7 +261,7 @@ class Api:
         wait_s = self.wait_of(request)
         if wait_s is None and not replayed:
             return json_response(Accepted(execution_id), 202, headers)
-        record = await self.bus.record(execution_id)
+        record = await self.bus.records.get(execution_id)
         if record is None:
             raise ApiProblem(409, "in_progress", "the first request with this Idempotency-Key "
                              "is still being accepted; retry", retry_after=1)
@@ -282,9 +284,9 @@ class Api:
         return min(max(asked, 0.0), float(self.settings.wait_max_s))
 
     async def wait_for(self, record: ExecutionRecord, wait_s: float) -> ExecutionResult:
-        waiter = await self.bus.completion_waiter(record.execution_id)
+        waiter = await self.bus.events.completion_waiter(record.execution_id)
         try:
-            completion = await self.bus.completion(record.execution_id)
+            completion = await self.bus.events.completion(record.execution_id)
             if completion is None:
                 # The completion as published: the stream may store it a moment later.
                 completion = await waiter.wait(wait_s)
@@ -295,12 +297,12 @@ class Api:
     async def result(self, record: ExecutionRecord,
                      completion: CompletionEvent | None = None) -> ExecutionResult:
         execution_id = record.execution_id
-        completion = completion or await self.bus.completion(execution_id)
-        running = completion is None and await self.bus.is_running(execution_id)
-        output = await self.bus.output(execution_id) if completion else None
+        completion = completion or await self.bus.events.completion(execution_id)
+        running = completion is None and await self.bus.records.is_running(execution_id)
+        output = await self.bus.records.output(execution_id) if completion else None
         webhook = None
         if record.callback_url:  # no attempt yet: pending
-            webhook = await self.bus.webhook_state(execution_id) or WebhookState("pending")
+            webhook = await self.bus.records.webhook_state(execution_id) or WebhookState("pending")
         return result_of(record, completion, running, output, webhook)
 
     async def batch(self, request: Request) -> Response:
@@ -332,7 +334,7 @@ class Api:
         seconds), else 202. 409 when it had completed already."""
         principal = await self.caller(request)
         record = await self.owned(principal, request.path_params["id"])
-        if await self.bus.completion(record.execution_id) is not None:
+        if await self.bus.events.completion(record.execution_id) is not None:
             raise ApiProblem(409, "already_completed", "the execution has completed already")
         await self.stop(record.execution_id)
         result = await self.result(record)
@@ -348,13 +350,13 @@ class Api:
             if last:
                 done.set()
             elif is_running_event(data):
-                await self.bus.control(stop)
+                await self.bus.commands.control(stop)
 
-        watch = await self.bus.watch(execution_id, on_event)
+        watch = await self.bus.events.watch(execution_id, on_event)
         try:
-            await self.bus.control(stop)
-            if await self.bus.is_running(execution_id):
-                await self.bus.control(stop)
+            await self.bus.commands.control(stop)
+            if await self.bus.records.is_running(execution_id):
+                await self.bus.commands.control(stop)
             await asyncio.wait_for(done.wait(), CANCEL_WAIT_S)
         except TimeoutError:
             pass
@@ -366,7 +368,7 @@ class Api:
     async def runtimes(self, request: Request) -> Response:
         """The catalog's languages that a live runner serves, with their image's version."""
         versions: dict[str, str] = {}
-        for runner in await self.bus.runners():
+        for runner in await self.bus.runners.alive():
             versions.update(runner.versions)
         return json_response([
             RuntimeInfo(r.name, r.display_name, versions[r.name], r.aliases, r.extension,
@@ -376,15 +378,15 @@ class Api:
 
     async def queue_stats(self, request: Request) -> Response:
         await self.caller(request)
-        view = combine_queue_stats(await self.bus.queue_stats())
+        view = combine_queue_stats(await self.bus.jobs.stats())
         if view is None:
             raise ApiProblem(503, "not_ready", "no dispatcher answered", retry_after=1)
         return json_response(view)
 
     async def admin(self, request: Request) -> Response:
         await self.caller(request, admin=True)
-        queue = combine_queue_stats(await self.bus.queue_stats())
-        return json_response(admin_metrics(await self.bus.runners(), queue))
+        queue = combine_queue_stats(await self.bus.jobs.stats())
+        return json_response(admin_metrics(await self.bus.runners.alive(), queue))
 
 
 async def read_body(request: Request) -> bytes:

@@ -27,7 +27,7 @@ from contracts.runtimes import Catalog
 from contracts.settings import EdgeSettings
 from edge.api import Api, ApiProblem, json_response, problem_response
 from edge.auth import KeyRing
-from edge.bus import EdgeBus, SubmitError
+from edge.bus import EdgeBus
 from edge.cross_origin import (
     CrossOriginGuard,
     api_refusal,
@@ -39,6 +39,7 @@ from edge.fair_share import OpenRuns
 from edge.judge0 import Judge0
 from edge.judge0_http import judge0_route
 from edge.metrics import Metrics
+from edge.nats_connection import SubmitError
 from edge.notebook_api import NotebookApi
 from edge.openapi import openapi_document
 from edge.piston import Piston
@@ -110,11 +111,11 @@ class Edge:
         self.webhooks = WebhookDeliverer(
             settings.webhook_secret or secrets.token_hex(32), self.api.policy,
             settings.webhook_max_attempts, settings.webhook_timeout_s, self.webhook_target,
-            bus.put_webhook_state,
+            bus.records.put_webhook_state,
         )
 
     async def start(self) -> asyncio.Task[None]:
-        await self.bus.on_completions(self.completed)
+        await self.bus.events.on_completions(self.completed)
         return asyncio.create_task(self.deliver_webhooks())
 
     def completed(self, completion: CompletionEvent) -> None:
@@ -138,7 +139,7 @@ class Edge:
 
     async def webhook_target(self, execution_id: str
                              ) -> tuple[str, ExecutionResult | Callback] | None:
-        record = await self.bus.record(execution_id)
+        record = await self.bus.records.get(execution_id)
         if record is None or not record.callback_url:
             return None
         if (judge0_body := await self.judge0.callback_body(record)) is not None:
@@ -149,14 +150,14 @@ class Edge:
         ack_wait = float(self.settings.webhook_timeout_s + 20)
         while True:
             try:
-                await self.bus.bind_webhooks(self.settings.webhook_max_attempts, ack_wait)
+                await self.bus.webhooks.bind(self.settings.webhook_max_attempts, ack_wait)
                 break
             except Exception as exc:  # NotReady until a dispatcher made the stream
                 log.debug("webhooks not bound yet: %s", exc)
                 await asyncio.sleep(1)
         while True:
             try:
-                batch = await self.bus.webhook_batch(WEBHOOK_BATCH)
+                batch = await self.bus.webhooks.batch(WEBHOOK_BATCH)
                 for unwanted in (m for m in batch if not m.wanted):
                     await unwanted.ack()  # most completions: no callback, no lookup
                 await asyncio.gather(*(
@@ -209,7 +210,7 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
 
     async def health(request: Request) -> JSONResponse:
         """200 once jobs can be queued (a dispatcher has made the streams), else 503."""
-        if await edge.bus.queue_ready():
+        if await edge.bus.jobs.ready():
             return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "starting"}, status_code=503)
 
@@ -218,8 +219,9 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
 
     async def prometheus(request: Request) -> Response:
         await edge.api.caller(request, admin=True)
-        queue = combine_queue_stats(await edge.bus.queue_stats())
-        body = edge.metrics.render(queue, admin_metrics(await edge.bus.runners(), queue))
+        queue = combine_queue_stats(await edge.bus.jobs.stats())
+        runners = await edge.bus.runners.alive()
+        body = edge.metrics.render(queue, admin_metrics(runners, queue))
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     # /api is a router of its own, so that a wrong method there is a 405 with its Allow header

@@ -104,7 +104,7 @@ class Judge0:
         if not wait:
             return JSONResponse({"token": token}, 201)
         execution_id = execution_id_of(token)
-        record = await self.bus.record(execution_id)
+        record = await self.bus.records.get(execution_id)
         if record is None:
             raise error(503, "the submission was accepted but cannot be read yet")
         result = await self.api.wait_for(record, float(self.api.settings.wait_max_s))
@@ -126,12 +126,13 @@ class Judge0:
         stored = msgspec.structs.replace(planned.stored, additional_files=len(files))
         spec = self.execution_request(planned, files, principal)
         execution_id = uuid.uuid4().hex
-        await self.bus.put_value(subjects.judge0_key(execution_id), msgspec.json.encode(stored))
+        await self.bus.executions.put(subjects.judge0_key(execution_id),
+                                      msgspec.json.encode(stored))
         try:
             await self.api.accept(principal, spec, execution_id,
                                   compile_options=tuple(planned.compile_options))
         except ApiProblem as exc:
-            await self.bus.delete_value(subjects.judge0_key(execution_id))
+            await self.bus.executions.delete(subjects.judge0_key(execution_id))
             if exc.status == 400:  # the program itself: a field's error, as Judge0 has it
                 raise Judge0Error(422, {field_of(exc.code): [exc.message]}) from None
             raise
@@ -162,7 +163,7 @@ class Judge0:
         def add(value: bytes | None) -> bytes:
             owned = j.owned_decoder.decode(value) if value else j.Owned()
             return msgspec.json.encode(j.Owned([token, *owned.tokens][:MAX_OWNED]))
-        await self.bus.change_value(subjects.judge0_owned_key(principal.owner), add)
+        await self.bus.executions.change(subjects.judge0_owned_key(principal.owner), add)
 
     async def found(self, principal: Principal, token: str
                     ) -> tuple[ExecutionRecord, j.StoredSubmission] | None:
@@ -170,10 +171,10 @@ class Judge0:
         execution_id = execution_id_of(token)
         if len(execution_id) != 32 or any(c not in "0123456789abcdef" for c in execution_id):
             return None
-        record = await self.bus.record(execution_id)
+        record = await self.bus.records.get(execution_id)
         if record is None or record.owner != principal.owner:
             return None
-        data = await self.bus.value(subjects.judge0_key(execution_id))
+        data = await self.bus.executions.get(subjects.judge0_key(execution_id))
         return (record, j.stored_decoder.decode(data)) if data else None
 
     async def submission(self, record: ExecutionRecord, stored: j.StoredSubmission,
@@ -187,8 +188,8 @@ class Judge0:
 
     async def answer(self, token: str, result: ExecutionResult, base64_encoded: bool,
                      fields: tuple[str, ...], status: int = 200) -> Response:
-        record = await self.bus.record(result.id)
-        data = await self.bus.value(subjects.judge0_key(result.id))
+        record = await self.bus.records.get(result.id)
+        data = await self.bus.executions.get(subjects.judge0_key(result.id))
         if record is None or data is None:
             raise error(404, "Not Found")
         submission = await self.submission(record, j.stored_decoder.decode(data),
@@ -218,7 +219,7 @@ class Judge0:
         execution_id = record.execution_id
         for key in (subjects.judge0_key(execution_id), subjects.output_key(execution_id),
                     subjects.webhook_key(execution_id), subjects.record_key(execution_id)):
-            await self.bus.delete_value(key)
+            await self.bus.executions.delete(key)
         return JSONResponse(j.select(submission, fields))
 
     async def index(self, request: Request) -> Response:
@@ -233,7 +234,7 @@ class Judge0:
         if per_page < 0:
             raise error(400, f"invalid per_page: {per_page}")
         per_page = min(per_page, MAX_PER_PAGE)
-        data = await self.bus.value(subjects.judge0_owned_key(principal.owner))
+        data = await self.bus.executions.get(subjects.judge0_owned_key(principal.owner))
         tokens = j.owned_decoder.decode(data).tokens if data else []
         shown = []
         for token in tokens[(page - 1) * per_page: page * per_page]:
@@ -336,7 +337,7 @@ class Judge0:
 
     async def workers(self, request: Request) -> Response:
         await self.caller(request)
-        view = combine_queue_stats(await self.bus.queue_stats())
+        view = combine_queue_stats(await self.bus.jobs.stats())
         if view is None:
             raise error(503, "no dispatcher answered")
         queue = view.queue
@@ -350,7 +351,7 @@ class Judge0:
     async def callback_body(self, record: ExecutionRecord) -> bytes | None:
         """A Judge0 submission's callback body (base64, the default fields, as Judge0 PUTs
         it), or None when the execution is not a Judge0 submission."""
-        data = await self.bus.value(subjects.judge0_key(record.execution_id))
+        data = await self.bus.executions.get(subjects.judge0_key(record.execution_id))
         if data is None:
             return None
         submission = await self.submission(record, j.stored_decoder.decode(data), True)

@@ -11,9 +11,9 @@ from starlette.responses import JSONResponse, Response
 
 from contracts import judge0 as j
 from edge.api import ApiProblem
-from edge.bus import SubmitError
 from edge.judge0_languages import BY_ID
 from edge.judge0_rules import FieldsError, requested_fields
+from edge.nats_connection import SubmitError
 
 Handler = Callable[[Request], Awaitable[Response]]
 

@@ -1,6 +1,6 @@
 """The HTTP API's per-key rate limit and quota of unfinished executions, shared by every edge:
 their state is in the ``limits`` KV bucket and changed with compare-and-set (``LimitStore``,
-which ``EdgeBus`` implements), the next state computed by ``edge.auth``.
+which ``edge.limits_bucket.LimitsBucket`` implements), the next state computed by ``edge.auth``.
 
 An execution leaves its key's quota when it completes: the edge that admitted it removes it
 (the others cannot tell whose it is without a lookup). When a key has no room left, the edge
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Protocol, TypeVar
 
 from contracts.messages import CompletionEvent, ExecutionRecord
@@ -37,15 +37,18 @@ class LimitStore(Protocol):
         Returns ``change``'s second value. Raises ``NotReady`` when the store is unreachable."""
         ...
 
-    async def completion(self, execution_id: str) -> CompletionEvent | None: ...
-
-    async def record(self, execution_id: str) -> ExecutionRecord | None: ...
-
 
 class Limits:
-    def __init__(self, store: LimitStore, per_minute: int, max_unfinished: int,
+    def __init__(self, store: LimitStore,
+                 completion: Callable[[str], Awaitable[CompletionEvent | None]],
+                 record: Callable[[str], Awaitable[ExecutionRecord | None]],
+                 per_minute: int, max_unfinished: int,
                  clock: Callable[[], float] = time.time) -> None:
+        """``completion`` and ``record`` look up an execution's stored completion and record
+        (to find the executions of a key that are gone)."""
         self.store = store
+        self.completion = completion
+        self.record = record
         self.per_minute = per_minute
         self.max_unfinished = max_unfinished
         self.clock = clock
@@ -93,10 +96,10 @@ class Limits:
                 in zip(since, found, strict=True) if is_gone}
 
     async def _gone(self, execution_id: str, since: float, now: float) -> bool:
-        if await self.store.completion(execution_id) is not None:
+        if await self.completion(execution_id) is not None:
             return True
         return (now - since > UNSUBMITTED_AFTER_S
-                and await self.store.record(execution_id) is None)
+                and await self.record(execution_id) is None)
 
     def admitted_here(self, execution_id: str) -> bool:
         return execution_id in self._mine

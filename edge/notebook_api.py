@@ -51,14 +51,14 @@ class NotebookApi:
             raise ApiProblem(503, "not_ready", "no python runtime for notebook kernels")
         notebook_id = spec.notebook_id or new_notebook_id()
         record = NotebookRecord(notebook_id, principal.owner, spec.kernel, time.time())
-        await self.bus.put_notebook(notebook_key(principal.owner, notebook_id), record)
+        await self.bus.notebooks.put(notebook_key(principal.owner, notebook_id), record)
         return json_response(NotebookInfo(notebook_id, "open", spec.kernel), 201,
                              {"Location": f"/api/v1/notebooks/{notebook_id}"})
 
     async def owned(self, principal: Principal, notebook_id: str) -> NotebookRecord:
         record = None
         if 0 < len(notebook_id) <= 64:
-            record = await self.bus.notebook(notebook_key(principal.owner, notebook_id))
+            record = await self.bus.notebooks.get(notebook_key(principal.owner, notebook_id))
         if record is None or record.owner != principal.owner:
             raise ApiProblem(404, "not_found", f"no notebook {notebook_id!r} for this caller")
         return record
@@ -91,7 +91,7 @@ class NotebookApi:
         notebook = await self.owned(principal, request.path_params["id"])
         reply = await kernel_command(self.bus, principal.owner, notebook.notebook_id, action)
         if action == "close":
-            await self.bus.delete_notebook(notebook_key(principal.owner, notebook.notebook_id))
+            await self.bus.notebooks.delete(notebook_key(principal.owner, notebook.notebook_id))
         state: NotebookState = reply.state
         return json_response(NotebookInfo(notebook.notebook_id, state, notebook.kernel,
                                           reply.message))

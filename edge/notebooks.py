@@ -38,7 +38,8 @@ def cell_job(owner: str, notebook_id: str, cell_id: str, code: str, kernel: str,
 async def kernel_command(bus: EdgeBus, owner: str, notebook_id: str,
                          action: NotebookAction) -> NotebookReply:
     """Interrupt, restart or close the owner's kernel of ``notebook_id``, wherever it runs."""
-    reply = await bus.notebook_command(notebook_key(owner, notebook_id), NotebookCommand(action))
+    reply = await bus.commands.notebook_command(notebook_key(owner, notebook_id),
+                                                NotebookCommand(action))
     if action == "close" and reply.state == "none":
         return NotebookReply("closed")  # nothing was running: closed all the same
     return reply

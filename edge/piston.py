@@ -30,7 +30,8 @@ from contracts.messages import (
 from contracts.runtimes import Runtime
 from edge.api import Api, ApiProblem, read_body
 from edge.auth import AuthError, Principal
-from edge.bus import SubmitError, Watch
+from edge.execution_events import Watch
+from edge.nats_connection import SubmitError
 from edge.piston_rules import Refused, Run, coerce, names, run_of, shown, stages
 from edge.runner_versions import RunnerVersions
 
@@ -103,7 +104,7 @@ class Piston:
             body = p.execute_request_decoder.decode(await read_body(request))
             run = run_of(body, await self.served(every=True))
             execution_id = await self.submit(principal, run)
-            record = await self.bus.record(execution_id)
+            record = await self.bus.records.get(execution_id)
             if record is None:
                 raise PistonError(500, "the execution was accepted but cannot be read yet")
             result = await self.api.wait_for(record, float(self.api.settings.wait_max_s))
@@ -267,7 +268,7 @@ class Session:
     async def submit(self, principal: Principal, run: Run) -> str:
         """Listen to the execution's events, then queue it (none is missed)."""
         execution_id = uuid.uuid4().hex
-        self.watch = await self.piston.bus.watch(execution_id, self.on_event)
+        self.watch = await self.piston.bus.events.watch(execution_id, self.on_event)
         try:
             return await self.piston.submit(principal, run, execution_id, interactive=True)
         except BaseException:
@@ -308,7 +309,7 @@ class Session:
             await self.running.wait()
             if self.done.is_set():
                 return
-        reply = await self.piston.bus.deliver_control(
+        reply = await self.piston.bus.commands.deliver_control(
             Control(self.execution_id, action, data))  # type: ignore[arg-type]
         if not reply.accepted and action == "stdin":
             await self.send({"type": "error", "message": reply.message})
@@ -316,7 +317,7 @@ class Session:
     async def stop(self) -> None:
         if self.execution_id is not None and not self.done.is_set():
             with contextlib.suppress(Exception):
-                await self.piston.bus.control(Control(self.execution_id, "stop"))
+                await self.piston.bus.commands.control(Control(self.execution_id, "stop"))
 
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_text(msgspec.json.encode(frame).decode())

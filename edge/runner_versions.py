@@ -22,7 +22,7 @@ class RunnerVersions:
         now = time.monotonic()
         if now - self._read_at >= self.fresh_s or not self._versions:
             versions: dict[str, str] = {}
-            for runner in await self.bus.runners():
+            for runner in await self.bus.runners.alive():
                 versions.update(runner.versions)
             self._versions, self._read_at = versions, now
         return self._versions

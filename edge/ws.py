@@ -47,9 +47,11 @@ from contracts.messages import (
 )
 from contracts.runtimes import Catalog
 from contracts.subjects import PRIORITY_WEBSOCKET
-from edge.bus import EdgeBus, SubmitError, Watch
+from edge.bus import EdgeBus
+from edge.execution_events import Watch
 from edge.fair_share import OpenRuns
 from edge.json_limits import structure_problem
+from edge.nats_connection import SubmitError
 from edge.network_hint import needs_network
 from edge.notebooks import cell_job, kernel_command, new_notebook_id
 from edge.sessions import SessionTokens
@@ -180,7 +182,7 @@ class Connection:
             if execution.watch:
                 await execution.watch.close()
                 execution.watch = None
-            await self.bus.control(Control(execution.execution_id, "eof"))
+            await self.bus.commands.control(Control(execution.execution_id, "eof"))
         self.unfinished.leave(self.session_id, self.executions, time.time())
         self.executions.clear()
 
@@ -191,7 +193,7 @@ class Connection:
             self.executions[execution.execution_id] = execution
             execution.opened = True
             execution.watch = await self._watch(execution)
-            completion = await self.bus.completion(execution.execution_id)
+            completion = await self.bus.events.completion(execution.execution_id)
             if completion is not None and execution.execution_id in self.executions:
                 self.send(encode(completion).decode())
                 await self._forget(execution)
@@ -335,7 +337,7 @@ class Connection:
         self.executions[job.execution_id] = execution
         execution.watch = await self._watch(execution)
         try:
-            await self.bus.submit(job)
+            await self.bus.jobs.submit(job)
         except SubmitError as exc:
             self.runs.done(job.execution_id)
             await self._forget(execution)
@@ -360,15 +362,16 @@ class Connection:
         execution.opened = execution.running = True
         self.executions[execution_id] = execution
         execution.watch = await self._watch(execution)
-        completion = await self.bus.completion(execution_id)
+        completion = await self.bus.events.completion(execution_id)
         if completion is None or execution_id not in self.executions:
             return
-        for event in stored_events(execution_id, completion, await self.bus.output(execution_id)):
+        output = await self.bus.records.output(execution_id)
+        for event in stored_events(execution_id, completion, output):
             self.send(encode(event).decode())
         await self._forget(execution)
 
     async def _watch(self, execution: Execution) -> Watch:
-        return await self.bus.watch(
+        return await self.bus.events.watch(
             execution.execution_id, lambda data, last: self._on_event(execution, data, last)
         )
 
@@ -415,12 +418,12 @@ class Connection:
         execution.held_controls.append(control)
         execution.held_bytes += size
         if action == "stop":
-            await self.bus.control(control)  # the dispatcher cancels it if still queued
+            await self.bus.commands.control(control)  # the dispatcher cancels it if still queued
 
     async def _deliver(self, control: Control) -> None:
         """Pass a control on to the runner; a refusal (input past the window, an execution
         that ended) becomes an error event for the client."""
-        reply = await self.bus.deliver_control(control)
+        reply = await self.bus.commands.deliver_control(control)
         if not reply.accepted:
             self.error(reply.code, reply.message, execution_id=control.execution_id)
 

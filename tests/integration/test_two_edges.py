@@ -108,7 +108,7 @@ async def bus(platform_a: Running) -> AsyncIterator[EdgeBus]:
 
 
 async def unfinished_of(bus: EdgeBus, name: str) -> set[str]:
-    stored = await bus.read_limit(quota_key(name), Unfinished)
+    stored = await bus.limits.read_limit(quota_key(name), Unfinished)
     return set(stored.since) if stored else set()
 
 
@@ -218,10 +218,11 @@ async def test_concurrent_edges_lose_no_update(platform_a: Running) -> None:
         await edge_bus.connect(once=True)
     try:
         now = time.time()  # a clock that stands still: no refill
-        limits = [Limits(edge_bus, 1_000, 2, clock=lambda: now) for edge_bus in buses]
+        limits = [Limits(b.limits, b.events.completion, b.records.get, 1_000, 2, clock=lambda: now)
+                  for b in buses]
         waits = await asyncio.gather(*(limits[i % 2].take("cas-test") for i in range(200)))
         assert waits == [0.0] * 200
-        stored = await buses[0].read_limit(rate_key("cas-test"), TokenBucket)
+        stored = await buses[0].limits.read_limit(rate_key("cas-test"), TokenBucket)
         assert stored == TokenBucket(800.0, now)
         started = time.perf_counter()
         for _ in range(100):

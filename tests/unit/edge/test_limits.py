@@ -69,8 +69,8 @@ class Clock:
 
 def edges(store: Store, clock: Clock, per_minute: int = 60, max_unfinished: int = 2
           ) -> tuple[Limits, Limits]:
-    return (Limits(store, per_minute, max_unfinished, clock),
-            Limits(store, per_minute, max_unfinished, clock))
+    return (Limits(store, store.completion, store.record, per_minute, max_unfinished, clock),
+            Limits(store, store.completion, store.record, per_minute, max_unfinished, clock))
 
 
 async def test_two_edges_spend_one_rate_budget() -> None:

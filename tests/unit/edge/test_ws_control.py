@@ -26,6 +26,11 @@ class FakeBus:
         self.reply = reply or ControlReply()
         self.gate: asyncio.Event | None = None
 
+    @property
+    def commands(self) -> FakeBus:
+        """The bus's part that reaches runners (``edge.runner_commands``): this fake."""
+        return self
+
     async def control(self, control: Control) -> None:
         self.published.append(control)
 

@@ -1,0 +1,77 @@
+"""The ``executions`` KV bucket (``subjects.EXECUTIONS_BUCKET``) as the edge uses it: entries
+by key, read, written, created only once, or changed with compare-and-set. The typed views
+(``ExecutionRecords``, ``IdempotencyKeys``, ``NotebookRecords``) and the compatible APIs' own
+keys all go through it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+import nats.js.errors
+from nats.js.kv import KeyValue
+
+from contracts import subjects
+from edge.nats_connection import NatsConnection, NotReady
+
+CHANGE_ATTEMPTS = 50
+
+
+class ExecutionsBucket:
+    def __init__(self, connection: NatsConnection) -> None:
+        self._connection = connection
+        self._kv: KeyValue | None = None
+
+    async def _bucket(self) -> KeyValue:
+        if self._kv is None:
+            try:
+                self._kv = await self._connection.jetstream.key_value(
+                    subjects.EXECUTIONS_BUCKET)
+            except nats.js.errors.BucketNotFoundError as exc:
+                raise NotReady(NotReady.__doc__) from exc
+        return self._kv
+
+    async def get(self, key: str) -> bytes | None:
+        try:
+            entry = await (await self._bucket()).get(key)
+        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+            return None
+        return entry.value or None
+
+    async def put(self, key: str, value: bytes) -> None:
+        await (await self._bucket()).put(key, value)
+
+    async def delete(self, key: str) -> None:
+        with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+            await (await self._bucket()).delete(key)
+
+    async def purge(self, key: str) -> None:
+        with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+            await (await self._bucket()).purge(key)
+
+    async def create(self, key: str, value: bytes) -> bool:
+        """Store ``value`` unless ``key`` holds one already: False then."""
+        try:
+            await (await self._bucket()).create(key, value)
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def change(self, key: str, change: Callable[[bytes | None], bytes]) -> None:
+        """Store what ``change`` makes of an entry, with compare-and-set."""
+        kv = await self._bucket()
+        for _ in range(CHANGE_ATTEMPTS):
+            try:
+                entry = await kv.get(key)
+                value, revision = entry.value or None, entry.revision or 0
+            except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+                value, revision = None, 0
+            try:
+                if revision:
+                    await kv.update(key, change(value), last=revision)
+                else:
+                    await kv.create(key, change(value))
+                return
+            except nats.js.errors.KeyWrongLastSequenceError:
+                continue
+        raise NotReady(f"{key} kept changing under this edge; try again")
