@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from msgspec import Struct
 
@@ -24,7 +24,8 @@ from contracts.messages import (
 )
 from contracts.runtimes import Runtime, expand
 from contracts.settings import RunnerSettings
-from runners.link import AgentEvent, AgentGone
+from runners import agent_messages as agent
+from runners.link import AgentGone
 from runners.sandbox import BASE_ENV, Sandbox
 
 Publish = Callable[[ExecutionEvent], Awaitable[None]]
@@ -47,7 +48,7 @@ class Overran(Exception):
 
 
 class Commands(Protocol):
-    def write_now(self, command: dict[str, Any]) -> None: ...
+    def write_now(self, command: agent.AgentRequest) -> None: ...
 
 
 class RunControl:
@@ -74,15 +75,15 @@ class RunControl:
         if control.action == "stop":
             if self.stopped_at is None:
                 self.stopped_at = time.monotonic()
-            self.link.write_now({"op": "stop"})
+            self.link.write_now(agent.Stop())
         elif control.action == "eof":
-            self.link.write_now({"op": "eof"})
+            self.link.write_now(agent.Eof())
         else:
             size = len(control.data.encode())
             if self.unread and self.unread + size > self.window:
                 return ControlReply(False, "stdin_full", stdin_full_message(self.window))
             self.unread += size
-            self.link.write_now({"op": "stdin", "data": control.data})
+            self.link.write_now(agent.Stdin(control.data))
         return ControlReply()
 
     def acknowledged(self, size: int) -> None:
@@ -100,7 +101,10 @@ def stdin_full_message(window: int) -> str:
             "waiting (the limit per execution); send more once it has read some")
 
 
-class Limits(Struct, frozen=True):
+class RunLimits(Struct, frozen=True):
+    """The limits one run gets: what its job asked for, the runtime's defaults for the rest,
+    all clamped to the server's maxima (``resolve_limits``)."""
+
     wall_ms: int
     cpu_ms: int
     memory_mb: int
@@ -108,7 +112,7 @@ class Limits(Struct, frozen=True):
     processes: int
 
 
-def resolve_limits(job: ProgramJob, runtime: Runtime, settings: RunnerSettings) -> Limits:
+def resolve_limits(job: ProgramJob, runtime: Runtime, settings: RunnerSettings) -> RunLimits:
     """The request's limits, defaults from the runtime, all clamped to the server's maxima."""
     asked = job.limits
     base = runtime.limits
@@ -118,7 +122,7 @@ def resolve_limits(job: ProgramJob, runtime: Runtime, settings: RunnerSettings) 
     memory = (asked.memory_mb if asked and asked.memory_mb else None) or base.memory_mb
     output_kb = (asked.output_kb if asked and asked.output_kb else None) or settings.output_cap_kb
     processes = (asked.processes if asked and asked.processes else None) or base.processes
-    return Limits(
+    return RunLimits(
         wall_ms=min(wall, settings.max_wall_ms),
         cpu_ms=min(cpu, settings.max_wall_ms),
         memory_mb=min(memory, settings.max_memory_mb),
@@ -127,53 +131,52 @@ def resolve_limits(job: ProgramJob, runtime: Runtime, settings: RunnerSettings) 
     )
 
 
-def agent_command(job: ProgramJob, runtime: Runtime, limits: Limits,
-                  extra_env: Mapping[str, str] | None = None) -> dict[str, Any]:
+def agent_command(job: ProgramJob, runtime: Runtime, limits: RunLimits,
+                  extra_env: Mapping[str, str] | None = None) -> agent.Run:
     sources = runtime.sources([f.name for f in job.files])
-    steps: list[dict[str, Any]] = []
+    steps: list[agent.StepSpec] = []
     if runtime.compile:
         argv = expand(runtime.compile, job.main_file, [], sources) + job.compile_options
-        steps.append({"phase": "compile", "argv": argv,
-                      "server": runtime.compile_server is not None})
-    steps.append({"phase": "run", "argv": expand(runtime.run, job.main_file, job.args, sources),
-                  "zygote": runtime.fork_server is not None, "tables": runtime.tables})
-    return {
-        "op": "run",
-        "files": [{"name": f.name, "content": f.content} for f in job.files],
-        "steps": steps,
-        "env": {**BASE_ENV, **runtime.env, **(extra_env or {})},
-        "stdin": job.stdin,
-        "closeStdin": not job.interactive or bool(job.stdin),
-        "limits": {"wallMs": limits.wall_ms, "cpuMs": limits.cpu_ms,
-                   "outputBytes": limits.output_bytes},
-    }
+        steps.append(agent.StepSpec("compile", argv, server=runtime.compile_server is not None))
+    steps.append(agent.StepSpec("run", expand(runtime.run, job.main_file, job.args, sources),
+                                zygote=runtime.fork_server is not None, tables=runtime.tables))
+    return agent.Run(
+        files=[agent.SourceFile(f.name, f.content) for f in job.files],
+        steps=steps,
+        env={**BASE_ENV, **runtime.env, **(extra_env or {})},
+        limits=agent.StepLimits(limits.wall_ms, limits.cpu_ms, limits.output_bytes),
+        stdin=job.stdin,
+        close_stdin=not job.interactive or bool(job.stdin),
+    )
 
 
-def verdict_of(done: AgentEvent) -> Verdict:
+def verdict_of(done: agent.Done) -> Verdict:
     """Map the agent's report of the last step to a verdict; the order of checks matters."""
-    if done.get("error") and done.get("phase") == "setup":
+    if done.error and done.phase == "setup":
         return "internal_error"
-    if done.get("stopped"):
+    if done.stopped:
         return "cancelled"
-    if done.get("outputExceeded"):
+    if done.output_exceeded:
         return "output_limit"
-    if done.get("timedOut") or done.get("signal") == "SIGXCPU":
+    if done.timed_out or done.signal == "SIGXCPU":
         return "time_limit"
-    if done.get("oom"):
+    if done.oom:
         return "memory_limit"
-    failed = done.get("exitCode") != 0 or done.get("signal") is not None
-    if done.get("phase") == "compile" and failed:
+    failed = done.exit_code != 0 or done.signal is not None
+    if done.phase == "compile" and failed:
         return "compile_error"
     return "runtime_error" if failed else "ok"
 
 
-def completion_of(done: AgentEvent, job: ProgramJob, queued_ms: int, wall_ms: int
+def completion_of(done: agent.Done, job: ProgramJob, queued_ms: int, wall_ms: int
                   ) -> CompletionEvent:
+    """The completion of a run the agent ended with ``done``; ``wall_ms`` is the runner's own
+    measure, used when no step ran."""
     return completion_for(
-        job, verdict_of(done), done.get("error"), queued_ms=queued_ms,
-        wall_ms=int(done.get("wallMs", wall_ms)), exit_code=done.get("exitCode"),
-        signal=done.get("signal"), cpu_ms=int(done.get("cpuMs", 0)),
-        memory_kb=int(done.get("memoryKb", 0)), truncated=bool(done.get("outputExceeded")),
+        job, verdict_of(done), done.error, queued_ms=queued_ms,
+        wall_ms=wall_ms if done.wall_ms is None else done.wall_ms, exit_code=done.exit_code,
+        signal=done.signal, cpu_ms=done.cpu_ms, memory_kb=done.memory_kb,
+        truncated=done.output_exceeded,
     )
 
 
@@ -181,7 +184,7 @@ async def execute(
     sandbox: Sandbox,
     job: ProgramJob,
     runtime: Runtime,
-    limits: Limits,
+    limits: RunLimits,
     publish: Publish,
     queued_ms: int,
     extra_env: Mapping[str, str] | None = None,
@@ -206,19 +209,18 @@ async def execute(
         now = time.monotonic()
         if now >= control.hard_end():
             raise overran(control, round((now - started) * 1000))
-        event = await sandbox.link.event_within(min(control.hard_end() - now, WATCH_TICK_S))
-        if event is None:
-            continue
-        kind = event.get("ev")
-        if kind == "out":
-            await publish(OutputEvent(job.execution_id, event["stream"], event["data"]))
-        elif kind == "table":
-            await publish(TableEvent(job.execution_id, event["columns"], event["rows"]))
-        elif kind == "stdin_ack":
-            control.acknowledged(int(event.get("bytes", 0)))
-        elif kind == "done":
-            wall_ms = round((time.monotonic() - started) * 1000)
-            return completion_of(event, job, queued_ms, wall_ms)
+        match await sandbox.link.event_within(min(control.hard_end() - now, WATCH_TICK_S)):
+            case agent.Output(stream=stream, data=data):
+                await publish(OutputEvent(job.execution_id, stream, data))
+            case agent.Table(columns=columns, rows=rows):
+                await publish(TableEvent(job.execution_id, columns, rows))
+            case agent.StdinAck(size=size):
+                control.acknowledged(size)
+            case agent.Done() as done:
+                wall_ms = round((time.monotonic() - started) * 1000)
+                return completion_of(done, job, queued_ms, wall_ms)
+            case _:  # nothing within the tick, or an event that has no part in a run
+                pass
 
 
 def overran(control: RunControl, wall_ms: int) -> Overran:

@@ -2,7 +2,9 @@
 
 Docker multiplexes a non-TTY attach stream into frames with an 8-byte header (stream id, three
 zero bytes, big-endian length). Frames on stdout carry the agent's events; frames on stderr are
-the agent's own diagnostics and are logged, never trusted as events.
+the agent's own diagnostics and are logged, never trusted as events. Each line is decoded
+once into its typed event (runners/agent_messages.py); a line that is none, or one too long,
+ends the link (``AgentMisbehaved``): nothing more is read from that agent.
 """
 
 from __future__ import annotations
@@ -11,21 +13,28 @@ import asyncio
 import contextlib
 import logging
 import struct
-from typing import Any
 
-import msgspec
+from runners.agent_messages import (
+    MAX_EVENT_BYTES,
+    AgentEvent,
+    AgentRequest,
+    BadAgentMessage,
+    decode_event,
+    encode_request,
+)
 
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">BxxxI")
-_MAX_LINE = 8 * 1024 * 1024
-AgentEvent = dict[str, Any]
-_decode = msgspec.json.Decoder(dict[str, Any]).decode
-_encode = msgspec.json.Encoder().encode
 
 
 class AgentGone(Exception):
     """The sandbox agent stopped answering or its stream ended."""
+
+
+class AgentMisbehaved(AgentGone):
+    """The agent sent a line that is none of its events (or one too long): nothing more is read
+    from it, and it counts as gone."""
 
 
 class AgentLink:
@@ -36,10 +45,11 @@ class AgentLink:
         self._writer = writer
         self._name = name
         self._events: asyncio.Queue[AgentEvent | None] = asyncio.Queue()
+        self._fault: BadAgentMessage | None = None
         self._pump = asyncio.create_task(self._read_frames(), name=f"agent-link-{name}")
         self.closed = False
 
-    async def send(self, command: dict[str, Any], timeout: float | None = None) -> None:
+    async def send(self, command: AgentRequest, timeout: float | None = None) -> None:
         """Write a command and wait until the stream takes it; AgentGone when the stream is
         gone or does not take it within ``timeout`` (an agent that stopped reading)."""
         self.write_now(command)
@@ -50,12 +60,12 @@ class AgentLink:
         except TimeoutError:
             raise AgentGone(f"agent of {self._name} took no command in {timeout} s") from None
 
-    def write_now(self, command: dict[str, Any]) -> None:
+    def write_now(self, command: AgentRequest) -> None:
         """Queue a command without waiting: for control (stop, stdin), which must never wait
         behind an agent that reads slowly. Whoever calls it bounds what it queues."""
         if self.closed:
             raise AgentGone(f"agent of {self._name} is gone")
-        self._writer.write(_encode(command) + b"\n")
+        self._writer.write(encode_request(command))
 
     async def next_event(self, timeout: float | None = None) -> AgentEvent:
         """The next event; raises AgentGone on end of stream or when ``timeout`` passes."""
@@ -66,7 +76,7 @@ class AgentLink:
 
     async def event_within(self, timeout: float | None) -> AgentEvent | None:
         """The next event, or None when none came within ``timeout``; AgentGone at the end of
-        the stream."""
+        the stream, AgentMisbehaved after a line that is no event."""
         try:
             event = self._events.get_nowait()
         except asyncio.QueueEmpty:
@@ -77,6 +87,8 @@ class AgentLink:
                 return None
         if event is None:
             self._events.put_nowait(None)  # keep reporting the end to later readers
+            if self._fault is not None:
+                raise AgentMisbehaved(f"agent of {self._name} sent {self._fault}")
             raise AgentGone(f"agent of {self._name} closed its stream")
         return event
 
@@ -101,7 +113,10 @@ class AgentLink:
                     continue
                 line += payload
                 self._split_lines(line)
-        except (asyncio.IncompleteReadError, ConnectionError, OSError, ValueError) as exc:
+        except BadAgentMessage as exc:
+            log.warning("agent %s sent %s: no longer read", self._name, exc)
+            self._fault = exc
+        except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
             log.debug("agent link %s ended: %r", self._name, exc)
         finally:
             self.closed = True
@@ -112,6 +127,6 @@ class AgentLink:
             raw = bytes(buffer[:end])
             del buffer[: end + 1]
             if raw.strip():
-                self._events.put_nowait(_decode(raw))
-        if len(buffer) > _MAX_LINE:
-            raise ValueError("agent line too long")
+                self._events.put_nowait(decode_event(raw))
+        if len(buffer) > MAX_EVENT_BYTES:
+            raise BadAgentMessage(f"a line longer than {MAX_EVENT_BYTES} bytes")

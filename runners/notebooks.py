@@ -32,8 +32,9 @@ from contracts.messages import (
     encode,
 )
 from contracts.subjects import notebook_key
+from runners import agent_messages as agent
 from runners.execution import HARD_END_GRACE_S, Publish
-from runners.link import AgentEvent, AgentGone
+from runners.link import AgentGone
 from runners.sandbox import Sandbox, SandboxError
 
 log = logging.getLogger(__name__)
@@ -147,13 +148,12 @@ class Kernels:
                 await asyncio.sleep(SPARE_RETRY_S)
 
     async def _warm_up(self, sandbox: Sandbox) -> None:
-        await sandbox.link.send({"op": "to_kernel", "data": WARM_UP})
+        await sandbox.link.send(agent.ToKernel(WARM_UP))
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             event = await sandbox.link.next_event(timeout=deadline - time.monotonic())
-            data = event.get("data")
-            if isinstance(data, dict) and data.get("msg") == "done" and \
-                    data.get("id") == WARM_UP["id"]:
+            if isinstance(event, agent.FromKernel) and event.data.get("msg") == "done" and \
+                    event.data.get("id") == WARM_UP["id"]:
                 return
 
     def __len__(self) -> int:
@@ -195,12 +195,9 @@ class Kernels:
                                       notebook_id=job.notebook_id, cell_id=job.cell_id))
             while True:
                 event = await self._next(kernel)
-                if event is None:
+                if not isinstance(event, agent.FromKernel):
                     continue
-                data = event.get("data")
-                if event.get("ev") != "kernel" or not isinstance(data, dict):
-                    continue
-                done = await self._on_kernel(kernel, job, data, run, limits, publish)
+                done = await self._on_kernel(kernel, job, event.data, run, limits, publish)
                 if done is not None:
                     wall_ms = round((time.monotonic() - started) * 1000)
                     return completion_for(job, done[0], done[1], queued_ms=queued_ms,
@@ -217,7 +214,7 @@ class Kernels:
                                   wall_ms=round((time.monotonic() - started) * 1000),
                                   truncated=run.truncated)
 
-    async def _next(self, kernel: Kernel) -> AgentEvent | None:
+    async def _next(self, kernel: Kernel) -> agent.AgentEvent | None:
         """The sandbox's next event; None when the cell's deadline passed and it was
         interrupted; AgentGone when it passes again (the kernel is given up on)."""
         remaining = kernel.deadline - time.monotonic()
@@ -305,13 +302,13 @@ class Kernels:
         """A new kernel container whose kernel answered."""
         sandbox = await self._create()
         try:
-            await sandbox.link.send({"op": "kernel", "argv": [*BRIDGE, name], "env": self._env})
+            await sandbox.link.send(agent.StartKernel([*BRIDGE, name], self._env))
             deadline = time.monotonic() + START_TIMEOUT_S
             while True:
                 event = await sandbox.link.next_event(timeout=deadline - time.monotonic())
-                data = event.get("data") if event.get("ev") == "kernel" else None
-                if not isinstance(data, dict):
+                if not isinstance(event, agent.FromKernel):
                     continue
+                data = event.data
                 if data.get("msg") == "ready":
                     return sandbox
                 if data.get("msg") in ("failed", "exited"):
@@ -326,7 +323,7 @@ class Kernels:
     async def _send(self, kernel: Kernel, data: dict[str, Any]) -> None:
         """Never waits for the agent to read (an interrupt must not wait behind a kernel that
         hogs its container): what is queued is a cell's code or a command, both bounded."""
-        kernel.sandbox.link.write_now({"op": "to_kernel", "data": data})
+        kernel.sandbox.link.write_now(agent.ToKernel(data))
 
     async def _on_control(self, kernel: Kernel, control: Control) -> ControlReply:
         """``stop`` on a running cell's execution interrupts the kernel; input is ignored."""
@@ -353,7 +350,7 @@ class Kernels:
             # The agent kills the kernel and all it started, resets and checks the sandbox
             # like a reused one, then starts the kernel again (or ends, failing the check:
             # the next cell then gets a new container).
-            await kernel.sandbox.link.send({"op": "restart_kernel", "id": kernel.running})
+            await kernel.sandbox.link.send(agent.RestartKernel(kernel.running))
             return NotebookReply("restarted")
         except AgentGone:
             await self._remove(kernel)

@@ -36,6 +36,7 @@ from contracts import labels
 from contracts.messages import Isolation
 from contracts.runtimes import Runtime, strongest
 from contracts.settings import RunnerSettings
+from runners import agent_messages as agent
 from runners.link import AgentLink
 
 log = logging.getLogger(__name__)
@@ -236,7 +237,7 @@ class DockerSandboxes:
             link = await self._attach(container_id)
             await asyncio.to_thread(self._api.start, container_id)
             ready = await link.next_event(timeout=self._settings.agent_timeout_s * 2)
-            if ready.get("ev") != "ready":
+            if not isinstance(ready, agent.Ready):
                 raise SandboxError(f"agent sent {ready!r} instead of ready")
             # gVisor (this runsc) ignores CLONE_PARENT: a fork server's programs would stay its
             # children, out of the agent's sight. Under gVisor run steps exec.
@@ -264,14 +265,13 @@ class DockerSandboxes:
                        fork_server: list[str] | None) -> None:
         """Start the runtime's warm helpers in the sandbox (a fork server, a compile server)."""
         env = {**BASE_ENV, **runtime.env}
-        command: dict[str, Any] = {"op": "prepare"}
-        if fork_server:
-            command["zygote"] = {"argv": fork_server, "env": env}
-        if runtime.compile_server:
-            command["compileServer"] = {"argv": runtime.compile_server, "env": env}
+        command = agent.Prepare(
+            zygote=agent.Helper(fork_server, env) if fork_server else None,
+            compile_server=agent.Helper(runtime.compile_server, env)
+            if runtime.compile_server else None)
         await link.send(command)
         answer = await link.next_event(timeout=self._settings.agent_timeout_s)
-        if answer.get("ev") != "prepared" or not answer.get("ok"):
+        if not isinstance(answer, agent.Prepared) or not answer.ok:
             log.warning("%s: the fork server did not start; runs will exec", runtime.name)
 
     async def _attach(self, container_id: str) -> AgentLink:

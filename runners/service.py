@@ -24,6 +24,7 @@ from contracts.messages import (
 from contracts.runtimes import Catalog, Runtime, strongest
 from contracts.settings import RunnerSettings
 from contracts.subjects import RUNNER_HEARTBEAT_S
+from runners import agent_messages as agent
 from runners.bus import ClaimedJob, RunnerBus
 from runners.execution import (
     Overran,
@@ -372,9 +373,9 @@ class Runner:
                       max(RESET_MIN_S, reset_by - time.monotonic()))
         deadline = time.monotonic() + timeout
         try:
-            await sandbox.link.send({"op": "reset"}, timeout=timeout)
-            while (answer := await sandbox.link.next_event(
-                    timeout=deadline - time.monotonic())).get("ev") != "reset":
+            await sandbox.link.send(agent.Reset(), timeout=timeout)
+            while not isinstance(answer := await sandbox.link.next_event(
+                    timeout=deadline - time.monotonic()), agent.ResetDone):
                 pass  # a late stdin_ack of the run
         except AgentGone as exc:
             if not sandbox.link.closed:
@@ -382,9 +383,9 @@ class Runner:
                             sandbox.short_id, exc)
                 await self._take_away(sandbox, remove=False)
             return False
-        if not answer.get("ok"):
-            log.warning("sandbox %s is not reused: %s", sandbox.short_id, answer.get("error"))
-        return bool(answer.get("ok"))
+        if not answer.ok:
+            log.warning("sandbox %s is not reused: %s", sandbox.short_id, answer.error)
+        return answer.ok
 
     async def _take_away(self, sandbox: Sandbox, remove: bool = True) -> None:
         """Freeze a sandbox that did not end a run (or reset) in time, so that it uses no CPU

@@ -7,6 +7,7 @@ import pytest
 from contracts.messages import Limits, ProgramJob, SourceFile
 from contracts.runtimes import Runtime, RuntimeLimits
 from contracts.settings import RunnerSettings
+from runners.agent_messages import Done
 from runners.execution import agent_command, completion_of, resolve_limits, verdict_of
 
 PYTHON = Runtime(
@@ -30,35 +31,32 @@ def job(**changes: Any) -> ProgramJob:
     return ProgramJob(**fields)
 
 
-def done(**fields: Any) -> dict[str, Any]:
-    base = {"ev": "done", "phase": "run", "exitCode": 0, "signal": None, "timedOut": False,
-            "outputExceeded": False, "stopped": False, "oom": False, "error": None}
-    base.update(fields)
-    return base
+def done(**fields: Any) -> Done:
+    return Done(**{"phase": "run", "exit_code": 0, **fields})
 
 
 @pytest.mark.parametrize(
     ("report", "verdict"),
     [
         (done(), "ok"),
-        (done(exitCode=3), "runtime_error"),
-        (done(exitCode=None, signal="SIGSEGV"), "runtime_error"),
-        (done(exitCode=None, signal="SIGKILL", timedOut=True), "time_limit"),
-        (done(exitCode=None, signal="SIGXCPU"), "time_limit"),
-        (done(exitCode=None, signal="SIGKILL", oom=True), "memory_limit"),
-        (done(exitCode=None, signal="SIGKILL", outputExceeded=True), "output_limit"),
-        (done(exitCode=None, signal="SIGKILL", stopped=True, timedOut=True), "cancelled"),
-        (done(phase="compile", exitCode=1), "compile_error"),
-        (done(phase="compile", exitCode=None, signal="SIGKILL", timedOut=True), "time_limit"),
-        (done(phase="setup", error="bad name"), "internal_error"),
+        (done(exit_code=3), "runtime_error"),
+        (done(exit_code=None, signal="SIGSEGV"), "runtime_error"),
+        (done(exit_code=None, signal="SIGKILL", timed_out=True), "time_limit"),
+        (done(exit_code=None, signal="SIGXCPU"), "time_limit"),
+        (done(exit_code=None, signal="SIGKILL", oom=True), "memory_limit"),
+        (done(exit_code=None, signal="SIGKILL", output_exceeded=True), "output_limit"),
+        (done(exit_code=None, signal="SIGKILL", stopped=True, timed_out=True), "cancelled"),
+        (done(phase="compile", exit_code=1), "compile_error"),
+        (done(phase="compile", exit_code=None, signal="SIGKILL", timed_out=True), "time_limit"),
+        (done(phase="setup", exit_code=None, error="bad name"), "internal_error"),
     ],
 )
-def test_agent_reports_map_to_verdicts(report: dict[str, Any], verdict: str) -> None:
+def test_agent_reports_map_to_verdicts(report: Done, verdict: str) -> None:
     assert verdict_of(report) == verdict
 
 
 def test_completion_carries_measurements_and_the_signal_name() -> None:
-    report = done(exitCode=None, signal="SIGSEGV", wallMs=7, cpuMs=5, memoryKb=900)
+    report = done(exit_code=None, signal="SIGSEGV", wall_ms=7, cpu_ms=5, memory_kb=900)
     completion = completion_of(report, job(request_id="r9"), queued_ms=3, wall_ms=8)
     assert (completion.verdict, completion.signal, completion.exit_code) == (
         "runtime_error", "SIGSEGV", None,
@@ -83,18 +81,18 @@ def test_interactive_jobs_may_run_for_the_server_maximum_by_default() -> None:
 def test_agent_command_has_compile_then_run_steps_with_args() -> None:
     command = agent_command(job(language="c", main_file="prog.c", args=["x"]), C,
                             resolve_limits(job(), C, SETTINGS))
-    assert [s["phase"] for s in command["steps"]] == ["compile", "run"]
-    assert command["steps"][0]["argv"] == ["gcc", "-o", "prog", "prog.c"]
-    assert command["steps"][1]["argv"] == ["./prog", "x"]
+    assert [s.phase for s in command.steps] == ["compile", "run"]
+    assert command.steps[0].argv == ["gcc", "-o", "prog", "prog.c"]
+    assert command.steps[1].argv == ["./prog", "x"]
 
 
 def test_stdin_closes_unless_interactive_without_given_input() -> None:
     limits = resolve_limits(job(), PYTHON, SETTINGS)
-    assert agent_command(job(), PYTHON, limits)["closeStdin"] is True
-    assert agent_command(job(interactive=True), PYTHON, limits)["closeStdin"] is False
-    assert agent_command(job(interactive=True, stdin="1\n"), PYTHON, limits)["closeStdin"] is True
+    assert agent_command(job(), PYTHON, limits).close_stdin is True
+    assert agent_command(job(interactive=True), PYTHON, limits).close_stdin is False
+    assert agent_command(job(interactive=True, stdin="1\n"), PYTHON, limits).close_stdin is True
 
 
 def test_environment_is_an_allow_list_plus_the_runtime_env() -> None:
-    env = agent_command(job(), PYTHON, resolve_limits(job(), PYTHON, SETTINGS))["env"]
+    env = agent_command(job(), PYTHON, resolve_limits(job(), PYTHON, SETTINGS)).env
     assert set(env) == {"PATH", "LANG", "HOME", "PYTHONUNBUFFERED"}

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 
 from contracts.messages import Control, ControlReply
+from runners.agent_messages import AgentRequest, Stdin, Stop
 from runners.execution import (
     HARD_END_GRACE_S,
-    Limits,
     Overran,
     RunControl,
+    RunLimits,
     execute,
 )
 from runners.link import AgentGone, AgentLink
@@ -28,10 +29,10 @@ from tests.unit.runners.test_execution import PYTHON, job
 
 class Recorder:
     def __init__(self) -> None:
-        self.commands: list[dict[str, Any]] = []
+        self.commands: list[AgentRequest] = []
         self.gone = False
 
-    def write_now(self, command: dict[str, Any]) -> None:
+    def write_now(self, command: AgentRequest) -> None:
         if self.gone:
             raise AgentGone("gone")
         self.commands.append(command)
@@ -50,7 +51,7 @@ async def test_input_past_the_window_is_refused_and_acknowledged_input_makes_roo
     assert "10 bytes" in refused.message
     control.acknowledged(6)
     assert (await control.handle(stdin("12345"))).accepted
-    assert [c["data"] for c in agent.commands] == ["123456", "12345"]
+    assert agent.commands == [Stdin("123456"), Stdin("12345")]
 
 
 async def test_one_frame_larger_than_the_window_passes_when_nothing_waits() -> None:
@@ -66,7 +67,7 @@ async def test_a_stop_is_never_refused_and_moves_the_hard_end_earlier() -> None:
     await control.handle(stdin("xx"))
     assert not (await control.handle(stdin("yy"))).accepted
     assert (await control.handle(Control("e1", "stop"))) == ControlReply()
-    assert agent.commands[-1] == {"op": "stop"}
+    assert agent.commands[-1] == Stop()
     assert control.hard_end() <= time.monotonic() + HARD_END_GRACE_S
 
 
@@ -95,7 +96,7 @@ def frame(event: dict[str, Any]) -> bytes:
 
 async def run(link: AgentLink, control: RunControl, wall_ms: int) -> Any:
     sandbox = Sandbox("c" * 64, "python", link, 256, 64)
-    limits = Limits(wall_ms=wall_ms, cpu_ms=wall_ms, memory_mb=256, output_bytes=1024,
+    limits = RunLimits(wall_ms=wall_ms, cpu_ms=wall_ms, memory_mb=256, output_bytes=1024,
                     processes=64)
 
     async def publish(_: Any) -> None:

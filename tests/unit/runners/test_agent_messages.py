@@ -1,0 +1,112 @@
+"""The runner's side of the agent protocol: each line decodes once into its event, and anything
+else is a typed error, never a crash (tests/integration/test_agent_protocol.py decodes what the
+real agent emits)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import struct
+
+import msgspec
+import pytest
+
+from runners.agent_messages import (
+    MAX_EVENT_BYTES,
+    BadAgentMessage,
+    Done,
+    FromKernel,
+    Helper,
+    Output,
+    Prepare,
+    RestartKernel,
+    StdinAck,
+    decode_event,
+    encode_request,
+)
+from runners.link import AgentLink, AgentMisbehaved
+
+
+def test_a_done_event_decodes_with_defaults_for_what_the_agent_left_out() -> None:
+    event = decode_event(b'{"ev":"done","phase":"setup","error":"bad name"}')
+    assert event == Done(phase="setup", error="bad name")
+    assert (event.wall_ms, event.exit_code, event.cpu_ms) == (None, None, 0)
+
+
+def test_events_decode_to_their_types() -> None:
+    assert decode_event(b'{"ev":"stdin_ack","bytes":5}') == StdinAck(5)
+    assert decode_event(b'{"ev":"out","stream":"stderr","data":"x"}') == Output("stderr", "x")
+    assert decode_event(b'{"ev":"kernel","data":{"msg":"ready"}}') == FromKernel({"msg": "ready"})
+
+
+@pytest.mark.parametrize("line", [
+    b"not json",
+    b'{"ev":"done"}',  # no phase
+    b'{"ev":"surprise"}',
+    b'{"ev":"out","stream":"stdin","data":"x"}',
+    b'{"ev":"stdin_ack","bytes":-1}',
+    b'{"ev":"done","phase":"run","signal":"' + b"S" * 17 + b'"}',
+    b'{"ev":"kernel","data":[1]}',
+    b'{"ev":"kernel","data":{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
+    b'["ev","pong"]',
+])
+def test_a_line_that_is_no_event_is_a_bad_agent_message(line: bytes) -> None:
+    with pytest.raises(BadAgentMessage):
+        decode_event(line)
+
+
+def test_a_line_past_the_bound_is_refused_before_it_is_parsed() -> None:
+    line = b'{"ev":"out","stream":"stdout","data":"' + b"x" * MAX_EVENT_BYTES + b'"}'
+    with pytest.raises(BadAgentMessage, match="bytes"):
+        decode_event(line)
+
+
+def test_requests_are_json_lines_tagged_by_op_leaving_out_what_is_not_asked() -> None:
+    prepare = json.loads(encode_request(Prepare(compile_server=Helper(["javac-server"], {}))))
+    assert prepare == {"op": "prepare", "compileServer": {"argv": ["javac-server"], "env": {}}}
+    assert encode_request(RestartKernel()) == b'{"op":"restart_kernel"}\n'
+
+
+def frame(payload: bytes) -> bytes:
+    return struct.pack(">BxxxI", 1, len(payload)) + payload
+
+
+async def test_a_link_whose_agent_sends_a_bad_line_ends_as_misbehaved() -> None:
+    ours, theirs = socket.socketpair()
+    reader, writer = await asyncio.open_connection(sock=ours)
+    link = AgentLink(reader, writer, "test")
+    try:
+        theirs.sendall(frame(b'{"ev":"pong"}\n{"ev":"pong","x":\n{"ev":"pong"}\n'))
+        first = await link.next_event(timeout=5)
+        with pytest.raises(AgentMisbehaved, match="not an agent event"):
+            await link.next_event(timeout=5)
+        assert msgspec.json.encode(first) == b'{"ev":"pong"}'
+        assert link.closed
+    finally:
+        await link.close()
+        theirs.close()
+
+
+async def test_a_line_that_never_ends_is_cut_at_the_bound() -> None:
+    ours, theirs = socket.socketpair()
+    reader, writer = await asyncio.open_connection(sock=ours)
+    link = AgentLink(reader, writer, "test")
+    chunk = frame(b"x" * 65536)
+    try:
+        async def flood() -> None:
+            loop = asyncio.get_running_loop()
+            theirs.setblocking(False)
+            for _ in range(MAX_EVENT_BYTES // 65536 + 2):
+                await loop.sock_sendall(theirs, chunk)
+
+        sender = asyncio.create_task(flood())
+        with pytest.raises(AgentMisbehaved, match="longer than"):
+            await link.next_event(timeout=30)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+    finally:
+        await link.close()
+        theirs.close()
