@@ -180,7 +180,7 @@ class Channels:
         return Outcome(item, result["id"], result["verdict"], result["stdout"])
 
     async def background(self, item: Item) -> Outcome:
-        """Published as the edge publishes a job (``EdgeBus.submit``), by a program of its own
+        """Published as the edge publishes a job (``JobQueue.submit``), by a program of its own
         rather than a person: an owner of its own, no kept container."""
         execution_id = uuid.uuid4().hex
         job = ProgramJob(execution_id=execution_id, language=item.language,

@@ -128,10 +128,6 @@ class DispatcherBus:
                     max_ack_pending=self._settings.queue_capacity,
                 ),
             )
-        with contextlib.suppress(nats.js.errors.NotFoundError):
-            # The one consumer every runner shared before jobs went to chosen runners: its
-            # unfiltered subjects would overlap every runner's consumer.
-            await self._js.delete_consumer(subjects.RUN_STREAM, "runners")
         await self._bucket(KeyValueConfig(
             bucket=subjects.RUNNERS_BUCKET, ttl=float(subjects.RUNNER_TTL_S), history=1,
             storage=StorageType.MEMORY, replicas=replicas,

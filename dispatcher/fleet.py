@@ -47,7 +47,10 @@ def needed_language(job: Job) -> str:
 
 
 @dataclass
-class RunnerView:
+class TrackedRunner:
+    """A runner as this dispatcher follows it: its heartbeat and the jobs sent to it since
+    (the API's picture of a runner is ``contracts.api.RunnerView``)."""
+
     info: RunnerInfo
     seen: float
     """When its last heartbeat arrived (this process's monotonic clock)."""
@@ -69,13 +72,13 @@ class RunnerView:
 class Fleet:
     def __init__(self, silent_s: float = RUNNER_SILENT_S) -> None:
         self.silent_s = silent_s
-        self.runners: dict[str, RunnerView] = {}
+        self.runners: dict[str, TrackedRunner] = {}
         self._runner_of: dict[str, str] = {}
 
     def heartbeat(self, info: RunnerInfo, now: float) -> None:
         view = self.runners.get(info.runner_id)
         if view is None:
-            self.runners[info.runner_id] = RunnerView(info, now, others=info.active)
+            self.runners[info.runner_id] = TrackedRunner(info, now, others=info.active)
             return
         view.info, view.seen = info, now
         view.others = max(0, info.active - len(view.mine))
@@ -93,7 +96,7 @@ class Fleet:
         for execution_id in view.mine if view else ():
             self._runner_of.pop(execution_id, None)
 
-    def is_alive(self, view: RunnerView, now: float) -> bool:
+    def is_alive(self, view: TrackedRunner, now: float) -> bool:
         return now - view.seen < self.silent_s
 
     def alive(self, now: float) -> set[str]:

@@ -44,7 +44,7 @@ from contracts.subjects import PRIORITY_API, PRIORITY_BACKGROUND
 from edge.auth import AuthError, Forbidden, KeyRing, Principal
 from edge.bus import EdgeBus
 from edge.json_limits import structure_problem
-from edge.limits import Limits
+from edge.limits import ApiKeyLimits
 from edge.nats_connection import QueueFull, SubmitError
 from edge.stats import admin_metrics, combine_queue_stats
 from edge.webhooks import Policy
@@ -110,7 +110,7 @@ class Api:
         self.catalog = catalog
         self.bus = bus
         self.keys = keys
-        self.limits = Limits(bus.limits, bus.events.completion, bus.records.get,
+        self.limits = ApiKeyLimits(bus.limits, bus.events.completion, bus.records.get,
                              settings.rate_per_minute, settings.key_max_concurrent)
         self.policy = Policy(settings.callback_allow_private, settings.callback_allow_link_local)
 

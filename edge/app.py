@@ -47,7 +47,7 @@ from edge.runner_versions import RunnerVersions
 from edge.sessions import SessionTokens
 from edge.stats import admin_metrics, combine_queue_stats
 from edge.webhooks import Attempt, Callback, WebhookDeliverer
-from edge.ws import Connection, Unfinished
+from edge.ws import Connection, Handovers
 
 log = logging.getLogger(__name__)
 WEBHOOK_BATCH = 16
@@ -105,7 +105,7 @@ class Edge:
         self.metrics = Metrics()
         self.tokens = SessionTokens(settings.session_secret)
         self._recent: deque[str] = deque(maxlen=1000)
-        self.unfinished = Unfinished()
+        self.handovers = Handovers()
         self.runs = OpenRuns(settings.session_max_unfinished, settings.address_max_unfinished)
         self._releases: set[asyncio.Task[None]] = set()
         self.webhooks = WebhookDeliverer(
@@ -203,7 +203,7 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
         edge.metrics.sockets.inc()
         try:
             await Connection(ws, edge.bus, catalog, session_id, token, edge.tokens, resumed,
-                             edge.unfinished, edge.runs,
+                             edge.handovers, edge.runs,
                              ws.client.host if ws.client else "").serve()
         finally:
             edge.metrics.sockets.dec()

@@ -1,6 +1,7 @@
-"""The HTTP API's per-key rate limit and quota of unfinished executions, shared by every edge:
-their state is in the ``limits`` KV bucket and changed with compare-and-set (``LimitStore``,
-which ``edge.limits_bucket.LimitsBucket`` implements), the next state computed by ``edge.auth``.
+"""The HTTP API's per-key rate limit and quota of unfinished executions (``ApiKeyLimits``),
+shared by every edge: their state is in the ``limits`` KV bucket and changed with
+compare-and-set (``LimitStore``, which ``edge.limits_bucket.LimitsBucket`` implements), the
+next state computed by ``edge.auth``.
 
 An execution leaves its key's quota when it completes: the edge that admitted it removes it
 (the others cannot tell whose it is without a lookup). When a key has no room left, the edge
@@ -38,7 +39,7 @@ class LimitStore(Protocol):
         ...
 
 
-class Limits:
+class ApiKeyLimits:
     def __init__(self, store: LimitStore,
                  completion: Callable[[str], Awaitable[CompletionEvent | None]],
                  record: Callable[[str], Awaitable[ExecutionRecord | None]],

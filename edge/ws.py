@@ -88,7 +88,7 @@ class Execution:
         """The held controls are being passed on (the runner said ``running``)."""
 
 
-class Unfinished:
+class Handovers:
     """The executions of each browser session that had not completed when its socket closed,
     kept on this edge for a while so that a socket resuming the session takes them over: it
     gets their remaining events and may stop them or feed them input."""
@@ -136,7 +136,7 @@ class Unfinished:
 class Connection:
     def __init__(self, ws: WebSocket, bus: EdgeBus, catalog: Catalog, session_id: str,
                  token: str, tokens: SessionTokens, resumed: bool = False,
-                 unfinished: Unfinished | None = None, runs: OpenRuns | None = None,
+                 handovers: Handovers | None = None, runs: OpenRuns | None = None,
                  address: str = "") -> None:
         self.ws = ws
         self.bus = bus
@@ -144,7 +144,7 @@ class Connection:
         self.session_id = session_id
         self.token = token
         self.resumed = resumed
-        self.unfinished = unfinished or Unfinished()
+        self.handovers = handovers or Handovers()
         self.tokens = tokens
         """Signs this session's execution ids, which ``attach`` checks (the edge's secret)."""
         self.runs = runs or OpenRuns(per_session=16, per_address=64)
@@ -162,11 +162,11 @@ class Connection:
     async def serve(self) -> None:
         await self.ws.accept()
         self.send(encode(SessionEvent(self.session_id, self.token, self.resumed)).decode())
-        self.unfinished.enter(self.session_id)
+        self.handovers.enter(self.session_id)
         sender = asyncio.create_task(self._send_loop())
         try:
             if self.resumed:
-                await self._take_over(await self.unfinished.take(self.session_id, time.time()))
+                await self._take_over(await self.handovers.take(self.session_id, time.time()))
             await self._receive_loop()
         finally:
             sender.cancel()
@@ -183,7 +183,7 @@ class Connection:
                 await execution.watch.close()
                 execution.watch = None
             await self.bus.commands.control(Control(execution.execution_id, "eof"))
-        self.unfinished.leave(self.session_id, self.executions, time.time())
+        self.handovers.leave(self.session_id, self.executions, time.time())
         self.executions.clear()
 
     async def _take_over(self, executions: dict[str, Execution]) -> None:

@@ -68,10 +68,6 @@ class ClaimedJob:
     async def ack(self) -> None:
         await self._msg.ack()
 
-    async def reject(self) -> None:
-        """Give the job up for good (malformed): acked so that it is never redelivered."""
-        await self._msg.term()
-
 
 class RunnerBus:
     def __init__(self, nc: Client, js: JetStreamContext) -> None:

@@ -21,7 +21,7 @@ from coderunner.nats_server import free_port
 from contracts.subjects import quota_key, rate_key
 from edge.auth import TokenBucket, Unfinished
 from edge.bus import EdgeBus
-from edge.limits import Limits
+from edge.limits import ApiKeyLimits
 from tests.conftest import KEYS, PRINT, SPIN, Running, bearer, running_platform
 from tests.integration.wsclient import Client
 
@@ -218,8 +218,8 @@ async def test_concurrent_edges_lose_no_update(platform_a: Running) -> None:
         await edge_bus.connect(once=True)
     try:
         now = time.time()  # a clock that stands still: no refill
-        limits = [Limits(b.limits, b.events.completion, b.records.get, 1_000, 2, clock=lambda: now)
-                  for b in buses]
+        limits = [ApiKeyLimits(b.limits, b.events.completion, b.records.get, 1_000, 2,
+                               clock=lambda: now) for b in buses]
         waits = await asyncio.gather(*(limits[i % 2].take("cas-test") for i in range(200)))
         assert waits == [0.0] * 200
         stored = await buses[0].limits.read_limit(rate_key("cas-test"), TokenBucket)

@@ -1,5 +1,5 @@
-"""The shared rate limit and quota, with several edges (``Limits``) over one in-memory store that
-behaves like the limits bucket: values stored encoded, changed with compare-and-set."""
+"""The shared rate limit and quota, with several edges (``ApiKeyLimits``) over one in-memory
+store that behaves like the limits bucket: values stored encoded, changed with compare-and-set."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import msgspec
 from contracts.messages import CompletionEvent, ExecutionRecord
 from contracts.subjects import quota_key, rate_key
 from edge.auth import TokenBucket, Unfinished
-from edge.limits import UNSUBMITTED_AFTER_S, Limits
+from edge.limits import UNSUBMITTED_AFTER_S, ApiKeyLimits
 
 T = TypeVar("T", bound=msgspec.Struct)
 R = TypeVar("R")
@@ -68,9 +68,11 @@ class Clock:
 
 
 def edges(store: Store, clock: Clock, per_minute: int = 60, max_unfinished: int = 2
-          ) -> tuple[Limits, Limits]:
-    return (Limits(store, store.completion, store.record, per_minute, max_unfinished, clock),
-            Limits(store, store.completion, store.record, per_minute, max_unfinished, clock))
+          ) -> tuple[ApiKeyLimits, ApiKeyLimits]:
+    return (ApiKeyLimits(store, store.completion, store.record, per_minute, max_unfinished,
+                         clock),
+            ApiKeyLimits(store, store.completion, store.record, per_minute, max_unfinished,
+                         clock))
 
 
 async def test_two_edges_spend_one_rate_budget() -> None:

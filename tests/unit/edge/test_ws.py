@@ -15,7 +15,7 @@ from edge.ws import (
     SLOW_READER_CLOSE,
     Connection,
     Execution,
-    Unfinished,
+    Handovers,
 )
 
 
@@ -55,37 +55,37 @@ async def test_an_oversized_frame_gets_an_error_not_a_crash() -> None:
 
 
 async def test_a_resume_waits_a_moment_for_the_old_socket_to_leave() -> None:
-    unfinished = Unfinished()
-    unfinished.enter("s")  # the old socket, whose close the edge has not seen yet
-    unfinished.enter("s")  # the resuming one
+    handovers = Handovers()
+    handovers.enter("s")  # the old socket, whose close the edge has not seen yet
+    handovers.enter("s")  # the resuming one
     left = {"e1": Execution("e1")}
 
     async def old_socket_closes() -> None:
         await asyncio.sleep(0.1)
-        unfinished.leave("s", left, 0.0)
+        handovers.leave("s", left, 0.0)
 
     closing = asyncio.create_task(old_socket_closes())
-    taken = await unfinished.take("s", 0.0)
+    taken = await handovers.take("s", 0.0)
     await closing
     assert list(taken) == ["e1"]
 
 
 async def test_left_executions_expire_after_a_while() -> None:
-    unfinished = Unfinished()
-    unfinished.enter("s")
-    unfinished.leave("s", {"e1": Execution("e1")}, now=0.0)
-    assert await unfinished.take("s", now=Unfinished.KEEP_S + 1) == {}
+    handovers = Handovers()
+    handovers.enter("s")
+    handovers.leave("s", {"e1": Execution("e1")}, now=0.0)
+    assert await handovers.take("s", now=Handovers.KEEP_S + 1) == {}
 
 
-def test_unfinished_keeps_nothing_for_sessions_that_closed_and_never_resumed() -> None:
-    unfinished = Unfinished()
+def test_handovers_keep_nothing_for_sessions_that_closed_and_never_resumed() -> None:
+    handovers = Handovers()
     for n in range(1000):
         session = f"s{n}"
-        unfinished.enter(session)
-        unfinished.leave(session, {}, now=float(n))
-    assert unfinished._left == {} and unfinished._open == {}
-    unfinished.enter("late")
-    unfinished.leave("late", {"e": Execution("e")}, now=0.0)
-    unfinished.enter("later")
-    unfinished.leave("later", {}, now=Unfinished.KEEP_S + 1)
-    assert unfinished._by_session == {}, "left executions are forgotten after KEEP_S"
+        handovers.enter(session)
+        handovers.leave(session, {}, now=float(n))
+    assert handovers._left == {} and handovers._open == {}
+    handovers.enter("late")
+    handovers.leave("late", {"e": Execution("e")}, now=0.0)
+    handovers.enter("later")
+    handovers.leave("later", {}, now=Handovers.KEEP_S + 1)
+    assert handovers._by_session == {}, "left executions are forgotten after KEEP_S"
