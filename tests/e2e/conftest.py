@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,11 +119,13 @@ class Ide:
         return self.page.locator(f'#file-list li[data-path="{path}"]')
 
 
-@pytest.fixture
-def ide(browser: Browser, ide_platform: Running, tmp_path: Path) -> Iterator[Ide]:
+@contextmanager
+def ide_page(browser: Browser, url: str, screenshot: Path) -> Iterator[Ide]:
+    """A first visit in a browser context of its own, that fails if the page reported a
+    problem, and leaves a screenshot."""
     context = browser.new_context(viewport=LAPTOP)
     page = context.new_page()
-    ide = Ide(page, ide_platform.url)
+    ide = Ide(page, url)
 
     def console(message: ConsoleMessage) -> None:
         if message.type == "error" and not any(e in message.text for e in ide.expected):
@@ -134,8 +137,25 @@ def ide(browser: Browser, ide_platform: Running, tmp_path: Path) -> Iterator[Ide
         yield ide
     finally:
         try:
-            page.screenshot(path=tmp_path / "screenshot.png", full_page=True)
+            page.screenshot(path=screenshot, full_page=True)
         except Error as exc:  # the page may be gone when the test failed hard
             ide.problems.append(f"no screenshot: {exc}")
         context.close()
     assert ide.problems == [], "the page reported problems"
+
+
+@pytest.fixture
+def ide(browser: Browser, ide_platform: Running, tmp_path: Path) -> Iterator[Ide]:
+    with ide_page(browser, ide_platform.url, tmp_path / "screenshot.png") as ide:
+        yield ide
+
+
+@pytest.fixture(scope="module")
+def shared_ide(browser: Browser, ide_platform: Running,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ide]:
+    """One page for a whole module, opened once: its tests run in order on it, each starting
+    from a template of its own (a page load per test would cost more than the tests)."""
+    with ide_page(browser, ide_platform.url,
+                  tmp_path_factory.mktemp("shared-ide") / "screenshot.png") as ide:
+        ide.open()
+        yield ide

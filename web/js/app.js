@@ -1,23 +1,28 @@
 // The IDE's composition root: the project, the editor, the file panel, the consoles, the
 // notebooks and the socket, wired together. Decisions live in the DOM-free modules (project.js,
 // templates.js, console-state.js, notebook-state.js, nbformat.js, outputs.js, connection.js,
-// ansi.js); this file only connects them to the page.
+// ansi.js, diagnostics.js, theme.js); this file only connects them to the page.
 
 import { Connection } from "./connection.js";
 import { ConsoleState } from "./console-state.js";
 import { ConsoleView } from "./consoleview.js";
+import { findLocations, parseDiagnostics } from "./diagnostics.js";
 import { Editor, loadMonaco } from "./editor.js";
 import { FilePanel } from "./filepanel.js";
 import { emptyNotebook, isNotebookPath, serializeNotebook } from "./nbformat.js";
 import { NotebookPage } from "./notebookpage.js";
 import { Project, ProjectError, ProjectStore, runtimeFor } from "./project.js";
 import { defaultTemplate, templates } from "./templates.js";
+import { loadTheme, monacoTheme, resolveTheme, saveTheme } from "./theme.js";
 
 const $ = (id) => document.getElementById(id);
 const SAVE_DELAY_MS = 250;
 const RUNTIMES_RETRY_MS = 2000;
 
-const store = new ProjectStore(storageOr("localStorage"));
+const localStore = storageOr("localStorage");
+const store = new ProjectStore(localStore);
+const systemDark = window.matchMedia("(prefers-color-scheme: dark)");
+let themeChoice = loadTheme(localStore);
 let project = store.load() ?? projectOf(defaultTemplate([]));
 let runtimes = [];
 let templateList = [];
@@ -84,8 +89,11 @@ const view = new ConsoleView({
   close: (tab) => {
     const running = consoles.close(tab.mainFile);
     if (running) send({ type: "stop", executionId: running });
+    editor?.setDiagnostics(diagnosticsOwner(tab.mainFile), []);
     view.remove(tab);
+    drawRunButton();
   },
+  reveal: (file, line, column) => revealLocation(file, line, column),
 });
 
 /** The browser's storage, or, where touching it throws (site data blocked), one that lasts
@@ -120,6 +128,12 @@ function saveNow() {
   const problem = store.save(project);
   if (problem) notify(problem, "storage");
   return problem;
+}
+
+function saveAndSay() {
+  if (saveNow() === null) {
+    $("saved").textContent = `Saved at ${new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`;
+  }
 }
 
 /** Show a message at the top of the page, where it is announced (role=alert). */
@@ -157,6 +171,32 @@ function refresh() {
   files.render(project);
   drawRunTarget();
   scheduleSave();
+}
+
+// --- theme and help ----------------------------------------------------------------------------
+
+function applyTheme() {
+  const resolved = resolveTheme(themeChoice, systemDark.matches);
+  document.documentElement.dataset.theme = resolved;
+  editor?.setTheme(monacoTheme(resolved));
+}
+
+function chooseTheme(choice) {
+  themeChoice = choice;
+  saveTheme(localStore, choice);
+  applyTheme();
+}
+
+function openHelp() {
+  if (!$("help").open) $("help").showModal();
+}
+
+/** ``?`` and F1 open the help, except where they are typed or mean something else. */
+function isHelpKey(e) {
+  if (e.ctrlKey || e.metaKey || e.altKey) return false;
+  if (e.key !== "?" && e.key !== "F1") return false;
+  const target = e.target instanceof Element ? e.target : null;
+  return !target?.closest("input, textarea, select, [contenteditable], .monaco-editor, dialog");
 }
 
 // --- the editor --------------------------------------------------------------------------------
@@ -207,9 +247,11 @@ async function startEditor() {
         project.setContent(path, content);
         scheduleSave();
       },
+      theme: monacoTheme(resolveTheme(themeChoice, systemDark.matches)),
     });
     showOpenFile();
     $("run").disabled = false;
+    drawRunTarget();
     window.ideLoaded?.();
   } catch (error) {
     notify(error.message, "editor");
@@ -218,11 +260,86 @@ async function startEditor() {
 
 // --- running -----------------------------------------------------------------------------------
 
+/** The header's run controls: Run (or Stop), the language picker and its warning, Run open
+ * file, and the main file's input before running. */
 function drawRunTarget() {
   const main = project.main;
   $("run-target").textContent = main ? `main file: ${main}` : "no main file";
-  $("run").setAttribute("aria-label", main ? `Run ${main}` : "Run");
-  $("run").title = main ? `Run ${main} (Ctrl+Enter)` : "Choose a main file first (★)";
+  drawRunButton();
+  drawLanguage();
+  drawStdin();
+  const open = project.open;
+  const runnable = open !== null && !isNotebookPath(open);
+  $("run-open").disabled = !editor || !runnable;
+  $("run-open").setAttribute("aria-label", runnable ? `Run the open file, ${open}` : "Run the open file");
+  $("run-open").title = runnable ? `Run ${open}, the open file (Ctrl+Shift+Enter)` : "Open a file to run it";
+}
+
+/** Run turns into Stop while the main file's program is queued or running. */
+function drawRunButton() {
+  const main = project.main;
+  const tab = main ? consoles.tab(main) : null;
+  const button = $("run");
+  if (tab?.active) {
+    button.textContent = "Stop";
+    button.classList.replace("primary", "stopping");
+    button.disabled = !tab.canStop;
+    button.setAttribute("aria-label", `Stop ${main}`);
+    button.title = `Stop ${main} (Ctrl+Shift+X)`;
+    return;
+  }
+  button.textContent = "Run";
+  button.classList.replace("stopping", "primary");
+  button.disabled = !editor;
+  button.setAttribute("aria-label", main ? `Run ${main}` : "Run");
+  button.title = main ? `Run ${main} (Ctrl+Enter)` : "Choose a main file first (★)";
+}
+
+function drawLanguage() {
+  const main = project.main;
+  const select = $("language");
+  const byExtension = main ? runtimeFor(main, runtimes) : undefined;
+  const chosen = main ? project.runtimeOf(main, runtimes) : undefined;
+  const options = runtimes.map((r) => new Option(
+    r === byExtension ? `${r.displayName ?? r.name} (${r.extension})` : (r.displayName ?? r.name), r.name));
+  if (!chosen) options.unshift(new Option("Choose a language", ""));
+  select.replaceChildren(...options);
+  select.value = chosen?.name ?? "";
+  select.disabled = main === null || isNotebookPath(main) || runtimes.length === 0;
+  const warning = main && runtimes.length ? project.languageMismatch(main, runtimes) : null;
+  $("language-warning").textContent = warning ?? "";
+  $("language-warning").hidden = warning === null;
+}
+
+function chooseLanguage(name) {
+  const main = project.main;
+  if (main === null) return;
+  // The extension's own language is no choice to remember: a rename to .c then runs C.
+  const byExtension = runtimeFor(main, runtimes);
+  change(() => project.setLanguage(main, name && name !== byExtension?.name ? name : null));
+}
+
+function drawStdin() {
+  const main = project.main;
+  const text = main ? project.stdinOf(main) : "";
+  $("stdin-label").textContent = main ? `Standard input for ${main}` : "Standard input for the main file";
+  if ($("stdin-text").value !== text) $("stdin-text").value = text;
+  $("stdin-text").disabled = main === null;
+  drawStdinSummary(text);
+}
+
+function drawStdinSummary(text) {
+  const lines = text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
+  $("stdin-summary").textContent = lines
+    ? `Input before running (${lines} line${lines === 1 ? "" : "s"})` : "Input before running";
+}
+
+function typeStdin() {
+  const main = project.main;
+  if (main === null) return;
+  project.setStdin(main, $("stdin-text").value);
+  drawStdinSummary($("stdin-text").value);
+  scheduleSave();
 }
 
 function send(frame) {
@@ -236,7 +353,8 @@ function notConnected() {
     + "try again when the top right says Connected.", "connection");
 }
 
-function run() {
+/** Run ``path`` (the main file unless told) in its console tab. */
+function run(path = project.main) {
   if (!editor) return;
   if (runtimes.length === 0) {
     notify("The list of languages has not loaded yet: the platform may still be starting.");
@@ -244,7 +362,7 @@ function run() {
   }
   let request;
   try {
-    request = project.runRequest(runtimes);
+    request = project.runRequest(runtimes, path);
   } catch (error) {
     if (!(error instanceof ProjectError)) throw error;
     notify(error.message);
@@ -255,12 +373,51 @@ function run() {
     return;
   }
   saveNow();
-  const { tab, requestId, stopFirst, changes } = consoles.start(request.mainFile);
+  const { tab, requestId, stopFirst, changes } = consoles.start(request.mainFile,
+    { inputGiven: request.stdin !== undefined });
   if (stopFirst) connection.send({ type: "stop", executionId: stopFirst });
+  editor.setDiagnostics(diagnosticsOwner(request.mainFile), []);
   view.update(tab, changes);
   view.select(tab);
   connection.send({ type: "execute_code", requestId, ...request });
+  drawRunButton();
   dismiss();
+}
+
+function runOpenFile() {
+  if (project.open !== null && !isNotebookPath(project.open)) run(project.open);
+}
+
+/** Stop the main file's program (Run, while it is Stop). */
+function stopMain() {
+  const tab = project.main ? consoles.tab(project.main) : null;
+  if (tab?.canStop) send({ type: "stop", executionId: tab.executionId });
+}
+
+function onRunButton() {
+  const tab = project.main ? consoles.tab(project.main) : null;
+  if (tab?.active) stopMain();
+  else run();
+}
+
+const diagnosticsOwner = (mainFile) => `run:${mainFile}`;
+
+/** A run ended: its errors as markers in the editor, its file:line places as links. */
+function showDiagnostics(tab) {
+  const paths = new Set(project.files.keys());
+  editor?.setDiagnostics(diagnosticsOwner(tab.mainFile), parseDiagnostics(tab.transcript, paths));
+  view.linkify(tab, (text) => findLocations(text, paths));
+}
+
+/** A location clicked in a console: open its file with the cursor there. */
+function revealLocation(file, line, column) {
+  if (!project.files.has(file)) {
+    notify(`${file} is no longer in the project.`);
+    return;
+  }
+  change(() => project.setOpen(file));
+  showOpenFile();
+  if (!notebooks.shows(file)) editor?.reveal(line, column);
 }
 
 function onEvent(frame) {
@@ -283,6 +440,8 @@ function onEvent(frame) {
   if (result.tab) {
     view.update(result.tab, result.changes);
     if (frame.type === "error") view.select(result.tab);
+    if (frame.type === "completion" && result.tab.phase === "done") showDiagnostics(result.tab);
+    drawRunButton();
   } else {
     for (const change of result.changes) if (change.kind === "notice") notify(change.text);
   }
@@ -320,6 +479,7 @@ connection.on("event", onEvent);
 connection.on("drop", () => {
   for (const { tab, changes } of consoles.connectionLost()) view.update(tab, changes);
   notebooks.connectionLost();
+  drawRunButton();
 });
 
 // --- the runtime catalog and templates ----------------------------------------------------------
@@ -380,7 +540,14 @@ function replaceProject(next) {
 
 // --- start -------------------------------------------------------------------------------------
 
-$("run").addEventListener("click", run);
+$("run").addEventListener("click", onRunButton);
+$("run-open").addEventListener("click", runOpenFile);
+$("language").addEventListener("change", (e) => chooseLanguage(e.target.value));
+$("stdin-text").addEventListener("input", typeStdin);
+$("theme").value = themeChoice;
+$("theme").addEventListener("change", (e) => chooseTheme(e.target.value));
+systemDark.addEventListener("change", applyTheme);
+$("help-open").addEventListener("click", openHelp);
 $("skip").addEventListener("click", (e) => {
   e.preventDefault();
   focusEditor();
@@ -400,6 +567,17 @@ $("view-as").addEventListener("click", toggleNotebookText);
 $("notebook-as-text").addEventListener("click", toggleNotebookText);
 $("notice-close").addEventListener("click", () => dismiss());
 $("reconnect").addEventListener("click", () => connection.retryNow());
+/** The page's own shortcut for a key press (the help overlay lists them), or null. */
+function shortcut(e) {
+  if (isHelpKey(e)) return openHelp;
+  if (!(e.ctrlKey || e.metaKey) || e.altKey) return null;
+  const key = e.key.toLowerCase();
+  if (key === "enter") return e.shiftKey ? runOpenFile : () => run();
+  if (key === "x" && e.shiftKey) return stopMain;
+  if (key === "s" && !e.shiftKey) return saveAndSay;
+  return null;
+}
+
 // Capture phase: Ctrl/Cmd+Enter runs from anywhere, the editor included, exactly once; in a
 // notebook's cell, Shift+Enter and Ctrl/Cmd+Enter run the cell, and Ctrl/Cmd+S saves.
 document.addEventListener("keydown", (e) => {
@@ -408,11 +586,11 @@ document.addEventListener("keydown", (e) => {
     e.stopPropagation();
     return;
   }
-  if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey) {
-    e.preventDefault();
-    e.stopPropagation();
-    run();
-  }
+  const action = shortcut(e);
+  if (!action) return;
+  e.preventDefault();
+  e.stopPropagation();
+  action();
 }, true);
 window.addEventListener("pagehide", saveNow);
 document.addEventListener("visibilitychange", () => {

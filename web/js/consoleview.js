@@ -11,7 +11,7 @@ const BLOCK_CHARS = 4096;
 export class ConsoleView {
   /**
    * @param {{stop(tab): void, sendInput(tab, text: string): void, endInput(tab): void,
-   *   close(tab): void}} actions
+   *   close(tab): void, reveal(file: string, line: number, column: number | null): void}} actions
    */
   constructor(actions) {
     this.actions = actions;
@@ -108,6 +108,13 @@ export class ConsoleView {
     q(".close").setAttribute("aria-label", `Close the console of ${tab.mainFile}`);
     view.stop.addEventListener("click", () => this.actions.stop(tab));
     q(".clear").addEventListener("click", () => view.output.replaceChildren());
+    view.output.addEventListener("click", (e) => {
+      const link = e.target.closest?.("a.location");
+      if (!link) return;
+      e.preventDefault();
+      const { file, line, column } = link.dataset;
+      this.actions.reveal(file, Number(line), column ? Number(column) : null);
+    });
     q(".close").addEventListener("click", () => this.actions.close(tab));
     view.eof.addEventListener("click", () => this.actions.endInput(tab));
     q("form").addEventListener("submit", (e) => {
@@ -136,7 +143,44 @@ export class ConsoleView {
     view.input.disabled = !input;
     view.send.disabled = !input;
     view.eof.disabled = !input;
+    view.input.placeholder = tab.inputGiven
+      ? "Its input was given before the run (Input before running)"
+      : "Input for the program: Enter sends a line";
     view.tab.title = `${tab.mainFile}: ${tab.summary}`;
+  }
+
+  /**
+   * Make the places in ``tab``'s output that name a project file's line into links (a run
+   * ended: its output is whole). ``locate(text)`` finds them (diagnostics.js findLocations).
+   */
+  linkify(tab, locate) {
+    const view = this.views.get(tab);
+    if (!view) return;
+    view.output.normalize(); // one text node per span: a location that came in two chunks is whole
+    const walker = document.createTreeWalker(view.output, NodeFilter.SHOW_TEXT);
+    const nodes = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (!node.parentElement.closest(".notice, .echo, table, a")) nodes.push(node);
+    }
+    for (const node of nodes) {
+      const locations = locate(node.data);
+      if (!locations.length) continue;
+      const parts = [];
+      let at = 0;
+      for (const { start, end, file, line, column } of locations) {
+        parts.push(node.data.slice(at, start));
+        const link = document.createElement("a");
+        link.href = "#";
+        link.className = "location";
+        link.textContent = node.data.slice(start, end);
+        link.title = `Open ${file} at line ${line}${column ? `, column ${column}` : ""}`;
+        Object.assign(link.dataset, { file, line: String(line), column: column ? String(column) : "" });
+        parts.push(link);
+        at = end;
+      }
+      parts.push(node.data.slice(at));
+      node.replaceWith(...parts.filter((p) => p !== ""));
+    }
   }
 
   /** Show ``tab``'s panel; ``focus`` moves the keyboard to its input (or its tab). */

@@ -272,13 +272,13 @@ export function findLocations(text, files) {
 
 /**
  * Diagnostics as Monaco's marker data: ``severities`` is ``monaco.MarkerSeverity``; ``model``
- * tells where a line ends and where the word at a column ends (a model's own methods).
+ * tells where a line's text starts and ends and where the word at a column ends (a model's own methods).
  */
-export function toMarkers(diagnostics, severities, { lineEnd, wordEnd }) {
+export function toMarkers(diagnostics, severities, { lineStart, lineEnd, wordEnd }) {
   return diagnostics.map((d) => {
     const end = lineEnd(d.line);
     // The word at the column, or the whole line when the output names no column.
-    const startColumn = d.column === null ? 1 : Math.min(d.column, end);
+    const startColumn = d.column === null ? lineStart(d.line) : Math.min(d.column, end);
     const endColumn = d.column === null ? end : Math.max(wordEnd(d.line, startColumn), startColumn + 1);
     return {
       severity: d.severity === "warning" ? severities.Warning : severities.Error,

@@ -1,6 +1,8 @@
 // Monaco, loaded by its AMD loader (web/index.html) so that `window.monaco` is the standard
 // global for tests and extensions. One model per project file, made when the file is opened.
 
+import { toMarkers } from "./diagnostics.js";
+
 const MONACO_PATH = "node_modules/monaco-editor/min/vs";
 // Monaco knows .sql as generic SQL; the platform runs MariaDB, whose dialect is "mysql".
 const LANGUAGE_OVERRIDES = { ".sql": "mysql" };
@@ -23,13 +25,16 @@ export class Editor {
   /**
    * @param {any} monaco
    * @param {HTMLElement} element
-   * @param {{onChange: (path: string, content: string) => void}} callbacks
+   * @param {{onChange: (path: string, content: string) => void, theme: string}} options
+   *   ``theme``: Monaco's theme name (vs, vs-dark)
    */
-  constructor(monaco, element, { onChange }) {
+  constructor(monaco, element, { onChange, theme }) {
     this.monaco = monaco;
     this.onChange = onChange;
     this.models = new Map();
     this.viewStates = new Map();
+    /** @type {Map<string, import("./diagnostics.js").Diagnostic[]>} owner (a console tab) → its run's */
+    this.diagnostics = new Map();
     this.path = null;
     this.extensions = languageByExtension(monaco);
     // Programs run under Node, not in a browser: type errors against the DOM's library
@@ -38,7 +43,6 @@ export class Editor {
     for (const defaults of [ts?.typescriptDefaults, ts?.javascriptDefaults]) {
       defaults?.setDiagnosticsOptions({ noSemanticValidation: true, noSyntaxValidation: false });
     }
-    const dark = window.matchMedia("(prefers-color-scheme: dark)");
     this.editor = monaco.editor.create(element, {
       model: null,
       automaticLayout: true,
@@ -46,10 +50,48 @@ export class Editor {
       fontSize: 14,
       scrollBeyondLastLine: false,
       tabSize: 4,
-      theme: dark.matches ? "vs-dark" : "vs",
+      theme,
       ariaLabel: "Code editor",
     });
-    dark.addEventListener("change", (e) => monaco.editor.setTheme(e.matches ? "vs-dark" : "vs"));
+  }
+
+  /** Monaco's theme is one for the page: the notebooks' cell editors follow too. */
+  setTheme(theme) {
+    this.monaco.editor.setTheme(theme);
+  }
+
+  /**
+   * Markers (squiggles, gutter and overview marks, hovers) for a run's diagnostics; ``owner``
+   * is the run's console tab, so that its next run replaces them (an empty list clears them).
+   * Files opened later get theirs when their model is made.
+   */
+  setDiagnostics(owner, diagnostics) {
+    if (diagnostics.length === 0 && !this.diagnostics.has(owner)) return;
+    if (diagnostics.length) this.diagnostics.set(owner, diagnostics);
+    for (const [path, model] of this.models) this.mark(path, model, owner, diagnostics);
+    if (!diagnostics.length) this.diagnostics.delete(owner);
+  }
+
+  mark(path, model, owner, diagnostics) {
+    const lines = model.getLineCount();
+    const mine = diagnostics.filter((d) => d.file === path && d.line <= lines);
+    const markers = toMarkers(mine, this.monaco.MarkerSeverity, {
+      lineStart: (line) => model.getLineFirstNonWhitespaceColumn(line) || 1,
+      lineEnd: (line) => model.getLineMaxColumn(line),
+      wordEnd: (line, column) => model.getWordAtPosition({ lineNumber: line, column })?.endColumn ?? column + 1,
+    });
+    this.monaco.editor.setModelMarkers(model, owner, markers);
+  }
+
+  /** Put the cursor on ``line`` (and ``column``) of the open file, in view, and focus it. */
+  reveal(line, column = null) {
+    const model = this.editor.getModel();
+    if (!model) return;
+    const lineNumber = Math.min(Math.max(1, line), model.getLineCount());
+    const position = { lineNumber, column: column ?? (model.getLineFirstNonWhitespaceColumn(lineNumber) || 1) };
+    this.editor.setPosition(position);
+    this.editor.revealPositionInCenterIfOutsideViewport(position);
+    this.editor.focus();
   }
 
   languageFor(path) {
@@ -70,6 +112,7 @@ export class Editor {
       model = this.monaco.editor.createModel(content, this.languageFor(path), uri);
       model.onDidChangeContent(() => this.onChange(path, model.getValue()));
       this.models.set(path, model);
+      for (const [owner, diagnostics] of this.diagnostics) this.mark(path, model, owner, diagnostics);
     }
     this.path = path;
     this.editor.setModel(model);

@@ -117,9 +117,9 @@ test("locations in the text for links: every frame and message in a project file
   assert.deepEqual(findLocations("at 12:30:45 see node:internal/x:1:2", FILES), []);
 });
 
-test("markers: the word at the column, or the whole line", () => {
+test("markers: the word at the column, or the whole line's text", () => {
   const severities = { Error: 8, Warning: 4 };
-  const model = { lineEnd: () => 21, wordEnd: (line, column) => column + 7 };
+  const model = { lineStart: () => 5, lineEnd: () => 21, wordEnd: (line, column) => column + 7 };
   const diagnostics = parseDiagnostics(SAMPLES.c + SAMPLES.python, FILES);
   assert.deepEqual(toMarkers(diagnostics, severities, model), [
     { severity: 4, message: diagnostics[0].message, source: "run", startLineNumber: 4,
@@ -127,6 +127,6 @@ test("markers: the word at the column, or the whole line", () => {
     { severity: 8, message: diagnostics[1].message, source: "run", startLineNumber: 5,
       startColumn: 12, endLineNumber: 5, endColumn: 19 },
     { severity: 8, message: "ZeroDivisionError: division by zero", source: "run",
-      startLineNumber: 2, startColumn: 1, endLineNumber: 2, endColumn: 21 },
+      startLineNumber: 2, startColumn: 5, endLineNumber: 2, endColumn: 21 },
   ]);
 });
