@@ -31,6 +31,7 @@ web:
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/mypy --no-namespace-packages runners/agent/*.py
 
 unit: venv
 	$(BIN)/pytest tests/unit

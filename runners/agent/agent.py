@@ -18,20 +18,29 @@ Commands:  {"op":"run", "files":[...], "steps":[{"phase","argv","zygote"?}], "en
             "closeStdin":bool, "limits":{"wallMs","cpuMs","outputBytes"}}
            {"op":"prepare","zygote":{"argv","env"}?,"compileServer":{"argv","env"}?}
              (a warm interpreter for run steps, a warm compiler for compile steps)
+           (each step: {"phase":"compile|run","argv":[...],"server"?,"zygote"?,"tables"?})
            {"op":"stdin","data":"..."}  {"op":"eof"}  {"op":"stop"}  {"op":"reset"}  {"op":"ping"}
            {"op":"kernel","argv":[...],"env":{}}  (a notebook: start kernel_bridge.py)
            {"op":"restart_kernel","id":"<running execution>"|null}  (reset the sandbox, start
              the bridge again; the running cell, if any, ends "restarted")
            {"op":"to_kernel","data":{...}}        (a line for the bridge)
-Events:    {"ev":"ready"}  {"ev":"out","stream":"stdout|stderr","data":"..."}
+Events:    {"ev":"ready","pid":n}  {"ev":"prepared","ok":bool}  (ok: the zygote, if asked
+             for, answered)
+           {"ev":"out","stream":"stdout|stderr","data":"..."}
            {"ev":"table","columns":[...],"rows":[[...]]}  (from a step with "tables": true)
            {"ev":"stdin_ack","bytes":n}  (n bytes of "stdin" commands were written to the
              program, or dropped as its stdin is closed: the runner keeps a bounded window)
            {"ev":"done","phase","exitCode","signal","wallMs","cpuMs","memoryKb","timedOut",
             "outputExceeded","stopped","oom","error"}   {"ev":"pong"}
+             (phase "setup": the run did not start, and only "error" is set; a step that
+             could not be started: "error" and exitCode 127)
            {"ev":"reset","ok":bool,"error"?}  (not ok: the check found it unlike a fresh one)
            {"ev":"kernel","data":{...}}  (a line the kernel bridge printed, never trusted)
            {"ev":"kernel","data":{"msg":"exited"}}  (the bridge ended)
+           {"ev":"kernel","data":{"msg":"dropped"}}  (a line of the bridge was too long)
+
+The runner's typed side of this protocol is runners/agent_messages.py; a test decodes what this
+agent emits into it (tests/integration/test_agent_protocol.py).
 """
 
 from __future__ import annotations
@@ -48,19 +57,22 @@ import time
 # The agent's modules sit beside it in a root-owned, read-only folder; -I leaves it off sys.path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from agent_budget import OutputBudget
+from agent_compile_server import CompileServer
 from agent_fresh import FreshState
-from agent_helpers import CompileServer, KernelProcess, Zygote
 from agent_housekeeping import (
     kill_until_none,
     kill_user_processes,
-    oom_kills,
     reap,
     wait_for,
     write_files,
 )
-from agent_protocol import DRAIN_SECONDS, READ_BYTES, emit
+from agent_kernels import KernelProcess
+from agent_protocol import DRAIN_SECONDS, READ_BYTES, Message, emit
+from agent_stats import oom_kills
 from agent_step import Step
 from agent_users import as_sandbox_user
+from agent_zygote_client import Zygote
 
 LIVE_COMMANDS = ("stdin", "eof", "stop", "ping")
 CROWDED_PROCESSES = 32
@@ -104,10 +116,10 @@ def drain_children_signal() -> None:
 class Agent:
     def __init__(self, fresh: FreshState) -> None:
         self.fresh = fresh
-        self.kernel_spec: dict | None = None
+        self.kernel_spec: Message | None = None
         self.selector = selectors.DefaultSelector()
         self.control_buffer = b""
-        self.commands: collections.deque[dict] = collections.deque()
+        self.commands: collections.deque[Message] = collections.deque()
         self.step: Step | None = None
         self.zygote: Zygote | None = None
         self.compile_server: CompileServer | None = None
@@ -161,7 +173,7 @@ class Agent:
         while self.commands and self.commands[0].get("op") in LIVE_COMMANDS:
             self.handle(self.commands.popleft())
 
-    def handle(self, command: dict) -> None:
+    def handle(self, command: Message) -> None:
         op = command.get("op")
         if op == "run":
             self.run(command)
@@ -185,7 +197,7 @@ class Agent:
 
     # --- a notebook's kernel -------------------------------------------------------------------
 
-    def kernel_command(self, op: str, command: dict) -> None:
+    def kernel_command(self, op: str, command: Message) -> None:
         if op == "kernel":
             self.start_kernel(command)
         elif op == "restart_kernel":
@@ -207,7 +219,7 @@ class Agent:
             return
         self.start_kernel(self.kernel_spec)
 
-    def start_kernel(self, command: dict) -> None:
+    def start_kernel(self, command: Message) -> None:
         self.stop_kernel()
         self.kernel_spec = command
         if self.zygote is not None:
@@ -220,7 +232,7 @@ class Agent:
             return
         self.selector.register(self.kernel.out_fd, selectors.EVENT_READ, "kernel")
 
-    def to_kernel(self, data: dict) -> None:
+    def to_kernel(self, data: Message) -> None:
         if self.kernel is None:
             emit({"ev": "kernel", "data": {"msg": "exited"}})
             return
@@ -254,17 +266,17 @@ class Agent:
                 pass
         kernel.stop()
 
-    def prepare(self, command: dict) -> None:
+    def prepare(self, command: Message) -> None:
         """Start the runtime's helpers: a Python zygote, a warm compile server."""
         ok = True
-        if "zygote" in command:
+        if command.get("zygote"):
             spec = command["zygote"]
             self.zygote = Zygote(spec["argv"], spec["env"])
             self.zygote.start()
             ok = self.zygote.usable(spec["env"])
             if self.zygote.pid is not None:
                 self.fresh.add_platform_process(self.zygote.pid)
-        if "compileServer" in command:
+        if command.get("compileServer"):
             spec = command["compileServer"]
             self.compile_server = CompileServer(spec["argv"], spec["env"])
             self.compile_server.start()
@@ -328,7 +340,7 @@ class Agent:
 
     # --- running a program -------------------------------------------------------------------
 
-    def run(self, command: dict) -> None:
+    def run(self, command: Message) -> None:
         if self.kernel is not None:
             emit({"ev": "done", "phase": "setup", "error": "this sandbox holds a kernel"})
             return
@@ -342,7 +354,7 @@ class Agent:
             return
         env = command.get("env", {})
         limits = command.get("limits", {})
-        budget = [int(limits.get("outputBytes", 1 << 20))]
+        budget = OutputBudget(int(limits.get("outputBytes", 1 << 20)))
         steps = command.get("steps", [])
         for index, spec in enumerate(steps):
             last = index == len(steps) - 1
@@ -358,12 +370,11 @@ class Agent:
                 emit(result)
                 return
 
-    def run_step(
-        self, spec: dict, env: dict, limits: dict, budget: list[int], run: dict | None
-    ) -> dict:
+    def run_step(self, spec: Message, env: dict[str, str], limits: Message,
+                 budget: OutputBudget, run: Message | None) -> Message:
         ooms_before = oom_kills()
         try:
-            step = Step(spec, env, limits, budget, self.zygote, self.kill_all)
+            step = Step.spawn(spec, env, limits, budget, self.zygote, self.kill_all)
         except OSError as exc:
             return {"ev": "done", "error": f"cannot start {spec['argv'][0]}: {exc.strerror}",
                     "exitCode": 127}
@@ -508,7 +519,7 @@ class Agent:
             os.close(fd)
         step.close_stdin_pipe()
 
-    def result(self, step: Step, ooms_before: int) -> dict:
+    def result(self, step: Step, ooms_before: int) -> Message:
         assert step.exited is not None
         status, usage = step.exited
         ended = step.ended
@@ -539,4 +550,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

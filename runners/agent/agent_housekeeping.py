@@ -1,5 +1,5 @@
 """The sandbox's own housekeeping: writing a program's files, killing and reaping
-leftover processes, and reading the cgroup's OOM counter."""
+leftover processes."""
 
 from __future__ import annotations
 
@@ -8,22 +8,7 @@ import resource
 import signal
 import time
 
-from agent_protocol import WORKSPACE
-
-OOM_FILES = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
-
-
-def oom_kills() -> int:
-    for path in OOM_FILES:
-        try:
-            with open(path) as f:
-                for line in f:
-                    key, _, value = line.partition(" ")
-                    if key == "oom_kill":
-                        return int(value)
-        except OSError:
-            continue
-    return 0
+from agent_protocol import WORKSPACE, Message
 
 
 def name_problem(name: str) -> str | None:
@@ -35,7 +20,7 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-def write_files(files: list[dict]) -> None:
+def write_files(files: list[Message]) -> None:
     for entry in files:
         name = entry["name"]
         problem = name_problem(name)

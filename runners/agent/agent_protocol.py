@@ -1,9 +1,15 @@
-"""What every agent module shares: the sandbox's paths, tuning constants, and ``emit``."""
+"""What every agent module shares: the sandbox's paths, tuning constants, and ``emit``.
+
+The agent speaks JSON lines (agent.py lists every command and event); it builds and reads them
+as plain dicts (``Message``), being standard-library only. The runner's typed side of the same
+protocol is runners/agent_messages.py, and a test decodes what this agent emits into it.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 WORKSPACE = "/workspace"
 FLUSH_BYTES = 16384
@@ -18,8 +24,12 @@ must report and kill it (niceness weighs tasks within the container's cgroup onl
 other containers the cgroup's share counts). Each such process sets it on itself before it
 drops to the sandbox user, who cannot lower it again nor change the agent's."""
 
+Message = dict[str, Any]
+"""A command the agent reads, an event it emits, or a line of the kernel bridge: a JSON
+object."""
 
-def emit(event: dict) -> None:
+
+def emit(event: Message) -> None:
     data = (json.dumps(event, separators=(",", ":")) + "\n").encode()
     view = memoryview(data)
     while view:

@@ -5,61 +5,78 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import resource
 import subprocess
 import time
 from collections.abc import Callable
 
-from agent_helpers import Zygote
-from agent_protocol import FLUSH_BYTES, FLUSH_SECONDS, emit
-from agent_users import user_process
+from agent_budget import OutputBudget
+from agent_protocol import FLUSH_BYTES, FLUSH_SECONDS, Message, emit
+from agent_users import as_user
+from agent_zygote_client import Zygote
 
 
-class Step:
-    """One spawned process (compile or run) and everything read from it."""
+class Pipes:
+    """The agent's ends of a step's pipes (non-blocking), and the child's ends to hand over."""
 
-    def __init__(self, spec: dict, env: dict, limits: dict, budget: list[int],
-                 zygote: Zygote | None, kill_all: Callable[[], None]) -> None:
-        self.kill_all = kill_all  # every user process in the sandbox, at once
-        self.budget = budget  # [bytes of output still allowed], shared by the steps of a run
+    def __init__(self, tables: bool) -> None:
         child_in, self.stdin_fd = os.pipe2(os.O_CLOEXEC)
         self.stdout_fd, child_out = os.pipe2(os.O_CLOEXEC)
         self.stderr_fd, child_err = os.pipe2(os.O_CLOEXEC)
+        self.child = [child_in, child_out, child_err]
         self.tables_fd: int | None = None
-        self.tables_buffer = b""
-        pass_fds: tuple[int, ...] = ()
-        if spec.get("tables"):
-            self.tables_fd, child_tables = os.pipe2(os.O_CLOEXEC)
-            pass_fds = (child_tables,)
-            env = {**env, "CODERUNNER_TABLES_FD": str(child_tables)}
-        self.started = time.monotonic()
-        cpu_s = max(1, -(-limits.get("cpuMs", 10_000) // 1000))
-        # Kept so that subprocess never reaps it behind our back (we wait4 for its rusage).
-        self.proc: subprocess.Popen | None = None
+        self.child_tables: int | None = None
+        if tables:
+            self.tables_fd, self.child_tables = os.pipe2(os.O_CLOEXEC)
+
+    def ours(self) -> list[int]:
+        fds = [self.stdin_fd, self.stdout_fd, self.stderr_fd]
+        return fds + ([self.tables_fd] if self.tables_fd is not None else [])
+
+    def theirs(self) -> list[int]:
+        return self.child + ([self.child_tables] if self.child_tables is not None else [])
+
+
+def start_process(spec: Message, env: dict[str, str], pipes: Pipes, cpu_s: int,
+                  zygote: Zygote | None) -> tuple[int, subprocess.Popen[bytes] | None]:
+    """Fork the step's process, from the zygote when it asks for one and the zygote can
+    (same environment, still alive), else by exec; its pid, and the Popen when exec'd."""
+    if pipes.child_tables is not None:
+        env = {**env, "CODERUNNER_TABLES_FD": str(pipes.child_tables)}
+    if zygote is not None and spec.get("zygote") and zygote.usable(env):
         try:
-            self.pid = 0
-            if zygote is not None and spec.get("zygote") and zygote.usable(env):
-                try:
-                    self.pid = zygote.spawn(spec["argv"], env, [child_in, child_out, child_err],
-                                            cpu_s)
-                except (OSError, ValueError):
-                    zygote.stop()  # killed by the previous program, say: exec this time
-            if not self.pid:
-                self.proc = subprocess.Popen(
-                    spec["argv"], env=env, stdin=child_in, stdout=child_out,
-                    stderr=child_err, start_new_session=True, close_fds=True,
-                    pass_fds=pass_fds, **user_process(cpu_s),
-                )
-                self.pid = self.proc.pid
-        except BaseException:
-            for fd in self.parent_fds():
-                os.close(fd)
-            raise
-        finally:
-            for fd in (child_in, child_out, child_err, *pass_fds):
-                os.close(fd)
-        for fd in self.parent_fds():
-            os.set_blocking(fd, False)
-        self.deadline = self.started + limits.get("wallMs", 10_000) / 1000
+            pid = zygote.spawn(spec["argv"], env, pipes.child, cpu_s)
+            if pid:
+                return pid, None
+        except (OSError, ValueError):
+            zygote.stop()  # killed by the previous program, say: exec this time
+    pass_fds = (pipes.child_tables,) if pipes.child_tables is not None else ()
+    proc = subprocess.Popen(
+        spec["argv"], env=env, stdin=pipes.child[0], stdout=pipes.child[1],
+        stderr=pipes.child[2], start_new_session=True, close_fds=True, pass_fds=pass_fds,
+        preexec_fn=as_user(cpu_s),
+    )
+    return proc.pid, proc
+
+
+class Step:
+    """One spawned process (compile or run) and everything read from it; ``Step.spawn``
+    starts one."""
+
+    def __init__(self, pid: int, proc: subprocess.Popen[bytes] | None, pipes: Pipes,
+                 started: float, wall_ms: int, budget: OutputBudget,
+                 kill_all: Callable[[], None]) -> None:
+        self.pid = pid
+        # Kept so that subprocess never reaps it behind our back (we wait4 for its rusage).
+        self.proc = proc
+        self.stdin_fd, self.stdout_fd, self.stderr_fd = (
+            pipes.stdin_fd, pipes.stdout_fd, pipes.stderr_fd)
+        self.tables_fd = pipes.tables_fd
+        self.tables_buffer = b""
+        self.started = started
+        self.deadline = started + wall_ms / 1000
+        self.budget = budget
+        self.kill_all = kill_all  # every user process in the sandbox, at once
         self.decoders = {
             "stdout": codecs.getincrementaldecoder("utf-8")("replace"),
             "stderr": codecs.getincrementaldecoder("utf-8")("replace"),
@@ -70,10 +87,31 @@ class Step:
         self.stdin_buffer = b""
         self.close_stdin = False
         self.stdin_open = True
-        self.exited: tuple[int, object] | None = None
+        self.exited: tuple[int, resource.struct_rusage] | None = None
         self.ended = self.started
         self.is_run = False
         self.timed_out = self.output_exceeded = self.stopped = False
+
+    @classmethod
+    def spawn(cls, spec: Message, env: dict[str, str], limits: Message, budget: OutputBudget,
+              zygote: Zygote | None, kill_all: Callable[[], None]) -> Step:
+        """Start the step's process (``spec``: argv, and whether to use the zygote and a tables
+        pipe) with its pipes; OSError when it cannot be started (no pipe is left open then)."""
+        pipes = Pipes(bool(spec.get("tables")))
+        cpu_s = max(1, -(-limits.get("cpuMs", 10_000) // 1000))
+        started = time.monotonic()
+        try:
+            pid, proc = start_process(spec, env, pipes, cpu_s, zygote)
+        except BaseException:
+            for fd in pipes.ours():
+                os.close(fd)
+            raise
+        finally:
+            for fd in pipes.theirs():
+                os.close(fd)
+        for fd in pipes.ours():
+            os.set_blocking(fd, False)
+        return cls(pid, proc, pipes, started, limits.get("wallMs", 10_000), budget, kill_all)
 
     def parent_fds(self) -> list[int]:
         fds = [self.stdin_fd, self.stdout_fd, self.stderr_fd]
@@ -81,11 +119,10 @@ class Step:
 
     def take_tables(self, data: bytes) -> None:
         """Complete JSON lines from the tables pipe become table events, within the budget."""
-        if len(data) > self.budget[0]:
+        if not self.budget.take_whole(len(data)):
             self.output_exceeded = True
             self.kill()
             return
-        self.budget[0] -= len(data)
         self.tables_buffer += data
         while b"\n" in self.tables_buffer:
             line, self.tables_buffer = self.tables_buffer.split(b"\n", 1)
@@ -104,15 +141,13 @@ class Step:
         self.kill_all()
 
     def take_output(self, stream: str, data: bytes) -> None:
-        allowed = self.budget[0]
-        if len(data) > allowed:
-            data = data[:allowed]
+        kept = self.budget.take(data)
+        if len(kept) < len(data):
             self.output_exceeded = True
             self.kill()
-        self.budget[0] -= len(data)
-        if data:
-            self.pending[stream].append(data)
-            self.pending_bytes += len(data)
+        if kept:
+            self.pending[stream].append(kept)
+            self.pending_bytes += len(kept)
             if self.flush_at is None:
                 self.flush_at = time.monotonic() + FLUSH_SECONDS
         if self.pending_bytes >= FLUSH_BYTES:

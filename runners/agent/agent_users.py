@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from agent_protocol import USER_NICE, WORKSPACE
 
@@ -55,6 +55,6 @@ def become_sandbox_user(cpu_seconds: int | None = None) -> None:
     os.chdir(WORKSPACE)  # only the sandbox user may enter it (mode 0700)
 
 
-def user_process(cpu_seconds: int | None = None) -> dict[str, object]:
-    """``subprocess.Popen`` keyword arguments that start a process as the sandbox user."""
-    return {"preexec_fn": lambda: become_sandbox_user(cpu_seconds)}
+def as_user(cpu_seconds: int | None = None) -> Callable[[], None]:
+    """The ``preexec_fn`` for ``subprocess.Popen`` that starts a process as the sandbox user."""
+    return lambda: become_sandbox_user(cpu_seconds)

@@ -30,7 +30,11 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
+Message = dict[str, Any]
+"""A JSON object: a command in, a message out, a Jupyter message or an nbformat output."""
 KERNEL_SPECS = {"python": "python3", "bash": "bash"}
 MAX_OUTPUT_BYTES = 4 * 1024 * 1024
 """One output larger than this (a huge image, say) is replaced by a note on stderr."""
@@ -40,12 +44,12 @@ RUNTIME = "/tmp/.jupyter"
 STARTUP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernel_startup.py")
 
 
-def emit(message: dict) -> None:
+def emit(message: Message) -> None:
     sys.stdout.write(json.dumps(message, separators=(",", ":")) + "\n")
     sys.stdout.flush()
 
 
-def nbformat_output(msg_type: str, content: dict, count: int | None) -> dict | None:
+def nbformat_output(msg_type: str, content: Message, count: int | None) -> Message | None:
     """An iopub message as an nbformat 4 output, or None for messages that are not outputs."""
     if msg_type == "stream":
         return {"output_type": "stream", "name": content.get("name", "stdout"),
@@ -62,11 +66,11 @@ def nbformat_output(msg_type: str, content: dict, count: int | None) -> dict | N
     return None
 
 
-def json_size(output: dict) -> int:
+def json_size(output: Message) -> int:
     return len(json.dumps(output, separators=(",", ":")))
 
 
-def bounded(output: dict) -> dict:
+def bounded(output: Message) -> Message:
     size = len(json.dumps(output))
     if size <= MAX_OUTPUT_BYTES:
         return output
@@ -75,7 +79,7 @@ def bounded(output: dict) -> dict:
                     f"{MAX_OUTPUT_BYTES} bytes per output]\n"}
 
 
-def kernel_env() -> dict:
+def kernel_env() -> dict[str, str]:
     """The sandbox's environment for the kernel: matplotlib draws inline (PNG), its font cache
     comes pre-built from the image into a writable /tmp."""
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
@@ -98,26 +102,27 @@ class Bridge:
             kernel_name=KERNEL_SPECS[kernel], transport="ipc", ip=f"{RUNTIME}/kernel",
             connection_file=f"{RUNTIME}/kernel.json",
         )
-        self.client = None
+        self.client: Any = None
         self.current: str | None = None
         self.msg_id: str | None = None
         self.count: int | None = None
         self.idle = False
-        self.reply: dict | None = None
+        self.reply: Message | None = None
         self.output_left: int | None = None
         """Bytes of output the running cell may still send; None: no cap."""
         self.exceeded = False
         self.buffer = b""
-        self.waiting: list[dict] = []
+        self.waiting: list[Message] = []
         """Cells sent while one runs (the runner sends one at a time; this is a safeguard)."""
 
-    def start(self) -> dict:
+    def start(self) -> Message:
         self.manager.start_kernel(env=kernel_env(), cwd="/workspace")
         self.client = self.manager.client()
         self.client.start_channels()
         self.client.wait_for_ready(timeout=START_TIMEOUT_S)
         self.client.kernel_info()
-        return self.client.get_shell_msg(timeout=START_TIMEOUT_S)
+        info: Message = self.client.get_shell_msg(timeout=START_TIMEOUT_S)
+        return info
 
     def serve(self) -> None:
         import zmq
@@ -161,7 +166,7 @@ class Bridge:
                 return False
         return True
 
-    def command(self, command: dict) -> bool:
+    def command(self, command: Message) -> bool:
         op = command.get("op")
         if op == "execute":
             self.waiting.append(command)
@@ -203,7 +208,7 @@ class Bridge:
         self.start_next()
 
     @staticmethod
-    def next(get) -> dict | None:
+    def next(get: Callable[..., Message]) -> Message | None:
         try:
             return get(timeout=0)
         except Exception:  # queue.Empty: nothing waiting
@@ -215,7 +220,7 @@ class Bridge:
         while self.next(self.client.get_shell_msg) is not None:
             pass
 
-    def on_iopub(self, msg: dict) -> None:
+    def on_iopub(self, msg: Message) -> None:
         if not self.current or msg["parent_header"].get("msg_id") != self.msg_id:
             return
         kind, content = msg["msg_type"], msg["content"]
@@ -229,7 +234,7 @@ class Bridge:
             if output is not None:
                 emit({"msg": "output", "id": self.current, "output": output})
 
-    def within_cap(self, output: dict) -> dict | None:
+    def within_cap(self, output: Message) -> Message | None:
         """The output as far as the cell's cap allows (a stream's text is cut to fit, anything
         else is dropped whole); past the cap, the cell is interrupted and what it still
         prints is dropped."""

@@ -23,9 +23,9 @@ def _coderunner_bound_streams() -> None:
             return  # not ipykernel's stream: nothing gathers without bound
 
         def bounded_write(text: str) -> "int | None":
-            written = write(text)
+            written: int | None = write(text)
             try:  # a new buffer after each send
-                full = stream._buffer.tell() >= flush_bytes  # type: ignore[attr-defined]
+                full = stream._buffer.tell() >= flush_bytes
             except ValueError:  # the I/O thread just sent (and closed) it
                 full = False
             if full:

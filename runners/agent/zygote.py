@@ -15,6 +15,8 @@ child sets its CPU limit and niceness and drops every id to the sandbox user (so
 capability), as the agent does for the programs it starts itself (agent_users.py).
 """
 
+from __future__ import annotations
+
 import array
 import ctypes
 import json
@@ -22,6 +24,7 @@ import os
 import resource
 import socket
 import sys
+from typing import Any
 
 CONTROL_FD = 3
 MAX_FDS = 3
@@ -33,7 +36,7 @@ CLONE_SYSCALL = {"x86_64": 56, "aarch64": 220}
 USER_NICE = 10  # as agent_protocol.USER_NICE
 
 
-def receive(sock: socket.socket) -> tuple[dict, list[int]]:
+def receive(sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
     fds = array.array("i")
     data, ancillary, _flags, _addr = sock.recvmsg(1 << 20, socket.CMSG_LEN(MAX_FDS * fds.itemsize))
     for level, kind, payload in ancillary:
@@ -48,7 +51,7 @@ def set_dumpable(value: int) -> None:
     PRCTL(4, value, 0, 0, 0)  # PR_SET_DUMPABLE
 
 
-def serve() -> tuple[dict, list[int]]:
+def serve() -> tuple[dict[str, Any], list[int]]:
     """Answer requests until one forks into the program; returns that request in the program.
 
     The zygote is non-dumpable, so a program cannot ptrace it or read its memory to spy on
@@ -122,7 +125,7 @@ def wait_for_reparenting(middle: int) -> None:
         time.sleep(0.0001)
 
 
-def become_program(request: dict, fds: list[int]) -> None:
+def become_program(request: dict[str, Any], fds: list[int]) -> None:
     os.setsid()
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
@@ -139,7 +142,7 @@ def become_program(request: dict, fds: list[int]) -> None:
     run_main(path)
 
 
-def become_user(request: dict) -> None:
+def become_user(request: dict[str, Any]) -> None:
     """The program's own limits and niceness, then every id to the sandbox user's."""
     cpu = request["cpuSeconds"]
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
@@ -156,7 +159,7 @@ def run_main(path: str) -> None:
 
     module = types.ModuleType("__main__")
     module.__file__ = path
-    module.__builtins__ = builtins
+    module.__dict__["__builtins__"] = builtins
     module.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
     sys.modules["__main__"] = module
     try:
@@ -195,7 +198,7 @@ def shut_down(module: object, code: int) -> None:
 
     threading = sys.modules.get("threading")
     if threading is not None:
-        threading._shutdown()  # type: ignore[attr-defined]
+        threading._shutdown()
     atexit._run_exitfuncs()
     try:
         vars(module).clear()
