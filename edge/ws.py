@@ -187,16 +187,12 @@ class Connection:
         self.executions.clear()
 
     async def _take_over(self, executions: dict[str, Execution]) -> None:
-        """Listen again to what this session left running; what completed meanwhile gets its
-        stored completion."""
+        """Attach this socket to what the session left running, as they were (held input and
+        all); what completed meanwhile gets its completion, without output (printed while no
+        socket listened, it is not replayed)."""
         for execution in executions.values():
-            self.executions[execution.execution_id] = execution
             execution.opened = True
-            execution.watch = await self._watch(execution)
-            completion = await self.bus.events.completion(execution.execution_id)
-            if completion is not None and execution.execution_id in self.executions:
-                self.send(encode(completion).decode())
-                await self._forget(execution)
+            await self._follow(execution, replay_output=False)
 
     async def _receive_loop(self) -> None:
         while True:
@@ -359,13 +355,21 @@ class Connection:
                        execution_id=execution_id)
             return
         execution = Execution(execution_id)
-        execution.opened = execution.running = True
+        execution.opened = execution.running = True  # it may have started while none listened
+        await self._follow(execution, replay_output=True)
+
+    async def _follow(self, execution: Execution, replay_output: bool) -> None:
+        """The one way a socket takes up an execution it did not submit (``attach``, or the
+        take-over of a resumed session): listen to its events, then look in the store; if it
+        completed meanwhile, send its completion (after its stored output, when
+        ``replay_output``) and forget it, so that a later ``attach`` of it does nothing."""
+        execution_id = execution.execution_id
         self.executions[execution_id] = execution
         execution.watch = await self._watch(execution)
         completion = await self.bus.events.completion(execution_id)
         if completion is None or execution_id not in self.executions:
-            return
-        output = await self.bus.records.output(execution_id)
+            return  # it runs on, or its completion came through the watch meanwhile
+        output = await self.bus.records.output(execution_id) if replay_output else None
         for event in stored_events(execution_id, completion, output):
             self.send(encode(event).decode())
         await self._forget(execution)
