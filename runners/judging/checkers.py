@@ -33,6 +33,7 @@ from runners.judging.diff import common_prefix, cut, diff_at, first_difference, 
 
 WHITESPACE = " \t\n\v\f\r"
 _TOKEN = re.compile(r"[^ \t\n\v\f\r]+")
+_SPACES = re.compile(r"[ \t\n\v\f\r]+")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 """A decimal number as testlib's ``readDouble`` takes it: no ``inf``, ``nan``, hex or ``_``."""
 EPSILON = 1e-15
@@ -99,6 +100,11 @@ def judge0_form(text: str) -> str:
 
 
 def tokens(expected: str, got: str, ignore_case: bool = False) -> CheckOutcome:
+    wanted, found = squeezed(expected), squeezed(got)
+    if ignore_case:
+        wanted, found = wanted.casefold(), found.casefold()
+    if wanted == found:
+        return _all_tokens(wanted)
     return _compare_tokens(expected, got, _same_folded if ignore_case else _same_token)
 
 
@@ -106,7 +112,21 @@ def floats(expected: str, got: str, absolute: float, relative: float) -> CheckOu
     def rule(wanted: str, found: str) -> str | None:
         return _same_number(wanted, found, absolute, relative)
 
+    wanted = squeezed(expected)
+    if wanted == squeezed(got):
+        return _all_tokens(wanted)
     return _compare_tokens(expected, got, rule)
+
+
+def squeezed(text: str) -> str:
+    """The text's tokens, one space apart: equal for two texts exactly when their tokens are.
+    The regular expression engine does this at C speed; token by token, Python is ~10 times
+    slower (docs/judging.md, Limits)."""
+    return _SPACES.sub(" ", text).strip(" ")
+
+
+def _all_tokens(text: str) -> CheckOutcome:
+    return CheckOutcome("accepted", f"{text.count(' ') + 1 if text else 0} tokens")
 
 
 def line_tokens(expected: str, got: str) -> CheckOutcome:
@@ -194,9 +214,7 @@ def error(expected: float, found: float) -> float:
 
 
 def same_tokens(expected: str, got: str) -> bool:
-    return all(wanted is not None and found is not None and wanted.group() == found.group()
-               for wanted, found in zip_longest(_TOKEN.finditer(expected),
-                                                _TOKEN.finditer(got)))
+    return squeezed(expected) == squeezed(got)
 
 
 # --- lines ------------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ def test_equal_modulo_the_rule_is_accepted(checker: Builtin, expected: str, got:
     (TOKENS, "1 2", "1 2 3", "extra output from token 3: '3'"),
     (TOKENS, "Yes", "yes", "token 1: expected 'Yes', found 'yes'"),
     (FOLDED, "Yes", "yeah", "token 1: expected 'Yes', found 'yeah' (case ignored)"),
+    (FOLDED, "Yes 1", "YES 2", "token 2: expected '1', found '2' (case ignored)"),
     (FLOAT, "0.5", "0.6", "token 1: expected '0.5', found '0.6', error 0.1"),
     (FLOAT, "0.5", "abc", "token 1: expected a number like '0.5', found 'abc'"),
     (FLOAT, "0.5", "nan", "token 1: expected a number like '0.5', found 'nan'"),
