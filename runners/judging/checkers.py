@@ -121,7 +121,7 @@ def floats(expected: str, got: str, absolute: float, relative: float) -> CheckOu
 def squeezed(text: str) -> str:
     """The text's tokens, one space apart: equal for two texts exactly when their tokens are.
     The regular expression engine does this at C speed; token by token, Python is ~10 times
-    slower (docs/judging.md, Limits)."""
+    slower (docs/judging.md, Speed)."""
     return _SPACES.sub(" ", text).strip(" ")
 
 
@@ -253,9 +253,9 @@ def _split(text: str) -> list[Line]:
 def _line_diff(texts: tuple[str, str], wanted: Line | None, found: Line | None,
                offsets: Offsets) -> Diff:
     """At the first difference of two lines, or at the end of the text that has no line."""
-    within = offsets(wanted[1], found[1]) if wanted and found else (0, 0)
-    want_at = wanted[0] + within[0] if wanted else len(texts[0])
-    found_at = found[0] + within[1] if found else len(texts[1])
+    inside = offsets(wanted[1], found[1]) if wanted and found else (0, 0)
+    want_at = wanted[0] + inside[0] if wanted else len(texts[0])
+    found_at = found[0] + inside[1] if found else len(texts[1])
     return diff_at(texts[0], want_at, texts[1], found_at)
 
 
