@@ -164,3 +164,11 @@ def test_a_result_encodes_in_camel_case_and_decodes_back() -> None:
 def test_groups_decode() -> None:
     request = decoded(groups=[{"name": "small", "tests": ["1"], "points": 30}])
     assert request.groups == [Group("small", ["1"], 30)]
+
+
+def test_the_checker_union_has_a_json_schema_discriminated_by_type() -> None:
+    schema = msgspec.json.schema(JudgementRequest)
+    checker = schema["$defs"]["JudgementRequest"]["properties"]["checker"]
+    assert sorted(checker["discriminator"]["mapping"]) == [
+        "custom", "exact", "float", "interactive", "line_tokens", "lines", "tokens", "unordered"]
+    assert msgspec.json.schema(JudgementResult)["$ref"] == "#/$defs/JudgementResult"
