@@ -68,7 +68,7 @@ from agent_housekeeping import (
     write_files,
 )
 from agent_kernels import KernelProcess
-from agent_protocol import DRAIN_SECONDS, READ_BYTES, Message, emit
+from agent_protocol import DRAIN_SECONDS, READ_BYTES, Message, emit, signal_name
 from agent_stats import oom_kills
 from agent_step import Step
 from agent_users import as_sandbox_user
@@ -527,7 +527,7 @@ class Agent:
         return {
             "ev": "done",
             "exitCode": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-            "signal": signal.Signals(sig).name if sig else None,
+            "signal": signal_name(sig) if sig else None,
             "wallMs": round((ended - step.started) * 1000),
             "cpuMs": round((usage.ru_utime + usage.ru_stime) * 1000),
             "memoryKb": usage.ru_maxrss,

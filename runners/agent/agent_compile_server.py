@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from agent_budget import OutputBudget
-from agent_protocol import Message, emit
+from agent_protocol import Message, emit, signal_name
 from agent_stats import process_cpu_ms, process_peak_kb
 from agent_users import as_user
 
@@ -108,7 +108,7 @@ class CompileServer:
             except subprocess.TimeoutExpired:  # it said something else than a result
                 self.stop()
                 status = -signal.SIGKILL
-            code, sig = (status, None) if status >= 0 else (None, signal.Signals(-status).name)
+            code, sig = (status, None) if status >= 0 else (None, signal_name(-status))
             self.forget()
             emit({"ev": "out", "stream": "stderr",
                   "data": f"the compile server ended unexpectedly ({sig or f'exit {code}'})\n"})

@@ -71,7 +71,7 @@ class KernelProcess:
     def relay(line: bytes) -> None:
         try:
             data = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deep: the bridge is the user's
             return
         if isinstance(data, dict):
             emit({"ev": "kernel", "data": data})

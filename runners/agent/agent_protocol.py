@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from typing import Any
 
 WORKSPACE = "/workspace"
@@ -27,6 +28,18 @@ drops to the sandbox user, who cannot lower it again nor change the agent's."""
 Message = dict[str, Any]
 """A command the agent reads, an event it emits, or a line of the kernel bridge: a JSON
 object."""
+
+
+def signal_name(number: int) -> str:
+    """A signal's name as events carry it: ``SIGSEGV``, and ``SIGRTMIN+n`` for the real-time
+    signals between the first and the last, which ``signal.Signals`` does not name (a program
+    may well die of one)."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        if number > signal.SIGRTMIN:
+            return f"SIGRTMIN+{number - signal.SIGRTMIN}"
+        return f"SIG{number}"
 
 
 def emit(event: Message) -> None:

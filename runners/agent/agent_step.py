@@ -129,7 +129,7 @@ class Step:
             try:
                 table = json.loads(line)
                 columns, rows = table["columns"], table["rows"]
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 continue
             if isinstance(columns, list) and isinstance(rows, list):
                 self.flush()

@@ -177,6 +177,16 @@ async def test_a_stopped_run_and_runs_that_cannot_start(python: RawAgent) -> Non
     assert missing.error is not None and missing.error.startswith("cannot start")
 
 
+async def test_a_program_killed_by_a_real_time_signal_is_reported_naming_it(
+        python: RawAgent) -> None:
+    """``signal.Signals`` names none of SIGRTMIN+1 … SIGRTMAX-1: the agent names them itself."""
+    python.run({"main.py": "import os, signal\nos.kill(os.getpid(), signal.SIGRTMIN + 1)\n"},
+               agent.StepSpec("run", ["python3", "main.py"], zygote=True))
+    done = (await python.until(is_done))[-1]
+    assert isinstance(done, agent.Done)
+    assert (done.signal, done.exit_code, done.error) == ("SIGRTMIN+1", None, None)
+
+
 async def test_a_notebook_kernel_relays_the_bridge_and_refuses_programs(
         python: RawAgent) -> None:
     bridge = ["python3", "-I", "/opt/coderunner/kernel_bridge.py", "python"]
