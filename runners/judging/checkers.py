@@ -34,8 +34,10 @@ from runners.judging.diff import common_prefix, cut, diff_at, first_difference, 
 WHITESPACE = " \t\n\v\f\r"
 _TOKEN = re.compile(r"[^ \t\n\v\f\r]+")
 _SPACES = re.compile(r"[ \t\n\v\f\r]+")
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-"""A decimal number as testlib's ``readDouble`` takes it: no ``inf``, ``nan``, hex or ``_``."""
+_NUMBER = re.compile(r"[+-]?+(?:[0-9]++(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][+-]?+[0-9]++)?+")
+"""A decimal number as testlib's ``readDouble`` takes it: no ``inf``, ``nan``, hex or ``_``.
+Possessive and unambiguous, so a long token that is not a number fails in linear time (with
+``[0-9]+\\.?[0-9]*`` a million digits and an ``x`` took hours)."""
 EPSILON = 1e-15
 """testlib's ``doubleCompare`` widens every tolerance by this much."""
 

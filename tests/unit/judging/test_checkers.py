@@ -154,3 +154,19 @@ def test_messages_stay_short_whatever_the_tokens() -> None:
     outcome = check(TOKENS, "a" * 10_000, "b" * 10_000)
     assert outcome.message == f"token 1: expected '{'a' * 39}…', found '{'b' * 39}…'"
     assert outcome.diff == Diff(1, 1, "a" * 50 + "…", "b" * 50 + "…")
+
+
+@pytest.mark.parametrize("number", ["1", "-1.", ".5", "+1e5", "1.5E-3", "-0.0", "007"])
+def test_float_reads_numbers_as_testlib_does(number: str) -> None:
+    assert check(FLOAT, "42", number).message.startswith("token 1: expected '42', found")
+
+
+@pytest.mark.parametrize("token", [".", "e5", "1e", "--1", "1.2.3", "inf", "nan", "0x1", "1_0"])
+def test_float_refuses_what_testlib_does_not_read_as_a_number(token: str) -> None:
+    assert check(FLOAT, "0", token).message.startswith("token 1: expected a number like '0'")
+
+
+def test_a_long_token_that_is_not_a_number_is_refused_in_linear_time() -> None:
+    """A million digits and an ``x``: a backtracking number pattern would take hours (the
+    per-test timeout catches that)."""
+    assert check(FLOAT, "1", "1" * 1_000_000 + "x").verdict == "wrong_answer"
