@@ -26,6 +26,10 @@ from runners.agent_messages import (
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">BxxxI")
+MAX_QUEUED_BYTES = 32 * 1024 * 1024
+"""Events read from an agent and not yet taken, at most (plus one frame): past it the link stops
+reading, so that a flood nobody takes (a notebook's kernel bridge printing between cells, say)
+holds up the agent's own stream, never the runner's memory."""
 
 
 class AgentGone(Exception):
@@ -44,7 +48,10 @@ class AgentLink:
         self._reader = reader
         self._writer = writer
         self._name = name
-        self._events: asyncio.Queue[AgentEvent | None] = asyncio.Queue()
+        self._events: asyncio.Queue[tuple[AgentEvent, int] | None] = asyncio.Queue()
+        self._queued_bytes = 0
+        self._room = asyncio.Event()
+        self._room.set()
         self._fault: BadAgentMessage | None = None
         self._pump = asyncio.create_task(self._read_frames(), name=f"agent-link-{name}")
         self.closed = False
@@ -78,19 +85,28 @@ class AgentLink:
         """The next event, or None when none came within ``timeout``; AgentGone at the end of
         the stream, AgentMisbehaved after a line that is no event."""
         try:
-            event = self._events.get_nowait()
+            item = self._events.get_nowait()
         except asyncio.QueueEmpty:
             try:
                 wait = None if timeout is None else max(0.001, timeout)
-                event = await asyncio.wait_for(self._events.get(), wait)
+                item = await asyncio.wait_for(self._events.get(), wait)
             except TimeoutError:
                 return None
-        if event is None:
+        if item is None:
             self._events.put_nowait(None)  # keep reporting the end to later readers
             if self._fault is not None:
                 raise AgentMisbehaved(f"agent of {self._name} sent {self._fault}")
             raise AgentGone(f"agent of {self._name} closed its stream")
+        event, size = item
+        self._queued_bytes -= size
+        if self._queued_bytes <= MAX_QUEUED_BYTES:
+            self._room.set()
         return event
+
+    @property
+    def backlog_bytes(self) -> int:
+        """Bytes of events read from the agent and not yet taken."""
+        return self._queued_bytes
 
     async def close(self) -> None:
         self.closed = True
@@ -105,6 +121,7 @@ class AgentLink:
         line = bytearray()
         try:
             while True:
+                await self._room.wait()
                 header = await self._reader.readexactly(_HEADER.size)
                 stream, size = _HEADER.unpack(header)
                 payload = await self._reader.readexactly(size)
@@ -127,6 +144,9 @@ class AgentLink:
             raw = bytes(buffer[:end])
             del buffer[: end + 1]
             if raw.strip():
-                self._events.put_nowait(decode_event(raw))
+                self._events.put_nowait((decode_event(raw), len(raw)))
+                self._queued_bytes += len(raw)
+        if self._queued_bytes > MAX_QUEUED_BYTES:
+            self._room.clear()
         if len(buffer) > MAX_EVENT_BYTES:
             raise BadAgentMessage(f"a line longer than {MAX_EVENT_BYTES} bytes")

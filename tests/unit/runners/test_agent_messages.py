@@ -13,6 +13,7 @@ import struct
 import msgspec
 import pytest
 
+from runners import link as link_module
 from runners.agent_messages import (
     MAX_EVENT_BYTES,
     BadAgentMessage,
@@ -26,7 +27,7 @@ from runners.agent_messages import (
     decode_event,
     encode_request,
 )
-from runners.link import AgentLink, AgentMisbehaved
+from runners.link import AgentGone, AgentLink, AgentMisbehaved
 
 
 def test_a_done_event_decodes_with_defaults_for_what_the_agent_left_out() -> None:
@@ -107,6 +108,34 @@ async def test_a_line_that_never_ends_is_cut_at_the_bound() -> None:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sender
+    finally:
+        await link.close()
+        theirs.close()
+
+
+async def test_a_flood_nobody_takes_stops_the_link_reading_until_it_is_taken(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    bound = 1024 * 1024
+    monkeypatch.setattr(link_module, "MAX_QUEUED_BYTES", bound)
+    line = b'{"ev":"out","stream":"stdout","data":"' + b"x" * 65_000 + b'"}\n'
+    count = 3 * bound // len(line)
+    reader = asyncio.StreamReader()
+    reader.feed_data(frame(line) * count)
+    reader.feed_eof()
+    ours, theirs = socket.socketpair()
+    _, writer = await asyncio.open_connection(sock=ours)
+    link = AgentLink(reader, writer, "test")
+    try:
+        while link.backlog_bytes <= bound:
+            await asyncio.sleep(0)
+        for _ in range(1000):  # every chance to read on
+            await asyncio.sleep(0)
+        assert not link.closed, "the link read to the end of the stream"
+        assert link.backlog_bytes <= bound + len(line)
+        taken = [await link.next_event(timeout=5) for _ in range(count)]
+        assert taken == [Output("stdout", "x" * 65_000)] * count
+        with pytest.raises(AgentGone):
+            await link.next_event(timeout=5)
     finally:
         await link.close()
         theirs.close()
