@@ -2,7 +2,9 @@
 against a live platform: a C compile error and a Python traceback become Monaco markers and
 console links that move the cursor, the language picker and its warning, Run the open file,
 Run turning into Stop, input given before running (kept per file across a reload), the theme
-and the help overlay. The tests run in order on the one page; each starts from a template."""
+and the help overlay, consoles that come back after a reload, a template closing the old tabs
+and a notebook hiding the consoles. The tests run in order on the one page; each starts from
+a template."""
 
 from __future__ import annotations
 
@@ -215,3 +217,43 @@ def test_the_theme_is_chosen_and_remembered_and_the_help_lists_the_shortcuts(
     page.keyboard.press("?")
     expect(help_dialog).to_be_hidden()
     assert ide.code().split("\n")[0].endswith("?")
+
+
+def test_consoles_come_back_after_a_reload_and_a_template_closes_them(shared_ide: Ide) -> None:
+    ide = shared_ide
+    page = ide.page
+    ide.use_template("hello-python")
+    expect(page.get_by_role("tab")).to_have_count(0)  # the last test's tabs went with its project
+    done = ide.run("main.py")
+    ide.wait_done("main.py")
+    new_file(ide, "server.py", "print('go', flush=True)\nwhile True:\n    pass\n")
+    page.get_by_role("button", name="Run the open file, server.py").click()
+    going = ide.console("server.py")
+    expect(going.locator(".output")).to_have_text("go\n", timeout=STEP_MS)
+
+    page.reload()
+    ide.wait_ready()
+    expect(page.get_by_role("tab")).to_have_text(["main.py", "server.py"])
+    expect(ide.tab("server.py")).to_have_attribute("aria-selected", "true")
+    expect(going.locator(".phase")).to_have_text("Running (reconnected)", timeout=STEP_MS)
+    expect(going.locator(".output")).to_contain_text("go\n")
+    expect(going.locator(".output .notice.info").last).to_contain_text("The page was reloaded")
+    ide.tab("main.py").click()
+    expect(done.locator(".output")).to_have_text("Hello, world!\n")
+    expect(done.locator(".phase")).to_have_text("Finished")
+    ide.tab("server.py").click()
+    going.get_by_role("button", name="Stop server.py").click()
+    ide.wait_done("server.py")
+    expect(going).to_have_attribute("data-verdict", "cancelled")
+
+    page.get_by_role("button", name="New Jupyter file").click()
+    page.locator("#ask-input").fill("analysis")
+    page.locator("#ask-input").press("Enter")
+    expect(page.locator("#notebook .cell").first).to_be_visible(timeout=STEP_MS)
+    expect(page.locator("#consoles")).to_be_hidden()
+    page.get_by_role("button", name="main.py", exact=True).click()
+    expect(page.locator("#consoles")).to_be_visible()
+
+    ide.use_template("hello-c")
+    expect(page.get_by_role("tab")).to_have_count(0)
+    expect(page.locator("#console-empty")).to_be_visible()

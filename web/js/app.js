@@ -17,6 +17,8 @@ import { loadTheme, monacoTheme, resolveTheme, saveTheme } from "./theme.js";
 
 const $ = (id) => document.getElementById(id);
 const SAVE_DELAY_MS = 250;
+/** The console tabs and their output, kept for a reload of this browser tab. */
+const CONSOLES_KEY = "coderunner.consoles.v1";
 const RUNTIMES_RETRY_MS = 2000;
 
 const localStore = storageOr("localStorage");
@@ -32,8 +34,9 @@ let undoProject = null;
 let noticeSource = null;
 
 const consoles = new ConsoleState();
+const sessionStore = storageOr("sessionStorage");
 const connection = new Connection({
-  WebSocket: window.WebSocket, storage: storageOr("sessionStorage"), location: window.location,
+  WebSocket: window.WebSocket, storage: sessionStore, location: window.location,
 });
 
 const files = new FilePanel({
@@ -78,21 +81,15 @@ const view = new ConsoleView({
   sendInput: (tab, text) => {
     if (send({ type: "stdin", executionId: tab.executionId, data: `${text}\n` })) {
       const { changes } = consoles.input(tab, text);
-      view.update(tab, changes);
+      draw(tab, changes);
     }
   },
   endInput: (tab) => {
     if (send({ type: "stdin", executionId: tab.executionId, eof: true })) {
-      view.update(tab, [{ kind: "notice", level: "info", text: "(end of input sent)" }]);
+      draw(tab, [{ kind: "notice", level: "info", text: "(end of input sent)" }]);
     }
   },
-  close: (tab) => {
-    const running = consoles.close(tab.mainFile);
-    if (running) send({ type: "stop", executionId: running });
-    editor?.setDiagnostics(diagnosticsOwner(tab.mainFile), []);
-    view.remove(tab);
-    drawRunButton();
-  },
+  close: (tab) => closeTab(tab),
   reveal: (file, line, column) => revealLocation(file, line, column),
 });
 
@@ -107,6 +104,54 @@ function storageOr(name) {
   }
   const items = new Map();
   return { getItem: (key) => items.get(key) ?? null, setItem: (key, value) => items.set(key, String(value)) };
+}
+
+/** Draw ``changes`` in ``tab``'s console, and keep them for a reload. */
+function draw(tab, changes) {
+  consoles.remember(tab, changes);
+  view.update(tab, changes);
+}
+
+function closeTab(tab) {
+  const running = consoles.close(tab.mainFile);
+  if (running) send({ type: "stop", executionId: running });
+  editor?.setDiagnostics(diagnosticsOwner(tab.mainFile), []);
+  view.remove(tab);
+  drawRunButton();
+}
+
+/** Keep the tabs for this browser tab's next load; without their output if it does not fit. */
+function saveConsoles() {
+  const tabs = consoles.snapshot();
+  const selected = view.selected()?.mainFile ?? null;
+  try {
+    sessionStore.setItem(CONSOLES_KEY, JSON.stringify({ selected, tabs }));
+  } catch {
+    try {
+      sessionStore.setItem(CONSOLES_KEY, JSON.stringify({
+        selected, tabs: tabs.map((t) => ({ ...t, log: [], transcript: "" })) }));
+    } catch {
+      // storage refused: the tabs do not come back
+    }
+  }
+}
+
+/** The tabs the page had before a reload, drawn again; their runs wait for the session. */
+function restoreConsoles() {
+  let saved = null;
+  try {
+    saved = JSON.parse(sessionStore.getItem(CONSOLES_KEY) ?? "null");
+  } catch {
+    return;
+  }
+  if (!saved) return;
+  for (const { tab, changes } of consoles.restore(saved.tabs)) {
+    draw(tab, changes);
+    if (tab.phase === "done") view.linkify(tab, (text) => findLocations(text, new Set(project.files.keys())));
+  }
+  const selected = saved.selected ? consoles.tab(saved.selected) : null;
+  if (selected) view.select(selected);
+  drawRunButton();
 }
 
 function projectOf(template) {
@@ -196,7 +241,8 @@ function isHelpKey(e) {
   if (e.ctrlKey || e.metaKey || e.altKey) return false;
   if (e.key !== "?" && e.key !== "F1") return false;
   const target = e.target instanceof Element ? e.target : null;
-  return !target?.closest("input, textarea, select, [contenteditable], .monaco-editor, dialog");
+  // Not where text is typed: a field, the editor (where F1 is its command palette), a cell.
+  return !target?.closest("input, textarea, [contenteditable], .monaco-editor");
 }
 
 // --- the editor --------------------------------------------------------------------------------
@@ -252,6 +298,7 @@ async function startEditor() {
     showOpenFile();
     $("run").disabled = false;
     drawRunTarget();
+    for (const tab of consoles.tabs.values()) if (tab.phase === "done") showDiagnostics(tab);
     window.ideLoaded?.();
   } catch (error) {
     notify(error.message, "editor");
@@ -377,7 +424,7 @@ function run(path = project.main) {
     { inputGiven: request.stdin !== undefined });
   if (stopFirst) connection.send({ type: "stop", executionId: stopFirst });
   editor.setDiagnostics(diagnosticsOwner(request.mainFile), []);
-  view.update(tab, changes);
+  draw(tab, changes);
   view.select(tab);
   connection.send({ type: "execute_code", requestId, ...request });
   drawRunButton();
@@ -424,7 +471,7 @@ function onEvent(frame) {
   if (frame.type === "session") {
     // Before the completions that a resumed session delivers right after this frame.
     for (const { tab, changes } of consoles.sessionStarted(frame.resumed === true)) {
-      view.update(tab, changes);
+      draw(tab, changes);
       // A restarted edge, or another one behind a load balancer, hands nothing over by
       // itself: ask for the run again (the edge ignores it when it took the run over).
       if (tab.resumed && tab.executionId) {
@@ -432,13 +479,14 @@ function onEvent(frame) {
       }
     }
     notebooks.sessionStarted(frame.resumed === true);
+    drawRunButton();
     return;
   }
   if (notebooks.apply(frame)) return;
   const result = consoles.apply(frame);
   if (!result) return;
   if (result.tab) {
-    view.update(result.tab, result.changes);
+    draw(result.tab, result.changes);
     if (frame.type === "error") view.select(result.tab);
     if (frame.type === "completion" && result.tab.phase === "done") showDiagnostics(result.tab);
     drawRunButton();
@@ -477,7 +525,7 @@ function drawConnection(state) {
 connection.on("state", drawConnection);
 connection.on("event", onEvent);
 connection.on("drop", () => {
-  for (const { tab, changes } of consoles.connectionLost()) view.update(tab, changes);
+  for (const { tab, changes } of consoles.connectionLost()) draw(tab, changes);
   notebooks.connectionLost();
   drawRunButton();
 });
@@ -515,6 +563,8 @@ function useTemplate() {
   if (!template) return;
   saveNow();
   undoProject = project.toJSON();
+  // The old project's consoles go with it (what they still run is stopped).
+  for (const tab of [...consoles.tabs.values()]) closeTab(tab);
   replaceProject(projectOf(template));
   $("undo-text").textContent = `The project is now "${template.label}".`;
   $("undo").hidden = false;
@@ -592,13 +642,20 @@ document.addEventListener("keydown", (e) => {
   e.stopPropagation();
   action();
 }, true);
-window.addEventListener("pagehide", saveNow);
+window.addEventListener("pagehide", () => {
+  saveNow();
+  saveConsoles();
+});
 document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "hidden") saveNow();
+  if (document.visibilityState === "hidden") {
+    saveNow();
+    saveConsoles();
+  }
 });
 
 refresh();
 showOpenFile();
+restoreConsoles(); // before the socket: its session frame hands the runs over
 connection.connect();
 loadRuntimes();
 startEditor();

@@ -70,6 +70,10 @@ export function formatKb(kb) {
 
 /** How much of a run's output is kept as text to read diagnostics from (its first part). */
 export const TRANSCRIPT_CHARS = 256 * 1024;
+/** How much of a tab's output a reload brings back (its first part, then a note). */
+export const LOG_CHARS = 256 * 1024;
+const RELOADED_NOTE = "The page was reloaded: this run carries on here. "
+  + "What it printed while the page was away may be missing.";
 const ACTIVE = new Set(["sending", "queued", "running", "detached"]);
 const RESUMED_NOTE = "Reconnected: the session was resumed and this run carries on here. "
   + "What it printed while the connection was down may be missing.";
@@ -89,11 +93,16 @@ export class Tab {
     this.summary = "";
     this.usage = "";
     this.verdict = null;
+    /** The run was carried over a reload of the page (not only a dropped socket). */
+    this.reloaded = false;
     this.parsers = { stdout: new AnsiParser(), stderr: new AnsiParser() };
     /** The run's output as plain text (both streams, ANSI removed), for its diagnostics. */
     this.transcript = "";
     /** The run was given its standard input with the request, which closed it. */
     this.inputGiven = false;
+    /** What the tab shows (text, echo, table and notice changes), kept for a reload. */
+    this.log = [];
+    this.logChars = 0;
   }
 
   get active() { return ACTIVE.has(this.phase); }
@@ -154,6 +163,8 @@ export class ConsoleState {
     tab.parsers = { stdout: new AnsiParser(), stderr: new AnsiParser() };
     tab.transcript = "";
     tab.inputGiven = inputGiven;
+    tab.log = [];
+    tab.logChars = 0;
     this.byRequest.set(tab.requestId, tab);
     return { tab, requestId: tab.requestId, stopFirst: previous,
       changes: [{ kind: "reset" }, { kind: "status" }] };
@@ -167,6 +178,80 @@ export class ConsoleState {
     this.forget(tab);
     this.tabs.delete(mainFile);
     return running;
+  }
+
+  /** Keep what ``changes`` draw in ``tab``, to draw it again after a reload. */
+  remember(tab, changes) {
+    for (const change of changes) {
+      if (change.kind === "reset" || change.kind === "status") continue;
+      if (tab.logChars >= LOG_CHARS) return;
+      const size = JSON.stringify(change).length;
+      if (tab.logChars + size > LOG_CHARS) {
+        tab.log.push({ kind: "notice", level: "info",
+          text: "(the rest of the output is not kept across a reload)" });
+      } else {
+        tab.log.push(change);
+      }
+      tab.logChars += size;
+    }
+  }
+
+  /** The tabs as JSON-able data, for the page's next load (sessionStorage). */
+  snapshot() {
+    return [...this.tabs.values()].map((tab) => ({
+      mainFile: tab.mainFile,
+      executionId: tab.executionId,
+      phase: tab.phase,
+      phaseBeforeDrop: tab.phaseBeforeDrop,
+      summary: tab.summary,
+      usage: tab.usage,
+      verdict: tab.verdict,
+      inputGiven: tab.inputGiven,
+      transcript: tab.transcript,
+      log: tab.log,
+    }));
+  }
+
+  /**
+   * The tabs of a snapshot, as the page left them. A run that was going on waits for the
+   * ``session`` frame like one a dropped socket left (``detached``): a resumed session hands
+   * it over (its completion at once if it ended meanwhile), a new one loses it. A run not yet
+   * confirmed has no execution to find again: lost.
+   */
+  restore(saved) {
+    const results = [];
+    for (const data of Array.isArray(saved) ? saved : []) {
+      if (typeof data?.mainFile !== "string" || this.tabs.has(data.mainFile)) continue;
+      const tab = new Tab(data.mainFile);
+      this.tabs.set(tab.mainFile, tab);
+      Object.assign(tab, {
+        executionId: typeof data.executionId === "string" ? data.executionId : null,
+        phase: typeof data.phase === "string" ? data.phase : "idle",
+        summary: String(data.summary ?? ""),
+        usage: String(data.usage ?? ""),
+        verdict: typeof data.verdict === "string" ? data.verdict : null,
+        inputGiven: data.inputGiven === true,
+        transcript: String(data.transcript ?? ""),
+      });
+      // Drawn again through the caller, which remembers it again (``remember``).
+      const changes = [{ kind: "reset" }, ...(Array.isArray(data.log) ? data.log : [])];
+      if (tab.active) {
+        if (tab.executionId === null) {
+          results.push(this.lose(tab, "Lost: the page was reloaded before the platform confirmed this run",
+            "The page was reloaded before the platform confirmed this run; run it again."));
+          results.at(-1).changes.unshift(...changes);
+          continue;
+        }
+        this.byExecution.set(tab.executionId, tab);
+        tab.reloaded = true;
+        tab.phaseBeforeDrop = tab.phase === "detached" ? data.phaseBeforeDrop ?? "running" : tab.phase;
+        tab.phase = "detached";
+        tab.summary = "Reconnecting…";
+      }
+      changes.push({ kind: "status" });
+      results.push({ tab, changes });
+    }
+    return results;
   }
 
   /** The user sent a line (or end of input) to a tab's program. */
@@ -237,7 +322,8 @@ export class ConsoleState {
       tab.resumed = true;
       tab.summary = this.phaseSummary(tab);
       results.push({ tab, changes: [{ kind: "status" },
-        { kind: "notice", level: "info", text: RESUMED_NOTE }] });
+        { kind: "notice", level: "info", text: tab.reloaded ? RELOADED_NOTE : RESUMED_NOTE }] });
+      tab.reloaded = false;
     }
     return results;
   }

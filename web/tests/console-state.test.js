@@ -259,3 +259,48 @@ test("input given with the request closes the live input line", () => {
   state.start("main.py");
   assert.ok(!tab.inputGiven);
 });
+
+test("tabs come back after a reload: output, verdicts, and runs that went on wait for the session", () => {
+  const before = new ConsoleState();
+  const done = started(before, "hello.py");
+  const doneOut = before.apply({ type: "output", executionId: done.tab.executionId, stream: "stdout", data: "hi\n" });
+  before.remember(done.tab, doneOut.changes);
+  before.apply({ type: "completion", executionId: done.tab.executionId, verdict: "ok", exitCode: 0, wallMs: 5 });
+  const going = started(before, "server.py");
+  before.remember(going.tab, [{ kind: "text", stream: "stdout", segments: [{ text: "listening\n", style: {} }] },
+    { kind: "status" }]);
+  before.start("new.py"); // not yet confirmed by the platform
+  const saved = JSON.parse(JSON.stringify(before.snapshot()));
+
+  const after = new ConsoleState();
+  const restored = after.restore(saved);
+  assert.deepEqual(restored.map((r) => r.tab.mainFile), ["hello.py", "server.py", "new.py"]);
+  const [hello, server, lost] = restored;
+  assert.equal(hello.tab.phase, "done");
+  assert.equal(hello.tab.summary, "Finished");
+  assert.equal(hello.tab.transcript, "hi\n");
+  assert.deepEqual(kinds(hello), ["reset", "text", "status"]);
+  assert.equal(server.tab.phase, "detached");
+  assert.equal(lost.tab.phase, "lost");
+  assert.match(lost.changes.at(-1).text, /reloaded before the platform confirmed/);
+
+  after.sessionStarted(true);
+  assert.equal(server.tab.phase, "queued", "back to where it was");
+  assert.equal(server.tab.summary, "Queued (reconnected)");
+  assert.ok(server.tab.resumed && server.tab.canStop && !server.tab.acceptsInput);
+  const more = after.apply({ type: "output", executionId: server.tab.executionId, stream: "stdout", data: "client\n" });
+  assert.equal(more.tab, server.tab, "its events find the tab again");
+});
+
+test("a reload into a new session loses the runs that went on; the kept log is capped", () => {
+  const before = new ConsoleState();
+  const going = started(before, "server.py");
+  before.remember(going.tab, [{ kind: "text", stream: "stdout", segments: [{ text: "x".repeat(300_000), style: {} }] }]);
+  assert.equal(going.tab.log.length, 1);
+  assert.match(going.tab.log[0].text, /not kept across a reload/);
+  const after = new ConsoleState();
+  after.restore(before.snapshot());
+  const [result] = after.sessionStarted(false);
+  assert.equal(result.tab.phase, "lost");
+  assert.deepEqual(after.restore("garbage"), []);
+});
