@@ -41,7 +41,9 @@ const LINE_RULES = [
   // gcc, g++, clang, go: main.c:5:12: error: 'missing' undeclared; ./main.go:7:14: undefined: y
   {
     re: new RegExp(String.raw`^(${PATH}):(\d+):(\d+): (?:(fatal error|error|warning|note|remark): ?)?(.*)$`),
-    read: (m) => ({ path: m[1], line: m[2], column: m[3], severity: m[4] ?? "error", message: m[5] }),
+    // No severity word: Go's errors; GCC's context lines ("   required from here") are notes.
+    read: (m) => ({ path: m[1], line: m[2], column: m[3], message: m[5],
+      severity: m[4] ?? (/^\s/.test(m[5]) ? "note" : "error") }),
   },
   // ruby: main.rb:3:in `f': undefined local variable or method `x' for main:Object (NameError)
   {

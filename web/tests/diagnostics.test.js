@@ -9,6 +9,8 @@ import { findLocations, parseDiagnostics, resolvePath, toMarkers } from "../js/d
 const SAMPLES = {
   c: "main.c: In function ‘main’:\nmain.c:4:13: warning: initialization of ‘int’ from ‘char *’ makes integer from pointer without a cast [-Wint-conversion]\n    4 |     int x = \"s\";\n      |             ^~~\nmain.c:5:12: error: ‘missing’ undeclared (first use in this function)\n    5 |     return missing;\n      |            ^~~~~~~\nmain.c:5:12: note: each undeclared identifier is reported only once for each function it appears in\n",
   cpp: "main.cpp: In function ‘int main()’:\nmain.cpp:4:18: error: ‘undefined_name’ was not declared in this scope\n    4 |     std::cout << undefined_name << std::endl;\n      |                  ^~~~~~~~~~~~~~\n",
+  cpp_template: "main.cpp: In instantiation of ‘int twice(T) [with T = std::__cxx11::basic_string<char>]’:\nmain.cpp:9:17:   required from here\nmain.cpp:5:14: error: no match for ‘operator*’ (operand types are ‘std::__cxx11::basic_string<char>’ and ‘int’)\n    5 |     return x * 2;\n      |            ~~^~~\n",
+  ts_runtime: "/tmp/ts/main.js:3\n    throw new Error(\"bad \" + n);\n    ^\n\nError: bad 1\n    at f (/tmp/ts/main.js:3:11)\n    at Object.<anonymous> (/tmp/ts/main.js:5:1)\n    at Module._compile (node:internal/modules/cjs/loader:1364:14)\n    at Module._extensions..js (node:internal/modules/cjs/loader:1422:10)\n    at Module.load (node:internal/modules/cjs/loader:1203:32)\n    at Module._load (node:internal/modules/cjs/loader:1019:12)\n    at Function.executeUserEntryPoint [as runMain] (node:internal/modules/run_main:128:12)\n    at node:internal/main/run_main_module:28:49\n\nNode.js v18.20.4\n",
   java: "Main.java:3: error: incompatible types: String cannot be converted to int\n        int x = \"s\";\n                ^\nMain.java:4: error: cannot find symbol\n        System.out.println(y);\n                           ^\n  symbol:   variable y\n  location: class Main\n2 errors\n",
   java_runtime: "Exception in thread \"main\" java.lang.ArrayIndexOutOfBoundsException: Index 3 out of bounds for length 1\n\tat Main.main(Main.java:4)\n",
   go: "# command-line-arguments\n./main.go:6:2: x declared but not used\n./main.go:7:14: undefined: y\n",
@@ -41,6 +43,9 @@ const EXPECTED = {
   c: [at("main.c", 4, 13, "warning", "initialization of ‘int’ from ‘char *’ makes integer from pointer without a cast [-Wint-conversion]"),
     at("main.c", 5, 12, "error", "‘missing’ undeclared (first use in this function)")],
   cpp: [at("main.cpp", 4, 18, "error", "‘undefined_name’ was not declared in this scope")],
+  cpp_template: [at("main.cpp", 5, 14, "error", "no match for ‘operator*’ (operand types are ‘std::__cxx11::basic_string<char>’ and ‘int’)")],
+  // tsc's output runs from /tmp/ts/main.js: its lines are not main.ts's, so no marker.
+  ts_runtime: [],
   java: [at("Main.java", 3, 17, "error", "incompatible types: String cannot be converted to int"),
     at("Main.java", 4, 28, "error", "cannot find symbol")],
   java_runtime: [at("Main.java", 4, null, "error", "java.lang.ArrayIndexOutOfBoundsException: Index 3 out of bounds for length 1")],
