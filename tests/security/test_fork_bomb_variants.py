@@ -1,6 +1,9 @@
 """Fork bombs built to slip past a clean-up (issue #16): catching fork's errors, threads that
 fork, children in new sessions, stopped children, in every language of the catalog where the
 standard library can write them (docs/reliability.md lists which, and why the others cannot).
+Python and C have a run per variant; elsewhere one program combines what the language offers,
+to keep the test short, and ignores ``SIGHUP`` (an orphaned process group with a stopped member
+gets one: under gVisor the PHP bomb died of it before its wall limit).
 
 One socket session per language and isolation: a first run warms its sandbox, then each variant
 runs as a later run of that session (one test case each) with a short wall limit, per step (a
@@ -393,17 +396,17 @@ WARM = {
 COMPILED = {"c", "cpp", "go", "rust", "java"}
 """The wall limit applies to each step: a compiled language's bound adds the compile step's."""
 WALL_MS = {"c": 3000, "cpp": 5000, "go": 4000, "rust": 6000, "java": 4000, "javascript": 3000}
-"""Per step; 2 s unless named here (compilers, and node under gVisor, need more than 2 s on a
+"""Per step; 2 s unless named here (compilers, and node's start-up, need more than 2 s on a
 loaded machine before the bomb starts)."""
 CPU_MS = 60_000
 """Per process, far above any wall limit here: the wall limit ends each bomb. Left to its
 default (the larger of the runtime's CPU limit and the wall limit) rustc under gVisor ran into
 its CPU limit (SIGXCPU) within 3.3 s of a 6 and an 8 s wall limit."""
 MEMORY_MB = {"python": 128, "perl": 128}
-"""Python's session runs with 128 MB (every run of it, so that its sandbox is reused under
-gVisor too, where limits cannot change in place): a Python bomb under gVisor then runs out of
-memory well within its 2 s, whatever the variant (with 256 MB the slower ones, threads, reached
-their wall limit first in some runs and not in others)."""
+"""Python's and Perl's sessions run with 128 MB (every run of them, so that their sandboxes are
+reused under gVisor too, where limits cannot change in place): their bombs under gVisor then run
+out of memory well within 2 s, whatever the variant (with 256 MB Python's slower one, threads,
+reached its wall limit first in some runs and not in others)."""
 EXPECTED = {("python", "gvisor"): "memory_limit", ("perl", "gvisor"): "memory_limit"}
 """The verdict where it is not ``time_limit`` (docs/reliability.md)."""
 
