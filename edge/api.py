@@ -7,7 +7,6 @@ import contextlib
 import hashlib
 import math
 import re
-import time
 import uuid
 from typing import Any
 
@@ -34,15 +33,13 @@ from contracts.messages import (
     Control,
     ExecutionRecord,
     Job,
-    ProgramJob,
     WebhookState,
-    program_problem,
 )
 from contracts.runtimes import Catalog
 from contracts.settings import EdgeSettings
-from contracts.subjects import PRIORITY_API, PRIORITY_BACKGROUND
 from edge.auth import AuthError, Forbidden, KeyRing, Principal
 from edge.bus import EdgeBus
+from edge.intake import FromApi, Refused, program_job
 from edge.json_limits import structure_problem
 from edge.limits import ApiKeyLimits
 from edge.nats_connection import QueueFull, SubmitError
@@ -201,27 +198,15 @@ class Api:
         """Queue ``spec`` (``interactive``: stdin stays open for live input, as Piston's
         WebSocket sends it; ``compile_options``: allow-listed words, Judge0's); raises
         ApiProblem."""
-        runtime = self.catalog.get(spec.language)
-        if runtime is None:
-            raise ApiProblem(400, "unknown_language", f"unknown language {spec.language!r}; "
-                             f"this installation runs: {', '.join(self.catalog.names())}")
-        problem = program_problem(spec.files, spec.main_file)
-        if problem:
-            raise ApiProblem(400, "invalid_request", problem)
+        try:
+            job = program_job(FromApi(spec, principal.owner, principal.isolation, interactive,
+                                      compile_options), self.catalog, execution_id)
+        except Refused as refused:
+            raise ApiProblem(400, refused.code, refused.message) from None
         if spec.callback_url and (problem := self.policy.url_problem(spec.callback_url)):
             raise ApiProblem(400, "invalid_callback_url", problem)
-        now = time.time()
-        priority = PRIORITY_BACKGROUND if spec.background else PRIORITY_API
-        record = ExecutionRecord(execution_id, principal.owner, runtime.name, now,
+        record = ExecutionRecord(execution_id, principal.owner, job.language, job.submitted_at,
                                  spec.request_id, spec.callback_url)
-        job = ProgramJob(
-            execution_id=execution_id, language=runtime.name, files=spec.files,
-            main_file=spec.main_file, owner=principal.owner, priority=priority,
-            submitted_at=now, request_id=spec.request_id, reuse_key=f"api:{runtime.name}",
-            stdin=spec.stdin, args=spec.args, limits=spec.limits, keep_output=True,
-            webhook=spec.callback_url is not None, isolation=principal.isolation,
-            interactive=interactive, compile_options=list(compile_options),
-        )
         await self.submit(principal, record, job)
         return Accepted(execution_id)
 

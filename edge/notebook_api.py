@@ -26,7 +26,8 @@ from contracts.messages import (
 from contracts.subjects import notebook_key
 from edge.api import Api, ApiProblem, decode, json_response, read_body
 from edge.auth import Principal
-from edge.notebooks import cell_job, kernel_command, new_notebook_id
+from edge.intake import cell_job
+from edge.notebooks import kernel_command, new_notebook_id
 
 
 class NotebookApi:
@@ -71,7 +72,7 @@ class NotebookApi:
         cell_id = spec.cell_id or f"cell-{execution_id[:8]}"
         job = cell_job(principal.owner, notebook.notebook_id, cell_id, spec.code,
                        notebook.kernel, execution_id=execution_id, request_id=spec.request_id,
-                       limits=spec.limits, keep_output=True, isolation=principal.isolation)
+                       limits=spec.limits, isolation=principal.isolation)
         await self.api.submit(principal, ExecutionRecord(
             execution_id, principal.owner, KERNEL_RUNTIME, job.submitted_at, spec.request_id,
             notebook_id=notebook.notebook_id, cell_id=cell_id), job)

@@ -43,17 +43,15 @@ from contracts.messages import (
     client_frame_decoder,
     encode,
     event_decoder,
-    program_problem,
 )
 from contracts.runtimes import Catalog
-from contracts.subjects import PRIORITY_WEBSOCKET
 from edge.bus import EdgeBus
 from edge.execution_events import Watch
 from edge.fair_share import OpenRuns
+from edge.intake import FromSocket, Refused, cell_job, program_job
 from edge.json_limits import structure_problem
 from edge.nats_connection import SubmitError
-from edge.network_hint import needs_network
-from edge.notebooks import cell_job, kernel_command, new_notebook_id
+from edge.notebooks import kernel_command, new_notebook_id
 from edge.sessions import SessionTokens
 
 log = logging.getLogger(__name__)
@@ -274,8 +272,7 @@ class Connection:
             return
         await self.submit(cell_job(self.owner, frame.notebook_id, frame.cell_id, frame.code,
                                    kernel, execution_id=self.tokens.execution_id(self.session_id),
-                                   request_id=frame.request_id, limits=frame.limits,
-                                   keep_output=True))
+                                   request_id=frame.request_id, limits=frame.limits))
 
     async def notebook_command(
         self, frame: NotebookInterrupt | NotebookRestart | NotebookClose
@@ -295,35 +292,13 @@ class Connection:
                                        frame.request_id)).decode())
 
     async def execute(self, frame: ExecuteCode) -> None:
-        runtime = self.catalog.get(frame.language)
-        if runtime is None:
-            known = ", ".join(self.catalog.names())
-            self.error("unknown_language", f"unknown language {frame.language!r}; "
-                       f"this installation runs: {known}", frame.request_id)
+        try:
+            job = program_job(FromSocket(frame, self.owner), self.catalog,
+                              self.tokens.execution_id(self.session_id))
+        except Refused as refused:
+            self.error(refused.code, refused.message, frame.request_id)
             return
-        problem = program_problem(frame.files, frame.main_file)
-        if problem:
-            self.error("invalid_request", problem, frame.request_id)
-            return
-        job = ProgramJob(
-            execution_id=self.tokens.execution_id(self.session_id),
-            language=runtime.name,
-            files=frame.files,
-            main_file=frame.main_file,
-            owner=self.owner,
-            priority=PRIORITY_WEBSOCKET,
-            submitted_at=time.time(),
-            request_id=frame.request_id,
-            reuse_key=frame.main_file,
-            interactive=True,
-            stdin=frame.stdin,
-            args=frame.args,
-            limits=frame.limits,
-            network=needs_network(runtime.name, frame.files) if frame.network is None
-            else frame.network,
-            keep_output=True,  # for a client that reconnects after this edge is gone
-        )
-        await self.submit(job)
+        await self.submit(job)  # its output kept for a client that reconnects elsewhere
 
     async def submit(self, job: Job) -> None:
         if refused := self.runs.admit(job.execution_id, self.session_id, self.address):
