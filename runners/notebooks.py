@@ -31,10 +31,12 @@ from contracts.messages import (
     completion_for,
     encode,
 )
+from contracts.runtimes import Runtime
 from contracts.subjects import notebook_key
 from runners import agent_messages as agent
 from runners.execution import HARD_END_GRACE_S, Publish
 from runners.link import AgentGone
+from runners.pool import WarmPool
 from runners.sandbox import Sandbox, SandboxError
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,6 @@ WARM_UP = {"op": "execute", "id": "warm-up", "silent": True,
 SPARE_KERNEL = "python"
 """The kernel the spares run (a bash notebook starts its own); every kernel's image is
 ``contracts.messages.KERNEL_RUNTIME``."""
-SPARE_RETRY_S = 5.0
 DEADLINE_CHECK_S = 0.5
 INTERRUPT_GRACE_S = 10.0
 """A cell that is stopped, interrupted or past the output cap is interrupted; if it is not done
@@ -107,7 +108,8 @@ class CellRun:
 class Kernels:
     def __init__(self, create: CreateKernel, destroy: Destroy, take_away: Destroy,
                  env: dict[str, str], ttl_s: float, subscribe_commands: SubscribeCommands,
-                 subscribe_control: SubscribeControl, spares: int = 0) -> None:
+                 subscribe_control: SubscribeControl, spares: int = 0,
+                 image: Runtime | None = None) -> None:
         self._create = create
         self._destroy = destroy
         self._take_away = take_away
@@ -119,33 +121,24 @@ class Kernels:
         self._kernels: dict[str, Kernel] = {}
         self._starting: dict[str, asyncio.Lock] = {}
         self.spares = spares
-        """Python kernels kept started and warmed up, never used, for the next notebook."""
-        self._spare: list[Sandbox] = []
-        self._refill = asyncio.Event()
-        self._spare_task: asyncio.Task[None] | None = None
+        """Python kernels kept started and warmed up, never used, for the next notebook (in
+        containers of ``image``, the kernels' runtime)."""
+        self._spares = WarmPool(image, spares, lambda _: self._spare_kernel(), destroy,
+                                name="kernels") if image is not None and spares > 0 else None
 
     def start(self) -> None:
-        if self.spares > 0:
-            self._spare_task = asyncio.create_task(self._keep_spares(), name="kernel-spares")
+        if self._spares is not None:
+            self._spares.start()
 
-    async def _keep_spares(self) -> None:
-        while True:
-            self._spare = [s for s in self._spare if not s.link.closed]
-            if len(self._spare) >= self.spares:
-                self._refill.clear()
-                await self._refill.wait()
-                continue
-            try:
-                sandbox = await self._started(SPARE_KERNEL)
-                try:
-                    await self._warm_up(sandbox)
-                except (AgentGone, SandboxError) as exc:
-                    await self._destroy(sandbox)
-                    raise SandboxError(f"warming up a kernel failed: {exc}") from exc
-                self._spare.append(sandbox)
-            except Exception as exc:  # Docker down, say: a notebook then starts its own kernel
-                log.warning("no spare kernel: %s; retrying", exc)
-                await asyncio.sleep(SPARE_RETRY_S)
+    async def _spare_kernel(self) -> Sandbox:
+        """A started python kernel with the libraries a plot needs loaded: a spare."""
+        sandbox = await self._started(SPARE_KERNEL)
+        try:
+            await self._warm_up(sandbox)
+        except (AgentGone, SandboxError) as exc:
+            await self._destroy(sandbox)
+            raise SandboxError(f"warming up a kernel failed: {exc}") from exc
+        return sandbox
 
     async def _warm_up(self, sandbox: Sandbox) -> None:
         await sandbox.link.send(agent.ToKernel(WARM_UP))
@@ -289,13 +282,10 @@ class Kernels:
             return kernel
 
     async def _start(self, key: str, name: str) -> Kernel:
-        if name == SPARE_KERNEL:
-            while self._spare:
-                spare = self._spare.pop(0)
-                self._refill.set()
-                if not spare.link.closed:
-                    return Kernel(key, name, spare)
-                await self._destroy(spare)
+        if name == SPARE_KERNEL and self._spares is not None:
+            spare = await self._spares.take_warm()
+            if spare is not None:
+                return Kernel(key, name, spare)
         return Kernel(key, name, await self._started(name))
 
     async def _started(self, name: str) -> Sandbox:
@@ -376,15 +366,10 @@ class Kernels:
         return len(idle)
 
     async def close(self) -> None:
-        if self._spare_task is not None:
-            self._spare_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._spare_task
+        if self._spares is not None:
+            await self._spares.close()
         for kernel in list(self._kernels.values()):
             await self._remove(kernel)
-        for spare in self._spare:
-            await self._destroy(spare)
-        self._spare.clear()
 
 
 def cell_verdict(status: str, ended_by: Verdict | None) -> tuple[Verdict, str | None]:

@@ -36,8 +36,11 @@ ENGINE_WAIT_S = 60.0
 class WarmPool:
     """Started, never-used sandboxes of one language, refilled in the background."""
 
-    def __init__(self, runtime: Runtime, size: int, create: Create, destroy: Destroy) -> None:
+    def __init__(self, runtime: Runtime, size: int, create: Create, destroy: Destroy,
+                 name: str | None = None) -> None:
         self.runtime = runtime
+        self.name = name or runtime.name
+        """What its logs call it (the language; notebook kernels' pool says so)."""
         self.size = size
         self._create = create
         self._destroy = destroy
@@ -58,18 +61,15 @@ class WarmPool:
 
     def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._refill(), name=f"pool-{self.runtime.name}-{n}")
+            asyncio.create_task(self._refill(), name=f"pool-{self.name}-{n}")
             for n in range(REFILL_WORKERS)
         ]
 
     async def take(self) -> Sandbox:
         """A fresh sandbox: a warm one when there is one, else one made now."""
-        self._wake.set()
-        while self._ready:
-            sandbox = self._ready.popleft()
-            if not sandbox.link.closed:
-                return sandbox
-            await self._destroy(sandbox)
+        sandbox = await self.take_warm()
+        if sandbox is not None:
+            return sandbox
         self.cold_starts += 1
         deadline = time.monotonic() + ENGINE_WAIT_S
         while True:
@@ -79,6 +79,17 @@ class WarmPool:
                 if time.monotonic() >= deadline:
                     raise
                 await asyncio.sleep(1.0)
+
+    async def take_warm(self) -> Sandbox | None:
+        """A warm sandbox whose agent still answers, or None: never makes one (the caller
+        starts its own, its own way); the pool refills either way."""
+        self._wake.set()
+        while self._ready:
+            sandbox = self._ready.popleft()
+            if not sandbox.link.closed:
+                return sandbox
+            await self._destroy(sandbox)
+        return None
 
     async def _timed_create(self) -> Sandbox:
         started = time.monotonic()
@@ -104,7 +115,7 @@ class WarmPool:
                 backoff = 0.5
             except Exception as exc:
                 self.failures += 1
-                log.warning("warm pool %s: %s; retrying in %.1f s", self.runtime.name, exc, backoff)
+                log.warning("warm pool %s: %s; retrying in %.1f s", self.name, exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
 

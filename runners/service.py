@@ -112,6 +112,7 @@ class Runner:
                 self._take_away,
                 {**BASE_ENV, **(image.env if image else {})}, self.settings.kernel_ttl_s,
                 self.bus.subscribe_notebook, self.bus.subscribe_control, spares=spares,
+                image=image,
             )
             self.kernels[isolation] = kernels
             if self._serving:

@@ -68,6 +68,23 @@ async def test_an_empty_pool_makes_one_at_once() -> None:
     assert sandbox.container_id == "c0" and pool.cold_starts == 1
 
 
+async def test_take_warm_hands_out_only_a_warm_one_and_refills() -> None:
+    docker = FakeDocker()
+    pool = WarmPool(RUNTIME, 1, docker.create, docker.destroy, name="kernels")
+    assert await pool.take_warm() is None and docker.created == []
+    pool.start()
+    await settle()
+    dead = pool._ready[0]
+    dead.link.closed = True  # type: ignore[misc]
+    assert await pool.take_warm() is None and docker.destroyed == [dead.container_id]
+    await settle()
+    warm = await pool.take_warm()
+    assert warm is not None and warm.container_id == "c1" and pool.cold_starts == 0
+    await settle()
+    assert pool.ready == 1  # refilled after the take
+    await pool.close()
+
+
 async def test_a_dead_warm_sandbox_is_destroyed_not_handed_out() -> None:
     docker = FakeDocker()
     pool = WarmPool(RUNTIME, 1, docker.create, docker.destroy)
