@@ -12,6 +12,7 @@ import { FilePanel } from "./filepanel.js";
 import { emptyNotebook, isNotebookPath, serializeNotebook } from "./nbformat.js";
 import { NotebookPage } from "./notebookpage.js";
 import { Project, ProjectError, ProjectStore, runtimeFor } from "./project.js";
+import { RunBar } from "./runbar.js";
 import { defaultTemplate, templates } from "./templates.js";
 import { loadTheme, monacoTheme, resolveTheme, saveTheme } from "./theme.js";
 
@@ -307,55 +308,29 @@ async function startEditor() {
 
 // --- running -----------------------------------------------------------------------------------
 
-/** The header's run controls: Run (or Stop), the language picker and its warning, Run open
- * file, and the main file's input before running. */
+const runBar = new RunBar({
+  run: () => run(),
+  stop: () => stopMain(),
+  runOpen: () => runOpenFile(),
+  chooseLanguage: (name) => chooseLanguage(name),
+  typeStdin: (text) => {
+    if (project.main === null) return;
+    project.setStdin(project.main, text);
+    scheduleSave();
+  },
+});
+
+function runState() {
+  const mainTab = project.main ? consoles.tab(project.main) : null;
+  return { project, runtimes, mainTab, ready: editor !== null };
+}
+
 function drawRunTarget() {
-  const main = project.main;
-  $("run-target").textContent = main ? `main file: ${main}` : "no main file";
-  drawRunButton();
-  drawLanguage();
-  drawStdin();
-  const open = project.open;
-  const runnable = open !== null && !isNotebookPath(open);
-  $("run-open").disabled = !editor || !runnable;
-  $("run-open").setAttribute("aria-label", runnable ? `Run the open file, ${open}` : "Run the open file");
-  $("run-open").title = runnable ? `Run ${open}, the open file (Ctrl+Shift+Enter)` : "Open a file to run it";
+  runBar.draw(runState());
 }
 
-/** Run turns into Stop while the main file's program is queued or running. */
 function drawRunButton() {
-  const main = project.main;
-  const tab = main ? consoles.tab(main) : null;
-  const button = $("run");
-  if (tab?.active) {
-    button.textContent = "Stop";
-    button.classList.replace("primary", "stopping");
-    button.disabled = !tab.canStop;
-    button.setAttribute("aria-label", `Stop ${main}`);
-    button.title = `Stop ${main} (Ctrl+Shift+X)`;
-    return;
-  }
-  button.textContent = "Run";
-  button.classList.replace("stopping", "primary");
-  button.disabled = !editor;
-  button.setAttribute("aria-label", main ? `Run ${main}` : "Run");
-  button.title = main ? `Run ${main} (Ctrl+Enter)` : "Choose a main file first (★)";
-}
-
-function drawLanguage() {
-  const main = project.main;
-  const select = $("language");
-  const byExtension = main ? runtimeFor(main, runtimes) : undefined;
-  const chosen = main ? project.runtimeOf(main, runtimes) : undefined;
-  const options = runtimes.map((r) => new Option(
-    r === byExtension ? `${r.displayName ?? r.name} (${r.extension})` : (r.displayName ?? r.name), r.name));
-  if (!chosen) options.unshift(new Option("Choose a language", ""));
-  select.replaceChildren(...options);
-  select.value = chosen?.name ?? "";
-  select.disabled = main === null || isNotebookPath(main) || runtimes.length === 0;
-  const warning = main && runtimes.length ? project.languageMismatch(main, runtimes) : null;
-  $("language-warning").textContent = warning ?? "";
-  $("language-warning").hidden = warning === null;
+  runBar.drawButton(runState());
 }
 
 function chooseLanguage(name) {
@@ -364,29 +339,6 @@ function chooseLanguage(name) {
   // The extension's own language is no choice to remember: a rename to .c then runs C.
   const byExtension = runtimeFor(main, runtimes);
   change(() => project.setLanguage(main, name && name !== byExtension?.name ? name : null));
-}
-
-function drawStdin() {
-  const main = project.main;
-  const text = main ? project.stdinOf(main) : "";
-  $("stdin-label").textContent = main ? `Standard input for ${main}` : "Standard input for the main file";
-  if ($("stdin-text").value !== text) $("stdin-text").value = text;
-  $("stdin-text").disabled = main === null;
-  drawStdinSummary(text);
-}
-
-function drawStdinSummary(text) {
-  const lines = text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
-  $("stdin-summary").textContent = lines
-    ? `Input before running (${lines} line${lines === 1 ? "" : "s"})` : "Input before running";
-}
-
-function typeStdin() {
-  const main = project.main;
-  if (main === null) return;
-  project.setStdin(main, $("stdin-text").value);
-  drawStdinSummary($("stdin-text").value);
-  scheduleSave();
 }
 
 function send(frame) {
@@ -439,12 +391,6 @@ function runOpenFile() {
 function stopMain() {
   const tab = project.main ? consoles.tab(project.main) : null;
   if (tab?.canStop) send({ type: "stop", executionId: tab.executionId });
-}
-
-function onRunButton() {
-  const tab = project.main ? consoles.tab(project.main) : null;
-  if (tab?.active) stopMain();
-  else run();
 }
 
 const diagnosticsOwner = (mainFile) => `run:${mainFile}`;
@@ -590,10 +536,6 @@ function replaceProject(next) {
 
 // --- start -------------------------------------------------------------------------------------
 
-$("run").addEventListener("click", onRunButton);
-$("run-open").addEventListener("click", runOpenFile);
-$("language").addEventListener("change", (e) => chooseLanguage(e.target.value));
-$("stdin-text").addEventListener("input", typeStdin);
 $("theme").value = themeChoice;
 $("theme").addEventListener("change", (e) => chooseTheme(e.target.value));
 systemDark.addEventListener("change", applyTheme);
