@@ -150,18 +150,21 @@ def cmd_runtimes(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(runtimes, indent=2))
         return 0
+    print(f"{'LANGUAGE':<12} {'VERSION':<16} {'FILE':<6} ALIASES")
     for r in runtimes:
-        aliases = ", ".join(r["aliases"])
+        aliases = ", ".join(r["aliases"]) or "-"
         print(f"{r['name']:<12} {r.get('version') or '-':<16} {r['extension']:<6} {aliases}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from coderunner.client import language_for, run_file
+    from coderunner.client import Program, language_for, run_file
+    from contracts.messages import Limits
 
     main = Path(args.file)
-    if not main.is_file():
-        print(f"coderunner: no such file: {main}", file=sys.stderr)
+    missing = [p for p in [main, *map(Path, args.extra)] if not p.is_file()]
+    if missing:
+        print(f"coderunner: no such file: {missing[0]}", file=sys.stderr)
         return 2
     language = args.language
     if language is None:
@@ -171,9 +174,43 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"coderunner: cannot tell the language of {main}; use --language",
                   file=sys.stderr)
             return 2
+    if args.stdin is not None:
+        stdin_path = Path(args.stdin)
+        if not stdin_path.is_file():
+            print(f"coderunner: no such file: {stdin_path} (--stdin)", file=sys.stderr)
+            return 2
+        stdin = stdin_path.read_text()
+    else:
+        stdin = "" if sys.stdin.isatty() else sys.stdin.read()
+    limits = None
+    if args.timeout is not None or args.memory is not None:
+        limits = Limits(wall_ms=None if args.timeout is None else round(args.timeout * 1000),
+                        memory_mb=args.memory)
+    program = Program(main, language, [Path(p) for p in args.extra], args.args, stdin, limits)
     ws_url = args.url.replace("http", "ws", 1) + "/ws"
-    stdin = "" if sys.stdin.isatty() else sys.stdin.read()
-    return run_file(ws_url, main, language, [Path(p) for p in args.extra], args.args, stdin)
+    return run_file(ws_url, program)
+
+
+def seconds(text: str) -> float:
+    """A positive number of seconds, at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0.001 <= value <= 86_400:
+        raise argparse.ArgumentTypeError(f"must be between 0.001 and 86400 seconds: {text}")
+    return value
+
+
+def megabytes(text: str) -> int:
+    """A whole number of megabytes, at least 16 (the smallest limit the platform takes)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of megabytes: {text!r}") from None
+    if value < 16:
+        raise argparse.ArgumentTypeError(f"must be at least 16 MB: {text}")
+    return value
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -220,34 +257,41 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="run the whole platform here, in the foreground")
-    up.add_argument("--port", type=int, default=int(os.environ.get("EDGE_PORT", 8000)))
-    up.add_argument("--data-dir", default=os.environ.get("DATA_DIR", ".data"))
+    up.add_argument("--port", type=int, default=int(os.environ.get("EDGE_PORT", 8000)),
+                    help="the edge's port on 127.0.0.1 (default $EDGE_PORT or %(default)s)")
+    up.add_argument("--data-dir", default=os.environ.get("DATA_DIR", ".data"),
+                    help="where NATS keeps its streams (default $DATA_DIR or %(default)s)")
     up.set_defaults(func=cmd_up)
 
     for role in ("edge", "dispatcher", "runner"):
         sub.add_parser(role, help=f"run the {role} alone").set_defaults(func=cmd_role)
 
     janitor = sub.add_parser("janitor", help="run the janitor, or one sweep")
-    janitor.add_argument("action", nargs="?", choices=["sweep"], default=None)
+    janitor.add_argument("action", nargs="?", choices=["sweep"], default=None,
+                         help="sweep: one sweep now, then exit (without it: run on a schedule)")
     janitor.add_argument("--dry-run", action="store_true", help="only say what would go")
-    janitor.add_argument("--json", action="store_true")
+    janitor.add_argument("--json", action="store_true", help="print the sweep's report as JSON")
     janitor.set_defaults(func=cmd_janitor)
 
     images = sub.add_parser("images", help="runtime images")
-    images.add_argument("action", choices=["build"])
+    images.add_argument("action", choices=["build"],
+                        help="build: make the runtime images that are missing or out of date "
+                             "(several minutes the first time)")
     images.add_argument("--language", action="append", help="only this language (repeatable)")
     images.add_argument("--force", action="store_true", help="rebuild even if up to date")
-    images.add_argument("--quiet", action="store_true")
+    images.add_argument("--quiet", action="store_true", help="print only errors")
     images.set_defaults(func=cmd_images)
 
     stats = sub.add_parser("stats", help="queue, runners, pools, sessions and reuse rate")
     stats.add_argument("--json", action="store_true", help="the stable JSON (docs/operations.md)")
     stats.add_argument("--watch", action="store_true", help="refresh every 2 s until Ctrl-C")
-    stats.add_argument("--nats-url", default=os.environ.get("NATS_URL", DEFAULT_NATS_URL))
+    stats.add_argument("--nats-url", default=os.environ.get("NATS_URL", DEFAULT_NATS_URL),
+                       help="the NATS server (default $NATS_URL or %(default)s)")
     stats.set_defaults(func=cmd_stats)
     engines = sub.add_parser(
         "engines", help="extra Docker engines on this machine (fault tests, several runners)")
-    engines.add_argument("action", choices=["up", "down", "restart", "list"])
+    engines.add_argument("action", choices=["up", "down", "restart", "list"],
+                         help="start, stop, restart or list extra Docker engines")
     engines.add_argument("names", nargs="*", help="engine names (default e1)")
     engines.add_argument("--index", type=int, help="1-254: the bridge is 10.231.<index>.1/24")
     engines.add_argument("--language", action="append",
@@ -256,13 +300,14 @@ def parser() -> argparse.ArgumentParser:
     engines.set_defaults(func=cmd_engines)
 
     runtimes = sub.add_parser("runtimes", help="list the languages this installation runs")
-    runtimes.add_argument("--url", default=os.environ.get("CODERUNNER_URL", DEFAULT_URL))
-    runtimes.add_argument("--json", action="store_true")
+    runtimes.add_argument("--url", default=os.environ.get("CODERUNNER_URL", DEFAULT_URL),
+                          help="the platform (default $CODERUNNER_URL or %(default)s)")
+    runtimes.add_argument("--json", action="store_true", help="print the API's JSON")
     runtimes.set_defaults(func=cmd_runtimes)
 
     bench = sub.add_parser("bench", help="measure latency and throughput beside the baselines")
     bench.add_argument("--quick", action="store_true", help="fewer samples, shorter runs")
-    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.add_argument("--fairness", action="store_true",
                        help="one owner queues 300 long jobs: how soon another owner's hello "
                             "runs once a slot frees")
@@ -279,13 +324,25 @@ def parser() -> argparse.ArgumentParser:
                             "and 3 runner hosts (extra Docker engines; needs root), with CPU use")
     bench.set_defaults(func=cmd_bench)
 
-    run = sub.add_parser("run", help="run a program file and print its output")
-    run.add_argument("file")
+    run = sub.add_parser(
+        "run", help="run a program file and print its output",
+        description="Run FILE (and more files of the same program) on the platform, print "
+                    "its output as it comes and exit with the program's exit code. Ctrl-C "
+                    "stops the run on the platform. Input: --stdin FILE, or what is piped in.")
+    run.add_argument("file", help="the main file; its extension names the language")
     run.add_argument("extra", nargs="*", help="more files of the program")
-    run.add_argument("--language", "-l")
+    run.add_argument("--language", "-l", help="the language (see `coderunner runtimes`), when "
+                     "the extension does not say it")
     run.add_argument("--arg", dest="args", action="append", default=[],
                      help="an argument for the program (repeatable)")
-    run.add_argument("--url", default=os.environ.get("CODERUNNER_URL", DEFAULT_URL))
+    run.add_argument("--stdin", metavar="FILE", help="the program's input, from FILE")
+    run.add_argument("--timeout", type=seconds, metavar="SECONDS",
+                     help="the wall-clock limit of each step (compile, run), clamped to the "
+                          "platform's maximum")
+    run.add_argument("--memory", type=megabytes, metavar="MB",
+                     help="the memory limit in MB, clamped to the platform's maximum")
+    run.add_argument("--url", default=os.environ.get("CODERUNNER_URL", DEFAULT_URL),
+                     help="the platform (default $CODERUNNER_URL or %(default)s)")
     run.set_defaults(func=cmd_run)
     return p
 

@@ -1,0 +1,63 @@
+"""``coderunner run`` against a real platform: Ctrl-C stops the run on the platform (not only
+the client), and ``--stdin``, ``--timeout`` and ``--memory`` reach the run."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from tests.conftest import Running
+from tests.integration.wsclient import stored_completion
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def cli(platform: Running, *args: str, **popen: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+        [sys.executable, "-m", "coderunner", "run", *args, "--url", platform.url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        **popen)
+
+
+async def test_ctrl_c_stops_the_run_on_the_platform(platform: Running, tmp_path: Path) -> None:
+    program = tmp_path / "main.py"
+    program.write_text("import time\nprint('started', flush=True)\ntime.sleep(60)\n")
+    run = cli(platform, str(program))
+    assert run.stdout is not None
+    assert run.stdout.readline() == "started\n"  # the program runs on the platform
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=30)
+    assert run.returncode == 130, err
+    said = re.search(r"stopped: the platform ended (\w+) \(cancelled\)", err)
+    assert said is not None, err
+    stored = msgspec.json.decode(await stored_completion(platform.nats_url, said[1]))
+    assert stored["verdict"] == "cancelled"
+
+
+MEMORY_THEN_INPUT = """\
+import pathlib, time
+for limit in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+    if pathlib.Path(limit).exists():
+        print(int(pathlib.Path(limit).read_text()) // 2**20, "MB")
+print(input(), flush=True)
+time.sleep(30)
+"""
+
+
+def test_stdin_timeout_and_memory_reach_the_run(platform: Running, tmp_path: Path) -> None:
+    program = tmp_path / "main.py"
+    program.write_text(MEMORY_THEN_INPUT)
+    given = tmp_path / "input.txt"
+    given.write_text("from the file\n")
+    run = cli(platform, str(program), "--stdin", str(given), "--timeout", "1.5",
+              "--memory", "64")
+    out, err = run.communicate(timeout=60)
+    assert out == "64 MB\nfrom the file\n"
+    assert "coderunner: time_limit" in err
+    assert run.returncode == 1

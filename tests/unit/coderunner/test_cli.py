@@ -1,0 +1,58 @@
+"""The CLI's promises that need no platform: every option says what it does, and the run
+options become the limits and input the platform receives."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from coderunner.cli import parser
+
+
+def every_action(p: argparse.ArgumentParser, path: str = "coderunner"
+                 ) -> list[tuple[str, argparse.Action]]:
+    found = []
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += every_action(sub, f"{path} {name}")
+        elif not isinstance(action, argparse._HelpAction):
+            found.append((path, action))
+    return found
+
+
+def test_every_option_of_every_command_has_help_text() -> None:
+    silent = [f"{path} {action.option_strings or action.dest}"
+              for path, action in every_action(parser()) if not action.help]
+    assert silent == []
+
+
+def test_the_run_options_parse_into_seconds_megabytes_and_a_file() -> None:
+    args = parser().parse_args(["run", "main.py", "--timeout", "2.5", "--memory", "64",
+                                "--stdin", "in.txt", "--language", "python"])
+    assert (args.timeout, args.memory, args.stdin, args.language) == (2.5, 64, "in.txt",
+                                                                      "python")
+
+
+@pytest.mark.parametrize(("option", "value"), [("--timeout", "0"), ("--timeout", "soon"),
+                                                ("--memory", "8"), ("--memory", "1.5")])
+def test_a_bad_limit_is_refused_by_the_parser(option: str, value: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        parser().parse_args(["run", "main.py", option, value])
+    assert refused.value.code == 2
+    assert option in capsys.readouterr().err
+
+
+def test_the_program_frame_carries_the_limits_and_the_input(tmp_path: Path) -> None:
+    from coderunner.client import Program
+    from contracts.messages import Limits
+
+    main = tmp_path / "main.py"
+    main.write_text("print(input())\n")
+    frame = Program(main, "python", stdin="hi\n", limits=Limits(wall_ms=2500, memory_mb=64)
+                    ).frame()
+    assert (frame.stdin, frame.limits, frame.main_file) == (
+        "hi\n", Limits(wall_ms=2500, memory_mb=64), "main.py")
