@@ -34,9 +34,14 @@ async def test_wall_limit_kills_a_sleeping_program(client: Client) -> None:
 
 
 async def test_cpu_limit_ends_a_spinning_program(client: Client) -> None:
-    result = await run(client, "while True:\n    pass\n", limits={"cpuMs": 1000, "wallMs": 8000})
+    # a wall limit far past the CPU one: on a loaded machine the program gets a small share
+    # of a core, and only the CPU limit may end it
+    result = await run(client, "while True:\n    pass\n", limits={"cpuMs": 1000, "wallMs": 60_000})
     assert result.verdict == "time_limit"
-    assert result.completion["cpuMs"] >= 900
+    # the CPU limit ended it (RLIMIT_CPU's SIGXCPU), not the wall limit; the reported CPU time
+    # is the kernel's rusage, which read 875-898 ms now and then on a loaded machine
+    assert (result.completion["signal"], result.completion["cpuMs"] > 0) == ("SIGXCPU", True)
+    assert result.completion["wallMs"] < 60_000
 
 
 async def test_memory_bomb_gets_memory_limit(client: Client) -> None:
@@ -214,9 +219,14 @@ async def test_programs_of_different_sessions_run_at_the_same_time(platform: Run
         queued = [await c.submit({"main.py": program}, limits={"wallMs": 60_000})
                   for c in clients]
         for client, accepted in zip(clients, queued, strict=True):
-            while (event := await client.receive()).get("type") != "output":
-                assert event.get("type") == "status", event
-            assert (event["executionId"], event["data"]) == (accepted["executionId"], "started\n")
+            printed = ""  # one print may come as two output events (the agent's 5 ms window)
+            while printed != "started\n":
+                event = await client.receive()
+                assert event.get("type") in ("status", "output"), event
+                assert event["executionId"] == accepted["executionId"]
+                if event["type"] == "output":
+                    printed += event["data"]
+                    assert "started\n".startswith(printed), printed
         for client, accepted in zip(clients, queued, strict=True):
             await client.send({"type": "stdin", "executionId": accepted["executionId"],
                                "data": "go\n"})
