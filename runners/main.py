@@ -1,4 +1,4 @@
-"""Entry point of a runner agent: settings, connect, serve until signalled."""
+"""Entry point of a runner: settings, connect, serve until signalled."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from contracts import labels
 from contracts.runtimes import Catalog, load_catalog
 from contracts.settings import RunnerSettings
 from runners.bus import RunnerBus
+from runners.runner import Runner
 from runners.sandbox import DockerSandboxes
-from runners.service import Runner
 
 log = logging.getLogger("runners")
 

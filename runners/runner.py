@@ -1,4 +1,5 @@
-"""The runner agent: claims jobs, runs them in sandboxes from warm pools, reports completions."""
+"""The runner: claims jobs, runs them in sandboxes from warm pools, reports completions (the I/O
+of one Docker host; the pure decisions of the queue are in dispatcher/service.py)."""
 
 from __future__ import annotations
 
