@@ -285,4 +285,6 @@ def test_the_runtimes_api_and_cli_list_every_language_with_its_version(
         [sys.executable, "-m", "coderunner", "runtimes", "--url", platform.url],
         capture_output=True, text=True, timeout=30, check=True,
     ).stdout
-    assert {line.split()[0] for line in printed.splitlines()} == set(CATALOG.names())
+    header, *rows = printed.splitlines()
+    assert header.split() == ["LANGUAGE", "VERSION", "FILE", "ALIASES"]
+    assert {line.split()[0] for line in rows} == set(CATALOG.names())
