@@ -38,6 +38,10 @@ AGENT_DIR = REPO_ROOT / "runners" / "agent"
 BASE_TAG = "coderunner/base:bookworm"
 RUNTIME_BASE = "coderunner/runtime-base"
 SANDBOX_USER = "10001:10001"
+UNKNOWN_VERSION = "unknown"
+"""The version label of a runtime without a version command."""
+VERSION_ATTEMPTS = 5
+"""How many times an empty answer of a version command is asked again."""
 Progress = Callable[[str, str], None]
 """Called with (image name, a line of what is happening)."""
 
@@ -155,7 +159,7 @@ class ImageBuilder:
         commands = json.dumps([r.version_command for r in plan.runtimes]).encode()
         digest = hashlib.sha256(toolchain_hash.encode() + b"".join(agent.values()) + commands)
         final_hash = digest.hexdigest()[:16]
-        if force or self.inputs_of(plan.tag) != final_hash:
+        if force or self.inputs_of(plan.tag) != final_hash or self.lacks_a_version(plan):
             versions = {r.name: self.read_version(plan.toolchain_tag, r) for r in plan.runtimes}
             files = {"Dockerfile": final_dockerfile(plan, versions).encode(), **agent}
             self.build(plan.tag, tar_of(files), final_hash)
@@ -177,17 +181,35 @@ class ImageBuilder:
             raise ImageBuildError("building the base image failed (see the lines above)")
 
     def read_version(self, tag: str, runtime: Runtime) -> str:
+        """The runtime's version, from its ``version_command`` in the toolchain image. Docker
+        20.10 may answer a short-lived container's logs before its last line is copied (perl
+        prints its version without a newline: empty now and then on a busy machine), so an
+        empty answer is asked again, and never becomes the image's label."""
         if not runtime.version_command:
-            return "unknown"
+            return UNKNOWN_VERSION
+        for _ in range(VERSION_ATTEMPTS):
+            try:
+                out = self.client.containers.run(
+                    tag, runtime.version_command, remove=True, network_disabled=True,
+                    user=SANDBOX_USER, stdout=True, stderr=False,
+                )
+            except docker.errors.ContainerError as exc:
+                raise ImageBuildError(f"{runtime.name}: version command failed: {exc}") from exc
+            text = out.decode(errors="replace").strip() if isinstance(out, bytes) else str(out)
+            if text:
+                return text.splitlines()[0].strip()
+        raise ImageBuildError(f"{runtime.name}: version command printed nothing "
+                              f"{VERSION_ATTEMPTS} times: {runtime.version_command}")
+
+    def lacks_a_version(self, plan: ImagePlan) -> bool:
+        """Whether the image labels a runtime that has a version command ``unknown`` (an image
+        built before an empty answer was refused): it is then built again."""
         try:
-            out = self.client.containers.run(
-                tag, runtime.version_command, remove=True, network_disabled=True,
-                user=SANDBOX_USER, stdout=True, stderr=False,
-            )
-        except docker.errors.ContainerError as exc:
-            raise ImageBuildError(f"{runtime.name}: version command failed: {exc}") from exc
-        text = out.decode(errors="replace").strip() if isinstance(out, bytes) else str(out)
-        return text.splitlines()[0].strip() if text else "unknown"
+            image_labels = self.client.images.get(plan.tag).labels or {}
+        except docker.errors.ImageNotFound:
+            return False
+        return any(image_labels.get(f"{labels.VERSION}{r.name}", UNKNOWN_VERSION)
+                   == UNKNOWN_VERSION for r in plan.runtimes if r.version_command)
 
     def fetch(self, directory: Path) -> None:
         """Run an image folder's optional fetch.sh on the host (files from a package registry

@@ -1,0 +1,58 @@
+"""An image's version labels: an empty answer of a version command (Docker 20.10 may answer a
+short-lived container's logs before its last, newline-less line is copied) is asked again and
+never becomes the label; an image labelled ``unknown`` is built again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from coderunner.images import (
+    VERSION_ATTEMPTS,
+    ImageBuilder,
+    ImageBuildError,
+    ImagePlan,
+)
+from contracts import labels
+from contracts.runtimes import Runtime
+
+PERL = Runtime(name="perl", display_name="Perl 5", extension=".pl", image="perl",
+               run=["perl", "{main}"], version_command=["perl", "-e", "print substr($^V, 1)"])
+
+
+class Answers:
+    """``client.containers.run`` answering from a list; ``client.images.get`` with labels."""
+
+    def __init__(self, answers: list[bytes], image_labels: dict[str, str] | None = None) -> None:
+        self.answers, self.asked, self.image_labels = answers, 0, image_labels or {}
+        self.containers, self.images = self, self
+
+    def run(self, *args: Any, **kwargs: Any) -> bytes:
+        self.asked += 1
+        return self.answers.pop(0)
+
+    def get(self, tag: str) -> Any:
+        return type("Image", (), {"labels": self.image_labels})()
+
+
+def builder(client: Answers) -> ImageBuilder:
+    return ImageBuilder(client, lambda name, line: None)  # type: ignore[arg-type]
+
+
+def test_an_empty_answer_is_asked_again() -> None:
+    client = Answers([b"", b"", b"5.36.0"])
+    assert builder(client).read_version("coderunner/perl-toolchain", PERL) == "5.36.0"
+    assert client.asked == 3
+
+
+def test_a_version_command_that_never_answers_fails_the_build() -> None:
+    client = Answers([b""] * VERSION_ATTEMPTS)
+    with pytest.raises(ImageBuildError, match="printed nothing"):
+        builder(client).read_version("coderunner/perl-toolchain", PERL)
+
+
+@pytest.mark.parametrize(("version", "rebuilt"), [("unknown", True), ("5.36.0", False)])
+def test_an_image_labelled_unknown_is_built_again(version: str, rebuilt: bool) -> None:
+    client = Answers([], {f"{labels.VERSION}perl": version})
+    assert builder(client).lacks_a_version(ImagePlan("perl", (PERL,))) is rebuilt
