@@ -364,6 +364,24 @@ Job = ProgramJob | CellJob
 by its kind of work (``kind``); a component that treats kinds differently ``match``es on it."""
 
 
+def cell_ids(job: Job) -> tuple[str | None, str | None]:
+    """A cell's notebook and cell ids, which its events and completion carry; a program's none."""
+    match job:
+        case CellJob():
+            return job.notebook_id, job.cell_id
+        case ProgramJob():
+            return None, None
+        case _:
+            assert_never(job)
+
+
+def status_for(job: Job, status: Status) -> StatusEvent:
+    """The ``status`` event of ``job`` (queued by the edge, running by the runner)."""
+    notebook_id, cell_id = cell_ids(job)
+    return StatusEvent(job.execution_id, status, request_id=job.request_id,
+                       notebook_id=notebook_id, cell_id=cell_id)
+
+
 def completion_for(job: Job, verdict: Verdict, message: str | None = None, *,
                    queued_ms: int = 0, wall_ms: int = 0, exit_code: int | None = None,
                    signal: str | None = None, cpu_ms: int = 0, memory_kb: int = 0,
@@ -371,15 +389,7 @@ def completion_for(job: Job, verdict: Verdict, message: str | None = None, *,
                    ) -> CompletionEvent:
     """The completion of ``job``: what every completion copies from its job (ids, runtime,
     webhook, a cell's notebook and cell ids) filled in once, here, for every component."""
-    notebook_id: str | None = None
-    cell_id: str | None = None
-    match job:
-        case CellJob():
-            notebook_id, cell_id = job.notebook_id, job.cell_id
-        case ProgramJob():
-            pass
-        case _:
-            assert_never(job)
+    notebook_id, cell_id = cell_ids(job)
     return CompletionEvent(
         execution_id=job.execution_id, verdict=verdict, exit_code=exit_code, signal=signal,
         wall_ms=wall_ms, cpu_ms=cpu_ms, memory_kb=memory_kb, truncated=truncated,

@@ -41,11 +41,6 @@ def affinity_of(job: Job) -> Affinity | None:
             return None
 
 
-def needed_language(job: Job) -> str:
-    """The runtime whose image the job needs (a cell's is its kernels')."""
-    return job.runtime
-
-
 @dataclass
 class TrackedRunner:
     """A runner as this dispatcher follows it: its heartbeat and the jobs sent to it since

@@ -23,7 +23,7 @@ from contracts.messages import (
 from contracts.settings import DispatcherSettings
 from contracts.subjects import ATTEMPT_HEADER, PRIORITIES, runner_consumer
 from dispatcher.bus import DispatcherBus
-from dispatcher.fleet import Affinity, Fleet, affinity_of, needed_language
+from dispatcher.fleet import Affinity, Fleet, affinity_of
 from dispatcher.service import DispatchQueue, Waiting
 from dispatcher.stats import CompletionStats
 
@@ -149,7 +149,7 @@ class Dispatcher:
             execution_id = held.job.execution_id
             runner = self._target(held, now)
             assert runner is not None  # next() only hands out jobs that have one
-            self.fleet.sent(runner, execution_id, needed_language(held.job))  # before any
+            self.fleet.sent(runner, execution_id, held.job.runtime)  # before any
             try:                                                 # await: others see it taken
                 if not await self.bus.take_slot(execution_id):
                     self.fleet.completed(execution_id)
@@ -175,7 +175,7 @@ class Dispatcher:
         if affinity is not None and affinity.key in self._looking_up:
             return None
         prefer = self.placements.get(affinity.key) if affinity else None
-        return self.fleet.choose(needed_language(held.job), now, prefer,
+        return self.fleet.choose(held.job.runtime, now, prefer,
                                  hard=affinity.hard if affinity else False)
 
     async def _placed(self, affinity: Affinity | None, runner: str) -> None:

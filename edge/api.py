@@ -39,7 +39,7 @@ from contracts.runtimes import Catalog
 from contracts.settings import EdgeSettings
 from edge.auth import AuthError, Forbidden, KeyRing, Principal
 from edge.bus import EdgeBus
-from edge.intake import FromApi, Refused, program_job
+from edge.intake import FromApi, NotRunnable, program_job
 from edge.json_limits import structure_problem
 from edge.limits import ApiKeyLimits
 from edge.nats_connection import QueueFull, SubmitError
@@ -201,7 +201,7 @@ class Api:
         try:
             job = program_job(FromApi(spec, principal.owner, principal.isolation, interactive,
                                       compile_options), self.catalog, execution_id)
-        except Refused as refused:
+        except NotRunnable as refused:
             raise ApiProblem(400, refused.code, refused.message) from None
         if spec.callback_url and (problem := self.policy.url_problem(spec.callback_url)):
             raise ApiProblem(400, "invalid_callback_url", problem)

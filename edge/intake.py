@@ -26,7 +26,7 @@ from contracts.subjects import PRIORITY_API, PRIORITY_BACKGROUND, PRIORITY_WEBSO
 from edge.network_hint import needs_network
 
 
-class Refused(Exception):
+class NotRunnable(Exception):
     """The request cannot be run: ``code`` and ``message`` for the client (each door says it
     its own way: an error event, a 400)."""
 
@@ -62,15 +62,15 @@ class FromApi:
 
 def program_job(request: FromSocket | FromApi, catalog: Catalog, execution_id: str,
                 now: float | None = None) -> ProgramJob:
-    """The job that runs ``request``'s program; raises Refused (``unknown_language``,
+    """The job that runs ``request``'s program; raises NotRunnable (``unknown_language``,
     ``invalid_request``)."""
     program = request.program
     runtime = catalog.get(program.language)
     if runtime is None:
-        raise Refused("unknown_language", f"unknown language {program.language!r}; this "
+        raise NotRunnable("unknown_language", f"unknown language {program.language!r}; this "
                       f"installation runs: {', '.join(catalog.names())}")
     if problem := program_problem(program.files, program.main_file):
-        raise Refused("invalid_request", problem)
+        raise NotRunnable("invalid_request", problem)
     isolation: Isolation = "runc"
     webhook = False
     compile_options: list[str] = []

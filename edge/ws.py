@@ -15,7 +15,6 @@ from contracts.messages import (
     KERNEL_RUNTIME,
     STDIN_WINDOW_BYTES,
     AttachExecution,
-    CellJob,
     CompletionEvent,
     Control,
     ControlAction,
@@ -32,7 +31,6 @@ from contracts.messages import (
     NotebookOutputEvent,
     NotebookRestart,
     OutputEvent,
-    ProgramJob,
     ServerEvent,
     SessionEvent,
     StatusEvent,
@@ -43,12 +41,13 @@ from contracts.messages import (
     client_frame_decoder,
     encode,
     event_decoder,
+    status_for,
 )
 from contracts.runtimes import Catalog
 from edge.bus import EdgeBus
 from edge.execution_events import Watch
 from edge.fair_share import OpenRuns
-from edge.intake import FromSocket, Refused, cell_job, program_job
+from edge.intake import FromSocket, NotRunnable, cell_job, program_job
 from edge.json_limits import structure_problem
 from edge.nats_connection import SubmitError
 from edge.notebooks import kernel_command, new_notebook_id
@@ -295,7 +294,7 @@ class Connection:
         try:
             job = program_job(FromSocket(frame, self.owner), self.catalog,
                               self.tokens.execution_id(self.session_id))
-        except Refused as refused:
+        except NotRunnable as refused:
             self.error(refused.code, refused.message, frame.request_id)
             return
         await self.submit(job)  # its output kept for a client that reconnects elsewhere
@@ -314,7 +313,7 @@ class Connection:
             await self._forget(execution)
             self.error(exc.code, str(exc), job.request_id)
             return
-        self.send(encode(queued_event(job)).decode())
+        self.send(encode(status_for(job, "queued")).decode())
         execution.opened = True
         for text in execution.held:
             self.send(text)
@@ -405,16 +404,6 @@ class Connection:
         reply = await self.bus.commands.deliver_control(control)
         if not reply.accepted:
             self.error(reply.code, reply.message, execution_id=control.execution_id)
-
-
-def queued_event(job: Job) -> StatusEvent:
-    """What the client hears once its job is in the queue (a cell's with its ids)."""
-    match job:
-        case CellJob():
-            return StatusEvent(job.execution_id, "queued", request_id=job.request_id,
-                               notebook_id=job.notebook_id, cell_id=job.cell_id)
-        case ProgramJob():
-            return StatusEvent(job.execution_id, "queued", request_id=job.request_id)
 
 
 def stored_events(execution_id: str, completion: CompletionEvent,

@@ -17,10 +17,10 @@ from contracts.messages import (
     ExecutionEvent,
     OutputEvent,
     ProgramJob,
-    StatusEvent,
     TableEvent,
     Verdict,
     completion_for,
+    status_for,
 )
 from contracts.runtimes import Runtime, expand
 from contracts.settings import RunnerSettings
@@ -204,7 +204,7 @@ async def execute(
     control.wall_end = started + steps * limits.wall_ms / 1000
     command = agent_command(job, runtime, limits, extra_env)
     await sandbox.link.send(command, timeout=control.hard_end() - started)
-    await publish(StatusEvent(job.execution_id, "running", request_id=job.request_id))
+    await publish(status_for(job, "running"))
     while True:
         now = time.monotonic()
         if now >= control.hard_end():

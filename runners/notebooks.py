@@ -26,10 +26,10 @@ from contracts.messages import (
     NotebookCommand,
     NotebookOutputEvent,
     NotebookReply,
-    StatusEvent,
     Verdict,
     completion_for,
     encode,
+    status_for,
 )
 from contracts.runtimes import Runtime
 from contracts.subjects import notebook_key
@@ -120,9 +120,7 @@ class Kernels:
         self._subscribe_control = subscribe_control
         self._kernels: dict[str, Kernel] = {}
         self._starting: dict[str, asyncio.Lock] = {}
-        self.spares = spares
-        """Python kernels kept started and warmed up, never used, for the next notebook (in
-        containers of ``image``, the kernels' runtime)."""
+        # python kernels kept started and warmed up, never used, for the next notebook
         self._spares = WarmPool(image, spares, lambda _: self._spare_kernel(), destroy,
                                 name="kernels") if image is not None and spares > 0 else None
 
@@ -184,8 +182,7 @@ class Kernels:
         try:
             await self._send(kernel, {"op": "execute", "id": job.execution_id, "code": job.code,
                                       "outputBytes": limits.output_bytes})
-            await publish(StatusEvent(job.execution_id, "running", request_id=job.request_id,
-                                      notebook_id=job.notebook_id, cell_id=job.cell_id))
+            await publish(status_for(job, "running"))
             while True:
                 event = await self._next(kernel)
                 if not isinstance(event, agent.FromKernel):

@@ -4,7 +4,7 @@ back to the runner holding them; silent runners get nothing."""
 from __future__ import annotations
 
 from contracts.messages import CellJob, PoolInfo, ProgramJob, RunnerInfo
-from dispatcher.fleet import Fleet, affinity_of, needed_language
+from dispatcher.fleet import Fleet, affinity_of
 
 
 def info(runner_id: str, capacity: int = 4, active: int = 0, warm: int = 0,
@@ -109,5 +109,3 @@ def test_notebooks_and_networked_runs_need_their_runner_kept_containers_like_it(
     assert kept is not None and not kept.hard and kept.key == networked.key
     assert affinity_of(job()) is None
     assert affinity_of(job(owner="session:s2", network=True)) != networked
-    assert needed_language(cell(kernel="bash")) == "python"
-    assert needed_language(job(language="bash")) == "bash"

@@ -8,7 +8,7 @@ from contracts.api import ExecutionRequest
 from contracts.messages import ExecuteCode, SourceFile
 from contracts.runtimes import Catalog, Runtime
 from contracts.subjects import PRIORITY_API, PRIORITY_BACKGROUND, PRIORITY_WEBSOCKET
-from edge.intake import FromApi, FromSocket, Refused, cell_job, program_job
+from edge.intake import FromApi, FromSocket, NotRunnable, cell_job, program_job
 
 CATALOG = Catalog([Runtime(name="python", display_name="Python", extension=".py",
                            image="python", run=["python3", "{main}"], aliases=["py"])])
@@ -59,7 +59,7 @@ def test_an_api_program_reuses_the_keys_container_without_network() -> None:
 ])
 def test_a_program_that_cannot_run_is_refused_with_its_code(
         request_: FromSocket | FromApi, code: str) -> None:
-    with pytest.raises(Refused) as refused:
+    with pytest.raises(NotRunnable) as refused:
         program_job(request_, CATALOG, "e1")
     assert refused.value.code == code
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -69,18 +70,26 @@ def kernels(spares: int) -> tuple[Kernels, list[Sandbox], list[Sandbox]]:
                     image=image), made, destroyed)
 
 
+async def settled(condition: Callable[[], bool], turns: int = 200) -> None:
+    """Let the event loop run until ``condition`` holds; fail after ``turns`` turns of it."""
+    for _ in range(turns):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the spare kernels never settled")
+
+
 async def test_a_python_notebook_takes_the_warmed_spare_and_another_is_made() -> None:
     pool, made, destroyed = kernels(spares=1)
     pool.start()
-    while len(made) < 1 or pool._spares is None or pool._spares.ready < 1:
-        await asyncio.sleep(0)
+    await settled(lambda: bool(made) and pool._spares is not None and pool._spares.ready == 1)
+    assert pool._spares is not None
     spare = made[0]
     assert any(isinstance(c, agent.ToKernel) for c in spare.link.sent)  # type: ignore[attr-defined]
     assert (await pool._start("nb1", "python")).sandbox is spare
     bash = await pool._start("nb2", "bash")  # a bash kernel is never a spare
     assert bash.sandbox is not spare and bash.sandbox.link.sent[0].argv[-1] == "bash"  # type: ignore[attr-defined]
-    while pool._spares.ready < 1:  # refilled
-        await asyncio.sleep(0)
+    await settled(lambda: pool._spares is not None and pool._spares.ready == 1)  # refilled
     await pool.close()
     assert destroyed == [made[-1]]  # close removes the spare it holds, not the kernels handed out
 
