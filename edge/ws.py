@@ -343,10 +343,10 @@ class Connection:
         completion = await self.bus.events.completion(execution_id)
         if completion is None or execution_id not in self.executions:
             return  # it runs on, or its completion came through the watch meanwhile
+        await self._forget(execution)  # first: from here the watch drops a live completion
         output = await self.bus.records.output(execution_id) if replay_output else None
         for event in stored_events(execution_id, completion, output):
             self.send(encode(event).decode())
-        await self._forget(execution)
 
     async def _watch(self, execution: Execution) -> Watch:
         return await self.bus.events.watch(

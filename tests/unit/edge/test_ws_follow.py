@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from contracts.messages import CompletionEvent, StoredOutput
+from contracts.messages import CompletionEvent, StoredOutput, encode
 from contracts.runtimes import Catalog
 from edge.execution_events import EventHandler
 from edge.sessions import SessionTokens
@@ -29,6 +29,8 @@ class FakeBus:
         self.completions: dict[str, CompletionEvent] = {}
         self.outputs: dict[str, StoredOutput] = {}
         self.watched: list[str] = []
+        self.handlers: dict[str, EventHandler] = {}
+        self.live_completion_during_output_read = False
 
     @property
     def events(self) -> FakeBus:
@@ -40,12 +42,15 @@ class FakeBus:
 
     async def watch(self, execution_id: str, handler: EventHandler) -> FakeWatch:
         self.watched.append(execution_id)
+        self.handlers[execution_id] = handler
         return FakeWatch()
 
     async def completion(self, execution_id: str) -> CompletionEvent | None:
         return self.completions.get(execution_id)
 
     async def output(self, execution_id: str) -> StoredOutput | None:
+        if self.live_completion_during_output_read:  # the watch delivers it meanwhile
+            await self.handlers[execution_id](encode(self.completions[execution_id]), True)
         return self.outputs.get(execution_id)
 
 
@@ -77,6 +82,15 @@ async def test_attach_sends_a_finished_runs_output_then_its_completion_once() ->
     await conn.attach(execution_id)
     assert sent(conn) == [] and bus.watched == [execution_id]
     assert conn.executions == {}
+
+
+async def test_a_live_completion_during_attach_is_not_sent_twice() -> None:
+    bus = FakeBus()
+    bus.live_completion_during_output_read = True
+    execution_id = finished(bus)
+    conn = connection(bus)
+    await conn.attach(execution_id)
+    assert [e["type"] for e in sent(conn)] == ["output", "completion"]
 
 
 async def test_a_take_over_sends_only_the_completion_and_a_later_attach_nothing() -> None:
