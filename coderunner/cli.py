@@ -203,13 +203,15 @@ def seconds(text: str) -> float:
 
 
 def megabytes(text: str) -> int:
-    """A whole number of megabytes, at least 16 (the smallest limit the platform takes)."""
+    """A whole number of megabytes, at least the smallest limit the platform takes."""
+    from contracts.messages import MIN_MEMORY_MB
+
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number of megabytes: {text!r}") from None
-    if value < 16:
-        raise argparse.ArgumentTypeError(f"must be at least 16 MB: {text}")
+    if value < MIN_MEMORY_MB:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_MEMORY_MB} MB: {text}")
     return value
 
 

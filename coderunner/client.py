@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,8 @@ EXIT_NOT_OK = 1
 EXIT_INTERRUPTED = 130
 """What a shell reports for a program Ctrl-C ended (128 + SIGINT)."""
 STOP_WAIT_S = 10.0
-"""How long Ctrl-C waits for the platform's completion after the ``stop``."""
+"""How long Ctrl-C waits for the platform's completion after the ``stop`` (in all; output that
+arrives meanwhile is not printed)."""
 
 
 def language_for(path: Path, runtimes: list[dict[str, Any]]) -> str | None:
@@ -108,10 +110,11 @@ def run_file(url: str, program: Program, out: TextIO = sys.stdout,
     return EXIT_NOT_OK
 
 
-def events(ws: ClientConnection, timeout: float | None = None) -> Iterator[dict[str, Any]]:
-    """The server's frames as dicts, until the socket closes (or ``timeout`` passes between
-    two frames: ``TimeoutError``)."""
+def events(ws: ClientConnection, deadline: float | None = None) -> Iterator[dict[str, Any]]:
+    """The server's frames as dicts, until the socket closes (or the ``time.monotonic()``
+    ``deadline`` passes: ``TimeoutError``)."""
     while True:
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
             raw = ws.recv(timeout=timeout)
         except ConnectionClosed:
@@ -138,7 +141,7 @@ def stopped(ws: ClientConnection, execution_id: str | None, err: TextIO) -> int:
     ws.send(encode(StopExecution(execution_id=execution_id)).decode())
     err.write(f"coderunner: stopping {execution_id} on the platform…\n")
     with contextlib.suppress(TimeoutError, KeyboardInterrupt):
-        for event in events(ws, timeout=STOP_WAIT_S):
+        for event in events(ws, deadline=time.monotonic() + STOP_WAIT_S):
             if event.get("type") == "completion":
                 err.write(f"coderunner: stopped: the platform ended {execution_id} "
                           f"({event['verdict']})\n")

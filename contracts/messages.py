@@ -25,6 +25,8 @@ STDIN_WINDOW_BYTES = 4 * 1_048_576
 the program has not taken yet); a ``stdin`` frame past it is refused, never buffered."""
 MAX_ARGS = 64
 MAX_LIMIT = 2**31 - 1
+MIN_MEMORY_MB = 16
+"""The smallest memory limit a run may ask for."""
 """The largest limit a request may ask for (each is clamped to the server's maxima)."""
 
 Id = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -85,7 +87,7 @@ class Limits(_Wire, frozen=True, omit_defaults=True):
 
     wall_ms: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
     cpu_ms: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
-    memory_mb: Annotated[int, Meta(ge=16, le=MAX_LIMIT)] | None = None
+    memory_mb: Annotated[int, Meta(ge=MIN_MEMORY_MB, le=MAX_LIMIT)] | None = None
     output_kb: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
     processes: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
 

@@ -38,10 +38,10 @@ async def test_cpu_limit_ends_a_spinning_program(client: Client) -> None:
     # of a core, and only the CPU limit may end it
     result = await run(client, "while True:\n    pass\n", limits={"cpuMs": 1000, "wallMs": 60_000})
     assert result.verdict == "time_limit"
-    # the CPU limit ended it (RLIMIT_CPU's SIGXCPU), not the wall limit; the reported CPU time
-    # is the kernel's rusage, which read 875-898 ms now and then on a loaded machine
-    assert (result.completion["signal"], result.completion["cpuMs"] > 0) == ("SIGXCPU", True)
-    assert result.completion["wallMs"] < 60_000
+    # the CPU limit ended it (RLIMIT_CPU's SIGXCPU), not the wall limit, and not at once: the
+    # reported CPU time is the kernel's rusage, which read 875-898 ms now and then on a loaded
+    # machine for the 1 s limit
+    assert (result.completion["signal"], result.completion["cpuMs"] >= 800) == ("SIGXCPU", True)
 
 
 async def test_memory_bomb_gets_memory_limit(client: Client) -> None:
