@@ -74,7 +74,10 @@ class KernelProcess:
         except (ValueError, RecursionError):  # nested too deep: the bridge is the user's
             return
         if isinstance(data, dict):
-            emit({"ev": "kernel", "data": data})
+            try:
+                emit({"ev": "kernel", "data": data})
+            except ValueError:  # NaN or a lone surrogate: no JSON the runner takes
+                emit({"ev": "kernel", "data": {"msg": "dropped"}})
 
     def stop(self) -> None:
         try:

@@ -43,7 +43,11 @@ def signal_name(number: int) -> str:
 
 
 def emit(event: Message) -> None:
-    data = (json.dumps(event, separators=(",", ":")) + "\n").encode()
+    """Send one event to the runner: strict JSON (no ``NaN``), UTF-8 as is. ``ValueError`` for
+    an event that has no such form (a ``NaN`` or a lone surrogate in what a user's kernel or
+    tables pipe wrote): whoever relays user data drops it."""
+    text = json.dumps(event, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    data = (text + "\n").encode()
     view = memoryview(data)
     while view:
         view = view[os.write(1, view) :]

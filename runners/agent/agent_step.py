@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import os
 import resource
@@ -133,7 +134,8 @@ class Step:
                 continue
             if isinstance(columns, list) and isinstance(rows, list):
                 self.flush()
-                emit({"ev": "table", "columns": [str(c) for c in columns], "rows": rows})
+                with contextlib.suppress(ValueError):  # NaN or a lone surrogate: not sendable
+                    emit({"ev": "table", "columns": [str(c) for c in columns], "rows": rows})
 
     def kill(self) -> None:
         """SIGKILL every user process, not only the step's group: whatever it started (in new
