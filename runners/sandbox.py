@@ -500,7 +500,8 @@ def died_of_oom(api: docker.APIClient, container_id: str) -> bool:
     Docker 20.10 reads the OOM kill at the container's exit, so an OOM event that reaches it
     after the exit is missing from ``State.OOMKilled`` (a gVisor memory bomb, one run in some
     hundreds here); its event log still has it, so a container a signal killed is looked up
-    there too, waiting up to ``OOM_EVENT_WAIT_S`` for the event."""
+    there too, for an event up to ``OOM_EVENT_WAIT_S`` after the exit (no wait once that is
+    past)."""
     with contextlib.suppress(requests.RequestException):  # still running after 10 s
         api.wait(container_id, timeout=10)
     state = cast(dict[str, Any], api.inspect_container(container_id))["State"]
@@ -509,7 +510,8 @@ def died_of_oom(api: docker.APIClient, container_id: str) -> bool:
     if state.get("Running") or state.get("ExitCode") != 128 + signal.SIGKILL:
         return False
     started = datetime.fromisoformat(state["StartedAt"]).timestamp()
-    events = api.events(since=int(started), until=int(time.time() + OOM_EVENT_WAIT_S),
+    ended = datetime.fromisoformat(state["FinishedAt"]).timestamp()  # the wait counts from here
+    events = api.events(since=int(started), until=int(ended + OOM_EVENT_WAIT_S) + 1,
                         filters={"container": container_id, "event": "oom"}, decode=True)
     try:
         return any(True for _ in events)
