@@ -3,8 +3,8 @@
 Docker multiplexes a non-TTY attach stream into frames with an 8-byte header (stream id, three
 zero bytes, big-endian length). Frames on stdout carry the agent's events; frames on stderr are
 the agent's own diagnostics and are logged, never trusted as events. Each line is decoded
-once into its typed event (runners/agent_messages.py); a line that is none, or one too long,
-ends the link (``AgentMisbehaved``): nothing more is read from that agent.
+once, when it is taken, into its typed event (runners/agent_messages.py); a line that is none,
+or one too long, ends the link (``AgentMisbehaved``): nothing more is read from that agent.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">BxxxI")
 MAX_QUEUED_BYTES = 32 * 1024 * 1024
-"""Events read from an agent and not yet taken, at most (plus one frame): past it the link stops
+"""Lines read from an agent and not yet taken, at most (plus one frame): past it the link stops
 reading, so that a flood nobody takes (a notebook's kernel bridge printing between cells, say)
-holds up the agent's own stream, never the runner's memory."""
+holds up the agent's own stream, never the runner's memory. Lines wait as bytes and are decoded
+when taken (a decoded event may be 20 times its line)."""
 
 
 class AgentGone(Exception):
@@ -48,7 +49,7 @@ class AgentLink:
         self._reader = reader
         self._writer = writer
         self._name = name
-        self._events: asyncio.Queue[tuple[AgentEvent, int] | None] = asyncio.Queue()
+        self._events: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._queued_bytes = 0
         self._room = asyncio.Event()
         self._room.set()
@@ -97,11 +98,23 @@ class AgentLink:
             if self._fault is not None:
                 raise AgentMisbehaved(f"agent of {self._name} sent {self._fault}")
             raise AgentGone(f"agent of {self._name} closed its stream")
-        event, size = item
-        self._queued_bytes -= size
+        self._queued_bytes -= len(item)
         if self._queued_bytes <= MAX_QUEUED_BYTES:
             self._room.set()
-        return event
+        try:
+            return decode_event(item)
+        except BadAgentMessage as exc:
+            self._misbehaved(exc)
+            raise AgentMisbehaved(f"agent of {self._name} sent {exc}") from None
+
+    def _misbehaved(self, fault: BadAgentMessage) -> None:
+        """Nothing more is read from, or taken of, an agent that sent ``fault``."""
+        log.warning("agent %s sent %s: no longer read", self._name, fault)
+        self._fault, self.closed = fault, True
+        self._pump.cancel()
+        while not self._events.empty():
+            self._events.get_nowait()
+        self._events.put_nowait(None)
 
     @property
     def backlog_bytes(self) -> int:
@@ -129,7 +142,10 @@ class AgentLink:
                     log.warning("agent %s: %s", self._name, payload.decode(errors="replace"))
                     continue
                 line += payload
-                self._split_lines(line)
+                if b"\n" in payload:  # else only the length can have changed
+                    self._split_lines(line)
+                elif len(line) > MAX_EVENT_BYTES:
+                    raise BadAgentMessage(f"a line longer than {MAX_EVENT_BYTES} bytes")
         except BadAgentMessage as exc:
             log.warning("agent %s sent %s: no longer read", self._name, exc)
             self._fault = exc
@@ -143,8 +159,8 @@ class AgentLink:
         while (end := buffer.find(b"\n")) >= 0:
             raw = bytes(buffer[:end])
             del buffer[: end + 1]
-            if raw.strip():
-                self._events.put_nowait((decode_event(raw), len(raw)))
+            if raw:
+                self._events.put_nowait(raw)
                 self._queued_bytes += len(raw)
         if self._queued_bytes > MAX_QUEUED_BYTES:
             self._room.clear()

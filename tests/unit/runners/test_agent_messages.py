@@ -126,8 +126,11 @@ async def test_a_flood_nobody_takes_stops_the_link_reading_until_it_is_taken(
     _, writer = await asyncio.open_connection(sock=ours)
     link = AgentLink(reader, writer, "test")
     try:
-        while link.backlog_bytes <= bound:
-            await asyncio.sleep(0)
+        async def past_the_bound() -> None:
+            while link.backlog_bytes <= bound:
+                await asyncio.sleep(0)
+
+        await asyncio.wait_for(past_the_bound(), 5)
         for _ in range(1000):  # every chance to read on
             await asyncio.sleep(0)
         assert not link.closed, "the link read to the end of the stream"
@@ -135,6 +138,34 @@ async def test_a_flood_nobody_takes_stops_the_link_reading_until_it_is_taken(
         taken = [await link.next_event(timeout=5) for _ in range(count)]
         assert taken == [Output("stdout", "x" * 65_000)] * count
         with pytest.raises(AgentGone):
+            await link.next_event(timeout=5)
+    finally:
+        await link.close()
+        theirs.close()
+
+
+async def test_a_line_waits_as_bytes_and_is_decoded_when_taken() -> None:
+    """A decoded event can be many times its line ([[],[],...]: 20x), so the link keeps the
+    lines it has not handed out as bytes; a bad one ends the link when it is taken."""
+    good = b'{"ev":"out","stream":"stdout","data":"a"}\n'
+    reader = asyncio.StreamReader()
+    reader.feed_data(frame(good) + frame(b'{"ev":"nonsense"}\n') + frame(good))
+    reader.feed_eof()
+    ours, theirs = socket.socketpair()
+    _, writer = await asyncio.open_connection(sock=ours)
+    link = AgentLink(reader, writer, "test")
+    try:
+        async def all_read() -> None:  # the stream's end reached: every line is queued
+            while not link.closed:
+                await asyncio.sleep(0)
+
+        await asyncio.wait_for(all_read(), 5)
+        queued = list(link._events._queue)  # type: ignore[attr-defined]
+        assert [type(item) for item in queued] == [bytes, bytes, bytes, type(None)]
+        assert await link.next_event(timeout=5) == Output("stdout", "a")
+        with pytest.raises(AgentMisbehaved):
+            await link.next_event(timeout=5)
+        with pytest.raises(AgentMisbehaved):  # and nothing after it is taken
             await link.next_event(timeout=5)
     finally:
         await link.close()
