@@ -49,6 +49,13 @@ Number = float | str | None
 Flag = bool | str | None
 
 
+def judge0_form(text: str) -> str:
+    """Judge0's comparison form of an output: trailing whitespace off each line (Python's
+    ``rstrip``), then off the whole. The Judge0 layer compares ``expected_output`` with it and
+    the ``lines`` checker of judging is this rule."""
+    return "\n".join(line.rstrip() for line in text.split("\n")).rstrip()
+
+
 class SubmissionRequest(Struct, frozen=True):
     """``POST /submissions`` (and each entry of a batch). Unknown fields are ignored, as Rails'
     ``permit`` drops them."""

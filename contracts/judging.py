@@ -139,10 +139,12 @@ class Interactor(_HelperProgram, frozen=True, tag="interactive", tag_field="type
     answer``, decides by its exit code as a ``custom`` checker does."""
 
 
-Checker = (
+BuiltinChecker = (
     ExactChecker | LinesChecker | LineTokensChecker | TokensChecker | FloatChecker
-    | UnorderedChecker | CustomChecker | Interactor
+    | UnorderedChecker
 )
+"""The checkers that are functions of the outputs (runners/judging/checkers.py)."""
+Checker = BuiltinChecker | CustomChecker | Interactor
 
 
 # --- request ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import msgspec
 
 from contracts import judge0 as j
 from contracts.api import ExecutionResult
+from contracts.judge0 import judge0_form
 from contracts.messages import Limits
 from edge.judge0_languages import BY_ID, Judge0Language
 
@@ -54,8 +55,8 @@ def decode64(text: str) -> bytes:
 
 
 def strip_output(text: str | None) -> str:
-    """Judge0's comparison form: trailing whitespace off each line, then off the whole."""
-    return "\n".join(line.rstrip() for line in (text or "").split("\n")).rstrip()
+    """Judge0's comparison form (``judge0_form``) of an output that may be null."""
+    return judge0_form(text or "")
 
 
 def seconds(ms: int | None) -> str | None:

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Literal, assert_never
 
+from contracts.judge0 import judge0_form
 from contracts.judging import (
     MAX_MESSAGE,
+    BuiltinChecker,
     Diff,
     ExactChecker,
     FloatChecker,
@@ -43,10 +45,7 @@ EPSILON = 1e-15
 
 CheckVerdict = Literal[
     "accepted", "partial", "wrong_answer", "presentation_error", "internal_error"]
-Builtin = (
-    ExactChecker | LinesChecker | LineTokensChecker | TokensChecker | FloatChecker
-    | UnorderedChecker
-)
+Builtin = BuiltinChecker
 TokenRule = Callable[[str, str], str | None]
 """Compares an expected token with the output's: None when they match, else why not."""
 
@@ -95,10 +94,6 @@ def lines(expected: str, got: str) -> CheckOutcome:
     if wanted == found:
         return CheckOutcome("accepted")
     return _by_line(expected, got, (wanted, found), operator.eq, _char_offsets)
-
-
-def judge0_form(text: str) -> str:
-    return "\n".join(line.rstrip() for line in text.split("\n")).rstrip()
 
 
 def tokens(expected: str, got: str, ignore_case: bool = False) -> CheckOutcome:

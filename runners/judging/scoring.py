@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import msgspec
+
 from contracts.judging import (
     MAX_COMPILE_OUTPUT,
     Case,
@@ -50,10 +52,7 @@ def compile_failed(judgement_id: str, tests: Sequence[Case], groups: Sequence[Gr
     """Every test ``compile_error``, the compiler's output as the judgement's message."""
     runs = {case.name: CaseRun("compile_error") for case in tests}
     result = judgement(judgement_id, tests, groups, False, runs)
-    return JudgementResult(
-        id=result.id, verdict=result.verdict, passed=0, total=result.total, score=0.0,
-        max_score=result.max_score, tests=result.tests, groups=result.groups,
-        message=cut(output, MAX_COMPILE_OUTPUT))
+    return msgspec.structs.replace(result, message=cut(output, MAX_COMPILE_OUTPUT))
 
 
 def points_of(case: Case) -> int:

@@ -13,7 +13,6 @@ from contracts.messages import Verdict
 from runners.judging.checkers import CheckOutcome
 from runners.judging.diff import cut
 
-ACCEPTED, WRONG_ANSWER, PRESENTATION_ERROR, FAIL, DIRT, POINTS = 0, 1, 2, 3, 4, 7
 _POINTS = re.compile(r"^points ([0-9]+(?:\.[0-9]*)?)(?:\s|$)", re.MULTILINE)
 
 

@@ -16,8 +16,7 @@ from contracts.judging import (
     TokensChecker,
     UnorderedChecker,
 )
-from edge.judge0_rules import strip_output
-from runners.judging.checkers import WHITESPACE, Builtin, check, judge0_form
+from runners.judging.checkers import WHITESPACE, Builtin, check
 from runners.judging.diff import first_difference
 
 PROPERTY = settings(database=None, deadline=None, max_examples=100)
@@ -141,12 +140,6 @@ def test_a_changed_token_is_a_wrong_answer_for_every_token_rule(
     changed[which % len(words)] = other
     for checker in (ExactChecker(), LinesChecker(), TokensChecker(), LineTokensChecker()):
         assert check(checker, " ".join(words), " ".join(changed)).verdict == "wrong_answer"
-
-
-@PROPERTY
-@given(st.text(max_size=80))
-def test_lines_keeps_the_judge0_layers_rule(text: str) -> None:
-    assert judge0_form(text) == strip_output(text)
 
 
 @PROPERTY
