@@ -18,7 +18,7 @@ from rich.table import Table
 
 from contracts.api import AdminMetrics, to_json
 from edge.bus import EdgeBus
-from edge.stats import admin_metrics, combine_queue_stats
+from edge.stats import admin_metrics
 
 WATCH_EVERY_S = 2.0
 
@@ -27,7 +27,7 @@ async def collect(nats_url: str) -> AdminMetrics:
     bus = EdgeBus(nats_url)
     await bus.connect(once=True)
     try:
-        queue = combine_queue_stats(await bus.jobs.stats())
+        queue = await bus.jobs.stats()
         return admin_metrics(await bus.runners.alive(), queue)
     finally:
         await bus.close()

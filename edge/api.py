@@ -43,7 +43,8 @@ from edge.intake import FromApi, NotRunnable, program_job
 from edge.json_limits import structure_problem
 from edge.limits import ApiKeyLimits
 from edge.nats_connection import QueueFull, SubmitError
-from edge.stats import admin_metrics, combine_queue_stats
+from edge.runner_versions import RunnerVersions
+from edge.stats import admin_metrics
 from edge.webhooks import Policy
 from edge.ws import is_running_event
 
@@ -110,6 +111,8 @@ class Api:
         self.limits = ApiKeyLimits(bus.limits, bus.events.completion, bus.records.get,
                              settings.rate_per_minute, settings.key_max_concurrent)
         self.policy = Policy(settings.callback_allow_private, settings.callback_allow_link_local)
+        self.versions = RunnerVersions(bus)
+        """The live runners' language versions, read at most every few seconds."""
 
     def routes(self) -> list[Route]:
         """Paths under ``/api`` (the app mounts them there)."""
@@ -352,9 +355,7 @@ class Api:
 
     async def runtimes(self, request: Request) -> Response:
         """The catalog's languages that a live runner serves, with their image's version."""
-        versions: dict[str, str] = {}
-        for runner in await self.bus.runners.alive():
-            versions.update(runner.versions)
+        versions = await self.versions.get()
         return json_response([
             RuntimeInfo(r.name, r.display_name, versions[r.name], r.aliases, r.extension,
                         r.compile is not None, r.template)
@@ -363,14 +364,14 @@ class Api:
 
     async def queue_stats(self, request: Request) -> Response:
         await self.caller(request)
-        view = combine_queue_stats(await self.bus.jobs.stats())
+        view = await self.bus.jobs.stats()
         if view is None:
             raise ApiProblem(503, "not_ready", "no dispatcher answered", retry_after=1)
         return json_response(view)
 
     async def admin(self, request: Request) -> Response:
         await self.caller(request, admin=True)
-        queue = combine_queue_stats(await self.bus.jobs.stats())
+        queue = await self.bus.jobs.stats()
         return json_response(admin_metrics(await self.bus.runners.alive(), queue))
 
 

@@ -43,9 +43,8 @@ from edge.nats_connection import SubmitError
 from edge.notebook_api import NotebookApi
 from edge.openapi import openapi_document
 from edge.piston import Piston
-from edge.runner_versions import RunnerVersions
 from edge.sessions import SessionTokens
-from edge.stats import admin_metrics, combine_queue_stats
+from edge.stats import admin_metrics
 from edge.webhooks import Attempt, Callback, WebhookDeliverer
 from edge.ws import Connection, Handovers
 
@@ -99,9 +98,8 @@ class Edge:
         self.bus = bus
         self.keys = KeyRing(settings.api_keys)
         self.api = Api(settings, catalog, bus, self.keys)
-        versions = RunnerVersions(bus)
-        self.judge0 = Judge0(self.api, versions)
-        self.piston = Piston(self.api, versions)
+        self.judge0 = Judge0(self.api, self.api.versions)
+        self.piston = Piston(self.api, self.api.versions)
         self.metrics = Metrics()
         self.tokens = SessionTokens(settings.session_secret)
         self._recent: deque[str] = deque(maxlen=1000)
@@ -219,7 +217,7 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
 
     async def prometheus(request: Request) -> Response:
         await edge.api.caller(request, admin=True)
-        queue = combine_queue_stats(await edge.bus.jobs.stats())
+        queue = await edge.bus.jobs.stats()
         runners = await edge.bus.runners.alive()
         body = edge.metrics.render(queue, admin_metrics(runners, queue))
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

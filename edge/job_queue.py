@@ -9,8 +9,10 @@ import nats.errors
 import nats.js.errors
 
 from contracts import subjects
+from contracts.api import QueueStatsView
 from contracts.messages import Job, QueueStats, encode, queue_stats_decoder
 from edge.nats_connection import NatsConnection, NotReady, QueueFull, SubmitError
+from edge.stats import combine_queue_stats
 
 MAX_MESSAGES_EXCEEDED = 10077
 """JetStream's error code for a publish refused by a full stream (discard new)."""
@@ -48,8 +50,9 @@ class JobQueue:
             return False
         return True
 
-    async def stats(self, timeout_s: float = 0.25) -> list[QueueStats]:
-        """Every dispatcher's answer that arrives within ``timeout_s``."""
+    async def stats(self, timeout_s: float = 0.25) -> QueueStatsView | None:
+        """The queue as every dispatcher that answers within ``timeout_s`` holds it, combined
+        (None when none answered)."""
         nc = self._connection.client
         inbox = nc.new_inbox()
         answers: list[QueueStats] = []
@@ -65,4 +68,4 @@ class JobQueue:
                 answers.append(queue_stats_decoder.decode(msg.data))
         finally:
             await sub.unsubscribe()
-        return answers
+        return combine_queue_stats(answers)

@@ -36,7 +36,6 @@ from edge.judge0_http import (
 from edge.judge0_languages import BY_ID, Judge0Language, served
 from edge.judge0_rules import Plan, execution_id_of, flag, plan, render, token_of
 from edge.runner_versions import RunnerVersions
-from edge.stats import combine_queue_stats
 
 MAX_OWNED = 1000
 MAX_PER_PAGE = 100
@@ -337,7 +336,7 @@ class Judge0:
 
     async def workers(self, request: Request) -> Response:
         await self.caller(request)
-        view = combine_queue_stats(await self.bus.jobs.stats())
+        view = await self.bus.jobs.stats()
         if view is None:
             raise error(503, "no dispatcher answered")
         queue = view.queue
