@@ -12,9 +12,7 @@ import nats.js.errors
 from nats.js.kv import KeyValue
 
 from contracts import subjects
-from edge.nats_connection import NatsConnection, NotReady
-
-CHANGE_ATTEMPTS = 50
+from edge.nats_connection import NatsConnection, NotReady, compare_and_set
 
 
 class ExecutionsBucket:
@@ -34,7 +32,7 @@ class ExecutionsBucket:
     async def get(self, key: str) -> bytes | None:
         try:
             entry = await (await self._bucket()).get(key)
-        except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+        except nats.js.errors.KeyNotFoundError:  # also a deleted key
             return None
         return entry.value or None
 
@@ -59,19 +57,5 @@ class ExecutionsBucket:
 
     async def change(self, key: str, change: Callable[[bytes | None], bytes]) -> None:
         """Store what ``change`` makes of an entry, with compare-and-set."""
-        kv = await self._bucket()
-        for _ in range(CHANGE_ATTEMPTS):
-            try:
-                entry = await kv.get(key)
-                value, revision = entry.value or None, entry.revision or 0
-            except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
-                value, revision = None, 0
-            try:
-                if revision:
-                    await kv.update(key, change(value), last=revision)
-                else:
-                    await kv.create(key, change(value))
-                return
-            except nats.js.errors.KeyWrongLastSequenceError:
-                continue
-        raise NotReady(f"{key} kept changing under this edge; try again")
+        if not await compare_and_set(await self._bucket(), key, change):
+            raise NotReady(f"{key} kept changing under this edge; try again")

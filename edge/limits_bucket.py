@@ -15,12 +15,11 @@ from nats.js.kv import KeyValue
 
 from contracts import subjects
 from contracts.messages import encode
-from edge.nats_connection import NatsConnection, NotReady
+from edge.nats_connection import NatsConnection, NotReady, compare_and_set
 
 T = TypeVar("T", bound=msgspec.Struct)
 R = TypeVar("R")
 LIMITS_TIMEOUT_S = 2.0
-LIMITS_ATTEMPTS = 50
 
 
 class LimitsBucket:
@@ -44,37 +43,35 @@ class LimitsBucket:
             raise NotReady(f"the store of rate limits and quotas did not answer ({exc!r}); "
                            "try again") from exc
 
-    @staticmethod
-    async def _entry(kv: KeyValue, key: str, kind: type[T]) -> tuple[T | None, int]:
-        """The stored value (None when there is none or it is not a ``kind``) and its revision
-        (0: none)."""
-        try:
-            entry = await kv.get(key)
-        except nats.js.errors.KeyNotFoundError as exc:  # also a deleted key, with its marker
-            return None, exc.entry.revision if exc.entry else 0
-        try:
-            return msgspec.json.decode(entry.value or b"", type=kind), entry.revision or 0
-        except msgspec.DecodeError:
-            return None, entry.revision or 0
-
     async def read_limit(self, key: str, kind: type[T]) -> T | None:
         async with self._reaching() as kv:
-            return (await self._entry(kv, key, kind))[0]
+            try:
+                entry = await kv.get(key)
+            except nats.js.errors.KeyNotFoundError:  # also a deleted key
+                return None
+            return decoded(entry.value, kind)
 
     async def change_limit(self, key: str, kind: type[T],
                            change: Callable[[T | None], tuple[T | None, R]]) -> R:
         """Store what ``change`` makes of the stored value, unless None, with compare-and-set:
         read and apply again when another edge changed it meanwhile (this edge's own changes
         of one key wait for each other instead). Returns ``change``'s second value."""
+        results: list[R] = []
+
+        def apply(value: bytes | None) -> bytes | None:
+            new, result = change(decoded(value, kind))
+            results.append(result)
+            return None if new is None else encode(new)
+
         async with self._locks.setdefault(key, asyncio.Lock()), self._reaching() as kv:
-            for _ in range(LIMITS_ATTEMPTS):
-                value, revision = await self._entry(kv, key, kind)
-                new, result = change(value)
-                if new is None:
-                    return result
-                try:
-                    await kv.update(key, encode(new), last=revision)
-                except nats.js.errors.KeyWrongLastSequenceError:
-                    continue
-                return result
+            if await compare_and_set(kv, key, apply):
+                return results[-1]
         raise NotReady(f"the limit {key} kept changing under this edge; try again")
+
+
+def decoded(value: bytes | None, kind: type[T]) -> T | None:
+    """A stored limit (None when there is none or it is not a ``kind``)."""
+    try:
+        return msgspec.json.decode(value or b"", type=kind)
+    except msgspec.DecodeError:
+        return None

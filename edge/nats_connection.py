@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 import nats
 import nats.errors
+import nats.js.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
 
 from contracts.settings import nats_servers
 
@@ -65,3 +68,29 @@ class NatsConnection:
 
 async def _quiet(exc: Exception) -> None:
     """A one-shot client reports its connection failure itself, without tracebacks."""
+
+
+CHANGE_ATTEMPTS = 50
+"""How many times a compare-and-set reads and applies again when another writer came first."""
+
+
+async def compare_and_set(kv: KeyValue, key: str,
+                          change: Callable[[bytes | None], bytes | None]) -> bool:
+    """Store what ``change`` makes of an entry's value (None in, for no entry or a deleted one;
+    None out: write nothing), with compare-and-set: read and apply again when another writer
+    changed it meanwhile. False when it kept changing for ``CHANGE_ATTEMPTS`` tries."""
+    for _ in range(CHANGE_ATTEMPTS):
+        try:
+            entry = await kv.get(key)
+            value, revision = entry.value or None, entry.revision or 0
+        except nats.js.errors.KeyNotFoundError as exc:  # also a deleted key, with its marker
+            value, revision = None, exc.entry.revision if exc.entry and exc.entry.revision else 0
+        new = change(value)
+        if new is None:
+            return True
+        try:
+            await kv.update(key, new, last=revision)
+        except nats.js.errors.KeyWrongLastSequenceError:
+            continue
+        return True
+    return False
