@@ -146,10 +146,8 @@ function restoreConsoles() {
     return;
   }
   if (!saved) return;
-  for (const { tab, changes } of consoles.restore(saved.tabs)) {
-    draw(tab, changes);
-    if (tab.phase === "done") view.linkify(tab, (text) => findLocations(text, new Set(project.files.keys())));
-  }
+  // a finished tab's locations become links once the editor is up (startEditor: showDiagnostics)
+  for (const { tab, changes } of consoles.restore(saved.tabs)) draw(tab, changes);
   const selected = saved.selected ? consoles.tab(saved.selected) : null;
   if (selected) view.select(selected);
   drawRunButton();
@@ -435,7 +433,8 @@ function onEvent(frame) {
     draw(result.tab, result.changes);
     if (frame.type === "error") view.select(result.tab);
     if (frame.type === "completion" && result.tab.phase === "done") showDiagnostics(result.tab);
-    drawRunButton();
+    // output changes no phase: a program printing fast must not redraw the button each time
+    if (frame.type !== "output" && frame.type !== "table") drawRunButton();
   } else {
     for (const change of result.changes) if (change.kind === "notice") notify(change.text);
   }

@@ -207,8 +207,7 @@ export class ConsoleState {
       usage: tab.usage,
       verdict: tab.verdict,
       inputGiven: tab.inputGiven,
-      transcript: tab.transcript,
-      log: tab.log,
+      log: tab.log, // the transcript is made again from it: the storage quota holds one copy
     }));
   }
 
@@ -231,10 +230,12 @@ export class ConsoleState {
         usage: String(data.usage ?? ""),
         verdict: typeof data.verdict === "string" ? data.verdict : null,
         inputGiven: data.inputGiven === true,
-        transcript: String(data.transcript ?? ""),
       });
       // Drawn again through the caller, which remembers it again (``remember``).
       const changes = [{ kind: "reset" }, ...(Array.isArray(data.log) ? data.log : [])];
+      for (const change of changes) {
+        if (change?.kind === "text" && Array.isArray(change.segments)) record(tab, change.segments);
+      }
       if (tab.active) {
         if (tab.executionId === null) {
           results.push(this.lose(tab, "Lost: the page was reloaded before the platform confirmed this run",
