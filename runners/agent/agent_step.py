@@ -70,6 +70,7 @@ class Step:
         self.pid = pid
         # Kept so that subprocess never reaps it behind our back (we wait4 for its rusage).
         self.proc = proc
+        self.pipes = pipes
         self.stdin_fd, self.stdout_fd, self.stderr_fd = (
             pipes.stdin_fd, pipes.stdout_fd, pipes.stderr_fd)
         self.tables_fd = pipes.tables_fd
@@ -115,8 +116,7 @@ class Step:
         return cls(pid, proc, pipes, started, limits.get("wallMs", 10_000), budget, kill_all)
 
     def parent_fds(self) -> list[int]:
-        fds = [self.stdin_fd, self.stdout_fd, self.stderr_fd]
-        return fds + ([self.tables_fd] if self.tables_fd is not None else [])
+        return self.pipes.ours()
 
     def take_tables(self, data: bytes) -> None:
         """Complete JSON lines from the tables pipe become table events, within the budget."""
