@@ -31,14 +31,12 @@ import pytest
 import pytest_asyncio
 
 from tests.conftest import Running
+from tests.integration.test_hard_end import GRACE_S, TRANSPORT_MARGIN_S
 from tests.integration.wsclient import Client, Event
+from tests.security.test_attacks_per_runtime import MAIN
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)]
 
-GRACE_S = 2.0
-"""The hard end's promise: the completion within the wall limit plus this (docs)."""
-TRANSPORT_MARGIN_S = 1.0
-"""The completion's trip from the runner to the test's socket (as in test_hard_end.py)."""
 STARTED = "bomb-started"
 
 VARIANTS: dict[str, dict[str, str]] = {
@@ -375,9 +373,6 @@ VARIANTS: dict[str, dict[str, str]] = {
         """,
     },
 }
-MAIN = {"python": "main.py", "c": "main.c", "cpp": "main.cpp", "bash": "main.sh",
-        "ruby": "main.rb", "perl": "main.pl", "php": "main.php", "go": "main.go",
-        "rust": "main.rs", "java": "Main.java", "javascript": "main.js", "lua": "main.lua"}
 WARM = {
     "python": "print('warm')",
     "c": '#include <stdio.h>\nint main(void) { puts("warm"); }\n',
