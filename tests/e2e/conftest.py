@@ -82,11 +82,18 @@ class Ide:
         self.wait_ready()
 
     def wait_ready(self) -> None:
-        self.page.wait_for_function(
-            "() => window.monaco?.editor.getEditors()[0]?.getModel() != null", timeout=STEP_MS)
+        self.wait_editor()
         expect(self.page.locator("#connection")).to_have_attribute("data-state", "open",
                                                                    timeout=STEP_MS)
         expect(self.page.locator("#template option").first).to_be_attached(timeout=STEP_MS)
+
+    def wait_editor(self) -> None:
+        """Until the editor is made (the app says so on ``#editor``)."""
+        # Not a poll of `window.monaco`: it exists before all of Monaco's modules have run, and
+        # the first call into it then starts Monaco's services without the late modules' ones
+        # ("depends on UNKNOWN service ICodeLensCache" when the editor is made).
+        expect(self.page.locator("#editor")).to_have_attribute("data-state", "ready",
+                                                               timeout=STEP_MS)
 
     def set_code(self, source: str) -> None:
         """Replace the open file's text through Monaco's API (`window.monaco`)."""

@@ -298,6 +298,9 @@ async function startEditor() {
     $("run").disabled = false;
     drawRunTarget();
     for (const tab of consoles.tabs.values()) if (tab.phase === "done") showDiagnostics(tab);
+    // Monaco's API is whole only now: \`window.monaco\` appears while its modules still load, and
+    // a call then (\`getEditors()\`) starts its services without the late modules' ones.
+    $("editor").dataset.state = "ready";
     window.ideLoaded?.();
   } catch (error) {
     notify(error.message, "editor");
