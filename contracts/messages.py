@@ -4,6 +4,11 @@ Wire rules (msgspec): messages are frozen ``Struct``s; tagged unions use the ``t
 field names are camelCase on the wire. Schema evolution: new fields need defaults, a field's
 type never changes, a tag is never reused.
 
+Rolling upgrades (one version of skew): what components send each other ignores unknown fields,
+so a newer edge's job with a new field runs on an older dispatcher and runner; only client
+frames (``_Wire``) refuse them. A job that cannot be decoded at all (a kind of work this version
+does not know) ends with an ``internal_error`` completion saying so (``undecodable_job``).
+
 The events a runner publishes (``status``, ``output``, ``table``, ``completion``) are encoded
 once and forwarded verbatim to WebSocket clients, so NATS subscribers and browsers see the same
 JSON.
@@ -11,6 +16,7 @@ JSON.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal, assert_never
 
 import msgspec
@@ -71,18 +77,26 @@ class _Wire(Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """Base of client-to-server messages: unknown fields are an error."""
 
 
+class _Carried(Struct, frozen=True, rename="camel"):
+    """Base of what components pass each other: unknown fields (a newer version's) are ignored."""
+
+
 class _Event(Struct, frozen=True, rename="camel", omit_defaults=True, tag_field="type"):
     """Base of server-to-client events."""
 
 
-class SourceFile(_Wire, frozen=True):
+class JobFile(_Carried, frozen=True):
     """One file of a program: a relative path inside the workspace and its text."""
 
     name: FileName
     content: FileContent
 
 
-class Limits(_Wire, frozen=True, omit_defaults=True):
+class SourceFile(JobFile, frozen=True, forbid_unknown_fields=True):
+    """A ``JobFile`` as a client sends it: unknown fields are an error."""
+
+
+class JobLimits(_Carried, frozen=True, omit_defaults=True):
     """Requested limits; each is clamped to the server's maxima, unset ones take defaults."""
 
     wall_ms: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
@@ -90,6 +104,10 @@ class Limits(_Wire, frozen=True, omit_defaults=True):
     memory_mb: Annotated[int, Meta(ge=MIN_MEMORY_MB, le=MAX_LIMIT)] | None = None
     output_kb: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
     processes: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
+
+
+class Limits(JobLimits, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+    """``JobLimits`` as a client sends them: unknown fields are an error."""
 
 
 # --- client to server (WebSocket) -------------------------------------------------------------
@@ -307,7 +325,7 @@ class _Job(Struct, frozen=True, rename="camel", omit_defaults=True, kw_only=True
     priority: int
     submitted_at: float
     request_id: str | None = None
-    limits: Limits | None = None
+    limits: JobLimits | None = None
     keep_output: bool = False
     """Store stdout, stderr and tables in the ``executions`` bucket for the HTTP API to read."""
     webhook: bool = False
@@ -326,7 +344,7 @@ class ProgramJob(_Job, frozen=True, kw_only=True, tag="program"):
     """
 
     language: str
-    files: list[SourceFile]
+    files: Sequence[JobFile]
     main_file: str
     reuse_key: str | None = None
     interactive: bool = False
@@ -399,6 +417,31 @@ def completion_for(job: Job, verdict: Verdict, message: str | None = None, *,
         webhook=job.webhook, notebook_id=notebook_id, cell_id=cell_id,
         execution_count=execution_count,
     )
+
+
+class _JobEnvelope(_Carried, frozen=True):
+    """What any job, of any kind and version, is known to carry."""
+
+    execution_id: Id
+    request_id: str | None = None
+    webhook: bool = False
+    kind: str = ""
+
+
+def undecodable_job(data: bytes, problem: str) -> CompletionEvent | None:
+    """The ``internal_error`` completion of a job this version cannot decode (a newer kind of
+    work, say), so that its caller learns why instead of waiting; None when even its execution
+    id cannot be read (nobody waits for it then)."""
+    try:
+        envelope = msgspec.json.decode(data, type=_JobEnvelope)
+    except msgspec.DecodeError:  # or its subclass ValidationError
+        return None
+    kind = f" of kind {envelope.kind!r}" if envelope.kind else ""
+    return CompletionEvent(
+        execution_id=envelope.execution_id, verdict="internal_error",
+        message=f"this installation cannot read the job{kind} (a newer or older version sent "
+                f"it during an upgrade?): {problem}",
+        request_id=envelope.request_id, webhook=envelope.webhook)
 
 
 class Control(Struct, frozen=True, rename="camel", omit_defaults=True):
@@ -566,7 +609,7 @@ def file_name_problem(name: str) -> str | None:
     return None
 
 
-def program_problem(files: list[SourceFile], main_file: str) -> str | None:
+def program_problem(files: Sequence[JobFile], main_file: str) -> str | None:
     """Why a set of files cannot be run, or None."""
     seen: set[str] = set()
     total = 0

@@ -34,7 +34,9 @@ from contracts.messages import (
     completion_decoder,
     control_decoder,
     encode,
+    job_decoder,
     runner_info_decoder,
+    undecodable_job,
 )
 from contracts.settings import DispatcherSettings, nats_servers
 
@@ -350,8 +352,16 @@ class DispatcherBus:
             except nats.js.errors.NotFoundError:
                 return
             await self._js.delete_msg(subjects.RUN_STREAM, seq)
-            if raw.data:
-                await handler(msgspec.json.decode(raw.data, type=Job))
+            if not raw.data:
+                return
+            try:
+                job = job_decoder.decode(raw.data)
+            except msgspec.DecodeError as exc:
+                completion = undecodable_job(raw.data, str(exc))
+                if completion is not None:
+                    await self.publish_completion(completion)
+                return
+            await handler(job)
 
         advisory = subjects.max_deliveries_advisory(subjects.RUN_STREAM)
         await self._nc.subscribe(advisory, cb=on_msg)

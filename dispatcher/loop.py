@@ -19,6 +19,7 @@ from contracts.messages import (
     Verdict,
     completion_for,
     job_decoder,
+    undecodable_job,
 )
 from contracts.settings import DispatcherSettings
 from contracts.subjects import ATTEMPT_HEADER, PRIORITIES, runner_consumer
@@ -98,9 +99,8 @@ class Dispatcher:
         for msg in await self.bus.fetch(priority):
             try:
                 job = job_decoder.decode(msg.data)
-            except msgspec.ValidationError as exc:
-                log.error("dropping a malformed job: %s", exc)
-                await msg.term()
+            except msgspec.DecodeError as exc:
+                await self._undecodable(msg, exc)
                 continue
             headers = msg.headers or {}
             held = Held(msg, job, int(headers.get(ATTEMPT_HEADER, 0)), affinity_of(job),
@@ -117,6 +117,14 @@ class Dispatcher:
             elif held.affinity is not None and held.affinity.key not in self.placements:
                 await self._look_up(held.affinity.key)
             await self._release_ready()  # at once, when a slot is free
+
+    async def _undecodable(self, msg: Msg, problem: Exception) -> None:
+        """End a job this version cannot read with a completion that says so (never silence)."""
+        log.error("ending a job this dispatcher cannot decode: %s", problem)
+        completion = undecodable_job(msg.data, str(problem))
+        if completion is not None:
+            await self.bus.publish_completion(completion)
+        await msg.term()
 
     async def _look_up(self, key: str) -> None:
         """Read where another dispatcher placed a session or notebook; its jobs wait meanwhile
@@ -260,8 +268,8 @@ class Dispatcher:
         ``MAX_DELIVER`` times: it may be what kills runners)."""
         try:
             job = job_decoder.decode(msg.data)
-        except msgspec.ValidationError:
-            await msg.term()
+        except msgspec.DecodeError as exc:
+            await self._undecodable(msg, exc)
             return
         before = int((msg.headers or {}).get(ATTEMPT_HEADER, 0))
         attempts = before + (msg.metadata.num_delivered or 1) - 1  # not counting this take

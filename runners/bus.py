@@ -33,6 +33,7 @@ from contracts.messages import (
     encode,
     job_decoder,
     notebook_command_decoder,
+    undecodable_job,
 )
 from contracts.settings import nats_servers
 
@@ -131,8 +132,11 @@ class RunnerBus:
         msg = msgs[0]
         try:
             job = job_decoder.decode(msg.data)
-        except ValueError as exc:
-            log.error("dropping a malformed job: %s", exc)
+        except ValueError as exc:  # msgspec.DecodeError: a kind of job this version lacks?
+            log.error("ending a job this runner cannot decode: %s", exc)
+            completion = undecodable_job(msg.data, str(exc))
+            if completion is not None:
+                await self.publish_completion(completion)
             await msg.term()
             return None
         if await self._moved_meanwhile(msg):
