@@ -55,7 +55,7 @@ def cmd_janitor(args: argparse.Namespace) -> int:
     from janitor.docker_host import DockerHost, DockerUnreachable
 
     settings = JanitorSettings.from_env()
-    alive = live_runners(settings.nats_url)
+    alive = live_runners(settings.nats_url, settings.nats)
     host = DockerHost(settings.docker_host, settings.platform_id)
     try:
         removals = host.sweep(dry_run=args.dry_run, live_runners=alive)

@@ -17,6 +17,7 @@ from rich.live import Live
 from rich.table import Table
 
 from contracts.api import AdminMetrics, to_json
+from contracts.nats_options import NatsOptions
 from edge.bus import EdgeBus
 from edge.stats import admin_metrics
 
@@ -24,7 +25,7 @@ WATCH_EVERY_S = 2.0
 
 
 async def collect(nats_url: str) -> AdminMetrics:
-    bus = EdgeBus(nats_url)
+    bus = EdgeBus(nats_url, NatsOptions.from_env())  # the CLI is an entry point
     await bus.connect(once=True)
     try:
         queue = await bus.jobs.stats()

@@ -14,20 +14,24 @@ from pathlib import Path
 from msgspec import Struct
 
 from contracts.messages import Isolation
+from contracts.nats_options import DEFAULT_NATS_URL as DEFAULT_NATS_URL
+from contracts.nats_options import NatsOptions, NatsOptionsError
+from contracts.nats_options import nats_servers as nats_servers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RUNTIMES_DIR = REPO_ROOT / "infra" / "runtimes"
-DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
-
-
-def nats_servers(url: str) -> list[str]:
-    """``NATS_URL`` may name several servers of a cluster, comma-separated: a client connects
-    to any that answers and moves to another when it goes (it also learns the others)."""
-    return [part.strip() for part in url.split(",") if part.strip()]
 
 
 class SettingsError(ValueError):
     """A setting in the environment has an invalid value."""
+
+
+def nats_options(env: Mapping[str, str]) -> NatsOptions:
+    """Every component's NATS credentials and TLS (contracts/nats_options.py)."""
+    try:
+        return NatsOptions.from_env(env)
+    except NatsOptionsError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -122,6 +126,8 @@ def _api_keys(env: Mapping[str, str]) -> tuple[ApiKey, ...]:
 
 class EdgeSettings(Struct, frozen=True):
     nats_url: str = DEFAULT_NATS_URL
+    nats: NatsOptions = NatsOptions()
+    """Credentials and TLS for NATS (NATS_CREDS, NATS_USER, NATS_TLS_CA, …)."""
     host: str = "127.0.0.1"
     port: int = 8000
     runtimes_dir: str = str(DEFAULT_RUNTIMES_DIR)
@@ -153,6 +159,7 @@ class EdgeSettings(Struct, frozen=True):
         keys = _api_keys(env)
         return cls(
             nats_url=_str(env, "NATS_URL", DEFAULT_NATS_URL),
+            nats=nats_options(env),
             host=_str(env, "EDGE_HOST", "127.0.0.1"),
             port=_int(env, "EDGE_PORT", 8000),
             runtimes_dir=_str(env, "RUNTIMES_DIR", str(DEFAULT_RUNTIMES_DIR)),
@@ -177,6 +184,8 @@ class EdgeSettings(Struct, frozen=True):
 
 class DispatcherSettings(Struct, frozen=True):
     nats_url: str = DEFAULT_NATS_URL
+    nats: NatsOptions = NatsOptions()
+    """Credentials and TLS for NATS (NATS_CREDS, NATS_USER, NATS_TLS_CA, …)."""
     max_concurrent: int = 50
     queue_capacity: int = 200
     queue_timeout_s: int = 60
@@ -189,6 +198,7 @@ class DispatcherSettings(Struct, frozen=True):
     def from_env(cls, env: Mapping[str, str] = os.environ) -> DispatcherSettings:
         return cls(
             nats_url=_str(env, "NATS_URL", DEFAULT_NATS_URL),
+            nats=nats_options(env),
             max_concurrent=_int(env, "MAX_CONCURRENT_SESSIONS", 50, 1),
             queue_capacity=_int(env, "QUEUE_CAPACITY", 200, 1),
             queue_timeout_s=_int(env, "QUEUE_TIMEOUT", 60, 1),
@@ -212,6 +222,8 @@ def _subnets(env: Mapping[str, str]) -> str:
 
 class RunnerSettings(Struct, frozen=True):
     nats_url: str = DEFAULT_NATS_URL
+    nats: NatsOptions = NatsOptions()
+    """Credentials and TLS for NATS (NATS_CREDS, NATS_USER, NATS_TLS_CA, …)."""
     runner_id: str = "runner"
     platform_id: str = "default"
     docker_host: str | None = None
@@ -239,6 +251,7 @@ class RunnerSettings(Struct, frozen=True):
     def from_env(cls, env: Mapping[str, str] = os.environ) -> RunnerSettings:
         return cls(
             nats_url=_str(env, "NATS_URL", DEFAULT_NATS_URL),
+            nats=nats_options(env),
             runner_id=_str(env, "RUNNER_ID", socket.gethostname()),
             platform_id=_str(env, "PLATFORM_ID", "default"),
             docker_host=env.get("DOCKER_HOST") or None,
@@ -263,6 +276,8 @@ class JanitorSettings(Struct, frozen=True):
     docker_host: str | None = None
     interval_s: int = 15
     nats_url: str = DEFAULT_NATS_URL
+    nats: NatsOptions = NatsOptions()
+    """Credentials and TLS for NATS (NATS_CREDS, NATS_USER, NATS_TLS_CA, …)."""
     """To learn which runners are alive (their heartbeats); without NATS, none is judged gone."""
     platform_id: str = "default"
     """Orphans are judged only among this platform's containers and networks."""
@@ -272,6 +287,7 @@ class JanitorSettings(Struct, frozen=True):
         return cls(
             platform_id=_str(env, "PLATFORM_ID", "default"),
             nats_url=_str(env, "NATS_URL", DEFAULT_NATS_URL),
+            nats=nats_options(env),
             docker_host=env.get("DOCKER_HOST") or None,
             interval_s=_int(env, "JANITOR_INTERVAL", 15, 1),
         )

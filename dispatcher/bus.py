@@ -38,7 +38,8 @@ from contracts.messages import (
     runner_info_decoder,
     undecodable_job,
 )
-from contracts.settings import DispatcherSettings, nats_servers
+from contracts.nats_options import connect_options
+from contracts.settings import DispatcherSettings
 
 log = logging.getLogger(__name__)
 MAXIMUM_MESSAGES_EXCEEDED = 10077
@@ -104,8 +105,8 @@ class DispatcherBus:
     @classmethod
     async def connect(cls, settings: DispatcherSettings) -> DispatcherBus:
         nc = await nats.connect(
-            nats_servers(settings.nats_url), name="dispatcher", max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
+            **connect_options(settings.nats_url, settings.nats, "dispatcher"),
+            max_reconnect_attempts=-1, reconnect_time_wait=0.5,
         )
         return cls(nc, nc.jetstream(), settings)
 

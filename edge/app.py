@@ -168,7 +168,7 @@ class Edge:
 
 
 def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
-    edge = Edge(settings, catalog, EdgeBus(settings.nats_url))
+    edge = Edge(settings, catalog, EdgeBus(settings.nats_url, settings.nats))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@ way nats.py hands out a JetStream context, KeyValue and ObjectStore over one cli
 
 from __future__ import annotations
 
+from contracts.nats_options import NatsOptions
 from edge.execution_events import ExecutionEvents
 from edge.execution_records import ExecutionRecords, IdempotencyKeys
 from edge.executions_bucket import ExecutionsBucket
@@ -18,8 +19,8 @@ from edge.webhook_queue import WebhookQueue
 class EdgeBus:
     """Made with the app, connected in its lifespan (``connect``)."""
 
-    def __init__(self, url: str) -> None:
-        self.connection = NatsConnection(url)
+    def __init__(self, url: str, options: NatsOptions | None = None) -> None:
+        self.connection = NatsConnection(url, options)
         self.jobs = JobQueue(self.connection)
         self.events = ExecutionEvents(self.connection)
         self.commands = RunnerCommands(self.connection)

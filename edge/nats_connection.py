@@ -14,7 +14,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
-from contracts.settings import nats_servers
+from contracts.nats_options import NatsOptions, connect_options
 
 
 class SubmitError(Exception):
@@ -39,8 +39,9 @@ class NatsConnection:
     """Made with the app, connected in its lifespan (``connect``); the bus's parts read
     ``client`` and ``jetstream`` when they use them, so they may be made before it connects."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, options: NatsOptions | None = None) -> None:
         self.url = url
+        self.options = options or NatsOptions()
         self.client = Client()
         self.jetstream: JetStreamContext = self.client.jetstream()
 
@@ -48,13 +49,13 @@ class NatsConnection:
         """Connect, retrying for ever (a service) or failing at once (``once``: a CLI)."""
         if once:
             self.client = await asyncio.wait_for(nats.connect(
-                nats_servers(self.url), name="edge-cli", allow_reconnect=False,
+                **connect_options(self.url, self.options, "edge-cli"), allow_reconnect=False,
                 connect_timeout=2, error_cb=_quiet,
             ), 5)
         else:
             self.client = await nats.connect(
-                nats_servers(self.url), name="edge", max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
+                **connect_options(self.url, self.options, "edge"),
+                max_reconnect_attempts=-1, reconnect_time_wait=0.5,
             )
         self.jetstream = self.client.jetstream()
 

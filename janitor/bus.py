@@ -10,14 +10,14 @@ import nats.errors
 import nats.js.errors
 
 from contracts import subjects
-from contracts.settings import nats_servers
+from contracts.nats_options import NatsOptions, connect_options
 
 log = logging.getLogger(__name__)
 
 
-async def _live_runners(url: str) -> set[str]:
-    nc = await nats.connect(nats_servers(url), connect_timeout=2, allow_reconnect=False,
-                            error_cb=_quiet)
+async def _live_runners(url: str, options: NatsOptions) -> set[str]:
+    nc = await nats.connect(**connect_options(url, options, "janitor"), connect_timeout=2,
+                            allow_reconnect=False, error_cb=_quiet)
     try:
         kv = await nc.jetstream().key_value(subjects.RUNNERS_BUCKET)
         try:
@@ -32,10 +32,10 @@ async def _quiet(exc: Exception) -> None:
     """The failure is reported once, by ``live_runners``."""
 
 
-def live_runners(url: str) -> set[str] | None:
+def live_runners(url: str, options: NatsOptions | None = None) -> set[str] | None:
     """Runner ids with a heartbeat, or None when NATS cannot say (then nobody is judged gone)."""
     try:
-        return asyncio.run(asyncio.wait_for(_live_runners(url), 5))
+        return asyncio.run(asyncio.wait_for(_live_runners(url, options or NatsOptions()), 5))
     except (OSError, TimeoutError, nats.errors.Error, nats.js.errors.Error) as exc:
         why = str(exc) or type(exc).__name__
         log.warning("cannot read runner heartbeats from %s: %s", url, why)

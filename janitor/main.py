@@ -19,7 +19,7 @@ def main() -> None:
 
     def sweep() -> None:
         try:
-            removals = host.sweep(live_runners=live_runners(settings.nats_url))
+            removals = host.sweep(live_runners=live_runners(settings.nats_url, settings.nats))
         except DockerUnreachable as exc:  # restarting, say: the next pass tries again
             log.warning("%s; next pass in %d s", exc, settings.interval_s)
             return

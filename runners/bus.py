@@ -35,7 +35,7 @@ from contracts.messages import (
     notebook_command_decoder,
     undecodable_job,
 )
-from contracts.settings import nats_servers
+from contracts.nats_options import NatsOptions, connect_options
 
 log = logging.getLogger(__name__)
 ControlHandler = Callable[[Control], Awaitable[ControlReply]]
@@ -87,9 +87,10 @@ class RunnerBus:
         return self.ack_wait_s / 3
 
     @classmethod
-    async def connect(cls, url: str, name: str) -> RunnerBus:
-        nc = await nats.connect(nats_servers(url), name=name, max_reconnect_attempts=-1,
-                                reconnect_time_wait=0.5)
+    async def connect(cls, url: str, name: str, options: NatsOptions | None = None
+                      ) -> RunnerBus:
+        nc = await nats.connect(**connect_options(url, options or NatsOptions(), name),
+                                max_reconnect_attempts=-1, reconnect_time_wait=0.5)
         return cls(nc, nc.jetstream())
 
     async def bind(self, runner_id: str) -> None:

@@ -41,7 +41,8 @@ async def serve(settings: RunnerSettings) -> None:
     if not versions:
         raise SystemExit("runner: no runtime image is built; run `coderunner images build`")
     instance = uuid.uuid4().hex[:12]
-    bus = await RunnerBus.connect(settings.nats_url, f"runner-{settings.runner_id}")
+    bus = await RunnerBus.connect(settings.nats_url, f"runner-{settings.runner_id}",
+                                 settings.nats)
     runner = Runner(settings, catalog, DockerSandboxes(settings, instance), bus, versions)
     log.info(
         "runner %s (instance %s) serves %s", settings.runner_id, instance, ", ".join(versions)
