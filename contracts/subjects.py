@@ -12,7 +12,8 @@ Flow of one execution::
     edge ──notebook.control.<key>──▶ the runner holding the kernel (request-reply, core NATS)
 
 KV buckets (each a stream ``KV_<bucket>``): ``runners``, ``placements``, ``executions``,
-``limits``; below, each name says who writes and who reads it.
+``limits``, ``workspaces``; one object store, ``workspace-files``; below, each name says who
+writes and who reads it.
 """
 
 from __future__ import annotations
@@ -210,6 +211,9 @@ EXECUTIONS_BUCKET = "executions"
 - ``<id>.run``: put by the runner when a ``keepOutput`` job starts running;
 - ``<id>.out``: the ``StoredOutput``, put by the runner before it publishes the completion;
 - ``<id>.hook``: the ``WebhookState``, put by the edge's webhook deliverer;
+- ``own.<owner sha256>.<submitted ms>.<id>``: the ``ExecutionRecord`` again, put and deleted
+  with ``<id>`` by the edge, so that it lists an owner's executions (``owned_executions``)
+  without reading the whole bucket;
 - ``idem.<sha256>``: an ``Idempotency-Key``'s first execution, created (never overwritten) by
   the edge;
 - ``<id>.judge0``: a Judge0 submission's request (``contracts.judge0.StoredSubmission``), and
@@ -221,6 +225,20 @@ RESULTS_MAX_AGE_S = 86_400
 
 def record_key(execution_id: str) -> str:
     return execution_id
+
+
+def owned_key(owner: str, submitted_at: float, execution_id: str) -> str:
+    """An execution's entry in its owner's list (``EXECUTIONS_BUCKET``)."""
+    return f"{_owned(owner)}.{round(submitted_at * 1000)}.{execution_id}"
+
+
+def owned_executions(owner: str) -> str:
+    """The key filter of every ``owned_key`` of one owner."""
+    return f"{_owned(owner)}.>"
+
+
+def _owned(owner: str) -> str:
+    return "own." + hashlib.sha256(owner.encode()).hexdigest()[:32]
 
 
 def running_key(execution_id: str) -> str:
@@ -289,3 +307,36 @@ def rate_key(name: str) -> str:
 def quota_key(name: str) -> str:
     """An API key's unfinished executions."""
     return "quota." + hashlib.sha256(name.encode()).hexdigest()[:32]
+
+
+WORKSPACES_BUCKET = "workspaces"
+"""JetStream KV bucket (file storage, no expiry) of workspaces (docs/workspaces.md), written
+and read by the edge only (the first edge to need it creates it):
+
+- ``<owner digest>.<workspace id>``: its ``contracts.workspaces.Head`` (newest revision with its
+  tree, and the list of revisions), changed with compare-and-set;
+- ``<owner digest>.<workspace id>.<n>``: revision ``n`` (``Revision``), never changed once put.
+
+File contents are in ``WORKSPACE_FILES_STORE``."""
+WORKSPACE_FILES_STORE = "workspace-files"
+"""JetStream object store (file storage) of workspace file contents, one object per content,
+named by its SHA-256 (hex): put by the edge before the revision that names it, read by the edge
+(a workspace's files, a run naming a workspace)."""
+
+
+def owner_digest(owner: str) -> str:
+    """An owner as one subject token (its key in the workspaces bucket names no API key)."""
+    return hashlib.sha256(owner.encode()).hexdigest()[:32]
+
+
+def workspace_head_key(digest: str, workspace_id: str) -> str:
+    return f"{digest}.{workspace_id}"
+
+
+def workspace_revision_key(digest: str, workspace_id: str, revision: int) -> str:
+    return f"{digest}.{workspace_id}.{revision}"
+
+
+def workspace_heads(digest: str) -> str:
+    """Every head key of one owner (a KV key filter: its workspaces)."""
+    return f"{digest}.*"

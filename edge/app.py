@@ -46,6 +46,9 @@ from edge.piston import Piston
 from edge.sessions import SessionTokens
 from edge.stats import admin_metrics
 from edge.webhooks import Attempt, Callback, WebhookDeliverer
+from edge.workspace_api import WorkspaceApi
+from edge.workspace_share import ShareLinks
+from edge.workspaces import Workspaces
 from edge.ws import Connection, Handovers
 
 log = logging.getLogger(__name__)
@@ -102,6 +105,8 @@ class Edge:
         self.piston = Piston(self.api, self.api.versions)
         self.metrics = Metrics()
         self.tokens = SessionTokens(settings.session_secret)
+        self.workspaces = Workspaces(bus.workspaces)
+        self.share_links = ShareLinks(settings.session_secret)
         self._recent: deque[str] = deque(maxlen=1000)
         self.handovers = Handovers()
         self.runs = OpenRuns(settings.session_max_unfinished, settings.address_max_unfinished)
@@ -225,7 +230,9 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
     # /api is a router of its own, so that a wrong method there is a 405 with its Allow header
     # and an unknown path a 404, never a fall-through to the static page.
     api = Mount("/api", routes=[Route("/v1/openapi.json", openapi), *edge.api.routes(),
-                                    *NotebookApi(edge.api).routes(), *edge.piston.routes()])
+                                    *NotebookApi(edge.api).routes(), *edge.piston.routes(),
+                                    *WorkspaceApi(edge.api, edge.workspaces,
+                                                  edge.share_links).routes()])
     routes: list[Route | WebSocketRoute | Mount] = [
         WebSocketRoute("/ws", websocket),
         Route("/healthz", health),

@@ -14,6 +14,7 @@ from edge.notebook_records import NotebookRecords
 from edge.runner_commands import RunnerCommands
 from edge.runner_heartbeats import RunnerHeartbeats
 from edge.webhook_queue import WebhookQueue
+from edge.workspace_store import WorkspaceStore
 
 
 class EdgeBus:
@@ -32,6 +33,7 @@ class EdgeBus:
         self.notebooks = NotebookRecords(self.executions)
         self.limits = LimitsBucket(self.connection)
         self.webhooks = WebhookQueue(self.connection)
+        self.workspaces = WorkspaceStore(self.connection)
 
     async def connect(self, once: bool = False) -> None:
         """Connect, retrying for ever (a service) or failing at once (``once``: a CLI)."""

@@ -6,7 +6,8 @@ asking first, so a page the user opens could run code on a local edge that has n
 
 - a state-changing request (POST, PUT, PATCH, DELETE) whose ``Origin`` is neither the edge's own
   nor one of ``ALLOWED_ORIGINS`` (403 ``origin_not_allowed``), with or without keys;
-- a state-changing request with a body that is not ``application/json`` (415
+- a state-changing request with a body that is not ``application/json`` (or, for workspace
+  files and zips, ``application/octet-stream`` or ``application/zip``) (415
   ``unsupported_media_type``): such a body needs a preflight, which only allowed origins pass;
 - without API keys (the edge serves the local user), a request whose ``Host`` is not a loopback
   name or address (403 ``host_not_allowed``): a page whose name was re-pointed at 127.0.0.1
@@ -56,8 +57,14 @@ def api_refusal(path: str, code: str, message: str) -> bytes:
     return to_json(ErrorBody(ApiError(code, message)))
 
 
-def is_json(content_type: str | None) -> bool:
-    return (content_type or "").split(";", 1)[0].strip().lower() == "application/json"
+PREFLIGHTED_BODIES = frozenset(("application/json", "application/octet-stream",
+                                "application/zip"))
+"""Body types a browser sends to another site only after a preflight (none is CORS-safelisted):
+JSON, and workspace files and zips (docs/workspaces.md)."""
+
+
+def is_preflighted(content_type: str | None) -> bool:
+    return (content_type or "").split(";", 1)[0].strip().lower() in PREFLIGHTED_BODIES
 
 
 def has_body(headers: Headers) -> bool:
@@ -69,7 +76,7 @@ def cors_options(allowed: tuple[str, ...]) -> dict[str, Any]:
     """``CORSMiddleware``'s settings: the allowed origins may call the API from their pages."""
     return {
         "allow_origins": list(allowed),
-        "allow_methods": ["GET", "POST", "DELETE"],
+        "allow_methods": ["GET", "POST", "PUT", "DELETE"],
         "allow_headers": ["Authorization", "Content-Type", "Idempotency-Key"],
         "expose_headers": ["Location", "Retry-After", "Idempotent-Replayed"],
         "max_age": 600,
@@ -110,7 +117,7 @@ class CrossOriginGuard:
             return 403, "origin_not_allowed", (
                 "requests that change state are refused from pages of other sites; add the "
                 "site to ALLOWED_ORIGINS to allow it")
-        if (has_body(headers) or "content-type" in headers) and not is_json(
+        if (has_body(headers) or "content-type" in headers) and not is_preflighted(
                 headers.get("content-type")):
             return 415, "unsupported_media_type", "the body must be application/json"
         return None

@@ -122,7 +122,8 @@ def gvisor_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
 KEYS = {"alice": "alice-secret-0123456789", "bob": "bob-secret-0123456789",
         "carol": "carol-secret-0123456789", "dave": "dave-secret-0123456789",
         "ops": "ops-secret-0123456789", "erin": "erin-secret-0123456789",
-        "gina": "gina-secret-0123456789"}
+        "gina": "gina-secret-0123456789", "walt": "walt-secret-0123456789",
+        "wendy": "wendy-secret-0123456789"}
 WEBHOOK_SECRET = "whsec-test-0123456789"
 WEBHOOK_ATTEMPTS = 4
 """Attempts at a callback on the ``keyed`` platform: 1, 2 and 4 s apart, so a callback that

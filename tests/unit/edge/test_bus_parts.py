@@ -10,7 +10,7 @@ from tests.unit.test_boundaries import ROOT, imported_top_levels
 BUS_PARTS = {
     "edge/nats_connection.py", "edge/job_queue.py", "edge/execution_events.py",
     "edge/runner_commands.py", "edge/runner_heartbeats.py", "edge/executions_bucket.py",
-    "edge/limits_bucket.py", "edge/webhook_queue.py",
+    "edge/limits_bucket.py", "edge/webhook_queue.py", "edge/workspace_store.py",
 }
 
 

@@ -1,0 +1,118 @@
+"""Workspaces in NATS (``subjects.WORKSPACES_BUCKET`` and ``subjects.WORKSPACE_FILES_STORE``):
+heads changed with compare-and-set, revisions put once, contents put once per hash. The edge
+that first needs them creates them (only edges use them)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import msgspec
+import nats.errors
+import nats.js.errors
+from nats.js.api import KeyValueConfig, ObjectStoreConfig, StorageType
+from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
+
+from contracts import subjects
+from contracts.workspaces import Head, Revision
+from edge.nats_connection import NatsConnection, NotReady, compare_and_set
+
+
+class WorkspaceStore:
+    def __init__(self, connection: NatsConnection) -> None:
+        self._connection = connection
+        self._kv: KeyValue | None = None
+        self._files: ObjectStore | None = None
+        self._opening = asyncio.Lock()
+
+    async def _stores(self) -> tuple[KeyValue, ObjectStore]:
+        async with self._opening:
+            if self._kv is None or self._files is None:
+                js = self._connection.jetstream
+                try:
+                    self._kv = await js.key_value(subjects.WORKSPACES_BUCKET)
+                except nats.js.errors.BucketNotFoundError:
+                    self._kv = await js.create_key_value(KeyValueConfig(
+                        bucket=subjects.WORKSPACES_BUCKET, history=1,
+                        storage=StorageType.FILE))
+                try:
+                    self._files = await js.object_store(subjects.WORKSPACE_FILES_STORE)
+                except nats.js.errors.BucketNotFoundError:
+                    self._files = await js.create_object_store(
+                        subjects.WORKSPACE_FILES_STORE,
+                        ObjectStoreConfig(storage=StorageType.FILE))
+            return self._kv, self._files
+
+    async def head(self, digest: str, workspace_id: str) -> Head | None:
+        kv, _ = await self._stores()
+        try:
+            entry = await kv.get(subjects.workspace_head_key(digest, workspace_id))
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        return msgspec.json.decode(entry.value or b"", type=Head) if entry.value else None
+
+    async def change_head(self, digest: str, workspace_id: str,
+                          change: Callable[[Head | None], Head | None]) -> None:
+        """Store what ``change`` makes of the head (None: nothing), with compare-and-set."""
+        kv, _ = await self._stores()
+
+        def apply(value: bytes | None) -> bytes | None:
+            new = change(msgspec.json.decode(value, type=Head) if value else None)
+            return None if new is None else msgspec.json.encode(new)
+
+        if not await compare_and_set(kv, subjects.workspace_head_key(digest, workspace_id),
+                                     apply):
+            raise NotReady(f"workspace {workspace_id} kept changing under this edge; try again")
+
+    async def delete_head(self, digest: str, workspace_id: str) -> None:
+        kv, _ = await self._stores()
+        await kv.delete(subjects.workspace_head_key(digest, workspace_id))
+
+    async def put_revision(self, digest: str, workspace_id: str, revision: Revision) -> None:
+        kv, _ = await self._stores()
+        await kv.put(subjects.workspace_revision_key(digest, workspace_id,
+                                                     revision.summary.revision),
+                     msgspec.json.encode(revision))
+
+    async def revision(self, digest: str, workspace_id: str, number: int) -> Revision | None:
+        kv, _ = await self._stores()
+        try:
+            entry = await kv.get(subjects.workspace_revision_key(digest, workspace_id, number))
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        return msgspec.json.decode(entry.value, type=Revision) if entry.value else None
+
+    async def workspace_ids(self, digest: str) -> list[str]:
+        kv, _ = await self._stores()
+        # A watch on the owner's heads only (KeyValue.keys() reads every key of the bucket).
+        watcher = await kv.watch(subjects.workspace_heads(digest), ignore_deletes=True,
+                                 meta_only=True)
+        ids = []
+        try:
+            async for entry in watcher:
+                if entry is None:  # the end of what is stored
+                    break
+                ids.append(entry.key.split(".", 1)[1])
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
+        return sorted(ids)
+
+    async def put_content(self, sha256: str, data: bytes) -> None:
+        """Store a content under its hash, unless it is there already."""
+        _, files = await self._stores()
+        try:
+            await files.get_info(sha256)
+            return
+        except nats.js.errors.ObjectNotFoundError:
+            pass
+        await files.put(sha256, data)
+
+    async def content(self, sha256: str) -> bytes:
+        _, files = await self._stores()
+        try:
+            return (await files.get(sha256)).data or b""
+        except nats.js.errors.ObjectNotFoundError as exc:
+            raise NotReady(f"the content {sha256} is missing from the store") from exc
+        except nats.errors.TimeoutError as exc:
+            raise NotReady("the workspace store did not answer; try again") from exc

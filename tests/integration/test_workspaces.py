@@ -1,0 +1,205 @@
+"""Workspaces on a real platform (NATS KV and object store): revisions, compare, restore, zip,
+share links, conflicts, limits and refusals, and owners that see only their own."""
+
+from __future__ import annotations
+
+import io
+import uuid
+import zipfile
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from tests.conftest import Running, bearer
+
+BINARY = bytes(range(256)) * 4
+OCTETS = {"Content-Type": "application/octet-stream"}
+ZIP = {"Content-Type": "application/zip"}
+
+
+@pytest.fixture
+async def http(platform: Running) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=platform.url, timeout=60, trust_env=False) as client:
+        yield client
+
+
+def new_workspace() -> str:
+    return f"/api/v1/workspaces/ws-{uuid.uuid4().hex[:12]}"
+
+
+def zipped(files: dict[str, bytes], link: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+        if link is not None:
+            info = zipfile.ZipInfo(link)
+            info.external_attr = (0o120777 << 16)
+            archive.writestr(info, "/etc/passwd")
+    return buffer.getvalue()
+
+
+async def saved(http: httpx.AsyncClient, url: str, content: bytes, expected: int) -> None:
+    response = await http.put(url, headers=OCTETS, content=content)
+    assert response.status_code == 200, response.text
+    assert response.json()["revision"] == expected
+
+
+async def test_every_save_is_a_revision_listed_compared_and_restored(
+    http: httpx.AsyncClient,
+) -> None:
+    ws = new_workspace()
+    await saved(http, f"{ws}/files/src/main.py", b"print(1)\n", 1)
+    await saved(http, f"{ws}/files/data.bin", BINARY, 2)
+    await saved(http, f"{ws}/files/src/main.py", b"print(2)\n", 3)
+    deleted = await http.delete(f"{ws}/files/data.bin")
+    assert deleted.json()["revision"] == 4
+
+    tree = (await http.get(ws)).json()
+    assert (tree["revision"], tree["latest"]) == (4, 4)
+    assert [f["path"] for f in tree["files"]] == ["src/main.py"]
+    old = (await http.get(ws, params={"revision": 2})).json()
+    assert [(f["path"], f["size"]) for f in old["files"]] == [("data.bin", 1024),
+                                                              ("src/main.py", 9)]
+    binary = await http.get(f"{ws}/files/data.bin", params={"revision": 2})
+    assert binary.content == BINARY
+    assert binary.headers["x-content-type-options"] == "nosniff"
+
+    listed = (await http.get(f"{ws}/revisions")).json()["revisions"]
+    assert [(r["revision"], r["note"]) for r in listed] == [
+        (4, "delete data.bin"), (3, "put src/main.py"), (2, "put data.bin"),
+        (1, "put src/main.py")]
+    compared = (await http.get(f"{ws}/compare", params={"from": 1, "to": 4})).json()
+    assert compared == {"fromRevision": 1, "toRevision": 4, "added": [], "removed": [],
+                        "changed": ["src/main.py"]}
+    compared = (await http.get(f"{ws}/compare", params={"from": 3})).json()
+    assert (compared["toRevision"], compared["removed"]) == (4, ["data.bin"])
+
+    restored = await http.post(f"{ws}/restore", json={"revision": 2})
+    assert restored.json()["revision"] == 5
+    assert (await http.get(f"{ws}/files/src/main.py")).content == b"print(1)\n"
+    assert (await http.get(f"{ws}/files/data.bin")).content == BINARY
+    assert (await http.get(f"{ws}/revisions")).json()["revisions"][0]["note"] == "restore 2"
+
+
+async def test_saving_the_same_content_makes_no_revision(http: httpx.AsyncClient) -> None:
+    ws = new_workspace()
+    await saved(http, f"{ws}/files/a.txt", b"same", 1)
+    await saved(http, f"{ws}/files/a.txt", b"same", 1)
+
+
+async def test_a_change_based_on_an_old_revision_of_that_file_is_a_conflict(
+    http: httpx.AsyncClient,
+) -> None:
+    ws = new_workspace()
+    await saved(http, f"{ws}/files/a.py", b"first", 1)
+    await saved(http, f"{ws}/files/b.py", b"other", 2)
+    await saved(http, f"{ws}/files/a.py", b"theirs", 3)
+    conflict = await http.put(f"{ws}/files/a.py", params={"base": 2}, headers=OCTETS,
+                              content=b"mine")
+    assert conflict.status_code == 409
+    assert conflict.json()["error"]["code"] == "conflict"
+    assert (await http.get(f"{ws}/files/a.py")).content == b"theirs"
+    # Another file, unchanged since revision 2: no conflict.
+    fine = await http.put(f"{ws}/files/b.py", params={"base": 2}, headers=OCTETS,
+                          content=b"mine")
+    assert fine.json()["revision"] == 4
+
+
+@pytest.mark.parametrize("path", [
+    "%2e%2e/escape.py", "a/%2e%2e/%2e%2e/escape.py", "/etc/passwd", "a%5Cb.py", "a%00b.py",
+    "a//b.py", "%2e/a.py", "C:/x.py", "a%01b.py",
+])
+async def test_paths_that_escape_are_refused(http: httpx.AsyncClient, path: str) -> None:
+    ws = new_workspace()
+    response = await http.put(f"{ws}/files/{path}", headers=OCTETS, content=b"x")
+    assert response.status_code == 400, (path, response.text)
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert (await http.get(ws)).status_code == 404  # nothing was stored
+
+
+async def test_limits_and_bad_uploads_get_clear_errors(http: httpx.AsyncClient) -> None:
+    ws = new_workspace()
+    too_big = await http.put(f"{ws}/files/big.bin", headers=OCTETS,
+                             content=b"x" * (1_048_576 + 1))
+    assert (too_big.status_code, too_big.json()["error"]["code"]) == (413, "too_large")
+    refusals = {
+        "too many files": (zipped({f"f{i}.txt": b"x" for i in range(101)}), 413),
+        "too large in all": (zipped({f"f{i}.bin": b"\0" * 1_000_000 for i in range(5)}), 413),
+        "one file over 1 MiB": (zipped({"big.txt": b"\0" * 2_000_000}), 413),
+        "an escaping path": (zipped({"../evil.py": b"x"}), 400),
+        "a link": (zipped({"a.py": b"x"}, link="passwd"), 400),
+        "not a zip": (b"PK not really", 400),
+    }
+    for what, (body, status) in refusals.items():
+        response = await http.put(f"{ws}/zip", headers=ZIP, content=body)
+        assert response.status_code == status, (what, response.text)
+    assert (await http.get(ws)).status_code == 404
+
+
+async def test_unknown_workspaces_revisions_and_files_are_404(http: httpx.AsyncClient) -> None:
+    ws = new_workspace()
+    assert (await http.get(ws)).status_code == 404
+    await saved(http, f"{ws}/files/a.py", b"x", 1)
+    for response in (await http.get(ws, params={"revision": 9}),
+                     await http.get(f"{ws}/compare", params={"from": 1, "to": 9}),
+                     await http.post(f"{ws}/restore", json={"revision": 9}),
+                     await http.get(f"{ws}/files/nope.py"),
+                     await http.delete(f"{ws}/files/nope.py")):
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_a_zip_upload_is_one_revision_and_downloads_back(http: httpx.AsyncClient) -> None:
+    ws = new_workspace()
+    files = {"main.py": b"print('zip')\n", "lib/util.py": b"X = 1\n", "img.png": BINARY}
+    uploaded = await http.put(f"{ws}/zip", content=zipped(files), headers=ZIP)
+    assert uploaded.json()["revision"] == 1
+    download = await http.get(f"{ws}/zip")
+    assert download.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+        assert {n: archive.read(n) for n in archive.namelist()} == files
+
+
+async def test_a_share_link_reads_one_revision_and_nothing_else(
+    http: httpx.AsyncClient,
+) -> None:
+    ws = new_workspace()
+    await saved(http, f"{ws}/files/main.py", b"v1", 1)
+    await saved(http, f"{ws}/files/main.py", b"v2", 2)
+    link = (await http.post(f"{ws}/share", json={"revision": 1})).json()
+    assert link["url"] == f"/?share={link['token']}"
+    await saved(http, f"{ws}/files/main.py", b"v3", 3)
+    shared = f"/api/v1/shared/{link['token']}"
+    view = (await http.get(shared)).json()
+    assert (view["revision"], view["readOnly"]) == (1, True)
+    assert (await http.get(f"{shared}/files/main.py")).content == b"v1"
+    written = await http.put(f"{shared}/files/main.py", headers=OCTETS, content=b"no")
+    assert written.status_code == 405
+    payload, _, mac = link["token"].partition(".")
+    tampered = f"{payload[:-2]}{'A' if payload[-2] != 'A' else 'B'}{payload[-1]}.{mac}"
+    for token in (tampered, f"{payload}.{mac[::-1]}", "nonsense"):
+        refused = await http.get(f"/api/v1/shared/{token}")
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "forbidden"
+    assert (await http.post(f"{ws}/share", json={"revision": 9})).status_code == 404
+
+
+async def test_owners_see_only_their_own_workspaces(keyed: Running) -> None:
+    ws = new_workspace()
+    async with httpx.AsyncClient(base_url=keyed.url, timeout=60, trust_env=False) as http:
+        anonymous = await http.put(f"{ws}/files/a.py", headers=OCTETS, content=b"x")
+        assert anonymous.status_code == 401
+        mine = await http.put(f"{ws}/files/a.py", content=b"walt's",
+                              headers={**OCTETS, **bearer("walt")})
+        assert mine.status_code == 200
+        assert (await http.get(ws, headers=bearer("wendy"))).status_code == 404
+        assert (await http.get(f"{ws}/files/a.py", headers=bearer("wendy"))).status_code == 404
+        theirs = await http.put(f"{ws}/files/a.py", content=b"wendy's",
+                               headers={**OCTETS, **bearer("wendy")})
+        assert theirs.json()["revision"] == 1  # a workspace of her own, by the same name
+        read = await http.get(f"{ws}/files/a.py", headers=bearer("walt"))
+        assert read.content == b"walt's"
+        listed = (await http.get("/api/v1/workspaces", headers=bearer("walt"))).json()
+        assert ws.rsplit("/", 1)[1] in listed["workspaces"]
