@@ -515,6 +515,9 @@ class RunnerInfo(Struct, frozen=True, rename="camel"):
     discarded: int = 0
     """Used sandboxes destroyed instead of reused because their reset's check found them not
     like a fresh one (a leftover process, file, IPC object, or a changed limit)."""
+    package_layers: int = 0
+    package_bytes: int = 0
+    """Package layers on this runner's Docker engine (docs/packages.md), and their files' size."""
 
 
 class TableResult(Struct, frozen=True, rename="camel"):

@@ -11,9 +11,12 @@ import uuid
 import docker
 
 from contracts import labels
+from contracts.packages import PackageSettings
 from contracts.runtimes import Catalog, load_catalog
 from contracts.settings import RunnerSettings
 from runners.bus import RunnerBus
+from runners.packages import Packages
+from runners.packages_layers import DockerLayers
 from runners.runner import Runner
 from runners.sandbox import DockerSandboxes
 
@@ -43,7 +46,9 @@ async def serve(settings: RunnerSettings) -> None:
     instance = uuid.uuid4().hex[:12]
     bus = await RunnerBus.connect(settings.nats_url, f"runner-{settings.runner_id}",
                                  settings.nats)
-    runner = Runner(settings, catalog, DockerSandboxes(settings, instance), bus, versions)
+    sandboxes = DockerSandboxes(settings, instance)
+    packages = Packages(PackageSettings.from_env(), DockerLayers(settings), sandboxes, versions)
+    runner = Runner(settings, catalog, sandboxes, bus, versions, packages)
     log.info(
         "runner %s (instance %s) serves %s", settings.runner_id, instance, ", ".join(versions)
     )

@@ -18,6 +18,7 @@ from contracts.messages import (
     CompletionEvent,
     Isolation,
     Job,
+    OutputEvent,
     ProgramJob,
     RunnerInfo,
     completion_for,
@@ -37,6 +38,8 @@ from runners.execution import (
 from runners.link import AgentGone
 from runners.notebooks import CellLimits, Kernels
 from runners.output import KeptOutput
+from runners.packages import Layer, Packages, PackagesFailed, runtime_with
+from runners.packages_requests import BadRequest, request_of
 from runners.pool import ReuseSlots, WarmPool, pool_info
 from runners.sandbox import (
     BASE_ENV,
@@ -63,8 +66,11 @@ class Runner:
         sandboxes: DockerSandboxes,
         bus: RunnerBus,
         versions: dict[str, str],
+        packages: Packages | None = None,
     ) -> None:
         self.settings = settings
+        self.packages = packages
+        """Package layers (docs/packages.md); None: a run that names packages is refused."""
         self.catalog = catalog
         self.sandboxes = sandboxes
         self.bus = bus
@@ -158,12 +164,14 @@ class Runner:
 
     async def _heartbeat(self) -> None:
         while True:
+            layers, layer_bytes = await self.packages.layers.usage() if self.packages else (0, 0)
             info = RunnerInfo(
                 self.settings.runner_id, self.versions, self.active, self.settings.max_jobs,
                 time.time(), pools={pool_name(*key): pool_info(p) for key, p in self.pools.items()},
                 kept=len(self.reuse), jobs=self.jobs, reused=self.reused,
                 sessions=len(self.sessions), kernels=sum(map(len, self.kernels.values())),
                 taken_away=self.taken_away, discarded=self.reuse.discarded,
+                package_layers=layers, package_bytes=layer_bytes,
             )
             try:
                 await self.bus.heartbeat(info)
@@ -251,8 +259,19 @@ class Runner:
                                   f"this runner has no {job.language!r} runtime",
                                   queued_ms=queued_ms)
         try:
+            layer = await self._layer_for(job, runtime, publish)
+        except PackagesFailed as exc:
+            await publish(OutputEvent(job.execution_id, "stderr", f"{exc}\n"))
+            return completion_for(job, "compile_error", str(exc), queued_ms=queued_ms)
+        try:
             session = await self._session_for(job)
-            sandbox = await self._sandbox_for(job, pool, session)
+            if layer is not None:
+                runtime = runtime_with(runtime, layer)
+                sandbox = await self.sandboxes.create(
+                    runtime, session.attachment(job.main_file) if session else None,
+                    isolation=self.isolation_for(job), packages=layer.volume)
+            else:
+                sandbox = await self._sandbox_for(job, pool, session)
         except SandboxError as exc:
             return completion_for(job, "internal_error", str(exc), queued_ms=queued_ms)
         if session is None:
@@ -262,6 +281,19 @@ class Runner:
             return await self._run_in(sandbox, job, runtime, publish, queued_ms, session.env())
         finally:
             await done()
+
+    async def _layer_for(self, job: ProgramJob, runtime: Runtime,
+                         publish: Publish) -> Layer | None:
+        """The package layer the job's files ask for (docs/packages.md), None if none."""
+        try:
+            request = request_of(job.language, job.files)
+        except BadRequest as exc:
+            raise PackagesFailed(str(exc)) from None
+        if request is None:
+            return None
+        if self.packages is None:
+            raise PackagesFailed("this runner does not install packages")
+        return await self.packages.layer_for(job, request, runtime, publish)
 
     async def _run_in(self, sandbox: Sandbox, job: ProgramJob, runtime: Runtime, publish: Publish,
                       queued_ms: int, env: dict[str, str]) -> CompletionEvent:
@@ -306,7 +338,8 @@ class Runner:
             await self.sandboxes.destroy(sandbox)
         limits = msgspec.structs.replace(runtime.limits, memory_mb=memory_mb, processes=processes)
         return await self.sandboxes.create(msgspec.structs.replace(runtime, limits=limits),
-                                           sandbox.attachment, isolation=sandbox.isolation)
+                                           sandbox.attachment, isolation=sandbox.isolation,
+                                           packages=sandbox.packages)
 
     def _cell_limits(self, job: CellJob) -> CellLimits:
         """A cell may run up to the server's maximum wall time (as an IDE run may)."""
@@ -355,7 +388,7 @@ class Runner:
 
     def _release(self, job: ProgramJob, sandbox: Sandbox, reset_by: float) -> None:
         """Wipe and park a sandbox for its owner's next run, or destroy a single-use one."""
-        if job.reuse_key:
+        if job.reuse_key and sandbox.packages is None:
             work = self.reuse.recycle(job.owner, job.reuse_key, sandbox,
                                       lambda kept: self._reset(kept, reset_by))
         else:

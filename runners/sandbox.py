@@ -30,10 +30,11 @@ from typing import Any, cast
 import docker
 import docker.errors
 import requests
-from docker.types import Ulimit
+from docker.types import Mount, Ulimit
 
 from contracts import labels
 from contracts.messages import Isolation
+from contracts.packages import LAYER_MOUNT, LAYER_USER
 from contracts.runtimes import Runtime, strongest
 from contracts.settings import RunnerSettings
 from runners import agent_messages as agent
@@ -103,6 +104,9 @@ class Sandbox:
     """The session network it is on, if any."""
     isolation: Isolation = "runc"
     attachment: Attachment | None = None
+    packages: str | None = None
+    """The package layer (a volume) mounted read-only in it, if any: such a sandbox is
+    single-use."""
 
     @property
     def short_id(self) -> str:
@@ -121,9 +125,15 @@ class Attachment:
 def container_config(
     runtime: Runtime, settings: RunnerSettings, instance: str,
     attachment: Attachment | None = None, kernel: bool = False, isolation: Isolation = "runc",
+    packages: str | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments for ``APIClient.create_container``, hardening included."""
+    """Keyword arguments for ``APIClient.create_container``, hardening included; ``packages``
+    is a package layer's volume, mounted read-only (docs/packages.md)."""
     config = _hardened(runtime, settings, instance)
+    if packages is not None:
+        config["labels"][LAYER_USER] = packages
+        config["host_config"]["mounts"] = [
+            Mount(LAYER_MOUNT, packages, type="volume", read_only=True, no_copy=True)]
     config["user"] = "0:0"  # the agent; it starts user code as SANDBOX_UID
     config["host_config"]["cap_add"] = list(PLATFORM_CAPABILITIES)
     if kernel:
@@ -219,9 +229,10 @@ class DockerSandboxes:
         self._api = self._client.api
 
     async def create(self, runtime: Runtime, attachment: Attachment | None = None,
-                     kernel: bool = False, isolation: Isolation = "runc") -> Sandbox:
+                     kernel: bool = False, isolation: Isolation = "runc",
+                     packages: str | None = None) -> Sandbox:
         config = container_config(runtime, self._settings, self._instance, attachment, kernel,
-                                  isolation)
+                                  isolation, packages)
         host_config = self._api.create_host_config(**config.pop("host_config"))
         if attachment is not None:
             config["networking_config"] = endpoints(attachment.network, attachment.alias)
@@ -259,7 +270,7 @@ class DockerSandboxes:
             processes = min(KERNEL_PROCESSES, self._settings.max_processes)
         return Sandbox(container_id, runtime.name, link, memory_mb, processes,
                        network=attachment.network if attachment else None, isolation=isolation,
-                       attachment=attachment)
+                       attachment=attachment, packages=packages)
 
     async def _prepare(self, link: AgentLink, runtime: Runtime,
                        fork_server: list[str] | None) -> None:

@@ -1,0 +1,181 @@
+"""Packages on demand (docs/packages.md) on a platform of their own whose fetcher is pointed, by
+pip's and npm's own settings, at a package index on loopback (tests/integration/packages_index):
+a wheel and an npm package install and import; the second run is served from the layer cache;
+an unknown package is ``compile_error``; an install script is contained; two owners with
+different versions each get theirs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+import pytest
+
+from contracts import labels
+from tests.conftest import Running, running_platform
+from tests.integration.packages_index import Index, serving
+
+TOKEN = uuid.uuid4().hex[:12]
+"""In every package's content: this session's layers are new ones, never an earlier run's."""
+KEYS = {"ann": "ann-secret-0123456789", "ben": "ben-secret-0123456789"}
+ESCAPE = f"/tmp/pk-escape-{TOKEN}"
+PROBE = """
+const fs = require('fs'), net = require('net');
+const results = [];
+for (const path of ['/etc/pk-escape', '%(escape)s', '/opt/pk-escape']) {
+  try { fs.writeFileSync(path, 'x'); results.push(path + ': written'); }
+  catch (e) { results.push(path + ': ' + e.code); }
+}
+const socket = net.connect({host: '127.0.0.1', port: %(port)d});
+socket.on('connect', () => { results.push('registry: connected'); done(); });
+socket.on('error', (e) => { results.push('registry: ' + e.code); done(); });
+function done() { fs.writeFileSync('result.txt', results.join('\\n') + '\\n'); process.exit(0); }
+"""
+
+
+@pytest.fixture(scope="module")
+def index() -> Iterator[Index]:
+    with serving(Index()) as served:
+        port = int(served.url.rsplit(":", 1)[1])
+        for version in ("1.0", "2.0"):
+            served.add_wheel("tinypkg", version, {
+                "tinypkg/__init__.py": f"VERSION = {version!r}\nTOKEN = {TOKEN!r}\n"})
+        served.add_npm("tinynpm", "1.0.0", {
+            "index.js": f"module.exports = 'tinynpm 1.0.0 {TOKEN}';\n"})
+        served.add_npm("probenpm", "1.0.0", {
+            "index.js": "module.exports = require('fs').readFileSync("
+                        "__dirname + '/result.txt', 'utf8');\n",
+            "probe.js": PROBE % {"escape": ESCAPE, "port": port}},
+            scripts={"postinstall": "node probe.js"})
+        yield served
+
+
+@pytest.fixture(scope="module")
+def packaged(index: Index, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    home = tmp_path_factory.mktemp("fetcher-home")
+    settings = {
+        "PIP_INDEX_URL": f"{index.url}/simple/", "PIP_NO_CACHE_DIR": "1",
+        "NPM_CONFIG_REGISTRY": f"{index.url}/", "NPM_CONFIG_CACHE": str(home / "npm"),
+        "API_KEYS": ",".join(f"{name}:{secret}" for name, secret in KEYS.items()),
+    }
+    platform_id = ""
+    try:
+        with running_platform(tmp_path_factory.mktemp("packages"), **settings) as running:
+            platform_id = running.runner_id
+            yield running
+    finally:
+        if platform_id:  # once its containers are gone: a layer in use cannot be removed
+            remove_layers(platform_id)
+
+
+def remove_layers(platform_id: str) -> None:
+    client = docker.APIClient()
+    try:
+        found = client.volumes(filters={"label": [f"{labels.PLATFORM}={platform_id}"]})
+        for volume in found.get("Volumes") or []:
+            client.remove_volume(volume["Name"], force=True)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+async def api(packaged: Running) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=packaged.url, timeout=180, trust_env=False) as client:
+        yield client
+
+
+async def run(api: httpx.AsyncClient, language: str, files: dict[str, str],
+              owner: str = "ann") -> dict[str, Any]:
+    main = "main.py" if language == "python" else "main.js"
+    body = {"language": language, "mainFile": main,
+            "files": [{"name": name, "content": content} for name, content in files.items()]}
+    response = await api.post("/api/v1/executions?wait=true&timeout=170", json=body,
+                              headers={"Authorization": f"Bearer {KEYS[owner]}"})
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+IMPORT_TINYPKG = "import tinypkg\nprint(tinypkg.VERSION, tinypkg.TOKEN)\n"
+
+
+async def test_a_wheel_installs_and_imports_and_the_second_run_is_served_from_the_cache(
+    api: httpx.AsyncClient,
+) -> None:
+    files = {"main.py": IMPORT_TINYPKG, "requirements.txt": "tinypkg==1.0\n"}
+    first = await run(api, "python", files)
+    assert (first["verdict"], first["stdout"]) == ("ok", f"1.0 {TOKEN}\n"), first
+    assert "Installed tinypkg-1.0-py3-none-any.whl" in first["stderr"]
+    second = await run(api, "python", files)
+    assert (second["verdict"], second["stdout"]) == ("ok", f"1.0 {TOKEN}\n"), second
+    assert second["stderr"] == ""  # no install step: the layer came from the cache
+
+
+async def test_an_npm_package_installs_and_requires(api: httpx.AsyncClient) -> None:
+    files = {"main.js": "console.log(require('tinynpm'));\n",
+             "package.json": '{"dependencies": {"tinynpm": "^1.0.0"}}'}
+    result = await run(api, "javascript", files)
+    assert (result["verdict"], result["stdout"]) == ("ok", f"tinynpm 1.0.0 {TOKEN}\n"), result
+    assert "Unpacked node_modules/tinynpm" in result["stderr"]
+
+
+@pytest.mark.parametrize(("language", "manifest", "said"), [
+    ("python", {"requirements.txt": "nosuchpkg==1.0\n"},
+     "No matching distribution found for nosuchpkg==1.0"),
+    ("python", {"requirements.txt": "tinypkg==9.9\n"},
+     "No matching distribution found for tinypkg==9.9"),
+    ("javascript", {"package.json": '{"dependencies": {"nosuchnpm": "1.0.0"}}'},
+     "404 Not Found"),
+    ("python", {"requirements.txt": "--index-url http://example.invalid/simple\ntinypkg\n"},
+     "requirements.txt line 1"),
+])
+async def test_an_unknown_package_or_version_is_a_compile_error_with_the_tools_words(
+    api: httpx.AsyncClient, language: str, manifest: dict[str, str], said: str,
+) -> None:
+    main = {"main.py": "print('never')\n"} if language == "python" else \
+        {"main.js": "console.log('never')\n"}
+    result = await run(api, language, {**main, **manifest})
+    assert result["verdict"] == "compile_error", result
+    assert said in result["message"]
+    assert result["stdout"] == ""
+
+
+async def test_an_install_script_has_no_network_and_cannot_write_outside(
+    api: httpx.AsyncClient,
+) -> None:
+    files = {"main.js": "process.stdout.write(require('probenpm'));\n"
+                        f"console.log('escape kept:', require('fs').existsSync('{ESCAPE}'));\n",
+             "package.json": '{"dependencies": {"probenpm": "1.0.0"}}'}
+    result = await run(api, "javascript", files)
+    assert result["verdict"] == "ok", result
+    assert "probenpm@1.0.0 postinstall: node probe.js" in result["stderr"]
+    assert result["stdout"] == (
+        "/etc/pk-escape: EROFS\n"  # a read-only root
+        f"{ESCAPE}: written\n"  # the install sandbox's own /tmp: gone with it
+        "/opt/pk-escape: EROFS\n"
+        "registry: ECONNREFUSED\n"  # its own loopback: the sandbox has no other network
+        "escape kept: false\n")
+    assert not Path(ESCAPE).exists()
+
+
+async def test_two_owners_with_different_versions_each_get_theirs(
+    api: httpx.AsyncClient,
+) -> None:
+    ann = await run(api, "python", {"main.py": IMPORT_TINYPKG,
+                                    "requirements.txt": "tinypkg==1.0\n"}, owner="ann")
+    ben = await run(api, "python", {"main.py": IMPORT_TINYPKG,
+                                    "requirements.txt": "tinypkg==2.0\n"}, owner="ben")
+    assert (ann["verdict"], ann["stdout"]) == ("ok", f"1.0 {TOKEN}\n"), ann
+    assert (ben["verdict"], ben["stdout"]) == ("ok", f"2.0 {TOKEN}\n"), ben
+
+
+async def test_a_layer_is_read_only_in_the_run(api: httpx.AsyncClient) -> None:
+    code = ("import tinypkg, pathlib\n"
+            "try:\n    pathlib.Path(tinypkg.__file__).write_text('x')\n"
+            "except OSError as e:\n    print(type(e).__name__, e.errno)\n")
+    result = await run(api, "python", {"main.py": code, "requirements.txt": "tinypkg==1.0\n"})
+    assert (result["verdict"], result["stdout"]) == ("ok", "OSError 30\n"), result
