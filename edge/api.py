@@ -46,6 +46,8 @@ from edge.nats_connection import QueueFull, SubmitError
 from edge.runner_versions import RunnerVersions
 from edge.stats import admin_metrics
 from edge.webhooks import Policy
+from edge.workspace_intake import with_workspace_files
+from edge.workspaces import WorkspaceError, Workspaces
 from edge.ws import is_running_event
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -111,6 +113,7 @@ class Api:
         self.limits = ApiKeyLimits(bus.limits, bus.events.completion, bus.records.get,
                              settings.rate_per_minute, settings.key_max_concurrent)
         self.policy = Policy(settings.callback_allow_private, settings.callback_allow_link_local)
+        self.workspaces = Workspaces(bus.workspaces)
         self.versions = RunnerVersions(bus)
         """The live runners' language versions, read at most every few seconds."""
 
@@ -164,12 +167,19 @@ class Api:
     async def create(self, request: Request) -> Response:
         principal = await self.caller(request)
         body = await read_body(request)
-        spec = decode(execution_request_decoder, body)
+        spec = decode(execution_request_decoder, await self.with_workspace(principal, body))
         key = request.headers.get("idempotency-key")
         if key is None:
             accepted = await self.accept(principal, spec, uuid.uuid4().hex)
             return await self.answer(request, accepted.id)
         return await self.create_once(request, principal, spec, key, body)
+
+    async def with_workspace(self, principal: Principal, body: bytes) -> bytes:
+        """The body with the files of the workspace it names, if any (docs/workspaces.md)."""
+        try:
+            return await with_workspace_files(body, principal.owner, self.workspaces)
+        except WorkspaceError as exc:
+            raise ApiProblem(exc.status, exc.code, str(exc)) from None
 
     async def create_once(self, request: Request, principal: Principal, spec: ExecutionRequest,
                           key: str, body: bytes) -> Response:

@@ -48,7 +48,6 @@ from edge.stats import admin_metrics
 from edge.webhooks import Attempt, Callback, WebhookDeliverer
 from edge.workspace_api import WorkspaceApi
 from edge.workspace_share import ShareLinks
-from edge.workspaces import Workspaces
 from edge.ws import Connection, Handovers
 
 log = logging.getLogger(__name__)
@@ -105,7 +104,7 @@ class Edge:
         self.piston = Piston(self.api, self.api.versions)
         self.metrics = Metrics()
         self.tokens = SessionTokens(settings.session_secret)
-        self.workspaces = Workspaces(bus.workspaces)
+        self.workspaces = self.api.workspaces
         self.share_links = ShareLinks(settings.session_secret)
         self._recent: deque[str] = deque(maxlen=1000)
         self.handovers = Handovers()

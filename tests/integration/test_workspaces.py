@@ -203,3 +203,35 @@ async def test_owners_see_only_their_own_workspaces(keyed: Running) -> None:
         assert read.content == b"walt's"
         listed = (await http.get("/api/v1/workspaces", headers=bearer("walt"))).json()
         assert ws.rsplit("/", 1)[1] in listed["workspaces"]
+
+
+async def test_a_run_naming_a_workspace_runs_that_revisions_files(
+    http: httpx.AsyncClient,
+) -> None:
+    ws = new_workspace()
+    workspace_id = ws.rsplit("/", 1)[1]
+    await saved(http, f"{ws}/files/main.py", b"from lib.words import WORD\nprint(WORD)\n", 1)
+    await saved(http, f"{ws}/files/lib/words.py", b"WORD = 'first'\n", 2)
+    await saved(http, f"{ws}/files/lib/words.py", b"WORD = 'second'\n", 3)
+    run = {"language": "python", "mainFile": "main.py"}
+    newest = await http.post("/api/v1/executions?wait=true",
+                             json={**run, "workspace": {"id": workspace_id}})
+    assert (newest.status_code, newest.json()["stdout"]) == (200, "second\n")
+    older = await http.post("/api/v1/executions?wait=true",
+                            json={**run, "workspace": {"id": workspace_id, "revision": 2}})
+    assert (older.json()["verdict"], older.json()["stdout"]) == ("ok", "first\n")
+
+    refusals = [
+        ({"id": workspace_id, "revision": 9}, {}, 404),
+        ({"id": "no-such-workspace"}, {}, 404),
+        ({"id": "../x"}, {}, 400),
+        ({"id": workspace_id}, {"files": [{"name": "main.py", "content": "print(1)"}]}, 400),
+    ]
+    for reference, extra, status in refusals:
+        refused = await http.post("/api/v1/executions",
+                                  json={**run, **extra, "workspace": reference})
+        assert refused.status_code == status, (reference, refused.text)
+    await saved(http, f"{ws}/files/blob.bin", b"\xff\xfe\x00", 4)
+    binary = await http.post("/api/v1/executions", json={**run, "workspace": {"id": workspace_id}})
+    assert binary.status_code == 400
+    assert "blob.bin" in binary.json()["error"]["message"]
