@@ -99,9 +99,13 @@ class NatsOptions(Struct, frozen=True):
         return context
 
 
-def connect_options(url: str, options: NatsOptions, name: str) -> dict[str, Any]:
-    """Keyword arguments for ``nats.connect``: servers, client name, credentials, TLS."""
+def connect_options(url: str, options: NatsOptions, name: str, inbox_prefix: str = ""
+                    ) -> dict[str, Any]:
+    """Keyword arguments for ``nats.connect``: servers, client name, credentials, TLS, and
+    the inbox prefix a secured NATS lets this role read (``subjects.runner_inbox``)."""
     kwargs: dict[str, Any] = {"servers": nats_servers(url), "name": name}
+    if inbox_prefix:
+        kwargs["inbox_prefix"] = inbox_prefix
     if options.creds_file:
         kwargs["user_credentials"] = options.creds_file
     if options.nkey_seed_file:

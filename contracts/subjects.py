@@ -4,7 +4,8 @@ Flow of one execution::
 
     edge ──jobs.submit.p<N>──▶ [JOBS] ──▶ dispatcher ──jobs.run.<runner>──▶ [RUN] ──▶ runner
     runner ──exec.events.<id>──▶ edge (core NATS)
-    runner ──exec.completed.<id>──▶ [COMPLETIONS] ──▶ edge, subscribers
+    runner ──runner.<runner>.completed.<id>──▶ dispatcher (request-reply: checks the job was
+        given to that runner) ──exec.completed.<id>──▶ [COMPLETIONS] ──▶ edge, subscribers
     edge ──exec.control.<id>──▶ runner (core NATS)
     dispatcher ──slots.<id>──▶ [SLOTS] (the concurrency cap; purged on completion)
     runner ──$KV.runners.<runner>──▶ [KV runners] ──▶ dispatcher (heartbeats), edge (runtimes)
@@ -81,6 +82,77 @@ def is_runner_consumer(consumer: str) -> bool:
     return consumer.startswith(RUNNER_CONSUMER_PREFIX)
 
 
+def runner_completed(runner_id: str, execution_id: str) -> str:
+    """A runner asks for its completion to be published (request-reply, core NATS): a
+    dispatcher (queue group ``COMPLETION_RELAY``) checks that the job's slot names this runner,
+    publishes it on ``completed(execution_id)`` and answers ``ok``; otherwise it answers a
+    refusal. A secured NATS lets a runner publish only under its own ``runner.<runner>.``."""
+    return f"runner.{runner_token(runner_id)}.completed.{execution_id}"
+
+
+RUNNER_COMPLETIONS = "runner.*.completed.*"
+COMPLETION_RELAY = "completion-relay"
+COMPLETION_RELAYED = b"ok"
+"""The dispatcher's answer to a completion it published; anything else is why it did not."""
+
+
+def runner_and_execution(subject: str) -> tuple[str, str]:
+    """The runner token and execution id of a ``runner_completed`` subject."""
+    _, runner, _, execution_id = subject.split(".", 3)
+    return runner, execution_id
+
+
+def runner_inbox(runner_id: str) -> str:
+    """A runner's inbox prefix: replies to it (JetStream's included) come under it alone, so
+    a secured NATS lets no runner read another's (or anyone else's) replies."""
+    return f"_INBOX_runner_{runner_token(runner_id)}"
+
+
+JANITOR_INBOX = "_INBOX_janitor"
+"""The janitors' inbox prefix (they read the runners bucket and nothing else)."""
+
+
+def runner_permissions(runner_id: str) -> dict[str, object]:
+    """What a runner may publish and subscribe to on a secured NATS (infra/deploy): take jobs
+    from its own consumer, heartbeat its own key, store its jobs' output, send events, ask for
+    its completions, answer control and notebook requests. Not: another runner's jobs, a
+    completion of its own making, the ``limits`` bucket, an execution's record."""
+    token = runner_token(runner_id)
+    consumer = runner_consumer(runner_id)
+    return {
+        "publish": {"allow": [
+            f"$JS.API.CONSUMER.INFO.{RUN_STREAM}.{consumer}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{RUN_STREAM}.{consumer}",
+            f"$JS.ACK.{RUN_STREAM}.{consumer}.>",
+            f"$JS.API.STREAM.MSG.GET.{RUN_STREAM}",
+            f"$JS.API.STREAM.INFO.{kv_stream(RUNNERS_BUCKET)}",
+            f"$KV.{RUNNERS_BUCKET}.{runner_id}",
+            f"$JS.API.STREAM.INFO.{kv_stream(EXECUTIONS_BUCKET)}",
+            f"$KV.{EXECUTIONS_BUCKET}.{running_key('*')}",
+            f"$KV.{EXECUTIONS_BUCKET}.{output_key('*')}",
+            f"$JS.API.STREAM.MSG.GET.{COMPLETIONS_STREAM}",
+            events("*"),
+            f"runner.{token}.completed.*",
+        ]},
+        "subscribe": {"allow": [f"{runner_inbox(runner_id)}.>", control("*"),
+                                notebook_control("*")]},
+        "allow_responses": True,
+    }
+
+
+def janitor_permissions() -> dict[str, object]:
+    """A janitor only lists the runners bucket's keys (which runners are alive)."""
+    stream = kv_stream(RUNNERS_BUCKET)
+    return {
+        "publish": {"allow": [f"$JS.API.STREAM.INFO.{stream}",
+                              f"$JS.API.CONSUMER.CREATE.{stream}",
+                              f"$JS.API.CONSUMER.CREATE.{stream}.>",
+                              f"$JS.API.CONSUMER.INFO.{stream}.>",
+                              f"$JS.API.CONSUMER.DELETE.{stream}.>"]},
+        "subscribe": {"allow": [f"{JANITOR_INBOX}.>"]},
+    }
+
+
 SLOTS_STREAM = "SLOTS"
 """The global concurrency cap, shared by every dispatcher: one message on ``slots.<executionId>``
 per released job that has not completed, at most ``MAX_CONCURRENT_SESSIONS`` (``max_msgs``,
@@ -91,7 +163,8 @@ SLOTS_SUBJECTS = "slots.*"
 
 
 def slot(execution_id: str) -> str:
-    """The dispatcher that releases a job publishes its slot (JetStream, no reply needed)."""
+    """The dispatcher that releases a job publishes its slot (JetStream, no reply needed),
+    holding the ``runner_token`` of the runner it gave the job to."""
     return f"slots.{execution_id}"
 
 

@@ -278,12 +278,14 @@ class DispatcherBus:
         except TimeoutError:  # nats-py raises its own or the builtin one
             return []
 
-    async def take_slot(self, execution_id: str) -> bool:
-        """One of the ``MAX_CONCURRENT_SESSIONS`` slots for a job; False when all are taken."""
+    async def take_slot(self, execution_id: str, runner_id: str) -> bool:
+        """One of the ``MAX_CONCURRENT_SESSIONS`` slots for a job given to ``runner_id``;
+        False when all are taken."""
         try:
             # No Nats-Msg-Id: a job moved off a silent runner takes its slot again, and a
             # repeated publish only replaces the subject's one message.
-            await self._js.publish(subjects.slot(execution_id), b"")
+            await self._js.publish(subjects.slot(execution_id),
+                                   subjects.runner_token(runner_id).encode())
         except nats.js.errors.APIError as exc:
             if exc.err_code == MAXIMUM_MESSAGES_EXCEEDED:
                 return False
@@ -322,6 +324,41 @@ class DispatcherBus:
             encode(completion),
             headers={"Nats-Msg-Id": completion.execution_id},
         )
+
+    async def slot_holder(self, execution_id: str) -> str | None:
+        """The runner token a job's slot names (the runner it was given to), or None."""
+        try:
+            msg = await self._js.get_last_msg(subjects.SLOTS_STREAM,
+                                              subjects.slot(execution_id))
+        except nats.js.errors.NotFoundError:
+            return None
+        return (msg.data or b"").decode()
+
+    async def relay_runner_completions(self) -> None:
+        """Publish the completions runners ask for (``subjects.runner_completed``), each only
+        when its job was given to the runner asking: one runner cannot end another's job."""
+
+        async def on_msg(msg: Msg) -> None:
+            runner, execution_id = subjects.runner_and_execution(msg.subject)
+            try:
+                completion = completion_decoder.decode(msg.data)
+            except msgspec.ValidationError as exc:
+                await msg.respond(f"not a completion: {exc}".encode())
+                return
+            if completion.execution_id != execution_id:
+                await msg.respond(b"the completion is of another execution")
+            elif await self.slot_holder(execution_id) == runner:
+                await self.publish_completion(completion)
+                await msg.respond(subjects.COMPLETION_RELAYED)
+            elif await self.already_completed(execution_id):
+                await msg.respond(subjects.COMPLETION_RELAYED)  # a repeat: nothing to do
+            else:
+                log.warning("runner %s asked to complete %s, which it was not given",
+                            runner, execution_id)
+                await msg.respond(b"this job was not given to this runner")
+
+        await self._nc.subscribe(subjects.RUNNER_COMPLETIONS, queue=subjects.COMPLETION_RELAY,
+                                 cb=on_msg)
 
     async def on_completion(self, handler: Callable[[CompletionEvent], Awaitable[None]]) -> None:
         async def on_msg(msg: Msg) -> None:

@@ -79,6 +79,7 @@ class Dispatcher:
 
     async def serve(self) -> None:
         await self.bus.on_completion(self._completed)
+        await self.bus.relay_runner_completions()
         await self.bus.on_stop(self._stop)
         await self.bus.on_dead_letter(self._dead_letter)
         await self.bus.on_stats_request(self._stats)
@@ -159,7 +160,7 @@ class Dispatcher:
             assert runner is not None  # next() only hands out jobs that have one
             self.fleet.sent(runner, execution_id, held.job.runtime)  # before any
             try:                                                 # await: others see it taken
-                if not await self.bus.take_slot(execution_id):
+                if not await self.bus.take_slot(execution_id, runner):
                     self.fleet.completed(execution_id)
                     self.queue.put_back(item)  # other dispatchers fill the cap: a completion
                     return                     # wakes this one

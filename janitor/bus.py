@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 
 async def _live_runners(url: str, options: NatsOptions) -> set[str]:
-    nc = await nats.connect(**connect_options(url, options, "janitor"), connect_timeout=2,
+    nc = await nats.connect(**connect_options(url, options, "janitor",
+                                                  subjects.JANITOR_INBOX), connect_timeout=2,
                             allow_reconnect=False, error_cb=_quiet)
     try:
         kv = await nc.jetstream().key_value(subjects.RUNNERS_BUCKET)

@@ -38,6 +38,9 @@ from contracts.messages import (
 from contracts.nats_options import NatsOptions, connect_options
 
 log = logging.getLogger(__name__)
+COMPLETION_TRIES = 120
+COMPLETION_REPLY_S = 5.0
+COMPLETION_RETRY_S = 0.5
 ControlHandler = Callable[[Control], Awaitable[ControlReply]]
 NotebookHandler = Callable[[NotebookCommand], Awaitable[NotebookReply]]
 CONTROL_PENDING_BYTES = 16 * 1024 * 1024
@@ -87,10 +90,11 @@ class RunnerBus:
         return self.ack_wait_s / 3
 
     @classmethod
-    async def connect(cls, url: str, name: str, options: NatsOptions | None = None
-                      ) -> RunnerBus:
-        nc = await nats.connect(**connect_options(url, options or NatsOptions(), name),
-                                max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+    async def connect(cls, url: str, name: str, options: NatsOptions | None = None,
+                      inbox_prefix: str = "") -> RunnerBus:
+        nc = await nats.connect(
+            **connect_options(url, options or NatsOptions(), name, inbox_prefix),
+            max_reconnect_attempts=-1, reconnect_time_wait=0.5)
         return cls(nc, nc.jetstream())
 
     async def bind(self, runner_id: str) -> None:
@@ -206,11 +210,23 @@ class RunnerBus:
         await self._nc.publish(subjects.events(event.execution_id), encode(event))
 
     async def publish_completion(self, completion: CompletionEvent) -> None:
-        await self._js.publish(
-            subjects.completed(completion.execution_id),
-            encode(completion),
-            headers={"Nats-Msg-Id": completion.execution_id},
-        )
+        """Ask a dispatcher to publish a completion of a job given to this runner (a secured
+        NATS lets a runner publish completions no other way); retried while no dispatcher
+        answers (they restart, say), up to ``COMPLETION_TRIES``."""
+        assert self._runner_id is not None, "bind() first"
+        subject = subjects.runner_completed(self._runner_id, completion.execution_id)
+        data = encode(completion)
+        for _ in range(COMPLETION_TRIES):
+            try:
+                reply = await self._nc.request(subject, data, timeout=COMPLETION_REPLY_S)
+            except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
+                await asyncio.sleep(COMPLETION_RETRY_S)
+                continue
+            if reply.data != subjects.COMPLETION_RELAYED:
+                log.error("the completion of %s was refused: %s", completion.execution_id,
+                          reply.data.decode(errors="replace"))
+            return
+        log.error("no dispatcher took the completion of %s", completion.execution_id)
 
     async def subscribe_control(self, execution_id: str, handler: ControlHandler) -> Subscription:
         """Pass stdin, eof and stop for one execution to ``handler``; its answer goes back to

@@ -10,7 +10,7 @@ import uuid
 
 import docker
 
-from contracts import labels
+from contracts import labels, subjects
 from contracts.packages import PackageSettings
 from contracts.runtimes import Catalog, load_catalog
 from contracts.settings import RunnerSettings
@@ -45,7 +45,7 @@ async def serve(settings: RunnerSettings) -> None:
         raise SystemExit("runner: no runtime image is built; run `coderunner images build`")
     instance = uuid.uuid4().hex[:12]
     bus = await RunnerBus.connect(settings.nats_url, f"runner-{settings.runner_id}",
-                                 settings.nats)
+                                 settings.nats, subjects.runner_inbox(settings.runner_id))
     sandboxes = DockerSandboxes(settings, instance)
     packages = Packages(PackageSettings.from_env(), DockerLayers(settings), sandboxes, versions)
     runner = Runner(settings, catalog, sandboxes, bus, versions, packages)

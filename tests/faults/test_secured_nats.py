@@ -1,0 +1,204 @@
+"""A secured NATS cluster made by ``coderunner.secure_nats`` (what infra/deploy sets up): the real
+dispatcher and runner bus work through it with their own credentials, and a runner's
+credentials cannot end a job it was not given, read the limits bucket or an execution's record,
+take another runner's jobs, nor join the cluster's routes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+
+from coderunner.nats_server import binary
+from coderunner.secure_nats import NatsNode, make
+from contracts import subjects
+from contracts.messages import (
+    CompletionEvent,
+    JobFile,
+    ProgramJob,
+    RunnerInfo,
+    StoredOutput,
+    encode,
+)
+from contracts.nats_options import NatsOptions, connect_options
+from contracts.settings import DispatcherSettings
+from dispatcher.bus import DispatcherBus
+from janitor.bus import live_runners
+from runners.bus import RunnerBus
+
+WAIT_S = 20.0
+"""A bound on waiting for an event that should come at once (a failure, not a threshold)."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines()
+                if line and not line.startswith("#"))
+
+
+class Server:
+    def __init__(self, config: Path, log: Path) -> None:
+        self.log = log
+        self.monitor = _free_port()
+        self.process = subprocess.Popen([binary(), "-c", str(config), "-l", str(log),
+                                         "-m", str(self.monitor)])
+
+    def routes(self) -> set[str]:
+        """The servers this one has routes with (pooled: several connections each)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor}/routez") as answer:
+            return {route["remote_name"] for route in json.load(answer)["routes"]}
+
+    def wait_for_log(self, text: str) -> None:
+        deadline = time.monotonic() + WAIT_S
+        while text not in (self.log.read_text() if self.log.exists() else ""):
+            assert time.monotonic() < deadline, f"{text!r} never in {self.log}"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[Server]]]:
+    out = tmp_path_factory.mktemp("secured")
+    nodes = [NatsNode(f"n{i}", "127.0.0.1", _free_port(), _free_port()) for i in (1, 2)]
+    make(out, nodes, {"edge": ["e1"], "dispatcher": ["d1"], "runner": ["r1", "r2"],
+                      "janitor": ["r1"]}, Path("here"), str(out / "store-{name}"))
+    servers = [Server(out / "nats" / n.name / "nats-server.conf", out / f"{n.name}.log")
+               for n in nodes]
+    try:
+        for server in servers:
+            server.wait_for_log("Server is ready")
+        servers[0].wait_for_log("Route connection created")
+        yield out, servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _options(out: Path, who: str) -> tuple[str, NatsOptions]:
+    env = _env(out / who / "nats.env")
+    return env["NATS_URL"], NatsOptions.from_env(env)
+
+
+@pytest.fixture
+async def buses(secured: tuple[Path, list[Server]]
+                ) -> AsyncIterator[tuple[DispatcherBus, RunnerBus]]:
+    out, _ = secured
+    url, options = _options(out, "dispatcher-d1")
+    dispatcher = await DispatcherBus.connect(DispatcherSettings(nats_url=url, nats=options))
+    deadline = time.monotonic() + WAIT_S
+    while True:  # until the cluster has elected its JetStream leader
+        try:
+            await dispatcher.ensure_streams()
+            break
+        except Exception:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.2)
+    await dispatcher.relay_runner_completions()
+    url, options = _options(out, "runner-r1")
+    runner = await RunnerBus.connect(url, "runner-r1", options, subjects.runner_inbox("r1"))
+    await runner.heartbeat(RunnerInfo("r1", {}, capacity=2, at=time.time()))
+    await dispatcher.ensure_runner_consumer("r1", 2)
+    await runner.bind("r1")
+    yield dispatcher, runner
+    await runner.close()
+    await dispatcher.close()
+
+
+def _job(execution_id: str) -> ProgramJob:
+    return ProgramJob(execution_id=execution_id, owner="key:k", priority=1,
+                      submitted_at=time.time(), language="python",
+                      files=[JobFile("main.py", "print(1)")], main_file="main.py")
+
+
+async def test_a_runner_completes_the_job_it_was_given_and_no_other(
+        buses: tuple[DispatcherBus, RunnerBus]) -> None:
+    dispatcher, runner = buses
+    given = _job("given-1")
+    assert await dispatcher.take_slot(given.execution_id, "r1")
+    await dispatcher.release(given, encode(given), "r1", 0, given.execution_id)
+    claimed = await runner.claim()
+    assert claimed is not None and claimed.job.execution_id == "given-1"
+    await runner.put_output("given-1", StoredOutput(stdout="1\n"))
+    await runner.publish_completion(CompletionEvent("given-1", "ok"))
+    assert await dispatcher.already_completed("given-1")
+
+    assert await dispatcher.take_slot("other-1", "r2")  # given to another runner
+    await runner.publish_completion(CompletionEvent("other-1", "ok"))
+    assert not await dispatcher.already_completed("other-1")
+    await runner.publish_completion(CompletionEvent("never-given", "ok"))
+    assert not await dispatcher.already_completed("never-given")
+
+
+async def test_a_runners_credentials_are_refused_everything_else(
+        secured: tuple[Path, list[Server]], buses: tuple[DispatcherBus, RunnerBus]) -> None:
+    out, _ = secured
+    dispatcher, _ = buses
+    refused: asyncio.Queue[str] = asyncio.Queue()
+
+    async def on_error(exc: Exception) -> None:
+        await refused.put(str(exc))
+
+    url, options = _options(out, "runner-r1")
+    nc = await nats.connect(**connect_options(url, options, "rogue",
+                                              subjects.runner_inbox("r1")), error_cb=on_error)
+    try:
+        for subject in (
+            subjects.completed("other-2"),  # straight into COMPLETIONS
+            subjects.runner_completed("r2", "other-2"),  # as another runner
+            f"$JS.API.STREAM.INFO.{subjects.kv_stream(subjects.LIMITS_BUCKET)}",  # API keys'
+            f"$JS.API.STREAM.MSG.GET.{subjects.kv_stream(subjects.EXECUTIONS_BUCKET)}",
+            f"$KV.{subjects.EXECUTIONS_BUCKET}.{subjects.record_key('other-2')}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{subjects.RUN_STREAM}.{subjects.runner_consumer('r2')}",
+            f"$KV.{subjects.RUNNERS_BUCKET}.r2",
+        ):
+            await nc.publish(subject, b"{}")
+            error = await asyncio.wait_for(refused.get(), WAIT_S)
+            assert f'permissions violation for publish to "{subject.lower()}"' in error.lower()
+        await nc.subscribe("_INBOX.>")  # other clients' replies
+        error = await asyncio.wait_for(refused.get(), WAIT_S)
+        assert 'permissions violation for subscription to "_inbox.>"' in error.lower()
+    finally:
+        await nc.close()
+    assert not await dispatcher.already_completed("other-2")
+
+    url, options = _options(out, "janitor-r1")
+    assert await asyncio.to_thread(live_runners, url, options) == {"r1"}
+
+
+def test_a_server_with_a_runners_certificate_cannot_join_the_routes(
+        secured: tuple[Path, list[Server]], tmp_path: Path) -> None:
+    out, servers = secured
+    first = (out / "nats" / "n1" / "nats-server.conf").read_text()
+    route_password = first.split('authorization { user: "route", password: "')[1].split('"')[0]
+    route_port = first.split("cluster {")[1].split('listen: "0.0.0.0:')[1].split('"')[0]
+    runner = out / "runner-r1"
+    rogue_config = tmp_path / "rogue.conf"
+    rogue_config.write_text(
+        f'server_name: "rogue"\nlisten: "127.0.0.1:{_free_port()}"\n'
+        f'cluster {{ name: "coderunner", listen: "127.0.0.1:{_free_port()}",\n'
+        f'  tls {{ cert_file: "{runner}/cert.pem", key_file: "{runner}/key.pem", '
+        f'ca_file: "{out}/nats/n1/route-ca.pem", timeout: 2 }}\n'
+        f'  routes: ["nats-route://route:{route_password}@127.0.0.1:{route_port}"] }}\n')
+    assert servers[0].routes() == {"n2"}
+    rogue = Server(rogue_config, tmp_path / "rogue.log")
+    try:
+        servers[0].wait_for_log("TLS route handshake error")
+        assert servers[0].routes() == {"n2"}
+    finally:
+        rogue.stop()
