@@ -24,7 +24,12 @@ import os
 import resource
 import socket
 import sys
+import traceback
+from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import Any
+
+WalkStack = Callable[[FrameType | None], Iterator[tuple[FrameType, int]]]
 
 CONTROL_FD = 3
 MAX_FDS = 3
@@ -162,6 +167,7 @@ def run_main(path: str) -> None:
     module.__dict__["__builtins__"] = builtins
     module.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
     sys.modules["__main__"] = module
+    traceback.walk_stack = user_frames_only(traceback.walk_stack)  # type: ignore[assignment]
     try:
         with open(path, "rb") as f:
             source = f.read()
@@ -173,9 +179,28 @@ def run_main(path: str) -> None:
         tb = exc.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
             tb = tb.tb_next
-        sys.excepthook(type(exc), exc, tb)
+        # The default hook prints the exception's own traceback, not the one it is given.
+        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
         code = 1
     shut_down(module, code)
+
+
+def user_frames_only(walk_stack: WalkStack) -> WalkStack:
+    """``traceback.walk_stack`` stopping below the program's first frame, so that a stack
+    the program prints (``traceback.print_stack``, logging's ``stack_info``) shows what
+    ``python3 main.py`` would: no frame of this file."""
+
+    def frames_until_ours(frames: Iterator[tuple[FrameType, int]]
+                          ) -> Iterator[tuple[FrameType, int]]:
+        for frame, line in frames:
+            if frame.f_code.co_filename == __file__:
+                return
+            yield frame, line
+
+    def walk(f: FrameType | None) -> Iterator[tuple[FrameType, int]]:
+        return frames_until_ours(walk_stack(sys._getframe(1) if f is None else f))
+
+    return walk
 
 
 def exit_code(exc: SystemExit) -> int:

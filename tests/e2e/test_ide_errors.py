@@ -94,11 +94,12 @@ def test_a_python_traceback_marks_the_users_last_frame_not_the_platforms(
     panel = ide.run("main.py")
     ide.wait_done("main.py")
     expect(panel).to_have_attribute("data-verdict", "runtime_error")
-    expect(panel.locator(".output")).to_contain_text('File "/opt/coderunner/zygote.py"')
+    expect(panel.locator(".output")).to_contain_text("ZeroDivisionError")
+    expect(panel.locator(".output")).not_to_contain_text("/opt/coderunner")
     assert markers(ide, "lib/util.py") == [
         ["error", 2, 5, "ZeroDivisionError: division by zero"]]
     assert markers(ide, "main.py") == []
-    # The platform's frame is no link; the user's two frames are.
+    # The user's two frames are links (the platform's own never show).
     expect(panel.get_by_role("link")).to_have_text(['File "/workspace/main.py", line 3',
                                                     'File "/workspace/lib/util.py", line 2'])
     panel.get_by_role("link", name='File "/workspace/lib/util.py", line 2').click()
