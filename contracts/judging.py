@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from contracts.messages import (
+from contracts.program import (
     MAX_FILES,
     MAX_STDIN_BYTES,
     NO_CONTROL,
