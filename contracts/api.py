@@ -12,6 +12,7 @@ from contracts.messages import (
     CellCode,
     Id,
     Isolation,
+    JobLimits,
     KernelName,
     Limits,
     NotebookId,
@@ -60,6 +61,8 @@ class Accepted(Struct, frozen=True):
 
     id: str
     status: ApiStatus = "queued"
+    warnings: list[str] = []
+    """What looks wrong in the request without being refused (see ``ExecutionResult``)."""
 
 
 class BatchItem(Struct, frozen=True, omit_defaults=True):
@@ -107,6 +110,22 @@ class ExecutionResult(Struct, frozen=True, rename="camel"):
     """A notebook cell's outputs, nbformat 4 output dicts (MIME bundles in ``data``)."""
     isolation: Isolation | None = None
     """The isolation of the sandbox that ran it (``runc`` or ``gvisor``), once completed."""
+    limits: JobLimits | None = None
+    """The limits the program ran with, once completed: those the request asked for, the
+    runtime's defaults for the rest, clamped to the installation's maxima (absent when no
+    program ran: expired, cancelled in the queue, a notebook cell)."""
+    warnings: list[str] = []
+    """What looks wrong in the request without being refused: a ``mainFile`` whose extension
+    is another language's (``language: "python"`` with ``main.c``)."""
+
+
+class ExecutionList(Struct, frozen=True, rename="camel"):
+    """``GET /api/v1/executions``: a page of the key's executions, newest first, each without
+    its output (``stdout``, ``stderr``, ``tables`` and ``outputs`` are null; get the execution
+    for them). ``nextCursor``, when set, is the ``cursor`` of the next page."""
+
+    executions: list[ExecutionResult]
+    next_cursor: str | None = None
 
 
 class NotebookRequest(Struct, frozen=True, rename="camel", forbid_unknown_fields=True):

@@ -22,59 +22,33 @@ from typing import Annotated, Any, Literal, assert_never
 import msgspec
 from msgspec import Meta, Struct
 
-from contracts.program import (
-    MAX_ARGS,
-    MAX_FILE_BYTES,
-    MAX_FILES,
-    MAX_LIMIT,
-    MAX_STDIN_BYTES,
-    MAX_TOTAL_BYTES,
-    MIN_MEMORY_MB,
-    NO_CONTROL,
-    NO_NUL,
-    STDIN_WINDOW_BYTES,
-    Arg,
-    CellCode,
-    FileContent,
-    FileName,
-    Id,
-    JobFile,
-    JobLimits,
-    Language,
-    Limits,
-    NotebookId,
-    SourceFile,
-    StdinData,
-    file_name_problem,
-    program_problem,
-)
+MAX_FILES = 100
+MAX_FILE_BYTES = 1_048_576
+MAX_TOTAL_BYTES = 4 * 1_048_576
+MAX_STDIN_BYTES = 1_048_576
+STDIN_WINDOW_BYTES = 4 * 1_048_576
+"""Input an execution may have waiting for its program to read (bytes sent with ``stdin`` that
+the program has not taken yet); a ``stdin`` frame past it is refused, never buffered."""
+MAX_ARGS = 64
+MAX_LIMIT = 2**31 - 1
+MIN_MEMORY_MB = 16
+"""The smallest memory limit a run may ask for."""
+"""The largest limit a request may ask for (each is clamped to the server's maxima)."""
 
-__all__ = [  # what other modules import from here that lives in contracts/program.py
-    "MAX_ARGS",
-    "MAX_FILES",
-    "MAX_FILE_BYTES",
-    "MAX_LIMIT",
-    "MAX_STDIN_BYTES",
-    "MAX_TOTAL_BYTES",
-    "MIN_MEMORY_MB",
-    "NO_CONTROL",
-    "NO_NUL",
-    "STDIN_WINDOW_BYTES",
-    "Arg",
-    "CellCode",
-    "FileContent",
-    "FileName",
-    "Id",
-    "JobFile",
-    "JobLimits",
-    "Language",
-    "Limits",
-    "NotebookId",
-    "SourceFile",
-    "StdinData",
-    "file_name_problem",
-    "program_problem",
-]
+Id = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Language = Annotated[str, Meta(min_length=1, max_length=32)]
+NO_CONTROL = r"^[^\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069\ufeff]+$"
+"""No NUL or other control character, and no bidirectional override (a name that reads
+otherwise than it is) nor byte order mark."""
+NO_NUL = r"^[^\x00]*$"
+"""A process's argv and environment cannot hold NUL: the kernel ends each string at one."""
+FileName = Annotated[str, Meta(min_length=1, max_length=255, pattern=NO_CONTROL)]
+FileContent = Annotated[str, Meta(max_length=MAX_FILE_BYTES)]
+Arg = Annotated[str, Meta(max_length=4096, pattern=NO_NUL)]
+NotebookId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+"""A notebook's or a cell's id, chosen by the client; also a NATS subject token."""
+CellCode = Annotated[str, Meta(max_length=MAX_FILE_BYTES)]
+StdinData = Annotated[str, Meta(max_length=MAX_STDIN_BYTES)]
 
 Verdict = Literal[
     "ok",
@@ -109,6 +83,31 @@ class _Carried(Struct, frozen=True, rename="camel"):
 
 class _Event(Struct, frozen=True, rename="camel", omit_defaults=True, tag_field="type"):
     """Base of server-to-client events."""
+
+
+class JobFile(_Carried, frozen=True):
+    """One file of a program: a relative path inside the workspace and its text."""
+
+    name: FileName
+    content: FileContent
+
+
+class SourceFile(JobFile, frozen=True, forbid_unknown_fields=True):
+    """A ``JobFile`` as a client sends it: unknown fields are an error."""
+
+
+class JobLimits(_Carried, frozen=True, omit_defaults=True):
+    """Requested limits; each is clamped to the server's maxima, unset ones take defaults."""
+
+    wall_ms: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
+    cpu_ms: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
+    memory_mb: Annotated[int, Meta(ge=MIN_MEMORY_MB, le=MAX_LIMIT)] | None = None
+    output_kb: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
+    processes: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
+
+
+class Limits(JobLimits, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+    """``JobLimits`` as a client sends them: unknown fields are an error."""
 
 
 # --- client to server (WebSocket) -------------------------------------------------------------
@@ -265,6 +264,9 @@ class CompletionEvent(_Event, frozen=True, tag="completion"):
     """A notebook cell's number in its kernel (``In [n]``)."""
     isolation: Isolation | None = None
     """The isolation of the sandbox that ran it; left out when no runner took the job."""
+    limits: JobLimits | None = None
+    """The limits the program ran with: what its request asked for, the runtime's defaults for
+    the rest, clamped to the server's maxima; left out when no program ran."""
 
 
 class ErrorEvent(_Event, frozen=True, tag="error"):
@@ -406,8 +408,8 @@ def status_for(job: Job, status: Status) -> StatusEvent:
 def completion_for(job: Job, verdict: Verdict, message: str | None = None, *,
                    queued_ms: int = 0, wall_ms: int = 0, exit_code: int | None = None,
                    signal: str | None = None, cpu_ms: int = 0, memory_kb: int = 0,
-                   truncated: bool = False, execution_count: int | None = None
-                   ) -> CompletionEvent:
+                   truncated: bool = False, execution_count: int | None = None,
+                   limits: JobLimits | None = None) -> CompletionEvent:
     """The completion of ``job``: what every completion copies from its job (ids, runtime,
     webhook, a cell's notebook and cell ids) filled in once, here, for every component."""
     notebook_id, cell_id = cell_ids(job)
@@ -416,7 +418,7 @@ def completion_for(job: Job, verdict: Verdict, message: str | None = None, *,
         wall_ms=wall_ms, cpu_ms=cpu_ms, memory_kb=memory_kb, truncated=truncated,
         queued_ms=queued_ms, language=job.runtime, message=message, request_id=job.request_id,
         webhook=job.webhook, notebook_id=notebook_id, cell_id=cell_id,
-        execution_count=execution_count,
+        execution_count=execution_count, limits=limits,
     )
 
 
@@ -550,6 +552,9 @@ class ExecutionRecord(Struct, frozen=True, rename="camel", omit_defaults=True):
     callback_url: str | None = None
     notebook_id: str | None = None
     cell_id: str | None = None
+    warnings: list[str] = []
+    """What the edge noticed about the request without refusing it (a main file whose
+    extension is another language's)."""
 
 
 WebhookStatus = Literal["pending", "retrying", "delivered", "failed"]
@@ -598,3 +603,38 @@ notebook_command_decoder = msgspec.json.Decoder(NotebookCommand)
 notebook_reply_decoder = msgspec.json.Decoder(NotebookReply)
 notebook_record_decoder = msgspec.json.Decoder(NotebookRecord)
 encode = msgspec.json.Encoder().encode
+
+
+def file_name_problem(name: str) -> str | None:
+    """Why a file name from a request is unacceptable, or None: relative, no ``..``, no NUL."""
+    if "\x00" in name:
+        return "must not contain NUL"
+    if name.startswith("/") or "\\" in name:
+        return "must be a relative path with forward slashes"
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        return "must not contain empty, '.' or '..' segments"
+    if any(ord(ch) < 32 for ch in name):
+        return "must not contain control characters"
+    return None
+
+
+def program_problem(files: Sequence[JobFile], main_file: str) -> str | None:
+    """Why a set of files cannot be run, or None."""
+    seen: set[str] = set()
+    total = 0
+    for entry in files:
+        problem = file_name_problem(entry.name)
+        if problem:
+            return f"file name {entry.name!r} {problem}"
+        if entry.name in seen:
+            return f"file name {entry.name!r} appears twice"
+        if any(entry.name.startswith(other + "/") or other.startswith(entry.name + "/")
+               for other in seen):
+            return f"file name {entry.name!r} is both a file and a folder"
+        seen.add(entry.name)
+        total += len(entry.content)
+    if total > MAX_TOTAL_BYTES:
+        return f"files total {total} bytes; the limit is {MAX_TOTAL_BYTES}"
+    if main_file not in seen:
+        return f"mainFile {main_file!r} is not among the files"
+    return None

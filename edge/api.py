@@ -37,12 +37,15 @@ from contracts.messages import (
 )
 from contracts.runtimes import Catalog
 from contracts.settings import EdgeSettings
+from edge.api_errors import decode_problem, house_style
 from edge.auth import AuthError, Forbidden, KeyRing, Principal
 from edge.bus import EdgeBus
+from edge.execution_list import QueryProblem, list_query, page_of
 from edge.intake import FromApi, NotRunnable, program_job
 from edge.json_limits import structure_problem
 from edge.limits import ApiKeyLimits
 from edge.nats_connection import QueueFull, SubmitError
+from edge.request_warnings import request_warnings
 from edge.runner_versions import RunnerVersions
 from edge.stats import admin_metrics
 from edge.webhooks import Policy
@@ -57,10 +60,12 @@ EXECUTION_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class ApiProblem(Exception):
-    """An error answer: ``{"error": {"code": …, "message": …}}`` with ``status``."""
+    """An error answer: ``{"error": {"code": …, "message": …}}`` with ``status``; the message
+    in the API's one style (``house_style``)."""
 
     def __init__(self, status: int, code: str, message: str,
                  retry_after: float | None = None) -> None:
+        message = house_style(message)
         super().__init__(message)
         self.status = status
         self.code = code
@@ -86,7 +91,7 @@ def result_of(record: ExecutionRecord, completion: CompletionEvent | None, runni
     base = ExecutionResult(
         id=record.execution_id, status="queued", language=record.language,
         submitted_at=record.submitted_at, request_id=record.request_id, webhook=webhook,
-        notebook_id=record.notebook_id, cell_id=record.cell_id,
+        notebook_id=record.notebook_id, cell_id=record.cell_id, warnings=record.warnings,
     )
     if completion is None:
         return msgspec.structs.replace(base, status="running") if running else base
@@ -100,6 +105,7 @@ def result_of(record: ExecutionRecord, completion: CompletionEvent | None, runni
         tables=output.tables if output else [],
         execution_count=completion.execution_count, isolation=completion.isolation,
         outputs=output.outputs if output and record.notebook_id else None,
+        limits=completion.limits,
     )
 
 
@@ -120,7 +126,7 @@ class Api:
     def routes(self) -> list[Route]:
         """Paths under ``/api`` (the app mounts them there)."""
         return [
-            Route("/v1/executions", self.create, methods=["POST"]),
+            Route("/v1/executions", self.executions, methods=["GET", "POST"]),
             Route("/v1/executions/batch", self.batch, methods=["POST"]),
             Route("/v1/executions/{id}", self.one, methods=["GET", "DELETE"]),
             Route("/v1/runtimes", self.runtimes, methods=["GET"]),
@@ -164,6 +170,23 @@ class Api:
 
     # --- executions -----------------------------------------------------------------------------
 
+    async def executions(self, request: Request) -> Response:
+        """One route for both methods, so that a 405 lists them both in Allow."""
+        return await (self.create(request) if request.method == "POST" else self.listing(request))
+
+    async def listing(self, request: Request) -> Response:
+        """A page of the caller's executions, newest first (``execution_list``)."""
+        principal = await self.caller(request)
+        try:
+            query = list_query(request.query_params, self.catalog)
+        except QueryProblem as exc:
+            raise ApiProblem(400, exc.code, exc.message) from None
+        records = await self.bus.records.owned(principal.owner)
+        return json_response(await page_of(records, query, self.summary))
+
+    async def summary(self, record: ExecutionRecord) -> ExecutionResult:
+        return await self.result(record, with_output=False)
+
     async def create(self, request: Request) -> Response:
         principal = await self.caller(request)
         body = await read_body(request)
@@ -171,7 +194,7 @@ class Api:
         key = request.headers.get("idempotency-key")
         if key is None:
             accepted = await self.accept(principal, spec, uuid.uuid4().hex)
-            return await self.answer(request, accepted.id)
+            return await self.answer(request, accepted.id, warnings=accepted.warnings)
         return await self.create_once(request, principal, spec, key, body)
 
     async def with_workspace(self, principal: Principal, body: bytes) -> bytes:
@@ -199,11 +222,11 @@ class Api:
                                  "this Idempotency-Key was used with a different body")
             return await self.answer(request, str(first.get("id")), replayed=True)
         try:
-            await self.accept(principal, spec, execution_id)
+            accepted = await self.accept(principal, spec, execution_id)
         except (ApiProblem, SubmitError):
             await self.bus.idempotency.release(digest)
             raise
-        return await self.answer(request, execution_id)
+        return await self.answer(request, execution_id, warnings=accepted.warnings)
 
     async def accept(self, principal: Principal, spec: ExecutionRequest,
                      execution_id: str, interactive: bool = False,
@@ -218,10 +241,11 @@ class Api:
             raise ApiProblem(400, refused.code, refused.message) from None
         if spec.callback_url and (problem := self.policy.url_problem(spec.callback_url)):
             raise ApiProblem(400, "invalid_callback_url", problem)
+        warnings = request_warnings(self.catalog, spec.language, spec.main_file)
         record = ExecutionRecord(execution_id, principal.owner, job.language, job.submitted_at,
-                                 spec.request_id, spec.callback_url)
+                                 spec.request_id, spec.callback_url, warnings=warnings)
         await self.submit(principal, record, job)
-        return Accepted(execution_id)
+        return Accepted(execution_id, warnings=warnings)
 
     async def submit(self, principal: Principal, record: ExecutionRecord, job: Job) -> None:
         """Count the job against the caller's quota (shared by every edge), store its record
@@ -240,7 +264,7 @@ class Api:
         except Exception as exc:
             # Best effort: a place left counted is freed when the key runs out of room.
             with contextlib.suppress(Exception):
-                await self.bus.records.delete(execution_id)
+                await self.bus.records.delete(record)
             with contextlib.suppress(Exception):
                 await self.limits.release(execution_id)
             if isinstance(exc, QueueFull):
@@ -249,8 +273,8 @@ class Api:
                 raise ApiProblem(503, exc.code, str(exc), retry_after=1) from None
             raise
 
-    async def answer(self, request: Request, execution_id: str, replayed: bool = False
-                     ) -> Response:
+    async def answer(self, request: Request, execution_id: str, replayed: bool = False,
+                     warnings: list[str] | None = None) -> Response:
         """202 with the id, or with ``?wait=true`` 200 and the result once it completes (202
         with the status if it takes longer than the wait)."""
         headers = {"Location": f"/api/v1/executions/{execution_id}"}
@@ -258,14 +282,14 @@ class Api:
             headers["Idempotent-Replayed"] = "true"
         wait_s = self.wait_of(request)
         if wait_s is None and not replayed:
-            return json_response(Accepted(execution_id), 202, headers)
+            return json_response(Accepted(execution_id, warnings=warnings or []), 202, headers)
         record = await self.bus.records.get(execution_id)
         if record is None:
             raise ApiProblem(409, "in_progress", "the first request with this Idempotency-Key "
                              "is still being accepted; retry", retry_after=1)
         if wait_s is None:
-            status = (await self.result(record)).status
-            return json_response(Accepted(execution_id, status), 202, headers)
+            status = (await self.result(record, with_output=False)).status
+            return json_response(Accepted(execution_id, status, record.warnings), 202, headers)
         result = await self.wait_for(record, wait_s)
         return json_response(result, 200 if result.status == "completed" else 202, headers)
 
@@ -292,16 +316,22 @@ class Api:
             await waiter.close()
         return await self.result(record, completion)
 
-    async def result(self, record: ExecutionRecord,
-                     completion: CompletionEvent | None = None) -> ExecutionResult:
+    async def result(self, record: ExecutionRecord, completion: CompletionEvent | None = None,
+                     with_output: bool = True) -> ExecutionResult:
+        """``with_output=False``: a summary (``stdout`` and the rest of the output null)."""
         execution_id = record.execution_id
         completion = completion or await self.bus.events.completion(execution_id)
         running = completion is None and await self.bus.records.is_running(execution_id)
-        output = await self.bus.records.output(execution_id) if completion else None
+        output = (await self.bus.records.output(execution_id)
+                  if completion and with_output else None)
         webhook = None
         if record.callback_url:  # no attempt yet: pending
             webhook = await self.bus.records.webhook_state(execution_id) or WebhookState("pending")
-        return result_of(record, completion, running, output, webhook)
+        result = result_of(record, completion, running, output, webhook)
+        if with_output:
+            return result
+        return msgspec.structs.replace(result, stdout=None, stderr=None, tables=None,
+                                       outputs=None)
 
     async def batch(self, request: Request) -> Response:
         principal = self.authenticate(request)
@@ -405,4 +435,4 @@ def decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
     try:
         return decoder.decode(body)
     except msgspec.DecodeError as exc:
-        raise ApiProblem(400, "invalid_request", f"the body is not valid: {exc}") from None
+        raise ApiProblem(400, "invalid_request", decode_problem(body, exc)) from None

@@ -21,10 +21,20 @@ class ExecutionRecords:
         self._bucket = bucket
 
     async def put(self, record: ExecutionRecord) -> None:
-        await self._bucket.put(subjects.record_key(record.execution_id), encode(record))
+        """Store ``record`` under its id, and in its owner's list."""
+        data = encode(record)
+        await self._bucket.put(subjects.record_key(record.execution_id), data)
+        await self._bucket.put(owned_key(record), data)
 
-    async def delete(self, execution_id: str) -> None:
-        await self._bucket.delete(subjects.record_key(execution_id))
+    async def delete(self, record: ExecutionRecord) -> None:
+        await self._bucket.delete(owned_key(record))
+        await self._bucket.delete(subjects.record_key(record.execution_id))
+
+    async def owned(self, owner: str) -> list[ExecutionRecord]:
+        """Every record of ``owner`` still kept, newest first."""
+        records = [record_decoder.decode(data)
+                   for data in await self._bucket.values(subjects.owned_executions(owner))]
+        return sorted(records, key=position, reverse=True)
 
     async def get(self, execution_id: str) -> ExecutionRecord | None:
         data = await self._bucket.get(subjects.record_key(execution_id))
@@ -43,6 +53,16 @@ class ExecutionRecords:
 
     async def put_webhook_state(self, execution_id: str, state: WebhookState) -> None:
         await self._bucket.put(subjects.webhook_key(execution_id), encode(state))
+
+
+def owned_key(record: ExecutionRecord) -> str:
+    return subjects.owned_key(record.owner, record.submitted_at, record.execution_id)
+
+
+def position(record: ExecutionRecord) -> tuple[int, str]:
+    """Where a record stands in its owner's list: by submission (in milliseconds, as its key
+    says), then by id."""
+    return round(record.submitted_at * 1000), record.execution_id
 
 
 class IdempotencyKeys:

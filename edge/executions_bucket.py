@@ -14,6 +14,10 @@ from nats.js.kv import KeyValue
 from contracts import subjects
 from edge.nats_connection import NatsConnection, NotReady, compare_and_set
 
+LISTING_CONSUMER_S = 10.0
+"""How long the server keeps a listing's consumer once its watcher stopped (nats-py's default,
+5 minutes, would pile up one per listing)."""
+
 
 class ExecutionsBucket:
     def __init__(self, connection: NatsConnection) -> None:
@@ -54,6 +58,22 @@ class ExecutionsBucket:
         except nats.js.errors.KeyWrongLastSequenceError:
             return False
         return True
+
+    async def values(self, key_filter: str) -> list[bytes]:
+        """The values of every live key matching ``key_filter`` (``a.b.>``), in the order
+        they were last put."""
+        watcher = await (await self._bucket()).watch(
+            key_filter, ignore_deletes=True, inactive_threshold=LISTING_CONSUMER_S)
+        found = []
+        try:
+            async for entry in watcher:
+                if entry is None:  # the end of what was stored when the watch began
+                    break
+                if entry.value:
+                    found.append(entry.value)
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
+        return found
 
     async def change(self, key: str, change: Callable[[bytes | None], bytes]) -> None:
         """Store what ``change`` makes of an entry, with compare-and-set."""

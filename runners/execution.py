@@ -15,6 +15,7 @@ from contracts.messages import (
     Control,
     ControlReply,
     ExecutionEvent,
+    JobLimits,
     OutputEvent,
     ProgramJob,
     TableEvent,
@@ -112,6 +113,12 @@ class RunLimits(Struct, frozen=True):
     processes: int
 
 
+def applied_limits(limits: RunLimits) -> JobLimits:
+    """``limits`` as a completion shows them (in a request's units)."""
+    return JobLimits(wall_ms=limits.wall_ms, cpu_ms=limits.cpu_ms, memory_mb=limits.memory_mb,
+                     output_kb=limits.output_bytes // 1024, processes=limits.processes)
+
+
 def resolve_limits(job: ProgramJob, runtime: Runtime, settings: RunnerSettings) -> RunLimits:
     """The request's limits, defaults from the runtime, all clamped to the server's maxima."""
     asked = job.limits
@@ -168,15 +175,15 @@ def verdict_of(done: agent.Done) -> Verdict:
     return "runtime_error" if failed else "ok"
 
 
-def completion_of(done: agent.Done, job: ProgramJob, queued_ms: int, wall_ms: int
-                  ) -> CompletionEvent:
+def completion_of(done: agent.Done, job: ProgramJob, limits: RunLimits, queued_ms: int,
+                  wall_ms: int) -> CompletionEvent:
     """The completion of a run the agent ended with ``done``; ``wall_ms`` is the runner's own
     measure, used when no step ran."""
     return completion_for(
         job, verdict_of(done), done.error, queued_ms=queued_ms,
         wall_ms=wall_ms if done.wall_ms is None else done.wall_ms, exit_code=done.exit_code,
         signal=done.signal, cpu_ms=done.cpu_ms, memory_kb=done.memory_kb,
-        truncated=done.output_exceeded,
+        truncated=done.output_exceeded, limits=applied_limits(limits),
     )
 
 
@@ -218,7 +225,7 @@ async def execute(
                 control.acknowledged(size)
             case agent.Done() as done:
                 wall_ms = round((time.monotonic() - started) * 1000)
-                return completion_of(done, job, queued_ms, wall_ms)
+                return completion_of(done, job, limits, queued_ms, wall_ms)
             case _:  # nothing within the tick, or an event that has no part in a run
                 pass
 

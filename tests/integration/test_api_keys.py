@@ -45,6 +45,11 @@ async def test_a_key_sees_only_its_own_executions(http: httpx.AsyncClient) -> No
     assert (await http.get(execution, headers=bearer("alice"))).status_code == 200
     assert (await http.get(execution, headers=bearer("bob"))).status_code == 404
     assert (await http.delete(execution, headers=bearer("bob"))).status_code == 404
+    for name, sees in (("alice", True), ("bob", False)):
+        page = await http.get("/api/v1/executions", headers=bearer(name))
+        assert page.status_code == 200
+        listed = [e["id"] for e in page.json()["executions"]]
+        assert (response.json()["id"] in listed) is sees, name
 
 
 async def test_admin_endpoints_need_an_admin_key(http: httpx.AsyncClient) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from contracts.messages import (
     CompletionEvent,
+    JobLimits,
     NotebookOutputEvent,
     OutputEvent,
     StatusEvent,
@@ -37,7 +38,10 @@ FULL = CompletionEvent(
 EVERY_FIELD = msgspec.structs.replace(FULL, exit_code=139, truncated=True, claimed_at=1.5,
                                       webhook=True, notebook_id="nb1", cell_id="c1",
                                       execution_count=3, isolation="gvisor",
-                                      message="cannot start ./main: Permission denied")
+                                      message="cannot start ./main: Permission denied",
+                                      limits=JobLimits(wall_ms=10_000, cpu_ms=10_000,
+                                                       memory_mb=256, output_kb=1024,
+                                                       processes=64))
 MINIMAL = CompletionEvent(execution_id="0c303e81d55e4e01ace7664a6af5c178", verdict="expired")
 EXPIRED = CompletionEvent(execution_id="e1", verdict="expired", queued_ms=60_412,
                           language="python", message="waited longer than QUEUE_TIMEOUT")

@@ -7,6 +7,7 @@ from contracts.api import ExecutionResult
 from contracts.messages import (
     CompletionEvent,
     ExecutionRecord,
+    JobLimits,
     StoredOutput,
     TableResult,
     WebhookState,
@@ -71,6 +72,20 @@ def test_a_completed_execution_serializes_its_completion_fields_in_camel_case() 
     for key in ("exitCode", "wallMs", "cpuMs", "memoryKb", "queuedMs", "submittedAt"):
         assert key in body, key
     assert body["status"] == "completed"
+
+
+def test_a_completed_execution_shows_the_limits_it_ran_with_and_the_requests_warnings() -> None:
+    limits = JobLimits(wall_ms=5000, cpu_ms=5000, memory_mb=256, output_kb=1024, processes=64)
+    warned = msgspec.structs.replace(RECORD, warnings=["mainFile 'main.c' has the extension"])
+    completion = msgspec.structs.replace(COMPLETION, limits=limits)
+    queued = result_of(warned, None, running=False, output=None, webhook=None)
+    assert (queued.limits, queued.warnings) == (None, ["mainFile 'main.c' has the extension"])
+    done = result_of(warned, completion, running=False, output=None, webhook=None)
+    assert (done.limits, done.warnings) == (limits, ["mainFile 'main.c' has the extension"])
+    body = msgspec.json.decode(msgspec.json.encode(done))
+    assert body["limits"] == {"wallMs": 5000, "cpuMs": 5000, "memoryMb": 256, "outputKb": 1024,
+                              "processes": 64}
+    assert body["warnings"] == ["mainFile 'main.c' has the extension"]
 
 
 # --- problem_response -------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from contracts.messages import Limits, ProgramJob, SourceFile
+from contracts.messages import JobLimits, Limits, ProgramJob, SourceFile
 from contracts.runtimes import Runtime, RuntimeLimits
 from contracts.settings import RunnerSettings
 from runners.agent_messages import Done
@@ -57,12 +57,16 @@ def test_agent_reports_map_to_verdicts(report: Done, verdict: str) -> None:
 
 def test_completion_carries_measurements_and_the_signal_name() -> None:
     report = done(exit_code=None, signal="SIGSEGV", wall_ms=7, cpu_ms=5, memory_kb=900)
-    completion = completion_of(report, job(request_id="r9"), queued_ms=3, wall_ms=8)
+    limits = resolve_limits(job(), PYTHON, SETTINGS)
+    completion = completion_of(report, job(request_id="r9"), limits, queued_ms=3, wall_ms=8)
     assert (completion.verdict, completion.signal, completion.exit_code) == (
         "runtime_error", "SIGSEGV", None,
     )
     assert (completion.wall_ms, completion.cpu_ms, completion.memory_kb) == (7, 5, 900)
     assert (completion.queued_ms, completion.request_id) == (3, "r9")
+    assert completion.limits == JobLimits(wall_ms=limits.wall_ms, cpu_ms=limits.cpu_ms,
+                                          memory_mb=limits.memory_mb, output_kb=1024,
+                                          processes=limits.processes)
 
 
 def test_limits_default_to_the_runtime_and_clamp_to_the_server_maxima() -> None:
