@@ -22,33 +22,59 @@ from typing import Annotated, Any, Literal, assert_never
 import msgspec
 from msgspec import Meta, Struct
 
-MAX_FILES = 100
-MAX_FILE_BYTES = 1_048_576
-MAX_TOTAL_BYTES = 4 * 1_048_576
-MAX_STDIN_BYTES = 1_048_576
-STDIN_WINDOW_BYTES = 4 * 1_048_576
-"""Input an execution may have waiting for its program to read (bytes sent with ``stdin`` that
-the program has not taken yet); a ``stdin`` frame past it is refused, never buffered."""
-MAX_ARGS = 64
-MAX_LIMIT = 2**31 - 1
-MIN_MEMORY_MB = 16
-"""The smallest memory limit a run may ask for."""
-"""The largest limit a request may ask for (each is clamped to the server's maxima)."""
+from contracts.program import (
+    MAX_ARGS,
+    MAX_FILE_BYTES,
+    MAX_FILES,
+    MAX_LIMIT,
+    MAX_STDIN_BYTES,
+    MAX_TOTAL_BYTES,
+    MIN_MEMORY_MB,
+    NO_CONTROL,
+    NO_NUL,
+    STDIN_WINDOW_BYTES,
+    Arg,
+    CellCode,
+    FileContent,
+    FileName,
+    Id,
+    JobFile,
+    JobLimits,
+    Language,
+    Limits,
+    NotebookId,
+    SourceFile,
+    StdinData,
+    file_name_problem,
+    program_problem,
+)
 
-Id = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Language = Annotated[str, Meta(min_length=1, max_length=32)]
-NO_CONTROL = r"^[^\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069\ufeff]+$"
-"""No NUL or other control character, and no bidirectional override (a name that reads
-otherwise than it is) nor byte order mark."""
-NO_NUL = r"^[^\x00]*$"
-"""A process's argv and environment cannot hold NUL: the kernel ends each string at one."""
-FileName = Annotated[str, Meta(min_length=1, max_length=255, pattern=NO_CONTROL)]
-FileContent = Annotated[str, Meta(max_length=MAX_FILE_BYTES)]
-Arg = Annotated[str, Meta(max_length=4096, pattern=NO_NUL)]
-NotebookId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-"""A notebook's or a cell's id, chosen by the client; also a NATS subject token."""
-CellCode = Annotated[str, Meta(max_length=MAX_FILE_BYTES)]
-StdinData = Annotated[str, Meta(max_length=MAX_STDIN_BYTES)]
+__all__ = [  # what other modules import from here that lives in contracts/program.py
+    "MAX_ARGS",
+    "MAX_FILES",
+    "MAX_FILE_BYTES",
+    "MAX_LIMIT",
+    "MAX_STDIN_BYTES",
+    "MAX_TOTAL_BYTES",
+    "MIN_MEMORY_MB",
+    "NO_CONTROL",
+    "NO_NUL",
+    "STDIN_WINDOW_BYTES",
+    "Arg",
+    "CellCode",
+    "FileContent",
+    "FileName",
+    "Id",
+    "JobFile",
+    "JobLimits",
+    "Language",
+    "Limits",
+    "NotebookId",
+    "SourceFile",
+    "StdinData",
+    "file_name_problem",
+    "program_problem",
+]
 
 Verdict = Literal[
     "ok",
@@ -83,31 +109,6 @@ class _Carried(Struct, frozen=True, rename="camel"):
 
 class _Event(Struct, frozen=True, rename="camel", omit_defaults=True, tag_field="type"):
     """Base of server-to-client events."""
-
-
-class JobFile(_Carried, frozen=True):
-    """One file of a program: a relative path inside the workspace and its text."""
-
-    name: FileName
-    content: FileContent
-
-
-class SourceFile(JobFile, frozen=True, forbid_unknown_fields=True):
-    """A ``JobFile`` as a client sends it: unknown fields are an error."""
-
-
-class JobLimits(_Carried, frozen=True, omit_defaults=True):
-    """Requested limits; each is clamped to the server's maxima, unset ones take defaults."""
-
-    wall_ms: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
-    cpu_ms: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
-    memory_mb: Annotated[int, Meta(ge=MIN_MEMORY_MB, le=MAX_LIMIT)] | None = None
-    output_kb: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
-    processes: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] | None = None
-
-
-class Limits(JobLimits, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
-    """``JobLimits`` as a client sends them: unknown fields are an error."""
 
 
 # --- client to server (WebSocket) -------------------------------------------------------------
@@ -603,38 +604,3 @@ notebook_command_decoder = msgspec.json.Decoder(NotebookCommand)
 notebook_reply_decoder = msgspec.json.Decoder(NotebookReply)
 notebook_record_decoder = msgspec.json.Decoder(NotebookRecord)
 encode = msgspec.json.Encoder().encode
-
-
-def file_name_problem(name: str) -> str | None:
-    """Why a file name from a request is unacceptable, or None: relative, no ``..``, no NUL."""
-    if "\x00" in name:
-        return "must not contain NUL"
-    if name.startswith("/") or "\\" in name:
-        return "must be a relative path with forward slashes"
-    if any(part in ("", ".", "..") for part in name.split("/")):
-        return "must not contain empty, '.' or '..' segments"
-    if any(ord(ch) < 32 for ch in name):
-        return "must not contain control characters"
-    return None
-
-
-def program_problem(files: Sequence[JobFile], main_file: str) -> str | None:
-    """Why a set of files cannot be run, or None."""
-    seen: set[str] = set()
-    total = 0
-    for entry in files:
-        problem = file_name_problem(entry.name)
-        if problem:
-            return f"file name {entry.name!r} {problem}"
-        if entry.name in seen:
-            return f"file name {entry.name!r} appears twice"
-        if any(entry.name.startswith(other + "/") or other.startswith(entry.name + "/")
-               for other in seen):
-            return f"file name {entry.name!r} is both a file and a folder"
-        seen.add(entry.name)
-        total += len(entry.content)
-    if total > MAX_TOTAL_BYTES:
-        return f"files total {total} bytes; the limit is {MAX_TOTAL_BYTES}"
-    if main_file not in seen:
-        return f"mainFile {main_file!r} is not among the files"
-    return None
