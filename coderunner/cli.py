@@ -51,12 +51,13 @@ def cmd_role(args: argparse.Namespace) -> int:
 def cmd_janitor(args: argparse.Namespace) -> int:
     if args.action != "sweep":
         return cmd_role(args)
+    from contracts.packages import layer_ttl_s
     from janitor.bus import live_runners
     from janitor.docker_host import DockerHost, DockerUnreachable
 
     settings = JanitorSettings.from_env()
     alive = live_runners(settings.nats_url, settings.nats)
-    host = DockerHost(settings.docker_host, settings.platform_id)
+    host = DockerHost(settings.docker_host, settings.platform_id, layer_ttl_s())
     try:
         removals = host.sweep(dry_run=args.dry_run, live_runners=alive)
     except DockerUnreachable as exc:

@@ -55,4 +55,4 @@ class PackageSettings(Struct, frozen=True):
 
 def layer_ttl_s(env: Mapping[str, str] = os.environ) -> int:
     """The janitor's ``PACKAGES_LAYER_TTL_S``: a layer unused this long is removed."""
-    return _int(env, "PACKAGES_LAYER_TTL_S", 7 * 24 * 3600, 1)
+    return _int(env, "PACKAGES_LAYER_TTL_S", 7 * 24 * 3600, 0)

@@ -13,6 +13,8 @@ import docker.errors
 import requests
 
 from contracts import labels
+from contracts.packages import LAYER_ROLE
+from janitor.packages_sweep import LayerUse, layer_removals
 from janitor.sweep import Removal, container_removals, network_removals
 
 log = logging.getLogger(__name__)
@@ -22,8 +24,12 @@ class DockerUnreachable(Exception):
 
 
 class DockerHost:
-    def __init__(self, docker_host: str | None, platform: str = "default") -> None:
+    def __init__(self, docker_host: str | None, platform: str = "default",
+                 layer_ttl_s: float | None = None) -> None:
         self.platform = platform
+        self.layer_ttl_s = layer_ttl_s
+        """Package layers unused this long are removed; None: layers are left alone."""
+        self.layer_use = LayerUse()
         self.url = docker_host or "unix:///var/run/docker.sock"
         self._client: docker.DockerClient | None = None
 
@@ -68,7 +74,16 @@ class DockerHost:
             attached = network.get("Containers") or {}
             network["Containers"] = {k: v for k, v in attached.items() if k not in gone}
             networks.append(network)
-        return doomed + network_removals(networks, now, live_runners, self.platform)
+        return (doomed + network_removals(networks, now, live_runners, self.platform)
+                + self._layer_removals(containers, now))
+
+    def _layer_removals(self, containers: list[dict[str, Any]], now: float) -> list[Removal]:
+        self.layer_use.note(containers, now)
+        if self.layer_ttl_s is None:
+            return []
+        found = self._api.volumes(filters={"label": f"{labels.ROLE}={LAYER_ROLE}"})
+        return layer_removals(found.get("Volumes") or [], self.layer_use, now,
+                              self.layer_ttl_s, self.platform)
 
     def sweep(self, dry_run: bool = False, live_runners: set[str] | None = None
               ) -> list[Removal]:
@@ -82,6 +97,8 @@ class DockerHost:
                 with self._answering():
                     if removal.kind == "network":
                         self._api.remove_network(removal.id)
+                    elif removal.kind == "volume":  # refused while a sandbox mounts it
+                        self._api.remove_volume(removal.id)
                     else:
                         self._api.remove_container(removal.id, force=True)
                 done.append(removal)
@@ -91,7 +108,8 @@ class DockerHost:
                 # Racing another janitor, or a runner put a sandbox on the network meanwhile;
                 # else one Docker cannot remove (a root filesystem left mounted when dockerd
                 # stopped mid-start: "device or resource busy") must not end the pass.
-                if "in progress" not in str(exc) and "active endpoints" not in str(exc):
+                if not any(s in str(exc) for s in ("in progress", "active endpoints",
+                                                   "volume is in use")):
                     log.warning("cannot remove %s %s (%s): %s", removal.kind, removal.name,
                                 removal.id[:12], exc)
         return done

@@ -6,6 +6,7 @@ import logging
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from contracts.packages import layer_ttl_s
 from contracts.settings import JanitorSettings
 from janitor.bus import live_runners
 from janitor.docker_host import DockerHost, DockerUnreachable
@@ -15,7 +16,7 @@ log = logging.getLogger("janitor")
 
 def main() -> None:
     settings = JanitorSettings.from_env()
-    host = DockerHost(settings.docker_host, settings.platform_id)
+    host = DockerHost(settings.docker_host, settings.platform_id, layer_ttl_s())
 
     def sweep() -> None:
         try:

@@ -6,6 +6,10 @@ different versions each get theirs."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -179,3 +183,25 @@ async def test_a_layer_is_read_only_in_the_run(api: httpx.AsyncClient) -> None:
             "except OSError as e:\n    print(type(e).__name__, e.errno)\n")
     result = await run(api, "python", {"main.py": code, "requirements.txt": "tinypkg==1.0\n"})
     assert (result["verdict"], result["stdout"]) == ("ok", "OSError 30\n"), result
+
+
+def janitor_sweep(platform: Running, ttl_s: int) -> list[dict[str, str]]:
+    env = {**os.environ, "NATS_URL": platform.nats_url, "PLATFORM_ID": platform.runner_id,
+           "PACKAGES_LAYER_TTL_S": str(ttl_s)}
+    out = subprocess.run([sys.executable, "-m", "coderunner", "janitor", "sweep", "--json"],
+                         check=True, capture_output=True, text=True, env=env)
+    removed: list[dict[str, str]] = json.loads(out.stdout)["removed"]
+    return [r for r in removed if r["kind"] == "volume"]
+
+
+async def test_the_janitor_removes_unused_layers_and_the_next_run_builds_its_own_again(
+    api: httpx.AsyncClient, packaged: Running,
+) -> None:
+    files = {"main.py": IMPORT_TINYPKG, "requirements.txt": "tinypkg==2.0\n"}
+    await run(api, "python", files, owner="ben")
+    assert janitor_sweep(packaged, ttl_s=3600) == []  # used just now
+    removed = janitor_sweep(packaged, ttl_s=0)
+    assert removed and {r["role"] for r in removed} == {"packages"}
+    again = await run(api, "python", files, owner="ben")
+    assert (again["verdict"], again["stdout"]) == ("ok", f"2.0 {TOKEN}\n"), again
+    assert "Installed tinypkg-2.0-py3-none-any.whl" in again["stderr"]

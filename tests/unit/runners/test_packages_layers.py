@@ -1,0 +1,57 @@
+"""What the runner keeps of the layer an install sandbox sent (docs/packages.md)."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+
+from runners.packages_layers import LayerRefused, clean_layer
+
+
+def layer(*members: tuple[str, bytes | None, bytes]) -> bytes:
+    """(name, content, type) members; a link's content is its target."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, content, kind in members:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.uid = kind, 0o4777, 1234
+            if kind in (tarfile.SYMTYPE, tarfile.LNKTYPE):
+                info.linkname = (content or b"").decode()
+                archive.addfile(info)
+            elif kind == tarfile.REGTYPE:
+                info.size = len(content or b"")
+                archive.addfile(info, io.BytesIO(content or b""))
+            else:
+                archive.addfile(info)
+    return buffer.getvalue()
+
+
+def members(data: bytes) -> dict[str, tuple[bytes, int, int]]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        return {m.name: (archive.extractfile(m).read() if m.isfile() else b"",  # type: ignore[union-attr]
+                         m.mode, m.uid) for m in archive}
+
+
+def test_only_files_and_directories_inside_are_kept_root_owned_without_special_modes() -> None:
+    raw = layer(("pkg", None, tarfile.DIRTYPE), ("pkg/__init__.py", b"x = 1\n", tarfile.REGTYPE),
+                ("pkg/passwd", b"/etc/passwd", tarfile.SYMTYPE),
+                ("pkg/hard", b"/etc/shadow", tarfile.LNKTYPE),
+                ("../outside.py", b"evil", tarfile.REGTYPE),
+                ("/etc/cron.d/evil", b"evil", tarfile.REGTYPE),
+                ("pkg/dev", None, tarfile.CHRTYPE))
+    clean, size = clean_layer(raw, 2**20)
+    assert members(clean) == {"pkg": (b"", 0o755, 0), "pkg/__init__.py": (b"x = 1\n", 0o755, 0)}
+    assert size == 6
+
+
+def test_a_layer_over_its_size_is_refused() -> None:
+    raw = layer(("big", b"x" * 2048, tarfile.REGTYPE))
+    with pytest.raises(LayerRefused, match="exceed"):
+        clean_layer(raw, 1024)
+
+
+def test_an_unreadable_layer_is_refused() -> None:
+    with pytest.raises(LayerRefused, match="unreadable"):
+        clean_layer(b"not a tar" * 100, 2**20)
