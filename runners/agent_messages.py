@@ -47,16 +47,27 @@ class SourceFile(Struct, frozen=True):
     content: str
 
 
-class StepSpec(Struct, frozen=True, omit_defaults=True):
+class StepSpec(Struct, frozen=True, omit_defaults=True, rename="camel"):
     """One process of a run: a compile step (``server``: try the warm compile server first)
     or the run step (``zygote``: fork it from the warm interpreter; ``tables``: read result
-    sets from the fd named by ``CODERUNNER_TABLES_FD``)."""
+    sets from the fd named by ``CODERUNNER_TABLES_FD``).
+
+    Its own limits, each 0 for the default: ``wall_ms`` and ``cpu_ms`` (else the run's
+    ``StepLimits``), and kernel limits the step's process sets on itself before it execs
+    (``setrlimit``; else the sandbox's own): ``stack_bytes`` (RLIMIT_STACK),
+    ``file_size_bytes`` (RLIMIT_FSIZE: a write past it is SIGXFSZ), ``address_space_bytes``
+    (RLIMIT_AS of each process)."""
 
     phase: Phase
     argv: list[str]
     server: bool = False
     zygote: bool = False
     tables: bool = False
+    wall_ms: int = 0
+    cpu_ms: int = 0
+    stack_bytes: int = 0
+    file_size_bytes: int = 0
+    address_space_bytes: int = 0
 
 
 class StepLimits(Struct, frozen=True, rename="camel"):

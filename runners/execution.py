@@ -10,6 +10,7 @@ from typing import Protocol
 from msgspec import Struct
 
 from contracts.messages import (
+    MAX_LIMIT,
     STDIN_WINDOW_BYTES,
     CompletionEvent,
     Control,
@@ -27,7 +28,7 @@ from contracts.runtimes import Runtime, expand
 from contracts.settings import RunnerSettings
 from runners import agent_messages as agent
 from runners.link import AgentGone
-from runners.sandbox import BASE_ENV, Sandbox
+from runners.sandbox import BASE_ENV, FILE_SIZE_BYTES, STACK_HARD_BYTES, Sandbox
 
 Publish = Callable[[ExecutionEvent], Awaitable[None]]
 HARD_END_GRACE_S = 1.0
@@ -104,37 +105,68 @@ def stdin_full_message(window: int) -> str:
 
 class RunLimits(Struct, frozen=True):
     """The limits one run gets: what its job asked for, the runtime's defaults for the rest,
-    all clamped to the server's maxima (``resolve_limits``)."""
+    all clamped to the server's maxima (``resolve_limits``). A byte limit of 0 leaves the
+    sandbox's own."""
 
     wall_ms: int
     cpu_ms: int
     memory_mb: int
     output_bytes: int
     processes: int
+    cpu_extra_ms: int = 0
+    """CPU time the run step may use past ``cpu_ms`` before it is killed: its verdict is
+    ``time_limit`` all the same, but its real CPU time is measured (Judge0's
+    ``cpu_extra_time``)."""
+    stack_bytes: int = 0
+    file_size_bytes: int = 0
+    process_memory_bytes: int = 0
+    """RLIMIT_AS of each process of the run step (the sandbox's memory limit holds for all)."""
+    compile_wall_ms: int = 0
+    """The compile step's own wall limit, and its CPU limit and address space below."""
+    compile_cpu_ms: int = 0
+    compile_process_memory_bytes: int = 0
 
 
 def applied_limits(limits: RunLimits) -> JobLimits:
-    """``limits`` as a completion shows them (in a request's units)."""
-    return JobLimits(wall_ms=limits.wall_ms, cpu_ms=limits.cpu_ms, memory_mb=limits.memory_mb,
-                     output_kb=limits.output_bytes // 1024, processes=limits.processes)
+    """``limits`` as a completion shows them (in a request's units); a per-process or compile
+    limit only when it differs from the default."""
+    return JobLimits(
+        wall_ms=limits.wall_ms, cpu_ms=limits.cpu_ms, memory_mb=limits.memory_mb,
+        output_kb=limits.output_bytes // 1024, processes=limits.processes,
+        cpu_extra_ms=limits.cpu_extra_ms or None,
+        stack_kb=limits.stack_bytes // 1024 or None,
+        file_size_kb=limits.file_size_bytes // 1024 or None,
+        process_memory_kb=limits.process_memory_bytes // 1024 or None,
+        compile_wall_ms=limits.compile_wall_ms
+        if limits.compile_wall_ms != limits.wall_ms else None,
+        compile_cpu_ms=limits.compile_cpu_ms if limits.compile_cpu_ms != limits.cpu_ms else None,
+        compile_process_memory_kb=limits.compile_process_memory_bytes // 1024 or None,
+    )
 
 
 def resolve_limits(job: ProgramJob, runtime: Runtime, settings: RunnerSettings) -> RunLimits:
     """The request's limits, defaults from the runtime, all clamped to the server's maxima."""
-    asked = job.limits
+    asked = job.limits or JobLimits()
     base = runtime.limits
     default_wall = settings.max_wall_ms if job.interactive else base.wall_ms
-    wall = (asked.wall_ms if asked and asked.wall_ms else None) or default_wall
-    cpu = (asked.cpu_ms if asked and asked.cpu_ms else None) or max(base.cpu_ms, wall)
-    memory = (asked.memory_mb if asked and asked.memory_mb else None) or base.memory_mb
-    output_kb = (asked.output_kb if asked and asked.output_kb else None) or settings.output_cap_kb
-    processes = (asked.processes if asked and asked.processes else None) or base.processes
+    wall = min(asked.wall_ms or default_wall, settings.max_wall_ms)
+    cpu = min(asked.cpu_ms or max(base.cpu_ms, wall), settings.max_wall_ms)
+    memory = asked.memory_mb or base.memory_mb
+    output_kb = asked.output_kb or settings.output_cap_kb
+    processes = asked.processes or base.processes
     return RunLimits(
-        wall_ms=min(wall, settings.max_wall_ms),
-        cpu_ms=min(cpu, settings.max_wall_ms),
+        wall_ms=wall,
+        cpu_ms=cpu,
         memory_mb=min(memory, settings.max_memory_mb),
         output_bytes=min(output_kb, settings.output_cap_kb) * 1024,
         processes=min(processes, settings.max_processes),
+        cpu_extra_ms=max(0, min(asked.cpu_extra_ms or 0, settings.max_wall_ms - cpu)),
+        stack_bytes=min(asked.stack_kb or 0, STACK_HARD_BYTES // 1024) * 1024,
+        file_size_bytes=min(asked.file_size_kb or 0, FILE_SIZE_BYTES // 1024) * 1024,
+        process_memory_bytes=min(asked.process_memory_kb or 0, MAX_LIMIT) * 1024,
+        compile_wall_ms=min(asked.compile_wall_ms or wall, settings.max_wall_ms),
+        compile_cpu_ms=min(asked.compile_cpu_ms or cpu, settings.max_wall_ms),
+        compile_process_memory_bytes=min(asked.compile_process_memory_kb or 0, MAX_LIMIT) * 1024,
     )
 
 
@@ -144,9 +176,17 @@ def agent_command(job: ProgramJob, runtime: Runtime, limits: RunLimits,
     steps: list[agent.StepSpec] = []
     if runtime.compile:
         argv = expand(runtime.compile, job.main_file, [], sources) + job.compile_options
-        steps.append(agent.StepSpec("compile", argv, server=runtime.compile_server is not None))
-    steps.append(agent.StepSpec("run", expand(runtime.run, job.main_file, job.args, sources),
-                                zygote=runtime.fork_server is not None, tables=runtime.tables))
+        # The warm compile server is one process for every compile: no limits of its own.
+        server = runtime.compile_server is not None and not limits.compile_process_memory_bytes
+        steps.append(agent.StepSpec(
+            "compile", argv, server=server, wall_ms=limits.compile_wall_ms,
+            cpu_ms=limits.compile_cpu_ms,
+            address_space_bytes=limits.compile_process_memory_bytes))
+    steps.append(agent.StepSpec(
+        "run", expand(runtime.run, job.main_file, job.args, sources),
+        zygote=runtime.fork_server is not None, tables=runtime.tables, wall_ms=limits.wall_ms,
+        cpu_ms=limits.cpu_ms + limits.cpu_extra_ms, stack_bytes=limits.stack_bytes,
+        file_size_bytes=limits.file_size_bytes, address_space_bytes=limits.process_memory_bytes))
     return agent.Run(
         files=[agent.SourceFile(f.name, f.content) for f in job.files],
         steps=steps,
@@ -157,15 +197,23 @@ def agent_command(job: ProgramJob, runtime: Runtime, limits: RunLimits,
     )
 
 
-def verdict_of(done: agent.Done) -> Verdict:
-    """Map the agent's report of the last step to a verdict; the order of checks matters."""
+def wall_of_all_steps(runtime: Runtime, limits: RunLimits) -> int:
+    """The run's wall limit in ms, its compile step's added."""
+    return limits.wall_ms + (limits.compile_wall_ms if runtime.compile else 0)
+
+
+def verdict_of(done: agent.Done, cpu_limit_ms: int | None = None) -> Verdict:
+    """Map the agent's report of the last step to a verdict; the order of checks matters.
+    A step that used more CPU time than ``cpu_limit_ms`` (its limit) reached it, killed or not
+    (the kernel's CPU limit counts whole seconds, and a run may have extra time)."""
     if done.error and done.phase == "setup":
         return "internal_error"
     if done.stopped:
         return "cancelled"
     if done.output_exceeded:
         return "output_limit"
-    if done.timed_out or done.signal == "SIGXCPU":
+    over_cpu = cpu_limit_ms is not None and (done.cpu_ms or 0) > cpu_limit_ms
+    if done.timed_out or done.signal == "SIGXCPU" or over_cpu:
         return "time_limit"
     if done.oom:
         return "memory_limit"
@@ -179,8 +227,9 @@ def completion_of(done: agent.Done, job: ProgramJob, limits: RunLimits, queued_m
                   wall_ms: int) -> CompletionEvent:
     """The completion of a run the agent ended with ``done``; ``wall_ms`` is the runner's own
     measure, used when no step ran."""
+    cpu_limit = limits.compile_cpu_ms if done.phase == "compile" else limits.cpu_ms
     return completion_for(
-        job, verdict_of(done), done.error, queued_ms=queued_ms,
+        job, verdict_of(done, cpu_limit), done.error, queued_ms=queued_ms,
         wall_ms=wall_ms if done.wall_ms is None else done.wall_ms, exit_code=done.exit_code,
         signal=done.signal, cpu_ms=done.cpu_ms, memory_kb=done.memory_kb,
         truncated=done.output_exceeded, limits=applied_limits(limits),
@@ -206,9 +255,8 @@ async def execute(
     control = control or RunControl(sandbox.link)
     started = time.monotonic()
     # The agent enforces the wall limit itself; the runner's watch catches an agent that
-    # does not (starved, hung, gone): each step of the run has the wall limit.
-    steps = 2 if runtime.compile else 1
-    control.wall_end = started + steps * limits.wall_ms / 1000
+    # does not (starved, hung, gone): each step of the run has its wall limit.
+    control.wall_end = started + wall_of_all_steps(runtime, limits) / 1000
     command = agent_command(job, runtime, limits, extra_env)
     await sandbox.link.send(command, timeout=control.hard_end() - started)
     await publish(status_for(job, "running"))

@@ -47,6 +47,8 @@ MAX_LIFETIME_S = 3600
 """A sandbox older than this is removed by the janitor whatever the runner thinks of it."""
 WORKSPACE_MB = 64
 FILE_SIZE_BYTES = 64 * 1024 * 1024
+STACK_HARD_BYTES = 64 * 1024 * 1024
+"""The sandbox's hard stack limit (its soft one is 8 MiB): no step may set its own higher."""
 KERNEL_PROCESSES = 128
 """A Jupyter kernel runs a dozen threads before the first cell."""
 PLATFORM_CAPABILITIES = ["SETUID", "SETGID", "KILL"]
@@ -203,7 +205,7 @@ def _hardened(runtime: Runtime, settings: RunnerSettings, instance: str) -> dict
                 Ulimit(name="core", soft=0, hard=0),
                 Ulimit(name="nofile", soft=256, hard=256),
                 Ulimit(name="fsize", soft=FILE_SIZE_BYTES, hard=FILE_SIZE_BYTES),
-                Ulimit(name="stack", soft=8 * 1024 * 1024, hard=64 * 1024 * 1024),
+                Ulimit(name="stack", soft=8 * 1024 * 1024, hard=STACK_HARD_BYTES),
             ],
             # No docker-init: the agent is PID 1, so that no other process (which user code
             # could ptrace) holds the stdout the runner reads events from.

@@ -18,7 +18,9 @@ Commands:  {"op":"run", "files":[...], "steps":[{"phase","argv","zygote"?}], "en
             "closeStdin":bool, "limits":{"wallMs","cpuMs","outputBytes"}}
            {"op":"prepare","zygote":{"argv","env"}?,"compileServer":{"argv","env"}?}
              (a warm interpreter for run steps, a warm compiler for compile steps)
-           (each step: {"phase":"compile|run","argv":[...],"server"?,"zygote"?,"tables"?})
+           (each step: {"phase":"compile|run","argv":[...],"server"?,"zygote"?,"tables"?,
+             "wallMs"?,"cpuMs"? (the step's own, else the run's), "stackBytes"?,
+             "fileSizeBytes"?,"addressSpaceBytes"? (setrlimit in the step's process))})
            {"op":"stdin","data":"..."}  {"op":"eof"}  {"op":"stop"}  {"op":"reset"}  {"op":"ping"}
            {"op":"kernel","argv":[...],"env":{}}  (a notebook: start kernel_bridge.py)
            {"op":"restart_kernel","id":"<running execution>"|null}  (reset the sandbox, start
@@ -70,7 +72,7 @@ from agent_housekeeping import (
 from agent_kernels import KernelProcess
 from agent_protocol import DRAIN_SECONDS, READ_BYTES, Message, emit, signal_name
 from agent_stats import oom_kills
-from agent_step import Step
+from agent_step import Step, step_wall_and_cpu
 from agent_users import as_sandbox_user
 from agent_zygote_client import Zygote
 
@@ -360,7 +362,8 @@ class Agent:
             last = index == len(steps) - 1
             result = None
             if spec.get("server") and self.compile_server is not None:
-                result = self.compile_server.compile(spec["argv"], limits, budget)
+                wall_ms, _ = step_wall_and_cpu(spec, limits)
+                result = self.compile_server.compile(spec["argv"], wall_ms, budget)
             if self.compile_server is not None:
                 self.compile_server.stop()  # never alongside the program
             if result is None:

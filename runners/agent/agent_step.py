@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from agent_budget import OutputBudget
 from agent_protocol import FLUSH_BYTES, FLUSH_SECONDS, Message, emit
-from agent_users import as_user
+from agent_users import Rlimit, as_user, step_rlimits
 from agent_zygote_client import Zygote
 
 
@@ -38,7 +38,7 @@ class Pipes:
         return self.child + ([self.child_tables] if self.child_tables is not None else [])
 
 
-def start_process(spec: Message, env: dict[str, str], pipes: Pipes, cpu_s: int,
+def start_process(spec: Message, env: dict[str, str], pipes: Pipes, rlimits: list[Rlimit],
                   zygote: Zygote | None) -> tuple[int, subprocess.Popen[bytes] | None]:
     """Fork the step's process, from the zygote when it asks for one and the zygote can
     (same environment, still alive), else by exec; its pid, and the Popen when exec'd."""
@@ -46,7 +46,7 @@ def start_process(spec: Message, env: dict[str, str], pipes: Pipes, cpu_s: int,
         env = {**env, "CODERUNNER_TABLES_FD": str(pipes.child_tables)}
     if zygote is not None and spec.get("zygote") and zygote.usable(env):
         try:
-            pid = zygote.spawn(spec["argv"], env, pipes.child, cpu_s)
+            pid = zygote.spawn(spec["argv"], env, pipes.child, rlimits)
             if pid:
                 return pid, None
         except (OSError, ValueError):
@@ -55,9 +55,17 @@ def start_process(spec: Message, env: dict[str, str], pipes: Pipes, cpu_s: int,
     proc = subprocess.Popen(
         spec["argv"], env=env, stdin=pipes.child[0], stdout=pipes.child[1],
         stderr=pipes.child[2], start_new_session=True, close_fds=True, pass_fds=pass_fds,
-        preexec_fn=as_user(cpu_s),
+        preexec_fn=as_user(rlimits),
     )
     return proc.pid, proc
+
+
+def step_wall_and_cpu(spec: Message, limits: Message) -> tuple[int, int]:
+    """A step's wall and CPU limits in ms: its own (``wallMs``, ``cpuMs`` in its spec), else the
+    run's."""
+    wall_ms = int(spec.get("wallMs") or limits.get("wallMs", 10_000))
+    cpu_ms = int(spec.get("cpuMs") or limits.get("cpuMs", 10_000))
+    return wall_ms, cpu_ms
 
 
 class Step:
@@ -100,10 +108,11 @@ class Step:
         """Start the step's process (``spec``: argv, and whether to use the zygote and a tables
         pipe) with its pipes; OSError when it cannot be started (no pipe is left open then)."""
         pipes = Pipes(bool(spec.get("tables")))
-        cpu_s = max(1, -(-limits.get("cpuMs", 10_000) // 1000))
+        wall_ms, cpu_ms = step_wall_and_cpu(spec, limits)
+        rlimits = step_rlimits(spec, max(1, -(-cpu_ms // 1000)))
         started = time.monotonic()
         try:
-            pid, proc = start_process(spec, env, pipes, cpu_s, zygote)
+            pid, proc = start_process(spec, env, pipes, rlimits, zygote)
         except BaseException:
             for fd in pipes.ours():
                 os.close(fd)
@@ -113,7 +122,7 @@ class Step:
                 os.close(fd)
         for fd in pipes.ours():
             os.set_blocking(fd, False)
-        return cls(pid, proc, pipes, started, limits.get("wallMs", 10_000), budget, kill_all)
+        return cls(pid, proc, pipes, started, wall_ms, budget, kill_all)
 
     def parent_fds(self) -> list[int]:
         return self.pipes.ours()

@@ -7,8 +7,8 @@ otherwise, ``no-new-privileges``, the default seccomp profile). Everything that 
 after ``setgroups([])``, ``setresgid`` and ``setresuid`` to ``SANDBOX_UID``: all three ids
 change, so the kernel clears every capability, and the process can neither signal, ptrace,
 ``prlimit``, renice nor reschedule a platform process (each needs the same uid, or a capability
-it lacks). Per-process limits (CPU seconds, niceness) are set by the child itself before it
-execs, never on another uid from outside.
+it lacks). Per-process limits (CPU seconds; a step's stack, file size and address space;
+niceness) are set by the child itself before it execs, never on another uid from outside.
 """
 
 from __future__ import annotations
@@ -42,12 +42,39 @@ def as_sandbox_user() -> Iterator[None]:
         os.setresgid(-1, 0, -1)
 
 
-def become_sandbox_user(cpu_seconds: int | None = None) -> None:
+Rlimit = tuple[int, int, int]
+"""A kernel limit a step's process sets on itself: the ``resource.RLIMIT_*`` number, soft, hard."""
+STEP_RLIMITS = {"stackBytes": resource.RLIMIT_STACK, "fileSizeBytes": resource.RLIMIT_FSIZE,
+                "addressSpaceBytes": resource.RLIMIT_AS}
+"""A step's optional per-process limits (its spec's keys); 0 or absent: the sandbox's own."""
+
+
+def step_rlimits(spec: dict[str, object], cpu_seconds: int) -> list[Rlimit]:
+    """The limits a step's process sets on itself: CPU seconds (SIGXCPU at ``cpu_seconds``, a
+    second later SIGKILL), and the spec's stack, file size and address space, each in bytes."""
+    found = [(resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1)]
+    for key, which in STEP_RLIMITS.items():
+        value = spec.get(key)
+        if isinstance(value, int) and value > 0:
+            found.append((which, value, value))
+    return found
+
+
+def set_rlimits(limits: list[Rlimit]) -> None:
+    """Lower the calling process's limits; never above the sandbox's hard limit (the container
+    sets it, and without CAP_SYS_RESOURCE a raise would fail the start)."""
+    for which, soft, hard in limits:
+        ceiling = resource.getrlimit(which)[1]
+        if ceiling != resource.RLIM_INFINITY:
+            soft, hard = min(soft, ceiling), min(hard, ceiling)
+        resource.setrlimit(which, (soft, hard))
+
+
+def become_sandbox_user(limits: list[Rlimit] | None = None) -> None:
     """In a freshly forked child, before it runs anything of the user's: its own limits and
     niceness first, then every id to the sandbox user (which clears all capabilities), then
     into the workspace."""
-    if cpu_seconds is not None:
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+    set_rlimits(limits or [])
     os.setpriority(os.PRIO_PROCESS, 0, USER_NICE)
     os.setgroups([])
     os.setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID)
@@ -55,6 +82,6 @@ def become_sandbox_user(cpu_seconds: int | None = None) -> None:
     os.chdir(WORKSPACE)  # only the sandbox user may enter it (mode 0700)
 
 
-def as_user(cpu_seconds: int | None = None) -> Callable[[], None]:
+def as_user(limits: list[Rlimit] | None = None) -> Callable[[], None]:
     """The ``preexec_fn`` for ``subprocess.Popen`` that starts a process as the sandbox user."""
-    return lambda: become_sandbox_user(cpu_seconds)
+    return lambda: become_sandbox_user(limits)

@@ -9,7 +9,7 @@ import signal
 import socket
 
 from agent_protocol import WORKSPACE, ZYGOTE_WAIT_S
-from agent_users import SANDBOX_GID, SANDBOX_UID
+from agent_users import SANDBOX_GID, SANDBOX_UID, Rlimit
 
 
 class Zygote:
@@ -52,9 +52,9 @@ class Zygote:
         return self.ready
 
     def spawn(self, argv: list[str], env: dict[str, str], fds: list[int],
-              cpu_seconds: int) -> int:
+              rlimits: list[Rlimit]) -> int:
         assert self.sock is not None
-        request = json.dumps({"argv": argv, "env": env, "cwd": WORKSPACE, "cpuSeconds": cpu_seconds,
+        request = json.dumps({"argv": argv, "env": env, "cwd": WORKSPACE, "rlimits": rlimits,
                               "uid": SANDBOX_UID, "gid": SANDBOX_GID}).encode()
         self.sock.settimeout(ZYGOTE_WAIT_S)
         rights = array.array("i", fds).tobytes()

@@ -11,8 +11,9 @@ like any other step. The program runs
 from a fresh ``__main__`` module, with ``sys.argv``, ``sys.path[0]``, the working directory and
 the environment of a real ``python3 main.py``, and exits through the normal interpreter
 shutdown (atexit handlers, flushing, exit code). Before any of the program's code runs, the
-child sets its CPU limit and niceness and drops every id to the sandbox user (so it holds no
-capability), as the agent does for the programs it starts itself (agent_users.py).
+child sets its limits (CPU; the run's stack, file size, address space) and niceness and
+drops every id to the sandbox user (so it holds no capability), as the agent does for the
+programs it starts itself (agent_users.py).
 """
 
 from __future__ import annotations
@@ -148,9 +149,13 @@ def become_program(request: dict[str, Any], fds: list[int]) -> None:
 
 
 def become_user(request: dict[str, Any]) -> None:
-    """The program's own limits and niceness, then every id to the sandbox user's."""
-    cpu = request["cpuSeconds"]
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    """The program's own limits (``rlimits``: [which, soft, hard], as agent_users.set_rlimits:
+    never above the sandbox's hard limit) and niceness, then every id to the sandbox user's."""
+    for which, soft, hard in request["rlimits"]:
+        ceiling = resource.getrlimit(which)[1]
+        if ceiling != resource.RLIM_INFINITY:
+            soft, hard = min(soft, ceiling), min(hard, ceiling)
+        resource.setrlimit(which, (soft, hard))
     os.setpriority(os.PRIO_PROCESS, 0, USER_NICE)
     os.setgroups([])
     os.setresgid(request["gid"], request["gid"], request["gid"])

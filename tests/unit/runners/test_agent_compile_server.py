@@ -46,7 +46,7 @@ def server(script: str) -> Any:
 def test_a_crashed_compile_server_reports_its_signal_not_a_timeout(
         capfd: pytest.CaptureFixture[str]) -> None:
     crash = "import os, signal, sys\nsys.stdin.readline()\nos.kill(os.getpid(), signal.SIGSEGV)"
-    result = server(crash).compile(["javac", "Main.java"], {"wallMs": 10_000}, budget())
+    result = server(crash).compile(["javac", "Main.java"], 10_000, budget())
     assert (result["timedOut"], result["signal"], result["exitCode"]) == (False, "SIGSEGV", None)
     assert reported(result).signal == "SIGSEGV"
     assert "compile server ended unexpectedly (SIGSEGV)" in capfd.readouterr().out
@@ -54,14 +54,14 @@ def test_a_crashed_compile_server_reports_its_signal_not_a_timeout(
 
 def test_a_compile_server_that_exits_reports_its_exit_code() -> None:
     result = server("import sys\nsys.stdin.readline()\nsys.exit(3)").compile(
-        ["javac", "Main.java"], {"wallMs": 10_000}, budget())
+        ["javac", "Main.java"], 10_000, budget())
     assert (result["timedOut"], result["signal"], result["exitCode"]) == (False, None, 3)
     assert reported(result).exit_code == 3
 
 
 def test_only_a_compile_server_still_working_at_the_wall_limit_timed_out() -> None:
     result = server("import sys, time\nsys.stdin.readline()\ntime.sleep(60)").compile(
-        ["javac", "Main.java"], {"wallMs": 300}, budget())
+        ["javac", "Main.java"], 300, budget())
     assert (result["timedOut"], result["signal"]) == (True, "SIGKILL")
     assert reported(result).timed_out
 
@@ -71,7 +71,7 @@ def test_diagnostics_past_the_output_budget_are_cut_and_reported(
     answer = "import sys\nsys.stdin.readline()\nsys.stdout.write('EXIT 1 1500\\n' + 'x' * 1500)\n"
     left = budget()
     compile_server = server(answer + "sys.stdout.flush()\nsys.stdin.readline()")
-    result = compile_server.compile(["javac", "Main.java"], {"wallMs": 10_000}, left)
+    result = compile_server.compile(["javac", "Main.java"], 10_000, left)
     compile_server.stop()
     assert (result["exitCode"], result["outputExceeded"], left.left) == (1, True, 0)
     assert reported(result).output_exceeded

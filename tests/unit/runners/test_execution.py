@@ -55,6 +55,34 @@ def test_agent_reports_map_to_verdicts(report: Done, verdict: str) -> None:
     assert verdict_of(report) == verdict
 
 
+def test_cpu_time_past_the_limit_is_a_time_limit_even_when_the_program_ended() -> None:
+    assert verdict_of(done(cpu_ms=1300), cpu_limit_ms=1000) == "time_limit"
+    assert verdict_of(done(cpu_ms=1000), cpu_limit_ms=1000) == "ok"
+    assert verdict_of(done(exit_code=3, cpu_ms=1300), cpu_limit_ms=1000) == "time_limit"
+    limits = resolve_limits(job(limits=Limits(cpu_ms=1000, compile_cpu_ms=5000)), C, SETTINGS)
+    compiled = done(phase="compile", exit_code=1, cpu_ms=1300)
+    assert completion_of(compiled, job(), limits, queued_ms=0, wall_ms=0).verdict == (
+        "compile_error")  # the compile step has its own CPU limit
+
+
+def test_each_step_gets_its_own_limits_and_the_run_its_kernel_limits() -> None:
+    asked = Limits(wall_ms=2000, cpu_ms=1500, cpu_extra_ms=500, stack_kb=10**6,
+                   file_size_kb=1024, process_memory_kb=65536, compile_wall_ms=9000,
+                   compile_process_memory_kb=262144)
+    limits = resolve_limits(job(limits=asked), C, SETTINGS)
+    compile_step, run_step = agent_command(job(language="c", main_file="prog.c"), C,
+                                           limits).steps
+    assert (compile_step.wall_ms, compile_step.cpu_ms) == (9000, 1500)
+    assert compile_step.address_space_bytes == 262144 * 1024
+    assert (compile_step.stack_bytes, compile_step.file_size_bytes) == (0, 0)
+    assert (run_step.wall_ms, run_step.cpu_ms) == (2000, 2000)  # the extra time to the kill
+    assert run_step.stack_bytes == 64 * 1024 * 1024  # the sandbox's hard limit at most
+    assert (run_step.file_size_bytes, run_step.address_space_bytes) == (1024 * 1024,
+                                                                      65536 * 1024)
+    plain = agent_command(job(), PYTHON, resolve_limits(job(), PYTHON, SETTINGS)).steps[0]
+    assert (plain.stack_bytes, plain.file_size_bytes, plain.address_space_bytes) == (0, 0, 0)
+
+
 def test_completion_carries_measurements_and_the_signal_name() -> None:
     report = done(exit_code=None, signal="SIGSEGV", wall_ms=7, cpu_ms=5, memory_kb=900)
     limits = resolve_limits(job(), PYTHON, SETTINGS)
