@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 MAXIMUM_MESSAGES_EXCEEDED = 10077
 """JetStream's error code for a publish refused by a full stream (discard new)."""
 FETCH_TIMEOUT_S = 5.0
+GIVE_BACK_S = 2.0
 """A long poll: answered at once when a job arrives; short enough that a pull request lost in
 a NATS reconnect stalls the queue for seconds, not minutes."""
 
@@ -324,6 +325,20 @@ class DispatcherBus:
             encode(completion),
             headers={"Nats-Msg-Id": completion.execution_id},
         )
+
+    async def stop_fetching(self) -> None:
+        """End this dispatcher's pulls on the queue: a job given back is not handed to a pull
+        of this dispatcher still waiting at the server."""
+        for pull in self._pulls.values():
+            with contextlib.suppress(nats.errors.Error):
+                await pull.unsubscribe()
+        await self._nc.flush(timeout=round(GIVE_BACK_S))
+
+    async def give_back(self, msg: Msg) -> None:
+        """Negative-ack a held job and wait until JetStream has taken it back (a ``-NAK`` sent
+        as a request is answered once done; ``msg.nak()`` is fire and forget)."""
+        if msg.reply:
+            await self._nc.request(msg.reply, b"-NAK", timeout=GIVE_BACK_S)
 
     async def slot_holder(self, execution_id: str) -> str | None:
         """The runner token a job's slot names (the runner it was given to), or None."""

@@ -76,6 +76,7 @@ class Dispatcher:
         self._looking_up: set[str] = set()
         self._orphaned: dict[str, float] = {}
         self._draining: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
 
     async def serve(self) -> None:
         await self.bus.on_completion(self._completed)
@@ -89,10 +90,12 @@ class Dispatcher:
         await asyncio.gather(*loops)
 
     async def _fetch(self, priority: int) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self._fetch_once(priority)
             except Exception as exc:  # NATS reconnecting, say: the jobs wait in the stream
+                if self._stopping:
+                    return
                 log.warning("fetching priority %d failed: %s; retrying", priority, exc)
                 await asyncio.sleep(RETRY_S)
 
@@ -118,6 +121,17 @@ class Dispatcher:
             elif held.affinity is not None and held.affinity.key not in self.placements:
                 await self._look_up(held.affinity.key)
             await self._release_ready()  # at once, when a slot is free
+
+    async def give_back(self) -> int:
+        """Hand every job this dispatcher holds (fetched, not released) back to the queue at
+        once, when it stops: another dispatcher takes them now, not after the ack wait."""
+        self._stopping = True
+        await self.bus.stop_fetching()
+        held = self.queue.waiting()
+        for waiting in held:
+            with contextlib.suppress(Exception):  # NATS gone: the ack wait brings it back
+                await self.bus.give_back(waiting.handle.msg)
+        return len(held)
 
     async def _undecodable(self, msg: Msg, problem: Exception) -> None:
         """End a job this version cannot read with a completion that says so (never silence)."""

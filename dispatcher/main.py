@@ -41,7 +41,8 @@ async def serve(settings: DispatcherSettings) -> None:
         "dispatcher up: cap %d, capacity %d, timeout %d s",
         settings.max_concurrent, settings.queue_capacity, settings.queue_timeout_s,
     )
-    serving = asyncio.create_task(Dispatcher(settings, bus).serve())
+    dispatcher = Dispatcher(settings, bus)
+    serving = asyncio.create_task(dispatcher.serve())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, serving.cancel)
@@ -49,6 +50,7 @@ async def serve(settings: DispatcherSettings) -> None:
         await serving
     except asyncio.CancelledError:
         pass
+    log.info("stopping: gave %d held jobs back to the queue", await dispatcher.give_back())
     await bus.close()
 
 
