@@ -65,7 +65,7 @@ def tables(metrics: AdminMetrics) -> Group:
                f"{metrics.active} running; session networks: {metrics.sessions}; "
                f"notebook kernels: {metrics.kernels}; "
                f"sandboxes taken away: {metrics.taken_away}; "
-               f"reuse rate {metrics.reuse_rate:.0%}")
+               f"reuse rate {metrics.reuse_rate:.0%}; package layers: {layers_line(metrics)}")
     return Group(queue, runners, summary)
 
 
@@ -98,3 +98,11 @@ def show(nats_url: str, as_json: bool, watch: bool) -> int:
                 time.sleep(WATCH_EVERY_S)
         except KeyboardInterrupt:
             return 0
+
+
+def layers_line(metrics: AdminMetrics) -> str:
+    """The package layers of the fullest engine (runners sharing one report the same)."""
+    fullest = max(metrics.runners, key=lambda r: r.package_bytes, default=None)
+    if fullest is None:
+        return "0"
+    return f"{fullest.package_layers} ({fullest.package_bytes / 2**20:.1f} MiB)"

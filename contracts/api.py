@@ -220,6 +220,10 @@ class RunnerView(Struct, frozen=True, rename="camel"):
     taken_away: int = 0
     """Sandboxes this runner froze and removed since it started: their agent did not end a run
     (or its reset) in time (docs/reliability.md, the hard end)."""
+    package_layers: int = 0
+    package_bytes: int = 0
+    """Package layers on this runner's Docker engine and their files' size (docs/packages.md):
+    runners sharing an engine report the same layers."""
 
 
 class AdminMetrics(Struct, frozen=True, rename="camel"):

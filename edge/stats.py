@@ -41,7 +41,8 @@ def admin_metrics(runners: list[RunnerInfo], queue: QueueStatsView | None) -> Ad
         RunnerView(
             runner_id=r.runner_id, active=r.active, capacity=r.capacity, kept=r.kept,
             jobs=r.jobs, reused=r.reused, sessions=r.sessions, last_heartbeat=r.at,
-            kernels=r.kernels, taken_away=r.taken_away,
+            kernels=r.kernels, taken_away=r.taken_away, package_layers=r.package_layers,
+            package_bytes=r.package_bytes,
             pools={lang: PoolView(p.warm, p.target, p.created, p.create_ms_p50)
                    for lang, p in r.pools.items()},
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 import msgspec
 from msgspec import Struct
 
-from contracts.messages import OutputEvent, ProgramJob
+from contracts.messages import Isolation, OutputEvent, ProgramJob
 from contracts.packages import LAYER_MOUNT, PackageSettings
 from contracts.runtimes import Runtime
 from runners import agent_messages as agent
@@ -64,7 +64,8 @@ class Packages:
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def layer_for(self, job: ProgramJob, request: PackageRequest, runtime: Runtime,
-                        publish: Publish) -> Layer:
+                        isolation: Isolation, publish: Publish) -> Layer:
+        """The layer of ``request``; an install runs under ``isolation`` (the job's)."""
         env = LAYER_ENV[request.kind]
         known = self.known.get(request.key)
         if known is not None and await self.layers.exists(known):
@@ -79,7 +80,7 @@ class Packages:
         volume = volume_name(key)
         async with self._locks.setdefault(key, asyncio.Lock()):
             if not await self.layers.exists(volume):
-                raw = await self._install(job, fetched, runtime, publish)
+                raw = await self._install(job, fetched, runtime, isolation, publish)
                 try:
                     layer, size = clean_layer(raw, self.settings.max_layer_mb * 2**20)
                 except LayerRefused as exc:
@@ -92,8 +93,9 @@ class Packages:
         return Layer(volume, env)
 
     async def _install(self, job: ProgramJob, fetched: Fetched, runtime: Runtime,
-                       publish: Publish) -> bytes:
-        sandbox = await self.sandboxes.create(install_runtime(runtime, self.settings))
+                       isolation: Isolation, publish: Publish) -> bytes:
+        sandbox = await self.sandboxes.create(install_runtime(runtime, self.settings),
+                                              isolation=isolation)
         try:
             return await self._install_in(sandbox, job, fetched, publish)
         except AgentGone as exc:

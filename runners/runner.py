@@ -293,7 +293,8 @@ class Runner:
             return None
         if self.packages is None:
             raise PackagesFailed("this runner does not install packages")
-        return await self.packages.layer_for(job, request, runtime, publish)
+        return await self.packages.layer_for(job, request, runtime, self.isolation_for(job),
+                                             publish)
 
     async def _run_in(self, sandbox: Sandbox, job: ProgramJob, runtime: Runtime, publish: Publish,
                       queued_ms: int, env: dict[str, str]) -> CompletionEvent:

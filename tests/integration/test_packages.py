@@ -6,10 +6,12 @@ different versions each get theirs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ import httpx
 import pytest
 
 from contracts import labels
+from contracts.subjects import RUNNER_HEARTBEAT_S
 from tests.conftest import Running, running_platform
 from tests.integration.packages_index import Index, serving
 
@@ -65,6 +68,7 @@ def packaged(index: Index, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "PIP_INDEX_URL": f"{index.url}/simple/", "PIP_NO_CACHE_DIR": "1",
         "NPM_CONFIG_REGISTRY": f"{index.url}/", "NPM_CONFIG_CACHE": str(home / "npm"),
         "API_KEYS": ",".join(f"{name}:{secret}" for name, secret in KEYS.items()),
+        "ADMIN_KEYS": "ann",
     }
     platform_id = ""
     try:
@@ -205,3 +209,17 @@ async def test_the_janitor_removes_unused_layers_and_the_next_run_builds_its_own
     again = await run(api, "python", files, owner="ben")
     assert (again["verdict"], again["stdout"]) == ("ok", f"2.0 {TOKEN}\n"), again
     assert "Installed tinypkg-2.0-py3-none-any.whl" in again["stderr"]
+
+
+async def test_the_runner_reports_its_layers_count_and_size(api: httpx.AsyncClient) -> None:
+    await run(api, "python", {"main.py": IMPORT_TINYPKG, "requirements.txt": "tinypkg==1.0\n"})
+    deadline = time.monotonic() + 5 * RUNNER_HEARTBEAT_S
+    while time.monotonic() < deadline:  # the next heartbeat carries them
+        metrics = (await api.get("/api/admin/metrics", headers={
+            "Authorization": f"Bearer {KEYS['ann']}"})).json()
+        runner = metrics["runners"][0]
+        if runner["packageLayers"]:
+            break
+        await asyncio.sleep(0.2)
+    assert runner["packageLayers"] >= 1
+    assert runner["packageBytes"] > 0
