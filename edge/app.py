@@ -26,6 +26,7 @@ from contracts.messages import CompletionEvent
 from contracts.runtimes import Catalog
 from contracts.settings import EdgeSettings
 from edge.api import Api, ApiProblem, json_response, problem_response
+from edge.api_errors import house_style
 from edge.auth import KeyRing
 from edge.bus import EdgeBus
 from edge.cross_origin import (
@@ -284,7 +285,10 @@ async def submit_problem(request: Request, exc: Exception) -> Response:
 async def http_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return json_response(ErrorBody(ApiError(code, str(exc.detail))), exc.status_code,
+    message = {404: f"there is nothing at {request.url.path}",
+               405: f"{request.method} is not allowed here; the Allow header lists what is"
+               }.get(exc.status_code, str(exc.detail))
+    return json_response(ErrorBody(ApiError(code, house_style(message))), exc.status_code,
                          dict(exc.headers or {}))
 
 

@@ -14,6 +14,7 @@ from contracts.api import (
     BatchRequest,
     CellRequest,
     ErrorBody,
+    ExecutionList,
     ExecutionRequest,
     ExecutionResult,
     NotebookInfo,
@@ -22,8 +23,9 @@ from contracts.api import (
     RuntimeInfo,
 )
 
-TYPES = (ExecutionRequest, BatchRequest, Accepted, BatchAccepted, ExecutionResult, ErrorBody,
-         RuntimeInfo, QueueStatsView, AdminMetrics, NotebookRequest, NotebookInfo, CellRequest)
+TYPES = (ExecutionRequest, BatchRequest, Accepted, BatchAccepted, ExecutionResult, ExecutionList,
+         ErrorBody, RuntimeInfo, QueueStatsView, AdminMetrics, NotebookRequest, NotebookInfo,
+         CellRequest)
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -54,6 +56,17 @@ ID = {"name": "id", "in": "path", "required": True,
 NOTEBOOK = {"name": "id", "in": "path", "required": True, "description": "The notebook's id.",
             "schema": {"type": "string", "minLength": 1, "maxLength": 64,
                        "pattern": "^[A-Za-z0-9_-]+$"}}
+LIST = [
+    {"name": "limit", "in": "query", "required": False,
+     "description": "Executions per page (default 20).",
+     "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+    {"name": "cursor", "in": "query", "required": False,
+     "description": "The nextCursor of the page before.", "schema": {"type": "string"}},
+    {"name": "status", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": ["queued", "running", "completed"]}},
+    {"name": "language", "in": "query", "required": False,
+     "description": "A runtime name or alias.", "schema": {"type": "string"}},
+]
 IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
                "description": "The same key and body within a day return the first execution.",
                "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
@@ -61,7 +74,13 @@ IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
 
 def _paths() -> dict[str, Any]:
     return {
-        "/api/v1/executions": {"post": {
+        "/api/v1/executions": {"get": {
+            "summary": "The key's own executions, newest first, without their output",
+            "operationId": "listExecutions",
+            "parameters": LIST,
+            "responses": {"200": _json("ExecutionList", "A page"),
+                          **_errors(400, 401, 429, 503)},
+        }, "post": {
             "summary": "Run a program",
             "operationId": "createExecution",
             "parameters": [WAIT, TIMEOUT, IDEMPOTENCY],

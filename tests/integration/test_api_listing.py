@@ -120,3 +120,15 @@ async def test_a_list_query_it_does_not_take_is_a_400(api: httpx.AsyncClient) ->
         "code": "invalid_request",
         "message": "unknown query parameter 'page'; this list takes limit, cursor, status, "
                    "language"}
+
+
+async def test_unknown_paths_and_methods_answer_in_the_same_style(api: httpx.AsyncClient) -> None:
+    missing = await api.get("/api/v1/nothing")
+    assert missing.json()["error"] == {"code": "not_found",
+                                       "message": "there is nothing at /api/v1/nothing"}
+    wrong = await api.put("/api/v1/executions")
+    assert wrong.status_code == 405
+    assert wrong.json()["error"] == {
+        "code": "method_not_allowed",
+        "message": "PUT is not allowed here; the Allow header lists what is"}
+    assert set(wrong.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
