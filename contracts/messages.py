@@ -48,6 +48,7 @@ from contracts.program import (
     file_name_problem,
     program_problem,
 )
+from contracts.session_control import SessionControlFrame, SessionStateEvent
 
 __all__ = [  # what other modules import from here that lives in contracts/program.py
     "MAX_ARGS",
@@ -200,7 +201,7 @@ class NotebookClose(_Wire, frozen=True, tag="notebook_close", tag_field="type"):
 
 ClientFrame = (
     ExecuteCode | StdinInput | StopExecution | AttachExecution | NotebookOpen | NotebookExecute
-    | NotebookInterrupt | NotebookRestart | NotebookClose
+    | NotebookInterrupt | NotebookRestart | NotebookClose | SessionControlFrame
 )
 
 
@@ -302,7 +303,7 @@ class SessionEvent(_Event, frozen=True, tag="session"):
 
 ServerEvent = (
     StatusEvent | OutputEvent | TableEvent | CompletionEvent | ErrorEvent | SessionEvent
-    | NotebookOutputEvent | NotebookEvent
+    | NotebookOutputEvent | NotebookEvent | SessionStateEvent
 )
 ExecutionEvent = (
     StatusEvent | OutputEvent | TableEvent | NotebookOutputEvent | CompletionEvent

@@ -413,3 +413,10 @@ def workspace_revision_key(digest: str, workspace_id: str, revision: int) -> str
 def workspace_heads(digest: str) -> str:
     """Every head key of one owner (a KV key filter: its workspaces)."""
     return f"{digest}.*"
+
+
+SESSION_CONTROL = "session.control"
+"""Request-reply (core NATS): an edge asks every runner about one owner's session
+(``contracts.session_control.SessionCommand``: its resources, or a reset); every runner answers
+(``SessionResources``: what it holds, or removed), and the edge gathers the answers for a
+moment, as for ``stats.queue``."""

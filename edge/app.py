@@ -44,6 +44,8 @@ from edge.nats_connection import SubmitError
 from edge.notebook_api import NotebookApi
 from edge.openapi import openapi_document
 from edge.piston import Piston
+from edge.session_control import SessionControl
+from edge.session_control_api import SessionControlApi
 from edge.sessions import SessionTokens
 from edge.stats import admin_metrics
 from edge.webhooks import Attempt, Callback, WebhookDeliverer
@@ -107,6 +109,7 @@ class Edge:
         self.tokens = SessionTokens(settings.session_secret)
         self.workspaces = self.api.workspaces
         self.share_links = ShareLinks(settings.session_secret)
+        self.session_control = SessionControl(bus, self.api.stop)
         self._recent: deque[str] = deque(maxlen=1000)
         self.handovers = Handovers()
         self.runs = OpenRuns(settings.session_max_unfinished, settings.address_max_unfinished)
@@ -207,7 +210,8 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
         try:
             await Connection(ws, edge.bus, catalog, session_id, token, edge.tokens, resumed,
                              edge.handovers, edge.runs,
-                             ws.client.host if ws.client else "").serve()
+                             ws.client.host if ws.client else "",
+                             edge.session_control).serve()
         finally:
             edge.metrics.sockets.dec()
 
@@ -232,7 +236,9 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
     api = Mount("/api", routes=[Route("/v1/openapi.json", openapi), *edge.api.routes(),
                                     *NotebookApi(edge.api).routes(), *edge.piston.routes(),
                                     *WorkspaceApi(edge.api, edge.workspaces,
-                                                  edge.share_links).routes()])
+                                                  edge.share_links).routes(),
+                                    *SessionControlApi(edge.api,
+                                                       edge.session_control).routes()])
     routes: list[Route | WebSocketRoute | Mount] = [
         WebSocketRoute("/ws", websocket),
         Route("/healthz", health),

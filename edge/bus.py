@@ -13,6 +13,7 @@ from edge.nats_connection import NatsConnection
 from edge.notebook_records import NotebookRecords
 from edge.runner_commands import RunnerCommands
 from edge.runner_heartbeats import RunnerHeartbeats
+from edge.session_commands import SessionCommands
 from edge.webhook_queue import WebhookQueue
 from edge.workspace_store import WorkspaceStore
 
@@ -34,6 +35,7 @@ class EdgeBus:
         self.limits = LimitsBucket(self.connection)
         self.webhooks = WebhookQueue(self.connection)
         self.workspaces = WorkspaceStore(self.connection)
+        self.sessions = SessionCommands(self.connection)
 
     async def connect(self, once: bool = False) -> None:
         """Connect, retrying for ever (a service) or failing at once (``once``: a CLI)."""

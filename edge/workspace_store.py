@@ -18,6 +18,10 @@ from contracts import subjects
 from contracts.workspaces import Head, Revision
 from edge.nats_connection import NatsConnection, NotReady, compare_and_set
 
+LISTING_CONSUMER_S = 10.0
+"""How long the server keeps a listing's consumer once its watcher stopped (nats-py's default,
+5 minutes, would pile up one per listing)."""
+
 
 class WorkspaceStore:
     def __init__(self, connection: NatsConnection) -> None:
@@ -87,7 +91,7 @@ class WorkspaceStore:
         kv, _ = await self._stores()
         # A watch on the owner's heads only (KeyValue.keys() reads every key of the bucket).
         watcher = await kv.watch(subjects.workspace_heads(digest), ignore_deletes=True,
-                                 meta_only=True)
+                                 meta_only=True, inactive_threshold=LISTING_CONSUMER_S)
         ids = []
         try:
             async for entry in watcher:

@@ -15,6 +15,7 @@ from contracts.messages import (
     KERNEL_RUNTIME,
     STDIN_WINDOW_BYTES,
     AttachExecution,
+    ClientFrame,
     CompletionEvent,
     Control,
     ControlAction,
@@ -44,6 +45,7 @@ from contracts.messages import (
     status_for,
 )
 from contracts.runtimes import Catalog
+from contracts.session_control import SessionControlFrame, SessionExecution, SessionStateEvent
 from edge.bus import EdgeBus
 from edge.execution_events import Watch
 from edge.fair_share import OpenRuns
@@ -51,6 +53,7 @@ from edge.intake import FromSocket, NotRunnable, cell_job, program_job
 from edge.json_limits import structure_problem
 from edge.nats_connection import SubmitError
 from edge.notebooks import kernel_command, new_notebook_id
+from edge.session_control import SessionControl
 from edge.sessions import SessionTokens
 
 log = logging.getLogger(__name__)
@@ -134,7 +137,7 @@ class Connection:
     def __init__(self, ws: WebSocket, bus: EdgeBus, catalog: Catalog, session_id: str,
                  token: str, tokens: SessionTokens, resumed: bool = False,
                  handovers: Handovers | None = None, runs: OpenRuns | None = None,
-                 address: str = "") -> None:
+                 address: str = "", sessions: SessionControl | None = None) -> None:
         self.ws = ws
         self.bus = bus
         self.catalog = catalog
@@ -148,6 +151,8 @@ class Connection:
         """The unfinished runs of every session and client address on this edge."""
         self.address = address
         """The client's address (of the TCP connection)."""
+        self.sessions = sessions
+        """Stops, resets and shows the session (None: the ``session_control`` frame is refused)."""
         self.executions: dict[str, Execution] = {}
         self.delivered: collections.deque[str] = collections.deque(maxlen=DELIVERED_KEPT)
         """Executions whose completion this socket sent: ``attach`` ignores them."""
@@ -233,6 +238,9 @@ class Connection:
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             self.error("invalid_request", str(exc), request_id=_request_id_of(text))
             return
+        await self.dispatch(frame)
+
+    async def dispatch(self, frame: ClientFrame) -> None:
         match frame:
             case ExecuteCode():
                 await self.execute(frame)
@@ -246,6 +254,28 @@ class Connection:
                 await self.notebook_run(frame)
             case NotebookInterrupt() | NotebookRestart() | NotebookClose():
                 await self.notebook_command(frame)
+            case SessionControlFrame():
+                await self.session_command(frame)
+
+    # --- session control ------------------------------------------------------------------------
+
+    async def session_command(self, frame: SessionControlFrame) -> None:
+        if self.sessions is None:
+            self.error("not_implemented", "session control is off on this edge", frame.request_id)
+            return
+        stopped: list[str] = []
+        resources = None
+        if frame.action in ("stop_all", "reset"):
+            stopped = await self.sessions.stop_all(list(self.executions))
+        if frame.action == "reset":
+            resources = await self.sessions.reset(self.owner)
+        elif frame.action == "resources":
+            resources = await self.sessions.resources(self.owner)
+        running = [SessionExecution(e.execution_id, "running" if e.running else "queued")
+                   for e in self.executions.values()]
+        self.send(encode(SessionStateEvent(
+            running, list(self.delivered), stopped, resources, frame.action,
+            frame.request_id)).decode())
 
     # --- notebooks ------------------------------------------------------------------------------
 

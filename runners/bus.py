@@ -36,6 +36,7 @@ from contracts.messages import (
     undecodable_job,
 )
 from contracts.nats_options import NatsOptions, connect_options
+from contracts.session_control import SessionCommand, SessionResources
 
 log = logging.getLogger(__name__)
 COMPLETION_TRIES = 120
@@ -243,6 +244,23 @@ class RunnerBus:
 
         return await self._nc.subscribe(subjects.control(execution_id), cb=on_msg,
                                         pending_bytes_limit=CONTROL_PENDING_BYTES)
+
+    async def subscribe_sessions(
+        self, handler: Callable[[SessionCommand], Awaitable[SessionResources]],
+    ) -> Subscription:
+        """Answer every edge's session commands (each runner answers for what it holds)."""
+
+        async def on_msg(msg: Msg) -> None:
+            try:
+                reply = await handler(msgspec.json.decode(msg.data, type=SessionCommand))
+            except msgspec.ValidationError as exc:
+                log.warning("ignoring a malformed session command: %s", exc)
+                return
+            if msg.reply:
+                with contextlib.suppress(nats.errors.Error):
+                    await msg.respond(msgspec.json.encode(reply))
+
+        return await self._nc.subscribe(subjects.SESSION_CONTROL, cb=on_msg)
 
     async def subscribe_notebook(self, key: str, handler: NotebookHandler) -> Subscription:
         """Answer interrupt, restart and close for the kernel of notebook ``key``."""

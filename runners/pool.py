@@ -207,6 +207,21 @@ class ReuseSlots:
         if previous is not None:
             await self._destroy(previous)
 
+    def owned(self, owner: str) -> list[tuple[str, Sandbox]]:
+        """The owner's parked sandboxes, by slot."""
+        return [(key, s) for (o, key), s in self._idle.items() if o == owner]
+
+    async def drop_owner(self, owner: str) -> list[tuple[str, Sandbox]]:
+        """Destroy the owner's parked sandboxes, after the resets under way of its slots."""
+        for (o, _), recycling in list(self._recycling.items()):
+            if o == owner:
+                await recycling.wait()
+        dropped = self.owned(owner)
+        for key, sandbox in dropped:
+            del self._idle[(owner, key)]
+            await self._destroy(sandbox)
+        return dropped
+
     async def expire(self, now: float | None = None) -> int:
         now = time.monotonic() if now is None else now
         stale = [k for k, s in self._idle.items() if now - s.last_used >= self.ttl_s]

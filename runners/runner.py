@@ -49,6 +49,7 @@ from runners.sandbox import (
     Sandbox,
     SandboxError,
 )
+from runners.session_control import SessionControl
 from runners.sessions import Session, Sessions
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,8 @@ class Runner:
         slots = asyncio.Semaphore(self.settings.max_jobs)
         try:
             await self.bus.bind(self.settings.runner_id)
+            await self.bus.subscribe_sessions(SessionControl(
+                self.settings.runner_id, self.sessions, self.reuse).handle)
             while True:
                 await slots.acquire()
                 try:

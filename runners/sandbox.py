@@ -485,6 +485,17 @@ class DockerSessions:
             raise SandboxError(f"cannot start the session database: {exc}") from exc
         return str(created["Id"])
 
+    async def database_kb(self, container_id: str) -> int | None:
+        """The session database's data on disk (its /tmp), or None when it cannot be read."""
+        try:
+            run = await asyncio.to_thread(self._api.exec_create, container_id,
+                                          ["du", "-sk", "/tmp/db"])
+            out = await asyncio.to_thread(self._api.exec_start, run["Id"])
+        except (docker.errors.DockerException, requests.RequestException):
+            return None
+        size = bytes(out).split(b"\t", 1)[0].strip()
+        return int(size) if size.isdigit() else None
+
     async def is_running(self, container_id: str) -> bool:
         try:
             with engine_answers("cannot inspect the session database"):

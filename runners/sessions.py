@@ -25,6 +25,8 @@ from runners.sandbox import Attachment, DockerSessions, SandboxError
 log = logging.getLogger(__name__)
 DATABASE = "main"
 DATABASE_USER = "coderunner"
+DROP_ATTEMPTS = 25
+DROP_RETRY_S = 0.2
 
 
 def session_hash(owner: str) -> str:
@@ -96,6 +98,27 @@ class Sessions:
                 session.database = None
             if with_database and session.database is None:
                 await self._start_database(session)
+            return session
+
+    def held(self, owner: str) -> Session | None:
+        return self._sessions.get(owner)
+
+    async def drop(self, owner: str) -> Session | None:
+        """Remove the owner's session now (its database with its data, then its network): its
+        next run makes a new one."""
+        async with self._locks.setdefault(owner, asyncio.Lock()):
+            session = self._sessions.pop(owner, None)
+            if session is None:
+                return None
+            database = session.database
+            for _ in range(DROP_ATTEMPTS):  # a sandbox of a run just stopped may be leaving it
+                if await self._remove(session):
+                    break
+                await asyncio.sleep(DROP_RETRY_S)
+            else:
+                log.warning("the network of session %s was left for the janitor: sandboxes "
+                            "still on it", session_hash(owner))
+            session.database = database  # for the caller's account of what was removed
             return session
 
     async def network_exists(self, session: Session) -> bool:
