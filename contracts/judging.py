@@ -185,6 +185,8 @@ class JudgementRequest(_Wire, frozen=True, omit_defaults=True):
     limits: Limits | None = None
     """Each test's limits unless it names its own."""
     request_id: Id | None = None
+    callback_url: Annotated[str, Meta(max_length=2048)] | None = None
+    """Where the result is POSTed once judged (HTTP API only; as for executions)."""
 
 
 # --- result -----------------------------------------------------------------------------------
@@ -219,10 +221,10 @@ class GroupResult(_Result, frozen=True):
     max_score: float
 
 
-class JudgementResult(_Result, frozen=True, omit_defaults=True):
+class JudgementResult(_Result, frozen=True):
     """The judgement: ``verdict`` is the first test's (in request order) that is not
     ``accepted``, or ``accepted``; ``passed`` counts accepted tests; ``score`` adds the points of
-    ungrouped tests and of groups whose tests all passed."""
+    ungrouped tests and of groups whose tests all passed. Every field is always there."""
 
     id: str
     verdict: TestVerdict
@@ -234,6 +236,46 @@ class JudgementResult(_Result, frozen=True, omit_defaults=True):
     groups: list[GroupResult] = []
     message: str | None = None
     """The compiler's output on ``compile_error``; what failed on ``internal_error``."""
+    status: Literal["completed"] = "completed"
+    request_id: str | None = None
+
+
+JudgementState = Literal["queued", "running", "completed"]
+
+
+class JudgementStatus(_Result, frozen=True, omit_defaults=True):
+    """``GET /api/v1/judgements/{id}`` before the judgement completed."""
+
+    id: str
+    status: JudgementState
+    request_id: str | None = None
+
+
+class JudgeFrame(JudgementRequest, frozen=True, tag="judge", tag_field="type"):
+    """A judgement from the browser socket (the IDE's Tests panel): its tests' results come
+    as ``test`` events, then one ``judgement`` event, then the ``completion``."""
+
+
+class _JudgementEvent(Struct, frozen=True, rename="camel", omit_defaults=True,
+                      tag_field="type"):
+    """Base of a judgement's events (execution events: on NATS and on the socket alike)."""
+
+
+class TestResultEvent(_JudgementEvent, frozen=True, tag="test"):
+    """One test's result, as soon as it is known (tests finish in any order; the judgement's
+    result says which were ``skipped``)."""
+
+    __test__ = False  # not a pytest class
+
+    execution_id: str
+    result: CaseResult
+
+
+class JudgementEvent(_JudgementEvent, frozen=True, tag="judgement"):
+    """The judgement's result, just before the execution's ``completion``."""
+
+    execution_id: str
+    result: JudgementResult
 
 
 judgement_request_decoder = msgspec.json.Decoder(JudgementRequest)

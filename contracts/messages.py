@@ -22,6 +22,15 @@ from typing import Annotated, Any, Literal, assert_never
 import msgspec
 from msgspec import Meta, Struct
 
+from contracts.judging import (
+    Case,
+    Checker,
+    Group,
+    JudgeFrame,
+    JudgementEvent,
+    LinesChecker,
+    TestResultEvent,
+)
 from contracts.program import (
     MAX_ARGS,
     MAX_FILE_BYTES,
@@ -201,7 +210,7 @@ class NotebookClose(_Wire, frozen=True, tag="notebook_close", tag_field="type"):
 
 ClientFrame = (
     ExecuteCode | StdinInput | StopExecution | AttachExecution | NotebookOpen | NotebookExecute
-    | NotebookInterrupt | NotebookRestart | NotebookClose | SessionControlFrame
+    | NotebookInterrupt | NotebookRestart | NotebookClose | JudgeFrame | SessionControlFrame
 )
 
 
@@ -303,10 +312,11 @@ class SessionEvent(_Event, frozen=True, tag="session"):
 
 ServerEvent = (
     StatusEvent | OutputEvent | TableEvent | CompletionEvent | ErrorEvent | SessionEvent
-    | NotebookOutputEvent | NotebookEvent | SessionStateEvent
+    | NotebookOutputEvent | NotebookEvent | TestResultEvent | JudgementEvent | SessionStateEvent
 )
 ExecutionEvent = (
     StatusEvent | OutputEvent | TableEvent | NotebookOutputEvent | CompletionEvent
+    | TestResultEvent | JudgementEvent
 )
 
 
@@ -384,7 +394,29 @@ class CellJob(_Job, frozen=True, kw_only=True, tag="cell"):
         return KERNEL_RUNTIME
 
 
-Job = ProgramJob | CellJob
+class JudgementJob(_Job, frozen=True, kw_only=True, tag="judgement"):
+    """A submission judged against ``tests`` (contracts/judging.py, docs/judging.md): compiled
+    once, run once per test in sandboxes of the owner's (``reuseKey``: the slot its runs use),
+    each output judged by ``checker``; the tests of a stored problem are filled in by the edge.
+    Each test's result is a ``test`` event, the whole a ``judgement`` event, then the
+    completion (``ok`` once judged, whatever the verdicts)."""
+
+    language: str
+    files: Sequence[JobFile]
+    main_file: str
+    tests: list[Case]
+    checker: Checker = LinesChecker()
+    stop_on_first_failure: bool = False
+    groups: list[Group] = []
+    reuse_key: str | None = None
+
+    @property
+    def runtime(self) -> str:
+        """The runtime (image) that runs the submission."""
+        return self.language
+
+
+Job = ProgramJob | CellJob | JudgementJob
 """An accepted execution on its way from the edge through the dispatcher to a runner, tagged
 by its kind of work (``kind``); a component that treats kinds differently ``match``es on it."""
 
@@ -394,7 +426,7 @@ def cell_ids(job: Job) -> tuple[str | None, str | None]:
     match job:
         case CellJob():
             return job.notebook_id, job.cell_id
-        case ProgramJob():
+        case ProgramJob() | JudgementJob():
             return None, None
         case _:
             assert_never(job)

@@ -18,5 +18,6 @@ def completion_event_schema() -> dict[str, Any]:
 
 def execution_event_schemas() -> dict[str, Any]:
     """Every event of one execution (``status``, ``output``, ``table``, ``notebook_output``,
-    ``completion``): an ``anyOf`` discriminated by ``type``, one schema per event in ``$defs``."""
+    a judgement's ``test`` and ``judgement``, ``completion``): an ``anyOf`` discriminated by
+    ``type``, one schema per event in ``$defs``."""
     return msgspec.json.schema(ExecutionEvent)

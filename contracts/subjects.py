@@ -289,6 +289,8 @@ EXECUTIONS_BUCKET = "executions"
   without reading the whole bucket;
 - ``idem.<sha256>``: an ``Idempotency-Key``'s first execution, created (never overwritten) by
   the edge;
+- ``<id>.judgement``: a judgement's ``contracts.judging.JudgementResult``, put by the runner
+  before it publishes the completion;
 - ``<id>.judge0``: a Judge0 submission's request (``contracts.judge0.StoredSubmission``), and
   ``judge0.<sha256>`` an API key's Judge0 tokens (``Owned``), put by the edge.
 
@@ -324,6 +326,10 @@ def output_key(execution_id: str) -> str:
 
 def webhook_key(execution_id: str) -> str:
     return f"{execution_id}.hook"
+
+
+def judgement_key(execution_id: str) -> str:
+    return f"{execution_id}.judgement"
 
 
 def idempotency_key(digest: str) -> str:

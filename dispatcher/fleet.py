@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from contracts.messages import CellJob, Job, ProgramJob, RunnerInfo
+from contracts.messages import CellJob, Job, JudgementJob, ProgramJob, RunnerInfo
 from contracts.subjects import RUNNER_SILENT_S, notebook_key, notebook_placement, session_placement
 
 
@@ -38,6 +38,10 @@ def affinity_of(job: Job) -> Affinity | None:
         case ProgramJob() if job.reuse_key:
             return Affinity(session_placement(job.owner), hard=False)
         case ProgramJob():
+            return None
+        case JudgementJob() if job.reuse_key:
+            return Affinity(session_placement(job.owner), hard=False)
+        case JudgementJob():
             return None
 
 
@@ -93,10 +97,6 @@ class Fleet:
 
     def is_alive(self, view: TrackedRunner, now: float) -> bool:
         return now - view.seen < self.silent_s
-
-    def slots(self, now: float) -> int:
-        """The live runners' slots together (their ``RUNNER_MAX_JOBS``)."""
-        return sum(v.info.capacity for v in self.runners.values() if self.is_alive(v, now))
 
     def alive(self, now: float) -> set[str]:
         """The runners heard from within ``silent_s``."""

@@ -39,6 +39,7 @@ from edge.cross_origin import (
 from edge.fair_share import OpenRuns
 from edge.judge0 import Judge0
 from edge.judge0_http import judge0_route
+from edge.judgements import Judgements
 from edge.metrics import Metrics
 from edge.nats_connection import SubmitError
 from edge.notebook_api import NotebookApi
@@ -105,6 +106,7 @@ class Edge:
         self.api = Api(settings, catalog, bus, self.keys)
         self.judge0 = Judge0(self.api, self.api.versions)
         self.piston = Piston(self.api, self.api.versions)
+        self.judgements = Judgements(self.api)
         self.metrics = Metrics()
         self.tokens = SessionTokens(settings.session_secret)
         self.workspaces = self.api.workspaces
@@ -150,6 +152,8 @@ class Edge:
             return None
         if (judge0_body := await self.judge0.callback_body(record)) is not None:
             return record.callback_url, Callback("PUT", judge0_body)
+        if (judgement := await self.judgements.callback_body(record)) is not None:
+            return record.callback_url, Callback("POST", judgement)
         return record.callback_url, await self.api.result(record)
 
     async def deliver_webhooks(self) -> None:
@@ -234,7 +238,8 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
     # /api is a router of its own, so that a wrong method there is a 405 with its Allow header
     # and an unknown path a 404, never a fall-through to the static page.
     api = Mount("/api", routes=[Route("/v1/openapi.json", openapi), *edge.api.routes(),
-                                    *NotebookApi(edge.api).routes(), *edge.piston.routes(),
+                                    *edge.judgements.routes(), *NotebookApi(edge.api).routes(),
+                                    *edge.piston.routes(),
                                     *WorkspaceApi(edge.api, edge.workspaces,
                                                   edge.share_links).routes(),
                                     *SessionControlApi(edge.api,

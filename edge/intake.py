@@ -13,10 +13,18 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from contracts.api import ExecutionRequest
+from contracts.judging import (
+    CustomChecker,
+    Interactor,
+    JudgeFrame,
+    JudgementRequest,
+    judgement_problem,
+)
 from contracts.messages import (
     CellJob,
     ExecuteCode,
     Isolation,
+    JudgementJob,
     Limits,
     ProgramJob,
     program_problem,
@@ -113,3 +121,38 @@ def cell_job(owner: str, notebook_id: str, cell_id: str, code: str, kernel: str,
         isolation=isolation, notebook_id=notebook_id, cell_id=cell_id, code=code,
         kernel=kernel,
     )
+
+
+def judgement_job(request: JudgementRequest, owner: str, catalog: Catalog, execution_id: str,
+                  isolation: Isolation = "runc") -> JudgementJob:
+    """The job that judges ``request``: from the socket (a ``JudgeFrame``: the IDE's console
+    tab's container and priority) or the HTTP API (the key's container for the language; a
+    ``callbackUrl`` waits for the result). Its ``tests`` are the request's (a stored problem's
+    are filled in by the caller). Raises NotRunnable."""
+    runtime = catalog.get(request.language)
+    if runtime is None:
+        raise NotRunnable("unknown_language", f"unknown language {request.language!r}; this "
+                          f"installation runs: {', '.join(catalog.names())}")
+    if problem := judgement_problem(request):
+        raise NotRunnable("invalid_request", problem)
+    match request.checker:
+        case CustomChecker() | Interactor() as helper if catalog.get(helper.language) is None:
+            raise NotRunnable("unknown_language",
+                              f"unknown language {helper.language!r} for the checker")
+        case Interactor():
+            raise NotRunnable("not_implemented", "interactive problems are not judged yet")
+        case _:
+            pass
+    match request:
+        case JudgeFrame():
+            priority, reuse_key, webhook = PRIORITY_WEBSOCKET, request.main_file, False
+        case JudgementRequest():
+            priority, reuse_key = PRIORITY_API, f"api:{runtime.name}"
+            webhook = request.callback_url is not None
+    return JudgementJob(
+        execution_id=execution_id, owner=owner, priority=priority, submitted_at=time.time(),
+        request_id=request.request_id, limits=request.limits, keep_output=True,
+        isolation=isolation, webhook=webhook, language=runtime.name, files=request.files,
+        main_file=request.main_file, tests=request.tests, checker=request.checker,
+        stop_on_first_failure=request.stop_on_first_failure, groups=request.groups,
+        reuse_key=reuse_key)

@@ -11,6 +11,7 @@ import time
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from contracts.judging import JudgeFrame
 from contracts.messages import (
     KERNEL_RUNTIME,
     STDIN_WINDOW_BYTES,
@@ -49,7 +50,7 @@ from contracts.session_control import SessionControlFrame, SessionExecution, Ses
 from edge.bus import EdgeBus
 from edge.execution_events import Watch
 from edge.fair_share import OpenRuns
-from edge.intake import FromSocket, NotRunnable, cell_job, program_job
+from edge.intake import FromSocket, NotRunnable, cell_job, judgement_job, program_job
 from edge.json_limits import structure_problem
 from edge.nats_connection import SubmitError
 from edge.notebooks import kernel_command, new_notebook_id
@@ -256,6 +257,8 @@ class Connection:
                 await self.notebook_command(frame)
             case SessionControlFrame():
                 await self.session_command(frame)
+            case JudgeFrame():
+                await self.judge(frame)
 
     # --- session control ------------------------------------------------------------------------
 
@@ -328,6 +331,16 @@ class Connection:
             self.error(refused.code, refused.message, frame.request_id)
             return
         await self.submit(job)  # its output kept for a client that reconnects elsewhere
+
+    async def judge(self, frame: JudgeFrame) -> None:
+        """A judgement: its ``test`` and ``judgement`` events come as any execution's."""
+        try:
+            job = judgement_job(frame, self.owner, self.catalog,
+                                self.tokens.execution_id(self.session_id))
+        except NotRunnable as refused:
+            self.error(refused.code, refused.message, frame.request_id)
+            return
+        await self.submit(job)
 
     async def submit(self, job: Job) -> None:
         if refused := self.runs.admit(job.execution_id, self.session_id, self.address):

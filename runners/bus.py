@@ -19,6 +19,7 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from contracts import subjects
+from contracts.judging import JudgementResult
 from contracts.messages import (
     CompletionEvent,
     Control,
@@ -37,6 +38,7 @@ from contracts.messages import (
 )
 from contracts.nats_options import NatsOptions, connect_options
 from contracts.session_control import SessionCommand, SessionResources
+from runners.judging.fit import fit_judgement
 
 log = logging.getLogger(__name__)
 COMPLETION_TRIES = 120
@@ -197,6 +199,11 @@ class RunnerBus:
         """Store a ``keepOutput`` job's output, trimmed to fit one NATS message."""
         data = fit_output(output, self._nc.max_payload - 4096)
         await (await self._executions()).put(subjects.output_key(execution_id), data)
+
+    async def put_judgement(self, execution_id: str, result: JudgementResult) -> None:
+        """Store a judgement's result for the HTTP API, trimmed to fit one NATS message."""
+        data = fit_judgement(result, self._nc.max_payload - 4096)
+        await (await self._executions()).put(subjects.judgement_key(execution_id), data)
 
     async def already_completed(self, execution_id: str) -> bool:
         try:

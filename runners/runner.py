@@ -18,10 +18,12 @@ from contracts.messages import (
     CompletionEvent,
     Isolation,
     Job,
+    JudgementJob,
     OutputEvent,
     ProgramJob,
     RunnerInfo,
     completion_for,
+    status_for,
 )
 from contracts.runtimes import Catalog, Runtime, strongest
 from contracts.settings import RunnerSettings
@@ -35,6 +37,8 @@ from runners.execution import (
     execute,
     resolve_limits,
 )
+from runners.judge import Judge
+from runners.judge_sandboxes import OwnerSandboxes
 from runners.link import AgentGone
 from runners.notebooks import CellLimits, Kernels
 from runners.output import KeptOutput
@@ -251,6 +255,30 @@ class Runner:
                 return await kernels.run(job, self._cell_limits(job), publish, queued_ms)
             case ProgramJob():
                 return await self.run_program(job, publish, queued_ms)
+            case JudgementJob():
+                return await self.run_judgement(job, publish, queued_ms)
+
+    async def run_judgement(self, job: JudgementJob, publish: Publish,
+                            queued_ms: int) -> CompletionEvent:
+        """Judge a submission (runners/judge.py); its result is stored for the HTTP API before
+        the completion, which is ``ok`` once judged (the verdicts are in the result)."""
+        runtime = self.catalog.get(job.language)
+        if runtime is None or runtime.name not in self.versions:
+            return completion_for(job, "internal_error",
+                                  f"this runner has no {job.language!r} runtime",
+                                  queued_ms=queued_ms)
+        isolation = self.isolation_for(job)
+        source = OwnerSandboxes(
+            job.owner, job.reuse_key, isolation, lambda r: self._pool(r, isolation), self.reuse,
+            self._fitted, self.sandboxes.destroy, self._reset, self._take_away, self._background)
+        await publish(status_for(job, "running"))
+        started = time.monotonic()
+        result = await Judge(job, runtime, self.catalog, self.settings, source, publish).run()
+        await self.bus.put_judgement(job.execution_id, result)
+        return completion_for(job, "ok", f"{result.verdict}: {result.passed}/{result.total} "
+                              f"passed, score {result.score:g}/{result.max_score:g}",
+                              queued_ms=queued_ms,
+                              wall_ms=round((time.monotonic() - started) * 1000))
 
     async def run_program(self, job: ProgramJob, publish: Publish,
                           queued_ms: int) -> CompletionEvent:

@@ -13,6 +13,7 @@ import jsonschema_rs
 import msgspec
 import pytest
 
+from contracts.judging import CaseResult, JudgementEvent, JudgementResult, TestResultEvent
 from contracts.messages import (
     CompletionEvent,
     JobLimits,
@@ -157,17 +158,19 @@ def test_defaults_are_left_out_of_the_wire_and_named_in_the_schema() -> None:
         name for name, prop in properties.items() if "default" in prop}
 
 
-def test_execution_event_schemas_cover_the_five_events() -> None:
+def test_execution_event_schemas_cover_the_seven_events() -> None:
     schema = execution_event_schemas()
     assert set(schema["discriminator"]["mapping"]) == {
-        "status", "output", "table", "notebook_output", "completion"}
+        "status", "output", "table", "notebook_output", "completion", "test", "judgement"}
     assert schema["$defs"]["CompletionEvent"] == (
         completion_event_schema()["$defs"]["CompletionEvent"])
     events = [StatusEvent("e1", "running", "r1"), OutputEvent("e1", "stdout", "hi\n"),
               TableEvent("e1", ["id", "name"], [[1, "tea"], [2, None]]),
               NotebookOutputEvent("e1", "nb1", "c1", {"output_type": "stream", "name": "stdout",
-                                                      "text": "hi\n"}), FULL]
-    assert [check(encode(event), schema) for event in events] == [[], [], [], [], []]
+                                                      "text": "hi\n"}), FULL,
+              TestResultEvent("e1", CaseResult("1", "accepted", time_ms=3)),
+              JudgementEvent("e1", JudgementResult("e1", "accepted", 1, 1, 1.0, 1.0, []))]
+    assert [check(encode(event), schema) for event in events] == [[]] * 7
 
 
 def test_a_full_json_schema_validator_accepts_the_encodings() -> None:

@@ -1,0 +1,195 @@
+"""A judgement on one runner (docs/judging.md): the submission compiled once, its tests run on
+up to ``PARALLEL_SEATS`` sandboxes of the owner's, each output checked, the whole scored.
+
+Each test's result is published as a ``test`` event when it is known, the scored whole as a
+``judgement`` event; the caller publishes the completion. Nothing a sandbox prints is trusted:
+outputs are kept up to the test's output limit, decoded by the agent link's bounded decoder,
+and a run the platform lost (a sandbox that stopped answering) is ``internal_error``, never a
+verdict on the submission.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import msgspec
+
+from contracts.judging import (
+    Case,
+    CaseResult,
+    CustomChecker,
+    Interactor,
+    JudgementEvent,
+    JudgementResult,
+    TestResultEvent,
+)
+from contracts.messages import ExecutionEvent, JobLimits, JudgementJob, ProgramJob
+from contracts.runtimes import Catalog, Runtime
+from contracts.settings import RunnerSettings
+from runners.execution import RunLimits, resolve_limits
+from runners.judge_checker import CheckerSeat
+from runners.judge_seat import ProgramSeat, SandboxSource, SeatLost
+from runners.judge_steps import StepEnd
+from runners.judging.checkers import check
+from runners.judging.runs import CaseRun, checked_run, failed_run
+from runners.judging.scoring import compile_failed, judgement, points_of
+from runners.sandbox import SandboxError
+
+log = logging.getLogger(__name__)
+Publish = Callable[[ExecutionEvent], Awaitable[None]]
+PARALLEL_SEATS = 2
+"""Sandboxes one judgement runs its tests on at once (this machine has two cores); each
+compiles the submission once. The runner's job slots count a judgement as one job."""
+
+
+@dataclass
+class _Progress:
+    runs: dict[str, CaseRun]
+    first_failure: int | None = None
+    """The index of the first test known to have failed (with ``stopOnFirstFailure``, tests
+    after it are not run)."""
+
+
+class Judge:
+    """One ``JudgementJob``: ``run`` returns its result, having published its events."""
+
+    def __init__(self, job: JudgementJob, runtime: Runtime, catalog: Catalog,
+                 settings: RunnerSettings, source: SandboxSource, publish: Publish,
+                 env: Mapping[str, str] | None = None) -> None:
+        self.job = job
+        self.runtime = runtime
+        self.catalog = catalog
+        self.settings = settings
+        self.source = source
+        self.publish = publish
+        self.env = env or {}
+        self.program = as_program(job, job.limits)
+        self.progress = _Progress({})
+        self.checker: CheckerSeat | None = None
+
+    async def run(self) -> JudgementResult:
+        tests = self.job.tests
+        first = self._seat(owners_slot=self.job.reuse_key is not None)
+        seats = [first]
+        try:
+            failed = await first.open(self._keep_bytes(self.compile_limits()))
+            if failed is not None:
+                return await self._finish(compile_failed(
+                    self.job.execution_id, tests, self.job.groups, failed.stderr or
+                    failed.stdout or failed.done.error or ""))
+            checker = await self._checker()
+            if isinstance(checker, str):
+                return await self._finish(_internal(self.job, checker))
+            self.checker = checker
+            pending = list(enumerate(tests))
+            seats += [self._seat() for _ in range(min(PARALLEL_SEATS, len(tests)) - 1)]
+            await asyncio.gather(*(self._work(seat, pending) for seat in seats))
+        finally:
+            for seat in seats:
+                await seat.close()
+            if self.checker is not None:
+                await self.checker.close()
+        return await self._finish(judgement(
+            self.job.execution_id, tests, self.job.groups, self.job.stop_on_first_failure,
+            self.progress.runs))
+
+    def compile_limits(self) -> RunLimits:
+        """The compile's: the judgement's limits with at least the runtime's wall and CPU."""
+        limits = resolve_limits(self.program, self.runtime, self.settings)
+        base = self.runtime.limits
+        return msgspec.structs.replace(limits, wall_ms=max(limits.wall_ms, base.wall_ms),
+                                       cpu_ms=max(limits.cpu_ms, base.cpu_ms))
+
+    def _seat(self, owners_slot: bool = False) -> ProgramSeat:
+        return ProgramSeat(self.source, self.program, self.runtime, self.compile_limits(),
+                           self.env, owners_slot)
+
+    async def _checker(self) -> CheckerSeat | str | None:
+        """The custom checker's seat, compiled; a message when it cannot judge."""
+        match self.job.checker:
+            case CustomChecker() as custom:
+                return await CheckerSeat.start(custom, self.job, self.catalog, self.settings,
+                                               self.source, self.env)
+            case Interactor():
+                return "interactive problems are not judged yet"
+            case _:
+                return None
+
+    async def _work(self, seat: ProgramSeat, pending: list[tuple[int, Case]]) -> None:
+        while pending:
+            index, case = pending.pop(0)
+            stop = self.progress.first_failure
+            if self.job.stop_on_first_failure and stop is not None and index > stop:
+                continue
+            run = await self._test(seat, case)
+            self.progress.runs[case.name] = run
+            if run.verdict != "accepted" and (stop is None or index < stop):
+                self.progress.first_failure = index
+            await self.publish(TestResultEvent(self.job.execution_id, _shown(case, run)))
+
+    async def _test(self, seat: ProgramSeat, case: Case) -> CaseRun:
+        limits = self._limits(case)
+        try:
+            end = await seat.run(limits, self._keep_bytes(limits), stdin=case.stdin)
+        except (SeatLost, SandboxError) as exc:
+            log.warning("judgement %s, test %r: %s", self.job.execution_id, case.name, exc)
+            return _lost(exc)
+        return await self._judged(case, end)
+
+    async def _judged(self, case: Case, end: StepEnd) -> CaseRun:
+        failed = failed_run(end.verdict)
+        time_ms, memory_kb = end.wall_ms, end.done.memory_kb
+        if failed is not None:
+            return CaseRun(failed, time_ms, memory_kb, _first_line(end.stderr))
+        if isinstance(self.checker, CheckerSeat):
+            outcome = await self.checker.check(case, end.stdout, points_of(case))
+        else:
+            match self.job.checker:
+                case CustomChecker() | Interactor():
+                    return CaseRun("internal_error", message="no checker")
+                case builtin:
+                    outcome = check(builtin, case.expected_output, end.stdout)
+        return checked_run(outcome, time_ms, memory_kb)
+
+    def _limits(self, case: Case) -> RunLimits:
+        return resolve_limits(as_program(self.job, case.limits or self.job.limits),
+                              self.runtime, self.settings)
+
+    def _keep_bytes(self, limits: RunLimits) -> int:
+        return limits.output_bytes
+
+    async def _finish(self, result: JudgementResult) -> JudgementResult:
+        await self.publish(JudgementEvent(self.job.execution_id, result))
+        return result
+
+
+def as_program(job: JudgementJob, limits: JobLimits | None) -> ProgramJob:
+    """The submission as a program run: its compile step and run step are a program's."""
+    return ProgramJob(
+        execution_id=job.execution_id, owner=job.owner, priority=job.priority,
+        submitted_at=job.submitted_at, limits=limits, isolation=job.isolation,
+        language=job.language, files=job.files, main_file=job.main_file)
+
+
+def _shown(case: Case, run: CaseRun) -> CaseResult:
+    score = float(points_of(case)) if run.verdict == "accepted" else (run.points or 0.0)
+    return CaseResult(name=case.name, verdict=run.verdict, time_ms=run.time_ms,
+                      memory_kb=run.memory_kb, score=score, checker_message=run.message,
+                      diff=run.diff)
+
+
+def _lost(exc: Exception) -> CaseRun:
+    return CaseRun("internal_error", message=f"the platform lost this test's run: {exc}"[:400])
+
+
+def _first_line(text: str) -> str:
+    return text.strip().split("\n", 1)[0][:400] if text.strip() else ""
+
+
+def _internal(job: JudgementJob, message: str) -> JudgementResult:
+    runs = {case.name: CaseRun("internal_error", message=message) for case in job.tests}
+    result = judgement(job.execution_id, job.tests, job.groups, False, runs)
+    return msgspec.structs.replace(result, message=message)

@@ -1,0 +1,134 @@
+"""A program compiled once in a sandbox kept for a judgement, then run again and again.
+
+The compile is a program run's own compile step (``agent_command``), sent alone; each later run
+sends only the run step, so the workspace and what the compiler made stay. Between the runs of
+one judgement the sandbox is not reset: they are all one owner's, one submission's; it is reset
+(or destroyed) when the judgement ends, as any used sandbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+import msgspec
+
+from contracts.messages import JobFile, ProgramJob
+from contracts.runtimes import Runtime
+from runners import agent_messages as agent
+from runners.execution import RunLimits, agent_command
+from runners.judge_steps import StepEnd, StepOverran, run_once
+from runners.link import AgentGone
+from runners.sandbox import Sandbox, SandboxError
+
+
+class SandboxSource(Protocol):
+    """Where a judgement's sandboxes come from and go back to (the runner's pools and slots)."""
+
+    async def take(self, runtime: Runtime, owners_slot: bool) -> Sandbox:
+        """A sandbox for ``runtime``: the owner's kept one (``owners_slot``) or a fresh one."""
+        ...
+
+    async def fit(self, sandbox: Sandbox, runtime: Runtime, memory_mb: int,
+                  processes: int) -> Sandbox:
+        """The sandbox with these limits (another one when they cannot change in place)."""
+        ...
+
+    def give_back(self, sandbox: Sandbox, owners_slot: bool) -> None:
+        """Reset and keep it for the owner's next run (``owners_slot``), or destroy it."""
+        ...
+
+    async def take_away(self, sandbox: Sandbox) -> None:
+        """Freeze and remove a sandbox that did not end a run in time."""
+        ...
+
+
+class SeatLost(Exception):
+    """The sandbox stopped answering or did not end a run in time; it is gone."""
+
+
+class ProgramSeat:
+    """``program`` compiled once in a sandbox; ``run`` runs it with other input, arguments and
+    files. A sandbox lost on the way is replaced, and the program compiled again, on the next
+    run; ``compile_limits`` are the compile's, whatever each run's."""
+
+    def __init__(self, source: SandboxSource, program: ProgramJob, runtime: Runtime,
+                 compile_limits: RunLimits, env: Mapping[str, str],
+                 owners_slot: bool = False) -> None:
+        self.source = source
+        self.program = program
+        self.runtime = runtime
+        self.compile_limits = compile_limits
+        self.env = dict(env)
+        self.owners_slot = owners_slot
+        self.sandbox: Sandbox | None = None
+        self._ready = False
+        """The sandbox holds the program (compiled, or its files written)."""
+        self.written_bytes = 0
+        """Bytes of extra files (a checker's input, output, answer) written since it was."""
+
+    async def open(self, keep_bytes: int) -> StepEnd | None:
+        """Take a sandbox and compile the program in it: the compile's end when it failed (the
+        compiler's output in ``stderr``), else None. Raises SeatLost, SandboxError."""
+        sandbox = await self._fitted(self.compile_limits)
+        return await self._compile(sandbox, keep_bytes)
+
+    async def run(self, limits: RunLimits, keep_bytes: int, stdin: str = "",
+                  args: list[str] | None = None, files: list[JobFile] | None = None) -> StepEnd:
+        """One run of the program. Raises SeatLost (a compile that fails in a replaced sandbox
+        too: it compiled before, so the sandbox is at fault), SandboxError."""
+        if self.runtime.compile and not self._ready:
+            if await self.open(keep_bytes) is not None:
+                await self.close()
+                raise SeatLost("the program compiled once but not again in a new sandbox")
+        sandbox = await self._fitted(limits)
+        extra = list(files or [])
+        program = msgspec.structs.replace(
+            self.program, stdin=stdin, args=list(args or []),
+            files=extra if self._ready else [*self.program.files, *extra])
+        command = agent_command(program, self.runtime, limits, self.env)
+        self._ready = True
+        self.written_bytes += sum(len(f.content) for f in extra)
+        return await self._send(sandbox, msgspec.structs.replace(command, steps=command.steps[-1:]),
+                                limits.wall_ms, keep_bytes)
+
+    async def close(self) -> None:
+        sandbox, self.sandbox = self.sandbox, None
+        if sandbox is not None:
+            self.source.give_back(sandbox, self.owners_slot)
+
+    async def _compile(self, sandbox: Sandbox, keep_bytes: int) -> StepEnd | None:
+        self._ready = False
+        self.written_bytes = 0
+        if not self.runtime.compile:
+            return None
+        command = agent_command(self.program, self.runtime, self.compile_limits, self.env)
+        end = await self._send(sandbox, msgspec.structs.replace(command, steps=command.steps[:1]),
+                               self.compile_limits.wall_ms, keep_bytes)
+        self._ready = end.verdict == "ok"
+        return None if self._ready else end
+
+    async def _fitted(self, limits: RunLimits) -> Sandbox:
+        if self.sandbox is None:
+            self._ready = False
+            self.sandbox = await self.source.take(self.runtime, self.owners_slot)
+        sandbox = self.sandbox
+        if (sandbox.memory_mb, sandbox.processes) != (limits.memory_mb, limits.processes):
+            self.sandbox = await self.source.fit(sandbox, self.runtime, limits.memory_mb,
+                                                 limits.processes)
+            if self.sandbox is not sandbox:  # a new container: nothing of the old one in it
+                self._ready = False
+        return self.sandbox
+
+    async def _send(self, sandbox: Sandbox, command: agent.Run, wall_ms: int,
+                    keep_bytes: int) -> StepEnd:
+        try:
+            return await run_once(sandbox, command, wall_ms, keep_bytes)
+        except StepOverran as exc:
+            self.sandbox = None
+            await self.source.take_away(sandbox)
+            raise SeatLost(str(exc)) from None
+        except (AgentGone, SandboxError) as exc:
+            self.sandbox = None
+            self.source.give_back(sandbox, False)
+            raise SeatLost(f"the sandbox stopped answering: {exc}") from None
