@@ -151,11 +151,18 @@ def cmd_runtimes(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(runtimes, indent=2))
         return 0
-    print(f"{'LANGUAGE':<12} {'VERSION':<16} {'FILE':<6} ALIASES")
-    for r in runtimes:
-        aliases = ", ".join(r["aliases"]) or "-"
-        print(f"{r['name']:<12} {r.get('version') or '-':<16} {r['extension']:<6} {aliases}")
+    rows = [(r["name"], r.get("version") or "-", r["extension"], ", ".join(r["aliases"]) or "-")
+            for r in runtimes]
+    for row in columns([("LANGUAGE", "VERSION", "FILE", "ALIASES"), *rows]):
+        print(row)
     return 0
+
+
+def columns(rows: list[tuple[str, ...]]) -> list[str]:
+    """``rows`` as lines of left-aligned columns, each as wide as its widest cell."""
+    widths = [max(len(cell) for cell in column) for column in zip(*rows, strict=True)]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            for row in rows]
 
 
 def cmd_run(args: argparse.Namespace) -> int:

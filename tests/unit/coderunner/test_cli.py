@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from coderunner.cli import parser
+from coderunner.cli import columns, parser
 
 
 def every_action(p: argparse.ArgumentParser, path: str = "coderunner"
@@ -56,3 +56,12 @@ def test_the_program_frame_carries_the_limits_and_the_input(tmp_path: Path) -> N
                     ).frame()
     assert (frame.stdin, frame.limits, frame.main_file) == (
         "hi\n", Limits(wall_ms=2500, memory_mb=64), "main.py")
+
+
+def test_runtimes_columns_stay_aligned_whatever_a_version_is() -> None:
+    lines = columns([("LANGUAGE", "VERSION", "FILE", "ALIASES"),
+                     ("bash", "5.2.37(1)-release-with-a-long-tail", ".sh", "sh, shell"),
+                     ("c", "14.2.0", ".c", "gcc")])
+    starts = {line.index(ext) for line, ext in zip(lines[1:], (".sh", ".c"), strict=True)}
+    assert starts == {lines[0].index("FILE")}
+    assert lines[2].endswith("gcc") and not lines[2].endswith(" ")
