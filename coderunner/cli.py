@@ -263,7 +263,10 @@ def positive(text: str) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="coderunner", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="coderunner", description="Run the CodeRunner platform, run programs on it and "
+        "look at it. `coderunner <command> --help` describes each command (README.md, A quick "
+        "tour).")
     sub = p.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="run the whole platform here, in the foreground")
@@ -292,7 +295,10 @@ def parser() -> argparse.ArgumentParser:
     images.add_argument("--quiet", action="store_true", help="print only errors")
     images.set_defaults(func=cmd_images)
 
-    stats = sub.add_parser("stats", help="queue, runners, pools, sessions and reuse rate")
+    stats = sub.add_parser(
+        "stats", help="queue, runners, pools, sessions and reuse rate",
+        description="The queue, the runners and their warm pools, and the installation's "
+        "containers, in words within 80 columns; --json for the stable document.")
     stats.add_argument("--json", action="store_true", help="the stable JSON (docs/operations.md)")
     stats.add_argument("--watch", action="store_true", help="refresh every 2 s until Ctrl-C")
     stats.add_argument("--nats-url", default=os.environ.get("NATS_URL", DEFAULT_NATS_URL),
