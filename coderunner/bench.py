@@ -353,6 +353,8 @@ def run_bench(quick: bool, report: Report) -> list[Figures]:
                 asyncio.run(sequential(bench.ws_url, 10 if quick else 30, True)),
             )
         )
+    from coderunner.bench_packages import packages_figures  # it imports this module
+    figures += packages_figures(quick, report)
     figures += gvisor_figures(quick, report)
     return figures
 

@@ -296,13 +296,9 @@ class Runner:
             return completion_for(job, "compile_error", str(exc), queued_ms=queued_ms)
         try:
             session = await self._session_for(job)
+            sandbox = await self._sandbox_for(job, pool, session, layer)
             if layer is not None:
                 runtime = runtime_with(runtime, layer)
-                sandbox = await self.sandboxes.create(
-                    runtime, session.attachment(job.main_file) if session else None,
-                    isolation=self.isolation_for(job), packages=layer.volume)
-            else:
-                sandbox = await self._sandbox_for(job, pool, session)
         except SandboxError as exc:
             return completion_for(job, "internal_error", str(exc), queued_ms=queued_ms)
         if session is None:
@@ -393,18 +389,25 @@ class Runner:
             return None
         return await self.sessions.open(job.owner, with_database=wants_database(job))
 
-    async def _sandbox_for(self, job: ProgramJob, pool: WarmPool,
-                           session: Session | None) -> Sandbox:
+    async def _sandbox_for(self, job: ProgramJob, pool: WarmPool, session: Session | None,
+                           layer: Layer | None = None) -> Sandbox:
         isolation = self.isolation_for(job)
+        packages = layer.volume if layer else None
         if job.reuse_key:
             kept = await self.reuse.take(job.owner, job.reuse_key, pool.runtime.name)
             wanted = session.network if session else None
-            if kept is not None and (kept.network, kept.isolation) != (wanted, isolation):
-                await self.sandboxes.destroy(kept)  # on the wrong network, or on one at all
+            if kept is not None and (kept.network, kept.isolation, kept.packages) != (
+                    wanted, isolation, packages):
+                await self.sandboxes.destroy(kept)  # on the wrong network or layer, say
                 kept = None
             if kept is not None:
                 self.reused += 1
                 return kept
+        if layer is not None:  # never from the pool: it has no layer
+            return await self.sandboxes.create(
+                runtime_with(pool.runtime, layer),
+                session.attachment(job.main_file) if session else None,
+                isolation=isolation, packages=layer.volume)
         if session is None:
             return await pool.take()
         try:
@@ -420,7 +423,7 @@ class Runner:
 
     def _release(self, job: ProgramJob, sandbox: Sandbox, reset_by: float) -> None:
         """Wipe and park a sandbox for its owner's next run, or destroy a single-use one."""
-        if job.reuse_key and sandbox.packages is None:
+        if job.reuse_key:
             work = self.reuse.recycle(job.owner, job.reuse_key, sandbox,
                                       lambda kept: self._reset(kept, reset_by))
         else:

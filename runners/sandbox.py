@@ -107,8 +107,8 @@ class Sandbox:
     isolation: Isolation = "runc"
     attachment: Attachment | None = None
     packages: str | None = None
-    """The package layer (a volume) mounted read-only in it, if any: such a sandbox is
-    single-use."""
+    """The package layer (a volume) mounted read-only in it, if any: reused only for a run
+    with the same layer."""
 
     @property
     def short_id(self) -> str:

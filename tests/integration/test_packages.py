@@ -1,5 +1,5 @@
 """Packages on demand (docs/packages.md) on a platform of their own whose fetcher is pointed, by
-pip's and npm's own settings, at a package index on loopback (tests/integration/packages_index):
+pip's and npm's own settings, at a package index on loopback (coderunner/packages_index.py):
 a wheel and an npm package install and import; the second run is served from the layer cache;
 an unknown package is ``compile_error``; an install script is contained; two owners with
 different versions each get theirs."""
@@ -21,14 +21,15 @@ import docker
 import httpx
 import pytest
 
+from coderunner.packages_index import Index, serving
 from contracts import labels
 from contracts.subjects import RUNNER_HEARTBEAT_S
 from tests.conftest import Running, running_platform
-from tests.integration.packages_index import Index, serving
 
 TOKEN = uuid.uuid4().hex[:12]
 """In every package's content: this session's layers are new ones, never an earlier run's."""
-KEYS = {"ann": "ann-secret-0123456789", "ben": "ben-secret-0123456789"}
+KEYS = {"ann": "ann-secret-0123456789", "ben": "ben-secret-0123456789",
+        "cid": "cid-secret-0123456789"}
 ESCAPE = f"/tmp/pk-escape-{TOKEN}"
 PROBE = """
 const fs = require('fs'), net = require('net');
@@ -51,6 +52,7 @@ def index() -> Iterator[Index]:
         for version in ("1.0", "2.0"):
             served.add_wheel("tinypkg", version, {
                 "tinypkg/__init__.py": f"VERSION = {version!r}\nTOKEN = {TOKEN!r}\n"})
+        served.add_wheel("lonepkg", "1.0", {"lonepkg/__init__.py": f"VERSION = '1.0'  # {TOKEN}\n"})
         served.add_npm("tinynpm", "1.0.0", {
             "index.js": f"module.exports = 'tinynpm 1.0.0 {TOKEN}';\n"})
         served.add_npm("probenpm", "1.0.0", {
@@ -201,14 +203,28 @@ def janitor_sweep(platform: Running, ttl_s: int) -> list[dict[str, str]]:
 async def test_the_janitor_removes_unused_layers_and_the_next_run_builds_its_own_again(
     api: httpx.AsyncClient, packaged: Running,
 ) -> None:
-    files = {"main.py": IMPORT_TINYPKG, "requirements.txt": "tinypkg==2.0\n"}
-    await run(api, "python", files, owner="ben")
-    assert janitor_sweep(packaged, ttl_s=3600) == []  # used just now
-    removed = janitor_sweep(packaged, ttl_s=0)
-    assert removed and {r["role"] for r in removed} == {"packages"}
-    again = await run(api, "python", files, owner="ben")
-    assert (again["verdict"], again["stdout"]) == ("ok", f"2.0 {TOKEN}\n"), again
-    assert "Installed tinypkg-2.0-py3-none-any.whl" in again["stderr"]
+    files = {"main.py": "import lonepkg\nprint(lonepkg.VERSION)\n",
+             "requirements.txt": "lonepkg==1.0\n"}
+    before = layers(packaged.runner_id)
+    await run(api, "python", files, owner="cid")
+    (layer,) = layers(packaged.runner_id) - before
+    # Mounted in cid's parked sandbox (kept for its next run): in use, whatever the TTL.
+    assert layer not in {r["name"] for r in janitor_sweep(packaged, ttl_s=0)}
+    await run(api, "python", {"main.py": "print(1)\n"}, owner="cid")  # a sandbox without it
+    assert janitor_sweep(packaged, ttl_s=3600) == []
+    assert layer in {r["name"] for r in janitor_sweep(packaged, ttl_s=0)}
+    again = await run(api, "python", files, owner="cid")
+    assert (again["verdict"], again["stdout"]) == ("ok", "1.0\n"), again
+    assert "Installed lonepkg-1.0-py3-none-any.whl" in again["stderr"]
+
+
+def layers(platform_id: str) -> set[str]:
+    client = docker.APIClient()
+    try:
+        found = client.volumes(filters={"label": [f"{labels.PLATFORM}={platform_id}"]})
+    finally:
+        client.close()
+    return {v["Name"] for v in found.get("Volumes") or []}
 
 
 async def test_the_runner_reports_its_layers_count_and_size(api: httpx.AsyncClient) -> None:

@@ -1,7 +1,7 @@
-"""A tiny package index on loopback for the package tests: a PEP 503 simple index serving
-wheels built here, and an npm registry stub serving tarballs built here. Nothing leaves the
-machine: pip and npm (the runner's fetcher) are pointed at it through their own settings
-(``PIP_INDEX_URL``, ``NPM_CONFIG_REGISTRY``)."""
+"""A tiny package index on loopback, for the package tests and ``coderunner bench``: a PEP 503
+simple index serving wheels built here, and an npm registry stub serving tarballs built here.
+Nothing leaves the machine: pip and npm (the runner's fetcher) are pointed at it through their
+own settings (``PIP_INDEX_URL``, ``NPM_CONFIG_REGISTRY``)."""
 
 from __future__ import annotations
 
