@@ -2,10 +2,12 @@
 
 Layers, each built only when needed:
 
-1. ``coderunner/base:bookworm``: ``debian:bookworm-slim`` when a registry answers, else a
+1. ``coderunner/base:trixie``: ``debian:trixie-slim`` when a registry answers, else a
    debootstrap minbase from the machine's own apt mirror (``infra/images/base/build-base.sh``).
 2. ``coderunner/runtime-base``: python3 for the agent and the sandbox user.
-3. ``coderunner/<image>-toolchain``: the language's own Dockerfile, FROM the runtime base.
+3. ``coderunner/<image>-toolchain``: the language's own Dockerfile, FROM the runtime base or
+   FROM another toolchain (``FROM coderunner/gcc-toolchain``: the image shares its layers, and
+   is built after it and again when it changes).
 4. ``coderunner/<image>``: a generated final layer adding the read-only agent and, as labels,
    the versions read from the toolchain (``coderunner.version.<language>``).
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import subprocess
 import tarfile
 from collections.abc import Callable
@@ -35,13 +38,14 @@ from contracts.settings import REPO_ROOT
 IMAGES_DIR = REPO_ROOT / "infra" / "images"
 AGENT_DIR = REPO_ROOT / "runners" / "agent"
 """The agent and its helpers, stdlib-only modules copied read-only to /opt/coderunner."""
-BASE_TAG = "coderunner/base:bookworm"
+BASE_TAG = "coderunner/base:trixie"
 RUNTIME_BASE = "coderunner/runtime-base"
 SANDBOX_USER = "10001:10001"
 UNKNOWN_VERSION = "unknown"
 """The version label of a runtime without a version command."""
 VERSION_ATTEMPTS = 5
 """How many times an empty answer of a version command is asked again."""
+TOOLCHAIN_FROM = re.compile(r"^FROM\s+coderunner/([a-z0-9][a-z0-9_.-]*)-toolchain\b", re.I)
 Progress = Callable[[str, str], None]
 """Called with (image name, a line of what is happening)."""
 
@@ -81,6 +85,16 @@ def plans_for(catalog: Catalog, languages: list[str] | None = None) -> list[Imag
         if runtime.image in by_image:
             by_image[runtime.image].append(runtime)
     return [ImagePlan(name, tuple(runtimes)) for name, runtimes in by_image.items()]
+
+
+def parent_toolchain(directory: Path) -> str | None:
+    """The image folder whose toolchain a Dockerfile builds on (``FROM coderunner/<name>-
+    toolchain``), or None when it starts from the runtime base."""
+    for line in (directory / "Dockerfile").read_text().splitlines():
+        if line.strip().upper().startswith("FROM"):
+            found = TOOLCHAIN_FROM.match(line.strip())
+            return found.group(1) if found else None
+    return None
 
 
 def folder_hash(directory: Path, *extra: str) -> str:
@@ -142,19 +156,15 @@ class ImageBuilder:
         if self._build_folder(RUNTIME_BASE, IMAGES_DIR / "runtime-base", base_hash, force):
             built.append(RUNTIME_BASE)
         for plan in plans:
-            built += self.ensure_plan(plan, base_hash, force)
+            self.ensure_plan(plan, base_hash, force, built)
         if built:  # the images these replaced are left untagged: remove ours
             self.client.images.prune(filters={"dangling": True, "label": labels.INPUTS})
         return built
 
-    def ensure_plan(self, plan: ImagePlan, base_hash: str, force: bool) -> list[str]:
-        if not (plan.directory / "Dockerfile").is_file():
-            raise ImageBuildError(f"{plan.directory}/Dockerfile is missing")
-        built = []
-        self.fetch(plan.directory)
-        toolchain_hash = folder_hash(plan.directory, base_hash)
-        if self._build_folder(plan.toolchain_tag, plan.directory, toolchain_hash, force):
-            built.append(plan.toolchain_tag)
+    def ensure_plan(self, plan: ImagePlan, base_hash: str, force: bool, built: list[str]) -> None:
+        """Build the plan's toolchain and final image when missing or stale (each image once per
+        call of ``ensure``: ``built`` holds what this call built so far)."""
+        toolchain_hash = self.ensure_toolchain(plan.name, base_hash, force, built)
         agent = {path.name: path.read_bytes() for path in sorted(AGENT_DIR.glob("*.py"))}
         commands = json.dumps([r.version_command for r in plan.runtimes]).encode()
         digest = hashlib.sha256(toolchain_hash.encode() + b"".join(agent.values()) + commands)
@@ -166,7 +176,25 @@ class ImageBuilder:
             built.append(plan.tag)
         else:
             self.progress(plan.name, "up to date")
-        return built
+
+    def ensure_toolchain(self, name: str, base_hash: str, force: bool, built: list[str],
+                         seen: tuple[str, ...] = ()) -> str:
+        """Build ``coderunner/<name>-toolchain`` (after the toolchain it is FROM, if any) when
+        missing or stale; returns its inputs hash and appends what was built to ``built``."""
+        directory = IMAGES_DIR / name
+        if not (directory / "Dockerfile").is_file() or name in seen:
+            raise ImageBuildError(f"{directory}/Dockerfile is missing or builds on itself")
+        parent = parent_toolchain(directory)
+        parent_hash = base_hash if parent is None else self.ensure_toolchain(
+            parent, base_hash, force, built, (*seen, name))
+        tag = f"coderunner/{name}-toolchain"
+        if tag in built:
+            return str(self.inputs_of(tag))
+        self.fetch(directory)
+        inputs = folder_hash(directory, parent_hash)
+        if self._build_folder(tag, directory, inputs, force):
+            built.append(tag)
+        return inputs
 
     def ensure_base(self) -> None:
         if self.inputs_of(BASE_TAG) is not None or self._exists(BASE_TAG):
