@@ -71,6 +71,8 @@ class BatchItem(Struct, frozen=True, omit_defaults=True):
     id: str | None = None
     status: ApiStatus | None = None
     error: ApiError | None = None
+    warnings: list[str] = []
+    """As in ``Accepted``; left out when there are none."""
 
 
 class BatchAccepted(Struct, frozen=True):

@@ -341,7 +341,8 @@ class Api:
         for entry in spec.executions:
             try:
                 accepted = await self.accept(principal, entry, uuid.uuid4().hex)
-                items.append(BatchItem(id=accepted.id, status="queued"))
+                items.append(BatchItem(id=accepted.id, status="queued",
+                                       warnings=accepted.warnings))
             except ApiProblem as exc:
                 items.append(BatchItem(error=ApiError(exc.code, exc.message)))
         return json_response(BatchAccepted(items), 202)

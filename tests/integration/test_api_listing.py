@@ -101,6 +101,11 @@ async def test_a_main_file_of_another_language_runs_as_asked_with_a_warning(
     assert (result["verdict"], result["stdout"]) == ("ok", "as python\n")
     assert result["warnings"] == [warning]
     assert (await run(api, program("print(1)")))["warnings"] == []
+    batch = await api.post("/api/v1/executions/batch", json={"executions": [
+        program("print(1)", main="main.c"), program("print(2)")]})
+    items = batch.json()["executions"]
+    assert items[0]["warnings"] == [warning]
+    assert "warnings" not in items[1]
 
 
 async def test_invalid_json_says_at_which_line_and_column(api: httpx.AsyncClient) -> None:
