@@ -236,6 +236,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from coderunner import idle_sockets
 
         return idle_sockets.main(args.idle_sockets, as_json=args.json)
+    if args.judge:
+        from coderunner import bench_judge
+
+        return bench_judge.main(as_json=args.json)
     if args.fairness:
         from coderunner import bench_fairness
 
@@ -324,6 +328,8 @@ def parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure latency and throughput beside the baselines")
     bench.add_argument("--quick", action="store_true", help="fewer samples, shorter runs")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
+    bench.add_argument("--judge", action="store_true",
+                       help="a judgement of 100 a+b tests in C++ beside 100 executions")
     bench.add_argument("--fairness", action="store_true",
                        help="one owner queues 300 long jobs: how soon another owner's hello "
                             "runs once a slot frees")
