@@ -146,9 +146,9 @@ class Language(Struct, frozen=True):
     id: int
     name: str
     is_archived: bool
-    source_file: str
+    source_file: str | None
     compile_cmd: str | None
-    run_cmd: str
+    run_cmd: str | None
 
 
 class Submission(Struct, frozen=True):

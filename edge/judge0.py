@@ -33,7 +33,7 @@ from edge.judge0_http import (
     guarded,
     integer,
 )
-from edge.judge0_languages import BY_ID, Judge0Language, served
+from edge.judge0_languages import BY_ID, LAUNCHER, Judge0Language, program_files, served
 from edge.judge0_rules import Plan, execution_id_of, flag, plan, render, token_of
 from edge.runner_versions import RunnerVersions
 
@@ -117,7 +117,8 @@ class Judge0:
         files: list[SourceFile] = []
         if planned and submission.additional_files:
             try:
-                files = extract(submission.additional_files, planned.language.source_file)
+                taken = {LAUNCHER, planned.language.source_file or LAUNCHER}
+                files = extract(submission.additional_files, taken)
             except ZipProblem as exc:
                 errors["additional_files"] = [str(exc)]
         if planned is None or errors:
@@ -142,12 +143,12 @@ class Judge0:
                           principal: Principal) -> ExecutionRequest:
         """Our execution for a Judge0 submission, validated as any request body is."""
         language = planned.language
+        program = program_files(language, planned.stored.source_code)
         stored = planned.stored
-        main = SourceFile(language.source_file, stored.source_code)
         payload = {
             "language": language.runtime,
-            "files": msgspec.to_builtins([main, *files]),
-            "mainFile": main.name,
+            "files": msgspec.to_builtins([*program, *files]),
+            "mainFile": program[0].name,
             "stdin": stored.stdin or "",
             "args": planned.args,
             "limits": msgspec.to_builtins(planned.limits),

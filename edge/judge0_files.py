@@ -7,6 +7,7 @@ import io
 import stat
 import zipfile
 import zlib
+from collections.abc import Collection
 
 from contracts.judge0 import MAX_EXTRACT_SIZE_KB
 from contracts.messages import (
@@ -23,9 +24,9 @@ class ZipProblem(ValueError):
     """``additional_files`` cannot be used (the message says why)."""
 
 
-def extract(encoded: str, main_file: str) -> list[SourceFile]:
-    """The zip's regular files as program files (a file named like the main file is skipped,
-    as Judge0's ``unzip -n`` skips it); raises ZipProblem."""
+def extract(encoded: str, taken: Collection[str]) -> list[SourceFile]:
+    """The zip's regular files as program files (a file named like one of ``taken``, the
+    submission's own, is skipped, as Judge0's ``unzip -n`` skips it); raises ZipProblem."""
     data = decode64(encoded)
     if len(data) > MAX_EXTRACT_SIZE_KB * 1024:
         raise ZipProblem(f"is larger than {MAX_EXTRACT_SIZE_KB} KB")
@@ -37,7 +38,7 @@ def extract(encoded: str, main_file: str) -> list[SourceFile]:
     files: list[SourceFile] = []
     total = 0
     for member in members:
-        if (file := _member(archive, member, main_file)) is None:
+        if (file := _member(archive, member, taken)) is None:
             continue
         if len(files) + 1 >= MAX_FILES:
             raise ZipProblem(f"holds more than {MAX_FILES - 1} files")
@@ -48,9 +49,9 @@ def extract(encoded: str, main_file: str) -> list[SourceFile]:
     return files
 
 
-def _member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, main_file: str
+def _member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, taken: Collection[str]
             ) -> SourceFile | None:
-    """One member as a program file; None for a folder and for the main file's name."""
+    """One member as a program file; None for a folder and for a name ``taken``."""
     name = member.filename
     if member.is_dir():
         return None
@@ -58,7 +59,7 @@ def _member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, main_file: str
         raise ZipProblem(f"holds {name!r}, a name that {problem}")
     if stat.S_IFMT(member.external_attr >> 16) not in (0, stat.S_IFREG):
         raise ZipProblem(f"holds {name!r}, which is not a regular file")
-    if name == main_file:
+    if name in taken:
         return None
     try:
         return SourceFile(name, _read(archive, member).decode())

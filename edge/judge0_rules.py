@@ -19,7 +19,7 @@ from contracts import judge0 as j
 from contracts.api import ExecutionResult
 from contracts.judge0 import judge0_form
 from contracts.messages import Limits
-from edge.judge0_languages import BY_ID, Judge0Language
+from edge.judge0_languages import BY_ID, MULTI_FILE, REFUSED, Judge0Language
 
 Errors = dict[str, list[str]]
 FALSE_WORDS = frozenset({"", "0", "f", "false", "off", "no", "n"})
@@ -154,12 +154,15 @@ def language_of(errors: Errors, value: float | str | None,
         errors["language_id"] = ["can't be blank"]
         return None
     try:
-        found = BY_ID.get(int(float(value)))
+        number = int(float(value))
     except (ValueError, OverflowError):  # "abc", "nan", 1e400
-        found = None
+        number = None
+    found = BY_ID.get(number) if number is not None else None
     if found is None or found.runtime not in runtimes:
         shown = int(value) if isinstance(value, float) and value.is_integer() else value
-        errors["language_id"] = [f"language with id {shown} doesn't exist"]
+        reason = REFUSED.get(number) if number is not None else None
+        errors["language_id"] = [f"language with id {shown} doesn't exist"
+                                 + (f" here: {reason}" if reason else "")]
         return None
     return found
 
@@ -202,7 +205,10 @@ def plan(request: j.SubmissionRequest, base64_encoded: bool, runtimes: set[str],
     errors: Errors = {}
     language = language_of(errors, request.language_id, runtimes)
     source = decoded(errors, "source_code", request.source_code, base64_encoded)
-    if not source:
+    project = language is not None and language.id == MULTI_FILE
+    if project and not request.additional_files:
+        errors.setdefault("additional_files", []).append("can't be blank")
+    if not source and not project:  # a multi-file program's code is the zip's
         errors.setdefault("source_code", []).append("can't be blank")
     stdin = decoded(errors, "stdin", request.stdin, base64_encoded)
     expected = decoded(errors, "expected_output", request.expected_output, base64_encoded)
@@ -234,10 +240,10 @@ def plan(request: j.SubmissionRequest, base64_encoded: bool, runtimes: set[str],
     args = arguments(errors, request.command_line_arguments)
     if flag(request.enable_network):
         errors["enable_network"] = ["enabling network is not allowed"]
-    if errors or language is None or source is None:
+    if errors or language is None:
         return None, errors
     stored = j.StoredSubmission(
-        language_id=language.id, source_code=source, created_at=now, stdin=stdin,
+        language_id=language.id, source_code=source or "", created_at=now, stdin=stdin,
         expected_output=expected, number_of_runs=1, cpu_time_limit=cpu, cpu_extra_time=extra,
         wall_time_limit=wall, memory_limit=memory, stack_limit=stack,
         max_processes_and_or_threads=processes,
@@ -254,13 +260,21 @@ def plan(request: j.SubmissionRequest, base64_encoded: bool, runtimes: set[str],
 
 
 def limits_of(stored: j.StoredSubmission) -> Limits:
-    """Judge0's limits as ours (the server's maxima still cap them): CPU and wall seconds to
-    ms (a CPU limit of 0, no limit in Judge0, leaves ours), memory KB to MB (at least 16)."""
+    """Judge0's limits as ours (the server's maxima still cap them), docs/compat.md: CPU and
+    wall seconds to ms (a CPU limit of 0, no limit in Judge0, leaves ours), memory KB to MB
+    (at least 16); stack and file size in KB as isolate's ``-k`` and ``-f`` (0, unlimited in
+    isolate, leaves the sandbox's own); with the per-process memory flag, ``memory_limit`` is
+    also each process's address space, as isolate's ``-m``."""
+    per_process_memory = stored.enable_per_process_and_thread_memory_limit
     return Limits(
         wall_ms=max(1, round(stored.wall_time_limit * 1000)),
         cpu_ms=round(stored.cpu_time_limit * 1000) or None,
         memory_mb=max(16, math.ceil(stored.memory_limit / 1024)),
         processes=stored.max_processes_and_or_threads,
+        cpu_extra_ms=round(stored.cpu_extra_time * 1000) or None,
+        stack_kb=stored.stack_limit or None,
+        file_size_kb=stored.max_file_size or None,
+        process_memory_kb=stored.memory_limit if per_process_memory else None,
     )
 
 

@@ -219,10 +219,9 @@ def run_of(request: p.ExecuteRequest, runtimes: list[tuple[Runtime, str]]) -> Ru
     files = files_of(request.files, runtime)
     defaults = runtime.limits
     memory_bytes = defaults.memory_mb * 1024 * 1024
-    for name, configured in (("compile_timeout", defaults.wall_ms),
-                             ("compile_cpu_time", defaults.cpu_ms),
-                             ("compile_memory_limit", memory_bytes)):
-        limit(request, name, configured)
+    compile_wall = limit(request, "compile_timeout", defaults.wall_ms)
+    compile_cpu = limit(request, "compile_cpu_time", defaults.cpu_ms)
+    compile_memory = limit(request, "compile_memory_limit", memory_bytes)
     wall = limit(request, "run_timeout", defaults.wall_ms)
     cpu = limit(request, "run_cpu_time", defaults.cpu_ms)
     memory = limit(request, "run_memory_limit", memory_bytes)
@@ -232,8 +231,13 @@ def run_of(request: p.ExecuteRequest, runtimes: list[tuple[Runtime, str]]) -> Ru
     stdin = request.stdin if request.stdin is not None else ""
     if not isinstance(stdin, str):
         raise Refused("stdin must be a string")
+    # The compile step's memory is its processes' address space, as Piston's prlimit --as;
+    # the run's is the sandbox's memory limit (stricter: it holds for all processes at once).
     limits = Limits(wall_ms=wall, cpu_ms=cpu,
-                    memory_mb=max(16, math.ceil(memory / 1048576)) if memory else None)
+                    memory_mb=max(16, math.ceil(memory / 1048576)) if memory else None,
+                    compile_wall_ms=compile_wall, compile_cpu_ms=compile_cpu,
+                    compile_process_memory_kb=math.ceil(compile_memory / 1024)
+                    if compile_memory else None)
     return Run(runtime, version, files, stdin, list(args), limits)
 
 

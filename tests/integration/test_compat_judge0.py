@@ -157,7 +157,8 @@ def test_invalid_fields_answer_422_in_judge0s_shape(http: httpx.Client) -> None:
         ({"source_code": "x", "language_id": 150000},
          {"language_id": ["language with id 150000 doesn't exist"]}),
         ({"source_code": "x", "language_id": 70},  # Python 2: not run here
-         {"language_id": ["language with id 70 doesn't exist"]}),
+         {"language_id": ["language with id 70 doesn't exist here: Python 2: no longer in "
+                          "Debian, which every image is built on"]}),
         ({"language_id": 71}, {"source_code": ["can't be blank"]}),
         ({"source_code": "x", "language_id": 71, "wall_time_limit": 150,
           "cpu_time_limit": -1, "memory_limit": 1000},
@@ -326,3 +327,113 @@ def test_additional_files_sit_beside_the_program(http: httpx.Client) -> None:
         "source_code": "print(1)", "language_id": 71,
         "additional_files": base64.b64encode(escape.getvalue()).decode()})
     assert refused.status_code == 422 and "additional_files" in refused.json()
+
+
+C_WRITE_FILE = ('#include <stdio.h>\nint main(void) {\n  static char block[4096];\n'
+                '  FILE *f = fopen("big.bin", "w");\n'
+                '  for (int i = 0; i < 1024; i++) fwrite(block, 1, sizeof block, f);\n'
+                '  fclose(f);\n  puts("wrote 4 MiB");\n  return 0;\n}\n')
+C_DEEP_STACK = ('#include <stdio.h>\n'  # 24 Ki frames of 1 KiB and more: 24 MiB of stack
+                'static int depth(int n) {\n  volatile char pad[1024];\n  pad[0] = (char)n;\n'
+                '  return n == 0 ? 0 : depth(n - 1) + (pad[0] & 1);\n}\n'
+                'int main(void) {\n  printf("%d\\n", depth(24 * 1024));\n  return 0;\n}\n')
+C_MALLOC = ('#include <stdio.h>\n#include <stdlib.h>\n'
+            'int main(void) {\n  char *p = malloc(100 << 20);\n'
+            '  if (!p) { puts("no memory"); return 3; }\n'
+            '  for (size_t i = 0; i < (100u << 20); i += 4096) ((volatile char *)p)[i] = 1;\n'
+            '  puts("got it");\n  return 0;\n}\n')
+
+
+def test_max_file_size_is_the_kernels_file_size_limit_sigxfsz(http: httpx.Client) -> None:
+    """isolate's ``-f``: a write past ``max_file_size`` KB kills the program with SIGXFSZ."""
+    cut = run(http, {"source_code": C_WRITE_FILE, "language_id": 50, "max_file_size": 1024},
+              fields="status,exit_signal,stdout")
+    assert cut == {"status": {"id": 8, "description": "Runtime Error (SIGXFSZ)"},
+                   "exit_signal": 25, "stdout": None}
+    roomy = run(http, {"source_code": C_WRITE_FILE, "language_id": 50, "max_file_size": 4096},
+                fields="status,stdout")
+    assert roomy == {"status": {"id": 3, "description": "Accepted"}, "stdout": "wrote 4 MiB\n"}
+
+
+def test_stack_limit_is_the_programs_stack_both_ways(http: httpx.Client) -> None:
+    """isolate's ``-k``: Judge0's default 64000 KB holds 24 MiB of stack (the sandbox's own
+    soft limit is 8 MiB); 16000 KB does not (SIGSEGV)."""
+    roomy = run(http, {"source_code": C_DEEP_STACK, "language_id": 50}, fields="status,stdout")
+    assert roomy == {"status": {"id": 3, "description": "Accepted"}, "stdout": "12288\n"}
+    small = run(http, {"source_code": C_DEEP_STACK, "language_id": 50, "stack_limit": 16000},
+                fields="status,exit_signal")
+    assert small == {"status": {"id": 7, "description": "Runtime Error (SIGSEGV)"},
+                     "exit_signal": 11}
+
+
+def test_per_process_memory_is_the_address_space_of_each_process(http: httpx.Client) -> None:
+    """With the flag, ``memory_limit`` is isolate's ``-m`` (RLIMIT_AS): malloc fails and the
+    program sees it; without it, the sandbox's memory limit kills it (status 12)."""
+    limited = run(http, {"source_code": C_MALLOC, "language_id": 50, "memory_limit": 65536,
+                         "enable_per_process_and_thread_memory_limit": True},
+                  fields="status,stdout,exit_code")
+    assert limited == {"status": {"id": 11, "description": "Runtime Error (NZEC)"},
+                       "stdout": "no memory\n", "exit_code": 3}
+    whole = run(http, {"source_code": C_MALLOC, "language_id": 50, "memory_limit": 65536},
+                fields="status,exit_signal,message")
+    assert whole == {"status": {"id": 12, "description": "Runtime Error (Other)"},
+                     "exit_signal": 9, "message": "Memory limit exceeded"}
+
+
+def test_max_processes_and_or_threads_caps_the_threads_of_a_run(http: httpx.Client) -> None:
+    code = ("import threading\nstop = threading.Event()\n"
+            "threads = [threading.Thread(target=stop.wait) for _ in range(30)]\n"
+            "try:\n    for t in threads:\n        t.start()\n    print('30 threads')\n"
+            "finally:\n    stop.set()\n")
+    capped = run(http, {"source_code": code, "language_id": 71,
+                        "max_processes_and_or_threads": 8}, fields="status,stderr")
+    assert capped["status"]["id"] == 11 and "can't start new thread" in capped["stderr"]
+    roomy = run(http, {"source_code": code, "language_id": 71}, fields="status,stdout")
+    assert roomy == {"status": {"id": 3, "description": "Accepted"}, "stdout": "30 threads\n"}
+
+
+def test_cpu_extra_time_lets_a_program_run_on_but_the_verdict_is_the_time_limit(
+        http: httpx.Client) -> None:
+    """isolate's ``-x``: killed only past cpu_time_limit + cpu_extra_time (RLIMIT_CPU), Time
+    Limit Exceeded once its CPU time passed cpu_time_limit, even when it ended by itself (the
+    extra time is large: on a loaded host the kernel's tick-charged CPU limit fires early)."""
+    ended = run(http, {"source_code": "import time\nwhile time.process_time() < 1.15: pass\n"
+                                      "print('done')",
+                       "language_id": 71, "cpu_time_limit": 1, "cpu_extra_time": 4,
+                       "wall_time_limit": 20},
+                fields="status,stdout,time")
+    assert (ended["status"], ended["stdout"]) == (
+        {"id": 5, "description": "Time Limit Exceeded"}, "done\n")
+    assert float(ended["time"]) > 1.0  # the measure the verdict was taken from
+
+
+def test_plain_text_echoes_the_source(http: httpx.Client) -> None:
+    answer = run(http, {"source_code": "any text,\n  kept as is\n", "language_id": 43},
+                 fields="stdout,status,language")
+    assert answer == {"stdout": "any text,\n  kept as is\n",
+                      "status": {"id": 3, "description": "Accepted"},
+                      "language": {"id": 43, "name": "Plain Text"}}
+
+
+def zipped(**files: str) -> str:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_a_multi_file_program_runs_its_compile_then_run_scripts(http: httpx.Client) -> None:
+    built = run(http, {"language_id": 89, "command_line_arguments": "a 'b c'",
+                       "additional_files": zipped(
+                           compile="echo building\nprintf '%s\\n' made > built.txt\n",
+                           run='cat built.txt\nprintf "[%s]" "$@"\n')},
+                fields="stdout,stderr,status")
+    assert built == {"stdout": "made\n[a][b c]", "stderr": "building\n",
+                     "status": {"id": 3, "description": "Accepted"}}
+    failed = run(http, {"language_id": 89, "additional_files": zipped(
+        compile="echo 'no compiler here' >&2\nexit 2\n", run="echo never\n")},
+                 fields="stdout,stderr,status,exit_code")
+    assert failed == {"stdout": None, "stderr": "no compiler here\n",
+                      "status": {"id": 11, "description": "Runtime Error (NZEC)"},
+                      "exit_code": 2}

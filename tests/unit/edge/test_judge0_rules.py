@@ -17,7 +17,7 @@ from contracts import judge0 as j
 from contracts.api import ExecutionResult
 from contracts.messages import MAX_FILE_BYTES, Limits
 from edge.judge0_files import ZipProblem, extract
-from edge.judge0_languages import BY_ID
+from edge.judge0_languages import BY_ID, LAUNCHER, program_files
 from edge.judge0_rules import (
     FieldsError,
     decode64,
@@ -103,8 +103,19 @@ def test_a_plan_has_judge0s_defaults_and_our_limits() -> None:
     assert (stored.memory_limit, stored.stack_limit, stored.max_file_size) == (128000, 64000,
                                                                                  1024)
     assert stored.max_processes_and_or_threads == 60 and stored.number_of_runs == 1
-    assert planned.limits == Limits(wall_ms=10000, cpu_ms=5000, memory_mb=125, processes=60)
+    assert planned.limits == Limits(wall_ms=10000, cpu_ms=5000, memory_mb=125, processes=60,
+                                    cpu_extra_ms=1000, stack_kb=64000, file_size_kb=1024)
     assert planned.language.runtime == "python" and planned.language.source_file == "script.py"
+
+
+def test_per_process_memory_is_the_address_space_and_zero_limits_leave_the_sandboxs() -> None:
+    planned, errors = plan(j.SubmissionRequest(
+        source_code="print(1)", language_id=71, memory_limit=65536, stack_limit=0,
+        max_file_size=0, cpu_extra_time=0, enable_per_process_and_thread_memory_limit=True),
+        False, RUNTIMES, 5.0)
+    assert errors == {} and planned is not None
+    assert planned.limits == Limits(wall_ms=10000, cpu_ms=5000, memory_mb=64, processes=60,
+                                    process_memory_kb=65536)
 
 
 def test_a_plan_decodes_base64_and_splits_arguments_without_a_shell() -> None:
@@ -176,7 +187,7 @@ def zipped(*members: tuple[str, bytes], mode: int = stat.S_IFREG | 0o644) -> str
 
 
 def test_additional_files_are_read_in_memory_with_limits() -> None:
-    files = extract(zipped(("lib/util.py", b"X = 1\n"), ("main.py", b"shadow")), "main.py")
+    files = extract(zipped(("lib/util.py", b"X = 1\n"), ("main.py", b"shadow")), {"main.py"})
     assert [(f.name, f.content) for f in files] == [("lib/util.py", "X = 1\n")]
     for bad, why in (
         (zipped(("../escape.py", b"x")), "'..'"),
@@ -187,11 +198,40 @@ def test_additional_files_are_read_in_memory_with_limits() -> None:
         (base64.b64encode(b"not a zip").decode(), "not a zip"),
     ):
         with pytest.raises(ZipProblem, match=why):
-            extract(bad, "main.py")
+            extract(bad, {"main.py"})
 
 
-@pytest.mark.parametrize("language_id", ["abc", "nan", "1e400", 1e400, -1, 70, 89])
+@pytest.mark.parametrize("language_id", ["abc", "nan", "1e400", 1e400, -1, 70, 45])
 def test_language_ids_that_are_not_ours_are_field_errors(language_id: float | str) -> None:
     planned, errors = plan(j.SubmissionRequest(source_code="x", language_id=language_id),
                            False, RUNTIMES, 5.0)
     assert planned is None and list(errors) == ["language_id"]
+
+
+@pytest.mark.parametrize(("language_id", "why"), [
+    (44, "an a.out cannot"), (70, "no longer in Debian"), (82, "MariaDB")])
+def test_ids_we_know_and_refuse_say_why(language_id: int, why: str) -> None:
+    _, errors = plan(j.SubmissionRequest(source_code="x", language_id=language_id),
+                     False, RUNTIMES, 5.0)
+    [message] = errors["language_id"]
+    assert message.startswith(f"language with id {language_id} doesn't exist here: ")
+    assert why in message
+
+
+def test_plain_text_is_the_source_beside_a_launcher_that_prints_it() -> None:
+    planned, errors = plan(j.SubmissionRequest(source_code="hello\n", language_id=43),
+                           False, RUNTIMES, 5.0)
+    assert errors == {} and planned is not None and planned.language.runtime == "bash"
+    launcher, text = program_files(planned.language, planned.stored.source_code)
+    assert (launcher.name, text.name, text.content) == (LAUNCHER, "text.txt", "hello\n")
+    assert launcher.content == "exec cat text.txt\n"
+
+
+def test_a_multi_file_program_needs_its_zip_not_source_code() -> None:
+    _, errors = plan(j.SubmissionRequest(language_id=89), False, RUNTIMES, 5.0)
+    assert errors == {"additional_files": ["can't be blank"]}
+    planned, errors = plan(j.SubmissionRequest(language_id=89, additional_files="UEsFBg=="),
+                           False, RUNTIMES, 5.0)
+    assert errors == {} and planned is not None
+    [launcher] = program_files(planned.language, planned.stored.source_code)
+    assert launcher.name == LAUNCHER and "exec bash run" in launcher.content

@@ -56,6 +56,15 @@ def test_a_request_becomes_a_run() -> None:
     assert [(f.name, f.content) for f in run.files] == [("main.py", "print(1)")]
     assert (run.stdin, run.args) == ("x", ["a"])
     assert (run.limits.wall_ms, run.limits.cpu_ms, run.limits.memory_mb) == (3000, 2000, None)
+    assert run.limits.compile_process_memory_kb is None
+
+
+def test_compile_limits_are_the_compile_steps_own() -> None:
+    run = run_of(request(language="java", compile_timeout=4000, compile_cpu_time=3000,
+                         compile_memory_limit=200_000_000, run_timeout=1000), SERVED)
+    limits = run.limits
+    assert (limits.compile_wall_ms, limits.compile_cpu_ms, limits.wall_ms) == (4000, 3000, 1000)
+    assert limits.compile_process_memory_kb == 195313  # bytes to KB, rounded up
 
 
 def test_files_are_decoded_and_the_first_is_the_main_one() -> None:
