@@ -31,6 +31,10 @@ TOKEN = uuid.uuid4().hex[:12]
 KEYS = {"ann": "ann-secret-0123456789", "ben": "ben-secret-0123456789",
         "cid": "cid-secret-0123456789"}
 ESCAPE = f"/tmp/pk-escape-{TOKEN}"
+LAYER_MB = 4
+INSTALL_TIMEOUT_S = 20
+"""The install limits of this platform: room for the test packages, not for bignpm's file;
+time for an install on a loaded machine, not for slownpm's."""
 PROBE = """
 const fs = require('fs'), net = require('net');
 const results = [];
@@ -55,6 +59,9 @@ def index() -> Iterator[Index]:
         served.add_wheel("lonepkg", "1.0", {"lonepkg/__init__.py": f"VERSION = '1.0'  # {TOKEN}\n"})
         served.add_npm("tinynpm", "1.0.0", {
             "index.js": f"module.exports = 'tinynpm 1.0.0 {TOKEN}';\n"})
+        served.add_npm("bignpm", "1.0.0", {"index.js": ""}, scripts={
+            "postinstall": f"head -c {2 * LAYER_MB * 2**20} /dev/zero > big.bin"})
+        served.add_npm("slownpm", "1.0.0", {"index.js": ""}, scripts={"install": "sleep 600"})
         served.add_npm("probenpm", "1.0.0", {
             "index.js": "module.exports = require('fs').readFileSync("
                         "__dirname + '/result.txt', 'utf8');\n",
@@ -71,6 +78,8 @@ def packaged(index: Index, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "NPM_CONFIG_REGISTRY": f"{index.url}/", "NPM_CONFIG_CACHE": str(home / "npm"),
         "API_KEYS": ",".join(f"{name}:{secret}" for name, secret in KEYS.items()),
         "ADMIN_KEYS": "ann",
+        "PACKAGES_MAX_LAYER_MB": str(LAYER_MB),
+        "PACKAGES_INSTALL_TIMEOUT_S": str(INSTALL_TIMEOUT_S),
     }
     platform_id = ""
     try:
@@ -239,3 +248,18 @@ async def test_the_runner_reports_its_layers_count_and_size(api: httpx.AsyncClie
         await asyncio.sleep(0.2)
     assert runner["packageLayers"] >= 1
     assert runner["packageBytes"] > 0
+
+
+@pytest.mark.parametrize(("package", "said"), [
+    ("bignpm", "No space left on device"),
+    ("slownpm", "installing the packages took more than its time limit"),
+])
+async def test_an_install_over_its_size_or_time_is_a_compile_error(
+    api: httpx.AsyncClient, package: str, said: str,
+) -> None:
+    files = {"main.js": "console.log('never');\n",
+             "package.json": f'{{"dependencies": {{"{package}": "1.0.0"}}}}'}
+    result = await run(api, "javascript", files)
+    assert result["verdict"] == "compile_error", result
+    assert said in result["message"]
+    assert result["stdout"] == ""
