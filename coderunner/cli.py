@@ -48,6 +48,17 @@ def cmd_role(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_runner(args: argparse.Namespace) -> int:
+    if args.action != "drain":
+        return cmd_role(args)
+    if not args.runner_id:
+        print("coderunner runner drain: name the runner (its RUNNER_ID)", file=sys.stderr)
+        return 2
+    from coderunner import runner_drain
+
+    return runner_drain.main(args.nats_url, args.runner_id, args.wait)
+
+
 def cmd_janitor(args: argparse.Namespace) -> int:
     if args.action != "sweep":
         return cmd_role(args)
@@ -280,8 +291,17 @@ def parser() -> argparse.ArgumentParser:
                     help="where NATS keeps its streams (default $DATA_DIR or %(default)s)")
     up.set_defaults(func=cmd_up)
 
-    for role in ("edge", "dispatcher", "runner"):
+    for role in ("edge", "dispatcher"):
         sub.add_parser(role, help=f"run the {role} alone").set_defaults(func=cmd_role)
+    runner = sub.add_parser("runner", help="run the runner alone, or drain one")
+    runner.add_argument("action", nargs="?", choices=["drain"], default=None,
+                        help="drain: the runner RUNNER_ID takes no more jobs and lets its "
+                             "running ones finish (then stop it)")
+    runner.add_argument("runner_id", nargs="?", help="the runner to drain (its RUNNER_ID)")
+    runner.add_argument("--wait", action="store_true", help="until no job runs there")
+    runner.add_argument("--nats-url", default=os.environ.get("NATS_URL", DEFAULT_NATS_URL),
+                        help="the NATS server (default $NATS_URL or %(default)s)")
+    runner.set_defaults(func=cmd_runner)
 
     janitor = sub.add_parser("janitor", help="run the janitor, or one sweep")
     janitor.add_argument("action", nargs="?", choices=["sweep"], default=None,

@@ -489,6 +489,13 @@ class Control(Struct, frozen=True, rename="camel", omit_defaults=True):
     data: str = ""
 
 
+class DrainReply(Struct, frozen=True, rename="camel"):
+    """A runner's answer to ``coderunner runner drain``: it takes no more jobs, and this many
+    still run."""
+
+    running: int
+
+
 class ControlReply(Struct, frozen=True, rename="camel", omit_defaults=True):
     """Runner to edge, the answer to a ``Control`` request: taken (``accepted``), or refused
     with an error code and message for the client (``stdin_full``, ``not_found``)."""
@@ -636,4 +643,5 @@ queue_stats_decoder = msgspec.json.Decoder(QueueStats)
 notebook_command_decoder = msgspec.json.Decoder(NotebookCommand)
 notebook_reply_decoder = msgspec.json.Decoder(NotebookReply)
 notebook_record_decoder = msgspec.json.Decoder(NotebookRecord)
+drain_reply_decoder = msgspec.json.Decoder(DrainReply)
 encode = msgspec.json.Encoder().encode

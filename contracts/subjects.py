@@ -91,6 +91,13 @@ def runner_completed(runner_id: str, execution_id: str) -> str:
 
 
 RUNNER_COMPLETIONS = "runner.*.completed.*"
+
+
+def runner_drain(runner_id: str) -> str:
+    """Request-reply (core NATS): ``coderunner runner drain`` asks a runner to take no more
+    jobs; it answers a ``DrainReply`` (jobs still running), again on each ask."""
+    return f"runner.{runner_token(runner_id)}.drain"
+
 COMPLETION_RELAY = "completion-relay"
 COMPLETION_RELAYED = b"ok"
 """The dispatcher's answer to a completion it published; anything else is why it did not."""
@@ -135,7 +142,7 @@ def runner_permissions(runner_id: str) -> dict[str, object]:
             f"runner.{token}.completed.*",
         ]},
         "subscribe": {"allow": [f"{runner_inbox(runner_id)}.>", control("*"),
-                                notebook_control("*")]},
+                                notebook_control("*"), runner_drain(runner_id)]},
         "allow_responses": True,
     }
 

@@ -24,6 +24,7 @@ from contracts.messages import (
     CompletionEvent,
     Control,
     ControlReply,
+    DrainReply,
     ExecutionEvent,
     Job,
     NotebookCommand,
@@ -235,6 +236,14 @@ class RunnerBus:
                           reply.data.decode(errors="replace"))
             return
         log.error("no dispatcher took the completion of %s", completion.execution_id)
+
+    async def on_drain(self, runner_id: str, drain: Callable[[], Awaitable[int]]) -> None:
+        """Answer ``coderunner runner drain`` (``subjects.runner_drain``): drain, and say how
+        many jobs still run."""
+        async def on_msg(msg: Msg) -> None:
+            await msg.respond(encode(DrainReply(running=await drain())))
+
+        await self._nc.subscribe(subjects.runner_drain(runner_id), cb=on_msg)
 
     async def subscribe_control(self, execution_id: str, handler: ControlHandler) -> Subscription:
         """Pass stdin, eof and stop for one execution to ``handler``; its answer goes back to

@@ -20,6 +20,9 @@ from runners.packages_layers import DockerLayers
 from runners.runner import Runner
 from runners.sandbox import DockerSandboxes
 
+DRAIN_MARGIN_S = 30.0
+"""Time past the largest wall limit a stopping runner gives its jobs to end and report
+(infra/deploy's TimeoutStopSec is above both)."""
 log = logging.getLogger("runners")
 
 
@@ -59,6 +62,13 @@ async def serve(settings: RunnerSettings) -> None:
     serving = asyncio.create_task(runner.serve())
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not serving.done():  # signalled: drain first, within the largest wall limit
+        stop.clear()  # a second signal stops at once
+        bound_s = settings.max_wall_ms / 1000 + DRAIN_MARGIN_S
+        log.info("stopping: %d jobs finish first (at most %.0f s)", await runner.drain(), bound_s)
+        drained = asyncio.create_task(runner.drained.wait())
+        await asyncio.wait({drained, serving, asyncio.create_task(stop.wait())},
+                           timeout=bound_s, return_when=asyncio.FIRST_COMPLETED)
     serving.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await serving

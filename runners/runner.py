@@ -103,6 +103,11 @@ class Runner:
         self.taken_away = 0
         """Sandboxes frozen and removed because they did not end a run (or reset) in time."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._jobs_running: set[asyncio.Task[None]] = set()
+        self._draining = asyncio.Event()
+        self._heartbeats: asyncio.Task[None] | None = None
+        self.drained = asyncio.Event()
+        """Set once a drain has stopped taking jobs and the running ones have ended."""
 
     def _pool(self, runtime: Runtime, isolation: Isolation) -> WarmPool:
         pool = self.pools.get((runtime.name, isolation))
@@ -144,14 +149,17 @@ class Runner:
         for kernels in self.kernels.values():
             kernels.start()
         expiry = asyncio.create_task(self._expire_idle())
-        heartbeat = asyncio.create_task(self._heartbeat())
+        heartbeat = self._heartbeats = asyncio.create_task(self._heartbeat())
         slots = asyncio.Semaphore(self.settings.max_jobs)
         try:
             await self.bus.bind(self.settings.runner_id)
+            await self.bus.on_drain(self.settings.runner_id, self.drain)
             await self.bus.subscribe_sessions(SessionControl(
                 self.settings.runner_id, self.sessions, self.reuse).handle)
-            while True:
+            while not self._draining.is_set():
                 await slots.acquire()
+                if self._draining.is_set():
+                    break
                 try:
                     claimed = await self.bus.claim()
                 except Exception as exc:  # NATS reconnecting, say: the job stays in RUN
@@ -163,11 +171,39 @@ class Runner:
                     continue
                 task = asyncio.create_task(self._handle(claimed))
                 self._tasks.add(task)
+                self._jobs_running.add(task)
                 task.add_done_callback(self._tasks.discard)
+                task.add_done_callback(self._jobs_running.discard)
                 task.add_done_callback(lambda _: slots.release())
+            await self._finish_drain()
         finally:
             expiry.cancel()
             heartbeat.cancel()
+
+    async def drain(self) -> int:
+        """Stop taking jobs (``coderunner runner drain``, SIGTERM): this runner's heartbeat
+        goes, so dispatchers send new jobs, sessions and notebooks elsewhere; the running jobs
+        finish, each within its wall limit. Returns how many still run."""
+        if not self._draining.is_set():
+            log.info("draining: taking no more jobs; %d still run", len(self._jobs_running))
+            self._draining.set()
+            if self._heartbeats is not None:
+                self._heartbeats.cancel()
+                await asyncio.gather(self._heartbeats, return_exceptions=True)
+            await self.bus.leave(self.settings.runner_id)
+        return len(self._jobs_running)
+
+    async def _finish_drain(self) -> None:
+        """Let the running jobs end, then close the kernels and session networks (their next
+        cells and runs start afresh on another runner) and stay idle until stopped (a
+        supervisor restarts a runner that exits)."""
+        await asyncio.gather(*self._jobs_running, return_exceptions=True)
+        for kernels in self.kernels.values():
+            await kernels.close()
+        await self.sessions.close()
+        log.info("drained: no job runs here; stop this runner when you like")
+        self.drained.set()
+        await asyncio.Event().wait()
 
     async def _heartbeat(self) -> None:
         while True:
