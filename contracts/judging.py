@@ -37,6 +37,8 @@ MAX_INLINE_TEST_BYTES = 4 * 1_048_576
 """Every test's ``stdin`` and ``expectedOutput`` together, inline: with the program's files
 (``MAX_TOTAL_BYTES``) a request stays within the edge's 8 MiB body. Larger sets belong in a
 stored problem (``problemId``; not built yet)."""
+MAX_STORED_OBJECT_BYTES = 64 * 1_048_576
+"""A stored problem's test input or answer (each an object of ``subjects.PROBLEMS_STORE``)."""
 MAX_POINTS = 1_000_000
 """A test's or a group's points (testlib's own cap on partial points is 1E6)."""
 MAX_MESSAGE = 400
@@ -150,7 +152,7 @@ Checker = BuiltinChecker | CustomChecker | Interactor
 # --- request ----------------------------------------------------------------------------------
 
 
-class Case(_Wire, frozen=True, omit_defaults=True):
+class Case(_Wire, frozen=True, omit_defaults=True, tag="inline", tag_field="source"):
     """One test: ``stdin`` for the program, the answer it is checked against, and its points
     (1 by default; a test in a group scores through its group and must not name points)."""
 
@@ -160,6 +162,21 @@ class Case(_Wire, frozen=True, omit_defaults=True):
     points: Points | None = None
     limits: Limits | None = None
     """Replaces the judgement's ``limits`` for this test."""
+
+
+Sha256 = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
+
+
+class StoredCase(Struct, frozen=True, rename="camel", omit_defaults=True, tag="stored",
+                 tag_field="source"):
+    """A stored problem's test, as a job carries it: its input and answer by content hash
+    (objects of ``subjects.PROBLEMS_STORE``), fetched by the runner that judges it."""
+
+    name: str
+    stdin_sha256: Sha256
+    answer_sha256: Sha256
+    points: Points | None = None
+    limits: Limits | None = None
 
 
 class Group(_Wire, frozen=True):
@@ -279,6 +296,39 @@ class JudgementEvent(_JudgementEvent, frozen=True, tag="judgement"):
 
 
 judgement_request_decoder = msgspec.json.Decoder(JudgementRequest)
+# --- stored problems ----------------------------------------------------------------------------
+
+
+class ProblemRequest(_Wire, frozen=True, omit_defaults=True):
+    """``POST /api/v1/problems``: tests stored once (each input and answer content-addressed in
+    the NATS object store), with the checker, groups and limits every judgement of it uses."""
+
+    tests: Annotated[list[Case], Meta(min_length=1, max_length=MAX_TESTS)]
+    checker: Checker = LinesChecker()
+    groups: Annotated[list[Group], Meta(max_length=MAX_GROUPS)] = []
+    limits: Limits | None = None
+
+
+class StoredProblem(Struct, frozen=True, rename="camel", omit_defaults=True):
+    """A problem as stored (``problem.<owner digest>.<id>`` in ``subjects.PROBLEMS_STORE``)."""
+
+    owner: str
+    tests: list[StoredCase]
+    checker: Checker = LinesChecker()
+    groups: list[Group] = []
+    limits: Limits | None = None
+
+
+class ProblemCreated(_Result, frozen=True):
+    """The answer to ``POST /api/v1/problems``: the id judgements name (``problemId``); the same
+    problem stored again by the same caller gets the same id."""
+
+    id: str
+    tests: int
+
+
+problem_request_decoder = msgspec.json.Decoder(ProblemRequest)
+stored_problem_decoder = msgspec.json.Decoder(StoredProblem)
 judgement_result_decoder = msgspec.json.Decoder(JudgementResult)
 
 
@@ -338,3 +388,13 @@ def _groups_problem(tests: list[Case], groups: list[Group]) -> str | None:
                 return (f"test {name!r} is in group {group.name!r}: it scores through the "
                         "group and must not name points")
     return None
+
+
+def stored_problem_problem(request: ProblemRequest) -> str | None:
+    """Why a problem cannot be stored, or None (the checks of an inline judgement, but the
+    total size: each test's input and answer are stored apart)."""
+    names = [test.name for test in request.tests]
+    if len(set(names)) != len(names):
+        twice = next(name for name in names if names.count(name) > 1)
+        return f"test name {twice!r} appears twice"
+    return _helper_problem(request.checker) or _groups_problem(request.tests, request.groups)

@@ -29,6 +29,7 @@ from contracts.judging import (
     JudgeFrame,
     JudgementEvent,
     LinesChecker,
+    StoredCase,
     TestResultEvent,
 )
 from contracts.program import (
@@ -404,7 +405,8 @@ class JudgementJob(_Job, frozen=True, kw_only=True, tag="judgement"):
     language: str
     files: Sequence[JobFile]
     main_file: str
-    tests: list[Case]
+    tests: list[Case | StoredCase]
+    """The tests inline, or a stored problem's (fetched by the runner)."""
     checker: Checker = LinesChecker()
     stop_on_first_failure: bool = False
     groups: list[Group] = []

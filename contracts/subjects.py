@@ -137,7 +137,6 @@ def runner_permissions(runner_id: str) -> dict[str, object]:
             f"$JS.API.STREAM.INFO.{kv_stream(EXECUTIONS_BUCKET)}",
             f"$KV.{EXECUTIONS_BUCKET}.{running_key('*')}",
             f"$KV.{EXECUTIONS_BUCKET}.{output_key('*')}",
-            f"$KV.{EXECUTIONS_BUCKET}.{judgement_key('*')}",
             f"$JS.API.STREAM.MSG.GET.{COMPLETIONS_STREAM}",
             events("*"),
             f"runner.{token}.completed.*",
@@ -338,6 +337,18 @@ def webhook_key(execution_id: str) -> str:
 
 def judgement_key(execution_id: str) -> str:
     return f"{execution_id}.judgement"
+
+
+PROBLEMS_STORE = "problems"
+"""JetStream object store (file storage, no expiry) of stored problems (docs/judging.md): each
+test's input and answer as an object named by its SHA-256 (hex), put once by the edge; and each
+problem as ``problem_object``, its ``contracts.judging.StoredProblem``. The edge creates it with
+the first problem; the runner judging a job that names stored tests reads their objects."""
+
+
+def problem_object(owner: str, problem_id: str) -> str:
+    """A problem's object: under its owner (another owner's id names nothing)."""
+    return f"problem.{owner_digest(owner)}.{problem_id}"
 
 
 def idempotency_key(digest: str) -> str:

@@ -98,10 +98,6 @@ class Fleet:
     def is_alive(self, view: TrackedRunner, now: float) -> bool:
         return now - view.seen < self.silent_s
 
-    def slots(self, now: float) -> int:
-        """The live runners' slots together (their ``RUNNER_MAX_JOBS``)."""
-        return sum(v.info.capacity for v in self.runners.values() if self.is_alive(v, now))
-
     def alive(self, now: float) -> set[str]:
         """The runners heard from within ``silent_s``."""
         return {r for r, view in self.runners.items() if self.is_alive(view, now)}

@@ -45,6 +45,7 @@ from edge.nats_connection import SubmitError
 from edge.notebook_api import NotebookApi
 from edge.openapi import openapi_document
 from edge.piston import Piston
+from edge.problems import Problems
 from edge.session_control import SessionControl
 from edge.session_control_api import SessionControlApi
 from edge.sessions import SessionTokens
@@ -106,7 +107,8 @@ class Edge:
         self.api = Api(settings, catalog, bus, self.keys)
         self.judge0 = Judge0(self.api, self.api.versions)
         self.piston = Piston(self.api, self.api.versions)
-        self.judgements = Judgements(self.api)
+        self.judgements = Judgements(self.api, bus.problems)
+        self.problems = Problems(self.api, bus.problems)
         self.metrics = Metrics()
         self.tokens = SessionTokens(settings.session_secret)
         self.workspaces = self.api.workspaces
@@ -238,8 +240,8 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
     # /api is a router of its own, so that a wrong method there is a 405 with its Allow header
     # and an unknown path a 404, never a fall-through to the static page.
     api = Mount("/api", routes=[Route("/v1/openapi.json", openapi), *edge.api.routes(),
-                                    *edge.judgements.routes(), *NotebookApi(edge.api).routes(),
-                                    *edge.piston.routes(),
+                                    *edge.judgements.routes(), *edge.problems.routes(),
+                                    *NotebookApi(edge.api).routes(), *edge.piston.routes(),
                                     *WorkspaceApi(edge.api, edge.workspaces,
                                                   edge.share_links).routes(),
                                     *SessionControlApi(edge.api,

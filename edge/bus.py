@@ -11,6 +11,7 @@ from edge.job_queue import JobQueue
 from edge.limits_bucket import LimitsBucket
 from edge.nats_connection import NatsConnection
 from edge.notebook_records import NotebookRecords
+from edge.problem_store import ProblemStore
 from edge.runner_commands import RunnerCommands
 from edge.runner_heartbeats import RunnerHeartbeats
 from edge.session_commands import SessionCommands
@@ -35,6 +36,8 @@ class EdgeBus:
         self.limits = LimitsBucket(self.connection)
         self.webhooks = WebhookQueue(self.connection)
         self.workspaces = WorkspaceStore(self.connection)
+        self.problems = ProblemStore(self.connection)
+        """Stored problems' tests (judging)."""
         self.sessions = SessionCommands(self.connection)
 
     async def connect(self, once: bool = False) -> None:

@@ -18,6 +18,7 @@ from contracts.judging import (
     Interactor,
     JudgeFrame,
     JudgementRequest,
+    StoredProblem,
     judgement_problem,
 )
 from contracts.messages import (
@@ -124,18 +125,21 @@ def cell_job(owner: str, notebook_id: str, cell_id: str, code: str, kernel: str,
 
 
 def judgement_job(request: JudgementRequest, owner: str, catalog: Catalog, execution_id: str,
-                  isolation: Isolation = "runc") -> JudgementJob:
+                  isolation: Isolation = "runc", stored: StoredProblem | None = None
+                  ) -> JudgementJob:
     """The job that judges ``request``: from the socket (a ``JudgeFrame``: the IDE's console
     tab's container and priority) or the HTTP API (the key's container for the language; a
-    ``callbackUrl`` waits for the result). Its ``tests`` are the request's (a stored problem's
-    are filled in by the caller). Raises NotRunnable."""
+    ``callbackUrl`` waits for the result). Its tests are the request's, or ``stored``'s (the
+    problem its ``problemId`` names, read by the caller), whose checker, groups and limits are
+    then the judgement's (its own ``limits`` first). Raises NotRunnable."""
     runtime = catalog.get(request.language)
     if runtime is None:
         raise NotRunnable("unknown_language", f"unknown language {request.language!r}; this "
                           f"installation runs: {', '.join(catalog.names())}")
     if problem := judgement_problem(request):
         raise NotRunnable("invalid_request", problem)
-    match request.checker:
+    checker = stored.checker if stored else request.checker
+    match checker:
         case CustomChecker() | Interactor() as helper if catalog.get(helper.language) is None:
             raise NotRunnable("unknown_language",
                               f"unknown language {helper.language!r} for the checker")
@@ -151,8 +155,9 @@ def judgement_job(request: JudgementRequest, owner: str, catalog: Catalog, execu
             webhook = request.callback_url is not None
     return JudgementJob(
         execution_id=execution_id, owner=owner, priority=priority, submitted_at=time.time(),
-        request_id=request.request_id, limits=request.limits, keep_output=True,
+        request_id=request.request_id, keep_output=True,
+        limits=request.limits or (stored.limits if stored else None),
         isolation=isolation, webhook=webhook, language=runtime.name, files=request.files,
-        main_file=request.main_file, tests=request.tests, checker=request.checker,
-        stop_on_first_failure=request.stop_on_first_failure, groups=request.groups,
-        reuse_key=reuse_key)
+        main_file=request.main_file, tests=[*(stored.tests if stored else request.tests)],
+        checker=checker, stop_on_first_failure=request.stop_on_first_failure,
+        groups=stored.groups if stored else request.groups, reuse_key=reuse_key)

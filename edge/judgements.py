@@ -25,6 +25,7 @@ from contracts.judging import (
 from contracts.messages import CompletionEvent, ExecutionRecord
 from edge.api import Api, ApiProblem, decode, json_response, read_body
 from edge.intake import NotRunnable, judgement_job
+from edge.problem_store import ProblemStore
 
 PENDING = b'{"pending":true}'
 """Put under the judgement's key when it is accepted (the runner's result replaces it): the
@@ -32,9 +33,10 @@ mark that an execution id names a judgement."""
 
 
 class Judgements:
-    def __init__(self, api: Api) -> None:
+    def __init__(self, api: Api, problems: ProblemStore) -> None:
         self.api = api
         self.bus = api.bus
+        self.problems = problems
 
     def routes(self) -> list[Route]:
         """Paths under ``/api`` (the app mounts them there)."""
@@ -47,9 +49,15 @@ class Judgements:
         principal = await self.api.caller(request)
         spec: JudgementRequest = decode(judgement_request_decoder, await read_body(request))
         execution_id = uuid.uuid4().hex
+        stored = None
+        if spec.problem_id is not None:
+            stored = await self.problems.problem(principal.owner, spec.problem_id)
+            if stored is None:
+                raise ApiProblem(404, "not_found", f"no problem {spec.problem_id!r} for this "
+                                 "caller")
         try:
             job = judgement_job(spec, principal.owner, self.api.catalog, execution_id,
-                                principal.isolation)
+                                principal.isolation, stored)
         except NotRunnable as refused:
             raise ApiProblem(400, refused.code, refused.message) from None
         if spec.callback_url and (problem := self.api.policy.url_problem(spec.callback_url)):

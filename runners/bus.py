@@ -19,7 +19,7 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from contracts import subjects
-from contracts.judging import JudgementResult
+from contracts.judging import MAX_STORED_OBJECT_BYTES, JudgementResult
 from contracts.messages import (
     CompletionEvent,
     Control,
@@ -205,6 +205,19 @@ class RunnerBus:
         """Store a judgement's result for the HTTP API, trimmed to fit one NATS message."""
         data = fit_judgement(result, self._nc.max_payload - 4096)
         await (await self._executions()).put(subjects.judgement_key(execution_id), data)
+
+    async def problem_data(self, sha256: str) -> bytes | None:
+        """A stored test's input or answer (``subjects.PROBLEMS_STORE``), None when missing
+        or larger than a stored object may be."""
+        try:
+            store = await self._js.object_store(subjects.PROBLEMS_STORE)
+            info = await store.get_info(sha256)
+            if (info.size or 0) > MAX_STORED_OBJECT_BYTES:
+                return None
+            return bytes((await store.get(sha256)).data or b"")
+        except (nats.js.errors.NotFoundError, nats.js.errors.ObjectNotFoundError,
+                nats.js.errors.BucketNotFoundError):
+            return None
 
     async def already_completed(self, execution_id: str) -> bool:
         try:

@@ -56,10 +56,12 @@ class _Progress:
 class Judge:
     """One ``JudgementJob``: ``run`` returns its result, having published its events."""
 
-    def __init__(self, job: JudgementJob, runtime: Runtime, catalog: Catalog,
+    def __init__(self, job: JudgementJob, tests: list[Case], runtime: Runtime, catalog: Catalog,
                  settings: RunnerSettings, source: SandboxSource, publish: Publish,
                  env: Mapping[str, str] | None = None) -> None:
         self.job = job
+        self.tests = tests
+        """The job's tests, a stored problem's fetched."""
         self.runtime = runtime
         self.catalog = catalog
         self.settings = settings
@@ -71,7 +73,7 @@ class Judge:
         self.checker: CheckerSeat | None = None
 
     async def run(self) -> JudgementResult:
-        tests = self.job.tests
+        tests = self.tests
         first = self._seat(owners_slot=self.job.reuse_key is not None)
         seats = [first]
         try:
@@ -82,7 +84,7 @@ class Judge:
                     failed.stdout or failed.done.error or ""))
             checker = await self._checker()
             if isinstance(checker, str):
-                return await self._finish(_internal(self.job, checker))
+                return await self._finish(internal_result(self.job, tests, checker))
             self.checker = checker
             pending = list(enumerate(tests))
             seats += [self._seat() for _ in range(min(PARALLEL_SEATS, len(tests)) - 1)]
@@ -189,7 +191,8 @@ def _first_line(text: str) -> str:
     return text.strip().split("\n", 1)[0][:400] if text.strip() else ""
 
 
-def _internal(job: JudgementJob, message: str) -> JudgementResult:
-    runs = {case.name: CaseRun("internal_error", message=message) for case in job.tests}
-    result = judgement(job.execution_id, job.tests, job.groups, False, runs)
+def internal_result(job: JudgementJob, tests: list[Case], message: str) -> JudgementResult:
+    """Every test ``internal_error``: the judgement could not be made (``message`` says why)."""
+    runs = {case.name: CaseRun("internal_error", message=message) for case in tests}
+    result = judgement(job.execution_id, tests, job.groups, False, runs)
     return msgspec.structs.replace(result, message=message)

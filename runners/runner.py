@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from contracts.judging import JudgementEvent
 from contracts.messages import (
     KERNEL_RUNTIME,
     CellJob,
@@ -37,8 +38,9 @@ from runners.execution import (
     execute,
     resolve_limits,
 )
-from runners.judge import Judge
+from runners.judge import Judge, internal_result
 from runners.judge_sandboxes import OwnerSandboxes
+from runners.judge_tests import TestsUnavailable, names_only, resolved
 from runners.link import AgentGone
 from runners.notebooks import CellLimits, Kernels
 from runners.output import KeptOutput
@@ -309,7 +311,13 @@ class Runner:
             self._fitted, self.sandboxes.destroy, self._reset, self._take_away, self._background)
         await publish(status_for(job, "running"))
         started = time.monotonic()
-        result = await Judge(job, runtime, self.catalog, self.settings, source, publish).run()
+        try:
+            tests = await resolved(job.tests, self.bus.problem_data)
+            judge = Judge(job, tests, runtime, self.catalog, self.settings, source, publish)
+            result = await judge.run()
+        except TestsUnavailable as exc:
+            result = internal_result(job, names_only(job.tests), str(exc))
+            await publish(JudgementEvent(job.execution_id, result))
         await self.bus.put_judgement(job.execution_id, result)
         return completion_for(job, "ok", f"{result.verdict}: {result.passed}/{result.total} "
                               f"passed, score {result.score:g}/{result.max_score:g}",

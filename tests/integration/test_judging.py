@@ -246,3 +246,19 @@ async def test_the_socket_streams_each_test_then_the_judgement(platform: Running
     result = msgspec.json.decode(json.dumps(events[-2]["result"]), type=JudgementResult)
     assert (result.verdict, result.passed) == ("wrong_answer", 1)
     assert events[-1]["verdict"] == "ok"
+
+
+async def test_a_stored_problem_is_judged_by_its_id(api: httpx.AsyncClient) -> None:
+    problem = {"tests": [case("1", "a  b", "a b", points=3), case("2", "b", "c", points=2)],
+               "checker": {"type": "tokens"}}
+    created = await api.post("/api/v1/problems", json=problem)
+    assert created.status_code == 201, created.text
+    problem_id = created.json()["id"]
+    again = await api.post("/api/v1/problems", json=problem)
+    assert (again.status_code, again.json()["id"]) == (201, problem_id)
+    result = await judged(api, {**ECHO, "problemId": problem_id})
+    assert verdicts(result) == {"1": "accepted", "2": "wrong_answer"}
+    assert (result.score, result.max_score) == (3.0, 5.0)
+    unknown = await api.post("/api/v1/judgements", json={**ECHO, "problemId": "nope"})
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "not_found"

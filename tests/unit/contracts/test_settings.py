@@ -7,9 +7,8 @@ from contracts.settings import DispatcherSettings, EdgeSettings, RunnerSettings,
 
 def test_defaults_follow_the_original_design() -> None:
     settings = DispatcherSettings.from_env({})
-    # The cap and the queue follow the runners' slots (dispatcher/fleet_limits.py).
     assert (settings.max_concurrent, settings.queue_capacity, settings.queue_timeout_s) == (
-        None, None, 60,
+        50, 200, 60,
     )
     assert RunnerSettings.from_env({}).container_ttl_s == 60
 
