@@ -1,4 +1,5 @@
-"""``coderunner stats``: the queue, the runners and their pools, as a table or stable JSON.
+"""``coderunner stats``: the queue, the runners and their pools, in words within 80 columns,
+or as stable JSON.
 
 The JSON is the ``AdminMetrics`` document of ``GET /api/admin/metrics`` (docs/api.md), read
 straight from NATS: dispatchers answer ``stats.queue``, runners' heartbeats are in the
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import textwrap
 import time
 
 import nats.errors
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
-from rich.table import Table
+from rich.text import Text
 
 from contracts.api import AdminMetrics, to_json
 from contracts.nats_options import NatsOptions
@@ -22,6 +24,7 @@ from edge.bus import EdgeBus
 from edge.stats import admin_metrics
 
 WATCH_EVERY_S = 2.0
+WIDTH = 80
 
 
 async def collect(nats_url: str) -> AdminMetrics:
@@ -34,39 +37,63 @@ async def collect(nats_url: str) -> AdminMetrics:
         await bus.close()
 
 
-def tables(metrics: AdminMetrics) -> Group:
-    queue = Table(title="queue", title_justify="left")
-    for column in ("waiting 2/1/0", "running", "cap", "ok", "failed", "expired",
-                   "cancelled", "wall ms p50/95", "queue ms p50/95"):
-        queue.add_column(column, justify="right")
+def report(metrics: AdminMetrics, width: int = WIDTH) -> str:
+    """The metrics in words, every line at most ``width`` columns (long ones wrap, indented)."""
+    paragraphs = [*queue_lines(metrics), "", *runner_lines(metrics), "",
+                  *installation_lines(metrics)]
+    lines: list[str] = []
+    for paragraph in paragraphs:
+        lines += textwrap.wrap(paragraph, width, subsequent_indent="    ",
+                               break_on_hyphens=False) or [""]
+    return "\n".join(lines)
+
+
+def queue_lines(metrics: AdminMetrics) -> list[str]:
     if metrics.queue is None:
-        queue.add_row("no dispatcher answered", *[""] * 8)
-    else:
-        q = metrics.queue
-        w = q.queue.waiting
-        t = q.recent_task_times
-        queue.add_row(f"{w.get('2', 0)}/{w.get('1', 0)}/{w.get('0', 0)}", str(q.queue.running),
-                      str(q.queue.max_concurrent), str(q.completed), str(q.failed),
-                      str(q.expired), str(q.cancelled),
-                      f"{t.wall_ms_p50:.0f}/{t.wall_ms_p95:.0f}",
-                      f"{t.queued_ms_p50:.0f}/{t.queued_ms_p95:.0f}")
-    runners = Table(title="runners", title_justify="left")
-    for column in ("runner", "active", "jobs", "reuse", "kept", "sessions", "kernels",
-                   "taken away", "warm pools"):
-        runners.add_column(column, justify="left" if column in ("runner", "warm pools")
-                           else "right")
+        return ["Queue: no dispatcher answered."]
+    stats = metrics.queue
+    queue = stats.queue
+    waiting = queue.waiting
+    times = stats.recent_task_times
+    return [
+        f"Queue: {queue.depth} waiting (browser {waiting.get('2', 0)}, API "
+        f"{waiting.get('1', 0)}, background {waiting.get('0', 0)}), {queue.running} running "
+        f"of at most {queue.max_concurrent}, room for {queue.capacity} queued.",
+        f"Finished since the dispatchers started: {stats.completed} ok, {stats.failed} "
+        f"failed, {stats.expired} expired, {stats.cancelled} cancelled.",
+        f"Last {times.count} runs: run time median {times.wall_ms_p50:.0f} ms, 95th "
+        f"percentile {times.wall_ms_p95:.0f} ms; time queued median "
+        f"{times.queued_ms_p50:.0f} ms, 95th percentile {times.queued_ms_p95:.0f} ms.",
+        f"Dispatchers answering: {stats.dispatchers}.",
+    ]
+
+
+def runner_lines(metrics: AdminMetrics) -> list[str]:
+    if not metrics.runners:
+        return ["Runners: none alive."]
+    lines = [f"Runners: {len(metrics.runners)} alive."]
     for r in metrics.runners:
-        pools = " ".join(f"{lang}:{p.warm}/{p.target}" for lang, p in sorted(r.pools.items()))
-        reuse = f"{r.reused / r.jobs:.0%}" if r.jobs else "-"
-        runners.add_row(r.runner_id, f"{r.active}/{r.capacity}", str(r.jobs), reuse,
-                        str(r.kept), str(r.sessions), str(r.kernels), str(r.taken_away),
-                        pools)
-    summary = (f"containers: {metrics.containers_warm} warm, {metrics.containers_kept} kept, "
-               f"{metrics.active} running; session networks: {metrics.sessions}; "
-               f"notebook kernels: {metrics.kernels}; "
-               f"sandboxes taken away: {metrics.taken_away}; "
-               f"reuse rate {metrics.reuse_rate:.0%}; package layers: {layers_line(metrics)}")
-    return Group(queue, runners, summary)
+        reused = f"{r.reused / r.jobs:.0%}" if r.jobs else "none"
+        lines.append(
+            f"  {r.runner_id}: {r.active} of {r.capacity} slots busy, {r.jobs} jobs run "
+            f"({reused} in a reused container), {r.kept} containers kept, {r.sessions} "
+            f"session networks, {r.kernels} notebook kernels, {r.taken_away} sandboxes taken "
+            "away.")
+        pools = ", ".join(f"{language} {p.warm}/{p.target}"
+                          for language, p in sorted(r.pools.items()))
+        lines.append(f"    Warm containers (ready/target): {pools or 'no pools'}.")
+    return lines
+
+
+def installation_lines(metrics: AdminMetrics) -> list[str]:
+    return [
+        f"Containers: {metrics.containers_warm} warm, {metrics.containers_kept} kept for "
+        f"their owner's next run, {metrics.active} running.",
+        f"Session networks: {metrics.sessions}. Notebook kernels: {metrics.kernels}. "
+        f"Sandboxes taken away: {metrics.taken_away}.",
+        f"Reuse rate: {metrics.reuse_rate:.0%} of jobs ran in a kept container. Package "
+        f"layers: {layers_line(metrics)}.",
+    ]
 
 
 def main(nats_url: str, as_json: bool, watch: bool) -> int:
@@ -82,19 +109,17 @@ def show(nats_url: str, as_json: bool, watch: bool) -> int:
     if as_json and not watch:
         print(to_json(asyncio.run(collect(nats_url))).decode())
         return 0
-    # Piped output is not cut to 80 columns: every runner's row stays whole.
-    console = Console() if sys.stdout.isatty() else Console(width=160)
     if not watch:
-        console.print(tables(asyncio.run(collect(nats_url))))
+        print(report(asyncio.run(collect(nats_url))))
         return 0
-    with Live(console=console, auto_refresh=False) as live:
+    with Live(console=Console(), auto_refresh=False) as live:
         try:
             while True:
                 metrics = asyncio.run(collect(nats_url))
                 if as_json:
                     print(to_json(metrics).decode(), flush=True)
                 else:
-                    live.update(tables(metrics), refresh=True)
+                    live.update(Text(report(metrics)), refresh=True)
                 time.sleep(WATCH_EVERY_S)
         except KeyboardInterrupt:
             return 0

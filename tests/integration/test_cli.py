@@ -3,6 +3,7 @@ the client), and ``--stdin``, ``--timeout`` and ``--memory`` reach the run."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -61,3 +62,14 @@ def test_stdin_timeout_and_memory_reach_the_run(platform: Running, tmp_path: Pat
     assert out == "64 MB\nfrom the file\n"
     assert "coderunner: time_limit" in err
     assert run.returncode == 1
+
+
+def test_stats_names_its_figures_in_words_within_80_columns(platform: Running) -> None:
+    shown = subprocess.run([sys.executable, "-m", "coderunner", "stats"], check=True,
+                           capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "NATS_URL": platform.nats_url}).stdout
+    assert [line for line in shown.splitlines() if len(line) > 80] == []
+    assert re.search(r"^Queue: \d+ waiting \(browser \d+, API \d+, background \d+\)", shown,
+                     re.MULTILINE), shown
+    assert "Runners: 1 alive." in shown
+    assert "Warm containers (ready/target): " in shown
