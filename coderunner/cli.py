@@ -48,6 +48,32 @@ def cmd_role(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_images_transfer(args: argparse.Namespace) -> int:
+    import docker
+
+    from coderunner.images_transfer import TransferError, export, import_, runtime_tags
+
+    if not args.file:
+        print(f"coderunner images {args.action}: name the file (--file)", file=sys.stderr)
+        return 2
+    client = docker.from_env(timeout=600)
+    try:
+        if args.action == "export":
+            catalog = load_catalog(os.environ.get("RUNTIMES_DIR", DEFAULT_RUNTIMES_DIR))
+            tags = runtime_tags(client, catalog, args.language)
+            export(tags, Path(args.file))
+            print(f"exported {len(tags)} image(s) to {args.file}: {', '.join(tags)}")
+        else:
+            for tag, inputs in import_(client, Path(args.file)).items():
+                print(f"imported {tag} (inputs {inputs or 'unknown'})")
+    except TransferError as exc:
+        print(f"coderunner images {args.action}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    return 0
+
+
 def cmd_runner(args: argparse.Namespace) -> int:
     if args.action != "drain":
         return cmd_role(args)
@@ -92,6 +118,8 @@ def cmd_janitor(args: argparse.Namespace) -> int:
 
 
 def cmd_images(args: argparse.Namespace) -> int:
+    if getattr(args, "action", "build") in ("export", "import"):
+        return cmd_images_transfer(args)
     import docker
     from rich.console import Console
 
@@ -311,10 +339,12 @@ def parser() -> argparse.ArgumentParser:
     janitor.set_defaults(func=cmd_janitor)
 
     images = sub.add_parser("images", help="runtime images")
-    images.add_argument("action", choices=["build"],
+    images.add_argument("action", choices=["build", "export", "import"],
                         help="build: make the runtime images that are missing or out of date "
                              "(several minutes the first time)")
     images.add_argument("--language", action="append", help="only this language (repeatable)")
+    images.add_argument("--file", help="export/import: the tar file to write or read (export "
+                                       "the exact images on one host, import them on the others)")
     images.add_argument("--force", action="store_true", help="rebuild even if up to date")
     images.add_argument("--quiet", action="store_true", help="print only errors")
     images.set_defaults(func=cmd_images)

@@ -564,6 +564,9 @@ class RunnerInfo(Struct, frozen=True, rename="camel"):
     package_layers: int = 0
     package_bytes: int = 0
     """Package layers on this runner's Docker engine (docs/packages.md), and their files' size."""
+    images: dict[str, str] = {}
+    """Language → the inputs hash of its image here (label ``coderunner.inputs``): dispatchers
+    send a language's jobs only to runners with the fleet's usual image of it (drift check)."""
 
 
 class TableResult(Struct, frozen=True, rename="camel"):

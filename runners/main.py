@@ -28,22 +28,32 @@ log = logging.getLogger("runners")
 
 def installed_versions(settings: RunnerSettings, catalog: Catalog) -> dict[str, str]:
     """Language → version, for the catalog languages whose image this Docker engine has."""
+    return {name: version for name, (version, _) in installed_images(settings, catalog).items()}
+
+
+def installed_images(settings: RunnerSettings, catalog: Catalog
+                     ) -> dict[str, tuple[str, str]]:
+    """Language → (version, inputs hash) of the catalog languages whose image this Docker
+    engine has."""
     client = docker.DockerClient(base_url=settings.docker_host or "unix:///var/run/docker.sock")
     try:
         by_tag = {tag: image.labels for image in client.images.list() for tag in image.tags}
     finally:
         client.close()
-    versions = {}
+    found = {}
     for runtime in catalog.runtimes:
         image_labels = by_tag.get(f"{runtime.image_tag}:latest")
         if image_labels is not None:
-            versions[runtime.name] = image_labels.get(f"{labels.VERSION}{runtime.name}", "unknown")
-    return versions
+            found[runtime.name] = (
+                image_labels.get(f"{labels.VERSION}{runtime.name}", "unknown"),
+                image_labels.get(labels.INPUTS, ""))
+    return found
 
 
 async def serve(settings: RunnerSettings) -> None:
     catalog = load_catalog(settings.runtimes_dir)
-    versions = installed_versions(settings, catalog)
+    images = installed_images(settings, catalog)
+    versions = {name: version for name, (version, _) in images.items()}
     if not versions:
         raise SystemExit("runner: no runtime image is built; run `coderunner images build`")
     instance = uuid.uuid4().hex[:12]
@@ -51,7 +61,8 @@ async def serve(settings: RunnerSettings) -> None:
                                  settings.nats, subjects.runner_inbox(settings.runner_id))
     sandboxes = DockerSandboxes(settings, instance)
     packages = Packages(PackageSettings.from_env(), DockerLayers(settings), sandboxes, versions)
-    runner = Runner(settings, catalog, sandboxes, bus, versions, packages)
+    runner = Runner(settings, catalog, sandboxes, bus, versions, packages,
+                    {name: inputs for name, (_, inputs) in images.items() if inputs})
     log.info(
         "runner %s (instance %s) serves %s", settings.runner_id, instance, ", ".join(versions)
     )

@@ -74,6 +74,7 @@ class Runner:
         bus: RunnerBus,
         versions: dict[str, str],
         packages: Packages | None = None,
+        images: dict[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.packages = packages
@@ -89,6 +90,8 @@ class Runner:
             if (runtime := catalog.get(name)) is not None:
                 self._pool(runtime, strongest(settings.default_isolation, runtime.isolation))
         self.versions = versions
+        self.images = images or {}
+        """Language → its image's inputs hash, told in each heartbeat."""
         self.reuse = ReuseSlots(settings.container_ttl_s, sandboxes.destroy)
         self.sessions = Sessions(
             DockerSessions(sandboxes), settings.session_subnets, settings.container_ttl_s,
@@ -216,7 +219,7 @@ class Runner:
                 kept=len(self.reuse), jobs=self.jobs, reused=self.reused,
                 sessions=len(self.sessions), kernels=sum(map(len, self.kernels.values())),
                 taken_away=self.taken_away, discarded=self.reuse.discarded,
-                package_layers=layers, package_bytes=layer_bytes,
+                package_layers=layers, package_bytes=layer_bytes, images=self.images,
             )
             try:
                 await self.bus.heartbeat(info)
