@@ -15,6 +15,9 @@ import { Project, ProjectError, ProjectStore, runtimeFor } from "./project.js";
 import { RunBar } from "./runbar.js";
 import { defaultTemplate, templates } from "./templates.js";
 import { loadTheme, monacoTheme, resolveTheme, saveTheme } from "./theme.js";
+import { SessionMenu } from "./session-menu.js";
+import { WorkspaceMenu, drawReadOnly } from "./workspace-menu.js";
+import { POLL_MS, WorkspaceSync, openShared } from "./workspace-sync.js";
 
 const $ = (id) => document.getElementById(id);
 const SAVE_DELAY_MS = 250;
@@ -23,10 +26,13 @@ const CONSOLES_KEY = "coderunner.consoles.v1";
 const RUNTIMES_RETRY_MS = 2000;
 
 const localStore = storageOr("localStorage");
-const store = new ProjectStore(localStore);
+const params = new URLSearchParams(window.location.search);
+/** A share link's token (``/?share=…``): its revision opens read-only, nothing is stored. */
+const shareToken = params.get("share");
+const store = new ProjectStore(shareToken ? memoryStorage() : localStore);
 const systemDark = window.matchMedia("(prefers-color-scheme: dark)");
 let themeChoice = loadTheme(localStore);
-let project = store.load() ?? projectOf(defaultTemplate([]));
+let project = shareToken ? new Project() : store.load() ?? projectOf(defaultTemplate([]));
 let runtimes = [];
 let templateList = [];
 let editor = null;
@@ -93,6 +99,58 @@ const view = new ConsoleView({
   close: (tab) => closeTab(tab),
   reveal: (file, line, column) => revealLocation(file, line, column),
 });
+
+/** The project also lives in a workspace on the server (docs/workspaces.md); not a share link's. */
+const workspace = shareToken ? null : new WorkspaceSync({
+  fetch: (url, init) => window.fetch(url, init), storage: localStore,
+  id: params.get("workspace"), project: () => project, apply: applyRemote,
+  onState: (state) => workspaceMenu.draw(state),
+});
+const workspaceMenu = new WorkspaceMenu({ sync: workspace, notify: (text) => notify(text), addFiles: addFiles });
+const sessionMenu = new SessionMenu({ send: (frame) => send(frame) });
+
+/** Changes the workspace brought (made elsewhere, or a restore): into the project and editor. */
+function applyRemote(changes, conflicts) {
+  const open = project.open;
+  for (const { path, content } of changes) {
+    const problem = attempt(() => {
+      if (content === null) {
+        if (project.files.has(path)) project.delete(path);
+      } else if (project.files.has(path)) {
+        project.setContent(path, content);
+      } else {
+        project.createFile(path, content);
+      }
+    });
+    if (problem) notify(`${path} from the workspace was not taken: ${problem}`);
+  }
+  if (open !== null && project.files.has(open)) project.setOpen(open);
+  editor?.forget(changes.map((c) => c.path));
+  showOpenFile();
+  refresh();
+  if (conflicts.length) {
+    notify(`Changed here and elsewhere: both versions are kept, the other one in ${conflicts.join(", ")}.`, "workspace");
+  }
+}
+
+/** Files uploaded from the computer: added, or replacing those of the same name. */
+function addFiles(uploaded) {
+  for (const { path, content } of uploaded) {
+    const problem = attempt(() => {
+      if (project.files.has(path)) project.setContent(path, content);
+      else project.createFile(path, content);
+    });
+    if (problem) notify(`${path} was not added: ${problem}`);
+  }
+  editor?.forget(uploaded.map((f) => f.path));
+  showOpenFile();
+}
+
+/** Storage for a share link's page: its project is never written to the browser's. */
+function memoryStorage() {
+  const items = new Map();
+  return { getItem: (k) => items.get(k) ?? null, setItem: (k, v) => items.set(k, String(v)) };
+}
 
 /** The browser's storage, or, where touching it throws (site data blocked), one that lasts
  * as long as the page: the IDE still works, it just forgets on reload. */
@@ -171,6 +229,7 @@ function saveNow() {
   notebooks.flush();
   const problem = store.save(project);
   if (problem) notify(problem, "storage");
+  workspace?.schedule();
   return problem;
 }
 
@@ -300,10 +359,24 @@ async function startEditor() {
     for (const tab of consoles.tabs.values()) if (tab.phase === "done") showDiagnostics(tab);
     // Monaco's API is whole only now: \`window.monaco\` appears while its modules still load, and
     // a call then (\`getEditors()\`) starts its services without the late modules' ones.
+    if (shareToken) await openShareLink();
     $("editor").dataset.state = "ready";
     window.ideLoaded?.();
   } catch (error) {
     notify(error.message, "editor");
+  }
+}
+
+/** A share link's revision, read-only: the editor takes no typing and nothing is saved. */
+async function openShareLink() {
+  editor.editor.updateOptions({ readOnly: true });
+  try {
+    const view = await openShared((url) => window.fetch(url), shareToken);
+    const paths = Object.keys(view.files);
+    replaceProject(new Project({ files: view.files, main: paths[0] ?? null, open: paths[0] ?? null }));
+    drawReadOnly(view);
+  } catch (error) {
+    notify(error.message, "share");
   }
 }
 
@@ -415,6 +488,10 @@ function revealLocation(file, line, column) {
 }
 
 function onEvent(frame) {
+  if (frame.type === "session_state") {
+    sessionMenu.show(frame);
+    return;
+  }
   if (frame.type === "session") {
     // Before the completions that a resumed session delivers right after this frame.
     for (const { tab, changes } of consoles.sessionStarted(frame.resumed === true)) {
@@ -586,6 +663,10 @@ document.addEventListener("keydown", (e) => {
   e.stopPropagation();
   action();
 }, true);
+window.addEventListener("online", () => workspace?.sync());
+setInterval(() => {
+  if (document.visibilityState === "visible" && workspace?.state !== "saving") workspace?.sync();
+}, POLL_MS);
 window.addEventListener("pagehide", () => {
   saveNow();
   saveConsoles();
@@ -603,3 +684,4 @@ restoreConsoles(); // before the socket: its session frame hands the runs over
 connection.connect();
 loadRuntimes();
 startEditor();
+workspace?.sync();
