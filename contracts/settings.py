@@ -47,6 +47,13 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _optional_int(env: Mapping[str, str], name: str, minimum: int) -> int | None:
+    """An integer, or None when unset (or empty): the component then decides."""
+    if not env.get(name):
+        return None
+    return _int(env, name, minimum, minimum)
+
+
 def _percent(env: Mapping[str, str], name: str, default: int) -> int:
     value = _int(env, name, default, 1)
     if value > 100:
@@ -186,8 +193,12 @@ class DispatcherSettings(Struct, frozen=True):
     nats_url: str = DEFAULT_NATS_URL
     nats: NatsOptions = NatsOptions()
     """Credentials and TLS for NATS (NATS_CREDS, NATS_USER, NATS_TLS_CA, …)."""
-    max_concurrent: int = 50
-    queue_capacity: int = 200
+    max_concurrent: int | None = None
+    """The global cap on running jobs; None: the sum of the live runners' slots
+    (``RUNNER_MAX_JOBS`` each), followed as runners come and go."""
+    queue_capacity: int | None = None
+    """Jobs the queue accepts before refusing more; None: ``QUEUE_PER_SLOT`` per runner slot,
+    at least ``DEFAULT_QUEUE_CAPACITY``, grown (never shrunk) as runners join."""
     queue_timeout_s: int = 60
     max_deliver: int = 3
     run_ack_wait_s: int = 30
@@ -199,8 +210,8 @@ class DispatcherSettings(Struct, frozen=True):
         return cls(
             nats_url=_str(env, "NATS_URL", DEFAULT_NATS_URL),
             nats=nats_options(env),
-            max_concurrent=_int(env, "MAX_CONCURRENT_SESSIONS", 50, 1),
-            queue_capacity=_int(env, "QUEUE_CAPACITY", 200, 1),
+            max_concurrent=_optional_int(env, "MAX_CONCURRENT_SESSIONS", 1),
+            queue_capacity=_optional_int(env, "QUEUE_CAPACITY", 1),
             queue_timeout_s=_int(env, "QUEUE_TIMEOUT", 60, 1),
             max_deliver=_int(env, "MAX_DELIVER", 3, 1),
             run_ack_wait_s=_int(env, "RUN_ACK_WAIT", 30, 2),

@@ -40,6 +40,7 @@ from contracts.messages import (
 )
 from contracts.nats_options import connect_options
 from contracts.settings import DispatcherSettings
+from dispatcher.fleet_limits import queue_capacity
 
 log = logging.getLogger(__name__)
 MAXIMUM_MESSAGES_EXCEEDED = 10077
@@ -54,7 +55,7 @@ class _Advisory(msgspec.Struct):
     stream_seq: int
 
 
-def stream_configs(settings: DispatcherSettings) -> list[StreamConfig]:
+def stream_configs(settings: DispatcherSettings, queue_capacity: int) -> list[StreamConfig]:
     window = float(subjects.DUPLICATE_WINDOW_S)
     return [
         StreamConfig(
@@ -62,7 +63,7 @@ def stream_configs(settings: DispatcherSettings) -> list[StreamConfig]:
             subjects=[subjects.JOBS_SUBJECTS],
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE,
-            max_msgs=settings.queue_capacity,
+            max_msgs=queue_capacity,
             discard=DiscardPolicy.NEW,
             duplicate_window=window,
         ),
@@ -78,7 +79,8 @@ def stream_configs(settings: DispatcherSettings) -> list[StreamConfig]:
             subjects=[subjects.SLOTS_SUBJECTS],
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
-            max_msgs=settings.max_concurrent,
+            # Unset: each runner's consumer caps its jobs (max_ack_pending = its slots).
+            max_msgs=settings.max_concurrent or -1,
             max_msgs_per_subject=1,
             discard=DiscardPolicy.NEW,
             max_age=float(subjects.RESULTS_MAX_AGE_S),
@@ -111,11 +113,13 @@ class DispatcherBus:
         )
         return cls(nc, nc.jetstream(), settings)
 
-    async def ensure_streams(self) -> None:
+    async def ensure_streams(self) -> int:
         """Create or update the queue's streams, buckets and consumers (idempotent), replicated
-        on up to three servers when NATS runs as a cluster."""
+        on up to three servers when NATS runs as a cluster; the queue's capacity is returned
+        (``QUEUE_CAPACITY``, or what the queue has grown to, see ``fleet_limits``)."""
         replicas = await self._replicas()
-        for config in stream_configs(self._settings):
+        capacity = queue_capacity(self._settings, 0, await self._queue_capacity_now())
+        for config in stream_configs(self._settings, capacity):
             config.num_replicas = replicas
             try:
                 await self._js.add_stream(config)
@@ -129,7 +133,7 @@ class DispatcherBus:
                     filter_subject=subjects.job_submit(priority),
                     ack_policy=AckPolicy.EXPLICIT,
                     ack_wait=30.0,
-                    max_ack_pending=self._settings.queue_capacity,
+                    max_ack_pending=capacity,
                 ),
             )
         await self._bucket(KeyValueConfig(
@@ -153,6 +157,29 @@ class DispatcherBus:
             self._pulls[priority] = await self._js.pull_subscribe_bind(
                 subjects.dispatcher_consumer(priority), subjects.JOBS_STREAM
             )
+        return capacity
+
+    async def _queue_capacity_now(self) -> int:
+        """The JOBS stream's limit as it is (another dispatcher may have grown it), or 0."""
+        try:
+            info = await self._js.stream_info(subjects.JOBS_STREAM)
+        except nats.js.errors.NotFoundError:
+            return 0
+        return max(0, info.config.max_msgs or 0)
+
+    async def grow_queue(self, capacity: int) -> None:
+        """Raise the queue's capacity (the JOBS stream's limit and each priority's consumer's
+        ``max_ack_pending``) as runners join."""
+        info = await self._js.stream_info(subjects.JOBS_STREAM)
+        if (info.config.max_msgs or 0) < capacity:
+            info.config.max_msgs = capacity
+            await self._js.update_stream(info.config)
+        for priority in subjects.PRIORITIES:
+            consumer = await self._js.consumer_info(
+                subjects.JOBS_STREAM, subjects.dispatcher_consumer(priority))
+            if (consumer.config.max_ack_pending or 0) < capacity:
+                consumer.config.max_ack_pending = capacity
+                await self._js.add_consumer(subjects.JOBS_STREAM, consumer.config)
 
     async def _replicas(self) -> int:
         """How many copies of each stream the cluster allows: three with three or more

@@ -25,6 +25,7 @@ from contracts.settings import DispatcherSettings
 from contracts.subjects import ATTEMPT_HEADER, PRIORITIES, runner_consumer
 from dispatcher.bus import DispatcherBus
 from dispatcher.fleet import Affinity, Fleet, affinity_of
+from dispatcher.fleet_limits import DEFAULT_QUEUE_CAPACITY, global_cap, queue_capacity
 from dispatcher.service import DispatchQueue, Waiting
 from dispatcher.stats import CompletionStats
 
@@ -59,11 +60,13 @@ class Held:
 
 
 class Dispatcher:
-    def __init__(self, settings: DispatcherSettings, bus: DispatcherBus) -> None:
+    def __init__(self, settings: DispatcherSettings, bus: DispatcherBus,
+                 queue_capacity: int = DEFAULT_QUEUE_CAPACITY) -> None:
         self.bus = bus
         self.queue: DispatchQueue[Held] = DispatchQueue(
-            settings.max_concurrent, settings.queue_timeout_s, settings.owner_max_share / 100
+            global_cap(settings, 0), settings.queue_timeout_s, settings.owner_max_share / 100
         )
+        self.queue_capacity = queue_capacity
         self._wake = asyncio.Event()
         self.settings = settings
         self.stats = CompletionStats()
@@ -217,8 +220,10 @@ class Dispatcher:
     async def _heartbeat(self, beat: RunnerInfo | str, age_s: float) -> None:
         if isinstance(beat, str):
             self.fleet.gone(beat)
+            await self._follow_fleet()
             return
         self.fleet.heartbeat(beat, time.monotonic() - age_s)
+        await self._follow_fleet()
         if beat.runner_id not in self._consumers:
             try:
                 await self.bus.ensure_runner_consumer(beat.runner_id, beat.capacity)
@@ -226,6 +231,19 @@ class Dispatcher:
             except Exception as exc:  # tried again on its next heartbeat
                 log.warning("making runner %s's consumer failed: %s", beat.runner_id, exc)
         self._wake.set()
+
+    async def _follow_fleet(self) -> None:
+        """The global cap and the queue's capacity follow the live runners' slots, unless set
+        (``MAX_CONCURRENT_SESSIONS``, ``QUEUE_CAPACITY``)."""
+        slots = self.fleet.slots(time.monotonic())
+        self.queue.resize(global_cap(self.settings, slots))
+        capacity = queue_capacity(self.settings, slots, self.queue_capacity)
+        if capacity > self.queue_capacity:
+            try:
+                await self.bus.grow_queue(capacity)
+                self.queue_capacity = capacity
+            except Exception as exc:  # tried again on the next heartbeat
+                log.warning("growing the queue to %d failed: %s", capacity, exc)
 
     async def _orphans(self) -> None:
         """Drain the consumers of runners that went silent: their jobs go to other runners."""
@@ -342,7 +360,7 @@ class Dispatcher:
         held = self.queue.depth()
         waiting = {p: held.get(p, 0) + pending.get(p, 0) for p in PRIORITIES}
         return self.stats.snapshot(waiting, len(self.queue.running),
-                                   self.settings.queue_capacity, self.settings.max_concurrent)
+                                   self.queue_capacity, self.queue.max_concurrent)
 
     async def _completed(self, completion: CompletionEvent) -> None:
         self.stats.record(completion)

@@ -19,29 +19,29 @@ log = logging.getLogger("dispatcher")
 SETUP_ATTEMPTS = 30
 
 
-async def ensure_streams(bus: DispatcherBus) -> None:
+async def ensure_streams(bus: DispatcherBus) -> int:
     """Make the streams, retrying while JetStream is not ready (a cluster electing its leader,
     a replicated stream slow to answer under load)."""
     for attempt in range(1, SETUP_ATTEMPTS + 1):
         try:
-            await bus.ensure_streams()
-            return
+            return await bus.ensure_streams()
         except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError,
                 nats.js.errors.ServerError) as exc:
             if attempt == SETUP_ATTEMPTS:
                 raise
             log.warning("setting up the streams failed (%s); retrying", exc)
             await asyncio.sleep(1.0)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 async def serve(settings: DispatcherSettings) -> None:
     bus = await DispatcherBus.connect(settings)
-    await ensure_streams(bus)
+    capacity = await ensure_streams(bus)
     log.info(
-        "dispatcher up: cap %d, capacity %d, timeout %d s",
-        settings.max_concurrent, settings.queue_capacity, settings.queue_timeout_s,
+        "dispatcher up: cap %s, capacity %d, timeout %d s",
+        settings.max_concurrent or "the runners' slots", capacity, settings.queue_timeout_s,
     )
-    dispatcher = Dispatcher(settings, bus)
+    dispatcher = Dispatcher(settings, bus, capacity)
     serving = asyncio.create_task(dispatcher.serve())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

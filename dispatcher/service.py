@@ -41,9 +41,14 @@ class Waiting(Generic[T]):
 class DispatchQueue(Generic[T]):
     def __init__(self, max_concurrent: int, queue_timeout_s: float,
                  owner_share: float = 1.0) -> None:
-        self.max_concurrent = max_concurrent
         self.queue_timeout_s = queue_timeout_s
-        self.owner_cap = max(1, math.floor(max_concurrent * owner_share))
+        self.owner_share = owner_share
+        self.resize(max_concurrent)
+
+    def resize(self, max_concurrent: int) -> None:
+        """A new global cap (the fleet's slots changed); running jobs above it just finish."""
+        self.max_concurrent = max_concurrent
+        self.owner_cap = max(1, math.floor(max_concurrent * self.owner_share))
         """Slots an owner may hold while another owner's job waits."""
         self._queues: dict[int, deque[Waiting[T]]] = {p: deque() for p in PRIORITIES}
         self._known: set[str] = set()

@@ -1,5 +1,6 @@
-"""Graceful stops: a dispatcher that stops gives the jobs it holds back to the queue at once
-(another dispatcher takes them now, not after the 30 s ack wait)."""
+"""A dispatcher alone on a real NATS: when it stops it gives the jobs it holds back at once
+(another dispatcher takes them now, not after the 30 s ack wait); unless set, its queue and
+global cap follow the runners' slots."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from nats.js import JetStreamContext
 
 from coderunner.nats_server import NatsServer
 from contracts import subjects
-from contracts.messages import JobFile, ProgramJob, encode, job_decoder
+from contracts.messages import JobFile, ProgramJob, RunnerInfo, encode, job_decoder
 
 WAIT_S = 30.0
 """A bound on waiting for an event that should come (a failure, not a threshold)."""
@@ -97,3 +98,31 @@ async def test_a_stopping_dispatcher_gives_its_held_jobs_back_at_once(
         if dispatcher.poll() is None:
             dispatcher.kill()
             dispatcher.wait()
+
+
+async def test_the_queue_and_the_cap_follow_the_runners_slots_unless_set(
+        nats_server: NatsServer, js: JetStreamContext) -> None:
+    dispatcher = start_dispatcher(nats_server.url)
+    try:
+        kv = None
+        while kv is None:  # the dispatcher makes the bucket
+            try:
+                kv = await js.key_value(subjects.RUNNERS_BUCKET)
+            except nats.js.errors.BucketNotFoundError:
+                await asyncio.sleep(0.1)
+        await kv.put("big", encode(RunnerInfo("big", {"python": "3"}, capacity=300,
+                                              at=time.time())))
+
+        async def grown() -> bool:
+            info = await js.stream_info(subjects.JOBS_STREAM)
+            return info.config.max_msgs == 4 * 300
+
+        await wait_for(grown, "the queue grew to 4 jobs per slot")
+        slots = await js.stream_info(subjects.SLOTS_STREAM)
+        assert slots.config.max_msgs == -1  # the runners' consumers cap their jobs
+        consumer = await js.consumer_info(subjects.JOBS_STREAM, CONSUMER)
+        assert consumer.config.max_ack_pending == 4 * 300
+        await kv.delete("big")
+    finally:
+        dispatcher.send_signal(signal.SIGTERM)
+        dispatcher.wait(WAIT_S)

@@ -7,8 +7,9 @@ from contracts.settings import DispatcherSettings, EdgeSettings, RunnerSettings,
 
 def test_defaults_follow_the_original_design() -> None:
     settings = DispatcherSettings.from_env({})
+    # The cap and the queue follow the runners' slots (dispatcher/fleet_limits.py).
     assert (settings.max_concurrent, settings.queue_capacity, settings.queue_timeout_s) == (
-        50, 200, 60,
+        None, None, 60,
     )
     assert RunnerSettings.from_env({}).container_ttl_s == 60
 
