@@ -19,7 +19,11 @@ LAYER_KEY = "coderunner.packages.key"
 LAYER_BYTES = "coderunner.packages.bytes"
 """On a layer volume: the size of its files, counted before they were written."""
 LAYER_MOUNT = "/opt/packages"
-"""Where a layer is mounted read-only in a run's sandbox."""
+"""Where a Python layer is mounted read-only in a run's sandbox (on ``PYTHONPATH``)."""
+NODE_MODULES_MOUNT = "/node_modules"
+"""Where an npm layer (a ``node_modules`` tree) is mounted read-only: Node looks for packages in
+the ``node_modules`` of every directory above the importing file, so ``require`` and ``import``
+(ESM, which ignores ``NODE_PATH``) both find them from /workspace."""
 LAYER_USER = "coderunner.packages.layer"
 """On a sandbox container: the volume name of the layer mounted in it (the janitor's sign that
 the layer is in use)."""

@@ -16,7 +16,7 @@ import msgspec
 from msgspec import Struct
 
 from contracts.messages import Isolation, OutputEvent, ProgramJob
-from contracts.packages import LAYER_MOUNT, PackageSettings
+from contracts.packages import LAYER_MOUNT, NODE_MODULES_MOUNT, PackageSettings
 from contracts.runtimes import Runtime
 from runners import agent_messages as agent
 from runners.execution import Publish
@@ -34,8 +34,8 @@ INSTALL_GRACE_S = 5.0
 """Past the install's time limit, how long the agent has to report before the sandbox goes."""
 LOG_TAIL = 1500
 """How much of the install's output ends a failed install's message."""
-LAYER_ENV = {"pip": {"PYTHONPATH": LAYER_MOUNT},
-             "npm": {"NODE_PATH": f"{LAYER_MOUNT}/node_modules"}}
+LAYER_MOUNTS = {"pip": LAYER_MOUNT, "npm": NODE_MODULES_MOUNT}
+LAYER_ENV = {"pip": {"PYTHONPATH": LAYER_MOUNT}, "npm": {"NODE_PATH": NODE_MODULES_MOUNT}}
 
 
 class PackagesFailed(Exception):
@@ -44,6 +44,7 @@ class PackagesFailed(Exception):
 
 class Layer(Struct, frozen=True):
     volume: str
+    mount: str
     env: dict[str, str]
 
 
@@ -70,7 +71,7 @@ class Packages:
         known = self.known.get(request.key)
         if known is not None and await self.layers.exists(known):
             self.hits += 1
-            return Layer(known, env)
+            return Layer(known, LAYER_MOUNTS[request.kind], env)
         try:
             fetched = await fetch(request, self.settings,
                                   minor_version(self.versions.get("python", "")))
@@ -90,7 +91,7 @@ class Packages:
             else:
                 self.hits += 1
         self.known[request.key] = volume
-        return Layer(volume, env)
+        return Layer(volume, LAYER_MOUNTS[request.kind], env)
 
     async def _install(self, job: ProgramJob, fetched: Fetched, runtime: Runtime,
                        isolation: Isolation, publish: Publish) -> bytes:

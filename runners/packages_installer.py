@@ -123,15 +123,16 @@ def stop_leftovers() -> None:
         pass
 
 
-def send_layer() -> None:
+def send_layer(root: str) -> None:
+    """The tree under ``root`` (the layer; for npm its node_modules, mounted as such)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for top, dirs, files in os.walk(LAYER):
+        for top, dirs, files in os.walk(root):
             for name in sorted(dirs) + sorted(files):
                 full = os.path.join(top, name)
                 if os.path.islink(full):
                     continue
-                archive.add(full, arcname=os.path.relpath(full, LAYER), recursive=False)
+                archive.add(full, arcname=os.path.relpath(full, root), recursive=False)
     sys.stdout.write(base64.encodebytes(buffer.getvalue()).decode())
     sys.stdout.flush()
 
@@ -147,7 +148,7 @@ def main() -> None:
     else:
         install_npm(plan)
     stop_leftovers()
-    send_layer()
+    send_layer(LAYER if kind == "pip" else os.path.join(LAYER, "node_modules"))
 
 
 if __name__ == "__main__":

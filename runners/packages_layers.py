@@ -10,6 +10,7 @@ that into a fresh volume through a helper container that is created and never st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import tarfile
 from typing import Any
@@ -86,11 +87,13 @@ class DockerLayers:
         self._api = docker.APIClient(base_url=base_url, timeout=120)
 
     async def exists(self, volume: str) -> bool:
+        """Whether ``volume`` is a layer this platform stored: a volume of that name without
+        its labels is one Docker made empty for a mount (a layer removed meanwhile)."""
         try:
-            await asyncio.to_thread(self._api.inspect_volume, volume)
+            found = await asyncio.to_thread(self._api.inspect_volume, volume)
         except docker.errors.NotFound:
             return False
-        return True
+        return LAYER_KEY in (found.get("Labels") or {})
 
     async def store(self, volume: str, key: str, layer: bytes, size: int, image: str) -> None:
         """Make ``volume`` with ``layer`` unpacked in it (a helper container, never started,
@@ -98,6 +101,8 @@ class DockerLayers:
         await asyncio.to_thread(self._store, volume, key, layer, size, image)
 
     def _store(self, volume: str, key: str, layer: bytes, size: int, image: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):  # an empty one Docker made, if any
+            self._api.remove_volume(volume)
         self._api.create_volume(volume, driver="local", labels={
             labels.MANAGED: "1", labels.PLATFORM: self._settings.platform_id,
             labels.RUNNER: self._settings.runner_id, labels.ROLE: LAYER_ROLE,

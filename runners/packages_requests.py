@@ -16,7 +16,8 @@ from contracts.messages import JobFile
 
 Kind = Literal["pip", "npm"]
 MANIFESTS: dict[str, tuple[str, Kind]] = {
-    "python": ("requirements.txt", "pip"), "javascript": ("package.json", "npm")}
+    "python": ("requirements.txt", "pip"), "javascript": ("package.json", "npm"),
+    "typescript": ("package.json", "npm")}
 """Language → the file that names its packages, and how they are fetched."""
 
 _PIP_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"

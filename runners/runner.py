@@ -414,7 +414,8 @@ class Runner:
         limits = msgspec.structs.replace(runtime.limits, memory_mb=memory_mb, processes=processes)
         return await self.sandboxes.create(msgspec.structs.replace(runtime, limits=limits),
                                            sandbox.attachment, isolation=sandbox.isolation,
-                                           packages=sandbox.packages)
+                                           packages=sandbox.packages,
+                                           packages_at=sandbox.packages_at)
 
     def _cell_limits(self, job: CellJob) -> CellLimits:
         """A cell may run up to the server's maximum wall time (as an IDE run may)."""
@@ -454,7 +455,7 @@ class Runner:
             return await self.sandboxes.create(
                 runtime_with(pool.runtime, layer),
                 session.attachment(job.main_file) if session else None,
-                isolation=isolation, packages=layer.volume)
+                isolation=isolation, packages=layer.volume, packages_at=layer.mount)
         if session is None:
             return await pool.take()
         try:

@@ -109,6 +109,7 @@ class Sandbox:
     packages: str | None = None
     """The package layer (a volume) mounted read-only in it, if any: reused only for a run
     with the same layer."""
+    packages_at: str = LAYER_MOUNT
 
     @property
     def short_id(self) -> str:
@@ -127,7 +128,7 @@ class Attachment:
 def container_config(
     runtime: Runtime, settings: RunnerSettings, instance: str,
     attachment: Attachment | None = None, kernel: bool = False, isolation: Isolation = "runc",
-    packages: str | None = None,
+    packages: str | None = None, packages_at: str = LAYER_MOUNT,
 ) -> dict[str, Any]:
     """Keyword arguments for ``APIClient.create_container``, hardening included; ``packages``
     is a package layer's volume, mounted read-only (docs/packages.md)."""
@@ -135,7 +136,7 @@ def container_config(
     if packages is not None:
         config["labels"][LAYER_USER] = packages
         config["host_config"]["mounts"] = [
-            Mount(LAYER_MOUNT, packages, type="volume", read_only=True, no_copy=True)]
+            Mount(packages_at, packages, type="volume", read_only=True, no_copy=True)]
     config["user"] = "0:0"  # the agent; it starts user code as SANDBOX_UID
     config["host_config"]["cap_add"] = list(PLATFORM_CAPABILITIES)
     if kernel:
@@ -232,9 +233,9 @@ class DockerSandboxes:
 
     async def create(self, runtime: Runtime, attachment: Attachment | None = None,
                      kernel: bool = False, isolation: Isolation = "runc",
-                     packages: str | None = None) -> Sandbox:
+                     packages: str | None = None, packages_at: str = LAYER_MOUNT) -> Sandbox:
         config = container_config(runtime, self._settings, self._instance, attachment, kernel,
-                                  isolation, packages)
+                                  isolation, packages, packages_at)
         host_config = self._api.create_host_config(**config.pop("host_config"))
         if attachment is not None:
             config["networking_config"] = endpoints(attachment.network, attachment.alias)
@@ -272,7 +273,7 @@ class DockerSandboxes:
             processes = min(KERNEL_PROCESSES, self._settings.max_processes)
         return Sandbox(container_id, runtime.name, link, memory_mb, processes,
                        network=attachment.network if attachment else None, isolation=isolation,
-                       attachment=attachment, packages=packages)
+                       attachment=attachment, packages=packages, packages_at=packages_at)
 
     async def _prepare(self, link: AgentLink, runtime: Runtime,
                        fork_server: list[str] | None) -> None:
