@@ -137,6 +137,7 @@ def runner_permissions(runner_id: str) -> dict[str, object]:
             f"$JS.API.STREAM.INFO.{kv_stream(EXECUTIONS_BUCKET)}",
             f"$KV.{EXECUTIONS_BUCKET}.{running_key('*')}",
             f"$KV.{EXECUTIONS_BUCKET}.{output_key('*')}",
+            f"$KV.{EXECUTIONS_BUCKET}.{judgement_key('*')}",
             f"$JS.API.STREAM.MSG.GET.{COMPLETIONS_STREAM}",
             events("*"),
             f"runner.{token}.completed.*",

@@ -106,11 +106,27 @@ class Fleet:
         """The runners heard from within ``silent_s``."""
         return {r for r, view in self.runners.items() if self.is_alive(view, now)}
 
+    def usual_image(self, language: str, now: float) -> str | None:
+        """The inputs hash of ``language``'s image on most of the live runners' slots (ties:
+        the greatest hash), or None when no runner tells (older runners do not)."""
+        slots: Counter[str] = Counter()
+        for view in self.runners.values():
+            image = view.info.images.get(language)
+            if image and self.is_alive(view, now):
+                slots[image] += max(1, view.info.capacity)
+        if not slots:
+            return None
+        return max(slots, key=lambda image: (slots[image], image))
+
     def choose(self, language: str, now: float, prefer: str | None = None,
                hard: bool = False) -> str | None:
-        """The runner for a job of ``language``; None when none can take it now."""
+        """The runner for a job of ``language``; None when none can take it now. Only runners
+        with the fleet's usual image of the language take it (one whose image drifted does not,
+        for that language; a runner that tells no image is taken as usual)."""
+        usual = self.usual_image(language, now)
         able = {r: v for r, v in self.runners.items()
-                if self.is_alive(v, now) and language in v.info.versions}
+                if self.is_alive(v, now) and language in v.info.versions
+                and (usual is None or v.info.images.get(language, usual) == usual)}
         preferred = able.get(prefer) if prefer is not None else None
         if preferred is not None and (hard or preferred.free_slots() > 0):
             return prefer if preferred.free_slots() > 0 else None
