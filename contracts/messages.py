@@ -100,6 +100,7 @@ Verdict = Literal[
 ]
 Stream = Literal["stdout", "stderr"]
 Status = Literal["queued", "running"]
+StepPhase = Literal["compile", "run"]
 ControlAction = Literal["stdin", "eof", "stop"]
 KernelName = Literal["python", "bash"]
 NotebookState = Literal["open", "interrupted", "restarted", "closed", "dead", "none"]
@@ -224,6 +225,9 @@ class StatusEvent(_Event, frozen=True, tag="status"):
     request_id: str | None = None
     notebook_id: str | None = None
     cell_id: str | None = None
+    phase: StepPhase | None = None
+    """A compiled program's step while ``running``: ``compile`` first, then a second
+    ``running`` event with ``run`` once the compile step succeeded (absent otherwise)."""
 
 
 class OutputEvent(_Event, frozen=True, tag="output"):
@@ -434,11 +438,11 @@ def cell_ids(job: Job) -> tuple[str | None, str | None]:
             assert_never(job)
 
 
-def status_for(job: Job, status: Status) -> StatusEvent:
+def status_for(job: Job, status: Status, phase: StepPhase | None = None) -> StatusEvent:
     """The ``status`` event of ``job`` (queued by the edge, running by the runner)."""
     notebook_id, cell_id = cell_ids(job)
     return StatusEvent(job.execution_id, status, request_id=job.request_id,
-                       notebook_id=notebook_id, cell_id=cell_id)
+                       notebook_id=notebook_id, cell_id=cell_id, phase=phase)
 
 
 def completion_for(job: Job, verdict: Verdict, message: str | None = None, *,

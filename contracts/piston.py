@@ -12,6 +12,7 @@ import msgspec
 from msgspec import Struct
 
 StageStatus = Literal["RE", "SG", "TO", "OL", "EL", "XX"]
+StageName = Literal["compile", "run"]
 SIGNALS: tuple[str, ...] = (
     "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
     "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT",

@@ -179,6 +179,8 @@ class Session:
         self.ws = ws
         self.execution_id: str | None = None
         self.compiled = False
+        self.stage: p.StageName = "run"
+        """The stage running: ``compile`` from a compiled program's start until its run."""
         self.done = asyncio.Event()
         self.running = asyncio.Event()
         self.watch: Watch | None = None
@@ -286,20 +288,30 @@ class Session:
 
     async def relay(self, event: object) -> None:
         match event:
-            case StatusEvent(status="running"):
-                self.running.set()
-                await self.send({"type": "stage", "stage": "run"})
+            case StatusEvent(status="running", phase="compile"):
+                self.stage = "compile"
+                await self.send({"type": "stage", "stage": "compile"})
+            case StatusEvent(status="running", phase="run") if self.stage == "compile":
+                # Piston's compile stage ends with its own exit before the run's stage.
+                await self.send({"type": "exit", "stage": "compile", "code": 0, "signal": None})
+                await self.start_run()
+            case StatusEvent(status="running", phase=None):
+                await self.start_run()
             case OutputEvent(stream=stream, data=data):
                 await self.send({"type": "data", "stream": stream, "data": data})
             case CompletionEvent() as completion:
-                stage = "compile" if completion.verdict == "compile_error" else "run"
                 signal = completion.signal or ("SIGKILL" if completion.verdict in (
                     "time_limit", "output_limit", "memory_limit") else None)
-                await self.send({"type": "exit", "stage": stage,
+                await self.send({"type": "exit", "stage": self.stage,
                                  "code": None if signal else completion.exit_code,
                                  "signal": signal})
                 self.done.set()
                 self.running.set()
+
+    async def start_run(self) -> None:
+        self.stage = "run"
+        self.running.set()
+        await self.send({"type": "stage", "stage": "run"})
 
     async def control(self, action: str, data: str = "") -> None:
         """Input or stop for the run; input waits until it runs (a runner listens from then

@@ -188,6 +188,12 @@ class StdinAck(_Event, frozen=True, tag="stdin_ack"):
     size: Count = field(name="bytes")
 
 
+class StepStarted(_Event, frozen=True, tag="step"):
+    """A step of a run of several (compile, then run) is starting."""
+
+    phase: Phase
+
+
 class Done(_Event, frozen=True, tag="done"):
     """The end of a run, reported for the step that ended it. ``phase`` ``setup``: the run
     could not start (a bad file name, a sandbox that holds a kernel), ``error`` says why. A
@@ -226,7 +232,8 @@ class FromKernel(_Event, frozen=True, tag="kernel"):
     data: dict[str, Any]
 
 
-AgentEvent = Ready | Prepared | Output | Table | StdinAck | Done | Pong | ResetDone | FromKernel
+AgentEvent = (Ready | Prepared | Output | Table | StdinAck | StepStarted | Done | Pong | ResetDone
+              | FromKernel)
 
 _decode = msgspec.json.Decoder(AgentEvent).decode
 _encode = msgspec.json.Encoder().encode

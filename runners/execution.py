@@ -259,7 +259,7 @@ async def execute(
     control.wall_end = started + wall_of_all_steps(runtime, limits) / 1000
     command = agent_command(job, runtime, limits, extra_env)
     await sandbox.link.send(command, timeout=control.hard_end() - started)
-    await publish(status_for(job, "running"))
+    await publish(status_for(job, "running", "compile" if runtime.compile else None))
     while True:
         now = time.monotonic()
         if now >= control.hard_end():
@@ -271,6 +271,8 @@ async def execute(
                 await publish(TableEvent(job.execution_id, columns, rows))
             case agent.StdinAck(size=size):
                 control.acknowledged(size)
+            case agent.StepStarted(phase="run"):  # the compile step succeeded
+                await publish(status_for(job, "running", "run"))
             case agent.Done() as done:
                 wall_ms = round((time.monotonic() - started) * 1000)
                 return completion_of(done, job, limits, queued_ms, wall_ms)

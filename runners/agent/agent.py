@@ -28,6 +28,7 @@ Commands:  {"op":"run", "files":[...], "steps":[{"phase","argv","zygote"?}], "en
            {"op":"to_kernel","data":{...}}        (a line for the bridge)
 Events:    {"ev":"ready","pid":n}  {"ev":"prepared","ok":bool}  (ok: the zygote, if asked
              for, answered)
+           {"ev":"step","phase":"compile|run"}  (a step of a run of several starts)
            {"ev":"out","stream":"stdout|stderr","data":"..."}
            {"ev":"table","columns":[...],"rows":[[...]]}  (from a step with "tables": true)
            {"ev":"stdin_ack","bytes":n}  (n bytes of "stdin" commands were written to the
@@ -361,6 +362,8 @@ class Agent:
         for index, spec in enumerate(steps):
             last = index == len(steps) - 1
             result = None
+            if len(steps) > 1:
+                emit({"ev": "step", "phase": spec["phase"]})
             if spec.get("server") and self.compile_server is not None:
                 wall_ms, _ = step_wall_and_cpu(spec, limits)
                 result = self.compile_server.compile(spec["argv"], wall_ms, budget)

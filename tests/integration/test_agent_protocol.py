@@ -216,6 +216,7 @@ async def test_a_compile_step_reports_its_diagnostics_and_a_compiled_program_run
         assert "nope" in output(failed, "stderr") and output(failed) == ""
         assert isinstance(failed[-1], agent.Done)
         assert (failed[-1].phase, failed[-1].exit_code) == ("compile", 1)
+        assert steps(failed) == ["compile"]
         gcc.send(agent.Reset())
         await gcc.until(lambda e: isinstance(e, agent.ResetDone))
         hello = '#include <stdio.h>\nint main(void) { puts("hi"); return 3; }\n'
@@ -224,3 +225,9 @@ async def test_a_compile_step_reports_its_diagnostics_and_a_compiled_program_run
         assert output(ran) == "hi\n"
         assert isinstance(ran[-1], agent.Done)
         assert (ran[-1].phase, ran[-1].exit_code) == ("run", 3)
+        assert steps(ran) == ["compile", "run"]
+
+
+def steps(events: list[agent.AgentEvent]) -> list[str]:
+    """The phases of the steps a run of several started, in order."""
+    return [e.phase for e in events if isinstance(e, agent.StepStarted)]

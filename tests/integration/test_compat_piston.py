@@ -72,9 +72,9 @@ def test_execute_answers_every_stage_field_and_pistons_errors(platform: Running)
         slow = http.post("/execute", json={**body, "run_timeout": 1000, "files": [
             {"content": "while True: pass"}]}).json()
         assert (slow["run"]["status"], slow["run"]["signal"]) == ("TO", "SIGKILL")
-        refused = http.post("/execute", json={**body, "language": "cobol"})
+        refused = http.post("/execute", json={**body, "language": "intercal"})
         assert (refused.status_code, refused.json()) == (
-            400, {"message": "cobol-* runtime is unknown"})
+            400, {"message": "intercal-* runtime is unknown"})
         too_long = http.post("/execute", json={**body, "run_timeout": 10**6})
         assert too_long.status_code == 400 and "configured limit" in too_long.json()["message"]
         text = http.post("/execute", content=b"language=python",
@@ -112,7 +112,7 @@ async def test_the_socket_runs_with_live_stdin_and_closes_4999(platform: Running
     ([], 4001, "Initialization Timeout"),
     ([{"type": "data", "stream": "stdin", "data": "x"}], 4003, "Not yet initialized"),
     ([b"\x00binary"], 4002, "Notified Error"),
-    ([{"type": "init", "language": "cobol", "version": "*", "files": []}], 4002,
+    ([{"type": "init", "language": "intercal", "version": "*", "files": []}], 4002,
      "Notified Error"),
     ([{"type": "init", "language": "python", "version": "*",
        "files": [{"content": "import time\ntime.sleep(30)"}]},
@@ -133,7 +133,7 @@ async def test_the_socket_closes_with_pistons_codes(platform: Running, sent: lis
         received = await asyncio.wait_for(frames(ws), 30)
         assert (ws.close_code, ws.close_reason) == (code, reason)
     if code == 4002:  # an error frame says why first
-        assert received[-1] in ({"type": "error", "message": "cobol-* runtime is unknown"},
+        assert received[-1] in ({"type": "error", "message": "intercal-* runtime is unknown"},
                                 {"type": "error", "message": "frames must be JSON text"})
 
 
@@ -149,3 +149,46 @@ async def test_a_signal_stops_the_run(platform: Running) -> None:
         rest = await asyncio.wait_for(frames(ws), 30)
         assert ws.close_code == 4999
     assert rest[-1]["type"] == "exit"
+
+
+C_ECHO = ('#include <stdio.h>\nint main(void) {\n  char word[16];\n  scanf("%15s", word);\n'
+          '  printf("<%s>\\n", word);\n  return 0;\n}\n')
+
+
+async def test_the_socket_has_a_compile_stage_then_the_run_stage(platform: Running) -> None:
+    """Piston's stages: ``stage compile``, the compile's own ``exit``, then ``stage run``;
+    stdin sent during the compile reaches the run."""
+    url = platform.ws_url.replace("/ws", "/api/v2/connect")
+    async with websockets.connect(url) as ws:
+        await ws.send(json.dumps({"type": "init", "language": "c", "version": "*",
+                                  "files": [{"content": C_ECHO}]}))
+        assert json.loads(await ws.recv())["type"] == "runtime"
+        await ws.send(json.dumps({"type": "data", "stream": "stdin", "data": "hi\n"}))
+        rest = await asyncio.wait_for(frames(ws), 120)
+        assert ws.close_code == 4999
+    assert rest == [{"type": "stage", "stage": "compile"},
+                    {"type": "exit", "stage": "compile", "code": 0, "signal": None},
+                    {"type": "stage", "stage": "run"},
+                    {"type": "data", "stream": "stdout", "data": "<hi>\n"},
+                    {"type": "exit", "stage": "run", "code": 0, "signal": None}]
+    async with websockets.connect(url) as ws:
+        await ws.send(json.dumps({"type": "init", "language": "c", "version": "*",
+                                  "files": [{"content": "int main(void) { return nope; }"}]}))
+        assert json.loads(await ws.recv())["type"] == "runtime"
+        failed = await asyncio.wait_for(frames(ws), 120)
+        assert ws.close_code == 4999
+    assert failed[0] == {"type": "stage", "stage": "compile"}
+    assert failed[-1] == {"type": "exit", "stage": "compile", "code": 1, "signal": None}
+    assert "nope" in "".join(f["data"] for f in failed if f["type"] == "data")
+    assert {"type": "stage", "stage": "run"} not in failed
+
+
+def test_compile_memory_limit_is_the_compilers_address_space(platform: Running) -> None:
+    """As Piston's ``prlimit --as``: 8 MB of address space is too little for gcc's cc1."""
+    with httpx.Client(base_url=f"{platform.url}/api/v2", trust_env=False, timeout=120) as http:
+        body = {"language": "c", "version": "*", "files": [{"content": C_ECHO}], "stdin": "x"}
+        roomy = http.post("/execute", json=body).json()
+        assert roomy["compile"]["code"] == 0 and roomy["run"]["stdout"] == "<x>\n"
+        starved = http.post("/execute", json={**body, "compile_memory_limit": 8_000_000}).json()
+        assert starved["compile"]["status"] == "RE" and starved["compile"]["code"] != 0
+        assert starved["run"] == starved["compile"]  # Piston copies a failed compile
