@@ -21,7 +21,8 @@ class WorkspaceRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class NamesWorkspace(msgspec.Struct, frozen=True):
     """Only the ``workspace`` field of a request (the rest is the door's type's to check)."""
 
-    workspace: WorkspaceRef | None = None
+    workspace: msgspec.Raw = msgspec.Raw()
+    """Empty when the request has no ``workspace``."""
 
 
 async def with_workspace_files(body: bytes, owner: str, workspaces: Workspaces) -> bytes:
@@ -30,16 +31,18 @@ async def with_workspace_files(body: bytes, owner: str, workspaces: Workspaces) 
     workspace or revision: 404; a bad reference, or ``files`` as well: 400)."""
     try:
         named = msgspec.json.decode(body, type=NamesWorkspace)
-    except msgspec.ValidationError as exc:
-        raise WorkspaceError(f"the workspace reference is not valid: {exc}") from None
-    except msgspec.DecodeError:
-        return body  # not a JSON object: the door's decoder says why
-    if named.workspace is None:
+    except msgspec.DecodeError:  # not a JSON object: the door's decoder says why
         return body
+    if not named.workspace or bytes(named.workspace) == b"null":
+        return body
+    try:
+        reference = msgspec.json.decode(named.workspace, type=WorkspaceRef)
+    except msgspec.DecodeError as exc:
+        raise WorkspaceError(f"the workspace reference is not valid: {exc}") from None
     request: dict[str, Any] = msgspec.json.decode(body)
     if "files" in request:
         raise WorkspaceError("send files or a workspace, not both")
-    files = await workspaces.text_files(owner, named.workspace.id, named.workspace.revision)
+    files = await workspaces.text_files(owner, reference.id, reference.revision)
     del request["workspace"]
     request["files"] = [{"name": path, "content": content} for path, content in files]
     return msgspec.json.encode(request)
