@@ -3,13 +3,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: up test setup docker venv images web lint unit integration clean
+.PHONY: up test setup docker venv images images-all web lint unit integration clean
 
 up: setup
 	$(BIN)/coderunner up
 
-# pytest exits 5 when it collected no tests: that is a failure, never a pass.
-test: setup lint
+# pytest exits 5 when it collected no tests: that is a failure, never a pass. Tests run every
+# language of the catalog, so they need every image, not only the default set `make up` builds.
+test: setup images-all lint
 	@$(BIN)/pytest $(PYTEST_ARGS); code=$$?; \
 	if [ $$code -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$code
 
@@ -24,6 +25,9 @@ venv:
 images: docker venv
 	@$(BIN)/coderunner images build
 
+images-all: docker venv
+	@$(BIN)/coderunner images build --all
+
 web:
 	@infra/setup/ensure-web.sh
 	@infra/setup/ensure-chromium.sh
@@ -36,7 +40,7 @@ lint: venv
 unit: venv
 	$(BIN)/pytest tests/unit
 
-integration: setup
+integration: setup images-all
 	$(BIN)/pytest tests/integration
 
 clean:

@@ -28,7 +28,7 @@ def _setup_logging() -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     from coderunner import up
 
-    code = cmd_images(argparse.Namespace(language=None, force=False, quiet=False))
+    code = cmd_images(argparse.Namespace(language=None, all=False, force=False, quiet=False))
     if code:
         return code
     return up.run(Path(args.data_dir), args.port, os.environ)
@@ -124,12 +124,15 @@ def cmd_images(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from coderunner.images import ImageBuilder, ImageBuildError, plans_for
+    from contracts.runtimes import default_languages
 
     console = Console(stderr=True)
     catalog = load_catalog(os.environ.get("RUNTIMES_DIR", DEFAULT_RUNTIMES_DIR))
     client = docker.from_env(timeout=600)
     try:
-        plans = plans_for(catalog, args.language)
+        languages = args.language or (None if args.all else default_languages(
+            os.environ.get("DEFAULT_LANGUAGES"), catalog))
+        plans = plans_for(catalog, languages)
         with console.status("checking runtime images…") as status:
             def progress(name: str, line: str) -> None:
                 status.update(f"[bold]{name}[/bold]: {line[:100]}")
@@ -341,8 +344,10 @@ def parser() -> argparse.ArgumentParser:
     images = sub.add_parser("images", help="runtime images")
     images.add_argument("action", choices=["build", "export", "import"],
                         help="build: make the runtime images that are missing or out of date "
-                             "(several minutes the first time)")
+                             "(several minutes the first time): the default set of languages "
+                             "(setting DEFAULT_LANGUAGES), or --all, or --language")
     images.add_argument("--language", action="append", help="only this language (repeatable)")
+    images.add_argument("--all", action="store_true", help="every language of the catalog")
     images.add_argument("--file", help="export/import: the tar file to write or read (export "
                                        "the exact images on one host, import them on the others)")
     images.add_argument("--force", action="store_true", help="rebuild even if up to date")

@@ -20,6 +20,15 @@ ARGS = "{args}"
 SOURCES = "{sources}"
 
 
+DEFAULT_LANGUAGES = (
+    "bash", "c", "cpp", "go", "java", "javascript", "lua", "perl", "php", "python", "ruby",
+    "rust", "sql", "typescript",
+)
+"""The languages whose images ``coderunner images build`` (and so ``make up``) builds; the
+setting ``DEFAULT_LANGUAGES`` (comma-separated names) replaces this list, and ``coderunner
+images build --all`` builds every language of the catalog."""
+
+
 class CatalogError(ValueError):
     """The runtime catalog is invalid."""
 
@@ -127,3 +136,11 @@ def load_catalog(directory: str | Path) -> Catalog:
     if not runtimes:
         raise CatalogError(f"no runtime files in {directory}")
     return Catalog(runtimes)
+
+
+def default_languages(setting: str | None, catalog: Catalog) -> list[str]:
+    """The default set: the ``DEFAULT_LANGUAGES`` setting's names, else ``DEFAULT_LANGUAGES``,
+    without the names this catalog lacks (a trimmed catalog builds what it has)."""
+    names = [n.strip() for n in setting.split(",") if n.strip()] if setting else None
+    chosen = names if names is not None else list(DEFAULT_LANGUAGES)
+    return [name for name in chosen if catalog.get(name) is not None]

@@ -142,8 +142,163 @@ SAMPLES = {
         {"main.sh": "source ./helper.sh\ngreet bash\n",
          "helper.sh": "greet() { echo \"hi $1\"; }\n"},
     ),
+    "fortran": Samples(
+        "main.f90",
+        "program echo\n  character(len=200) :: line\n  integer :: ios, i, c\n"
+        "  do\n    read(*, '(a)', iostat=ios) line\n    if (ios /= 0) exit\n"
+        "    do i = 1, len_trim(line)\n      c = iachar(line(i:i))\n"
+        "      if (c >= 97 .and. c <= 122) line(i:i) = achar(c - 32)\n    end do\n"
+        "    print '(a)', trim(line)\n  end do\nend program echo\n",
+        "program broken\n  integer :: x\n  x = \nend program broken\n",
+        "program three\n  stop 3\nend program three\n",
+        {"helper.f90": "module helper\ncontains\n  function greet(n) result(s)\n"
+         "    character(len=*), intent(in) :: n\n    character(len=:), allocatable :: s\n"
+         "    s = 'hi ' // n\n  end function greet\nend module helper\n",
+         "main.f90": "program main\n  use helper\n  print '(a)', greet('fortran')\n"
+         "end program main\n"},
+    ),
+    "d": Samples(
+        "main.d",
+        "import std.stdio, std.uni;\nvoid main() {\n"
+        "    foreach (line; stdin.byLine(KeepTerminator.yes)) write(toUpper(line));\n}\n",
+        "void main() { int x = }\n",
+        "int main() { return 3; }\n",
+        {"main.d": "import std.stdio;\nimport helper;\nvoid main() { writeln(greet(\"d\")); }\n",
+         "helper.d": "module helper;\nstring greet(string n) { return \"hi \" ~ n; }\n"},
+    ),
+    "ada": Samples(
+        "main.adb",
+        "with Ada.Text_IO; use Ada.Text_IO;\nwith Ada.Characters.Handling;\n"
+        "procedure Main is\nbegin\n   while not End_Of_File loop\n"
+        "      Put_Line (Ada.Characters.Handling.To_Upper (Get_Line));\n   end loop;\nend Main;\n",
+        "procedure Main is\nbegin\n   X := ;\nend Main;\n",
+        "with Ada.Command_Line;\nprocedure Main is\nbegin\n"
+        "   Ada.Command_Line.Set_Exit_Status (3);\nend Main;\n",
+        {"main.adb": "with Ada.Text_IO;\nwith Helper;\nprocedure Main is\nbegin\n"
+         "   Ada.Text_IO.Put_Line (Helper.Greet (\"ada\"));\nend Main;\n",
+         "helper.ads": "package Helper is\n   function Greet (N : String) return String;\n"
+         "end Helper;\n",
+         "helper.adb": "package body Helper is\n   function Greet (N : String) return String is\n"
+         "   begin\n      return \"hi \" & N;\n   end Greet;\nend Helper;\n"},
+    ),
+    "pascal": Samples(
+        "main.pas",
+        "program Echo;\nuses SysUtils;\nvar line: string;\nbegin\n"
+        "  while not Eof(Input) do\n  begin\n    ReadLn(line);\n    WriteLn(UpperCase(line));\n"
+        "  end;\nend.\n",
+        "program Broken;\nbegin\n  x := ;\nend.\n",
+        "program Three;\nbegin\n  Halt(3);\nend.\n",
+        {"main.pas": "program Main;\nuses Helper;\nbegin\n  WriteLn(Greet('pascal'));\nend.\n",
+         "helper.pas": "unit Helper;\ninterface\nfunction Greet(n: string): string;\n"
+         "implementation\nfunction Greet(n: string): string;\nbegin\n  Greet := 'hi ' + n;\n"
+         "end;\nend.\n"},
+    ),
+    "assembly": Samples(
+        "main.asm",
+        "section .bss\n    buf resb 4096\nsection .text\n    global _start\n_start:\n"
+        ".read:\n    xor eax, eax\n    xor edi, edi\n    mov rsi, buf\n    mov edx, 4096\n"
+        "    syscall\n    test rax, rax\n    jle .done\n    mov rdx, rax\n    xor rcx, rcx\n"
+        ".up:\n    mov al, [buf + rcx]\n    cmp al, 'a'\n    jb .next\n    cmp al, 'z'\n"
+        "    ja .next\n    sub al, 32\n    mov [buf + rcx], al\n.next:\n    inc rcx\n"
+        "    cmp rcx, rdx\n    jb .up\n    mov eax, 1\n    mov edi, 1\n    mov rsi, buf\n"
+        "    syscall\n    jmp .read\n.done:\n    mov eax, 60\n    xor edi, edi\n    syscall\n",
+        "section .text\n    global _start\n_start:\n    mov rax,\n",
+        "section .text\n    global _start\n_start:\n    mov eax, 60\n    mov edi, 3\n    syscall\n",
+        {"main.asm": "section .text\n    global _start\n    extern greet\n_start:\n    call greet\n"
+         "    mov eax, 60\n    xor edi, edi\n    syscall\n",
+         "greet.asm": "section .data\n    msg db \"hi assembly\", 10\nsection .text\n"
+         "    global greet\ngreet:\n    mov eax, 1\n    mov edi, 1\n    mov rsi, msg\n"
+         "    mov edx, 12\n    syscall\n    ret\n"},
+    ),
+    "awk": Samples(
+        "main.awk", "{ print toupper($0) }\n", "BEGIN { print \"x\" \n", "BEGIN { exit 3 }\n",
+    ),
+    "tcl": Samples(
+        "main.tcl", "puts -nonewline [string toupper [read stdin]]\n", "puts \"x\n",
+        "exit 3\n",
+        {"main.tcl": "source [file join [file dirname [info script]] helper.tcl]\n"
+         "puts [greet tcl]\n",
+         "helper.tcl": "proc greet {n} { return \"hi $n\" }\n"},
+    ),
+    "raku": Samples(
+        "main.raku", "print $*IN.slurp.uc;\n", "say('x';\n", "exit 3;\n",
+        {"main.raku": "use lib '.';\nuse Helper;\nsay greet('raku');\n",
+         "Helper.rakumod": "unit module Helper;\nsub greet($n) is export { \"hi $n\" }\n"},
+    ),
+    "scheme": Samples(
+        "main.scm",
+        "(use-modules (ice-9 textual-ports))\n"
+        "(display (string-upcase (get-string-all (current-input-port))))\n",
+        "(display \"x\"\n", "(exit 3)\n",
+        {"main.scm": "(load \"helper.scm\")\n(display (greet \"scheme\"))\n(newline)\n",
+         "helper.scm": "(define (greet n) (string-append \"hi \" n))\n"},
+    ),
+    "prolog": Samples(
+        "main.pro",
+        ":- initialization(main, main).\n\nmain :-\n    read_string(user_input, _, S),\n"
+        "    string_upper(S, U),\n    write(U).\n",
+        ":- initialization(main, main).\n\nmain :- write('x'.\n",
+        ":- initialization(main, main).\n\nmain :- halt(3).\n",
+        {"main.pro": ":- initialization(main, main).\n:- consult(helper).\n\n"
+         "main :-\n    greet(prolog, S),\n    format(\"~w~n\", [S]).\n",
+         "helper.pl": "greet(N, S) :- format(string(S), \"hi ~w\", [N]).\n"},
+    ),
+    "commonlisp": Samples(
+        "main.lisp",
+        "(loop for line = (read-line *standard-input* nil) while line\n"
+        "      do (write-line (string-upcase line)))\n",
+        "(format t \"x\"\n", "(sb-ext:exit :code 3)\n",
+        {"main.lisp": "(load \"helper.lisp\")\n(format t \"~a~%\" (greet \"commonlisp\"))\n",
+         "helper.lisp": "(defun greet (n) (concatenate 'string \"hi \" n))\n"},
+    ),
+    "erlang": Samples(
+        "main.erl",
+        "-module(main).\n-export([main/1]).\n\nmain(_) ->\n    loop().\n\nloop() ->\n"
+        "    case io:get_line(\"\") of\n        eof -> ok;\n"
+        "        Line -> io:put_chars(string:uppercase(Line)), loop()\n    end.\n",
+        "-module(main).\n-export([main/1]).\n\nmain(_) ->\n    io:format(\"x\"\n",
+        "-module(main).\n-export([main/1]).\n\nmain(_) ->\n    halt(3).\n",
+        {"main.erl": "-module(main).\n-export([main/1]).\n\n"
+         "main(_) ->\n    io:format(\"~s~n\", [helper:greet(\"erlang\")]).\n",
+         "helper.erl": "-module(helper).\n-export([greet/1]).\n\ngreet(N) -> \"hi \" ++ N.\n"},
+    ),
+    "elixir": Samples(
+        "main.exs", "IO.read(:stdio, :eof) |> String.upcase() |> IO.write()\n",
+        "IO.puts(\"x\"\n", "System.halt(3)\n",
+        {"main.exs": "Code.require_file(\"helper.exs\", __DIR__)\n"
+         "IO.puts(Helper.greet(\"elixir\"))\n",
+         "helper.exs": "defmodule Helper do\n  def greet(n), do: \"hi \" <> n\nend\n"},
+    ),
+    "ocaml": Samples(
+        "main.ml",
+        "let () =\n  try\n    while true do\n"
+        "      print_endline (String.uppercase_ascii (input_line stdin))\n    done\n"
+        "  with End_of_file -> ()\n",
+        "let () = print_endline (1 + \"x\")\n",
+        "let () = exit 3\n",
+        {"main.ml": "let () = print_endline (Helper.greet \"ocaml\")\n",
+         "helper.ml": "let greet n = \"hi \" ^ n\n"},
+    ),
+    "r": Samples(
+        "main.R", "cat(toupper(readLines(file(\"stdin\"))), sep = \"\\n\")\n", "cat(\"x\"\n",
+        "quit(status = 3)\n",
+        {"main.R": "source(\"helper.R\")\ncat(greet(\"r\"), \"\\n\", sep = \"\")\n",
+         "helper.R": "greet <- function(n) paste(\"hi\", n)\n"},
+    ),
+    "csharp": Samples(
+        "main.cs",
+        "using System;\nclass Program {\n    static void Main() {\n"
+        "        Console.Write(Console.In.ReadToEnd().ToUpper());\n    }\n}\n",
+        "class Program { static void Main() { int x = } }\n",
+        "class Program { static int Main() { return 3; } }\n",
+        {"main.cs": "using System;\nclass Program {\n    static void Main() {\n"
+         "        Console.WriteLine(Helper.Greet(\"csharp\"));\n    }\n}\n",
+         "helper.cs": "static class Helper {\n"
+         "    public static string Greet(string n) { return \"hi \" + n; }\n}\n"},
+    ),
 }
 LANGUAGES = sorted(SAMPLES)
+MULTI_FILE = sorted(name for name, samples in SAMPLES.items() if samples.multi)
 NO_STDIN = {"sql"}  # an SQL script has no standard input; its tests are below
 
 
@@ -186,7 +341,7 @@ async def test_a_broken_program_gets_the_right_verdict(client: Client, language:
         assert result.stdout == ""
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("language", MULTI_FILE)
 async def test_a_multi_file_program_runs(client: Client, language: str) -> None:
     samples = SAMPLES[language]
     main = samples.multi_main or samples.main
@@ -220,6 +375,43 @@ async def test_javascript_es_modules_import_each_other(client: Client) -> None:
              "helper.mjs": "export const greet = n => 'hi ' + n;\n"}
     result = await client.run(files, "main.mjs", language="javascript")
     assert (result.verdict, result.stdout) == ("ok", "hi esm\n")
+
+
+TYPE_ERROR = "const x: number = 'not a number';\nconsole.log(x);\n"
+
+
+async def test_a_typescript_type_error_is_a_compile_error_with_the_checkers_message(
+    client: Client,
+) -> None:
+    result = await client.run({"main.ts": TYPE_ERROR}, language="typescript")
+    assert (result.verdict, result.stdout) == ("compile_error", ""), result.events
+    assert ("main.ts(1,7): error TS2322: Type 'string' is not assignable to type 'number'."
+            in result.stderr), result.stderr
+
+
+async def test_ts_nocheck_skips_the_type_check_and_node_runs_the_program(client: Client) -> None:
+    result = await client.run({"main.ts": f"// @ts-nocheck\n{TYPE_ERROR}"}, language="typescript")
+    assert (result.verdict, result.stdout) == ("ok", "not a number\n"), result.events
+
+
+async def test_a_typescript_runtime_error_names_the_source_line(client: Client) -> None:
+    program = ("interface Shape {\n  sides: number;\n  name?: string;\n}\n"
+               "type Check = (shape: Shape) => never;\n"
+               "const fail: Check = (shape: Shape): never => {\n"
+               "  throw new Error(`bad shape ${shape.sides}`);\n};\n"
+               "fail({ sides: 3 } as Shape);\n")
+    result = await client.run({"main.ts": program}, language="typescript")
+    assert result.verdict == "runtime_error", result.events
+    assert "main.ts:7:9)" in result.stderr and "Error: bad shape 3" in result.stderr, result.stderr
+
+
+async def test_typescript_that_type_stripping_cannot_run_is_a_compile_error(
+    client: Client,
+) -> None:
+    result = await client.run({"main.ts": "enum Color { Red }\nconsole.log(Color.Red);\n"},
+                              language="typescript")
+    assert result.verdict == "compile_error", result.events
+    assert "main.ts(1,6): error TS1294:" in result.stderr, result.stderr
 
 
 async def test_a_data_file_is_read_by_the_program(client: Client) -> None:
@@ -276,8 +468,10 @@ def test_the_runtimes_api_and_cli_list_every_language_with_its_version(
     with urllib.request.urlopen(f"{platform.url}/api/v1/runtimes", timeout=10) as response:
         listed = {r["name"]: r for r in json.load(response)}
     assert set(listed) == set(CATALOG.names())
-    assert listed["python"]["version"].startswith("3.11")
-    assert listed["java"]["version"].startswith("17.")
+    assert listed["python"]["version"].startswith("3.13")
+    assert listed["java"]["version"].startswith("21.")
+    assert listed["javascript"]["version"].startswith("24.")
+    assert listed["typescript"]["version"].startswith("7.")
     for name, runtime in listed.items():  # a version number, never a warning or "unknown"
         assert re.fullmatch(r"\d+\.\d+[\w.()-]*", runtime["version"]), (name, runtime)
     assert listed["cpp"]["aliases"] == ["c++", "g++", "cxx"] and listed["cpp"]["compiled"]

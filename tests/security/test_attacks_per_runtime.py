@@ -35,9 +35,16 @@ MAIN = {
     "bash": "main.sh", "c": "main.c", "cpp": "main.cpp", "go": "main.go", "java": "Main.java",
     "javascript": "main.js", "lua": "main.lua", "perl": "main.pl", "php": "main.php",
     "python": "main.py", "ruby": "main.rb", "rust": "main.rs", "typescript": "main.ts",
+    "ada": "main.adb", "assembly": "main.asm", "awk": "main.awk", "raku": "main.raku",
+    "commonlisp": "main.lisp", "csharp": "main.cs", "d": "main.d", "elixir": "main.exs",
+    "erlang": "main.erl", "fortran": "main.f90", "ocaml": "main.ml", "pascal": "main.pas",
+    "prolog": "main.pro", "r": "main.R", "scheme": "main.scm", "tcl": "main.tcl",
 }
 COMPILE_ROOM_MS = {"c": 5000, "cpp": 5000, "go": 8000, "rust": 8000, "java": 8000,
-                   "typescript": 15000}
+                   "typescript": 15000, "ada": 8000, "assembly": 5000,
+                   "csharp": 8000, "d": 8000, "erlang": 8000, "fortran": 5000, "ocaml": 8000,
+                   "pascal": 5000, "elixir": 8000, "commonlisp": 5000, "prolog": 5000,
+                   "r": 5000}
 """Wall limits that leave a compile step room to finish (the limit applies to each step)."""
 RUN_WALL_MS = 2000
 LIMIT_VERDICTS = {"time_limit", "memory_limit", "output_limit"}
@@ -443,6 +450,90 @@ CPU_SPIN = {
         }
     """),
     "typescript": "const started: string = 'attack-started';\nconsole.log(started);\nfor (;;) {}\n",
+    # The languages of the extra images: the CPU spin is their one attack here.
+    "ada": dedent("""
+        with Ada.Text_IO;
+
+        procedure Main is
+           N : Long_Integer := 0 with Volatile;
+        begin
+           Ada.Text_IO.Put_Line ("attack-started");
+           Ada.Text_IO.Flush;
+           loop
+              N := N + 1;
+           end loop;
+        end Main;
+    """),
+    "assembly": dedent("""
+        section .data
+            msg db "attack-started", 10
+        section .text
+            global _start
+        _start:
+            mov eax, 1
+            mov edi, 1
+            mov rsi, msg
+            mov edx, 15
+            syscall
+        spin:
+            jmp spin
+    """),
+    "awk": 'BEGIN {\n    print "attack-started"\n    fflush()\n    while (1) n++\n}\n',
+    "commonlisp": '(format t "attack-started~%")\n(finish-output)\n(loop)\n',
+    "csharp": dedent("""
+        class Program {
+            static volatile int n;
+            static void Main() {
+                System.Console.WriteLine("attack-started");
+                while (true) n++;
+            }
+        }
+    """),
+    "d": dedent("""
+        import std.stdio;
+
+        void main() {
+            writeln("attack-started");
+            stdout.flush();
+            for (;;) {}
+        }
+    """),
+    "elixir": 'IO.puts("attack-started")\nStream.repeatedly(fn -> :spin end) |> Stream.run()\n',
+    "erlang": dedent("""
+        -module(main).
+        -export([main/1]).
+
+        main(_) ->
+            io:format("attack-started~n"),
+            spin(0).
+
+        spin(N) -> spin(N + 1).
+    """),
+    "fortran": dedent("""
+        program spin
+          integer, volatile :: n = 0
+          print '(a)', 'attack-started'
+          flush(6)
+          do
+            n = n + 1
+          end do
+        end program spin
+    """),
+    "ocaml": 'let () =\n  print_endline "attack-started";\n  while true do () done\n',
+    "pascal": dedent("""
+        program Spin;
+        begin
+          WriteLn('attack-started');
+          Flush(Output);
+          while True do ;
+        end.
+    """),
+    "prolog": ":- initialization(main, main).\n\nmain :-\n    format(\"attack-started~n\"),\n"
+              "    flush_output,\n    spin.\n\nspin :- spin.\n",
+    "r": 'cat("attack-started\\n")\nflush(stdout())\nrepeat {}\n',
+    "raku": "say 'attack-started';\n$*OUT.flush;\nloop { }\n",
+    "scheme": '(display "attack-started")\n(newline)\n(force-output)\n(let loop () (loop))\n',
+    "tcl": 'puts "attack-started"\nflush stdout\nwhile 1 {}\n',
 }
 
 

@@ -1,18 +1,22 @@
 """An image's version labels: an empty answer of a version command (Docker 20.10 may answer a
 short-lived container's logs before its last, newline-less line is copied) is asked again and
-never becomes the label; an image labelled ``unknown`` is built again."""
+never becomes the label; an image labelled ``unknown`` is built again. A toolchain may build on
+another's layers."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from coderunner.images import (
+    IMAGES_DIR,
     VERSION_ATTEMPTS,
     ImageBuilder,
     ImageBuildError,
     ImagePlan,
+    parent_toolchain,
 )
 from contracts import labels
 from contracts.runtimes import Runtime
@@ -56,3 +60,21 @@ def test_a_version_command_that_never_answers_fails_the_build() -> None:
 def test_an_image_labelled_unknown_is_built_again(version: str, rebuilt: bool) -> None:
     client = Answers([], {f"{labels.VERSION}perl": version})
     assert builder(client).lacks_a_version(ImagePlan("perl", (PERL,))) is rebuilt
+
+
+@pytest.mark.parametrize(("first_from", "parent"), [
+    ("FROM coderunner/gcc-toolchain", "gcc"),
+    ("from coderunner/gcc-toolchain AS build", "gcc"),
+    ("FROM coderunner/runtime-base", None),
+    ("FROM debian:trixie-slim", None),
+])
+def test_a_toolchain_builds_on_the_toolchain_its_dockerfile_names(
+    tmp_path: Path, first_from: str, parent: str | None,
+) -> None:
+    (tmp_path / "Dockerfile").write_text(f"# a comment\n{first_from}\nRUN true\n")
+    assert parent_toolchain(tmp_path) == parent
+
+
+def test_the_native_compilers_share_the_gcc_images_layers() -> None:
+    assert parent_toolchain(IMAGES_DIR / "native") == "gcc"
+    assert parent_toolchain(IMAGES_DIR / "gcc") is None

@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 
 from contracts.messages import Isolation
-from contracts.runtimes import CatalogError, expand, load_catalog, strongest
+from contracts.runtimes import (
+    DEFAULT_LANGUAGES,
+    CatalogError,
+    default_languages,
+    expand,
+    load_catalog,
+    strongest,
+)
 from contracts.settings import DEFAULT_RUNTIMES_DIR
 
 
@@ -37,6 +44,22 @@ def test_every_shipped_runtime_has_a_dockerfile_and_a_template() -> None:
         assert runtime.template and runtime.version_command, runtime.name
 
 
+def test_the_catalog_has_30_languages_each_with_its_own_extensions() -> None:
+    runtimes = load_catalog(DEFAULT_RUNTIMES_DIR).runtimes
+    assert len(runtimes) >= 30
+    owners: dict[str, str] = {}
+    for runtime in runtimes:  # the IDE picks a file's language by its extension
+        for extension in {runtime.extension, *runtime.source_extensions}:
+            assert owners.setdefault(extension, runtime.name) == runtime.name, extension
+
+
+def test_the_default_set_is_in_the_catalog_and_a_setting_replaces_it() -> None:
+    catalog = load_catalog(DEFAULT_RUNTIMES_DIR)
+    assert default_languages(None, catalog) == list(DEFAULT_LANGUAGES)
+    assert set(DEFAULT_LANGUAGES) < set(catalog.names())
+    assert default_languages("python, c,,nope", catalog) == ["python", "c"]
+
+
 def test_expand_with_no_args_drops_the_placeholder() -> None:
     assert expand(["python3", "{main}", "{args}"], "main.py", []) == ["python3", "main.py"]
 
@@ -46,7 +69,7 @@ def test_the_shipped_catalog_loads_and_resolves_aliases() -> None:
     python = catalog.get("py")
     assert python is not None and python.name == "python"
     assert catalog.get("PYTHON") is python
-    assert catalog.get("cobol") is None
+    assert catalog.get("brainfuck") is None
 
 
 def test_an_alias_used_twice_is_refused(tmp_path: Path) -> None:
