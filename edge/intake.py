@@ -143,8 +143,6 @@ def judgement_job(request: JudgementRequest, owner: str, catalog: Catalog, execu
         case CustomChecker() | Interactor() as helper if catalog.get(helper.language) is None:
             raise NotRunnable("unknown_language",
                               f"unknown language {helper.language!r} for the checker")
-        case Interactor():
-            raise NotRunnable("not_implemented", "interactive problems are not judged yet")
         case _:
             pass
     match request:

@@ -31,6 +31,7 @@ from contracts.runtimes import Catalog, Runtime
 from contracts.settings import RunnerSettings
 from runners.execution import RunLimits, resolve_limits
 from runners.judge_checker import CheckerSeat
+from runners.judge_interactor import InteractorSeat
 from runners.judge_seat import ProgramSeat, SandboxSource, SeatLost
 from runners.judge_steps import StepEnd
 from runners.judging.checkers import check
@@ -70,7 +71,7 @@ class Judge:
         self.env = env or {}
         self.program = as_program(job, job.limits)
         self.progress = _Progress({})
-        self.checker: CheckerSeat | None = None
+        self.checker: CheckerSeat | InteractorSeat | None = None
 
     async def run(self) -> JudgementResult:
         tests = self.tests
@@ -109,14 +110,16 @@ class Judge:
         return ProgramSeat(self.source, self.program, self.runtime, self.compile_limits(),
                            self.env, owners_slot)
 
-    async def _checker(self) -> CheckerSeat | str | None:
-        """The custom checker's seat, compiled; a message when it cannot judge."""
+    async def _checker(self) -> CheckerSeat | InteractorSeat | str | None:
+        """The custom checker's or the interactor's seat, compiled; a message when it cannot
+        judge."""
         match self.job.checker:
             case CustomChecker() as custom:
                 return await CheckerSeat.start(custom, self.job, self.catalog, self.settings,
                                                self.source, self.env)
-            case Interactor():
-                return "interactive problems are not judged yet"
+            case Interactor() as interactor:
+                return await InteractorSeat.start(interactor, self.job, self.catalog,
+                                                  self.settings, self.source, self.env)
             case _:
                 return None
 
@@ -134,6 +137,8 @@ class Judge:
 
     async def _test(self, seat: ProgramSeat, case: Case) -> CaseRun:
         limits = self._limits(case)
+        if isinstance(self.checker, InteractorSeat):
+            return await self.checker.interact(seat, case, limits, points_of(case))
         try:
             end = await seat.run(limits, self._keep_bytes(limits), stdin=case.stdin)
         except (SeatLost, SandboxError) as exc:

@@ -16,7 +16,7 @@ import msgspec
 from contracts.messages import JobFile, ProgramJob
 from contracts.runtimes import Runtime
 from runners import agent_messages as agent
-from runners.execution import RunLimits, agent_command
+from runners.execution import HARD_END_GRACE_S, RunLimits, agent_command
 from runners.judge_steps import StepEnd, StepOverran, run_once
 from runners.link import AgentGone
 from runners.sandbox import Sandbox, SandboxError
@@ -77,6 +77,35 @@ class ProgramSeat:
                   args: list[str] | None = None, files: list[JobFile] | None = None) -> StepEnd:
         """One run of the program. Raises SeatLost (a compile that fails in a replaced sandbox
         too: it compiled before, so the sandbox is at fault), SandboxError."""
+        sandbox, command = await self._prepared(limits, keep_bytes, stdin, args, files)
+        return await self._send(sandbox, command, limits.wall_ms, keep_bytes)
+
+    async def begin(self, limits: RunLimits, keep_bytes: int, args: list[str] | None = None,
+                    files: list[JobFile] | None = None) -> Sandbox:
+        """Start one run with its stdin open (half of an interactive test) and return its
+        sandbox: the caller relays its events and input, then calls ``lost`` if the sandbox
+        failed. Raises SeatLost, SandboxError."""
+        sandbox, command = await self._prepared(limits, keep_bytes, "", args, files,
+                                                interactive=True)
+        try:
+            await sandbox.link.send(command, timeout=limits.wall_ms / 1000 + HARD_END_GRACE_S)
+        except (AgentGone, SandboxError) as exc:
+            await self.lost(sandbox, overran=False)
+            raise SeatLost(f"the sandbox stopped answering: {exc}") from None
+        return sandbox
+
+    async def lost(self, sandbox: Sandbox, overran: bool) -> None:
+        """Give up a sandbox that did not end a run in time (``overran``: taken away) or
+        stopped answering; the next run takes another."""
+        self.sandbox = None
+        if overran:
+            await self.source.take_away(sandbox)
+        else:
+            self.source.give_back(sandbox, False)
+
+    async def _prepared(self, limits: RunLimits, keep_bytes: int, stdin: str,
+                        args: list[str] | None, files: list[JobFile] | None,
+                        interactive: bool = False) -> tuple[Sandbox, agent.Run]:
         if self.runtime.compile and not self._ready:
             if await self.open(keep_bytes) is not None:
                 await self.close()
@@ -84,13 +113,12 @@ class ProgramSeat:
         sandbox = await self._fitted(limits)
         extra = list(files or [])
         program = msgspec.structs.replace(
-            self.program, stdin=stdin, args=list(args or []),
+            self.program, stdin=stdin, args=list(args or []), interactive=interactive,
             files=extra if self._ready else [*self.program.files, *extra])
         command = agent_command(program, self.runtime, limits, self.env)
         self._ready = True
         self.written_bytes += sum(len(f.content) for f in extra)
-        return await self._send(sandbox, msgspec.structs.replace(command, steps=command.steps[-1:]),
-                                limits.wall_ms, keep_bytes)
+        return sandbox, msgspec.structs.replace(command, steps=command.steps[-1:])
 
     async def close(self) -> None:
         sandbox, self.sandbox = self.sandbox, None
@@ -125,10 +153,8 @@ class ProgramSeat:
         try:
             return await run_once(sandbox, command, wall_ms, keep_bytes)
         except StepOverran as exc:
-            self.sandbox = None
-            await self.source.take_away(sandbox)
+            await self.lost(sandbox, overran=True)
             raise SeatLost(str(exc)) from None
         except (AgentGone, SandboxError) as exc:
-            self.sandbox = None
-            self.source.give_back(sandbox, False)
+            await self.lost(sandbox, overran=False)
             raise SeatLost(f"the sandbox stopped answering: {exc}") from None

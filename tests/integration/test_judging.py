@@ -262,3 +262,59 @@ async def test_a_stored_problem_is_judged_by_its_id(api: httpx.AsyncClient) -> N
     unknown = await api.post("/api/v1/judgements", json={**ECHO, "problemId": "nope"})
     assert unknown.status_code == 404
     assert unknown.json()["error"]["code"] == "not_found"
+
+
+GUESS_INTERACTOR = """\
+import sys
+secret = int(open(sys.argv[1]).read())
+for guesses in range(1, 31):
+    line = sys.stdin.readline()
+    if not line:
+        sys.stderr.write("the solution stopped guessing")
+        sys.exit(1)
+    guess = int(line)
+    if guess == secret:
+        print("=", flush=True)
+        sys.stderr.write(f"found in {guesses}")
+        sys.exit(0)
+    print("<" if secret < guess else ">", flush=True)
+sys.stderr.write("more than 30 guesses")
+sys.exit(1)
+"""
+BINARY_SEARCH = """\
+low, high = 1, 1000
+while True:
+    middle = (low + high) // 2
+    print(middle, flush=True)
+    answer = input()
+    if answer == "=":
+        break
+    low, high = (low, middle - 1) if answer == "<" else (middle + 1, high)
+"""
+ONE_BY_ONE = """\
+guess = 1
+while True:
+    print(guess, flush=True)
+    if input() == "=":
+        break
+    guess += 1
+"""
+
+
+async def test_an_interactive_guessing_game_judges_each_solution(
+    api: httpx.AsyncClient,
+) -> None:
+    interactor = {"type": "interactive", "language": "python", "mainFile": "interact.py",
+                  "files": [{"name": "interact.py", "content": GUESS_INTERACTOR}]}
+    tests = [case(secret, secret, "") for secret in ("1", "500", "999")]
+
+    def solution(code: str) -> dict[str, Any]:
+        return {"language": "python", "mainFile": "guess.py", "tests": tests,
+                "files": [{"name": "guess.py", "content": code}], "checker": interactor}
+
+    right, wrong = await asyncio.gather(judged(api, solution(BINARY_SEARCH)),
+                                        judged(api, solution(ONE_BY_ONE)))
+    assert verdicts(right) == {"1": "accepted", "500": "accepted", "999": "accepted"}
+    assert all("found in" in test.checker_message for test in right.tests)
+    assert verdicts(wrong) == {"1": "accepted", "500": "wrong_answer", "999": "wrong_answer"}
+    assert "more than 30 guesses" in wrong.tests[1].checker_message
