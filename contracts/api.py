@@ -156,15 +156,20 @@ class CellRequest(Struct, frozen=True, rename="camel", forbid_unknown_fields=Tru
 
 
 class RuntimeInfo(Struct, frozen=True, rename="camel"):
-    """``GET /api/v1/runtimes``: a language a live runner serves."""
+    """``GET /api/v1/runtimes``: a language of the catalog, and whether a live runner serves it."""
 
     name: str
     display_name: str
     version: str
+    """The version read from its image; empty when it is not built."""
     aliases: list[str]
     extension: str
     compiled: bool
     template: str
+    built: bool = True
+    """A live runner serves it (its image is built). False: the catalog has it but no runner
+    serves it yet: ``coderunner images build --language <name>`` (or ``--all``) builds it, and
+    runners started after that serve it."""
 
 
 class QueueView(Struct, frozen=True, rename="camel"):

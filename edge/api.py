@@ -109,6 +109,15 @@ def result_of(record: ExecutionRecord, completion: CompletionEvent | None, runni
     )
 
 
+def runtime_infos(catalog: Catalog, versions: dict[str, str]) -> list[RuntimeInfo]:
+    """The catalog's languages: those a live runner serves (``versions``), with their image's
+    version, first; then those no runner serves (not built): ``built: false``, no version."""
+    listed = sorted(catalog.runtimes, key=lambda r: r.name not in versions)
+    return [RuntimeInfo(r.name, r.display_name, versions.get(r.name, ""), r.aliases, r.extension,
+                        r.compile is not None, r.template, built=r.name in versions)
+            for r in listed]
+
+
 class Api:
     def __init__(self, settings: EdgeSettings, catalog: Catalog, bus: EdgeBus,
                  keys: KeyRing) -> None:
@@ -395,13 +404,8 @@ class Api:
     # --- catalog and stats ----------------------------------------------------------------------
 
     async def runtimes(self, request: Request) -> Response:
-        """The catalog's languages that a live runner serves, with their image's version."""
-        versions = await self.versions.get()
-        return json_response([
-            RuntimeInfo(r.name, r.display_name, versions[r.name], r.aliases, r.extension,
-                        r.compile is not None, r.template)
-            for r in self.catalog.runtimes if r.name in versions
-        ])
+        """The catalog's languages, built or not (``runtime_infos``)."""
+        return json_response(runtime_infos(self.catalog, await self.versions.get()))
 
     async def queue_stats(self, request: Request) -> Response:
         await self.caller(request)

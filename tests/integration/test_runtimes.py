@@ -474,6 +474,7 @@ def test_the_runtimes_api_and_cli_list_every_language_with_its_version(
     assert listed["typescript"]["version"].startswith("7.")
     for name, runtime in listed.items():  # a version number, never a warning or "unknown"
         assert re.fullmatch(r"\d+\.\d+[\w.()-]*", runtime["version"]), (name, runtime)
+        assert runtime["built"], name
     assert listed["cpp"]["aliases"] == ["c++", "g++", "cxx"] and listed["cpp"]["compiled"]
     printed = subprocess.run(
         [sys.executable, "-m", "coderunner", "runtimes", "--url", platform.url],

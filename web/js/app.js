@@ -561,7 +561,8 @@ async function loadRuntimes() {
   try {
     const response = await fetch("/api/v1/runtimes", { headers: { accept: "application/json" } });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    runtimes = await response.json();
+    // Languages whose image is not built yet are listed too (built: false): not offered here.
+    runtimes = (await response.json()).filter((runtime) => runtime.built !== false);
   } catch (error) {
     notify(`Could not load the list of languages (${error.message}); retrying.`, "runtimes");
     setTimeout(loadRuntimes, RUNTIMES_RETRY_MS);
