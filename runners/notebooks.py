@@ -119,6 +119,8 @@ class Kernels:
         self._subscribe_commands = subscribe_commands
         self._subscribe_control = subscribe_control
         self._kernels: dict[str, Kernel] = {}
+        self._owners: dict[str, str] = {}
+        """Notebook key → its owner (the key is a digest of both)."""
         self._starting: dict[str, asyncio.Lock] = {}
         # python kernels kept started and warmed up, never used, for the next notebook
         self._spares = WarmPool(image, spares, lambda _: self._spare_kernel(), destroy,
@@ -150,11 +152,26 @@ class Kernels:
     def __len__(self) -> int:
         return len(self._kernels)
 
+    def owned(self, owner: str) -> list[Kernel]:
+        """The owner's kernels (session control)."""
+        return [k for key, k in self._kernels.items() if self._owners.get(key) == owner]
+
+    async def close_owned(self, owner: str) -> int:
+        """Close the owner's kernels, as ``close`` would (a session reset); how many."""
+        kernels = self.owned(owner)
+        for kernel in kernels:
+            kernel.closing = True
+            if kernel.running:
+                kernel.ended_by = "cancelled"
+            await self._remove(kernel)
+        return len(kernels)
+
     # --- cells ------------------------------------------------------------------------------------
 
     async def run(self, job: CellJob, limits: CellLimits, publish: Publish,
                   queued_ms: int) -> CompletionEvent:
         key = notebook_key(job.owner, job.notebook_id)
+        self._owners[key] = job.owner
         try:
             kernel = await self._kernel(key, job.kernel)
         except SandboxError as exc:
@@ -346,6 +363,7 @@ class Kernels:
     async def _remove(self, kernel: Kernel, taken_away: bool = False) -> None:
         if self._kernels.get(kernel.key) is kernel:
             del self._kernels[kernel.key]
+            self._owners.pop(kernel.key, None)
         if kernel.commands is not None:
             with contextlib.suppress(Exception):
                 await kernel.commands.unsubscribe()

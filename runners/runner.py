@@ -160,7 +160,7 @@ class Runner:
             await self.bus.bind(self.settings.runner_id)
             await self.bus.on_drain(self.settings.runner_id, self.drain)
             await self.bus.subscribe_sessions(SessionControl(
-                self.settings.runner_id, self.sessions, self.reuse).handle)
+                self.settings.runner_id, self.sessions, self.reuse, self.kernels).handle)
             while not self._draining.is_set():
                 await slots.acquire()
                 if self._draining.is_set():

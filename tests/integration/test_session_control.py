@@ -4,6 +4,7 @@ of a key shows and resets its kept sandboxes."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -75,15 +76,25 @@ async def test_a_reset_stops_the_server_and_empties_the_database(client: Client)
                                             "isolation": "runc", "networked": True}]
 
 
-async def test_an_api_reset_removes_the_keys_kept_sandboxes(platform: Running) -> None:
+async def test_an_api_reset_removes_the_keys_sandboxes_and_kernels(platform: Running) -> None:
     async with httpx.AsyncClient(base_url=platform.url, timeout=60, trust_env=False) as http:
         ran = await http.post("/api/v1/executions?wait=true", json=PRINT)
         assert ran.json()["verdict"] == "ok"
+        notebook = f"reset-{uuid.uuid4().hex[:8]}"
+        opened = await http.post("/api/v1/notebooks", json={"notebookId": notebook})
+        assert opened.status_code == 201
+        cells = f"/api/v1/notebooks/{notebook}/cells?wait=true"
+        assert (await http.post(cells, json={"code": "x = 41"})).json()["verdict"] == "ok"
         shown = (await http.get("/api/v1/session")).json()
         [held] = shown["resources"]
         assert {s["slot"] for s in held["sandboxes"]} >= {"api:python"}
+        assert held["kernels"] >= 1
         reset = (await http.post("/api/v1/session/reset")).json()
         [removed] = reset["resources"]
         assert {s["slot"] for s in removed["sandboxes"]} >= {"api:python"}
+        assert removed["kernels"] == held["kernels"]
         [after] = (await http.get("/api/v1/session")).json()["resources"]
-        assert after.get("sandboxes", []) == []
+        assert (after.get("sandboxes", []), after.get("kernels", 0)) == ([], 0)
+        fresh = (await http.post(cells, json={"code": "x"})).json()
+        assert fresh["verdict"] == "runtime_error"  # a new kernel, without the state
+        assert fresh["outputs"][-1]["ename"] == "NameError"
