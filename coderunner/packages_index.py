@@ -20,11 +20,15 @@ from typing import Any
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 
 
-def wheel(name: str, version: str, files: dict[str, str]) -> tuple[str, bytes]:
-    """A pure-Python wheel: ``files`` (path → source) plus its dist-info."""
+def wheel(name: str, version: str, files: dict[str, str], requires: tuple[str, ...] = ()
+          ) -> tuple[str, bytes]:
+    """A pure-Python wheel: ``files`` (path → source) plus its dist-info (``Requires-Dist``
+    lines of ``requires``)."""
     dist = f"{name}-{version}.dist-info"
+    needs = "".join(f"Requires-Dist: {r}\n" for r in requires)
     entries = {**files,
-               f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+               f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+                                   + needs,
                f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
                                 "Tag: py3-none-any\n",
                f"{dist}/RECORD": ""}
@@ -35,13 +39,13 @@ def wheel(name: str, version: str, files: dict[str, str]) -> tuple[str, bytes]:
     return f"{name}-{version}-py3-none-any.whl", buffer.getvalue()
 
 
-def tarball(files: dict[str, str]) -> bytes:
-    """An npm tarball: ``files`` under ``package/``."""
+def tarball(files: dict[str, str], top: str = "package") -> bytes:
+    """An npm tarball (or an sdist): ``files`` under ``top``."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for path, content in files.items():
             data = content.encode()
-            info = tarfile.TarInfo(f"package/{path}")
+            info = tarfile.TarInfo(f"{top}/{path}")
             info.size, info.mode = len(data), 0o644
             archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
@@ -54,11 +58,14 @@ class Index:
         self.wheels: dict[str, dict[str, bytes]] = {}
         """Project → file name → wheel."""
         self.npm: dict[str, dict[str, tuple[dict[str, Any], bytes]]] = {}
+        self.files: dict[str, bytes] = {}
+        """Other files, at ``/files/<name>``."""
         """npm name → version → (package.json, tarball)."""
         self.url = ""
 
-    def add_wheel(self, name: str, version: str, files: dict[str, str]) -> None:
-        filename, data = wheel(name, version, files)
+    def add_wheel(self, name: str, version: str, files: dict[str, str],
+                  requires: tuple[str, ...] = ()) -> None:
+        filename, data = wheel(name, version, files, requires)
         self.wheels.setdefault(name, {})[filename] = data
 
     def add_npm(self, name: str, version: str, files: dict[str, str],
@@ -88,6 +95,8 @@ class Index:
                 for f, d in self.wheels[parts[1]].items())
             return 200, "text/html", f"<html><body>{links}</body></html>".encode()
         if parts[:1] == ["files"] and len(parts) == 2:
+            if parts[1] in self.files:
+                return 200, "application/octet-stream", self.files[parts[1]]
             for files in self.wheels.values():
                 if parts[1] in files:
                     return 200, "application/octet-stream", files[parts[1]]

@@ -23,6 +23,8 @@ from msgspec import Struct
 from contracts.packages import PackageSettings
 from runners.packages_requests import PackageRequest
 
+PIP_GUARD = "runners.packages_pip"
+"""pip, refusing dependencies that name a URL (pip would build them, on this host)."""
 MESSAGE_LINES = 15
 """How much of pip's or npm's complaint becomes the run's message."""
 
@@ -99,7 +101,7 @@ async def _pip(request: PackageRequest, settings: PackageSettings, python_versio
                work: Path) -> Fetched:
     (work / "requirements.txt").write_text(request.text)
     wheels = work / "wheels"
-    argv = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--no-input",
+    argv = [sys.executable, "-I", "-m", PIP_GUARD, "download", "--only-binary=:all:", "--no-input",
             "--disable-pip-version-check", "--progress-bar", "off", "--dest", str(wheels),
             "-r", "requirements.txt"]
     if python_version:
@@ -121,6 +123,8 @@ async def _npm(request: PackageRequest, settings: PackageSettings, work: Path) -
     if len(entries) > settings.max_count:
         raise FetchFailed(f"the set has {len(entries)} packages; at most "
                           f"{settings.max_count} are allowed")
+    for path, entry in entries.items():
+        _check_resolved(path, entry)
     specs = sorted({f"{package_name(path, entry)}@{entry['version']}"
                     for path, entry in entries.items()})
     packs = work / "packs"
@@ -156,3 +160,13 @@ def _check_integrity(path: str, entry: dict[str, Any], data: bytes) -> None:
     actual = base64.b64encode(hashlib.new(algorithm, data).digest()).decode()
     if actual != expected:
         raise FetchFailed(f"{path}: the tarball does not match the lock's integrity")
+
+
+def _check_resolved(path: str, entry: dict[str, Any]) -> None:
+    """Only registry tarballs: a dependency on git, a file, a link or a bare URL is refused
+    (npm pack would fetch or build it otherwise than from the registry). npm leaves out a
+    registry package's ``resolved`` under ``omit-lockfile-registry-resolved``, never another's."""
+    resolved = entry.get("resolved")
+    if entry.get("link") or "version" not in entry or (
+            resolved is not None and not str(resolved).startswith(("https://", "http://"))):
+        raise FetchFailed(f"refused: {path} resolves to {resolved!r}, not a registry tarball")

@@ -21,7 +21,7 @@ import docker
 import httpx
 import pytest
 
-from coderunner.packages_index import Index, serving
+from coderunner.packages_index import Index, serving, tarball
 from contracts import labels
 from contracts.subjects import RUNNER_HEARTBEAT_S
 from tests.conftest import Running, running_platform
@@ -31,6 +31,8 @@ TOKEN = uuid.uuid4().hex[:12]
 KEYS = {"ann": "ann-secret-0123456789", "ben": "ben-secret-0123456789",
         "cid": "cid-secret-0123456789", "dan": "dan-secret-0123456789"}
 ESCAPE = f"/tmp/pk-escape-{TOKEN}"
+PWNED = f"/tmp/pk-pwned-{TOKEN}"
+"""What the sdist a wheel's metadata points at writes when it is built on the host."""
 LAYER_MB = 4
 INSTALL_TIMEOUT_S = 20
 """The install limits of this platform: room for the test packages, not for bignpm's file;
@@ -56,6 +58,12 @@ def index() -> Iterator[Index]:
         for version in ("1.0", "2.0"):
             served.add_wheel("tinypkg", version, {
                 "tinypkg/__init__.py": f"VERSION = {version!r}\nTOKEN = {TOKEN!r}\n"})
+        served.files["evilpkg-1.0.tar.gz"] = tarball({
+            "pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = "backend"\n'
+                              'backend-path = ["."]\n',
+            "backend.py": f"open({PWNED!r}, 'w').write('built on the host')\n"}, "evilpkg-1.0")
+        served.add_wheel("lurepkg", "1.0", {"lurepkg/__init__.py": ""}, requires=(
+            f"evilpkg @ {served.url}/files/evilpkg-1.0.tar.gz",))
         served.add_wheel("lonepkg", "1.0", {"lonepkg/__init__.py": f"VERSION = '1.0'  # {TOKEN}\n"})
         served.add_npm("tinynpm", "1.0.0", {
             "index.js": f"module.exports = 'tinynpm 1.0.0 {TOKEN}';\n",
@@ -276,3 +284,14 @@ async def test_an_install_over_its_size_or_time_is_a_compile_error(
     assert result["verdict"] == "compile_error", result
     assert said in result["message"]
     assert result["stdout"] == ""
+
+
+async def test_a_dependency_naming_a_url_is_refused_before_it_is_fetched(
+    api: httpx.AsyncClient,
+) -> None:
+    """pip would build that sdist on the host (its --only-binary does not hold for URLs)."""
+    files = {"main.py": "import lurepkg\n", "requirements.txt": "lurepkg==1.0\n"}
+    result = await run(api, "python", files)
+    assert result["verdict"] == "compile_error", result
+    assert "refused: lurepkg depends on 'evilpkg @ http" in result["message"]
+    assert not Path(PWNED).exists()

@@ -8,7 +8,14 @@ import hashlib
 import pytest
 
 from contracts.packages import PackageSettings
-from runners.packages_fetch import Artifact, Fetched, FetchFailed, _check_integrity, _check_limits
+from runners.packages_fetch import (
+    Artifact,
+    Fetched,
+    FetchFailed,
+    _check_integrity,
+    _check_limits,
+    _check_resolved,
+)
 
 
 def test_a_set_over_its_count_or_size_is_refused() -> None:
@@ -36,3 +43,17 @@ def test_the_digest_is_the_resolved_set_not_its_order() -> None:
     assert one.digest() == two.digest()
     assert one.digest() != Fetched("pip", [Artifact("a.whl", b"1"), Artifact("b.whl", b"3")]
                                    ).digest()
+
+
+@pytest.mark.parametrize("entry", [
+    {"version": "1.0.0", "resolved": "git+ssh://git@example.invalid/x.git#abc"},
+    {"version": "1.0.0", "resolved": "file:../x"},
+    {"resolved": "../x", "link": True},
+    {"resolved": "https://registry.example/x/-/x-1.0.0.tgz"},
+])
+def test_an_npm_dependency_not_from_the_registry_is_refused(entry: dict[str, object]) -> None:
+    with pytest.raises(FetchFailed, match="not a registry tarball"):
+        _check_resolved("node_modules/x", entry)
+    _check_resolved("node_modules/x", {"version": "1.0.0",
+                                       "resolved": "https://registry.example/x/-/x-1.0.0.tgz"})
+    _check_resolved("node_modules/x", {"version": "1.0.0"})  # omit-lockfile-registry-resolved
