@@ -211,12 +211,16 @@ class ReuseSlots:
         """The owner's parked sandboxes, by slot."""
         return [(key, s) for (o, key), s in self._idle.items() if o == owner]
 
-    async def drop_owner(self, owner: str) -> list[tuple[str, Sandbox]]:
-        """Destroy the owner's parked sandboxes, after the resets under way of its slots."""
+    async def settled(self, owner: str) -> list[tuple[str, Sandbox]]:
+        """The owner's parked sandboxes once the resets under way of its slots are done."""
         for (o, _), recycling in list(self._recycling.items()):
             if o == owner:
                 await recycling.wait()
-        dropped = self.owned(owner)
+        return self.owned(owner)
+
+    async def drop_owner(self, owner: str) -> list[tuple[str, Sandbox]]:
+        """Destroy the owner's parked sandboxes, after the resets under way of its slots."""
+        dropped = await self.settled(owner)
         for key, sandbox in dropped:
             del self._idle[(owner, key)]
             await self._destroy(sandbox)

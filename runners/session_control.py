@@ -35,7 +35,7 @@ class SessionControl:
         if session is not None and session.database is not None:
             database_kb = await self.sessions.docker.database_kb(session.database)
         kernels = sum(len(k.owned(owner)) for k in self.kernels.values())
-        return self._view(self.reuse.owned(owner), session, database_kb, kernels)
+        return self._view(await self.reuse.settled(owner), session, database_kb, kernels)
 
     async def reset(self, owner: str) -> SessionResources:
         """Close the owner's notebook kernels, remove its kept sandboxes (once a reset under
