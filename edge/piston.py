@@ -32,10 +32,13 @@ from edge.api import Api, ApiProblem, read_body
 from edge.auth import AuthError, Principal
 from edge.execution_events import Watch
 from edge.nats_connection import SubmitError
-from edge.piston_rules import Refused, Run, coerce, names, run_of, shown, stages
+from edge.piston_rules import Refused, Run, coerce, names, run_of, shown, split_stages, stages
 from edge.runner_versions import RunnerVersions
 
 INIT_TIMEOUT_S = 1.0
+SPLIT_WAIT_S = 2.0
+"""How long an execute waits for the completion on its event watch once the result is stored
+(the watch then knows the compile step's share of the output)."""
 
 
 class PistonError(Exception):
@@ -103,11 +106,7 @@ class Piston:
             principal = await self.caller(request.headers)
             body = p.execute_request_decoder.decode(await read_body(request))
             run = run_of(body, await self.served(every=True))
-            execution_id = await self.submit(principal, run)
-            record = await self.bus.records.get(execution_id)
-            if record is None:
-                raise PistonError(500, "the execution was accepted but cannot be read yet")
-            result = await self.api.wait_for(record, float(self.api.settings.wait_max_s))
+            result, split = await self.run_and_wait(principal, run)
         except (Refused, msgspec.DecodeError) as exc:
             return JSONResponse({"message": str(exc)}, 400)
         except PistonError as exc:
@@ -119,7 +118,28 @@ class Piston:
         if result.status != "completed":
             return JSONResponse({"message": "the execution did not finish within "
                                  f"{self.api.settings.wait_max_s} s"}, 500)
-        return JSONResponse(msgspec.to_builtins(answer(run, result)))
+        return JSONResponse(msgspec.to_builtins(answer(run, result, split)))
+
+    async def run_and_wait(self, principal: Principal, run: Run
+                           ) -> tuple[ExecutionResult, StepSplit | None]:
+        """Queue the run and wait for its result; for a compiled language, also where its
+        output turned from the compile step's to the program's (None if that is unknown)."""
+        execution_id = uuid.uuid4().hex
+        split = StepSplit() if run.runtime.compile is not None else None
+        watch = await self.bus.events.watch(execution_id, split.on_event) if split else None
+        try:
+            await self.submit(principal, run, execution_id)
+            record = await self.bus.records.get(execution_id)
+            if record is None:
+                raise PistonError(500, "the execution was accepted but cannot be read yet")
+            result = await self.api.wait_for(record, float(self.api.settings.wait_max_s))
+            if split is not None and result.status == "completed":
+                with contextlib.suppress(TimeoutError):  # its events come on their own
+                    await asyncio.wait_for(split.ended.wait(), SPLIT_WAIT_S)
+        finally:
+            if watch is not None:
+                await watch.close()
+        return result, split if split is not None and split.ended.is_set() else None
 
     async def submit(self, principal: Principal, run: Run, execution_id: str | None = None,
                      interactive: bool = False) -> str:
@@ -150,8 +170,38 @@ class Piston:
         await Session(self, ws).serve()
 
 
-def answer(run: Run, result: ExecutionResult) -> p.ExecuteResult:
-    compiled, ran = stages(result, run.runtime.compile is not None)
+class StepSplit:
+    """Follows a compiled run's events: how much stdout and stderr (characters) the compile
+    step wrote before the run step started (``at``; None: it never started)."""
+
+    def __init__(self) -> None:
+        self.out = self.err = 0
+        self.at: tuple[int, int] | None = None
+        self.ended = asyncio.Event()
+
+    async def on_event(self, data: bytes, last: bool) -> None:
+        try:
+            event = event_decoder.decode(data)
+        except msgspec.DecodeError:
+            return
+        match event:
+            case OutputEvent(stream="stdout", data=text):
+                self.out += len(text)
+            case OutputEvent(data=text):
+                self.err += len(text)
+            case StatusEvent(status="running", phase="run"):
+                self.at = (self.out, self.err)
+            case CompletionEvent():
+                self.ended.set()
+
+
+def answer(run: Run, result: ExecutionResult, split: StepSplit | None = None
+           ) -> p.ExecuteResult:
+    compiled: p.Stage | None
+    if split is not None:
+        compiled, ran = split_stages(result, split.at)
+    else:
+        compiled, ran = stages(result, run.runtime.compile is not None)
     return p.ExecuteResult(run.runtime.name, run.version, ran, compiled)
 
 

@@ -9,6 +9,8 @@ import math
 import re
 from dataclasses import dataclass
 
+import msgspec
+
 from contracts import piston as p
 from contracts.api import ExecutionResult
 from contracts.messages import Limits, SourceFile
@@ -293,6 +295,22 @@ def stage_message(result: ExecutionResult) -> str:
 
 def empty_stage() -> p.Stage:
     return p.Stage("", "", "", 0, None, None, None, None, None, None)
+
+
+def split_stages(result: ExecutionResult, at: tuple[int, int] | None
+                 ) -> tuple[p.Stage, p.Stage]:
+    """compile and run of a compiled program whose output turned into the program's at
+    ``at`` (characters of stdout and stderr); None: the run step never started, so the compile
+    step failed (an error, or its own limit): that is both, as Piston copies it."""
+    if at is None:
+        failed = stage(result)
+        return failed, failed
+    out, err = result.stdout or "", result.stderr or ""
+    compile_out, compile_err = out[:at[0]], err[:at[1]]
+    compiled = p.Stage(compile_out, compile_err, compile_out + compile_err, 0, None, None,
+                       None, None, None, None)
+    ran = msgspec.structs.replace(result, stdout=out[at[0]:], stderr=err[at[1]:])
+    return compiled, stage(ran)
 
 
 def stages(result: ExecutionResult, compiled: bool) -> tuple[p.Stage | None, p.Stage]:

@@ -192,3 +192,15 @@ def test_compile_memory_limit_is_the_compilers_address_space(platform: Running) 
         starved = http.post("/execute", json={**body, "compile_memory_limit": 8_000_000}).json()
         assert starved["compile"]["status"] == "RE" and starved["compile"]["code"] != 0
         assert starved["run"] == starved["compile"]  # Piston copies a failed compile
+
+
+def test_execute_gives_the_compile_stage_its_own_output_and_limits(platform: Running) -> None:
+    with httpx.Client(base_url=f"{platform.url}/api/v2", trust_env=False, timeout=120) as http:
+        body = {"language": "c", "version": "*", "stdin": "x",
+                "files": [{"content": '#warning "careful"\n' + C_ECHO}]}
+        warned = http.post("/execute", json=body).json()
+        assert "careful" in warned["compile"]["stderr"] and warned["compile"]["code"] == 0
+        assert (warned["run"]["stdout"], warned["run"]["stderr"]) == ("<x>\n", "")
+        slow = http.post("/execute", json={**body, "compile_timeout": 1}).json()
+        assert (slow["compile"]["status"], slow["compile"]["signal"]) == ("TO", "SIGKILL")
+        assert slow["run"] == slow["compile"]  # the run never started

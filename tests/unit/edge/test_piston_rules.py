@@ -11,7 +11,7 @@ import pytest
 from contracts import piston as p
 from contracts.api import ExecutionResult
 from contracts.runtimes import Runtime
-from edge.piston_rules import Refused, coerce, run_of, satisfies, stages
+from edge.piston_rules import Refused, coerce, run_of, satisfies, split_stages, stages
 
 PYTHON = Runtime(name="python", display_name="Python 3", extension=".py", image="python",
                  run=["python3", "{main}"], aliases=["py", "python3"])
@@ -129,3 +129,13 @@ def test_a_failed_compile_is_copied_into_run() -> None:
     assert compiled is not None and compiled.code == 0 and compiled.output == ""
     assert run.stdout == "o"
     assert stages(done("ok"), compiled=False)[0] is None
+
+
+def test_a_compiled_run_is_split_where_its_run_step_started() -> None:
+    result = msgspec.structs.replace(done("ok"), stdout="<x>\n", stderr="warning: w\nrun err\n")
+    compiled, ran = split_stages(result, (0, len("warning: w\n")))
+    assert (compiled.stderr, compiled.code, compiled.status) == ("warning: w\n", 0, None)
+    assert (ran.stdout, ran.stderr, ran.output) == ("<x>\n", "run err\n", "<x>\nrun err\n")
+    killed = msgspec.structs.replace(done("time_limit", exit_code=None), stderr="slow")
+    compiled, ran = split_stages(killed, None)  # the run step never started
+    assert compiled == ran and compiled.status == "TO"
