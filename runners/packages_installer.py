@@ -69,7 +69,7 @@ def install_wheel(filename: str, data: bytes) -> None:
 
 
 def unpack_tarball(path: str, data: bytes) -> None:
-    if not LOCK_PATH.match(path):
+    if not LOCK_PATH.match(path) or ".." in path.split("/"):
         raise SystemExit(f"refused: lock path {path!r}")
     root = os.path.join(LAYER, path)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
