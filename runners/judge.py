@@ -26,7 +26,14 @@ from contracts.judging import (
     JudgementResult,
     TestResultEvent,
 )
-from contracts.messages import ExecutionEvent, JobLimits, JudgementJob, ProgramJob
+from contracts.messages import (
+    Control,
+    ControlReply,
+    ExecutionEvent,
+    JobLimits,
+    JudgementJob,
+    ProgramJob,
+)
 from contracts.runtimes import Catalog, Runtime
 from contracts.settings import RunnerSettings
 from runners.execution import RunLimits, resolve_limits
@@ -41,6 +48,7 @@ from runners.sandbox import SandboxError
 
 log = logging.getLogger(__name__)
 Publish = Callable[[ExecutionEvent], Awaitable[None]]
+STOPPED = "the judgement was stopped"
 PARALLEL_SEATS = 2
 """Sandboxes one judgement runs its tests on at once (this machine has two cores); each
 compiles the submission once. The runner's job slots count a judgement as one job."""
@@ -71,14 +79,18 @@ class Judge:
         self.env = env or {}
         self.program = as_program(job, job.limits)
         self.progress = _Progress({})
+        self.stopped = False
+        self._seats: list[ProgramSeat] = []
         self.checker: CheckerSeat | InteractorSeat | None = None
 
     async def run(self) -> JudgementResult:
         tests = self.tests
         first = self._seat(owners_slot=self.job.reuse_key is not None)
-        seats = [first]
+        seats = self._seats = [first]
         try:
             failed = await first.open(self._keep_bytes(self.compile_limits()))
+            if self.stopped:
+                return await self._finish(internal_result(self.job, tests, STOPPED))
             if failed is not None:
                 return await self._finish(compile_failed(
                     self.job.execution_id, tests, self.job.groups, failed.stderr or
@@ -89,6 +101,8 @@ class Judge:
             self.checker = checker
             pending = list(enumerate(tests))
             seats += [self._seat() for _ in range(min(PARALLEL_SEATS, len(tests)) - 1)]
+            if self.stopped:
+                return await self._finish(internal_result(self.job, tests, STOPPED))
             await asyncio.gather(*(self._work(seat, pending) for seat in seats))
         finally:
             for seat in seats:
@@ -123,13 +137,25 @@ class Judge:
             case _:
                 return None
 
+    async def control(self, control: Control) -> ControlReply:
+        """A client's ``stop`` ends the judgement: no test starts after it, and the running
+        ones are killed (their tests are ``internal_error``); a judgement takes no input."""
+        if control.action != "stop":
+            return ControlReply(False, "invalid_request", "a judgement takes no input")
+        self.stopped = True
+        for seat in self._seats:
+            seat.stop()
+        return ControlReply()
+
     async def _work(self, seat: ProgramSeat, pending: list[tuple[int, Case]]) -> None:
-        while pending:
+        while pending and not self.stopped:
             index, case = pending.pop(0)
             stop = self.progress.first_failure
             if self.job.stop_on_first_failure and stop is not None and index > stop:
                 continue
             run = await self._test(seat, case)
+            if self.stopped:
+                run = CaseRun("internal_error", message=STOPPED)
             self.progress.runs[case.name] = run
             if run.verdict != "accepted" and (stop is None or index < stop):
                 self.progress.first_failure = index

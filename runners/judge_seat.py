@@ -8,6 +8,7 @@ one judgement the sandbox is not reset: they are all one owner's, one submission
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -66,6 +67,17 @@ class ProgramSeat:
         """The sandbox holds the program (compiled, or its files written)."""
         self.written_bytes = 0
         """Bytes of extra files (a checker's input, output, answer) written since it was."""
+        self.stopped = False
+
+    def stop(self) -> None:
+        """Kill the run under way, and every later one as soon as it is sent."""
+        self.stopped = True
+        self._stop_now()
+
+    def _stop_now(self) -> None:
+        if self.sandbox is not None:
+            with contextlib.suppress(AgentGone):
+                self.sandbox.link.write_now(agent.Stop())
 
     async def open(self, keep_bytes: int) -> StepEnd | None:
         """Take a sandbox and compile the program in it: the compile's end when it failed (the
@@ -89,6 +101,8 @@ class ProgramSeat:
                                                 interactive=True)
         try:
             await sandbox.link.send(command, timeout=limits.wall_ms / 1000 + HARD_END_GRACE_S)
+            if self.stopped:  # a stop written before the run would be forgotten by it
+                self._stop_now()
         except (AgentGone, SandboxError) as exc:
             await self.lost(sandbox, overran=False)
             raise SeatLost(f"the sandbox stopped answering: {exc}") from None
@@ -151,7 +165,8 @@ class ProgramSeat:
     async def _send(self, sandbox: Sandbox, command: agent.Run, wall_ms: int,
                     keep_bytes: int) -> StepEnd:
         try:
-            return await run_once(sandbox, command, wall_ms, keep_bytes)
+            return await run_once(sandbox, command, wall_ms, keep_bytes,
+                                  sent=lambda: self._stop_now() if self.stopped else None)
         except StepOverran as exc:
             await self.lost(sandbox, overran=True)
             raise SeatLost(str(exc)) from None

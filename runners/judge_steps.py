@@ -8,6 +8,7 @@ what the sandbox prints is never trusted: each stream is kept up to a bound, the
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from contracts.messages import Verdict
@@ -52,14 +53,16 @@ class _Collected:
         return "".join(self.parts)
 
 
-async def run_once(sandbox: Sandbox, command: agent.Run, wall_ms: int,
-                   keep_bytes: int) -> StepEnd:
+async def run_once(sandbox: Sandbox, command: agent.Run, wall_ms: int, keep_bytes: int,
+                   sent: Callable[[], None] | None = None) -> StepEnd:
     """Send ``command`` (one step, of wall limit ``wall_ms``) and wait for its end. Raises
     StepOverran when the agent does not end it within the grace, AgentGone when the agent is
-    gone."""
+    gone. ``sent`` is called once the agent has the command (a stop may follow it then)."""
     started = time.monotonic()
     hard_end = started + wall_ms / 1000 + HARD_END_GRACE_S
     await sandbox.link.send(command, timeout=hard_end - started)
+    if sent is not None:
+        sent()
     out, err = _Collected(keep_bytes), _Collected(keep_bytes)
     while True:
         now = time.monotonic()

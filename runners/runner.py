@@ -312,20 +312,29 @@ class Runner:
         source = OwnerSandboxes(
             job.owner, job.reuse_key, isolation, lambda r: self._pool(r, isolation), self.reuse,
             self._fitted, self.sandboxes.destroy, self._reset, self._take_away, self._background)
-        await publish(status_for(job, "running"))
         started = time.monotonic()
         try:
             tests = await resolved(job.tests, self.bus.problem_data)
-            judge = Judge(job, tests, runtime, self.catalog, self.settings, source, publish)
-            result = await judge.run()
         except TestsUnavailable as exc:
             result = internal_result(job, names_only(job.tests), str(exc))
             await publish(JudgementEvent(job.execution_id, result))
+            await self.bus.put_judgement(job.execution_id, result)
+            return completion_for(job, "internal_error", str(exc), queued_ms=queued_ms)
+        judge = Judge(job, tests, runtime, self.catalog, self.settings, source, publish)
+        subscription = await self.bus.subscribe_control(job.execution_id, judge.control)
+        try:  # a stop sent on seeing "running" finds the subscription
+            await publish(status_for(job, "running"))
+            result = await judge.run()
+        finally:
+            await subscription.unsubscribe()
         await self.bus.put_judgement(job.execution_id, result)
+        wall_ms = round((time.monotonic() - started) * 1000)
+        if judge.stopped:
+            return completion_for(job, "cancelled", "the judgement was stopped",
+                                  queued_ms=queued_ms, wall_ms=wall_ms)
         return completion_for(job, "ok", f"{result.verdict}: {result.passed}/{result.total} "
                               f"passed, score {result.score:g}/{result.max_score:g}",
-                              queued_ms=queued_ms,
-                              wall_ms=round((time.monotonic() - started) * 1000))
+                              queued_ms=queued_ms, wall_ms=wall_ms)
 
     async def run_program(self, job: ProgramJob, publish: Publish,
                           queued_ms: int) -> CompletionEvent:

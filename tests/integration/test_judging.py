@@ -318,3 +318,19 @@ async def test_an_interactive_guessing_game_judges_each_solution(
     assert all("found in" in test.checker_message for test in right.tests)
     assert verdicts(wrong) == {"1": "accepted", "500": "wrong_answer", "999": "wrong_answer"}
     assert "more than 30 guesses" in wrong.tests[1].checker_message
+
+
+async def test_a_running_judgement_is_stopped_and_never_judged(api: httpx.AsyncClient) -> None:
+    sleeper = {"language": "python", "mainFile": "main.py", "limits": {"wallMs": 60_000},
+               "files": [{"name": "main.py", "content": "import time\ntime.sleep(60)\n"}],
+               "tests": [case("1", "", ""), case("2", "", "")]}
+    judgement_id = (await api.post("/api/v1/judgements", json=sleeper)).json()["id"]
+    while (await api.get(f"/api/v1/judgements/{judgement_id}")).json()["status"] != "running":
+        await asyncio.sleep(0.05)
+    stopped = await api.delete(f"/api/v1/executions/{judgement_id}")
+    assert stopped.status_code == 200, stopped.text
+    assert stopped.json()["verdict"] == "cancelled"
+    result = msgspec.json.decode(
+        (await api.get(f"/api/v1/judgements/{judgement_id}")).content, type=JudgementResult)
+    assert result.verdict == "internal_error"
+    assert result.message == "the judgement was stopped"
