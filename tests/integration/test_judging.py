@@ -15,7 +15,8 @@ import msgspec
 import pytest
 
 from contracts.judging import JudgementResult, TestResultEvent
-from tests.conftest import Running
+from tests.conftest import KEYS, Running
+from tests.integration.test_webhooks import start_receiver, verify
 from tests.integration.wsclient import Client
 
 ECHO = {"language": "python", "mainFile": "echo.py",
@@ -334,3 +335,21 @@ async def test_a_running_judgement_is_stopped_and_never_judged(api: httpx.AsyncC
         (await api.get(f"/api/v1/judgements/{judgement_id}")).content, type=JudgementResult)
     assert result.verdict == "internal_error"
     assert result.message == "the judgement was stopped"
+
+
+async def test_the_judgement_is_posted_signed_to_its_callback_url(keyed: Running) -> None:
+    receiver = start_receiver(0)
+    try:
+        async with httpx.AsyncClient(base_url=keyed.url, timeout=120, trust_env=False,
+                                     headers={"Authorization": f"Bearer {KEYS['alice']}"}
+                                     ) as http:
+            accepted = await http.post("/api/v1/judgements", json=echo_judgement(
+                [case("1", "a", "a"), case("2", "a", "b")], callbackUrl=receiver.url))
+            assert accepted.status_code == 202, accepted.text
+            [received] = await receiver.wait_for(1)
+    finally:
+        receiver.stop()
+    assert verify(received)
+    result = msgspec.json.decode(received.body, type=JudgementResult)
+    assert (result.id, result.verdict, result.passed) == (
+        accepted.json()["id"], "wrong_answer", 1)
