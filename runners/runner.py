@@ -12,7 +12,6 @@ from typing import Any
 
 import msgspec
 
-from contracts.judging import JudgementEvent
 from contracts.messages import (
     KERNEL_RUNTIME,
     CellJob,
@@ -24,7 +23,6 @@ from contracts.messages import (
     ProgramJob,
     RunnerInfo,
     completion_for,
-    status_for,
 )
 from contracts.runtimes import Catalog, Runtime, strongest
 from contracts.settings import RunnerSettings
@@ -38,9 +36,8 @@ from runners.execution import (
     execute,
     resolve_limits,
 )
-from runners.judge import Judge, internal_result
+from runners.judge_job import judge_job
 from runners.judge_sandboxes import OwnerSandboxes
-from runners.judge_tests import TestsUnavailable, names_only, resolved
 from runners.link import AgentGone
 from runners.notebooks import CellLimits, Kernels
 from runners.output import KeptOutput
@@ -301,8 +298,7 @@ class Runner:
 
     async def run_judgement(self, job: JudgementJob, publish: Publish,
                             queued_ms: int) -> CompletionEvent:
-        """Judge a submission (runners/judge.py); its result is stored for the HTTP API before
-        the completion, which is ``ok`` once judged (the verdicts are in the result)."""
+        """Judge a submission (runners/judge_job.py) on the owner's sandboxes."""
         runtime = self.catalog.get(job.language)
         if runtime is None or runtime.name not in self.versions:
             return completion_for(job, "internal_error",
@@ -312,29 +308,8 @@ class Runner:
         source = OwnerSandboxes(
             job.owner, job.reuse_key, isolation, lambda r: self._pool(r, isolation), self.reuse,
             self._fitted, self.sandboxes.destroy, self._reset, self._take_away, self._background)
-        started = time.monotonic()
-        try:
-            tests = await resolved(job.tests, self.bus.problem_data)
-        except TestsUnavailable as exc:
-            result = internal_result(job, names_only(job.tests), str(exc))
-            await publish(JudgementEvent(job.execution_id, result))
-            await self.bus.put_judgement(job.execution_id, result)
-            return completion_for(job, "internal_error", str(exc), queued_ms=queued_ms)
-        judge = Judge(job, tests, runtime, self.catalog, self.settings, source, publish)
-        subscription = await self.bus.subscribe_control(job.execution_id, judge.control)
-        try:  # a stop sent on seeing "running" finds the subscription
-            await publish(status_for(job, "running"))
-            result = await judge.run()
-        finally:
-            await subscription.unsubscribe()
-        await self.bus.put_judgement(job.execution_id, result)
-        wall_ms = round((time.monotonic() - started) * 1000)
-        if judge.stopped:
-            return completion_for(job, "cancelled", "the judgement was stopped",
-                                  queued_ms=queued_ms, wall_ms=wall_ms)
-        return completion_for(job, "ok", f"{result.verdict}: {result.passed}/{result.total} "
-                              f"passed, score {result.score:g}/{result.max_score:g}",
-                              queued_ms=queued_ms, wall_ms=wall_ms)
+        return await judge_job(job, runtime, self.catalog, self.settings, source, self.bus,
+                               publish, queued_ms)
 
     async def run_program(self, job: ProgramJob, publish: Publish,
                           queued_ms: int) -> CompletionEvent:
