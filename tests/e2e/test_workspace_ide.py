@@ -1,6 +1,7 @@
 """The IDE's workspace on the server (docs/workspaces.md): two pages on one workspace keep both
-versions of a file changed in both, an edit made offline is saved once the network is back,
-and a share link opens its revision read-only."""
+versions of a file changed in both, an edit made offline is saved once the network is back
+(and an older revision restored from the menu), and a share link opens its revision
+read-only."""
 
 from __future__ import annotations
 
@@ -93,6 +94,15 @@ def test_an_edit_made_offline_is_saved_when_the_network_is_back(
         ide.page.context.set_offline(False)
         on_server(ide_platform, workspace, "main.py", "print('written offline')\n")
         saved(ide)
+        # The workspace menu lists the revisions; restoring one brings its text back.
+        ide.page.locator("#workspace-menu > summary").click()
+        ide.page.get_by_role("button", name="Revisions").click()
+        expect(ide.page.locator("#revision-list li")).to_have_count(3, timeout=STEP_MS)
+        ide.page.get_by_role("button", name="Restore revision 2").click()
+        on_server(ide_platform, workspace, "main.py", "print('online')\n")
+        expect(ide.page.locator("#revision-list li").first).to_contain_text("restore 2",
+                                                                            timeout=STEP_MS)
+        assert ide.code() == "print('online')\n"
 
 
 def test_a_share_link_opens_its_revision_read_only(
