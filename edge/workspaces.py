@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -128,8 +129,11 @@ class Workspaces:
         return await self.store.content(revision.tree[path].sha256)
 
     async def contents(self, revision: Revision) -> dict[str, bytes]:
-        return {path: await self.store.content(ref.sha256)
-                for path, ref in sorted(revision.tree.items())}
+        """Every file of a revision, read at once (one object-store read each)."""
+        paths = sorted(revision.tree)
+        data = await asyncio.gather(*(self.store.content(revision.tree[p].sha256)
+                                      for p in paths))
+        return dict(zip(paths, data, strict=True))
 
     async def put(self, owner: str, workspace_id: str, path: str, data: bytes,
                   base: int | None = None) -> Revision:
