@@ -23,6 +23,7 @@ import pytest
 
 from coderunner.packages_index import Index, serving, tarball
 from contracts import labels
+from contracts.packages import LAYER_USER
 from contracts.subjects import RUNNER_HEARTBEAT_S
 from tests.conftest import Running, running_platform
 
@@ -232,9 +233,16 @@ async def test_the_janitor_removes_unused_layers_and_the_next_run_builds_its_own
     before = layers(packaged.runner_id)
     await run(api, "python", files, owner="cid")
     (layer,) = layers(packaged.runner_id) - before
-    # Mounted in cid's parked sandbox (kept for its next run): in use, whatever the TTL.
+    # While a run has it mounted, a layer is in use whatever the TTL.
+    busy = {**files, "main.py": "import lonepkg, time\ntime.sleep(60)\n"}
+    started = await start(api, "python", busy, owner="cid")
+    await until_status(api, started, "running", owner="cid")
     assert layer not in {r["name"] for r in janitor_sweep(packaged, ttl_s=0)}
-    await run(api, "python", {"main.py": "print(1)\n"}, owner="cid")  # a sandbox without it
+    await api.delete(f"/api/v1/executions/{started}", headers=bearer("cid"))
+    await until_status(api, started, "completed", owner="cid")
+    # The owner's next run, without the layer, replaces the sandbox parked with it.
+    await run(api, "python", {"main.py": "print(1)\n"}, owner="cid")
+    await until_unmounted(layer)
     assert janitor_sweep(packaged, ttl_s=3600) == []
     assert layer in {r["name"] for r in janitor_sweep(packaged, ttl_s=0)}
     # What Docker leaves when a removed layer is mounted: an empty volume of its name, no label.
@@ -246,6 +254,43 @@ async def test_the_janitor_removes_unused_layers_and_the_next_run_builds_its_own
     again = await run(api, "python", files, owner="cid")
     assert (again["verdict"], again["stdout"]) == ("ok", "1.0\n"), again
     assert "Installed lonepkg-1.0-py3-none-any.whl" in again["stderr"]
+
+
+def bearer(owner: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[owner]}"}
+
+
+async def start(api: httpx.AsyncClient, language: str, files: dict[str, str],
+                owner: str) -> str:
+    main = next(name for name in files if name.startswith("main."))
+    body = {"language": language, "mainFile": main,
+            "files": [{"name": name, "content": content} for name, content in files.items()]}
+    response = await api.post("/api/v1/executions", json=body, headers=bearer(owner))
+    assert response.status_code == 202, response.text
+    return str(response.json()["id"])
+
+
+async def until_status(api: httpx.AsyncClient, execution_id: str, status: str,
+                       owner: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        body = (await api.get(f"/api/v1/executions/{execution_id}", headers=bearer(owner))).json()
+        if body["status"] == status:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{execution_id} never became {status}")
+
+
+async def until_unmounted(layer: str) -> None:
+    """Until no container mounts ``layer`` (a sandbox is removed in the background)."""
+    deadline = time.monotonic() + 60
+    client = docker.APIClient()
+    try:
+        while client.containers(all=True, filters={"label": f"{LAYER_USER}={layer}"}):
+            assert time.monotonic() < deadline, f"{layer} is still mounted"
+            await asyncio.sleep(0.1)
+    finally:
+        client.close()
 
 
 def layers(platform_id: str) -> set[str]:
