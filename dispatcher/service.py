@@ -43,12 +43,8 @@ class DispatchQueue(Generic[T]):
                  owner_share: float = 1.0) -> None:
         self.queue_timeout_s = queue_timeout_s
         self.owner_share = owner_share
-        self.resize(max_concurrent)
-
-    def resize(self, max_concurrent: int) -> None:
-        """A new global cap (the fleet's slots changed); running jobs above it just finish."""
         self.max_concurrent = max_concurrent
-        self.owner_cap = max(1, math.floor(max_concurrent * self.owner_share))
+        self.owner_cap = max(1, math.floor(max_concurrent * owner_share))
         """Slots an owner may hold while another owner's job waits."""
         self._queues: dict[int, deque[Waiting[T]]] = {p: deque() for p in PRIORITIES}
         self._known: set[str] = set()
@@ -58,6 +54,11 @@ class DispatchQueue(Generic[T]):
         self._owner_of: dict[str, str] = {}
         self.running_by_owner: Counter[str] = Counter()
         self.expired = 0
+
+    def resize(self, max_concurrent: int) -> None:
+        """A new global cap (the fleet's slots changed); running jobs above it just finish."""
+        self.max_concurrent = max_concurrent
+        self.owner_cap = max(1, math.floor(max_concurrent * self.owner_share))
 
     def depth(self) -> dict[int, int]:
         return {p: len(q) for p, q in self._queues.items()}

@@ -55,6 +55,11 @@ FETCH_TIMEOUT_S = 5.0
 a NATS reconnect stalls the queue for seconds, not minutes."""
 
 
+class CompletionNotRelayed(RuntimeError):
+    """No dispatcher took a completion: the job is left unacknowledged (redelivered after the
+    ack wait; a redelivery of a job that did complete is not run again)."""
+
+
 class ClaimedJob:
     """A job taken from the RUN stream; acked only after its completion is published."""
 
@@ -248,7 +253,7 @@ class RunnerBus:
                 log.error("the completion of %s was refused: %s", completion.execution_id,
                           reply.data.decode(errors="replace"))
             return
-        log.error("no dispatcher took the completion of %s", completion.execution_id)
+        raise CompletionNotRelayed(completion.execution_id)
 
     async def on_drain(self, runner_id: str, drain: Callable[[], Awaitable[int]]) -> None:
         """Answer ``coderunner runner drain`` (``subjects.runner_drain``): drain, and say how

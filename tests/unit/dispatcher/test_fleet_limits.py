@@ -6,7 +6,7 @@ from contracts.messages import RunnerInfo
 from contracts.settings import DispatcherSettings
 from dispatcher.fleet import Fleet
 from dispatcher.fleet_limits import DEFAULT_QUEUE_CAPACITY, global_cap, queue_capacity
-from dispatcher.service import DispatchQueue
+from dispatcher.service import DispatchQueue, Waiting
 
 UNSET = DispatcherSettings()
 
@@ -33,3 +33,14 @@ def test_a_resized_queue_releases_up_to_its_new_cap_and_shares_it_by_owner() -> 
     queue: DispatchQueue[str] = DispatchQueue(1, 60, owner_share=0.5)
     queue.resize(4)
     assert (queue.max_concurrent, queue.owner_cap) == (4, 2)
+
+
+def test_resizing_keeps_the_jobs_waiting_and_running() -> None:
+    queue: DispatchQueue[str] = DispatchQueue(1, 60)
+    for name in ("a", "b"):
+        assert queue.add(Waiting(name, 1, 0.0, name, owner=name))
+    assert queue.next() is not None
+    queue.resize(1)  # a heartbeat with the same slots
+    assert (len(queue.running), len(queue), queue.next()) == (1, 1, None)
+    queue.resize(2)  # a runner joined
+    assert queue.next() is not None
