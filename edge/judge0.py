@@ -218,8 +218,9 @@ class Judge0:
                         f"{submission.status.id} ({submission.status.description})")
         execution_id = record.execution_id
         for key in (subjects.judge0_key(execution_id), subjects.output_key(execution_id),
-                    subjects.webhook_key(execution_id), subjects.record_key(execution_id)):
+                    subjects.webhook_key(execution_id)):
             await self.bus.executions.delete(key)
+        await self.bus.records.delete(record)  # and its entry in the key's list
         return JSONResponse(j.select(submission, fields))
 
     async def index(self, request: Request) -> Response:

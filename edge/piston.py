@@ -341,9 +341,12 @@ class Session:
             case StatusEvent(status="running", phase="compile"):
                 self.stage = "compile"
                 await self.send({"type": "stage", "stage": "compile"})
-            case StatusEvent(status="running", phase="run") if self.stage == "compile":
-                # Piston's compile stage ends with its own exit before the run's stage.
-                await self.send({"type": "exit", "stage": "compile", "code": 0, "signal": None})
+            case StatusEvent(status="running", phase="run") if (
+                    self.stage == "compile" or not self.running.is_set()):
+                if self.stage == "compile":  # (a compile event missed: the run starts anyway)
+                    # Piston's compile stage ends with its own exit before the run's stage.
+                    await self.send({"type": "exit", "stage": "compile", "code": 0,
+                                     "signal": None})
                 await self.start_run()
             case StatusEvent(status="running", phase=None):
                 await self.start_run()

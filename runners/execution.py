@@ -227,7 +227,9 @@ def completion_of(done: agent.Done, job: ProgramJob, limits: RunLimits, queued_m
                   wall_ms: int) -> CompletionEvent:
     """The completion of a run the agent ended with ``done``; ``wall_ms`` is the runner's own
     measure, used when no step ran."""
-    cpu_limit = limits.compile_cpu_ms if done.phase == "compile" else limits.cpu_ms
+    # A compile that failed by itself is compile_error even when its CPU passed the limit (the
+    # kernel's CPU limit counts whole seconds): its time limit is the kill (SIGXCPU, timed out).
+    cpu_limit = limits.cpu_ms if done.phase == "run" else None
     return completion_for(
         job, verdict_of(done, cpu_limit), done.error, queued_ms=queued_ms,
         wall_ms=wall_ms if done.wall_ms is None else done.wall_ms, exit_code=done.exit_code,

@@ -225,11 +225,16 @@ def test_catalog_endpoints(http: httpx.Client) -> None:
     assert workers[0]["queue"] == "1.13.1" and workers[0]["available"] >= 1
 
 
-def test_a_finished_submission_can_be_deleted(http: httpx.Client) -> None:
+def test_a_finished_submission_can_be_deleted(http: httpx.Client, platform: Running) -> None:
     token = run(http, {"source_code": "print(5)", "language_id": 71}, fields="token")["token"]
+    execution_id = token.replace("-", "")  # a Judge0 token is our id in UUID form
+    listed = http.get(f"{platform.url}/api/v1/executions", params={"limit": 100}).json()
+    assert execution_id in [e["id"] for e in listed["executions"]]
     gone = http.delete(f"/submissions/{token}", params={"fields": "stdout"})
     assert (gone.status_code, gone.json()) == (200, {"stdout": "NQo=\n"})
     assert http.get(f"/submissions/{token}").status_code == 404
+    listed = http.get(f"{platform.url}/api/v1/executions", params={"limit": 100}).json()
+    assert execution_id not in [e["id"] for e in listed["executions"]], "and from the list"
 
 
 @dataclass

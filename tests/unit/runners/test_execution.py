@@ -63,6 +63,10 @@ def test_cpu_time_past_the_limit_is_a_time_limit_even_when_the_program_ended() -
     compiled = done(phase="compile", exit_code=1, cpu_ms=1300)
     assert completion_of(compiled, job(), limits, queued_ms=0, wall_ms=0).verdict == (
         "compile_error")  # the compile step has its own CPU limit
+    slow = done(phase="compile", exit_code=1, cpu_ms=6300)  # past it, the kernel's count late
+    assert completion_of(slow, job(), limits, queued_ms=0, wall_ms=0).verdict == "compile_error"
+    killed = done(phase="compile", signal="SIGXCPU", cpu_ms=6300)
+    assert completion_of(killed, job(), limits, queued_ms=0, wall_ms=0).verdict == "time_limit"
 
 
 def test_each_step_gets_its_own_limits_and_the_run_its_kernel_limits() -> None:
