@@ -36,6 +36,13 @@ class RunsSeen:
         """Execution id → ``running`` statuses published (one per run that began)."""
         self.completions: Counter[str] = Counter()
         """Execution id → completions published (the stream keeps the first)."""
+        self.ended: Counter[str] = Counter()
+        """Execution id → runs a runner ended and asked a dispatcher to complete (one that
+        was moved off its runner meanwhile is refused: counted here, not in ``completions``)."""
+        self.requests: Subscription | None = None
+
+    async def on_request(self, msg: Msg) -> None:
+        self.ended[subjects.runner_and_execution(msg.subject)[1]] += 1
 
     async def on_msg(self, msg: Msg) -> None:
         if subjects.is_completion(msg.subject):
@@ -65,8 +72,9 @@ class RunsSeen:
             assert asyncio.get_running_loop().time() < deadline, f"jobs left: {left}"
             await asyncio.sleep(0.2)
         await self._nc.flush()  # whatever was published before is in our callback's queue now
-        while self.subscription is not None and self.subscription.pending_msgs:
-            await asyncio.sleep(0.05)
+        for subscription in (self.subscription, self.requests):
+            while subscription is not None and subscription.pending_msgs:
+                await asyncio.sleep(0.05)
 
     def twice(self, ids: Iterable[str], starts: int = 1) -> dict[str, tuple[int, int]]:
         """Of ``ids``, those that began more than ``starts`` times or completed more than
@@ -91,6 +99,7 @@ async def runs_seen(nats_url: str) -> AsyncIterator[RunsSeen]:
     seen = RunsSeen(nc)
     try:
         seen.subscription = await nc.subscribe(subjects.everything_of("*"), cb=seen.on_msg)
+        seen.requests = await nc.subscribe(subjects.RUNNER_COMPLETIONS, cb=seen.on_request)
         await nc.flush()
         yield seen
     finally:

@@ -126,8 +126,9 @@ async def test_a_runner_paused_mid_job_runs_it_at_most_twice_and_its_client_sees
         two_runners: tuple[Running, str, int]) -> None:
     """By design the one case of a job begun twice on live runners: its runner is paused past
     RUNNER_SILENT_S while running it, so it moves and runs again; resumed, the paused runner
-    finishes its own run too. The bound: begun twice, completed at most twice (the stream keeps
-    one), one completion on the client's socket."""
+    finishes its own run too. The bound: begun twice, ended twice, completed once (the resumed
+    runner's completion is refused: the job was given to the other since), one completion on
+    the client's socket."""
     running, second_id, second_pid = two_runners
     pids = {running.runner_id: running.pid("runner"), second_id: second_pid}
     code = ("import socket, time\nprint(socket.gethostname(), flush=True)\n"
@@ -147,7 +148,7 @@ async def test_a_runner_paused_mid_job_runs_it_at_most_twice_and_its_client_sees
             finally:
                 os.kill(paused, signal.SIGCONT)
             result = await client.collect(execution_id)
-            while seen.completions[execution_id] < 2:  # the resumed runner ends its own run
+            while seen.ended[execution_id] < 2:  # the resumed runner ends its own run
                 await asyncio.sleep(0.2)
             after = await client.run({"main.py": "print('after')"})  # behind any late event
             await seen.settled()
@@ -155,7 +156,10 @@ async def test_a_runner_paused_mid_job_runs_it_at_most_twice_and_its_client_sees
         await client.close()
     assert result.verdict == "ok", result.events
     assert (after.verdict, after.stdout) == ("ok", "after\n")
-    assert (seen.starts[execution_id], seen.completions[execution_id]) == (2, 2)
+    # The resumed runner's completion is refused (the job was given to the other since):
+    # published once.
+    assert (seen.starts[execution_id], seen.ended[execution_id]) == (2, 2)
+    assert seen.completions[execution_id] == 1
     assert not [e for e in client.pending if e.get("executionId") == execution_id], \
         "the client saw one completion"
     assert await completion_count(running.nats_url, execution_id) == 1
