@@ -52,6 +52,8 @@ STOPPED = "the judgement was stopped"
 PARALLEL_SEATS = 2
 """Sandboxes one judgement runs its tests on at once (this machine has two cores); each
 compiles the submission once. The runner's job slots count a judgement as one job."""
+TESTS_PER_SEAT = 4
+"""A further sandbox (a container, a compile) is taken only for this many more tests."""
 
 
 @dataclass
@@ -100,7 +102,8 @@ class Judge:
                 return await self._finish(internal_result(self.job, tests, checker))
             self.checker = checker
             pending = list(enumerate(tests))
-            seats += [self._seat() for _ in range(min(PARALLEL_SEATS, len(tests)) - 1)]
+            wanted = min(PARALLEL_SEATS, -(-len(tests) // TESTS_PER_SEAT))
+            seats += [self._seat() for _ in range(wanted - 1)]
             if self.stopped:
                 return await self._finish(internal_result(self.job, tests, STOPPED))
             await asyncio.gather(*(self._work(seat, pending) for seat in seats))
