@@ -117,11 +117,15 @@ class Judge:
             self.progress.runs))
 
     def compile_limits(self) -> RunLimits:
-        """The compile's: the judgement's limits with at least the runtime's wall and CPU."""
+        """The compile's: the judgement's limits with at least the runtime's wall and CPU for
+        the compile step (a test's limits are for the program, not its compiler)."""
         limits = resolve_limits(self.program, self.runtime, self.settings)
         base = self.runtime.limits
-        return msgspec.structs.replace(limits, wall_ms=max(limits.wall_ms, base.wall_ms),
-                                       cpu_ms=max(limits.cpu_ms, base.cpu_ms))
+        return msgspec.structs.replace(
+            limits, wall_ms=max(limits.wall_ms, base.wall_ms),
+            cpu_ms=max(limits.cpu_ms, base.cpu_ms),
+            compile_wall_ms=max(limits.compile_wall_ms, base.wall_ms),
+            compile_cpu_ms=max(limits.compile_cpu_ms, base.cpu_ms))
 
     def _seat(self, owners_slot: bool = False) -> ProgramSeat:
         return ProgramSeat(self.source, self.program, self.runtime, self.compile_limits(),

@@ -90,7 +90,7 @@ class ProgramSeat:
         """One run of the program. Raises SeatLost (a compile that fails in a replaced sandbox
         too: it compiled before, so the sandbox is at fault), SandboxError."""
         sandbox, command = await self._prepared(limits, keep_bytes, stdin, args, files)
-        return await self._send(sandbox, command, limits.wall_ms, keep_bytes)
+        return await self._send(sandbox, command, limits.wall_ms, keep_bytes, limits.cpu_ms)
 
     async def begin(self, limits: RunLimits, keep_bytes: int, args: list[str] | None = None,
                     files: list[JobFile] | None = None) -> Sandbox:
@@ -146,7 +146,7 @@ class ProgramSeat:
             return None
         command = agent_command(self.program, self.runtime, self.compile_limits, self.env)
         end = await self._send(sandbox, msgspec.structs.replace(command, steps=command.steps[:1]),
-                               self.compile_limits.wall_ms, keep_bytes)
+                               self.compile_limits.compile_wall_ms, keep_bytes)
         self._ready = end.verdict == "ok"
         return None if self._ready else end
 
@@ -163,10 +163,11 @@ class ProgramSeat:
         return self.sandbox
 
     async def _send(self, sandbox: Sandbox, command: agent.Run, wall_ms: int,
-                    keep_bytes: int) -> StepEnd:
+                    keep_bytes: int, cpu_limit_ms: int | None = None) -> StepEnd:
         try:
             return await run_once(sandbox, command, wall_ms, keep_bytes,
-                                  sent=lambda: self._stop_now() if self.stopped else None)
+                                  sent=lambda: self._stop_now() if self.stopped else None,
+                                  cpu_limit_ms=cpu_limit_ms)
         except StepOverran as exc:
             await self.lost(sandbox, overran=True)
             raise SeatLost(str(exc)) from None

@@ -54,7 +54,8 @@ class _Collected:
 
 
 async def run_once(sandbox: Sandbox, command: agent.Run, wall_ms: int, keep_bytes: int,
-                   sent: Callable[[], None] | None = None) -> StepEnd:
+                   sent: Callable[[], None] | None = None,
+                   cpu_limit_ms: int | None = None) -> StepEnd:
     """Send ``command`` (one step, of wall limit ``wall_ms``) and wait for its end. Raises
     StepOverran when the agent does not end it within the grace, AgentGone when the agent is
     gone. ``sent`` is called once the agent has the command (a stop may follow it then)."""
@@ -74,6 +75,7 @@ async def run_once(sandbox: Sandbox, command: agent.Run, wall_ms: int, keep_byte
             case agent.Output(data=data):
                 err.add(data)
             case agent.Done() as done:
-                return StepEnd(verdict_of(done), done, out.text(), err.text())
+                # CPU past the run's limit is time_limit, also inside cpuExtraMs (execution.py)
+                return StepEnd(verdict_of(done, cpu_limit_ms), done, out.text(), err.text())
             case _:  # nothing within the tick, a table, an ack: no part in a judgement
                 pass

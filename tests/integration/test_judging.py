@@ -141,6 +141,65 @@ async def test_a_testlib_checker_gives_partial_points(api: httpx.AsyncClient) ->
     assert (result.score, result.max_score) == (6.0, 16.0)
 
 
+TESTLIB_CPP = """\
+#include "testlib.h"
+int main(int argc, char* argv[]) {
+    registerTestlibCmd(argc, argv);
+    int right = 0, n = 0;
+    while (!ans.seekEof()) {
+        std::string want = ans.readToken();
+        n++;
+        if (!ouf.seekEof() && ouf.readToken() == want) right++;
+    }
+    if (right == n) quitf(_ok, "all %d right", n);
+    if (right == 0) quitf(_wa, "nothing right");
+    quitp(right, "%d of %d right", right, n);
+}
+"""
+ECHO_CPP = """\
+#include <bits/stdc++.h>
+constexpr long spin() {  // over a second of the compiler's time, whatever the load
+    long s = 0;
+    for (int i = 0; i < 110; i++)
+        for (int j = 0; j < 110; j++)
+            for (int k = 0; k < 110; k++) s += (i ^ j ^ k) & 1;
+    return s;
+}
+static_assert(spin() > 0);
+int main() { std::cout << std::cin.rdbuf(); }
+"""
+
+
+async def test_a_cpp_solution_with_tight_limits_and_a_testlib_h_checker(
+    api: httpx.AsyncClient,
+) -> None:
+    """testlib.h is in the C++ image; a test's limits bind the program, not its compiler
+    (compiling this takes seconds, the tests' limit is 500 ms)."""
+    result = await judged(api, {
+        "language": "cpp", "mainFile": "main.cpp", "limits": {"wallMs": 500, "cpuMs": 500},
+        "files": [{"name": "main.cpp", "content": ECHO_CPP}],
+        "tests": [case("all", "a b c d", "a b c d", points=4),
+                  case("half", "a b x y", "a b c d", points=4),
+                  case("none", "w x y z", "a b c d", points=4)],
+        "checker": {"type": "custom", "language": "cpp", "mainFile": "check.cpp",
+                    "files": [{"name": "check.cpp", "content": TESTLIB_CPP}]}})
+    assert verdicts(result) == {"all": "accepted", "half": "partial", "none": "wrong_answer"}
+    half = next(t for t in result.tests if t.name == "half")
+    assert (half.score, half.checker_message) == (2.0, "points 2 2 of 4 right")
+    assert (result.score, result.max_score) == (6.0, 12.0)
+
+
+async def test_cpu_past_the_limit_is_time_limit_even_within_cpu_extra_time(
+    api: httpx.AsyncClient,
+) -> None:
+    spin = "import time\nwhile time.process_time() < 1.3:\n    pass\nprint('done')\n"
+    result = await judged(api, {
+        "language": "python", "mainFile": "main.py",
+        "limits": {"cpuMs": 1000, "cpuExtraMs": 3000, "wallMs": 8000},
+        "files": [{"name": "main.py", "content": spin}], "tests": [case("1", "", "done")]})
+    assert verdicts(result) == {"1": "time_limit"}
+
+
 async def test_a_checker_that_crashes_or_loops_gives_internal_error(
     api: httpx.AsyncClient,
 ) -> None:
