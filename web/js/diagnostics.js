@@ -98,7 +98,8 @@ const RUST_HEAD = /^(error|warning)(\[E\d+\])?: (.*)$/;
 const RUST_WHERE = new RegExp(String.raw`^\s*--> (${PATH}):(\d+):(\d+)$`);
 const PY_TRACEBACK = /^Traceback \(most recent call last\):$/;
 const PY_FRAME = /^ {2}File "([^"]+)", line (\d+)/;
-const NODE_HEAD = new RegExp(String.raw`^(${PATH}):(\d+)$`);
+// Node names an ES module (TypeScript, .mjs) by its URL: file:///workspace/main.ts:3.
+const NODE_HEAD = new RegExp(String.raw`^(?:file://)?(${PATH}):(\d+)$`);
 const STACK_FRAME = new RegExp(String.raw`^\s+at (?:.* \()?(${PATH}):(\d+)(?::(\d+))?\)?$`);
 const JAVA_FRAME = /^\s+at ([\w$.]+)\.[\w$<>]+\(([\w$]+\.java):(\d+)\)$/;
 const JAVA_EXCEPTION = /^Exception in thread "[^"]*" (.*)$/;
@@ -243,7 +244,7 @@ function caretColumn(lines, k) {
 const LOCATION_RULES = [
   new RegExp(String.raw`File "([^"]+)", line (\d+)()`, "g"), // Python
   new RegExp(String.raw`(${PATH})\((\d+),(\d+)\)`, "g"), // tsc
-  new RegExp(String.raw`(${PATH}):(\d+)(?::(\d+))?`, "g"), // most: file:line[:col]
+  new RegExp(String.raw`(?:file://)?(${PATH}):(\d+)(?::(\d+))?`, "g"), // most: file:line[:col]
   new RegExp(String.raw`(${PATH}):? line (\d+)()`, "g"), // perl "at main.pl line 4", bash
   new RegExp(String.raw`(${PATH}) on line (\d+)()`, "g"), // php
 ];

@@ -10,7 +10,7 @@ const SAMPLES = {
   c: "main.c: In function ‘main’:\nmain.c:4:13: warning: initialization of ‘int’ from ‘char *’ makes integer from pointer without a cast [-Wint-conversion]\n    4 |     int x = \"s\";\n      |             ^~~\nmain.c:5:12: error: ‘missing’ undeclared (first use in this function)\n    5 |     return missing;\n      |            ^~~~~~~\nmain.c:5:12: note: each undeclared identifier is reported only once for each function it appears in\n",
   cpp: "main.cpp: In function ‘int main()’:\nmain.cpp:4:18: error: ‘undefined_name’ was not declared in this scope\n    4 |     std::cout << undefined_name << std::endl;\n      |                  ^~~~~~~~~~~~~~\n",
   cpp_template: "main.cpp: In instantiation of ‘int twice(T) [with T = std::__cxx11::basic_string<char>]’:\nmain.cpp:9:17:   required from here\nmain.cpp:5:14: error: no match for ‘operator*’ (operand types are ‘std::__cxx11::basic_string<char>’ and ‘int’)\n    5 |     return x * 2;\n      |            ~~^~~\n",
-  ts_runtime: "/tmp/ts/main.js:3\n    throw new Error(\"bad \" + n);\n    ^\n\nError: bad 1\n    at f (/tmp/ts/main.js:3:11)\n    at Object.<anonymous> (/tmp/ts/main.js:5:1)\n    at Module._compile (node:internal/modules/cjs/loader:1364:14)\n    at Module._extensions..js (node:internal/modules/cjs/loader:1422:10)\n    at Module.load (node:internal/modules/cjs/loader:1203:32)\n    at Module._load (node:internal/modules/cjs/loader:1019:12)\n    at Function.executeUserEntryPoint [as runMain] (node:internal/modules/run_main:128:12)\n    at node:internal/main/run_main_module:28:49\n\nNode.js v18.20.4\n",
+  ts_runtime: "file:///workspace/main.ts:3\n    throw new Error(\"bad \" + n);\n          ^\n\nError: bad 1\n    at f (file:///workspace/main.ts:3:11)\n    at Object.<anonymous> (file:///workspace/main.ts:7:1)\n    at Module._compile (node:internal/modules/cjs/loader:1872:14)\n    at Object..js (node:internal/modules/cjs/loader:2003:10)\n    at Module.load (node:internal/modules/cjs/loader:1594:32)\n    at Module._load (node:internal/modules/cjs/loader:1396:12)\n    at wrapModuleLoad (node:internal/modules/cjs/loader:255:19)\n    at loadCJSModuleWithModuleLoad (node:internal/modules/esm/translators:372:15)\n    at ModuleWrap.<anonymous> (node:internal/modules/esm/translators:244:9)\n    at ModuleJob.run (node:internal/modules/esm/module_job:439:25)\n\nNode.js v24.19.0\n",
   java: "Main.java:3: error: incompatible types: String cannot be converted to int\n        int x = \"s\";\n                ^\nMain.java:4: error: cannot find symbol\n        System.out.println(y);\n                           ^\n  symbol:   variable y\n  location: class Main\n2 errors\n",
   java_runtime: "Exception in thread \"main\" java.lang.ArrayIndexOutOfBoundsException: Index 3 out of bounds for length 1\n\tat Main.main(Main.java:4)\n",
   go: "# command-line-arguments\n./main.go:6:2: x declared but not used\n./main.go:7:14: undefined: y\n",
@@ -44,8 +44,8 @@ const EXPECTED = {
     at("main.c", 5, 12, "error", "‘missing’ undeclared (first use in this function)")],
   cpp: [at("main.cpp", 4, 18, "error", "‘undefined_name’ was not declared in this scope")],
   cpp_template: [at("main.cpp", 5, 14, "error", "no match for ‘operator*’ (operand types are ‘std::__cxx11::basic_string<char>’ and ‘int’)")],
-  // tsc's output runs from /tmp/ts/main.js: its lines are not main.ts's, so no marker.
-  ts_runtime: [],
+  // Node 24 runs main.ts by type stripping (its lines are the source's) and names it by URL.
+  ts_runtime: [at("main.ts", 3, 11, "error", "Error: bad 1")],
   java: [at("Main.java", 3, 17, "error", "incompatible types: String cannot be converted to int"),
     at("Main.java", 4, 28, "error", "cannot find symbol")],
   java_runtime: [at("Main.java", 4, null, "error", "java.lang.ArrayIndexOutOfBoundsException: Index 3 out of bounds for length 1")],
@@ -115,6 +115,8 @@ test("locations in the text for links: every frame and message in a project file
   assert.deepEqual(text("javascript").slice(0, 3), [["/workspace/main.js:3", "main.js", 3, null],
     ["/workspace/main.js:3:3", "main.js", 3, 3], ["/workspace/main.js:5:1", "main.js", 5, 1]]);
   assert.deepEqual(text("typescript"), [["main.ts(3,7)", "main.ts", 3, 7]]);
+  assert.deepEqual(text("ts_runtime").map((l) => l.slice(1)), [["main.ts", 3, null],
+    ["main.ts", 3, 11], ["main.ts", 7, 1]]);
   assert.deepEqual(text("perl"), [["main.pl line 4", "main.pl", 4, null]]);
   assert.deepEqual(text("bash"), [["main.sh: line 2", "main.sh", 2, null]]);
   assert.deepEqual(text("php_syntax"), [["/workspace/main.php on line 3", "main.php", 3, null]]);
