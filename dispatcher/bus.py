@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -49,6 +50,10 @@ FETCH_TIMEOUT_S = 5.0
 GIVE_BACK_S = 2.0
 """A long poll: answered at once when a job arrives; short enough that a pull request lost in
 a NATS reconnect stalls the queue for seconds, not minutes."""
+SETUP_ATTEMPTS = 30
+"""Tries at declaring the streams (at start, and again after a reconnect) while JetStream is
+not ready: a cluster electing its leader, a restarted server recovering its streams."""
+SETUP_RETRY_S = 1.0
 
 
 class _Advisory(msgspec.Struct):
@@ -104,19 +109,63 @@ class DispatcherBus:
         self._settings = settings
         self._pulls: dict[int, JetStreamContext.PullSubscription] = {}
         self._placements: KeyValue
+        self._redeclaring: asyncio.Task[None] | None = None
 
     @classmethod
     async def connect(cls, settings: DispatcherSettings) -> DispatcherBus:
+        buses: list[DispatcherBus] = []
+
+        async def reconnected() -> None:
+            for bus in buses:
+                bus.reconnected()
+
         nc = await nats.connect(
             **connect_options(settings.nats_url, settings.nats, "dispatcher"),
-            max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+            max_reconnect_attempts=-1, reconnect_time_wait=0.5, reconnected_cb=reconnected,
         )
-        return cls(nc, nc.jetstream(), settings)
+        buses.append(cls(nc, nc.jetstream(), settings))
+        return buses[0]
 
     async def ensure_streams(self) -> int:
         """Create or update the queue's streams, buckets and consumers (idempotent), replicated
-        on up to three servers when NATS runs as a cluster; the queue's capacity is returned
-        (``QUEUE_CAPACITY``, or what the queue has grown to, see ``fleet_limits``)."""
+        on up to three servers when NATS runs as a cluster, and bind this dispatcher's pulls;
+        the queue's capacity is returned (``QUEUE_CAPACITY``, or what the queue has grown to,
+        see ``fleet_limits``)."""
+        capacity = await self._declare()
+        self._placements = await self._js.key_value(subjects.PLACEMENTS_BUCKET)
+        for priority in subjects.PRIORITIES:
+            self._pulls[priority] = await self._js.pull_subscribe_bind(
+                subjects.dispatcher_consumer(priority), subjects.JOBS_STREAM
+            )
+        return capacity
+
+    def reconnected(self) -> None:
+        """NATS is back (nats-py's ``reconnected_cb``): declare the streams and buckets again.
+        A restarted nats-server keeps the file-stored ones but has lost the runners bucket
+        (memory storage): without it no runner's heartbeat is stored, and a runner that had
+        not bound the bucket before the restart never heartbeats again (no consumer is made
+        for it, and jobs wait for a runner until they expire)."""
+        if self._redeclaring is None or self._redeclaring.done():
+            self._redeclaring = asyncio.create_task(self._declare_again())
+
+    async def _declare_again(self) -> None:
+        for attempt in range(1, SETUP_ATTEMPTS + 1):
+            try:
+                await self._declare()
+            except (nats.errors.Error, TimeoutError) as exc:  # JetStream still recovering
+                if attempt == SETUP_ATTEMPTS:
+                    log.error("declaring the streams again after a reconnect failed: %s", exc)
+                    return
+                log.warning("declaring the streams again after a reconnect failed (%s); "
+                            "retrying", exc)
+                await asyncio.sleep(SETUP_RETRY_S)
+            else:
+                log.info("NATS reconnected: streams and buckets declared again")
+                return
+
+    async def _declare(self) -> int:
+        """Create or update the streams, buckets and the queue's consumers (idempotent);
+        returns the queue's capacity."""
         replicas = await self._replicas()
         capacity = queue_capacity(self._settings, 0, await self._queue_capacity_now())
         for config in stream_configs(self._settings, capacity):
@@ -148,15 +197,10 @@ class DispatcherBus:
             bucket=subjects.PLACEMENTS_BUCKET, ttl=float(subjects.RESULTS_MAX_AGE_S), history=1,
             storage=StorageType.FILE, replicas=replicas,
         ))
-        self._placements = await self._js.key_value(subjects.PLACEMENTS_BUCKET)
         await self._bucket(KeyValueConfig(
             bucket=subjects.LIMITS_BUCKET, ttl=float(subjects.LIMITS_MAX_AGE_S), history=1,
             storage=StorageType.FILE, replicas=replicas,
         ))
-        for priority in subjects.PRIORITIES:
-            self._pulls[priority] = await self._js.pull_subscribe_bind(
-                subjects.dispatcher_consumer(priority), subjects.JOBS_STREAM
-            )
         return capacity
 
     async def _queue_capacity_now(self) -> int:
@@ -467,6 +511,8 @@ class DispatcherBus:
 
     async def close(self) -> None:
         """Flush what was published, then close (a drain would wait out pending long polls)."""
+        if self._redeclaring is not None:
+            self._redeclaring.cancel()
         if not self._nc.is_closed:
             with contextlib.suppress(nats.errors.Error, TimeoutError):
                 await self._nc.flush(timeout=2)

@@ -10,13 +10,10 @@ import nats.errors
 import nats.js.errors
 
 from contracts.settings import DispatcherSettings
-from dispatcher.bus import DispatcherBus
+from dispatcher.bus import SETUP_ATTEMPTS, SETUP_RETRY_S, DispatcherBus
 from dispatcher.loop import Dispatcher
 
 log = logging.getLogger("dispatcher")
-
-
-SETUP_ATTEMPTS = 30
 
 
 async def ensure_streams(bus: DispatcherBus) -> int:
@@ -30,7 +27,7 @@ async def ensure_streams(bus: DispatcherBus) -> int:
             if attempt == SETUP_ATTEMPTS:
                 raise
             log.warning("setting up the streams failed (%s); retrying", exc)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(SETUP_RETRY_S)
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 

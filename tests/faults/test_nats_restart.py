@@ -9,9 +9,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import nats
+import nats.errors
+import nats.js.errors
 import pytest
 import websockets
 
+from contracts.subjects import RUNNER_HEARTBEAT_S, RUNNERS_BUCKET
 from tests.conftest import Running, running_platform
 from tests.integration.wsclient import Client, Result, completion_count
 from tests.runs_seen import runs_seen
@@ -33,6 +37,9 @@ async def test_the_platform_survives_a_nats_restart(restartable: Running) -> Non
             await asyncio.to_thread(restartable.restart_nats)
             result = await run_once_accepted(restartable, "print('after')")
             assert (result.verdict, result.stdout) == ("ok", "after\n")
+            # The runners bucket (memory storage) is declared again: the runner's heartbeat is
+            # stored anew (a runner that had not bound it before the restart is seen too).
+            assert await heartbeat_stored(restartable, timeout_s=5 * RUNNER_HEARTBEAT_S)
             before = await asyncio.wait_for(client.collect(accepted["executionId"]), 60)
             assert (before.verdict, before.stdout) == ("ok", "done\n")
             assert [e["type"] for e in before.events].count("completion") == 1
@@ -40,6 +47,24 @@ async def test_the_platform_survives_a_nats_restart(restartable: Running) -> Non
         assert seen.twice([accepted["executionId"], result.execution_id]) == {}
     finally:
         await client.close()
+
+
+async def heartbeat_stored(running: Running, timeout_s: float) -> bool:
+    """Whether the runner's heartbeat is in the runners bucket within ``timeout_s``."""
+    nc = await nats.connect(running.nats_url)
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                kv = await nc.jetstream().key_value(RUNNERS_BUCKET)
+                if (await kv.get(running.runner_id)).value:
+                    return True
+            except (nats.js.errors.NotFoundError, nats.errors.TimeoutError):
+                pass
+            await asyncio.sleep(0.5)
+        return False
+    finally:
+        await nc.close()
 
 
 async def run_once_accepted(running: Running, code: str) -> Result:

@@ -1,0 +1,92 @@
+"""A dispatcher declares its streams and buckets again when NATS reconnects: a restarted
+nats-server has lost the runners bucket (memory storage), and runners cannot heartbeat without
+it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+import pytest
+from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+
+from contracts import subjects
+from contracts.settings import DispatcherSettings
+from dispatcher import bus as bus_module
+from dispatcher.bus import DispatcherBus
+
+
+class FakeJetStream:
+    """What a single nats-server's JetStream does for ``DispatcherBus``'s declarations."""
+
+    def __init__(self) -> None:
+        self.streams: dict[str, StreamConfig] = {}
+        self.buckets: dict[str, KeyValueConfig] = {}
+        self.binds = 0
+        self.failures: list[Exception] = []
+
+    async def add_stream(self, config: StreamConfig) -> None:
+        if config.name == subjects.REPLICAS_PROBE_STREAM and (config.num_replicas or 1) > 1:
+            raise nats.js.errors.APIError(description="replicas > 1 not supported")
+        self.streams[config.name or ""] = config
+
+    async def update_stream(self, config: StreamConfig) -> None:
+        self.streams[config.name or ""] = config
+
+    async def delete_stream(self, name: str) -> None:
+        self.streams.pop(name, None)
+
+    async def stream_info(self, name: str) -> Any:
+        raise nats.js.errors.NotFoundError
+
+    async def add_consumer(self, stream: str, config: Any) -> None:
+        pass
+
+    async def create_key_value(self, config: KeyValueConfig) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.buckets[config.bucket] = config
+
+    async def key_value(self, bucket: str) -> object:
+        if bucket not in self.buckets:
+            raise nats.js.errors.BucketNotFoundError
+        return object()
+
+    async def pull_subscribe_bind(self, consumer: str, stream: str) -> object:
+        self.binds += 1
+        return object()
+
+
+async def restarted(js: FakeJetStream) -> DispatcherBus:
+    """A bus whose streams were declared, then a nats-server restart lost the memory bucket."""
+    bus = DispatcherBus(None, js, DispatcherSettings())  # type: ignore[arg-type]
+    await bus.ensure_streams()
+    assert js.buckets[subjects.RUNNERS_BUCKET].storage == StorageType.MEMORY
+    del js.buckets[subjects.RUNNERS_BUCKET]
+    return bus
+
+
+async def test_a_reconnect_declares_the_runners_bucket_again() -> None:
+    js = FakeJetStream()
+    bus = await restarted(js)
+    bus.reconnected()
+    assert bus._redeclaring is not None
+    await bus._redeclaring
+    bucket = js.buckets[subjects.RUNNERS_BUCKET]
+    assert (bucket.storage, bucket.ttl) == (StorageType.MEMORY, float(subjects.RUNNER_TTL_S))
+    assert js.binds == len(subjects.PRIORITIES)  # the pulls are bound once, not again
+
+
+async def test_a_reconnect_retries_while_jetstream_recovers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bus_module, "SETUP_RETRY_S", 0.0)
+    js = FakeJetStream()
+    bus = await restarted(js)
+    js.failures = [nats.errors.TimeoutError(), nats.js.errors.ServiceUnavailableError()]
+    bus.reconnected()
+    bus.reconnected()  # one declaration at a time
+    assert bus._redeclaring is not None
+    await bus._redeclaring
+    assert subjects.RUNNERS_BUCKET in js.buckets
+    assert not js.failures
