@@ -16,19 +16,27 @@ def _coderunner_bound_streams() -> None:
 
     flush_bytes = 65536
 
+    def gathered(stream: object) -> int:
+        """What ``stream`` holds unsent: ipykernel 6.29+ keeps a buffer per parent message
+        (``_buffers``), older ones one (``_buffer``); a new one after each send."""
+        buffers = getattr(stream, "_buffers", None)
+        try:
+            if buffers is not None:
+                return sum(buffer.tell() for buffer in list(buffers.values()))
+            return int(stream._buffer.tell())  # type: ignore[attr-defined]
+        except (ValueError, RuntimeError):  # the I/O thread just sent (and closed) them
+            return 0
+
     def bound(stream: object) -> None:
         write = getattr(stream, "write", None)
         flush = getattr(stream, "flush", None)
-        if write is None or flush is None or not hasattr(stream, "_buffer"):
+        if write is None or flush is None or not (
+                hasattr(stream, "_buffers") or hasattr(stream, "_buffer")):
             return  # not ipykernel's stream: nothing gathers without bound
 
         def bounded_write(text: str) -> "int | None":
             written: int | None = write(text)
-            try:  # a new buffer after each send
-                full = stream._buffer.tell() >= flush_bytes
-            except ValueError:  # the I/O thread just sent (and closed) it
-                full = False
-            if full:
+            if gathered(stream) >= flush_bytes:
                 flush()
             return written
 
