@@ -215,10 +215,14 @@ class ImageBuilder:
         empty answer is asked again, and never becomes the image's label."""
         if not runtime.version_command:
             return UNKNOWN_VERSION
+        # Its answer as one whole line: Docker copies a last line without a newline (perl's,
+        # guile's, R's) only when the stream closes, which a log read may come before.
+        command = ["sh", "-c", 'out=$("$@") || exit $?; printf "%s\\n" "$out"', "version",
+                   *runtime.version_command]
         for _ in range(VERSION_ATTEMPTS):
             try:
                 out = self.client.containers.run(
-                    tag, runtime.version_command, remove=True, network_disabled=True,
+                    tag, command, remove=True, network_disabled=True,
                     user=SANDBOX_USER, stdout=True, stderr=False,
                 )
             except docker.errors.ContainerError as exc:

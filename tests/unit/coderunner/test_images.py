@@ -5,6 +5,7 @@ another's layers."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ class Answers:
 
     def run(self, *args: Any, **kwargs: Any) -> bytes:
         self.asked += 1
+        self.command = args[1]
         return self.answers.pop(0)
 
     def get(self, tag: str) -> Any:
@@ -48,6 +50,17 @@ def test_an_empty_answer_is_asked_again() -> None:
     client = Answers([b"", b"", b"5.36.0"])
     assert builder(client).read_version("coderunner/perl-toolchain", PERL) == "5.36.0"
     assert client.asked == 3
+
+
+def test_the_version_is_asked_for_as_a_whole_line() -> None:
+    """Perl prints its version without a newline, which Docker's logs may not have yet."""
+    client = Answers([b"5.40.1\n"])
+    assert builder(client).read_version("coderunner/perl-toolchain", PERL) == "5.40.1"
+    assert client.command[-3:] == PERL.version_command
+    wrapper = client.command[:-3]  # run here with other commands: a newline, the exit status
+    assert subprocess.run([*wrapper, "printf", "5.40.1"], capture_output=True, text=True,
+                          check=True).stdout == "5.40.1\n"
+    assert subprocess.run([*wrapper, "false"], check=False).returncode == 1
 
 
 def test_a_version_command_that_never_answers_fails_the_build() -> None:
