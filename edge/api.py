@@ -315,14 +315,7 @@ class Api:
         return min(max(asked, 0.0), float(self.settings.wait_max_s))
 
     async def wait_for(self, record: ExecutionRecord, wait_s: float) -> ExecutionResult:
-        waiter = await self.bus.events.completion_waiter(record.execution_id)
-        try:
-            completion = await self.bus.events.completion(record.execution_id)
-            if completion is None:
-                # The completion as published: the stream may store it a moment later.
-                completion = await waiter.wait(wait_s)
-        finally:
-            await waiter.close()
+        completion = await self.bus.events.completion_within(record.execution_id, wait_s)
         return await self.result(record, completion)
 
     async def result(self, record: ExecutionRecord, completion: CompletionEvent | None = None,

@@ -86,6 +86,19 @@ class ExecutionEvents:
             subjects.completed(execution_id), cb=on_msg)
         return waiter
 
+    async def completion_within(self, execution_id: str, wait_s: float
+                                ) -> CompletionEvent | None:
+        """The execution's completion: stored already, or published within ``wait_s``."""
+        waiter = await self.completion_waiter(execution_id)  # first: none is missed between
+        try:
+            completion = await self.completion(execution_id)
+            if completion is None:
+                # The completion as published: the stream may store it a moment later.
+                completion = await waiter.wait(wait_s)
+        finally:
+            await waiter.close()
+        return completion
+
     async def on_completions(self, handler: Callable[[CompletionEvent], None]) -> None:
         """Every completion, as it is published (for metrics and quotas)."""
 

@@ -84,13 +84,7 @@ class Judgements:
 
     async def _wait(self, record: ExecutionRecord, wait_s: float
                     ) -> JudgementResult | JudgementStatus:
-        waiter = await self.bus.events.completion_waiter(record.execution_id)
-        try:
-            completion = await self.bus.events.completion(record.execution_id)
-            if completion is None:
-                completion = await waiter.wait(wait_s)
-        finally:
-            await waiter.close()
+        completion = await self.bus.events.completion_within(record.execution_id, wait_s)
         return await self.answer(record, completion)
 
     async def answer(self, record: ExecutionRecord, completion: CompletionEvent | None = None
