@@ -34,7 +34,7 @@ def packages_figures(quick: bool, report: Report) -> list[Figures]:
                 report("packages: first and cached run of a small requirements set")
                 return asyncio.run(_measure(bench.http_url, names, count))
         finally:
-            _remove_layers(platform_id)
+            remove_layers(platform_id)
 
 
 async def _measure(url: str, names: list[str], count: int) -> list[Figures]:
@@ -62,7 +62,8 @@ async def _run(http: httpx.AsyncClient, package: str | None) -> float:
     return elapsed
 
 
-def _remove_layers(platform_id: str) -> None:
+def remove_layers(platform_id: str) -> None:
+    """Remove the package layers (Docker volumes) of platform ``platform_id``."""
     client = docker.APIClient()
     try:
         found = client.volumes(filters={"label": [f"{labels.PLATFORM}={platform_id}"]})

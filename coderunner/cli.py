@@ -308,6 +308,11 @@ def positive(text: str) -> int:
     return value
 
 
+def add_nats_url(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--nats-url", default=os.environ.get("NATS_URL", DEFAULT_NATS_URL),
+                         help="the NATS server (default $NATS_URL or %(default)s)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="coderunner", description="Run the CodeRunner platform, run programs on it and "
@@ -330,8 +335,7 @@ def parser() -> argparse.ArgumentParser:
                              "running ones finish (then stop it)")
     runner.add_argument("runner_id", nargs="?", help="the runner to drain (its RUNNER_ID)")
     runner.add_argument("--wait", action="store_true", help="until no job runs there")
-    runner.add_argument("--nats-url", default=os.environ.get("NATS_URL", DEFAULT_NATS_URL),
-                        help="the NATS server (default $NATS_URL or %(default)s)")
+    add_nats_url(runner)
     runner.set_defaults(func=cmd_runner)
 
     janitor = sub.add_parser("janitor", help="run the janitor, or one sweep")
@@ -360,8 +364,7 @@ def parser() -> argparse.ArgumentParser:
         "containers, in words within 80 columns; --json for the stable document.")
     stats.add_argument("--json", action="store_true", help="the stable JSON (docs/operations.md)")
     stats.add_argument("--watch", action="store_true", help="refresh every 2 s until Ctrl-C")
-    stats.add_argument("--nats-url", default=os.environ.get("NATS_URL", DEFAULT_NATS_URL),
-                       help="the NATS server (default $NATS_URL or %(default)s)")
+    add_nats_url(stats)
     stats.set_defaults(func=cmd_stats)
     engines = sub.add_parser(
         "engines", help="extra Docker engines on this machine (fault tests, several runners)")

@@ -11,10 +11,9 @@ import sys
 import time
 from collections.abc import Iterator
 
-import nats
 import pytest
 
-from contracts import subjects
+from janitor.bus import live_runners
 from tests.conftest import Running, running_platform
 from tests.integration.wsclient import Client
 
@@ -32,15 +31,10 @@ def drained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 
 async def heartbeats(nats_url: str) -> set[str]:
-    nc = await nats.connect(nats_url)
-    try:
-        kv = await nc.jetstream().key_value(subjects.RUNNERS_BUCKET)
-        try:
-            return set(await kv.keys())
-        except nats.js.errors.NoKeysError:
-            return set()
-    finally:
-        await nc.close()
+    """The runners with a heartbeat, read as the janitor reads them."""
+    live = await asyncio.to_thread(live_runners, nats_url)
+    assert live is not None, "NATS could not say"
+    return live
 
 
 async def started(client: Client) -> str:

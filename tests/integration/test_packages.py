@@ -21,6 +21,7 @@ import docker
 import httpx
 import pytest
 
+from coderunner.bench_packages import remove_layers
 from coderunner.packages_index import Index, serving, tarball
 from contracts import labels
 from contracts.packages import LAYER_USER
@@ -99,16 +100,6 @@ def packaged(index: Index, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     finally:
         if platform_id:  # once its containers are gone: a layer in use cannot be removed
             remove_layers(platform_id)
-
-
-def remove_layers(platform_id: str) -> None:
-    client = docker.APIClient()
-    try:
-        found = client.volumes(filters={"label": [f"{labels.PLATFORM}={platform_id}"]})
-        for volume in found.get("Volumes") or []:
-            client.remove_volume(volume["Name"], force=True)
-    finally:
-        client.close()
 
 
 @pytest.fixture

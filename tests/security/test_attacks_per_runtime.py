@@ -382,7 +382,7 @@ async def test_infinite_output_is_cut_at_the_cap(
         assert len(result.stdout) + len(result.stderr) <= 64 * 1024
         return
     assert result.verdict == "output_limit" and result.completion["truncated"], result.completion
-    assert LINE in result.stdout
+    assert LINE in result.stdout, (result.stderr[-2000:], result.events[:6])
     assert len(result.stdout) + len(result.stderr) <= 64 * 1024
 
 
