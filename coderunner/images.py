@@ -143,6 +143,16 @@ def folder_files(directory: Path) -> dict[str, bytes]:
     }
 
 
+def image_inputs(client: docker.DockerClient, tag: str) -> str | None:
+    """The inputs hash an image was built from (its label), or None when it is not here."""
+    try:
+        image_labels = client.images.get(tag).labels or {}
+    except docker.errors.ImageNotFound:
+        return None
+    value = image_labels.get(labels.INPUTS)
+    return str(value) if value is not None else None
+
+
 class ImageBuilder:
     def __init__(self, client: docker.DockerClient, progress: Progress) -> None:
         self.client = client
@@ -286,9 +296,4 @@ class ImageBuilder:
         return str(self.client.images.get(tag).id)
 
     def inputs_of(self, tag: str) -> str | None:
-        try:
-            image_labels = self.client.images.get(tag).labels or {}
-        except docker.errors.ImageNotFound:
-            return None
-        value = image_labels.get(labels.INPUTS)
-        return str(value) if value is not None else None
+        return image_inputs(self.client, tag)

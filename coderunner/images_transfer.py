@@ -10,7 +10,8 @@ from pathlib import Path
 
 import docker
 
-from contracts import labels
+from coderunner.engines import EngineError, image_tags
+from coderunner.images import image_inputs
 from contracts.runtimes import Catalog
 
 
@@ -22,17 +23,17 @@ def runtime_tags(client: docker.DockerClient, catalog: Catalog,
                  languages: list[str] | None) -> list[str]:
     """The final image tags of ``languages`` (every runtime built here when None)."""
     names = languages or [runtime.name for runtime in catalog.runtimes]
+    try:
+        wanted = image_tags(catalog, names)
+    except EngineError as exc:
+        raise TransferError(str(exc)) from exc
     tags = []
-    for name in names:
-        runtime = catalog.get(name)
-        if runtime is None:
-            raise TransferError(f"no runtime named {name!r}")
-        tag = f"{runtime.image_tag}:latest"
-        if _inputs(client, tag) is not None:
+    for tag in wanted:
+        if image_inputs(client, tag) is not None:
             tags.append(tag)
         elif languages:
             raise TransferError(f"{tag} is not built here: run coderunner images build")
-    return sorted(set(tags))
+    return sorted(tags)
 
 
 def export(tags: list[str], path: Path) -> None:
@@ -47,15 +48,7 @@ def import_(client: docker.DockerClient, path: Path) -> dict[str, str]:
     output = _docker("load", "-i", str(path))
     loaded = [line.split(": ", 1)[1].strip() for line in output.splitlines()
               if line.startswith("Loaded image: ")]
-    return {tag: _inputs(client, tag) or "" for tag in loaded}
-
-
-def _inputs(client: docker.DockerClient, tag: str) -> str | None:
-    try:
-        image = client.images.get(tag)
-    except docker.errors.ImageNotFound:
-        return None
-    return str((image.labels or {}).get(labels.INPUTS, ""))
+    return {tag: image_inputs(client, tag) or "" for tag in loaded}
 
 
 def _docker(*args: str) -> str:

@@ -69,4 +69,4 @@ def test_exporting_a_language_that_is_not_built_says_so(tmp_path: Path) -> None:
     answer = coderunner("images", "export", "--language", "nosuch", "--file",
                         str(tmp_path / "x.tar"))
     assert (answer.returncode, answer.stderr) == (
-        1, "coderunner images export: no runtime named 'nosuch'\n")
+        1, "coderunner images export: unknown language 'nosuch'\n")
