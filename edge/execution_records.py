@@ -3,6 +3,8 @@ runs, its stored output, its webhook's state; and the ``Idempotency-Key`` entrie
 
 from __future__ import annotations
 
+import asyncio
+
 from contracts import subjects
 from contracts.messages import (
     ExecutionRecord,
@@ -23,8 +25,8 @@ class ExecutionRecords:
     async def put(self, record: ExecutionRecord) -> None:
         """Store ``record`` under its id, and in its owner's list."""
         data = encode(record)
-        await self._bucket.put(subjects.record_key(record.execution_id), data)
-        await self._bucket.put(owned_key(record), data)
+        await asyncio.gather(self._bucket.put(subjects.record_key(record.execution_id), data),
+                             self._bucket.put(owned_key(record), data))  # at once: hot path
 
     async def delete(self, record: ExecutionRecord) -> None:
         await self._bucket.delete(owned_key(record))
