@@ -37,7 +37,6 @@ class SessionResources(Struct, frozen=True, rename="camel", omit_defaults=True):
     runner_id: str
     sandboxes: list[KeptSandbox] = []
     network: str | None = None
-    subnet: str | None = None
     database: bool = False
     database_kb: int | None = None
     """The database's data on disk, when it runs."""

@@ -69,10 +69,6 @@ class WorkspaceStore:
                                      apply):
             raise NotReady(f"workspace {workspace_id} kept changing under this edge; try again")
 
-    async def delete_head(self, digest: str, workspace_id: str) -> None:
-        kv, _ = await self._stores()
-        await kv.delete(subjects.workspace_head_key(digest, workspace_id))
-
     async def put_revision(self, digest: str, workspace_id: str, revision: Revision) -> None:
         kv, _ = await self._stores()
         await kv.put(subjects.workspace_revision_key(digest, workspace_id,
