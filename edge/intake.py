@@ -130,14 +130,17 @@ def judgement_job(request: JudgementRequest, owner: str, catalog: Catalog, execu
     """The job that judges ``request``: from the socket (a ``JudgeFrame``: the IDE's console
     tab's container and priority) or the HTTP API (the key's container for the language; a
     ``callbackUrl`` waits for the result). Its tests are the request's, or ``stored``'s (the
-    problem its ``problemId`` names, read by the caller), whose checker, groups and limits are
-    then the judgement's (its own ``limits`` first). Raises NotRunnable."""
+    problem its ``problemId`` names, read by the caller: None when there is none, refused as
+    ``not_found``), whose checker, groups and limits are then the judgement's (its own
+    ``limits`` first). Raises NotRunnable."""
     runtime = catalog.get(request.language)
     if runtime is None:
         raise NotRunnable("unknown_language", f"unknown language {request.language!r}; this "
                           f"installation runs: {', '.join(catalog.names())}")
     if problem := judgement_problem(request):
         raise NotRunnable("invalid_request", problem)
+    if request.problem_id is not None and stored is None:  # never judged against no tests
+        raise NotRunnable("not_found", f"no problem {request.problem_id!r} for this caller")
     checker = stored.checker if stored else request.checker
     match checker:
         case CustomChecker() | Interactor() as helper if catalog.get(helper.language) is None:

@@ -333,10 +333,15 @@ class Connection:
         await self.submit(job)  # its output kept for a client that reconnects elsewhere
 
     async def judge(self, frame: JudgeFrame) -> None:
-        """A judgement: its ``test`` and ``judgement`` events come as any execution's."""
+        """A judgement: its ``test`` and ``judgement`` events come as any execution's. A
+        ``problemId`` names a problem of this session's owner, as the HTTP API's names the
+        key's (the socket stores none, so it is ``not_found``)."""
+        stored = None
+        if frame.problem_id is not None:
+            stored = await self.bus.problems.problem(self.owner, frame.problem_id)
         try:
             job = judgement_job(frame, self.owner, self.catalog,
-                                self.tokens.execution_id(self.session_id))
+                                self.tokens.execution_id(self.session_id), stored=stored)
         except NotRunnable as refused:
             self.error(refused.code, refused.message, frame.request_id)
             return

@@ -308,6 +308,17 @@ async def test_the_socket_streams_each_test_then_the_judgement(platform: Running
     assert events[-1]["verdict"] == "ok"
 
 
+async def test_a_socket_judgement_of_an_unknown_problem_is_refused(platform: Running) -> None:
+    client = await Client.connect(platform.ws_url)
+    try:
+        await client.send({"type": "judge", "requestId": "p", **ECHO, "problemId": "nope"})
+        refused = await client.receive()
+    finally:
+        await client.close()
+    assert (refused["type"], refused["code"], refused["requestId"]) == (
+        "error", "not_found", "p"), refused
+
+
 async def test_a_stored_problem_is_judged_by_its_id(api: httpx.AsyncClient) -> None:
     problem = {"tests": [case("1", "a  b", "a b", points=3), case("2", "b", "c", points=2)],
                "checker": {"type": "tokens"}}
