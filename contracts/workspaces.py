@@ -155,14 +155,18 @@ def path_problem(path: str) -> str | None:
     return None
 
 
-def tree_problem(tree: Tree) -> str | None:
-    """Why a tree breaks the limits (count, total size, a path both file and folder), or
-    None."""
+def tree_limit_problem(tree: Tree) -> str | None:
+    """Why a tree is too large (file count, total size), or None."""
     if len(tree) > WORKSPACE_MAX_FILES:
         return f"a workspace holds at most {WORKSPACE_MAX_FILES} files"
     total = sum(ref.size for ref in tree.values())
     if total > WORKSPACE_MAX_TOTAL_BYTES:
         return f"the files total {total} bytes; the limit is {WORKSPACE_MAX_TOTAL_BYTES}"
+    return None
+
+
+def tree_shape_problem(tree: Tree) -> str | None:
+    """Why a tree cannot be files and folders (a path both file and folder), or None."""
     for path in tree:
         parts = path.split("/")
         for end in range(1, len(parts)):

@@ -19,7 +19,8 @@ from contracts.workspaces import (
     Tree,
     content_hash,
     path_problem,
-    tree_problem,
+    tree_limit_problem,
+    tree_shape_problem,
     workspace_id_problem,
 )
 from edge.workspace_store import WorkspaceStore
@@ -32,17 +33,9 @@ class WorkspaceError(Exception):
     code = "invalid_request"
 
 
-class NoSuchWorkspace(WorkspaceError):
-    status = 404
-    code = "not_found"
+class NotFound(WorkspaceError):
+    """No such workspace, revision or file."""
 
-
-class NoSuchFile(WorkspaceError):
-    status = 404
-    code = "not_found"
-
-
-class NoSuchRevision(WorkspaceError):
     status = 404
     code = "not_found"
 
@@ -70,9 +63,10 @@ def check_path(path: str) -> None:
 
 
 def check_tree(tree: Tree) -> None:
-    if problem := tree_problem(tree):
-        raise TooLarge(problem) if "at most" in problem or "total" in problem \
-            else WorkspaceError(problem)
+    if problem := tree_limit_problem(tree):
+        raise TooLarge(problem)
+    if problem := tree_shape_problem(tree):
+        raise WorkspaceError(problem)
 
 
 def next_head(head: Head | None, tree: Tree, note: str, now: float) -> Head:
@@ -98,7 +92,7 @@ class Workspaces:
         check_id(workspace_id)
         head = await self.store.head(digest, workspace_id)
         if head is None:
-            raise NoSuchWorkspace(f"no workspace {workspace_id!r} of this owner")
+            raise NotFound(f"no workspace {workspace_id!r} of this owner")
         return head
 
     async def revision(self, owner: str, workspace_id: str, number: int | None) -> Revision:
@@ -115,7 +109,7 @@ class Workspaces:
         if 1 <= number < head.current.summary.revision:
             found = await self.store.revision(digest, workspace_id, number)
         if found is None:
-            raise NoSuchRevision(f"workspace {workspace_id!r} has no revision {number}")
+            raise NotFound(f"workspace {workspace_id!r} has no revision {number}")
         return found
 
     async def read(self, owner: str, workspace_id: str, path: str,
@@ -125,7 +119,7 @@ class Workspaces:
     async def file_of(self, revision: Revision, path: str) -> bytes:
         check_path(path)
         if path not in revision.tree:
-            raise NoSuchFile(f"no file {path!r} in revision {revision.summary.revision}")
+            raise NotFound(f"no file {path!r} in revision {revision.summary.revision}")
         return await self.store.content(revision.tree[path].sha256)
 
     async def contents(self, revision: Revision) -> dict[str, bytes]:
@@ -162,7 +156,7 @@ class Workspaces:
 
         def change(tree: Tree) -> Tree:
             if path not in tree:
-                raise NoSuchFile(f"no file {path!r} in workspace {workspace_id!r}")
+                raise NotFound(f"no file {path!r} in workspace {workspace_id!r}")
             if based is not None and tree.get(path) != based.tree.get(path):
                 raise Conflict(f"{path!r} changed since revision {base}")
             return {p: r for p, r in tree.items() if p != path}
@@ -197,8 +191,8 @@ class Workspaces:
             return None
         try:
             return await self.revision(owner, workspace_id, base)
-        except NoSuchWorkspace:
-            raise NoSuchRevision(f"workspace {workspace_id!r} has no revision {base}") from None
+        except NotFound:
+            raise NotFound(f"workspace {workspace_id!r} has no revision {base}") from None
 
     async def _change(self, owner: str, workspace_id: str,
                       change: Callable[[Tree], Tree | None], note: str,
@@ -212,7 +206,7 @@ class Workspaces:
         def apply(head: Head | None) -> Head | None:
             made.clear()
             if head is None and must_exist:
-                raise NoSuchWorkspace(f"no workspace {workspace_id!r} of this owner")
+                raise NotFound(f"no workspace {workspace_id!r} of this owner")
             tree = change(head.current.tree if head else {})
             if tree is None or (head is not None and tree == head.current.tree):
                 return None

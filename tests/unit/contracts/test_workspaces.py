@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.workspaces import FileRef, compare, path_problem, tree_problem
+from contracts.workspaces import FileRef, compare, path_problem, tree_shape_problem
 
 
 @pytest.mark.parametrize("path", [
@@ -21,7 +21,7 @@ def test_ordinary_paths_are_accepted(path: str) -> None:
 
 
 def test_a_file_cannot_also_be_a_folder() -> None:
-    assert tree_problem({"a": FileRef("0", 1), "a/b": FileRef("1", 1)}) is not None
+    assert tree_shape_problem({"a": FileRef("0", 1), "a/b": FileRef("1", 1)}) is not None
 
 
 def test_compare_names_added_removed_and_changed_paths() -> None:
