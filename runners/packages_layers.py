@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 import tarfile
 from typing import Any
 
@@ -23,7 +24,11 @@ from contracts import labels
 from contracts.packages import LAYER_BYTES, LAYER_KEY, LAYER_MOUNT, LAYER_PREFIX, LAYER_ROLE
 from contracts.settings import RunnerSettings
 
+log = logging.getLogger(__name__)
 MAX_FILES = 50_000
+COUNT_EVERY_S = 60.0
+"""How often the layers' count and size are read from Docker again (the janitor removes
+layers; the runner's heartbeat reads the numbers kept, never Docker)."""
 
 
 class LayerRefused(Exception):
@@ -85,6 +90,10 @@ class DockerLayers:
         self._settings = settings
         base_url = settings.docker_host or "unix:///var/run/docker.sock"
         self._api = docker.APIClient(base_url=base_url, timeout=120)
+        self.count = 0
+        """This platform's layers on this engine, as last counted or stored."""
+        self.bytes = 0
+        """Their files' bytes."""
 
     async def exists(self, volume: str) -> bool:
         """Whether ``volume`` is a layer this platform stored: a volume of that name without
@@ -99,6 +108,8 @@ class DockerLayers:
         """Make ``volume`` with ``layer`` unpacked in it (a helper container, never started,
         with the volume mounted; Docker unpacks the tar)."""
         await asyncio.to_thread(self._store, volume, key, layer, size, image)
+        self.count += 1
+        self.bytes += size
 
     def _store(self, volume: str, key: str, layer: bytes, size: int, image: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):  # an empty one Docker made, if any
@@ -129,14 +140,21 @@ class DockerLayers:
                 self._api.remove_container(helper["Id"], force=True)
 
     async def usage(self) -> tuple[int, int]:
-        """This platform's layers on this engine: how many, and their files' bytes."""
-        try:
-            found = await asyncio.to_thread(self._api.volumes, filters={"label": [
-                f"{labels.ROLE}={LAYER_ROLE}", f"{labels.PLATFORM}={self._settings.platform_id}"]})
-        except (docker.errors.DockerException, requests.RequestException):
-            return 0, 0
+        """This platform's layers on this engine: how many, and their files' bytes (a Docker
+        volume listing, slow on a busy engine: the heartbeat reads ``count`` and ``bytes``)."""
+        found = await asyncio.to_thread(self._api.volumes, filters={"label": [
+            f"{labels.ROLE}={LAYER_ROLE}", f"{labels.PLATFORM}={self._settings.platform_id}"]})
         volumes = found.get("Volumes") or []
         return len(volumes), sum(_bytes(v) for v in volumes)
+
+    async def keep_counted(self, every_s: float = COUNT_EVERY_S) -> None:
+        """Count the layers again every ``every_s`` (in the background, until cancelled)."""
+        while True:
+            try:
+                self.count, self.bytes = await self.usage()
+            except (docker.errors.DockerException, requests.RequestException) as exc:
+                log.warning("counting the package layers failed: %s", exc)
+            await asyncio.sleep(every_s)
 
     def close(self) -> None:
         self._api.close()

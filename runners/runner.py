@@ -151,6 +151,8 @@ class Runner:
         for kernels in self.kernels.values():
             kernels.start()
         expiry = asyncio.create_task(self._expire_idle())
+        counting = asyncio.create_task(
+            self.packages.layers.keep_counted() if self.packages else asyncio.sleep(0))
         heartbeat = self._heartbeats = asyncio.create_task(self._heartbeat())
         slots = asyncio.Semaphore(self.settings.max_jobs)
         try:
@@ -180,6 +182,7 @@ class Runner:
             await self._finish_drain()
         finally:
             expiry.cancel()
+            counting.cancel()
             heartbeat.cancel()
 
     async def drain(self) -> int:
@@ -209,20 +212,25 @@ class Runner:
 
     async def _heartbeat(self) -> None:
         while True:
-            layers, layer_bytes = await self.packages.layers.usage() if self.packages else (0, 0)
-            info = RunnerInfo(
-                self.settings.runner_id, self.versions, self.active, self.settings.max_jobs,
-                time.time(), pools={pool_name(*key): pool_info(p) for key, p in self.pools.items()},
-                kept=len(self.reuse), jobs=self.jobs, reused=self.reused,
-                sessions=len(self.sessions), kernels=sum(map(len, self.kernels.values())),
-                taken_away=self.taken_away, discarded=self.reuse.discarded,
-                package_layers=layers, package_bytes=layer_bytes, images=self.images,
-            )
             try:
-                await self.bus.heartbeat(info)
+                await self.bus.heartbeat(self.heartbeat_info())
             except Exception as exc:
                 log.warning("heartbeat failed: %s", exc)
             await asyncio.sleep(RUNNER_HEARTBEAT_S)
+
+    def heartbeat_info(self) -> RunnerInfo:
+        """What this runner tells now; never waits on Docker (a slow engine would delay the
+        heartbeat past RUNNER_SILENT_S): the layers' numbers are the ones kept."""
+        layers = self.packages.layers if self.packages else None
+        return RunnerInfo(
+            self.settings.runner_id, self.versions, self.active, self.settings.max_jobs,
+            time.time(), pools={pool_name(*key): pool_info(p) for key, p in self.pools.items()},
+            kept=len(self.reuse), jobs=self.jobs, reused=self.reused,
+            sessions=len(self.sessions), kernels=sum(map(len, self.kernels.values())),
+            taken_away=self.taken_away, discarded=self.reuse.discarded,
+            package_layers=layers.count if layers else 0,
+            package_bytes=layers.bytes if layers else 0, images=self.images,
+        )
 
     async def _expire_idle(self) -> None:
         while True:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import tarfile
+from types import SimpleNamespace
 
+import docker.errors
 import pytest
 
-from runners.packages_layers import LayerRefused, clean_layer
+from contracts.packages import LAYER_BYTES
+from contracts.settings import RunnerSettings
+from runners.packages_layers import DockerLayers, LayerRefused, clean_layer
 
 
 def layer(*members: tuple[str, bytes | None, bytes]) -> bytes:
@@ -55,3 +60,30 @@ def test_a_layer_over_its_size_is_refused() -> None:
 def test_an_unreadable_layer_is_refused() -> None:
     with pytest.raises(LayerRefused, match="unreadable"):
         clean_layer(b"not a tar" * 100, 2**20)
+
+
+async def test_the_layers_are_counted_in_the_background_and_a_failed_count_keeps_the_last() -> None:
+    answers: list[object] = [
+        {"Volumes": [{"Labels": {LAYER_BYTES: "100"}}, {"Labels": {LAYER_BYTES: "20"}}]},
+        docker.errors.APIError("busy"),
+    ]
+
+    calls = 0
+
+    def volumes(filters: dict[str, list[str]]) -> object:
+        nonlocal calls
+        calls += 1
+        answer = answers[min(calls, len(answers)) - 1]  # then busy for good
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    layers = DockerLayers(RunnerSettings())
+    layers._api = SimpleNamespace(volumes=volumes)  # type: ignore[assignment]
+    counting = asyncio.create_task(layers.keep_counted(every_s=0.01))
+    try:
+        while calls < 3:
+            await asyncio.sleep(0.01)
+    finally:
+        counting.cancel()
+    assert (layers.count, layers.bytes) == (2, 120)
