@@ -133,7 +133,6 @@ class Workspaces:
                   base: int | None = None) -> Revision:
         """Save one file (a new revision). With ``base``, a file changed since revision
         ``base`` is a Conflict, not overwritten."""
-        check_id(workspace_id)
         check_path(path)
         if len(data) > WORKSPACE_MAX_FILE_BYTES:
             raise TooLarge(f"{path!r} has {len(data)} bytes; the limit is "
@@ -167,7 +166,6 @@ class Workspaces:
     async def replace(self, owner: str, workspace_id: str, files: dict[str, bytes],
                       note: str) -> Revision:
         """The whole tree replaced by ``files`` (a zip upload), as one revision."""
-        check_id(workspace_id)
         for path, data in files.items():
             check_path(path)
             if len(data) > WORKSPACE_MAX_FILE_BYTES:
@@ -200,6 +198,7 @@ class Workspaces:
         """Apply ``change`` to the newest tree as the next revision (compare-and-set; a change
         that returns None, or the same tree, makes none). The head read is put as its revision
         too (idempotent), so a revision whose own put was lost is written by the next change."""
+        check_id(workspace_id)
         digest = subjects.owner_digest(owner)
         made: list[Head] = []
 
