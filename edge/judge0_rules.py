@@ -275,6 +275,9 @@ def limits_of(stored: j.StoredSubmission) -> Limits:
         stack_kb=stored.stack_limit or None,
         file_size_kb=stored.max_file_size or None,
         process_memory_kb=stored.memory_limit if per_process_memory else None,
+        # Judge0 compiles under its maxima, whatever the submission's limits (isolate_job.rb).
+        compile_cpu_ms=round(j.MAX_CPU_TIME_LIMIT * 1000),
+        compile_wall_ms=round(j.MAX_WALL_TIME_LIMIT * 1000),
     )
 
 

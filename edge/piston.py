@@ -228,7 +228,6 @@ class Session:
         self.piston = piston
         self.ws = ws
         self.execution_id: str | None = None
-        self.compiled = False
         self.stage: p.StageName = "run"
         """The stage running: ``compile`` from a compiled program's start until its run."""
         self.done = asyncio.Event()
@@ -310,7 +309,6 @@ class Session:
             principal = await self.piston.caller(self.ws.headers)
             run = run_of(p.execute_request_decoder.decode(raw),
                          await self.piston.served(every=True))
-            self.compiled = run.runtime.compile is not None
             self.execution_id = await self.submit(principal, run)
         except (Refused, PistonError, ApiProblem, SubmitError, msgspec.DecodeError) as exc:
             raise Closed(4002, "Notified Error", getattr(exc, "message", str(exc))) from None

@@ -104,7 +104,8 @@ def test_a_plan_has_judge0s_defaults_and_our_limits() -> None:
                                                                                  1024)
     assert stored.max_processes_and_or_threads == 60 and stored.number_of_runs == 1
     assert planned.limits == Limits(wall_ms=10000, cpu_ms=5000, memory_mb=125, processes=60,
-                                    cpu_extra_ms=1000, stack_kb=64000, file_size_kb=1024)
+                                    cpu_extra_ms=1000, stack_kb=64000, file_size_kb=1024,
+                                    compile_cpu_ms=15000, compile_wall_ms=20000)
     assert planned.language.runtime == "python" and planned.language.source_file == "script.py"
 
 
@@ -115,7 +116,8 @@ def test_per_process_memory_is_the_address_space_and_zero_limits_leave_the_sandb
         False, RUNTIMES, 5.0)
     assert errors == {} and planned is not None
     assert planned.limits == Limits(wall_ms=10000, cpu_ms=5000, memory_mb=64, processes=60,
-                                    process_memory_kb=65536)
+                                    process_memory_kb=65536, compile_cpu_ms=15000,
+                                    compile_wall_ms=20000)
 
 
 def test_a_plan_decodes_base64_and_splits_arguments_without_a_shell() -> None:
