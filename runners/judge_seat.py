@@ -121,16 +121,16 @@ class ProgramSeat:
                         args: list[str] | None, files: list[JobFile] | None,
                         interactive: bool = False) -> tuple[Sandbox, agent.Run]:
         if self.runtime.compile and not self._ready:
-            if await self.open(keep_bytes) is not None:
-                await self.close()
-                raise SeatLost("the program compiled once but not again in a new sandbox")
+            await self._compiled(await self._fitted(self.compile_limits), keep_bytes)
         sandbox = await self._fitted(limits)
+        if self.runtime.compile and not self._ready:  # these limits took a new container
+            await self._compiled(sandbox, keep_bytes)  # (gVisor's cannot change in place)
         extra = list(files or [])
         program = msgspec.structs.replace(
             self.program, stdin=stdin, args=list(args or []), interactive=interactive,
             files=extra if self._ready else [*self.program.files, *extra])
         command = agent_command(program, self.runtime, limits, self.env)
-        self._ready = True
+        self._ready = True  # compiled above, or (an interpreted program) written by this run
         self.written_bytes += sum(len(f.content) for f in extra)
         return sandbox, msgspec.structs.replace(command, steps=command.steps[-1:])
 
@@ -138,6 +138,11 @@ class ProgramSeat:
         sandbox, self.sandbox = self.sandbox, None
         if sandbox is not None:
             self.source.give_back(sandbox, self.owners_slot)
+
+    async def _compiled(self, sandbox: Sandbox, keep_bytes: int) -> None:
+        if await self._compile(sandbox, keep_bytes) is not None:
+            await self.close()
+            raise SeatLost("the program compiled once but not again in a new sandbox")
 
     async def _compile(self, sandbox: Sandbox, keep_bytes: int) -> StepEnd | None:
         self._ready = False
