@@ -65,15 +65,15 @@ async def fetch(request: PackageRequest, settings: PackageSettings,
         except TimeoutError:
             raise FetchFailed(f"fetching the packages took more than "
                               f"{settings.fetch_timeout_s} s") from None
-    _check_limits(fetched, settings)
     return fetched
 
 
-def _check_limits(fetched: Fetched, settings: PackageSettings) -> None:
-    if len(fetched.artifacts) > settings.max_count:
-        raise FetchFailed(f"the set has {len(fetched.artifacts)} packages; at most "
+def _check_limits(files: list[Path], settings: PackageSettings) -> None:
+    """Before any is read into memory: the set's count, and its size on disk."""
+    if len(files) > settings.max_count:
+        raise FetchFailed(f"the set has {len(files)} packages; at most "
                           f"{settings.max_count} are allowed")
-    size = sum(len(a.data) for a in fetched.artifacts)
+    size = sum(f.stat().st_size for f in files)
     if size > settings.max_download_mb * 1024 * 1024:
         raise FetchFailed(f"the packages are {size // 1024} KiB; at most "
                           f"{settings.max_download_mb} MiB are allowed")
@@ -108,6 +108,7 @@ async def _pip(request: PackageRequest, settings: PackageSettings, python_versio
         argv += ["--python-version", python_version]
     await _run(argv, work, settings.fetch_env)
     files = sorted(wheels.glob("*.whl")) if wheels.exists() else []
+    _check_limits(files, settings)
     return Fetched("pip", [Artifact(f.name, f.read_bytes()) for f in files])
 
 
@@ -133,10 +134,14 @@ async def _npm(request: PackageRequest, settings: PackageSettings, work: Path) -
                                     str(packs), *NPM_QUIET], work, settings.fetch_env)
                         ) if specs else []
     by_spec = {f"{p['name']}@{p['version']}": p for p in packed}
+    files: dict[str, Path] = {}
+    for path, entry in entries.items():
+        pack = by_spec[f"{package_name(path, entry)}@{entry['version']}"]
+        files[path] = packs / Path(pack["filename"]).name
+    _check_limits(list(files.values()), settings)
     artifacts, plan = [], []
     for index, (path, entry) in enumerate(sorted(entries.items())):
-        pack = by_spec[f"{package_name(path, entry)}@{entry['version']}"]
-        data = (packs / Path(pack["filename"]).name).read_bytes()
+        data = files[path].read_bytes()
         _check_integrity(path, entry, data)
         name = f"{index}.tgz"
         artifacts.append(Artifact(name, data))

@@ -4,27 +4,80 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+from pathlib import Path
 
 import pytest
 
 from contracts.packages import PackageSettings
+from runners import packages_fetch
 from runners.packages_fetch import (
     Artifact,
     Fetched,
     FetchFailed,
     _check_integrity,
-    _check_limits,
     _check_resolved,
+    fetch,
 )
+from runners.packages_requests import PackageRequest
+
+LIMITS = PackageSettings(max_count=2, max_download_mb=1)
 
 
-def test_a_set_over_its_count_or_size_is_refused() -> None:
-    settings = PackageSettings(max_count=2, max_download_mb=1)
-    _check_limits(Fetched("pip", [Artifact("a", b"x"), Artifact("b", b"x")]), settings)
-    with pytest.raises(FetchFailed, match="3 packages; at most 2"):
-        _check_limits(Fetched("pip", [Artifact(n, b"x") for n in "abc"]), settings)
+def big(path: Path, size: int) -> None:
+    """A file of ``size`` bytes on disk that costs no memory here (sparse)."""
+    with path.open("wb") as file:
+        file.truncate(size)
+
+
+@pytest.fixture
+def unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An artifact read into memory fails the test: the limits are checked on disk first."""
+    def read_bytes(self: Path) -> bytes:
+        raise AssertionError(f"{self.name} was read before the limits were checked")
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+
+
+def fake_pip(monkeypatch: pytest.MonkeyPatch, sizes: list[int]) -> None:
+    async def run(argv: list[str], cwd: Path, env: dict[str, str]) -> str:
+        dest = Path(argv[argv.index("--dest") + 1])
+        dest.mkdir()
+        for n, size in enumerate(sizes):
+            big(dest / f"p{n}-1.0-py3-none-any.whl", size)
+        return ""
+    monkeypatch.setattr(packages_fetch, "_run", run)
+
+
+@pytest.mark.usefixtures("unread")
+@pytest.mark.parametrize(("sizes", "said"), [
+    ([1, 1, 1], "3 packages; at most 2"), ([2**20 + 1], "at most 1 MiB")])
+async def test_a_pip_set_over_its_count_or_size_is_refused_before_it_is_read(
+    monkeypatch: pytest.MonkeyPatch, sizes: list[int], said: str,
+) -> None:
+    fake_pip(monkeypatch, sizes)
+    with pytest.raises(FetchFailed, match=said):
+        await fetch(PackageRequest("pip", ["p0"], "p0\n"), LIMITS, "")
+
+
+@pytest.mark.usefixtures("unread")
+async def test_an_npm_set_over_its_size_is_refused_before_it_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def run(argv: list[str], cwd: Path, env: dict[str, str]) -> str:
+        if argv[1] == "install":
+            (cwd / "package-lock.json").write_text(json.dumps({"packages": {
+                f"node_modules/{name}": {"version": "1.0.0",
+                                         "resolved": f"https://r/{name}.tgz"}
+                for name in ("a", "b")}}))
+            return ""
+        packs = Path(argv[argv.index("--pack-destination") + 1])
+        for name in ("a", "b"):
+            big(packs / f"{name}-1.0.0.tgz", 2**19 + 1)
+        return json.dumps([{"name": name, "version": "1.0.0", "filename": f"{name}-1.0.0.tgz"}
+                           for name in ("a", "b")])
+    monkeypatch.setattr(packages_fetch, "_run", run)
     with pytest.raises(FetchFailed, match="at most 1 MiB"):
-        _check_limits(Fetched("pip", [Artifact("a", b"x" * (2**20 + 1))]), settings)
+        await fetch(PackageRequest("npm", ["a", "b"], "{}"), LIMITS, "")
 
 
 def test_a_tarball_must_match_the_locks_integrity() -> None:
