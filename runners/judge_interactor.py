@@ -112,9 +112,10 @@ class InteractorSeat:
             return CaseRun("internal_error", message="the platform lost this test's run")
         if isinstance(judged, BaseException):
             return CaseRun("internal_error", message="the interactor did not end in time")
-        outcome = program_outcome(verdict_of(judged.done), judged.done.exit_code,
-                                  judged.stderr, points)
-        failed = failed_run(verdict_of(ran.done))
+        # CPU past a run's limit is time_limit, also inside cpuExtraMs (as judge_steps.run_once)
+        outcome = program_outcome(verdict_of(judged.done, self.limits.cpu_ms),
+                                  judged.done.exit_code, judged.stderr, points)
+        failed = failed_run(verdict_of(ran.done, limits.cpu_ms))
         time_ms, memory_kb = ran.done.wall_ms or 0, ran.done.memory_kb
         if outcome.verdict in ("wrong_answer", "presentation_error") or failed is None:
             return checked_run(outcome, time_ms, memory_kb)
