@@ -102,8 +102,7 @@ class Judge:
                 return await self._finish(internal_result(self.job, tests, checker))
             self.checker = checker
             pending = list(enumerate(tests))
-            wanted = min(PARALLEL_SEATS, -(-len(tests) // TESTS_PER_SEAT))
-            seats += [self._seat() for _ in range(wanted - 1)]
+            seats += [self._seat() for _ in range(seats_wanted(self.job, tests) - 1)]
             if self.stopped:
                 return await self._finish(internal_result(self.job, tests, STOPPED))
             await asyncio.gather(*(self._work(seat, pending) for seat in seats))
@@ -204,6 +203,15 @@ class Judge:
     async def _finish(self, result: JudgementResult) -> JudgementResult:
         await self.publish(JudgementEvent(self.job.execution_id, result))
         return result
+
+
+def seats_wanted(job: JudgementJob, tests: list[Case]) -> int:
+    """Sandboxes (each a compile) for ``tests``: one for an interactive judgement, whose tests
+    take turns on the one interactor; else one more per ``TESTS_PER_SEAT`` tests, at most
+    ``PARALLEL_SEATS``."""
+    if isinstance(job.checker, Interactor):
+        return 1
+    return min(PARALLEL_SEATS, -(-len(tests) // TESTS_PER_SEAT))
 
 
 def as_program(job: JudgementJob, limits: JobLimits | None) -> ProgramJob:
