@@ -35,7 +35,9 @@ INSTALL_GRACE_S = 5.0
 LOG_TAIL = 1500
 """How much of the install's output ends a failed install's message."""
 LAYER_MOUNTS = {"pip": LAYER_MOUNT, "npm": NODE_MODULES_MOUNT}
-LAYER_ENV = {"pip": {"PYTHONPATH": LAYER_MOUNT}, "npm": {"NODE_PATH": NODE_MODULES_MOUNT}}
+LAYER_ENV: dict[str, dict[str, str]] = {"pip": {"PYTHONPATH": LAYER_MOUNT}, "npm": {}}
+"""What a layer adds to a run's environment: Node finds /node_modules from any directory
+without it (contracts/packages.py, NODE_MODULES_MOUNT)."""
 
 
 class PackagesFailed(Exception):
@@ -60,8 +62,6 @@ class Packages:
         """Language → version of its image: part of a layer's key; pip resolves for Python's."""
         self.known: dict[str, str] = {}
         """Request key → the volume of its layer."""
-        self.installs = 0
-        self.hits = 0
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def layer_for(self, job: ProgramJob, request: PackageRequest, runtime: Runtime,
@@ -70,7 +70,6 @@ class Packages:
         env = LAYER_ENV[request.kind]
         known = self.known.get(request.key)
         if known is not None and await self.layers.exists(known):
-            self.hits += 1
             return Layer(known, LAYER_MOUNTS[request.kind], env)
         try:
             fetched = await fetch(request, self.settings,
@@ -87,9 +86,6 @@ class Packages:
                 except LayerRefused as exc:
                     raise PackagesFailed(str(exc)) from None
                 await self.layers.store(volume, key, layer, size, runtime.image_tag)
-                self.installs += 1
-            else:
-                self.hits += 1
         self.known[request.key] = volume
         return Layer(volume, LAYER_MOUNTS[request.kind], env)
 
