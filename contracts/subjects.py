@@ -122,8 +122,9 @@ JANITOR_INBOX = "_INBOX_janitor"
 def runner_permissions(runner_id: str) -> dict[str, object]:
     """What a runner may publish and subscribe to on a secured NATS (infra/deploy): take jobs
     from its own consumer, heartbeat its own key, store its jobs' output, send events, ask for
-    its completions, answer control and notebook requests. Not: another runner's jobs, a
-    completion of its own making, the ``limits`` bucket, an execution's record."""
+    its completions, answer control, notebook and session requests, read stored problems' tests.
+    Not: another runner's jobs, a completion of its own making, the ``limits`` bucket, an
+    execution's record."""
     token = runner_token(runner_id)
     consumer = runner_consumer(runner_id)
     return {
@@ -139,13 +140,27 @@ def runner_permissions(runner_id: str) -> dict[str, object]:
             f"$KV.{EXECUTIONS_BUCKET}.{output_key('*')}",
             f"$KV.{EXECUTIONS_BUCKET}.{judgement_key('*')}",
             f"$JS.API.STREAM.MSG.GET.{COMPLETIONS_STREAM}",
+            *_object_store_reads(PROBLEMS_STORE),
             events("*"),
             f"runner.{token}.completed.*",
         ]},
         "subscribe": {"allow": [f"{runner_inbox(runner_id)}.>", control("*"),
-                                notebook_control("*"), runner_drain(runner_id)]},
+                                notebook_control("*"), runner_drain(runner_id),
+                                SESSION_CONTROL]},
         "allow_responses": True,
     }
+
+
+def _object_store_reads(store: str) -> list[str]:
+    """Reading an object store's objects (nats-py: its stream's info, the object's meta by
+    message get, its chunks through an ordered consumer delivered to the reader's inbox, whose
+    stream it looks up by subject: the stream names, no more)."""
+    stream = f"OBJ_{store}"
+    return ["$JS.API.STREAM.NAMES", f"$JS.API.STREAM.INFO.{stream}",
+            f"$JS.API.STREAM.MSG.GET.{stream}",
+            f"$JS.API.DIRECT.GET.{stream}", f"$JS.API.DIRECT.GET.{stream}.>",
+            f"$JS.API.CONSUMER.CREATE.{stream}", f"$JS.API.CONSUMER.CREATE.{stream}.>",
+            f"$JS.API.CONSUMER.INFO.{stream}.>", f"$JS.API.CONSUMER.DELETE.{stream}.>"]
 
 
 def janitor_permissions() -> dict[str, object]:

@@ -20,15 +20,22 @@ import pytest
 from coderunner.nats_server import binary
 from coderunner.secure_nats import NatsNode, make
 from contracts import subjects
+from contracts.judging import JudgementResult
 from contracts.messages import (
     CompletionEvent,
+    Control,
+    ControlReply,
     JobFile,
+    NotebookCommand,
+    NotebookReply,
     ProgramJob,
     RunnerInfo,
+    StatusEvent,
     StoredOutput,
     encode,
 )
 from contracts.nats_options import NatsOptions, connect_options
+from contracts.session_control import SessionCommand, SessionResources
 from contracts.settings import DispatcherSettings
 from dispatcher.bus import DispatcherBus
 from janitor.bus import live_runners
@@ -143,6 +150,86 @@ async def test_a_runner_completes_the_job_it_was_given_and_no_other(
     assert not await dispatcher.already_completed("other-1")
     await runner.publish_completion(CompletionEvent("never-given", "ok"))
     assert not await dispatcher.already_completed("never-given")
+
+
+async def _ask(nc: nats.NATS, subject: str, data: bytes) -> bytes:
+    """A request as the edge or the CLI sends it, answered by the runner."""
+    return bytes((await nc.request(subject, data, timeout=5)).data)
+
+
+async def test_a_runners_credentials_allow_everything_its_bus_does(
+        secured: tuple[Path, list[Server]], buses: tuple[DispatcherBus, RunnerBus]) -> None:
+    """Every RunnerBus operation through a runner's credentials: a permission it lacks is a
+    server error (caught here) or a request that nobody answers."""
+    out, _ = secured
+    dispatcher, _ = buses
+    refused: list[str] = []
+
+    async def on_error(exc: Exception) -> None:
+        refused.append(str(exc))
+
+    url, options = _options(out, "runner-r1")
+    runner_nc = await nats.connect(**connect_options(url, options, "runner-r1",
+                                                     subjects.runner_inbox("r1")),
+                                   error_cb=on_error)
+    url, options = _options(out, "edge-e1")
+    edge = await nats.connect(**connect_options(url, options, "edge-e1"))
+    runner = RunnerBus(runner_nc, runner_nc.jetstream())
+    try:
+        store = await edge.jetstream().create_object_store(subjects.PROBLEMS_STORE)
+        await store.put("a" * 64, b"3 4\n")
+        await runner.heartbeat(RunnerInfo("r1", {}, capacity=2, at=time.time()))
+        await runner.bind("r1")
+        job = _job("every-1")
+        assert await dispatcher.take_slot(job.execution_id, "r1")
+        await dispatcher.release(job, encode(job), "r1", 0, job.execution_id)
+        claimed = await runner.claim()
+        assert claimed is not None and claimed.job.execution_id == "every-1"
+        await claimed.in_progress()
+        assert not await runner._moved_meanwhile(claimed._msg)
+        assert await runner._consumer_exists()
+        await runner.mark_running("every-1")
+        await runner.publish_event(StatusEvent("every-1", "running"))
+        assert await runner.problem_data("a" * 64) == b"3 4\n"
+        assert await runner.problem_data("b" * 64) is None
+        await runner.put_output("every-1", StoredOutput(stdout="1\n"))
+        await runner.put_judgement("every-1", JudgementResult(
+            "every-1", "accepted", passed=0, total=0, score=0, max_score=0, tests=[]))
+
+        async def on_control(control: Control) -> ControlReply:
+            return ControlReply()
+
+        async def on_session(command: SessionCommand) -> SessionResources:
+            return SessionResources("r1")
+
+        async def on_notebook(command: NotebookCommand) -> NotebookReply:
+            return NotebookReply("interrupted")
+
+        async def drain() -> int:
+            return 0
+
+        await runner.subscribe_control("every-1", on_control)
+        await runner.subscribe_sessions(on_session)
+        await runner.subscribe_notebook("k1", on_notebook)
+        await runner.on_drain("r1", drain)
+        await runner_nc.flush()
+        assert await _ask(edge, subjects.control("every-1"),
+                          encode(Control("every-1", "eof"))) == encode(ControlReply())
+        assert b"r1" in await _ask(edge, subjects.SESSION_CONTROL,
+                                   b'{"owner":"key:k","action":"resources"}')
+        assert b"interrupted" in await _ask(edge, subjects.notebook_control("k1"),
+                                     b'{"action":"interrupt"}')
+        assert await _ask(edge, subjects.runner_drain("r1"), b"") == b'{"running":0}'
+        assert not await runner.already_completed("every-1")
+        await runner.publish_completion(CompletionEvent("every-1", "ok"))
+        assert await runner.already_completed("every-1")
+        await claimed.ack()
+        await runner.leave("r1")
+        await runner_nc.flush()
+    finally:
+        await edge.close()
+        await runner.close()
+    assert refused == []
 
 
 async def test_a_runners_credentials_are_refused_everything_else(
