@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import nats
 import nats.errors
@@ -76,10 +76,12 @@ CHANGE_ATTEMPTS = 50
 
 
 async def compare_and_set(kv: KeyValue, key: str,
-                          change: Callable[[bytes | None], bytes | None]) -> bool:
+                          change: Callable[[bytes | None], bytes | None],
+                          before_update: Callable[[], Awaitable[None]] | None = None) -> bool:
     """Store what ``change`` makes of an entry's value (None in, for no entry or a deleted one;
     None out: write nothing), with compare-and-set: read and apply again when another writer
-    changed it meanwhile. False when it kept changing for ``CHANGE_ATTEMPTS`` tries."""
+    changed it meanwhile. False when it kept changing for ``CHANGE_ATTEMPTS`` tries.
+    ``before_update`` runs between a change made and its write (what the value will name)."""
     for _ in range(CHANGE_ATTEMPTS):
         try:
             entry = await kv.get(key)
@@ -89,6 +91,8 @@ async def compare_and_set(kv: KeyValue, key: str,
         new = change(value)
         if new is None:
             return True
+        if before_update is not None:
+            await before_update()
         try:
             await kv.update(key, new, last=revision)
         except nats.js.errors.KeyWrongLastSequenceError:

@@ -5,7 +5,7 @@ that first needs them creates them (only edges use them)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import msgspec
 import nats.errors
@@ -57,8 +57,10 @@ class WorkspaceStore:
         return msgspec.json.decode(entry.value or b"", type=Head) if entry.value else None
 
     async def change_head(self, digest: str, workspace_id: str,
-                          change: Callable[[Head | None], Head | None]) -> None:
-        """Store what ``change`` makes of the head (None: nothing), with compare-and-set."""
+                          change: Callable[[Head | None], Head | None],
+                          before_write: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Store what ``change`` makes of the head (None: nothing), with compare-and-set;
+        ``before_write`` runs before each write (the contents the new head names)."""
         kv, _ = await self._stores()
 
         def apply(value: bytes | None) -> bytes | None:
@@ -66,7 +68,7 @@ class WorkspaceStore:
             return None if new is None else msgspec.json.encode(new)
 
         if not await compare_and_set(kv, subjects.workspace_head_key(digest, workspace_id),
-                                     apply):
+                                     apply, before_write):
             raise NotReady(f"workspace {workspace_id} kept changing under this edge; try again")
 
     async def put_revision(self, digest: str, workspace_id: str, revision: Revision) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from contracts import subjects
 from contracts.workspaces import (
@@ -67,6 +67,17 @@ def check_tree(tree: Tree) -> None:
         raise TooLarge(problem)
     if problem := tree_shape_problem(tree):
         raise WorkspaceError(problem)
+
+
+def based_on(head: Head | None, base: int, older: Revision | None, workspace_id: str
+             ) -> Revision:
+    """Revision ``base`` as of ``head`` (``older``: that revision as stored, if it is)."""
+    newest = head.current.summary.revision if head else 0
+    if head is not None and base == newest:
+        return head.current
+    if older is not None and base < newest:
+        return older
+    raise NotFound(f"workspace {workspace_id!r} has no revision {base}")
 
 
 def next_head(head: Head | None, tree: Tree, note: str, now: float) -> Head:
@@ -138,29 +149,27 @@ class Workspaces:
             raise TooLarge(f"{path!r} has {len(data)} bytes; the limit is "
                            f"{WORKSPACE_MAX_FILE_BYTES}")
         ref = FileRef(content_hash(data), len(data))
-        await self.store.put_content(ref.sha256, data)
-        based = await self._based_on(owner, workspace_id, base)
 
-        def change(tree: Tree) -> Tree | None:
+        def change(tree: Tree, based: Revision | None) -> Tree | None:
             if based is not None and tree.get(path) != based.tree.get(path):
                 raise Conflict(f"{path!r} changed since revision {base}")
             return None if tree.get(path) == ref else {**tree, path: ref}
 
-        return await self._change(owner, workspace_id, change, f"put {path}")
+        return await self._change(owner, workspace_id, change, f"put {path}", base=base,
+                                  contents={ref.sha256: data})
 
     async def delete(self, owner: str, workspace_id: str, path: str,
                      base: int | None = None) -> Revision:
         check_path(path)
-        based = await self._based_on(owner, workspace_id, base)
 
-        def change(tree: Tree) -> Tree:
+        def change(tree: Tree, based: Revision | None) -> Tree:
             if path not in tree:
                 raise NotFound(f"no file {path!r} in workspace {workspace_id!r}")
             if based is not None and tree.get(path) != based.tree.get(path):
                 raise Conflict(f"{path!r} changed since revision {base}")
             return {p: r for p, r in tree.items() if p != path}
 
-        return await self._change(owner, workspace_id, change, f"delete {path}",
+        return await self._change(owner, workspace_id, change, f"delete {path}", base=base,
                                   must_exist=True)
 
     async def replace(self, owner: str, workspace_id: str, files: dict[str, bytes],
@@ -172,54 +181,61 @@ class Workspaces:
                 raise TooLarge(f"{path!r} has {len(data)} bytes; the limit is "
                                f"{WORKSPACE_MAX_FILE_BYTES}")
         tree = {path: FileRef(content_hash(data), len(data)) for path, data in files.items()}
-        check_tree(tree)
-        for path, data in files.items():
-            await self.store.put_content(tree[path].sha256, data)
-        return await self._change(owner, workspace_id, lambda _: tree, note)
+        contents = {tree[path].sha256: data for path, data in files.items()}
+        return await self._change(owner, workspace_id, lambda _, __: tree, note,
+                                  contents=contents)
 
     async def restore(self, owner: str, workspace_id: str, number: int) -> Revision:
         """A new revision whose tree is revision ``number``'s."""
-        old = await self.revision(owner, workspace_id, number)
-        return await self._change(owner, workspace_id, lambda _: old.tree,
-                                  f"restore {number}", must_exist=True)
 
-    async def _based_on(self, owner: str, workspace_id: str, base: int | None
-                        ) -> Revision | None:
-        if base is None:
-            return None
-        try:
-            return await self.revision(owner, workspace_id, base)
-        except NotFound:
-            raise NotFound(f"workspace {workspace_id!r} has no revision {base}") from None
+        def change(_: Tree, based: Revision | None) -> Tree | None:
+            return based.tree if based else None  # based is revision ``number``
+
+        return await self._change(owner, workspace_id, change, f"restore {number}",
+                                  base=number, must_exist=True)
 
     async def _change(self, owner: str, workspace_id: str,
-                      change: Callable[[Tree], Tree | None], note: str,
-                      must_exist: bool = False) -> Revision:
-        """Apply ``change`` to the newest tree as the next revision (compare-and-set; a change
-        that returns None, or the same tree, makes none). The head read is put as its revision
-        too (idempotent), so a revision whose own put was lost is written by the next change."""
+                      change: Callable[[Tree, Revision | None], Tree | None], note: str, *,
+                      base: int | None = None, must_exist: bool = False,
+                      contents: Mapping[str, bytes] | None = None) -> Revision:
+        """Apply ``change`` to the newest tree (and revision ``base``, when given) as the next
+        revision, in one compare-and-set of the head; a change that returns None, or the same
+        tree, makes none. Refusals come before anything is stored; ``contents`` (by hash) are
+        stored just before the head that names them. The replaced head's revision is put again
+        with the new one (idempotent), so a revision whose own put was lost is written by the
+        next change."""
         check_id(workspace_id)
         digest = subjects.owner_digest(owner)
+        # A revision never changes once made: read before the head, it is the one it lists.
+        older = None if base is None else await self.store.revision(digest, workspace_id, base)
+        seen: list[Head | None] = [None]
         made: list[Head] = []
 
         def apply(head: Head | None) -> Head | None:
+            seen[0] = head
             made.clear()
             if head is None and must_exist:
                 raise NotFound(f"no workspace {workspace_id!r} of this owner")
-            tree = change(head.current.tree if head else {})
+            based = None if base is None else based_on(head, base, older, workspace_id)
+            tree = change(head.current.tree if head else {}, based)
             if tree is None or (head is not None and tree == head.current.tree):
                 return None
             check_tree(tree)
             made.append(next_head(head, tree, note, self.clock()))
             return made[0]
 
-        previous = await self.store.head(digest, workspace_id)
-        if previous is not None:
-            await self.store.put_revision(digest, workspace_id, previous.current)
-        await self.store.change_head(digest, workspace_id, apply)
+        async def store_contents() -> None:
+            await asyncio.gather(*(self.store.put_content(sha256, data)
+                                   for sha256, data in (contents or {}).items()))
+
+        await self.store.change_head(digest, workspace_id, apply, store_contents)
+        replaced = seen[0]
         if not made:  # nothing changed: the newest revision stands
-            return (await self.head(owner, workspace_id)).current
-        await self.store.put_revision(digest, workspace_id, made[0].current)
+            assert replaced is not None  # with no head, every change makes a tree
+            return replaced.current
+        revisions = [made[0].current, *([replaced.current] if replaced else [])]
+        await asyncio.gather(*(self.store.put_revision(digest, workspace_id, revision)
+                               for revision in revisions))
         return made[0].current
 
     async def ids(self, owner: str) -> list[str]:
