@@ -6,6 +6,7 @@ import msgspec
 import pytest
 
 from contracts.workspaces import Revision
+from edge import workspace_intake
 from edge.workspace_intake import with_workspace_files
 from edge.workspaces import WorkspaceError
 
@@ -46,3 +47,13 @@ async def test_other_bodies_pass_unchanged(body: bytes) -> None:
 async def test_bad_references_are_refused(body: bytes) -> None:
     with pytest.raises(WorkspaceError):
         await resolved(body)
+
+
+async def test_a_body_naming_no_workspace_is_not_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Refusing:
+        def decode(self, body: bytes) -> None:
+            raise AssertionError("decoded a body that names no workspace")
+
+    monkeypatch.setattr(workspace_intake, "names_decoder", Refusing())
+    body = b'{"language":"python","files":[{"name":"main.py","content":"print(1)"}]}'
+    assert await resolved(body) == body
