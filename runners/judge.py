@@ -90,7 +90,12 @@ class Judge:
         first = self._seat(owners_slot=self.job.reuse_key is not None)
         seats = self._seats = [first]
         try:
-            failed = await first.open(self._keep_bytes(self.compile_limits()))
+            try:
+                failed = await first.open(self._keep_bytes(self.compile_limits()))
+            except (SeatLost, SandboxError) as exc:  # judged all the same: internal_error
+                log.warning("judgement %s, compile: %s", self.job.execution_id, exc)
+                return await self._finish(internal_result(
+                    self.job, tests, f"the platform lost the compile: {exc}"[:400]))
             if self.stopped:
                 return await self._finish(internal_result(self.job, tests, STOPPED))
             if failed is not None:

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from contracts.judging import Case, Interactor, TokensChecker
-from contracts.messages import JudgementJob, SourceFile
-from runners.judge import PARALLEL_SEATS, seats_wanted
+from typing import cast
 
+from contracts.judging import Case, Interactor, JudgementEvent, TokensChecker
+from contracts.messages import ExecutionEvent, JudgementJob, SourceFile
+from contracts.runtimes import Catalog, Runtime, RuntimeLimits
+from contracts.settings import RunnerSettings
+from runners.judge import PARALLEL_SEATS, Judge, seats_wanted
+from runners.sandbox import Sandbox, SandboxError
+
+PYTHON = Runtime(name="python", display_name="Python", extension=".py", image="python",
+                 run=["python3", "{main}", "{args}"],
+                 limits=RuntimeLimits(wall_ms=10_000, cpu_ms=10_000, memory_mb=256,
+                                      processes=64))
+SETTINGS = RunnerSettings(max_wall_ms=300_000, max_memory_mb=1024, output_cap_kb=1024)
 ECHO = [SourceFile("a.py", "import sys\nsys.stdout.write(sys.stdin.read())\n")]
 
 
@@ -25,3 +35,32 @@ def test_an_interactive_judgement_takes_one_seat_however_many_tests() -> None:
     assert seats_wanted(job(checker=interactor), cases(40)) == 1
     assert seats_wanted(job(checker=TokensChecker()), cases(40)) == PARALLEL_SEATS
     assert seats_wanted(job(), cases(2)) == 1
+
+
+class NoSandboxes:
+    async def take(self, runtime: Runtime, owners_slot: bool) -> Sandbox:
+        raise SandboxError("no container")
+
+    async def fit(self, sandbox: Sandbox, runtime: Runtime, memory_mb: int,
+                  processes: int) -> Sandbox:
+        return sandbox
+
+    def give_back(self, sandbox: Sandbox, owners_slot: bool) -> None:
+        pass
+
+    async def take_away(self, sandbox: Sandbox) -> None:
+        pass
+
+
+async def test_a_sandbox_lost_at_the_compile_is_an_internal_error_judgement() -> None:
+    published: list[ExecutionEvent] = []
+
+    async def publish(event: ExecutionEvent) -> None:
+        published.append(event)
+
+    judge = Judge(job(), cases(2), PYTHON, cast(Catalog, None), SETTINGS, NoSandboxes(),
+                  publish)
+    result = await judge.run()
+    assert (result.verdict, result.total) == ("internal_error", 2)
+    assert "no container" in (result.message or "")
+    assert published == [JudgementEvent("j1", result)]
