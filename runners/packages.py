@@ -61,16 +61,28 @@ class Packages:
         self.versions = versions
         """Language → version of its image: part of a layer's key; pip resolves for Python's."""
         self.known: dict[str, str] = {}
-        """Request key → the volume of its layer."""
+        """``seen_key`` (a request, and the image it is installed for) → its layer's volume."""
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def layer_for(self, job: ProgramJob, request: PackageRequest, runtime: Runtime,
                         isolation: Isolation, publish: Publish) -> Layer:
-        """The layer of ``request``; an install runs under ``isolation`` (the job's)."""
-        env = LAYER_ENV[request.kind]
-        known = self.known.get(request.key)
-        if known is not None and await self.layers.exists(known):
-            return Layer(known, LAYER_MOUNTS[request.kind], env)
+        """The layer of ``request``; an install runs under ``isolation`` (the job's). Runs
+        asking for the same packages at once wait for the first one's layer: one download,
+        one install."""
+        seen = seen_key(request, runtime, self.versions.get(runtime.name, ""))
+        async with self._lock(seen):
+            volume = self.known.get(seen)
+            if volume is None or not await self.layers.exists(volume):
+                volume = await self._fetch_and_install(job, request, runtime, isolation,
+                                                       publish)
+                self.known[seen] = volume
+        return Layer(volume, LAYER_MOUNTS[request.kind], LAYER_ENV[request.kind])
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    async def _fetch_and_install(self, job: ProgramJob, request: PackageRequest,
+                                 runtime: Runtime, isolation: Isolation, publish: Publish) -> str:
         try:
             fetched = await fetch(request, self.settings,
                                   minor_version(self.versions.get("python", "")))
@@ -78,7 +90,7 @@ class Packages:
             raise PackagesFailed(str(exc)) from None
         key = layer_key(fetched, runtime, self.versions.get(runtime.name, ""))
         volume = volume_name(key)
-        async with self._locks.setdefault(key, asyncio.Lock()):
+        async with self._lock(key):  # two requests (``a``, ``a==1``) may resolve alike
             if not await self.layers.exists(volume):
                 raw = await self._install(job, fetched, runtime, isolation, publish)
                 try:
@@ -86,8 +98,7 @@ class Packages:
                 except LayerRefused as exc:
                     raise PackagesFailed(str(exc)) from None
                 await self.layers.store(volume, key, layer, size, runtime.image_tag)
-        self.known[request.key] = volume
-        return Layer(volume, LAYER_MOUNTS[request.kind], env)
+        return volume
 
     async def _install(self, job: ProgramJob, fetched: Fetched, runtime: Runtime,
                        isolation: Isolation, publish: Publish) -> bytes:
@@ -159,6 +170,14 @@ def install_files(fetched: Fetched) -> list[agent.SourceFile]:
     for name, artifact in zip(names, fetched.artifacts, strict=True):
         files.append(agent.SourceFile(f"pkg/{name}", base64.b64encode(artifact.data).decode()))
     return files
+
+
+def seen_key(request: PackageRequest, runtime: Runtime, version: str) -> str:
+    """What a layer is remembered by before its set is resolved: the request, and what of
+    ``layer_key`` is not the resolved set (the installer, the image, its language's version)."""
+    parts = [request.key, hashlib.sha256(INSTALLER.encode()).hexdigest(), runtime.image_tag,
+             version]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def layer_key(fetched: Fetched, runtime: Runtime, version: str) -> str:

@@ -86,3 +86,27 @@ async def test_an_npm_layer_adds_nothing_to_the_environment(counted: Counted) ->
     layer = await found.layer_for(JOB, NPM, NODE, "runc", publish)
     assert layer.mount == "/node_modules"
     assert runtime_with(NODE, layer).env == NODE.env
+
+
+async def test_the_same_packages_asked_at_once_are_fetched_and_installed_once(
+    counted: Counted,
+) -> None:
+    found = packages_with({"javascript": "22.1.0"})
+    layers = await asyncio.gather(*(found.layer_for(JOB, NPM, NODE, "runc", publish)
+                                    for _ in range(3)))
+    assert len({layer.volume for layer in layers}) == 1
+    assert (counted.fetches, counted.installs) == (1, 1)
+    await found.layer_for(JOB, NPM, NODE, "runc", publish)
+    assert counted.fetches == 1  # known: one look-up that the volume is there
+
+
+async def test_a_request_known_for_one_image_is_installed_again_for_another(
+    counted: Counted,
+) -> None:
+    """The layer's key has the image and its language's version: so has what is known."""
+    typescript = Runtime("typescript", "TypeScript", ".ts", "typescript:1", ["node", "{main}"])
+    found = packages_with({"javascript": "22.1.0", "typescript": "5.4.0"})
+    for_node = await found.layer_for(JOB, NPM, NODE, "runc", publish)
+    for_typescript = await found.layer_for(JOB, NPM, typescript, "runc", publish)
+    assert for_node.volume != for_typescript.volume
+    assert (counted.fetches, counted.installs) == (2, 2)
