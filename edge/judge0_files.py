@@ -4,9 +4,7 @@ disk) into the program's files, with the limits every program has (count, sizes,
 from __future__ import annotations
 
 import io
-import stat
 import zipfile
-import zlib
 from collections.abc import Collection
 
 from contracts.judge0 import MAX_EXTRACT_SIZE_KB
@@ -18,6 +16,7 @@ from contracts.messages import (
     file_name_problem,
 )
 from edge.judge0_rules import decode64
+from edge.zip_members import UnreadableMember, is_regular_file, read_member
 
 
 class ZipProblem(ValueError):
@@ -57,7 +56,7 @@ def _member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, taken: Collection
         return None
     if problem := file_name_problem(name):
         raise ZipProblem(f"holds {name!r}, a name that {problem}")
-    if stat.S_IFMT(member.external_attr >> 16) not in (0, stat.S_IFREG):
+    if not is_regular_file(member):
         raise ZipProblem(f"holds {name!r}, which is not a regular file")
     if name in taken:
         return None
@@ -73,9 +72,8 @@ def _read(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
     if member.file_size > MAX_FILE_BYTES:
         raise ZipProblem(f"holds {member.filename!r}, larger than {MAX_FILE_BYTES} bytes")
     try:
-        with archive.open(member) as handle:
-            content = handle.read(MAX_FILE_BYTES + 1)
-    except (zipfile.BadZipFile, RuntimeError, ValueError, OSError, zlib.error) as exc:
+        content = read_member(archive, member, MAX_FILE_BYTES)
+    except UnreadableMember as exc:
         raise ZipProblem(f"cannot be read: {exc}") from None
     if len(content) > MAX_FILE_BYTES:
         raise ZipProblem(f"holds {member.filename!r}, larger than {MAX_FILE_BYTES} bytes")

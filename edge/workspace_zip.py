@@ -4,9 +4,7 @@ workspace limits (a zip bomb is refused by its entries' real sizes, not their de
 from __future__ import annotations
 
 import io
-import stat
 import zipfile
-import zlib
 
 from contracts.workspaces import (
     WORKSPACE_MAX_FILE_BYTES,
@@ -14,6 +12,7 @@ from contracts.workspaces import (
     WORKSPACE_MAX_TOTAL_BYTES,
     path_problem,
 )
+from edge.zip_members import UnreadableMember, is_regular_file, read_member
 
 MAX_ZIP_BYTES = 2 * WORKSPACE_MAX_TOTAL_BYTES
 """An upload's own size (compressed), before any entry is read."""
@@ -50,8 +49,9 @@ def read_zip(data: bytes) -> dict[str, bytes]:
         for info in archive.infolist():
             if info.is_dir():
                 continue
-            if stat.S_ISLNK(info.external_attr >> 16):
-                raise ZipProblem(f"{info.filename!r} is a symbolic link; links are refused")
+            if not is_regular_file(info):
+                raise ZipProblem(f"{info.filename!r} is not a regular file (a link, a FIFO, a "
+                                 "device); only regular files are taken")
             if problem := path_problem(info.filename):
                 raise ZipProblem(f"the path {info.filename!r} {problem}")
             if info.filename in files:
@@ -69,9 +69,8 @@ def read_zip(data: bytes) -> dict[str, bytes]:
 
 def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     try:
-        with archive.open(info) as entry:
-            content = entry.read(WORKSPACE_MAX_FILE_BYTES + 1)
-    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, zlib.error) as exc:
+        content = read_member(archive, info, WORKSPACE_MAX_FILE_BYTES)
+    except UnreadableMember as exc:
         raise ZipProblem(f"cannot read {info.filename!r}: {exc}") from None
     if len(content) > WORKSPACE_MAX_FILE_BYTES:
         raise ZipProblem(f"{info.filename!r} is larger than {WORKSPACE_MAX_FILE_BYTES} bytes",

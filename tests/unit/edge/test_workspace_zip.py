@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import stat
 import zipfile
 
 import pytest
@@ -31,4 +32,15 @@ def test_escaping_paths_are_refused(name: str) -> None:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr(zipfile.ZipInfo(name), b"x")
     with pytest.raises(ZipProblem):
+        read_zip(buffer.getvalue())
+
+
+@pytest.mark.parametrize("kind", [stat.S_IFIFO, stat.S_IFLNK, stat.S_IFCHR, stat.S_IFSOCK])
+def test_entries_that_are_not_regular_files_are_refused(kind: int) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        entry = zipfile.ZipInfo("pipe")
+        entry.external_attr = (kind | 0o644) << 16
+        archive.writestr(entry, b"")
+    with pytest.raises(ZipProblem, match="not a regular file"):
         read_zip(buffer.getvalue())
