@@ -19,7 +19,6 @@ import msgspec
 
 from contracts.judging import (
     Case,
-    CaseResult,
     CustomChecker,
     Interactor,
     JudgementEvent,
@@ -43,7 +42,7 @@ from runners.judge_seat import ProgramSeat, SandboxSource, SeatLost
 from runners.judge_steps import StepEnd
 from runners.judging.checkers import check
 from runners.judging.runs import CaseRun, checked_run, failed_run
-from runners.judging.scoring import compile_failed, judgement, points_of
+from runners.judging.scoring import case_result, compile_failed, judgement, points_of
 from runners.sandbox import SandboxError
 
 log = logging.getLogger(__name__)
@@ -170,7 +169,9 @@ class Judge:
             self.progress.runs[case.name] = run
             if run.verdict != "accepted" and (stop is None or index < stop):
                 self.progress.first_failure = index
-            await self.publish(TestResultEvent(self.job.execution_id, _shown(case, run)))
+            grouped = any(case.name in group.tests for group in self.job.groups)
+            await self.publish(TestResultEvent(self.job.execution_id,
+                                               case_result(case, run, grouped)))
 
     async def _test(self, seat: ProgramSeat, case: Case) -> CaseRun:
         limits = self._limits(case)
@@ -225,13 +226,6 @@ def as_program(job: JudgementJob, limits: JobLimits | None) -> ProgramJob:
         execution_id=job.execution_id, owner=job.owner, priority=job.priority,
         submitted_at=job.submitted_at, limits=limits, isolation=job.isolation,
         language=job.language, files=job.files, main_file=job.main_file)
-
-
-def _shown(case: Case, run: CaseRun) -> CaseResult:
-    score = float(points_of(case)) if run.verdict == "accepted" else (run.points or 0.0)
-    return CaseResult(name=case.name, verdict=run.verdict, time_ms=run.time_ms,
-                      memory_kb=run.memory_kb, score=score, checker_message=run.message,
-                      diff=run.diff)
 
 
 def _lost(exc: Exception) -> CaseRun:

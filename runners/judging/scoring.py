@@ -29,7 +29,7 @@ def judgement(judgement_id: str, tests: Sequence[Case], groups: Sequence[Group],
     never a wrong verdict."""
     grouped = {name for group in groups for name in group.tests}
     ordered = _in_order(tests, stop_on_first_failure, runs)
-    results = [_result(case, run, case.name in grouped)
+    results = [case_result(case, run, case.name in grouped)
                for case, run in zip(tests, ordered, strict=True)]
     verdicts = {result.name: result.verdict for result in results}
     group_results = [
@@ -72,7 +72,10 @@ def _in_order(tests: Sequence[Case], stop_on_first_failure: bool,
     return ordered
 
 
-def _result(case: Case, run: CaseRun, grouped: bool) -> CaseResult:
+def case_result(case: Case, run: CaseRun, grouped: bool) -> CaseResult:
+    """A test's result as the judgement shows it (its live ``test`` event too): a test of a
+    group (``grouped``) scores 0 (its points are the group's), ``partial`` points are clamped to
+    the test's."""
     return CaseResult(
         name=case.name, verdict=run.verdict, time_ms=run.time_ms, memory_kb=run.memory_kb,
         score=0.0 if grouped else _earned(case, run), checker_message=run.message,

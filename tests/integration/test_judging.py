@@ -291,7 +291,8 @@ async def test_the_socket_streams_each_test_then_the_judgement(platform: Running
     client = await Client.connect(platform.ws_url)
     try:
         await client.send({"type": "judge", "requestId": "j", **echo_judgement(
-            [case("1", "a", "a"), case("2", "a", "b")])})
+            [case("1", "a", "a"), case("2", "a", "b"), case("3", "a", "a", points=2)],
+            groups=[{"name": "g", "tests": ["1"], "points": 5}])})
         queued = await client.receive()
         assert (queued["type"], queued["status"]) == ("status", "queued"), queued
         events = (await client.collect(queued["executionId"])).events
@@ -302,9 +303,11 @@ async def test_the_socket_streams_each_test_then_the_judgement(platform: Running
     tests = [msgspec.json.decode(json.dumps(e), type=TestResultEvent)
              for e in events if e["type"] == "test"]
     assert sorted((t.result.name, t.result.verdict) for t in tests) == [
-        ("1", "accepted"), ("2", "wrong_answer")]
+        ("1", "accepted"), ("2", "wrong_answer"), ("3", "accepted")]
     result = msgspec.json.decode(json.dumps(events[-2]["result"]), type=JudgementResult)
-    assert (result.verdict, result.passed) == ("wrong_answer", 1)
+    assert (result.verdict, result.passed, result.score) == ("wrong_answer", 2, 7.0)
+    final = {test.name: test.score for test in result.tests}
+    assert {t.result.name: t.result.score for t in tests} == final == {"1": 0, "2": 0, "3": 2}
     assert events[-1]["verdict"] == "ok"
 
 
