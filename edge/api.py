@@ -413,15 +413,21 @@ class Api:
         return json_response(admin_metrics(await self.bus.runners.alive(), queue))
 
 
-async def read_body(request: Request) -> bytes:
+async def read_raw(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """A body of bytes (a file, a zip), refused past ``limit`` without reading it all."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ApiProblem(413, "too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
-    body = b""
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiProblem(413, "too_large", f"the body is larger than {limit} bytes")
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise ApiProblem(413, "too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+        if len(body) > limit:
+            raise ApiProblem(413, "too_large", f"the body is larger than {limit} bytes")
+    return bytes(body)
+
+
+async def read_body(request: Request) -> bytes:
+    body = await read_raw(request)
     # Every route's body, whichever decoder reads it next: msgspec recurses into nesting.
     if problem := structure_problem(body):
         raise ApiProblem(400, "invalid_request", f"the body is not accepted: {problem}")

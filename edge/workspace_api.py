@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from contracts.subjects import owner_digest
 from contracts.workspaces import (
+    WORKSPACE_MAX_FILE_BYTES,
     Comparison,
     FileInfo,
     RestoreRequest,
@@ -27,7 +28,7 @@ from contracts.workspaces import (
     WorkspaceView,
     compare,
 )
-from edge.api import Api, ApiProblem, decode, json_response, read_body
+from edge.api import Api, ApiProblem, decode, json_response, read_body, read_raw
 from edge.workspace_share import SharedRevision, ShareLinks
 from edge.workspace_zip import MAX_ZIP_BYTES, ZipProblem, read_zip, write_zip
 from edge.workspaces import WorkspaceError, Workspaces, check_id
@@ -89,7 +90,7 @@ class WorkspaceApi:
             if request.method == "DELETE":
                 made = await self.workspaces.delete(owner, workspace_id, path, base)
                 return json_response(SavedRevision(workspace_id, made.summary.revision))
-            data = await read_raw(request, MAX_ZIP_BYTES)
+            data = await read_raw(request, WORKSPACE_MAX_FILE_BYTES)
             made = await self.workspaces.put(owner, workspace_id, path, data, base)
         return json_response(SavedRevision(workspace_id, made.summary.revision,
                                            made.tree[path].sha256))
@@ -211,15 +212,3 @@ def revision_of(request: Request, name: str) -> int | None:
 def file_response(data: bytes) -> Response:
     return Response(data, media_type="application/octet-stream", headers=UNTRUSTED_CONTENT)
 
-
-async def read_raw(request: Request, limit: int) -> bytes:
-    """A body of bytes (a file, a zip), refused past ``limit`` without reading it all."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiProblem(413, "too_large", f"the body is larger than {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiProblem(413, "too_large", f"the body is larger than {limit} bytes")
-    return bytes(body)
