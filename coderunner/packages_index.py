@@ -58,9 +58,9 @@ class Index:
         self.wheels: dict[str, dict[str, bytes]] = {}
         """Project → file name → wheel."""
         self.npm: dict[str, dict[str, tuple[dict[str, Any], bytes]]] = {}
+        """npm name → version → (package.json, tarball)."""
         self.files: dict[str, bytes] = {}
         """Other files, at ``/files/<name>``."""
-        """npm name → version → (package.json, tarball)."""
         self.url = ""
 
     def add_wheel(self, name: str, version: str, files: dict[str, str],

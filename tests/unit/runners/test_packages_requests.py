@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contracts.messages import JobFile
+from contracts.packages import PackageSettings
 from runners.packages_requests import BadRequest, npm_request, pip_request, request_of
 
 
@@ -45,3 +46,10 @@ def test_only_the_languages_manifest_counts() -> None:
     assert request_of("python", files).kind == "pip"  # type: ignore[union-attr]
     assert request_of("javascript", files) is None  # no dependencies
     assert request_of("ruby", files) is None
+
+
+def test_the_names_are_not_counted_when_read_the_resolved_set_is() -> None:
+    """docs/packages.md: PACKAGES_MAX_COUNT (50 by default) limits the resolved set, at the
+    fetch (tests/unit/runners/test_packages_fetch.py), not the names a request gives."""
+    names = [f"pkg{n}" for n in range(PackageSettings().max_count + 1)]
+    assert pip_request("".join(f"{n}==1.0\n" for n in names)).names == names
