@@ -102,6 +102,10 @@ def stream_configs(settings: DispatcherSettings, queue_capacity: int) -> list[St
     ]
 
 
+def _token(runner_id: str | None) -> str | None:
+    return subjects.runner_token(runner_id) if runner_id is not None else None
+
+
 class DispatcherBus:
     def __init__(self, nc: Client, js: JetStreamContext, settings: DispatcherSettings) -> None:
         self._nc = nc
@@ -420,9 +424,13 @@ class DispatcherBus:
             return None
         return (msg.data or b"").decode()
 
-    async def relay_runner_completions(self) -> None:
+    async def relay_runner_completions(
+            self, given_to: Callable[[str], str | None] = lambda _: None) -> None:
         """Publish the completions runners ask for (``subjects.runner_completed``), each only
-        when its job was given to the runner asking: one runner cannot end another's job."""
+        when its job was given to the runner asking: one runner cannot end another's job.
+        ``given_to`` names the runner this dispatcher gave an execution to (no I/O, on the path
+        of every completion); the job's slot is read only when it names another or none (a job
+        another dispatcher released, or moved since)."""
 
         async def on_msg(msg: Msg) -> None:
             runner, execution_id = subjects.runner_and_execution(msg.subject)
@@ -433,7 +441,8 @@ class DispatcherBus:
                 return
             if completion.execution_id != execution_id:
                 await msg.respond(b"the completion is of another execution")
-            elif await self.slot_holder(execution_id) == runner:
+            elif (_token(given_to(execution_id)) == runner
+                  or await self.slot_holder(execution_id) == runner):
                 await self.publish_completion(completion)
                 await msg.respond(subjects.COMPLETION_RELAYED)
             elif await self.already_completed(execution_id):

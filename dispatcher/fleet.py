@@ -142,6 +142,10 @@ class Fleet:
         view.sent_since[language] += 1
         self._runner_of[execution_id] = runner_id
 
+    def runner_of(self, execution_id: str) -> str | None:
+        """The runner this dispatcher sent a job to that has not completed, if any."""
+        return self._runner_of.get(execution_id)
+
     def completed(self, execution_id: str) -> None:
         runner_id = self._runner_of.pop(execution_id, None)
         view = self.runners.get(runner_id) if runner_id else None

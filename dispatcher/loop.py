@@ -83,7 +83,7 @@ class Dispatcher:
 
     async def serve(self) -> None:
         await self.bus.on_completion(self._completed)
-        await self.bus.relay_runner_completions()
+        await self.bus.relay_runner_completions(self.fleet.runner_of)
         await self.bus.on_stop(self._stop)
         await self.bus.on_dead_letter(self._dead_letter)
         await self.bus.on_stats_request(self._stats)

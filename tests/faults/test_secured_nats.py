@@ -43,6 +43,8 @@ from runners.bus import RunnerBus
 
 WAIT_S = 20.0
 """A bound on waiting for an event that should come at once (a failure, not a threshold)."""
+GIVEN: dict[str, str] = {}
+"""Execution → runner, as the dispatcher's fleet remembers whom it gave each job to."""
 
 
 def _free_port() -> int:
@@ -116,7 +118,7 @@ async def buses(secured: tuple[Path, list[Server]]
         except Exception:
             assert time.monotonic() < deadline
             await asyncio.sleep(0.2)
-    await dispatcher.relay_runner_completions()
+    await dispatcher.relay_runner_completions(GIVEN.get)
     url, options = _options(out, "runner-r1")
     runner = await RunnerBus.connect(url, "runner-r1", options, subjects.runner_inbox("r1"))
     await runner.heartbeat(RunnerInfo("r1", {}, capacity=2, at=time.time()))
@@ -150,6 +152,24 @@ async def test_a_runner_completes_the_job_it_was_given_and_no_other(
     assert not await dispatcher.already_completed("other-1")
     await runner.publish_completion(CompletionEvent("never-given", "ok"))
     assert not await dispatcher.already_completed("never-given")
+
+
+async def test_the_relay_trusts_whom_it_gave_a_job_and_reads_the_slot_otherwise(
+        buses: tuple[DispatcherBus, RunnerBus]) -> None:
+    dispatcher, runner = buses
+    GIVEN["fleet-1"] = "r1"  # no slot read: this dispatcher gave it to r1
+    await runner.publish_completion(CompletionEvent("fleet-1", "ok"))
+    assert await dispatcher.already_completed("fleet-1")
+
+    GIVEN["fleet-2"] = "r2"  # given to r2, then moved to r1 by another dispatcher
+    assert await dispatcher.take_slot("fleet-2", "r1")
+    await runner.publish_completion(CompletionEvent("fleet-2", "ok"))
+    assert await dispatcher.already_completed("fleet-2")
+
+    GIVEN["fleet-3"] = "r2"  # given to r2 only
+    assert await dispatcher.take_slot("fleet-3", "r2")
+    await runner.publish_completion(CompletionEvent("fleet-3", "ok"))
+    assert not await dispatcher.already_completed("fleet-3")
 
 
 async def _ask(nc: nats.NATS, subject: str, data: bytes) -> bytes:
