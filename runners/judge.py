@@ -29,16 +29,14 @@ from contracts.messages import (
     Control,
     ControlReply,
     ExecutionEvent,
-    JobLimits,
     JudgementJob,
-    ProgramJob,
 )
 from contracts.runtimes import Catalog, Runtime
 from contracts.settings import RunnerSettings
 from runners.execution import RunLimits, resolve_limits
 from runners.judge_checker import CheckerSeat
 from runners.judge_interactor import InteractorSeat
-from runners.judge_seat import ProgramSeat, SandboxSource, SeatLost
+from runners.judge_seat import ProgramSeat, SandboxSource, SeatLost, as_program
 from runners.judge_steps import StepEnd
 from runners.judging.checkers import check
 from runners.judging.runs import CaseRun, checked_run, failed_run
@@ -218,14 +216,6 @@ def seats_wanted(job: JudgementJob, tests: list[Case]) -> int:
     if isinstance(job.checker, Interactor):
         return 1
     return min(PARALLEL_SEATS, -(-len(tests) // TESTS_PER_SEAT))
-
-
-def as_program(job: JudgementJob, limits: JobLimits | None) -> ProgramJob:
-    """The submission as a program run: its compile step and run step are a program's."""
-    return ProgramJob(
-        execution_id=job.execution_id, owner=job.owner, priority=job.priority,
-        submitted_at=job.submitted_at, limits=limits, isolation=job.isolation,
-        language=job.language, files=job.files, main_file=job.main_file)
 
 
 def _lost(exc: Exception) -> CaseRun:

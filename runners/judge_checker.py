@@ -11,18 +11,17 @@ import asyncio
 from collections.abc import Mapping
 
 from contracts.judging import Case, CustomChecker
-from contracts.messages import JobFile, JudgementJob, ProgramJob
+from contracts.messages import JobFile, JudgementJob
 from contracts.runtimes import Catalog
 from contracts.settings import RunnerSettings
-from runners.execution import RunLimits, resolve_limits
+from runners.execution import RunLimits
+from runners.judge_helper import REPORT_BYTES, open_helper
 from runners.judge_seat import ProgramSeat, SandboxSource, SeatLost
 from runners.judging.checkers import CheckOutcome
 from runners.judging.diff import cut
 from runners.judging.testlib import program_outcome
 from runners.sandbox import SandboxError
 
-REPORT_BYTES = 65_536
-"""Of a checker's output, what is kept (its report is on stderr)."""
 WORKSPACE_BUDGET = 32 * 1024 * 1024
 """Bytes of checks' files a checker's sandbox takes (its workspace holds 64 MiB) before the
 checker moves to a fresh sandbox."""
@@ -42,24 +41,8 @@ class CheckerSeat:
                     settings: RunnerSettings, source: SandboxSource,
                     env: Mapping[str, str]) -> CheckerSeat | str:
         """The checker, compiled; or why it cannot check (a message for ``internal_error``)."""
-        runtime = catalog.get(checker.language)
-        if runtime is None:
-            return f"the checker's language {checker.language!r} is not in the catalog"
-        program = ProgramJob(
-            execution_id=job.execution_id, owner=job.owner, priority=job.priority,
-            submitted_at=job.submitted_at, limits=checker.limits, isolation=job.isolation,
-            language=runtime.name, files=checker.files, main_file=checker.main_file)
-        limits = resolve_limits(program, runtime, settings)
-        seat = ProgramSeat(source, program, runtime, limits, env)
-        try:
-            failed = await seat.open(REPORT_BYTES)
-        except (SeatLost, SandboxError) as exc:
-            await seat.close()
-            return f"the checker's sandbox failed: {exc}"
-        if failed is not None:
-            await seat.close()
-            return cut(f"the checker did not compile: {failed.stderr.strip()}", 400)
-        return cls(seat, limits)
+        opened = await open_helper(checker, job, catalog, settings, source, env)
+        return opened if isinstance(opened, str) else cls(*opened)
 
     async def check(self, case: Case, output: str, points: int) -> CheckOutcome:
         async with self._lock:

@@ -18,19 +18,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from contracts.judging import Case, Interactor
-from contracts.messages import JobFile, JudgementJob, ProgramJob
+from contracts.messages import JobFile, JudgementJob
 from contracts.runtimes import Catalog
 from contracts.settings import RunnerSettings
 from runners import agent_messages as agent
-from runners.execution import HARD_END_GRACE_S, WATCH_TICK_S, RunLimits, resolve_limits, verdict_of
+from runners.execution import HARD_END_GRACE_S, WATCH_TICK_S, RunLimits, verdict_of
+from runners.judge_helper import REPORT_BYTES, open_helper
 from runners.judge_seat import ProgramSeat, SandboxSource, SeatLost
 from runners.judging.diff import cut
 from runners.judging.runs import CaseRun, checked_run, failed_run
 from runners.judging.testlib import program_outcome
 from runners.link import AgentGone
 from runners.sandbox import Sandbox, SandboxError
-
-REPORT_BYTES = 65_536
 
 
 class _Overran(Exception):
@@ -57,24 +56,8 @@ class InteractorSeat:
                     settings: RunnerSettings, source: SandboxSource,
                     env: Mapping[str, str]) -> InteractorSeat | str:
         """The interactor, compiled; or why it cannot judge (for ``internal_error``)."""
-        runtime = catalog.get(interactor.language)
-        if runtime is None:
-            return f"the interactor's language {interactor.language!r} is not in the catalog"
-        program = ProgramJob(
-            execution_id=job.execution_id, owner=job.owner, priority=job.priority,
-            submitted_at=job.submitted_at, limits=interactor.limits, isolation=job.isolation,
-            language=runtime.name, files=interactor.files, main_file=interactor.main_file)
-        limits = resolve_limits(program, runtime, settings)
-        seat = ProgramSeat(source, program, runtime, limits, env)
-        try:
-            failed = await seat.open(REPORT_BYTES)
-        except (SeatLost, SandboxError) as exc:
-            await seat.close()
-            return f"the interactor's sandbox failed: {exc}"
-        if failed is not None:
-            await seat.close()
-            return cut(f"the interactor did not compile: {failed.stderr.strip()}", 400)
-        return cls(seat, limits)
+        opened = await open_helper(interactor, job, catalog, settings, source, env)
+        return opened if isinstance(opened, str) else cls(*opened)
 
     async def interact(self, solution: ProgramSeat, case: Case, limits: RunLimits,
                        points: int) -> CaseRun:

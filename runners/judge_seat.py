@@ -14,7 +14,8 @@ from typing import Protocol
 
 import msgspec
 
-from contracts.messages import JobFile, ProgramJob
+from contracts.judging import CustomChecker, Interactor
+from contracts.messages import JobFile, JobLimits, JudgementJob, ProgramJob
 from contracts.runtimes import Runtime
 from runners import agent_messages as agent
 from runners.execution import HARD_END_GRACE_S, RunLimits, agent_command
@@ -42,6 +43,17 @@ class SandboxSource(Protocol):
     async def take_away(self, sandbox: Sandbox) -> None:
         """Freeze and remove a sandbox that did not end a run in time."""
         ...
+
+
+def as_program(job: JudgementJob, limits: JobLimits | None,
+               helper: CustomChecker | Interactor | None = None) -> ProgramJob:
+    """The submission as a program run (its compile step and run step are a program's), or,
+    given ``helper``, the judge's checker or interactor, in the judgement's trust scope."""
+    source = helper or job
+    return ProgramJob(
+        execution_id=job.execution_id, owner=job.owner, priority=job.priority,
+        submitted_at=job.submitted_at, limits=limits, isolation=job.isolation,
+        language=source.language, files=source.files, main_file=source.main_file)
 
 
 class SeatLost(Exception):

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import cast
 
-from contracts.judging import Case, Interactor, JudgementEvent, TokensChecker
-from contracts.messages import ExecutionEvent, JudgementJob, SourceFile
+import msgspec
+import pytest
+
+from contracts.judging import Case, CustomChecker, Interactor, JudgementEvent, TokensChecker
+from contracts.messages import ExecutionEvent, JudgementJob, Limits, SourceFile
 from contracts.runtimes import Catalog, Runtime, RuntimeLimits
 from contracts.settings import RunnerSettings
 from runners.judge import PARALLEL_SEATS, Judge, seats_wanted
+from runners.judge_helper import open_helper
+from runners.judge_seat import as_program
 from runners.sandbox import Sandbox, SandboxError
 
 PYTHON = Runtime(name="python", display_name="Python", extension=".py", image="python",
@@ -64,3 +70,26 @@ async def test_a_sandbox_lost_at_the_compile_is_an_internal_error_judgement() ->
     assert (result.verdict, result.total) == ("internal_error", 2)
     assert "no container" in (result.message or "")
     assert published == [JudgementEvent("j1", result)]
+
+
+class OneSandbox(NoSandboxes):
+    async def take(self, runtime: Runtime, owners_slot: bool) -> Sandbox:
+        return cast(Sandbox, SimpleNamespace(memory_mb=256, processes=64))
+
+
+@pytest.mark.parametrize("kind", [CustomChecker, Interactor])
+async def test_a_checker_and_an_interactor_open_alike_as_the_judgements_program(
+        kind: type[CustomChecker | Interactor]) -> None:
+    helper = kind(language="PY", files=ECHO, main_file="a.py", limits=Limits(wall_ms=900))
+    judgement = job(isolation="gvisor", checker=helper)
+    python = msgspec.structs.replace(PYTHON, aliases=["py"])
+    opened = await open_helper(helper, judgement, Catalog([python]), SETTINGS, OneSandbox(), {})
+    assert not isinstance(opened, str)
+    seat, limits = opened
+    assert seat.program == msgspec.structs.replace(
+        as_program(judgement, helper.limits), files=ECHO, language="python")
+    assert limits.wall_ms == 900
+    role = "checker" if kind is CustomChecker else "interactor"
+    unknown = msgspec.structs.replace(helper, language="klingon")
+    assert await open_helper(unknown, judgement, Catalog([python]), SETTINGS, OneSandbox(),
+                             {}) == f"the {role}'s language 'klingon' is not in the catalog"
