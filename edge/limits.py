@@ -87,7 +87,15 @@ class ApiKeyLimits:
 
     async def gone(self, name: str) -> set[str]:
         """The key's counted executions that completed or were never submitted."""
-        unfinished = await self.store.read_limit(quota_key(name), Unfinished)
+        return await self._gone_of(await self.store.read_limit(quota_key(name), Unfinished))
+
+    async def unfinished(self, name: str) -> list[str]:
+        """The key's counted executions that are not gone (one read of its quota)."""
+        counted = await self.store.read_limit(quota_key(name), Unfinished)
+        gone = await self._gone_of(counted)
+        return sorted(set(counted.since if counted else ()) - gone)
+
+    async def _gone_of(self, unfinished: Unfinished | None) -> set[str]:
         if unfinished is None:
             return set()
         now = self.clock()

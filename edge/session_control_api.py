@@ -4,14 +4,15 @@ its unfinished executions are those its quota counts."""
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from contracts.session_control import SessionExecution, SessionState
-from contracts.subjects import quota_key
 from edge.api import Api, json_response
-from edge.auth import Principal, Unfinished
+from edge.auth import Principal
 from edge.session_control import SessionControl
 
 
@@ -33,15 +34,14 @@ class SessionControlApi:
         nothing is counted then)."""
         if self.api.keys.open:
             return []
-        limits = self.api.limits
-        counted = await limits.store.read_limit(quota_key(principal.name), Unfinished)
-        gone = await limits.gone(principal.name)
-        return sorted(set(counted.since if counted else ()) - gone)
+        return await self.api.limits.unfinished(principal.name)
 
     async def show(self, request: Request) -> Response:
         principal = await self.api.caller(request)
-        running = [SessionExecution(i, "running" if await self.api.bus.records.is_running(i)
-                                    else "queued") for i in await self.unfinished(principal)]
+        ids = await self.unfinished(principal)
+        states = await asyncio.gather(*(self.api.bus.records.is_running(i) for i in ids))
+        running = [SessionExecution(i, "running" if is_running else "queued")
+                   for i, is_running in zip(ids, states, strict=True)]
         return json_response(SessionState(
             running, resources=await self.sessions.resources(principal.owner)))
 
