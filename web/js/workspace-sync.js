@@ -108,9 +108,10 @@ export class WorkspaceSync {
     this.say("saving");
     try {
       await this.pull();
-      await this.push();
+      const pushed = await this.push();
       this.store();
-      this.say("saved");
+      // A 409 is not saved: the next round (already asked for) pulls the other change first.
+      if (pushed) this.say("saved");
     } catch (error) {
       if (error instanceof Unreachable) {
         this.say("offline", "The server cannot be reached: changes are kept in this browser.");
@@ -180,22 +181,18 @@ export class WorkspaceSync {
     if (changes.length) this.apply(changes, conflicts);
   }
 
-  /** What changed here since the last agreement, saved on the server file by file. */
+  /**
+   * What changed here since the last agreement, saved on the server file by file. Each save
+   * and delete is based on the last revision pulled: a file changed elsewhere meanwhile is a
+   * 409, and the next round pulls it (and keeps both versions) instead of overwriting or
+   * deleting it. False after a 409 (nothing more is pushed this round).
+   */
   async push() {
     const files = this.project().files;
     for (const [path, content] of files) {
       if (this.synced.get(path)?.content === content) continue;
-      // Based on the last revision pulled: a file changed elsewhere meanwhile is a 409, and
-      // the next round pulls it (and keeps both versions) instead of overwriting it.
-      const base = this.revision ? `?base=${this.revision}` : "";
-      let response;
-      try {
-        response = await this.request("PUT", `/files/${filePath(path)}${base}`, content, OCTETS);
-      } catch (error) {
-        if (!(error instanceof Refused && error.status === 409)) throw error;
-        this.again = true;
-        return;
-      }
+      const response = await this.based("PUT", path, content, OCTETS);
+      if (!response) return false;
       const saved = await response.json();
       this.synced.set(path, { sha: saved.sha256, content });
       this.revision = saved.revision;
@@ -203,12 +200,26 @@ export class WorkspaceSync {
     for (const path of [...this.synced.keys()]) {
       if (files.has(path)) continue;
       try {
-        const saved = await (await this.request("DELETE", `/files/${filePath(path)}`)).json();
-        this.revision = saved.revision;
+        const response = await this.based("DELETE", path);
+        if (!response) return false;
+        this.revision = (await response.json()).revision;
       } catch (error) {
         if (!(error instanceof Refused && error.status === 404)) throw error;
       }
       this.synced.delete(path);
+    }
+    return true;
+  }
+
+  /** A PUT or DELETE of one file based on the last revision pulled; null on a 409. */
+  async based(method, path, body = undefined, headers = {}) {
+    const base = this.revision ? `?base=${this.revision}` : "";
+    try {
+      return await this.request(method, `/files/${filePath(path)}${base}`, body, headers);
+    } catch (error) {
+      if (!(error instanceof Refused && error.status === 409)) throw error;
+      this.again = true;
+      return null;
     }
   }
 
@@ -238,7 +249,7 @@ export class WorkspaceSync {
     const changes = [];
     const next = new Map();
     for (const { path, sha256 } of tree.files) {
-      const content = await (await this.request("GET", `/files/${filePath(path)}`)).text();
+      const content = await (await this.request("GET", `/files/${filePath(path)}?revision=${tree.revision}`)).text();
       next.set(path, { sha: sha256, content });
       changes.push({ path, content });
     }

@@ -28,7 +28,9 @@ class FakeServer {
     const head = this.tree() ?? new Map();
     const revision = this.revisions.length;
     if (rest === "" && method === "GET") {
-      return this.json({ revision, files: [...head].map(([path, content]) => ({ path, sha256: this.sha(content) })) });
+      const tree = this.json({ revision, files: [...head].map(([path, content]) => ({ path, sha256: this.sha(content) })) });
+      this.afterTree?.(); // another page saving right after this read
+      return tree;
     }
     const path = decodeURIComponent(rest.replace("/files/", ""));
     if (method === "GET") {
@@ -131,6 +133,37 @@ test("a save that lost a race to another page is a 409, then a conflict kept, no
   await b.sync.sync();
   assert.equal(server.tree().get("main.py"), "b");
   assert.equal(server.tree().get("main (conflict r2).py"), "a");
+});
+
+test("a delete of a file changed elsewhere since the pull is a 409: not deleted, not 'saved'", async () => {
+  const server = new FakeServer();
+  const a = page(server, { "main.py": "v1", "util.py": "u1" });
+  await a.sync.sync();
+  a.project().delete("util.py");
+  const head = () => new Map(server.tree());
+  // Another page saves util.py just after this round's pull read the tree.
+  server.afterTree = () => { server.afterTree = null; server.save([...head(), ["util.py", "b's edit"]]); };
+  a.sync.states.length = 0;
+  await a.sync.round();
+  assert.equal(server.tree().get("util.py"), "b's edit");
+  assert.equal(a.sync.again, true);
+  assert.deepEqual(a.sync.states, ["saving"]);
+  a.sync.again = false;
+  await a.sync.sync(); // the next round takes the other edit back rather than deleting it
+  assert.equal(a.project().content("util.py"), "b's edit");
+  assert.equal(server.tree().get("util.py"), "b's edit");
+  assert.equal(a.sync.state, "saved");
+});
+
+test("adopting reads the files of the revision it listed, not a newer one", async () => {
+  const server = new FakeServer();
+  server.save([["main.py", "r1"]]);
+  const a = page(server, {});
+  server.afterTree = () => { server.afterTree = null; server.save([["main.py", "r2"]]); };
+  await a.sync.adopt();
+  assert.equal(a.sync.revision, 1);
+  assert.equal(a.project().content("main.py"), "r1");
+  assert.deepEqual(a.sync.synced.get("main.py"), { sha: server.sha("r1"), content: "r1" });
 });
 
 test("a conflict copy's name is new and keeps the extension", () => {
