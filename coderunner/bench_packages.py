@@ -16,6 +16,7 @@ import httpx
 from coderunner.bench import Figures, Report, platform
 from coderunner.packages_index import Index, serving
 from contracts import labels
+from contracts.packages import LAYER_ROLE
 
 
 def packages_figures(quick: bool, report: Report) -> list[Figures]:
@@ -62,12 +63,22 @@ async def _run(http: httpx.AsyncClient, package: str | None) -> float:
     return elapsed
 
 
+def layers(platform_id: str) -> set[str]:
+    """The names of platform ``platform_id``'s package layers (Docker volumes)."""
+    client = docker.APIClient()
+    try:
+        found = client.volumes(filters={"label": [
+            f"{labels.ROLE}={LAYER_ROLE}", f"{labels.PLATFORM}={platform_id}"]})
+    finally:
+        client.close()
+    return {volume["Name"] for volume in found.get("Volumes") or []}
+
+
 def remove_layers(platform_id: str) -> None:
     """Remove the package layers (Docker volumes) of platform ``platform_id``."""
     client = docker.APIClient()
     try:
-        found = client.volumes(filters={"label": [f"{labels.PLATFORM}={platform_id}"]})
-        for volume in found.get("Volumes") or []:
-            client.remove_volume(volume["Name"], force=True)
+        for name in layers(platform_id):
+            client.remove_volume(name, force=True)
     finally:
         client.close()

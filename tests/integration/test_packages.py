@@ -21,9 +21,8 @@ import docker
 import httpx
 import pytest
 
-from coderunner.bench_packages import remove_layers
+from coderunner.bench_packages import layers, remove_layers
 from coderunner.packages_index import Index, serving, tarball
-from contracts import labels
 from contracts.packages import LAYER_USER
 from contracts.subjects import RUNNER_HEARTBEAT_S
 from tests.conftest import Running, running_platform
@@ -282,15 +281,6 @@ async def until_unmounted(layer: str) -> None:
             await asyncio.sleep(0.1)
     finally:
         client.close()
-
-
-def layers(platform_id: str) -> set[str]:
-    client = docker.APIClient()
-    try:
-        found = client.volumes(filters={"label": [f"{labels.PLATFORM}={platform_id}"]})
-    finally:
-        client.close()
-    return {v["Name"] for v in found.get("Volumes") or []}
 
 
 async def test_the_runner_reports_its_layers_count_and_size(api: httpx.AsyncClient) -> None:
