@@ -60,6 +60,17 @@ class CompletionNotRelayed(RuntimeError):
     ack wait; a redelivery of a job that did complete is not run again)."""
 
 
+class CompletionRefused(RuntimeError):
+    """A dispatcher would not publish a completion (the job's slot names another runner, or
+    none): the job is left unacknowledged, so that its redelivery or its move off this runner
+    ends it (a slot lost by the dispatchers' bookkeeping must not lose the completion)."""
+
+    def __init__(self, execution_id: str, reason: str) -> None:
+        super().__init__(f"the completion of {execution_id} was refused: {reason}")
+        self.execution_id = execution_id
+        self.reason = reason
+
+
 class ClaimedJob:
     """A job taken from the RUN stream; acked only after its completion is published."""
 
@@ -149,8 +160,12 @@ class RunnerBus:
         except ValueError as exc:  # msgspec.DecodeError: a kind of job this version lacks?
             log.error("ending a job this runner cannot decode: %s", exc)
             completion = undecodable_job(msg.data, str(exc))
-            if completion is not None:
-                await self.publish_completion(completion)
+            try:
+                if completion is not None:
+                    await self.publish_completion(completion)
+            except CompletionRefused as refused:  # redelivered, then ended by a dispatcher
+                log.error("%s; leaving the job unacknowledged", refused)
+                return None
             await msg.term()
             return None
         if await self._moved_meanwhile(msg):
@@ -239,7 +254,8 @@ class RunnerBus:
     async def publish_completion(self, completion: CompletionEvent) -> None:
         """Ask a dispatcher to publish a completion of a job given to this runner (a secured
         NATS lets a runner publish completions no other way); retried while no dispatcher
-        answers (they restart, say), up to ``COMPLETION_TRIES``."""
+        answers (they restart, say), up to ``COMPLETION_TRIES``; ``CompletionRefused`` when
+        a dispatcher answers no."""
         assert self._runner_id is not None, "bind() first"
         subject = subjects.runner_completed(self._runner_id, completion.execution_id)
         data = encode(completion)
@@ -250,8 +266,8 @@ class RunnerBus:
                 await asyncio.sleep(COMPLETION_RETRY_S)
                 continue
             if reply.data != subjects.COMPLETION_RELAYED:
-                log.error("the completion of %s was refused: %s", completion.execution_id,
-                          reply.data.decode(errors="replace"))
+                raise CompletionRefused(completion.execution_id,
+                                        reply.data.decode(errors="replace"))
             return
         raise CompletionNotRelayed(completion.execution_id)
 

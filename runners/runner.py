@@ -28,7 +28,7 @@ from contracts.runtimes import Catalog, Runtime, strongest
 from contracts.settings import RunnerSettings
 from contracts.subjects import RUNNER_HEARTBEAT_S
 from runners import agent_messages as agent
-from runners.bus import ClaimedJob, RunnerBus
+from runners.bus import ClaimedJob, CompletionRefused, RunnerBus
 from runners.execution import (
     Overran,
     Publish,
@@ -258,6 +258,8 @@ class Runner:
                                                  isolation=self.isolation_for(job))
             await self.bus.publish_completion(completion)
             await claimed.ack()
+        except CompletionRefused as refused:  # not acked: redelivered, or moved and ended
+            log.error("%s; leaving the job unacknowledged", refused)
         except Exception:  # NATS unreachable: not acked, the job is redelivered after ack_wait
             log.exception("the completion of job %s could not be published", job.execution_id)
         finally:

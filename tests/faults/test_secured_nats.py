@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nats
 import pytest
+from nats.aio.client import Client as NatsClient
 
 from coderunner.nats_server import binary
 from coderunner.secure_nats import NatsNode, make
@@ -39,7 +40,7 @@ from contracts.session_control import SessionCommand, SessionResources
 from contracts.settings import DispatcherSettings
 from dispatcher.bus import DispatcherBus
 from janitor.bus import live_runners
-from runners.bus import RunnerBus
+from runners.bus import CompletionRefused, RunnerBus
 
 WAIT_S = 20.0
 """A bound on waiting for an event that should come at once (a failure, not a threshold)."""
@@ -148,9 +149,11 @@ async def test_a_runner_completes_the_job_it_was_given_and_no_other(
     assert await dispatcher.already_completed("given-1")
 
     assert await dispatcher.take_slot("other-1", "r2")  # given to another runner
-    await runner.publish_completion(CompletionEvent("other-1", "ok"))
+    with pytest.raises(CompletionRefused):
+        await runner.publish_completion(CompletionEvent("other-1", "ok"))
     assert not await dispatcher.already_completed("other-1")
-    await runner.publish_completion(CompletionEvent("never-given", "ok"))
+    with pytest.raises(CompletionRefused):
+        await runner.publish_completion(CompletionEvent("never-given", "ok"))
     assert not await dispatcher.already_completed("never-given")
 
 
@@ -168,11 +171,12 @@ async def test_the_relay_trusts_whom_it_gave_a_job_and_reads_the_slot_otherwise(
 
     GIVEN["fleet-3"] = "r2"  # given to r2 only
     assert await dispatcher.take_slot("fleet-3", "r2")
-    await runner.publish_completion(CompletionEvent("fleet-3", "ok"))
+    with pytest.raises(CompletionRefused):
+        await runner.publish_completion(CompletionEvent("fleet-3", "ok"))
     assert not await dispatcher.already_completed("fleet-3")
 
 
-async def _ask(nc: nats.NATS, subject: str, data: bytes) -> bytes:
+async def _ask(nc: NatsClient, subject: str, data: bytes) -> bytes:
     """A request as the edge or the CLI sends it, answered by the runner."""
     return bytes((await nc.request(subject, data, timeout=5)).data)
 
