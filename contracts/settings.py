@@ -131,6 +131,10 @@ def _api_keys(env: Mapping[str, str]) -> tuple[ApiKey, ...]:
     return parse_api_keys(entries, _list(env, "ADMIN_KEYS"), _list(env, "GVISOR_KEYS"))
 
 
+DEFAULT_PROBLEMS_MAX_BYTES = 4 * 1024**3
+"""4 GiB of stored problems' tests (NATS file storage; each test's input and answer once)."""
+
+
 class EdgeSettings(Struct, frozen=True):
     nats_url: str = DEFAULT_NATS_URL
     nats: NatsOptions = NatsOptions()
@@ -160,6 +164,9 @@ class EdgeSettings(Struct, frozen=True):
     wait_max_s: int = 60
     judge0_prefix: str = "/judge0"
     """Where the Judge0 CE compatible API is mounted (docs/compat.md); empty: not served."""
+    problems_max_bytes: int = DEFAULT_PROBLEMS_MAX_BYTES
+    """The stored problems' object store's size (``PROBLEMS_MAX_BYTES``), set when an edge
+    creates it: a problem that does not fit is refused (507)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> EdgeSettings:
@@ -186,6 +193,8 @@ class EdgeSettings(Struct, frozen=True):
             webhook_timeout_s=_int(env, "WEBHOOK_TIMEOUT", 10, 1),
             wait_max_s=_int(env, "WAIT_MAX", 60, 1),
             judge0_prefix=env.get("JUDGE0_PREFIX", "/judge0").rstrip("/"),
+            problems_max_bytes=_int(env, "PROBLEMS_MAX_BYTES", DEFAULT_PROBLEMS_MAX_BYTES,
+                                    1_048_576),
         )
 
 

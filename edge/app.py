@@ -182,7 +182,8 @@ class Edge:
 
 
 def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
-    edge = Edge(settings, catalog, EdgeBus(settings.nats_url, settings.nats))
+    bus = EdgeBus(settings.nats_url, settings.nats, settings.problems_max_bytes)
+    edge = Edge(settings, catalog, bus)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

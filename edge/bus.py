@@ -4,6 +4,7 @@ way nats.py hands out a JetStream context, KeyValue and ObjectStore over one cli
 from __future__ import annotations
 
 from contracts.nats_options import NatsOptions
+from contracts.settings import DEFAULT_PROBLEMS_MAX_BYTES
 from edge.execution_events import ExecutionEvents
 from edge.execution_records import ExecutionRecords, IdempotencyKeys
 from edge.executions_bucket import ExecutionsBucket
@@ -22,7 +23,8 @@ from edge.workspace_store import WorkspaceStore
 class EdgeBus:
     """Made with the app, connected in its lifespan (``connect``)."""
 
-    def __init__(self, url: str, options: NatsOptions | None = None) -> None:
+    def __init__(self, url: str, options: NatsOptions | None = None,
+                 problems_max_bytes: int = DEFAULT_PROBLEMS_MAX_BYTES) -> None:
         self.connection = NatsConnection(url, options)
         self.jobs = JobQueue(self.connection)
         self.events = ExecutionEvents(self.connection)
@@ -36,7 +38,7 @@ class EdgeBus:
         self.limits = LimitsBucket(self.connection)
         self.webhooks = WebhookQueue(self.connection)
         self.workspaces = WorkspaceStore(self.connection)
-        self.problems = ProblemStore(self.connection)
+        self.problems = ProblemStore(self.connection, problems_max_bytes)
         """Stored problems' tests (judging)."""
         self.sessions = SessionCommands(self.connection)
 

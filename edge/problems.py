@@ -24,7 +24,7 @@ from contracts.judging import (
     stored_problem_problem,
 )
 from edge.api import Api, ApiProblem, decode, json_response, read_body
-from edge.problem_store import ProblemStore
+from edge.problem_store import ProblemStore, ProblemStoreFull
 
 
 class Problems:
@@ -48,11 +48,15 @@ class Problems:
                                  f"unknown language {helper.language!r} for the checker")
             case _:
                 pass
-        stored = StoredProblem(principal.owner, [await self._stored(case) for case in spec.tests],
-                               spec.checker, spec.groups, spec.limits)
-        data = msgspec.json.encode(stored)
-        problem_id = hashlib.sha256(data).hexdigest()[:32]
-        await self.store.put_problem(principal.owner, problem_id, data)
+        try:
+            stored = StoredProblem(principal.owner,
+                                   [await self._stored(case) for case in spec.tests],
+                                   spec.checker, spec.groups, spec.limits)
+            data = msgspec.json.encode(stored)
+            problem_id = hashlib.sha256(data).hexdigest()[:32]
+            await self.store.put_problem(principal.owner, problem_id, data)
+        except ProblemStoreFull as exc:
+            raise ApiProblem(507, "insufficient_storage", str(exc)) from None
         return json_response(ProblemCreated(problem_id, len(stored.tests)), 201)
 
     async def _stored(self, case: Case) -> StoredCase:
