@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import msgspec
 
 from contracts.judging import (
+    BuiltinChecker,
     Case,
     CustomChecker,
     Interactor,
@@ -38,7 +39,7 @@ from runners.judge_checker import CheckerSeat
 from runners.judge_interactor import InteractorSeat
 from runners.judge_seat import ProgramSeat, SandboxSource, SeatLost, as_program
 from runners.judge_steps import StepEnd
-from runners.judging.checkers import check
+from runners.judging.checkers import CheckOutcome, check
 from runners.judging.runs import CaseRun, checked_run, failed_run
 from runners.judging.scoring import case_result, compile_failed, judgement, points_of
 from runners.sandbox import SandboxError
@@ -51,6 +52,10 @@ PARALLEL_SEATS = 2
 compiles the submission once. The runner's job slots count a judgement as one job."""
 TESTS_PER_SEAT = 4
 """A further sandbox (a container, a compile) is taken only for this many more tests."""
+INLINE_CHECK_CHARS = 65_536
+"""Output and answer up to this size are checked on the event loop (microseconds); larger ones
+in a thread (up to ~150 ms a MiB: docs/judging.md, Speed), so the runner's other jobs and
+heartbeats go on meanwhile."""
 
 
 @dataclass
@@ -194,7 +199,7 @@ class Judge:
                 case CustomChecker() | Interactor():
                     return CaseRun("internal_error", message="no checker")
                 case builtin:
-                    outcome = check(builtin, case.expected_output, end.stdout)
+                    outcome = await builtin_check(builtin, case.expected_output, end.stdout)
         return checked_run(outcome, time_ms, memory_kb)
 
     def _limits(self, case: Case) -> RunLimits:
@@ -207,6 +212,13 @@ class Judge:
     async def _finish(self, result: JudgementResult) -> JudgementResult:
         await self.publish(JudgementEvent(self.job.execution_id, result))
         return result
+
+
+async def builtin_check(checker: BuiltinChecker, expected: str, output: str) -> CheckOutcome:
+    """A built-in checker's outcome, off the event loop past ``INLINE_CHECK_CHARS``."""
+    if len(expected) + len(output) <= INLINE_CHECK_CHARS:
+        return check(checker, expected, output)
+    return await asyncio.to_thread(check, checker, expected, output)
 
 
 def seats_wanted(job: JudgementJob, tests: list[Case]) -> int:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 import msgspec
 import pytest
@@ -12,9 +13,12 @@ from contracts.judging import Case, CustomChecker, Interactor, JudgementEvent, T
 from contracts.messages import ExecutionEvent, JudgementJob, Limits, SourceFile
 from contracts.runtimes import Catalog, Runtime, RuntimeLimits
 from contracts.settings import RunnerSettings
-from runners.judge import PARALLEL_SEATS, Judge, seats_wanted
+from runners import judge as judge_module
+from runners.judge import INLINE_CHECK_CHARS, PARALLEL_SEATS, Judge, builtin_check, seats_wanted
 from runners.judge_helper import open_helper
 from runners.judge_seat import as_program
+from runners.judging import checkers
+from runners.judging.checkers import CheckOutcome
 from runners.sandbox import Sandbox, SandboxError
 
 PYTHON = Runtime(name="python", display_name="Python", extension=".py", image="python",
@@ -93,3 +97,20 @@ async def test_a_checker_and_an_interactor_open_alike_as_the_judgements_program(
     unknown = msgspec.structs.replace(helper, language="klingon")
     assert await open_helper(unknown, judgement, Catalog([python]), SETTINGS, OneSandbox(),
                              {}) == f"the {role}'s language 'klingon' is not in the catalog"
+
+
+async def test_a_large_output_is_checked_off_the_event_loop(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[threading.Thread] = []
+    real = checkers.check
+
+    def check(*args: Any) -> CheckOutcome:
+        threads.append(threading.current_thread())
+        return real(*args)
+
+    monkeypatch.setattr(judge_module, "check", check)
+    small = "1 2\n"
+    large = "1 2\n" * (INLINE_CHECK_CHARS // 8 + 1)
+    assert (await builtin_check(TokensChecker(), small, small)).verdict == "accepted"
+    assert (await builtin_check(TokensChecker(), large, large)).verdict == "accepted"
+    assert [t is threading.main_thread() for t in threads] == [True, False]
