@@ -132,7 +132,7 @@ def runner_permissions(runner_id: str) -> dict[str, object]:
             f"$JS.API.CONSUMER.INFO.{RUN_STREAM}.{consumer}",
             f"$JS.API.CONSUMER.MSG.NEXT.{RUN_STREAM}.{consumer}",
             f"$JS.ACK.{RUN_STREAM}.{consumer}.>",
-            f"$JS.API.STREAM.MSG.GET.{RUN_STREAM}",
+            f"$JS.API.STREAM.MSG.GET.{SLOTS_STREAM}",
             f"$JS.API.STREAM.INFO.{kv_stream(RUNNERS_BUCKET)}",
             f"$KV.{RUNNERS_BUCKET}.{runner_id}",
             f"$JS.API.STREAM.INFO.{kv_stream(EXECUTIONS_BUCKET)}",

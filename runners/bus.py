@@ -17,6 +17,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
 
 from contracts import subjects
 from contracts.judging import MAX_STORED_OBJECT_BYTES, JudgementResult
@@ -101,6 +102,7 @@ class RunnerBus:
         self._runner_id: str | None = None
         self._kv: KeyValue | None = None
         self._results: KeyValue | None = None
+        self._problems: ObjectStore | None = None
         self.ack_wait_s = 30.0
         """This runner's consumer's ack wait, read when it binds."""
 
@@ -168,23 +170,26 @@ class RunnerBus:
                 return None
             await msg.term()
             return None
-        if await self._moved_meanwhile(msg):
+        if await self._moved_meanwhile(msg, job.execution_id):
             log.warning("job %s waited here past the ack wait and was moved to another runner "
                         "meanwhile: not running it", job.execution_id)
             return None
         return ClaimedJob(msg, job)
 
-    async def _moved_meanwhile(self, msg: Msg) -> bool:
+    async def _moved_meanwhile(self, msg: Msg, execution_id: str) -> bool:
         """A job handed to this runner longer than its consumer's ack wait ago (the runner
         was paused, or a pull it gave up on was answered late) may have been taken by a
-        dispatcher for another runner: then it is no longer in the RUN stream."""
+        dispatcher for another runner: then its slot names another runner, or none while it
+        waits again (none and completed: a redelivery ``Runner`` acks). Read from the slot, not
+        the RUN stream, which holds every job's source and stdin."""
+        assert self._runner_id is not None
         if time.time() - msg.metadata.timestamp.timestamp() <= self.ack_wait_s:
             return False
         try:
-            await self._js.get_msg(subjects.RUN_STREAM, msg.metadata.sequence.stream)
+            slot = await self._js.get_last_msg(subjects.SLOTS_STREAM, subjects.slot(execution_id))
         except nats.js.errors.NotFoundError:
-            return True
-        return False
+            return not await self.already_completed(execution_id)
+        return (slot.data or b"").decode() != subjects.runner_token(self._runner_id)
 
     async def _consumer_exists(self) -> bool:
         assert self._runner_id is not None
@@ -230,7 +235,9 @@ class RunnerBus:
         """A stored test's input or answer (``subjects.PROBLEMS_STORE``), None when missing
         or larger than a stored object may be."""
         try:
-            store = await self._js.object_store(subjects.PROBLEMS_STORE)
+            if self._problems is None:  # opened once (a judgement may fetch 2000 objects)
+                self._problems = await self._js.object_store(subjects.PROBLEMS_STORE)
+            store = self._problems
             info = await store.get_info(sha256)
             if (info.size or 0) > MAX_STORED_OBJECT_BYTES:
                 return None

@@ -1,7 +1,7 @@
 """A secured NATS cluster made by ``coderunner.secure_nats`` (what infra/deploy sets up): the real
 dispatcher and runner bus work through it with their own credentials, and a runner's
-credentials cannot end a job it was not given, read the limits bucket or an execution's record,
-take another runner's jobs, nor join the cluster's routes."""
+credentials cannot end a job it was not given, read another job (the RUN stream), the limits
+bucket or an execution's record, take another runner's jobs, nor join the cluster's routes."""
 
 from __future__ import annotations
 
@@ -210,7 +210,12 @@ async def test_a_runners_credentials_allow_everything_its_bus_does(
         claimed = await runner.claim()
         assert claimed is not None and claimed.job.execution_id == "every-1"
         await claimed.in_progress()
-        assert not await runner._moved_meanwhile(claimed._msg)
+        runner.ack_wait_s = 0.0  # as if it waited here past the ack wait: the slot is read
+        assert not await runner._moved_meanwhile(claimed._msg, "every-1")
+        assert await dispatcher.take_slot("every-1", "r2")  # moved meanwhile
+        assert await runner._moved_meanwhile(claimed._msg, "every-1")
+        assert await dispatcher.take_slot("every-1", "r1")  # and back
+        runner.ack_wait_s = 30.0
         assert await runner._consumer_exists()
         await runner.mark_running("every-1")
         await runner.publish_event(StatusEvent("every-1", "running"))
@@ -273,6 +278,7 @@ async def test_a_runners_credentials_are_refused_everything_else(
             subjects.completed("other-2"),  # straight into COMPLETIONS
             subjects.runner_completed("r2", "other-2"),  # as another runner
             f"$JS.API.STREAM.INFO.{subjects.kv_stream(subjects.LIMITS_BUCKET)}",  # API keys'
+            f"$JS.API.STREAM.MSG.GET.{subjects.RUN_STREAM}",  # any job's source and stdin
             f"$JS.API.STREAM.MSG.GET.{subjects.kv_stream(subjects.EXECUTIONS_BUCKET)}",
             f"$KV.{subjects.EXECUTIONS_BUCKET}.{subjects.record_key('other-2')}",
             f"$JS.API.CONSUMER.MSG.NEXT.{subjects.RUN_STREAM}.{subjects.runner_consumer('r2')}",
