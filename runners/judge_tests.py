@@ -10,6 +10,8 @@ from contracts.judging import Case, StoredCase
 
 Fetch = Callable[[str], Awaitable[bytes | None]]
 """A stored object by its SHA-256, or None when the store does not hold it."""
+FETCHES_AT_ONCE = 16
+"""Objects fetched at once (a problem may name 2000): NATS and the runner's memory are shared."""
 
 
 class TestsUnavailable(Exception):
@@ -23,7 +25,13 @@ async def resolved(tests: Sequence[Case | StoredCase], fetch: Fetch) -> list[Cas
     wanted = {h for t in tests if isinstance(t, StoredCase)
               for h in (t.stdin_sha256, t.answer_sha256)}
     hashes = sorted(wanted)
-    found = dict(zip(hashes, await asyncio.gather(*(fetch(h) for h in hashes)), strict=True))
+    room = asyncio.Semaphore(FETCHES_AT_ONCE)
+
+    async def fetched(sha256: str) -> bytes | None:
+        async with room:
+            return await fetch(sha256)
+
+    found = dict(zip(hashes, await asyncio.gather(*(fetched(h) for h in hashes)), strict=True))
     if missing := [h for h, data in found.items() if data is None]:
         raise TestsUnavailable(f"{len(missing)} stored inputs or answers are missing "
                                f"(first {missing[0][:12]}…)")

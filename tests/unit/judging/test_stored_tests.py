@@ -3,13 +3,17 @@ made to fit one NATS message (runners/judging/fit.py), with an in-memory store."
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from types import SimpleNamespace
+from typing import Any, cast
 
 import msgspec
 import pytest
 
 from contracts.judging import Case, CaseResult, Diff, JudgementResult, StoredCase
-from runners.judge_tests import TestsUnavailable, names_only, resolved
+from runners.bus import RunnerBus
+from runners.judge_tests import FETCHES_AT_ONCE, TestsUnavailable, names_only, resolved
 from runners.judging.fit import fit_judgement
 
 
@@ -25,6 +29,46 @@ class Store:
     async def fetch(self, sha256: str) -> bytes | None:
         self.asked.append(sha256)
         return self.objects.get(sha256)
+
+
+async def test_a_large_problem_is_fetched_a_bounded_number_of_objects_at_once() -> None:
+    texts = [str(n) for n in range(200)]
+    store, running, most = Store(*texts), 0, 0
+
+    async def fetch(sha256: str) -> bytes | None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0)
+        running -= 1
+        return await store.fetch(sha256)
+
+    tests = [StoredCase(t, sha(t), sha(t)) for t in texts]
+    assert len(await resolved(tests, fetch)) == 200
+    assert most == FETCHES_AT_ONCE
+
+
+class ObjectStore:
+    def __init__(self) -> None:
+        self.opened = 0
+
+    async def get_info(self, name: str) -> Any:
+        return SimpleNamespace(size=1)
+
+    async def get(self, name: str) -> Any:
+        return SimpleNamespace(data=b"x")
+
+
+async def test_the_runner_opens_the_problems_store_once() -> None:
+    store = ObjectStore()
+
+    async def object_store(bucket: str) -> ObjectStore:
+        store.opened += 1
+        return store
+
+    bus = RunnerBus(cast(Any, None), cast(Any, SimpleNamespace(object_store=object_store)))
+    assert [await bus.problem_data(sha(str(n))) for n in range(3)] == [b"x"] * 3
+    assert store.opened == 1
 
 
 async def test_stored_tests_are_fetched_once_each_and_inline_ones_kept() -> None:
