@@ -143,7 +143,7 @@ class ProgramSeat:
             files=extra if self._ready else [*self.program.files, *extra])
         command = agent_command(program, self.runtime, limits, self.env)
         self._ready = True  # compiled above, or (an interpreted program) written by this run
-        self.written_bytes += sum(len(f.content) for f in extra)
+        self.written_bytes += sum(len(f.content.encode()) for f in extra)
         return sandbox, msgspec.structs.replace(command, steps=command.steps[-1:])
 
     async def close(self) -> None:

@@ -7,7 +7,7 @@ from typing import cast
 
 import msgspec
 
-from contracts.messages import ProgramJob, SourceFile
+from contracts.messages import JobFile, ProgramJob, SourceFile
 from contracts.runtimes import Runtime
 from contracts.settings import RunnerSettings
 from runners import agent_messages as agent
@@ -81,3 +81,11 @@ async def test_a_test_with_its_own_memory_in_a_new_container_is_compiled_there()
         end = await seat.run(run_limits, 1024)
         assert (end.verdict, end.done.exit_code) == ("ok", 0)
     await seat.close()
+
+
+async def test_files_written_for_a_run_count_in_bytes_not_characters() -> None:
+    limits = resolve_limits(PROGRAM, C, SETTINGS)
+    seat = ProgramSeat(NewContainerPerFit(), PROGRAM, C, limits, {})
+    await seat.open(1024)
+    await seat.run(limits, 1024, files=[JobFile("check-1/output", "é" * 1000)])
+    assert seat.written_bytes == 2000
