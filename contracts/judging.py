@@ -1,12 +1,15 @@
 """Judgements: one submission judged against many tests, compiled once (issue #21, docs/judging.md).
 
-The request (``POST /api/v1/judgements``, and later a socket frame) and the result. A checker is
+The request (``POST /api/v1/judgements``, the socket's ``judge`` frame) and the result, the
+stored problems (``POST /api/v1/problems``) and the runner's events. A checker is
 a tagged union on ``type``: the built-in comparisons, a ``custom`` checker program and an
 ``interactive`` problem's interactor, each one case. Same wire rules as contracts/messages.py:
 camelCase fields, unknown fields refused, bounds in the types; what a type cannot say (unique
 test names, groups naming real tests, total size) is checked by ``judgement_problem``.
 
-Not wired yet: nothing publishes or consumes these types; see docs/judging.md.
+The edge builds a ``JudgementJob`` from a request (edge/intake.py), a runner judges it
+(runners/judge.py) and publishes ``TestResultEvent``s and a ``JudgementEvent``; see
+docs/judging.md.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ MAX_EXPECTED_BYTES = 1_048_576
 MAX_INLINE_TEST_BYTES = 4 * 1_048_576
 """Every test's ``stdin`` and ``expectedOutput`` together, inline: with the program's files
 (``MAX_TOTAL_BYTES``) a request stays within the edge's 8 MiB body. Larger sets belong in a
-stored problem (``problemId``; not built yet)."""
+stored problem (``POST /api/v1/problems``, then ``problemId``)."""
 MAX_STORED_OBJECT_BYTES = 64 * 1_048_576
 """A stored problem's test input or answer (each an object of ``subjects.PROBLEMS_STORE``)."""
 MAX_POINTS = 1_000_000
