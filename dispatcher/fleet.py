@@ -73,21 +73,28 @@ class Fleet:
         self.silent_s = silent_s
         self.runners: dict[str, TrackedRunner] = {}
         self._runner_of: dict[str, str] = {}
+        self._usual: dict[str, str] = {}
+        """Language → its usual image, counted when a runner comes, beats or goes (a release
+        only looks it up)."""
 
     def heartbeat(self, info: RunnerInfo, now: float) -> None:
         view = self.runners.get(info.runner_id)
         if view is None:
             self.runners[info.runner_id] = TrackedRunner(info, now, others=info.active)
-            return
-        view.info, view.seen = info, now
-        view.others = max(0, info.active - len(view.mine))
-        view.sent_since.clear()
+        else:
+            view.info, view.seen = info, now
+            view.others = max(0, info.active - len(view.mine))
+            view.sent_since.clear()
+        self._count_images(now)
 
-    def gone(self, runner_id: str) -> None:
-        """The runner deleted its heartbeat (it stopped): treat it as silent from now."""
+    def gone(self, runner_id: str, now: float | None = None) -> None:
+        """The runner deleted its heartbeat (it stopped): treat it as silent from now
+        (``now``: by default, when the newest heartbeat came)."""
         view = self.runners.get(runner_id)
         if view is not None:
             view.seen = float("-inf")
+            self._count_images(max((v.seen for v in self.runners.values()), default=0.0)
+                               if now is None else now)
 
     def forget(self, runner_id: str) -> None:
         """Drop a silent runner whose jobs were all moved elsewhere."""
@@ -106,24 +113,29 @@ class Fleet:
         """The runners heard from within ``silent_s``."""
         return {r for r, view in self.runners.items() if self.is_alive(view, now)}
 
-    def usual_image(self, language: str, now: float) -> str | None:
+    def usual_image(self, language: str) -> str | None:
         """The inputs hash of ``language``'s image on most of the live runners' slots (ties:
-        the greatest hash), or None when no runner tells (older runners do not)."""
-        slots: Counter[str] = Counter()
+        the greatest hash), or None when no runner tells (older runners do not); as counted
+        at the last heartbeat (a runner gone silent since drops out at the next one)."""
+        return self._usual.get(language)
+
+    def _count_images(self, now: float) -> None:
+        slots: dict[str, Counter[str]] = {}
         for view in self.runners.values():
-            image = view.info.images.get(language)
-            if image and self.is_alive(view, now):
-                slots[image] += max(1, view.info.capacity)
-        if not slots:
-            return None
-        return max(slots, key=lambda image: (slots[image], image))
+            if self.is_alive(view, now):
+                for language, image in view.info.images.items():
+                    if image:
+                        slots.setdefault(language, Counter())[image] += max(
+                            1, view.info.capacity)
+        self._usual = {language: max(count, key=lambda image: (count[image], image))
+                       for language, count in slots.items()}
 
     def choose(self, language: str, now: float, prefer: str | None = None,
                hard: bool = False) -> str | None:
         """The runner for a job of ``language``; None when none can take it now. Only runners
         with the fleet's usual image of the language take it (one whose image drifted does not,
         for that language; a runner that tells no image is taken as usual)."""
-        usual = self.usual_image(language, now)
+        usual = self.usual_image(language)
         able = {r: v for r, v in self.runners.items()
                 if self.is_alive(v, now) and language in v.info.versions
                 and (usual is None or v.info.images.get(language, usual) == usual)}

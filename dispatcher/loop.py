@@ -219,7 +219,7 @@ class Dispatcher:
 
     async def _heartbeat(self, beat: RunnerInfo | str, age_s: float) -> None:
         if isinstance(beat, str):
-            self.fleet.gone(beat)
+            self.fleet.gone(beat, time.monotonic())
             await self._follow_fleet()
             return
         self.fleet.heartbeat(beat, time.monotonic() - age_s)

@@ -3,6 +3,8 @@ usual image of it (its inputs hash on most slots), not to one whose image drifte
 
 from __future__ import annotations
 
+import msgspec
+
 from contracts.messages import RunnerInfo
 from dispatcher.fleet import Fleet
 
@@ -16,7 +18,7 @@ def test_a_runner_whose_image_drifted_gets_no_jobs_of_that_language() -> None:
     fleet.heartbeat(runner("a", {"python": "h1", "lua": "l1"}), now=0.0)
     fleet.heartbeat(runner("b", {"python": "h1", "lua": "l1"}), now=0.0)
     fleet.heartbeat(runner("drifted", {"python": "h2", "lua": "l1"}, capacity=6), now=0.0)
-    assert fleet.usual_image("python", now=1.0) == "h1"  # 8 slots against 6
+    assert fleet.usual_image("python") == "h1"  # 8 slots against 6
     for n in range(8):
         chosen = fleet.choose("python", now=1.0)
         assert chosen in ("a", "b")
@@ -28,7 +30,24 @@ def test_a_runner_whose_image_drifted_gets_no_jobs_of_that_language() -> None:
 def test_runners_that_tell_no_image_are_taken_as_usual() -> None:
     fleet = Fleet()
     fleet.heartbeat(runner("old", {}), now=0.0)  # an older runner: no images field
-    assert fleet.usual_image("python", now=1.0) is None
+    assert fleet.usual_image("python") is None
     assert fleet.choose("python", now=1.0) == "old"
     fleet.heartbeat(runner("new", {"python": "h1"}, capacity=1), now=0.0)
     assert fleet.choose("python", now=1.0, prefer="old") == "old"
+
+
+def test_the_usual_image_is_counted_when_runners_come_and_go_not_at_each_choice() -> None:
+    fleet = Fleet()
+    fleet.heartbeat(runner("a", {"python": "h1"}, capacity=4), now=0.0)
+    fleet.heartbeat(runner("b", {"python": "h2"}, capacity=2), now=0.0)
+    assert fleet.choose("python", now=1.0) == "a"
+    # b's slots change behind the fleet's back: a choice does not count the images again
+    view = fleet.runners["b"]
+    view.info = msgspec.structs.replace(view.info, capacity=8)
+    assert fleet.usual_image("python") == "h1"
+    assert fleet.choose("python", now=1.0) == "a"
+    fleet.gone("a", now=1.0)  # a stopped: h2 is the usual image at once
+    assert fleet.usual_image("python") == "h2"
+    assert fleet.choose("python", now=1.0) == "b"
+    fleet.heartbeat(runner("c", {"python": "h3"}, capacity=1), now=30.0)  # b went silent
+    assert fleet.usual_image("python") == "h3"
