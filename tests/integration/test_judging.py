@@ -183,7 +183,8 @@ async def test_a_cpp_solution_with_tight_limits_and_a_testlib_h_checker(
                   case("none", "w x y z", "a b c d", points=4)],
         "checker": {"type": "custom", "language": "cpp", "mainFile": "check.cpp",
                     "files": [{"name": "check.cpp", "content": TESTLIB_CPP}]}})
-    assert verdicts(result) == {"all": "accepted", "half": "partial", "none": "wrong_answer"}
+    assert verdicts(result) == {"all": "accepted", "half": "partial",
+                                "none": "wrong_answer"}, result
     half = next(t for t in result.tests if t.name == "half")
     assert (half.score, half.checker_message) == (2.0, "points 2 2 of 4 right")
     assert (result.score, result.max_score) == (6.0, 12.0)
@@ -320,6 +321,24 @@ async def test_a_socket_judgement_of_an_unknown_problem_is_refused(platform: Run
         await client.close()
     assert (refused["type"], refused["code"], refused["requestId"]) == (
         "error", "not_found", "p"), refused
+
+
+ECHO_C = ("#include <stdio.h>\nint main(void) { int c; while ((c = getchar()) != EOF) "
+          "putchar(c); return 0; }\n")
+
+
+async def test_under_gvisor_a_test_with_its_own_memory_runs_the_compiled_program(
+        gvisor_platform: Running) -> None:
+    """runsc cannot change a container's limits: such a test gets a new container, in which
+    the program is compiled again (it ran there without its binary: runtime_error)."""
+    async with httpx.AsyncClient(base_url=gvisor_platform.url, timeout=120,
+                                 trust_env=False) as api:
+        result = await judged(api, {
+            "language": "c", "mainFile": "echo.c",
+            "files": [{"name": "echo.c", "content": ECHO_C}],
+            "tests": [case("1", "a", "a"), case("small", "b", "b", limits={"memoryMb": 96}),
+                      case("3", "c", "c")]})
+    assert verdicts(result) == {"1": "accepted", "small": "accepted", "3": "accepted"}, result
 
 
 async def test_a_stored_problem_is_judged_by_its_id(api: httpx.AsyncClient) -> None:
