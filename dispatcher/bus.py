@@ -132,9 +132,13 @@ class DispatcherBus:
 
     async def ensure_streams(self) -> int:
         """Create or update the queue's streams, buckets and consumers (idempotent), replicated
-        on up to three servers when NATS runs as a cluster, and bind this dispatcher's pulls;
-        the queue's capacity is returned (``QUEUE_CAPACITY``, or what the queue has grown to,
-        see ``fleet_limits``)."""
+        on up to three servers when NATS runs as a cluster, and bind this dispatcher's pulls,
+        retried while JetStream is not ready (a cluster electing its leader, a replicated
+        stream slow to answer under load); the queue's capacity is returned
+        (``QUEUE_CAPACITY``, or what the queue has grown to, see ``fleet_limits``)."""
+        return await self._retrying(self._set_up, "setting up the streams")
+
+    async def _set_up(self) -> int:
         capacity = await self._declare()
         self._placements = await self._js.key_value(subjects.PLACEMENTS_BUCKET)
         for priority in subjects.PRIORITIES:
@@ -153,19 +157,25 @@ class DispatcherBus:
             self._redeclaring = asyncio.create_task(self._declare_again())
 
     async def _declare_again(self) -> None:
+        try:
+            await self._retrying(self._declare, "declaring the streams again after a reconnect")
+        except (nats.errors.Error, TimeoutError) as exc:
+            log.error("declaring the streams again after a reconnect failed: %s", exc)
+        else:
+            log.info("NATS reconnected: streams and buckets declared again")
+
+    @staticmethod
+    async def _retrying(declare: Callable[[], Awaitable[int]], what: str) -> int:
+        """``declare``, tried ``SETUP_ATTEMPTS`` times while JetStream is not ready."""
         for attempt in range(1, SETUP_ATTEMPTS + 1):
             try:
-                await self._declare()
-            except (nats.errors.Error, TimeoutError) as exc:  # JetStream still recovering
+                return await declare()
+            except (nats.errors.Error, TimeoutError) as exc:
                 if attempt == SETUP_ATTEMPTS:
-                    log.error("declaring the streams again after a reconnect failed: %s", exc)
-                    return
-                log.warning("declaring the streams again after a reconnect failed (%s); "
-                            "retrying", exc)
+                    raise
+                log.warning("%s failed (%s); retrying", what, exc)
                 await asyncio.sleep(SETUP_RETRY_S)
-            else:
-                log.info("NATS reconnected: streams and buckets declared again")
-                return
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _declare(self) -> int:
         """Create or update the streams, buckets and the queue's consumers (idempotent);

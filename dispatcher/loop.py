@@ -79,7 +79,6 @@ class Dispatcher:
         self._looking_up: set[str] = set()
         self._orphaned: dict[str, float] = {}
         self._draining: dict[str, asyncio.Task[None]] = {}
-        self._stopping = False
 
     async def serve(self) -> None:
         await self.bus.on_completion(self._completed)
@@ -93,12 +92,10 @@ class Dispatcher:
         await asyncio.gather(*loops)
 
     async def _fetch(self, priority: int) -> None:
-        while not self._stopping:
+        while True:
             try:
                 await self._fetch_once(priority)
             except Exception as exc:  # NATS reconnecting, say: the jobs wait in the stream
-                if self._stopping:
-                    return
                 log.warning("fetching priority %d failed: %s; retrying", priority, exc)
                 await asyncio.sleep(RETRY_S)
 
@@ -127,8 +124,8 @@ class Dispatcher:
 
     async def give_back(self) -> int:
         """Hand every job this dispatcher holds (fetched, not released) back to the queue at
-        once, when it stops: another dispatcher takes them now, not after the ack wait."""
-        self._stopping = True
+        once, when it stops (``serve`` was cancelled, its fetches with it): another dispatcher
+        takes them now, not after the ack wait."""
         await self.bus.stop_fetching()
         held = self.queue.waiting()
         for waiting in held:

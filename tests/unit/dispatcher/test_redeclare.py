@@ -90,3 +90,26 @@ async def test_a_reconnect_retries_while_jetstream_recovers(
     await bus._redeclaring
     assert subjects.RUNNERS_BUCKET in js.buckets
     assert not js.failures
+
+
+async def test_a_start_retries_while_jetstream_is_not_ready(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One retry loop for the start and for a reconnect (``DispatcherBus._retrying``)."""
+    monkeypatch.setattr(bus_module, "SETUP_RETRY_S", 0.0)
+    js = FakeJetStream()
+    js.failures = [nats.errors.TimeoutError(), nats.js.errors.ServiceUnavailableError()]
+    bus = DispatcherBus(None, js, DispatcherSettings())  # type: ignore[arg-type]
+    await bus.ensure_streams()
+    assert not js.failures
+    assert subjects.RUNNERS_BUCKET in js.buckets
+    assert js.binds == len(subjects.PRIORITIES)
+
+
+async def test_a_start_gives_up_after_the_last_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bus_module, "SETUP_RETRY_S", 0.0)
+    monkeypatch.setattr(bus_module, "SETUP_ATTEMPTS", 2)
+    js = FakeJetStream()
+    js.failures = [nats.errors.TimeoutError(), nats.errors.TimeoutError()]
+    bus = DispatcherBus(None, js, DispatcherSettings())  # type: ignore[arg-type]
+    with pytest.raises(nats.errors.TimeoutError):
+        await bus.ensure_streams()
