@@ -294,7 +294,7 @@ the owner's later runs and cells go to the same runner while it lives. Kept a da
 
 
 def session_placement(owner: str) -> str:
-    return "session." + hashlib.sha256(owner.encode()).hexdigest()[:32]
+    return f"session.{owner_digest(owner)}"
 
 
 def notebook_placement(key: str) -> str:
@@ -336,7 +336,7 @@ def owned_executions(owner: str) -> str:
 
 
 def _owned(owner: str) -> str:
-    return "own." + hashlib.sha256(owner.encode()).hexdigest()[:32]
+    return f"own.{owner_digest(owner)}"
 
 
 def running_key(execution_id: str) -> str:
@@ -376,7 +376,7 @@ def judge0_key(execution_id: str) -> str:
 
 
 def judge0_owned_key(owner: str) -> str:
-    return "judge0." + hashlib.sha256(owner.encode()).hexdigest()[:32]
+    return f"judge0.{owner_digest(owner)}"
 
 
 WEBHOOK_CONSUMER = "webhooks"
