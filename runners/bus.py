@@ -172,23 +172,25 @@ class RunnerBus:
             return None
         if await self._moved_meanwhile(msg, job.execution_id):
             log.warning("job %s waited here past the ack wait and was moved to another runner "
-                        "meanwhile: not running it", job.execution_id)
+                        "(or completed there) meanwhile: not running it", job.execution_id)
             return None
         return ClaimedJob(msg, job)
 
     async def _moved_meanwhile(self, msg: Msg, execution_id: str) -> bool:
         """A job handed to this runner longer than its consumer's ack wait ago (the runner
         was paused, or a pull it gave up on was answered late) may have been taken by a
-        dispatcher for another runner: then its slot names another runner, or none while it
-        waits again (none and completed: a redelivery ``Runner`` acks). Read from the slot, not
-        the RUN stream, which holds every job's source and stdin."""
+        dispatcher for another runner: then its slot names another runner, or none (it waits
+        again, or it completed: then it is acked, never run twice). Read from the slot, not the
+        RUN stream, which holds every job's source and stdin."""
         assert self._runner_id is not None
         if time.time() - msg.metadata.timestamp.timestamp() <= self.ack_wait_s:
             return False
         try:
             slot = await self._js.get_last_msg(subjects.SLOTS_STREAM, subjects.slot(execution_id))
         except nats.js.errors.NotFoundError:
-            return not await self.already_completed(execution_id)
+            if await self.already_completed(execution_id):
+                await msg.ack()
+            return True
         return (slot.data or b"").decode() != subjects.runner_token(self._runner_id)
 
     async def _consumer_exists(self) -> bool:
