@@ -232,6 +232,8 @@ class Session:
         """The stage running: ``compile`` from a compiled program's start until its run."""
         self.done = asyncio.Event()
         self.running = asyncio.Event()
+        self.introduced = asyncio.Event()
+        """Set once the ``runtime`` frame is sent: Piston's first frame, before any stage."""
         self.watch: Watch | None = None
 
     async def serve(self) -> None:
@@ -314,6 +316,7 @@ class Session:
             raise Closed(4002, "Notified Error", getattr(exc, "message", str(exc))) from None
         await self.send({"type": "runtime", "language": run.runtime.name,
                          "version": run.version})
+        self.introduced.set()
 
     async def submit(self, principal: Principal, run: Run) -> str:
         """Listen to the execution's events, then queue it (none is missed)."""
@@ -331,6 +334,7 @@ class Session:
             event = event_decoder.decode(data)
         except msgspec.DecodeError:
             return
+        await self.introduced.wait()  # events can come before submit returns
         with contextlib.suppress(Exception):  # the client went away: its run is stopped
             await self.relay(event)
 
