@@ -16,6 +16,8 @@ import { RunBar } from "./runbar.js";
 import { defaultTemplate, templates } from "./templates.js";
 import { loadTheme, monacoTheme, resolveTheme, saveTheme } from "./theme.js";
 import { SessionMenu } from "./session-menu.js";
+import { TestsPanel } from "./tests-panel.js";
+import { TESTS_PATH, storeTests } from "./tests-state.js";
 import { WorkspaceMenu, drawReadOnly } from "./workspace-menu.js";
 import { POLL_MS, WorkspaceSync, openShared } from "./workspace-sync.js";
 
@@ -97,6 +99,26 @@ const view = new ConsoleView({
     }
   },
   close: (tab) => closeTab(tab),
+  reveal: (file, line, column) => revealLocation(file, line, column),
+});
+
+/** The Tests panel (docs/ide.md, Tests): its cases are the project file TESTS_PATH. */
+const testsPanel = new TestsPanel({
+  read: () => project.content(TESTS_PATH),
+  write: (text) => {
+    const made = storeTests(project, text);
+    if (project.open === TESTS_PATH) {
+      editor?.forget([TESTS_PATH]);
+      showOpenFile();
+    }
+    if (made) refresh();
+    else scheduleSave();
+  },
+  runRequest: () => project.runRequest(runtimes),
+  send: (frame) => send(frame),
+  paths: () => new Set(project.files.keys()),
+  compiled: (text) => editor?.setDiagnostics("tests",
+    text === null ? [] : parseDiagnostics(text, new Set(project.files.keys()))),
   reveal: (file, line, column) => revealLocation(file, line, column),
 });
 
@@ -272,6 +294,7 @@ function change(action) {
 
 function refresh() {
   files.render(project);
+  testsPanel.sync();
   drawRunTarget();
   scheduleSave();
 }
@@ -349,6 +372,7 @@ async function startEditor() {
       onChange: (path, content) => {
         if (!project.files.has(path)) return;
         project.setContent(path, content);
+        if (path === TESTS_PATH) testsPanel.sync();
         scheduleSave();
       },
       theme: monacoTheme(resolveTheme(themeChoice, systemDark.matches)),
@@ -503,9 +527,11 @@ function onEvent(frame) {
       }
     }
     notebooks.sessionStarted(frame.resumed === true);
+    testsPanel.sessionStarted(frame.resumed === true);
     drawRunButton();
     return;
   }
+  if (testsPanel.apply(frame)) return;
   if (notebooks.apply(frame)) return;
   const result = consoles.apply(frame);
   if (!result) return;
@@ -552,6 +578,7 @@ connection.on("event", onEvent);
 connection.on("drop", () => {
   for (const { tab, changes } of consoles.connectionLost()) draw(tab, changes);
   notebooks.connectionLost();
+  testsPanel.connectionLost();
   drawRunButton();
 });
 
