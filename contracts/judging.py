@@ -30,6 +30,7 @@ from contracts.program import (
     SourceFile,
     program_problem,
 )
+from contracts.workspaces import WorkspaceRef, files_or_workspace
 
 MAX_TESTS = 1000
 """Tests in one judgement; Codeforces and DMOJ problems rarely pass a few hundred."""
@@ -271,9 +272,16 @@ class JudgementStatus(_Result, frozen=True, omit_defaults=True):
     request_id: str | None = None
 
 
-class JudgeFrame(JudgementRequest, frozen=True, tag="judge", tag_field="type"):
+class JudgeFrame(JudgementRequest, frozen=True, kw_only=True, tag="judge", tag_field="type"):
     """A judgement from the browser socket (the IDE's Tests panel): its tests' results come
-    as ``test`` events, then one ``judgement`` event, then the ``completion``."""
+    as ``test`` events, then one ``judgement`` event, then the ``completion``. Its ``files``,
+    or a ``workspace``'s (the edge puts them in ``files``, as for ``execute_code``)."""
+
+    files: Annotated[list[SourceFile], Meta(max_length=MAX_FILES)] = []
+    workspace: WorkspaceRef | None = None
+
+    def __post_init__(self) -> None:
+        files_or_workspace(self.files, self.workspace)
 
 
 class _JudgementEvent(Struct, frozen=True, rename="camel", omit_defaults=True,

@@ -59,6 +59,7 @@ from contracts.program import (
     program_problem,
 )
 from contracts.session_control import SessionControlFrame, SessionStateEvent
+from contracts.workspaces import WorkspaceRef, files_or_workspace
 
 __all__ = [  # what other modules import from here that lives in contracts/program.py
     "MAX_ARGS",
@@ -139,12 +140,19 @@ class Program(_Wire, frozen=True):
     limits: Limits | None = None
 
 
-class ExecuteCode(Program, frozen=True, tag="execute_code", tag_field="type"):
-    """Run a program from the browser socket."""
+class ExecuteCode(Program, frozen=True, kw_only=True, tag="execute_code", tag_field="type"):
+    """Run a program from the browser socket: its ``files``, or those of a ``workspace`` of
+    the socket's owner (the edge puts them in ``files`` before anything else reads the
+    frame: docs/workspaces.md#running-a-workspace)."""
 
+    files: Annotated[list[SourceFile], Meta(max_length=MAX_FILES)] = []
     network: bool | None = None
     """Run on the session's private network (to reach another console tab's server, or the
     session's MySQL at host ``mysql``); by default the edge decides from the source."""
+    workspace: WorkspaceRef | None = None
+
+    def __post_init__(self) -> None:
+        files_or_workspace(self.files, self.workspace)
 
 
 class StdinInput(_Wire, frozen=True, tag="stdin", tag_field="type"):
@@ -171,11 +179,13 @@ class AttachExecution(_Wire, frozen=True, tag="attach", tag_field="type"):
 
 class NotebookOpen(_Wire, frozen=True, tag="notebook_open", tag_field="type"):
     """Open a notebook of this session (its kernel starts with the first cell); the server
-    makes a ``notebookId`` when none is given."""
+    makes a ``notebookId`` when none is given. With a ``workspace`` (of the socket's owner)
+    the kernel starts with that revision's files in its working directory."""
 
     notebook_id: NotebookId | None = None
     kernel: KernelName = "python"
     request_id: Id | None = None
+    workspace: WorkspaceRef | None = None
 
 
 class NotebookExecute(_Wire, frozen=True, tag="notebook_execute", tag_field="type"):
@@ -392,6 +402,9 @@ class CellJob(_Job, frozen=True, kw_only=True, tag="cell"):
     cell_id: str
     code: str
     kernel: str = "python"
+    files: Sequence[JobFile] = []
+    """Written to the kernel's working directory when the kernel starts (the notebook's
+    workspace, bounded as a program's files); a running kernel ignores them."""
 
     @property
     def runtime(self) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sized
 from typing import Annotated
 
 from msgspec import Meta, Struct
 
-from contracts.messages import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES
+from contracts.program import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES
 
 WORKSPACE_MAX_FILE_BYTES = MAX_FILE_BYTES
 WORKSPACE_MAX_FILES = MAX_FILES
@@ -28,6 +29,15 @@ SHARE_DEFAULT_AGE_S = 7 * 86_400
 WorkspaceId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 _WORKSPACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 RevisionNumber = Annotated[int, Meta(ge=1)]
+
+
+class WorkspaceRef(Struct, frozen=True, forbid_unknown_fields=True):
+    """A workspace named instead of files (a run, a judgement, a notebook): ``{"id": …,
+    "revision": n}``, the newest revision when ``revision`` is unsaid. Always the caller's
+    own workspace (docs/workspaces.md#running-a-workspace)."""
+
+    id: WorkspaceId
+    revision: RevisionNumber | None = None
 
 
 class FileRef(Struct, frozen=True):
@@ -129,6 +139,15 @@ class ShareLink(Struct, frozen=True, rename="camel"):
 
 class WorkspaceList(Struct, frozen=True, rename="camel"):
     workspaces: list[str]
+
+
+def files_or_workspace(files: Sized, workspace: WorkspaceRef | None) -> None:
+    """A socket frame's ``__post_init__``: it sends files or names a workspace, exactly one
+    (a ValueError is the frame's decoding error)."""
+    if files and workspace is not None:
+        raise ValueError("send files or a workspace, not both")
+    if not files and workspace is None:
+        raise ValueError("files must hold at least one file (or name a workspace)")
 
 
 def workspace_id_problem(workspace_id: str) -> str | None:

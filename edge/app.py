@@ -52,6 +52,7 @@ from edge.sessions import SessionTokens
 from edge.stats import admin_metrics
 from edge.webhooks import Attempt, Callback, WebhookDeliverer
 from edge.workspace_api import WorkspaceApi
+from edge.workspace_intake import SocketWorkspaces
 from edge.workspace_share import ShareLinks
 from edge.ws import Connection, Handovers
 
@@ -113,6 +114,9 @@ class Edge:
         self.tokens = SessionTokens(settings.session_secret)
         self.workspaces = self.api.workspaces
         self.share_links = ShareLinks(settings.session_secret)
+        self.socket_workspaces = SocketWorkspaces(
+            self.workspaces, self.keys.authenticate(None).owner if self.keys.open else None)
+        """The IDE's workspaces, which its socket's frames may name (none with API keys)."""
         self.session_control = SessionControl(bus, self.api.stop)
         self._recent: deque[str] = deque(maxlen=1000)
         self.handovers = Handovers()
@@ -218,7 +222,7 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
             await Connection(ws, edge.bus, catalog, session_id, token, edge.tokens, resumed,
                              edge.handovers, edge.runs,
                              ws.client.host if ws.client else "",
-                             edge.session_control).serve()
+                             edge.session_control, edge.socket_workspaces).serve()
         finally:
             edge.metrics.sockets.dec()
 

@@ -9,6 +9,7 @@ decided in one ``match``, from the door's request type, never in the door itself
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import assert_never
 
@@ -25,6 +26,7 @@ from contracts.messages import (
     CellJob,
     ExecuteCode,
     Isolation,
+    JobFile,
     JudgementJob,
     Limits,
     ProgramJob,
@@ -112,15 +114,16 @@ def program_job(request: FromSocket | FromApi, catalog: Catalog, execution_id: s
 
 def cell_job(owner: str, notebook_id: str, cell_id: str, code: str, kernel: str, *,
              execution_id: str, request_id: str | None = None, limits: Limits | None = None,
-             isolation: Isolation = "runc") -> CellJob:
+             isolation: Isolation = "runc", files: Sequence[JobFile] = ()) -> CellJob:
     """A notebook cell from either door: priority 0 (notebooks and background), after the
     notebook's earlier cells (the dispatcher runs one cell of a notebook at a time); its
-    outputs kept for a client that reads them later."""
+    outputs kept for a client that reads them later. ``files``: those its kernel starts with
+    (the notebook's workspace's)."""
     return CellJob(
         execution_id=execution_id, owner=owner, priority=PRIORITY_BACKGROUND,
         submitted_at=time.time(), request_id=request_id, limits=limits, keep_output=True,
         isolation=isolation, notebook_id=notebook_id, cell_id=cell_id, code=code,
-        kernel=kernel,
+        kernel=kernel, files=list(files),
     )
 
 

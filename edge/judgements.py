@@ -1,7 +1,8 @@
 """``POST /api/v1/judgements`` and ``GET /api/v1/judgements/{id}`` (docs/judging.md): a
 submission judged against many tests. Accepted, counted and queued as an execution (the same
 record, quota, ``?wait=true`` and webhook), run by a runner as a ``JudgementJob``; its result is
-the runner's stored ``JudgementResult``.
+the runner's stored ``JudgementResult``. It may name a workspace instead of sending its files,
+as an execution may (``Api.with_workspace``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ class Judgements:
 
     async def create(self, request: Request) -> Response:
         principal = await self.api.caller(request)
-        spec: JudgementRequest = decode(judgement_request_decoder, await read_body(request))
+        body = await self.api.with_workspace(principal, await read_body(request))
+        spec: JudgementRequest = decode(judgement_request_decoder, body)
         execution_id = uuid.uuid4().hex
         stored = None
         if spec.problem_id is not None:

@@ -243,9 +243,12 @@ class Workspaces:
 
     async def text_files(self, owner: str, workspace_id: str, number: int | None
                          ) -> list[tuple[str, str]]:
-        """A revision's files as text, for a run naming the workspace; a file that is not
-        UTF-8 is a WorkspaceError (a run's files are text)."""
-        revision = await self.revision(owner, workspace_id, number)
+        """A revision's files as text, for a run naming the workspace (``texts``)."""
+        return await self.texts(await self.revision(owner, workspace_id, number))
+
+    async def texts(self, revision: Revision) -> list[tuple[str, str]]:
+        """Every file of a revision as text (path, content); a file that is not UTF-8 is a
+        WorkspaceError (a run's files are text)."""
         files = []
         for path, data in (await self.contents(revision)).items():
             try:

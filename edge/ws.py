@@ -7,6 +7,7 @@ import collections
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -35,6 +36,7 @@ from contracts.messages import (
     OutputEvent,
     ServerEvent,
     SessionEvent,
+    SourceFile,
     StatusEvent,
     StdinInput,
     StopExecution,
@@ -47,6 +49,7 @@ from contracts.messages import (
 )
 from contracts.runtimes import Catalog
 from contracts.session_control import SessionControlFrame, SessionExecution, SessionStateEvent
+from contracts.workspaces import WorkspaceRef
 from edge.bus import EdgeBus
 from edge.execution_events import Watch
 from edge.fair_share import OpenRuns
@@ -56,6 +59,8 @@ from edge.nats_connection import SubmitError
 from edge.notebooks import kernel_command, new_notebook_id
 from edge.session_control import SessionControl
 from edge.sessions import SessionTokens
+from edge.workspace_intake import Frame, SocketWorkspaces
+from edge.workspaces import NotFound, WorkspaceError
 
 log = logging.getLogger(__name__)
 SEND_QUEUE_LIMIT = 4096
@@ -134,11 +139,21 @@ class Handovers:
         return self._by_session.pop(session_id, (now, {}))[1]
 
 
+@dataclass(frozen=True)
+class OpenNotebook:
+    """A notebook opened on this socket: its kernel, and the workspace whose files its kernel
+    starts with (pinned to the revision it had when opened), if it named one."""
+
+    kernel: str
+    workspace: WorkspaceRef | None = None
+
+
 class Connection:
     def __init__(self, ws: WebSocket, bus: EdgeBus, catalog: Catalog, session_id: str,
                  token: str, tokens: SessionTokens, resumed: bool = False,
                  handovers: Handovers | None = None, runs: OpenRuns | None = None,
-                 address: str = "", sessions: SessionControl | None = None) -> None:
+                 address: str = "", sessions: SessionControl | None = None,
+                 workspaces: SocketWorkspaces | None = None) -> None:
         self.ws = ws
         self.bus = bus
         self.catalog = catalog
@@ -154,11 +169,13 @@ class Connection:
         """The client's address (of the TCP connection)."""
         self.sessions = sessions
         """Stops, resets and shows the session (None: the ``session_control`` frame is refused)."""
+        self.workspaces = workspaces
+        """The workspaces frames may name (None: none, each is ``not_found``)."""
         self.executions: dict[str, Execution] = {}
         self.delivered: collections.deque[str] = collections.deque(maxlen=DELIVERED_KEPT)
         """Executions whose completion this socket sent: ``attach`` ignores them."""
-        self.notebooks: dict[str, str] = {}
-        """Notebook id → kernel name, for the notebooks opened on this socket."""
+        self.notebooks: dict[str, OpenNotebook] = {}
+        """The notebooks opened on this socket, by id."""
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue(SEND_QUEUE_LIMIT)
         self.closing: asyncio.Task[None] | None = None
 
@@ -288,13 +305,10 @@ class Connection:
 
     async def notebook_run(self, frame: NotebookOpen | NotebookExecute) -> None:
         if isinstance(frame, NotebookOpen):
-            notebook_id = frame.notebook_id or new_notebook_id()
-            self.notebooks[notebook_id] = frame.kernel
-            self.send(encode(NotebookEvent(notebook_id, "open", frame.kernel,
-                                           request_id=frame.request_id)).decode())
+            await self.notebook_open(frame)
             return
-        kernel = self.notebooks.get(frame.notebook_id)
-        if kernel is None:
+        notebook = self.notebooks.get(frame.notebook_id)
+        if notebook is None:
             self.error("not_found", f"notebook {frame.notebook_id!r} is not open on this "
                        "connection: send notebook_open first", frame.request_id)
             return
@@ -302,9 +316,41 @@ class Connection:
             self.error("unknown_language", "this installation has no python runtime for "
                        "notebook kernels", frame.request_id)
             return
+        files: list[SourceFile] = []
+        if notebook.workspace is not None:
+            try:  # read again for each cell: only a starting kernel takes them, and any may
+                _, files = await self.workspace_files(notebook.workspace)
+            except WorkspaceError as exc:
+                self.error(exc.code, str(exc), frame.request_id)
+                return
         await self.submit(cell_job(self.owner, frame.notebook_id, frame.cell_id, frame.code,
-                                   kernel, execution_id=self.tokens.execution_id(self.session_id),
-                                   request_id=frame.request_id, limits=frame.limits))
+                                   notebook.kernel,
+                                   execution_id=self.tokens.execution_id(self.session_id),
+                                   request_id=frame.request_id, limits=frame.limits,
+                                   files=files))
+
+    async def notebook_open(self, frame: NotebookOpen) -> None:
+        """A notebook naming a workspace is refused here when it cannot have its files; its
+        cells then read the revision it had now."""
+        workspace = frame.workspace
+        if workspace is not None:
+            try:
+                number, _ = await self.workspace_files(workspace)
+            except WorkspaceError as exc:
+                self.error(exc.code, str(exc), frame.request_id)
+                return
+            workspace = WorkspaceRef(workspace.id, number)
+        notebook_id = frame.notebook_id or new_notebook_id()
+        self.notebooks[notebook_id] = OpenNotebook(frame.kernel, workspace)
+        self.send(encode(NotebookEvent(notebook_id, "open", frame.kernel,
+                                       request_id=frame.request_id)).decode())
+
+    async def workspace_files(self, reference: WorkspaceRef) -> tuple[int, list[SourceFile]]:
+        """The files of a workspace of the socket's owner; raises WorkspaceError."""
+        if self.workspaces is None:
+            raise NotFound(f"no workspace {reference.id!r} of this session: this edge keeps "
+                           "no workspaces for its socket")
+        return await self.workspaces.files(reference)
 
     async def notebook_command(
         self, frame: NotebookInterrupt | NotebookRestart | NotebookClose
@@ -312,21 +358,25 @@ class Connection:
         action: NotebookAction = (
             "interrupt" if isinstance(frame, NotebookInterrupt) else
             "restart" if isinstance(frame, NotebookRestart) else "close")
-        kernel = self.notebooks.get(frame.notebook_id)
-        if kernel is None:
+        notebook = self.notebooks.get(frame.notebook_id)
+        if notebook is None:
             self.error("not_found", f"notebook {frame.notebook_id!r} is not open on this "
                        "connection: send notebook_open first", frame.request_id)
             return
         reply = await kernel_command(self.bus, self.owner, frame.notebook_id, action)
         if action == "close":
             self.notebooks.pop(frame.notebook_id, None)
-        self.send(encode(NotebookEvent(frame.notebook_id, reply.state, kernel, reply.message,
-                                       frame.request_id)).decode())
+        self.send(encode(NotebookEvent(frame.notebook_id, reply.state, notebook.kernel,
+                                       reply.message, frame.request_id)).decode())
 
     async def execute(self, frame: ExecuteCode) -> None:
         try:
-            job = program_job(FromSocket(frame, self.owner), self.catalog,
+            program = await self.with_files(frame)
+            job = program_job(FromSocket(program, self.owner), self.catalog,
                               self.tokens.execution_id(self.session_id))
+        except WorkspaceError as exc:
+            self.error(exc.code, str(exc), frame.request_id)
+            return
         except NotRunnable as refused:
             self.error(refused.code, refused.message, frame.request_id)
             return
@@ -340,12 +390,24 @@ class Connection:
         if frame.problem_id is not None:
             stored = await self.bus.problems.problem(self.owner, frame.problem_id)
         try:
-            job = judgement_job(frame, self.owner, self.catalog,
+            judged = await self.with_files(frame)
+            job = judgement_job(judged, self.owner, self.catalog,
                                 self.tokens.execution_id(self.session_id), stored=stored)
+        except WorkspaceError as exc:
+            self.error(exc.code, str(exc), frame.request_id)
+            return
         except NotRunnable as refused:
             self.error(refused.code, refused.message, frame.request_id)
             return
         await self.submit(job)
+
+    async def with_files(self, frame: Frame) -> Frame:
+        """``frame`` with the files of the workspace it names, if any (docs/workspaces.md);
+        raises WorkspaceError."""
+        if frame.workspace is None:
+            return frame
+        _, files = await self.workspace_files(frame.workspace)
+        return msgspec.structs.replace(frame, files=files, workspace=None)
 
     async def submit(self, job: Job) -> None:
         if refused := self.runs.admit(job.execution_id, self.session_id, self.address):

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import Running, bearer
+from tests.integration.wsclient import Client
 
 BINARY = bytes(range(256)) * 4
 OCTETS = {"Content-Type": "application/octet-stream"}
@@ -235,3 +236,71 @@ async def test_a_run_naming_a_workspace_runs_that_revisions_files(
     binary = await http.post("/api/v1/executions", json={**run, "workspace": {"id": workspace_id}})
     assert binary.status_code == 400
     assert "blob.bin" in binary.json()["error"]["message"]
+
+
+# --- the socket, judgements and notebooks naming a workspace ---------------------------------
+
+
+async def workspace_of_two_revisions(http: httpx.AsyncClient, headers: dict[str, str] | None
+                                     = None) -> str:
+    """A workspace whose ``main.py`` prints ``data.csv``: ``1,2`` at revision 2, ``3,4`` at 3."""
+    ws = new_workspace()
+    for path, content in [("main.py", b"print(open('data.csv').read(), end='')\n"),
+                          ("data.csv", b"1,2\n"), ("data.csv", b"3,4\n")]:
+        saved = await http.put(f"{ws}/files/{path}", content=content,
+                               headers={**OCTETS, **(headers or {})})
+        assert saved.status_code == 200, saved.text
+    return ws.rsplit("/", 1)[1]
+
+
+async def test_the_socket_runs_and_judges_a_workspace_by_name(
+    http: httpx.AsyncClient, platform: Running,
+) -> None:
+    """The IDE's socket names the IDE's workspaces (``key:local``: no API keys here); its
+    refusals are the API's, as error events; ``POST /judgements`` names one as a run does."""
+    workspace_id = await workspace_of_two_revisions(http)
+    client = await Client.connect(platform.ws_url)
+    try:
+        newest = await client.run({}, "main.py", workspace={"id": workspace_id})
+        older = await client.run({}, "main.py", workspace={"id": workspace_id, "revision": 2})
+        refusals = [await client.submit({}, "main.py", request_id=f"x{n}", workspace=reference)
+                    for n, reference in enumerate([{"id": workspace_id, "revision": 9},
+                                                   {"id": "ws-no-such-one"}])]
+        await client.send({"type": "judge", "requestId": "j", "language": "python",
+                           "mainFile": "main.py", "workspace": {"id": workspace_id},
+                           "tests": [{"name": "1", "stdin": "", "expectedOutput": "3,4\n"}]})
+        queued = await client.receive()
+        assert queued["type"] == "status", queued
+        judged = await client.collect(queued["executionId"])
+    finally:
+        await client.close()
+    assert (newest.verdict, newest.stdout) == ("ok", "3,4\n"), newest.events
+    assert (older.verdict, older.stdout) == ("ok", "1,2\n"), older.events
+    assert [(e["type"], e["code"], e["requestId"]) for e in refusals] == [
+        ("error", "not_found", "x0"), ("error", "not_found", "x1")]
+    judgement = next(e for e in judged.events if e["type"] == "judgement")["result"]
+    assert (judgement["verdict"], judgement["passed"]) == ("accepted", 1), judgement
+
+    body = {"language": "python", "mainFile": "main.py", "workspace": {"id": workspace_id,
+                                                                       "revision": 2},
+            "tests": [{"name": "1", "stdin": "", "expectedOutput": "1,2\n"}]}
+    answer = await http.post("/api/v1/judgements?wait=true", json=body)
+    assert (answer.status_code, answer.json()["verdict"]) == (200, "accepted"), answer.text
+    unknown = await http.post("/api/v1/judgements", json={**body, "workspace": {"id": "ws-none"}})
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
+
+
+async def test_with_api_keys_the_socket_has_no_workspaces(keyed: Running) -> None:
+    """The IDE's page holds no key: its socket names no workspace, not even a key's."""
+    async with httpx.AsyncClient(base_url=keyed.url, timeout=60, trust_env=False) as http:
+        workspace_id = await workspace_of_two_revisions(http, bearer("walt"))
+        client = await Client.connect(keyed.ws_url)
+        try:
+            refused = await client.submit({}, "main.py", workspace={"id": workspace_id})
+        finally:
+            await client.close()
+        assert (refused["type"], refused["code"]) == ("error", "not_found"), refused
+        body = {"language": "python", "mainFile": "main.py", "workspace": {"id": workspace_id},
+                "tests": [{"name": "1", "stdin": "", "expectedOutput": "3,4\n"}]}
+        theirs = await http.post("/api/v1/judgements", json=body, headers=bearer("wendy"))
+        assert (theirs.status_code, theirs.json()["error"]["code"]) == (404, "not_found")

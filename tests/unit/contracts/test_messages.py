@@ -43,8 +43,10 @@ def test_stdin_and_stop_frames_decode() -> None:
     [
         ("not json", "malformed"),
         ('{"type":"launch_missiles"}', "Invalid value 'launch_missiles'"),
-        ('{"type":"execute_code","language":"python","files":[],"mainFile":"a"}', "length >= 1"),
-        ('{"type":"execute_code","language":"python","mainFile":"a.py"}', "missing required"),
+        ('{"type":"execute_code","language":"python","files":[],"mainFile":"a"}',
+         "at least one file"),
+        ('{"type":"execute_code","language":"python","mainFile":"a.py"}', "at least one file"),
+        ('{"type":"execute_code","files":[],"mainFile":"a.py"}', "missing required"),
         (HELLO.replace('"mainFile"', '"bogus":1,"mainFile"'), "unknown field"),
         ('{"type":"stop","executionId":"has space"}', "matching regex"),
     ],

@@ -42,7 +42,8 @@ async def test_other_bodies_pass_unchanged(body: bytes) -> None:
 
 @pytest.mark.parametrize("body", [
     b'{"workspace":5}', b'{"workspace":{"id":"../x"}}', b'{"workspace":{"id":"w","x":1}}',
-    b'{"workspace":{"id":"w"},"files":[]}', b'{"workspace":{"id":"other"}}',
+    b'{"workspace":{"id":"w"},"files":[{"name":"a","content":""}]}',
+    b'{"workspace":{"id":"other"}}',
 ])
 async def test_bad_references_are_refused(body: bytes) -> None:
     with pytest.raises(WorkspaceError):
@@ -57,3 +58,9 @@ async def test_a_body_naming_no_workspace_is_not_decoded(monkeypatch: pytest.Mon
     monkeypatch.setattr(workspace_intake, "names_decoder", Refusing())
     body = b'{"language":"python","files":[{"name":"main.py","content":"print(1)"}]}'
     assert await resolved(body) == body
+
+
+async def test_an_empty_files_list_beside_a_workspace_sends_none() -> None:
+    body = b'{"mainFile":"main.py","files":[],"workspace":{"id":"w"}}'
+    assert msgspec.json.decode(await resolved(body))["files"] == [
+        {"name": "main.py", "content": "print(None)"}]
