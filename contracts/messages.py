@@ -32,6 +32,7 @@ from contracts.judging import (
     StoredCase,
     TestResultEvent,
 )
+from contracts.language_servers import LspEvent, LspFrame, LspStateEvent
 from contracts.program import (
     MAX_ARGS,
     MAX_FILE_BYTES,
@@ -223,6 +224,7 @@ class NotebookClose(_Wire, frozen=True, tag="notebook_close", tag_field="type"):
 ClientFrame = (
     ExecuteCode | StdinInput | StopExecution | AttachExecution | NotebookOpen | NotebookExecute
     | NotebookInterrupt | NotebookRestart | NotebookClose | JudgeFrame | SessionControlFrame
+    | LspFrame
 )
 
 
@@ -328,6 +330,7 @@ class SessionEvent(_Event, frozen=True, tag="session"):
 ServerEvent = (
     StatusEvent | OutputEvent | TableEvent | CompletionEvent | ErrorEvent | SessionEvent
     | NotebookOutputEvent | NotebookEvent | TestResultEvent | JudgementEvent | SessionStateEvent
+    | LspEvent | LspStateEvent
 )
 ExecutionEvent = (
     StatusEvent | OutputEvent | TableEvent | NotebookOutputEvent | CompletionEvent

@@ -263,6 +263,9 @@ class RunnerSettings(Struct, frozen=True):
     kernel_memory_mb: int = 512
     kernel_spares: int = 1
     """Python kernels kept started (libraries for plots loaded) for the next notebook."""
+    lsp_idle_s: int = 300
+    """A language server whose browser sent nothing for this long is stopped
+    (docs/language-servers.md)."""
     default_isolation: Isolation = "runc"
     """The least isolation of every sandbox of this runner (a job, its key or its language may
     ask for more); its warm pools hold sandboxes of this isolation."""
@@ -288,6 +291,7 @@ class RunnerSettings(Struct, frozen=True):
             kernel_ttl_s=_int(env, "KERNEL_TTL", 600, 1),
             kernel_memory_mb=_int(env, "KERNEL_MEMORY_MB", 512, 64),
             kernel_spares=_int(env, "KERNEL_SPARES", 1),
+            lsp_idle_s=_int(env, "LSP_IDLE_S", 300, 1),
             default_isolation=_isolation(env, "DEFAULT_ISOLATION"),
         )
 

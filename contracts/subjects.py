@@ -11,6 +11,8 @@ Flow of one execution::
     runner ──$KV.runners.<runner>──▶ [KV runners] ──▶ dispatcher (heartbeats), edge (runtimes)
     edge ──stats.queue──▶ every dispatcher (request-reply, core NATS)
     edge ──notebook.control.<key>──▶ the runner holding the kernel (request-reply, core NATS)
+    edge ──lsp.start.<server>──▶ a runner that runs it ──lsp.out.<key>──▶ edge (language servers)
+    edge ──lsp.in.<key>──▶ the runner holding that language server (request-reply, core NATS)
 
 KV buckets (each a stream ``KV_<bucket>``): ``runners``, ``placements``, ``executions``,
 ``limits``, ``workspaces``; one object store, ``workspace-files``; below, each name says who
@@ -142,11 +144,12 @@ def runner_permissions(runner_id: str) -> dict[str, object]:
             f"$JS.API.STREAM.MSG.GET.{COMPLETIONS_STREAM}",
             *_object_store_reads(PROBLEMS_STORE),
             events("*"),
+            lsp_out("*"),
             f"runner.{token}.completed.*",
         ]},
         "subscribe": {"allow": [f"{runner_inbox(runner_id)}.>", control("*"),
                                 notebook_control("*"), runner_drain(runner_id),
-                                SESSION_CONTROL]},
+                                SESSION_CONTROL, lsp_start("*"), lsp_in("*")]},
         "allow_responses": True,
     }
 
@@ -398,6 +401,32 @@ def notebook_control(key: str) -> str:
     """Request-reply (core NATS): interrupt, restart or close a kernel. Only the runner holding
     the kernel subscribes, so no responder means no kernel is running."""
     return f"notebook.control.{key}"
+
+
+LSP_STARTERS = "lsp-starters"
+"""The queue group of the runners that answer ``lsp_start``: one of them starts the server."""
+
+
+def lsp_start(server: str) -> str:
+    """Request-reply (core NATS): the edge asks for a language server (``contracts.
+    language_servers.LspStart``, for ``initialize``); every runner that has the server's image
+    subscribes in queue group ``LSP_STARTERS``, so one answers (``LspReply``) and holds it from
+    then on. No responder: no runner of this platform runs that server."""
+    return f"lsp.start.{server}"
+
+
+def lsp_in(key: str) -> str:
+    """Request-reply (core NATS): the edge passes a browser's message on, or a stop
+    (``LspCommand``); only the runner holding server ``key`` subscribes and answers an
+    ``LspReply`` once the message is queued, so no responder means no such server runs."""
+    return f"lsp.in.{key}"
+
+
+def lsp_out(key: str) -> str:
+    """The runner holding server ``key`` publishes its messages and states (core NATS, at most
+    once, ready-encoded ``lsp`` and ``lsp_state`` socket events); the edge whose socket started
+    it subscribes and sends them on as they are."""
+    return f"lsp.out.{key}"
 
 
 def notebook_record_key(key: str) -> str:

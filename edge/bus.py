@@ -9,6 +9,7 @@ from edge.execution_events import ExecutionEvents
 from edge.execution_records import ExecutionRecords, IdempotencyKeys
 from edge.executions_bucket import ExecutionsBucket
 from edge.job_queue import JobQueue
+from edge.language_server_commands import LanguageServerCommands
 from edge.limits_bucket import LimitsBucket
 from edge.nats_connection import NatsConnection
 from edge.notebook_records import NotebookRecords
@@ -41,6 +42,7 @@ class EdgeBus:
         self.problems = ProblemStore(self.connection, problems_max_bytes)
         """Stored problems' tests (judging)."""
         self.sessions = SessionCommands(self.connection)
+        self.language_servers = LanguageServerCommands(self.connection)
 
     async def connect(self, once: bool = False) -> None:
         """Connect, retrying for ever (a service) or failing at once (``once``: a CLI)."""

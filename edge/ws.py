@@ -13,6 +13,7 @@ import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from contracts.judging import JudgeFrame
+from contracts.language_servers import LspFrame
 from contracts.messages import (
     KERNEL_RUNTIME,
     STDIN_WINDOW_BYTES,
@@ -55,6 +56,7 @@ from edge.execution_events import Watch
 from edge.fair_share import OpenRuns
 from edge.intake import FromSocket, NotRunnable, cell_job, judgement_job, program_job
 from edge.json_limits import structure_problem
+from edge.language_servers import SocketLanguageServers
 from edge.nats_connection import SubmitError
 from edge.notebooks import kernel_command, new_notebook_id
 from edge.session_control import SessionControl
@@ -177,6 +179,8 @@ class Connection:
         self.notebooks: dict[str, OpenNotebook] = {}
         """The notebooks opened on this socket, by id."""
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue(SEND_QUEUE_LIMIT)
+        self.language_servers: SocketLanguageServers | None = None
+        """This socket's language servers, from its first ``lsp`` frame on."""
         self.closing: asyncio.Task[None] | None = None
 
     async def serve(self) -> None:
@@ -193,6 +197,8 @@ class Connection:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender  # it may have ended on a closed socket already
             await self._abandon_all()
+            if self.language_servers is not None:
+                await self.language_servers.close()
 
     async def _abandon_all(self) -> None:
         """The socket is gone: stop listening, and close the stdin of what still runs so that
@@ -276,6 +282,16 @@ class Connection:
                 await self.session_command(frame)
             case JudgeFrame():
                 await self.judge(frame)
+            case LspFrame():
+                await self.lsp(frame)
+
+    async def lsp(self, frame: LspFrame) -> None:
+        """A message for one of this socket's language servers (docs/language-servers.md)."""
+        if self.language_servers is None:
+            self.language_servers = SocketLanguageServers(
+                self.bus.language_servers, self.owner, self.send,
+                lambda code, text: self.error(code, text))
+        await self.language_servers.forward(frame)
 
     # --- session control ------------------------------------------------------------------------
 

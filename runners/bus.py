@@ -21,6 +21,13 @@ from nats.js.object_store import ObjectStore
 
 from contracts import subjects
 from contracts.judging import MAX_STORED_OBJECT_BYTES, JudgementResult
+from contracts.language_servers import (
+    LspCommand,
+    LspReply,
+    LspStart,
+    lsp_command_decoder,
+    lsp_start_decoder,
+)
 from contracts.messages import (
     CompletionEvent,
     Control,
@@ -320,6 +327,48 @@ class RunnerBus:
                     await msg.respond(msgspec.json.encode(reply))
 
         return await self._nc.subscribe(subjects.SESSION_CONTROL, cb=on_msg)
+
+    async def subscribe_lsp_starts(
+        self, servers: list[str], handler: Callable[[LspStart], Awaitable[LspReply]],
+    ) -> list[Subscription]:
+        """Take part in starting these language servers (one runner of the queue group answers
+        each ``initialize``)."""
+
+        async def on_msg(msg: Msg) -> None:
+            try:
+                start = lsp_start_decoder.decode(msg.data)
+            except msgspec.DecodeError as exc:
+                log.warning("ignoring a malformed language server start: %s", exc)
+                return
+            reply = await handler(start)
+            if msg.reply:
+                with contextlib.suppress(nats.errors.Error):
+                    await msg.respond(msgspec.json.encode(reply))
+
+        return [await self._nc.subscribe(subjects.lsp_start(server), queue=subjects.LSP_STARTERS,
+                                         cb=on_msg) for server in servers]
+
+    async def subscribe_lsp(self, key: str,
+                            handler: Callable[[LspCommand], Awaitable[LspReply]]) -> Subscription:
+        """Take the browser's messages for language server ``key``, which this runner holds."""
+
+        async def on_msg(msg: Msg) -> None:
+            try:
+                command = lsp_command_decoder.decode(msg.data)
+            except msgspec.DecodeError as exc:
+                log.warning("ignoring a malformed language server command: %s", exc)
+                return
+            reply = await handler(command)
+            if msg.reply:
+                with contextlib.suppress(nats.errors.Error):
+                    await msg.respond(msgspec.json.encode(reply))
+
+        return await self._nc.subscribe(subjects.lsp_in(key), cb=on_msg,
+                                        pending_bytes_limit=CONTROL_PENDING_BYTES)
+
+    async def publish_lsp(self, key: str, event: bytes) -> None:
+        """A language server's message or state, for the socket that started it."""
+        await self._nc.publish(subjects.lsp_out(key), event)
 
     async def subscribe_notebook(self, key: str, handler: NotebookHandler) -> Subscription:
         """Answer interrupt, restart and close for the kernel of notebook ``key``."""

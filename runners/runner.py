@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from contracts.language_servers import LspServer
 from contracts.messages import (
     KERNEL_RUNTIME,
     CellJob,
@@ -38,6 +39,7 @@ from runners.execution import (
 )
 from runners.judge_job import judge_job
 from runners.judge_sandboxes import OwnerSandboxes
+from runners.language_servers import SERVER_RUNTIMES, LanguageServers
 from runners.link import AgentGone
 from runners.notebooks import CellLimits, Kernels
 from runners.output import KeptOutput
@@ -99,6 +101,11 @@ class Runner:
         """Notebook kernels by isolation; spares only of the runner's own."""
         self._kernels(strongest(settings.default_isolation, image.isolation if image else "runc"),
                       spares=settings.kernel_spares if image else 0)
+        self.language_servers = LanguageServers(
+            self._create_language_server, sandboxes.destroy,
+            lambda key, event: self.bus.publish_lsp(key, event),
+            lambda key, handler: self.bus.subscribe_lsp(key, handler),
+            settings.lsp_idle_s, dict(BASE_ENV))
         self.active = 0
         self.jobs = 0
         self.reused = 0
@@ -160,6 +167,9 @@ class Runner:
             await self.bus.on_drain(self.settings.runner_id, self.drain)
             await self.bus.subscribe_sessions(SessionControl(
                 self.settings.runner_id, self.sessions, self.reuse, self.kernels).handle)
+            await self.bus.subscribe_lsp_starts(
+                [s for s, name in SERVER_RUNTIMES.items() if name in self.versions],
+                self.language_servers.start)
             while not self._draining.is_set():
                 await slots.acquire()
                 if self._draining.is_set():
@@ -205,6 +215,7 @@ class Runner:
         await asyncio.gather(*self._jobs_running, return_exceptions=True)
         for kernels in self.kernels.values():
             await kernels.close()
+        await self.language_servers.close()
         await self.sessions.close()
         log.info("drained: no job runs here; stop this runner when you like")
         self.drained.set()
@@ -240,6 +251,7 @@ class Runner:
                 await self.sessions.expire()
                 for kernels in self.kernels.values():
                     await kernels.expire()
+                await self.language_servers.expire()
             except Exception as exc:  # Docker busy, say: the next tick tries again
                 log.warning("expiring idle sandboxes failed: %s", exc)
 
@@ -426,6 +438,14 @@ class Runner:
             raise SandboxError(f"this runner has no {KERNEL_RUNTIME} image for notebook kernels")
         return await self.sandboxes.create(image, kernel=True, isolation=isolation)
 
+    async def _create_language_server(self, server: LspServer) -> Sandbox:
+        """A sandbox for a language server: its language's image, a kernel's limits."""
+        runtime = self.catalog.get(SERVER_RUNTIMES[server])
+        if runtime is None or runtime.name not in self.versions:
+            raise SandboxError(f"this runner has no image for the {server} language server")
+        isolation = strongest(self.settings.default_isolation, runtime.isolation)
+        return await self.sandboxes.create(runtime, kernel=True, isolation=isolation)
+
     async def _session_for(self, job: ProgramJob) -> Session | None:
         if not job.network:
             return None
@@ -518,6 +538,7 @@ class Runner:
         await self.sessions.close()
         for kernels in self.kernels.values():
             await kernels.close()
+        await self.language_servers.close()
         await self.sandboxes.remove_instance_leftovers()
 
 
