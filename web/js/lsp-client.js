@@ -4,16 +4,16 @@
 // project's files of its languages kept open on the server with didOpen, didChange (the full
 // text) and didClose. No DOM: web/tests/lsp-client.test.js drives it with fake timers.
 
-import { languageIdOf, pathOf, uriOf } from "./lsp-convert.js";
+import { SERVERS, languageIdOf, pathOf, uriOf } from "./lsp-convert.js";
 
 /** A request with no answer by then is given up (cancelled on the server, answered null). */
 export const REQUEST_TIMEOUT_MS = 5_000;
 /** Starting a server (a sandbox, then the server's own start) may take this long. */
 export const START_TIMEOUT_MS = 60_000;
 export const METHOD_NOT_FOUND = -32601;
-/** The edge takes a message of at most 1 MiB of JSON: a file larger than that is not sent. */
-export const MAX_MESSAGE_CHARS = 1024 * 1024;
-const ENVELOPE_CHARS = 4096; // the rest of a didOpen/didChange around the text
+/** The edge takes a message of at most 1 MiB of JSON (UTF-8): a larger file is not sent. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+const ENVELOPE_BYTES = 4096; // the rest of a didOpen/didChange around the text
 
 /** What the IDE can do with the servers' answers (sent with initialize). */
 export const CLIENT_CAPABILITIES = {
@@ -50,9 +50,9 @@ export const CLIENT_CAPABILITIES = {
 
 /** Whether a didOpen/didChange of ``text`` would pass the edge's limit. */
 export function tooLarge(text) {
-  // JSON escapes a character into 6 at most: only long texts are worth measuring.
-  if (text.length * 6 + ENVELOPE_CHARS <= MAX_MESSAGE_CHARS) return false;
-  return JSON.stringify(text).length + ENVELOPE_CHARS > MAX_MESSAGE_CHARS;
+  // A UTF-16 unit takes 6 bytes at most in JSON (\u001f): only long texts are worth measuring.
+  if (text.length * 6 + ENVELOPE_BYTES <= MAX_MESSAGE_BYTES) return false;
+  return new TextEncoder().encode(JSON.stringify(text)).length + ENVELOPE_BYTES > MAX_MESSAGE_BYTES;
 }
 
 export class LspClient {
@@ -120,6 +120,8 @@ export class LspClient {
   initialized(result) {
     this.capabilities = result?.capabilities ?? {};
     this.notify("initialized", {});
+    const settings = SERVERS[this.server]?.settings;
+    if (settings) this.notify("workspace/didChangeConfiguration", { settings });
     this.setState("running", "");
     this.sync();
     for (const [id, request] of this.pending) {

@@ -8,10 +8,16 @@ export const ROOT_URI = "file:///workspace";
 
 /**
  * The servers of the wire (docs/ide.md, Code intelligence): per server, the project's files it
- * reads (extension → LSP language id) and Monaco's languages its providers serve.
+ * reads (extension → LSP language id), Monaco's languages its providers serve, and the settings
+ * sent once it runs (workspace/didChangeConfiguration).
  */
 export const SERVERS = {
-  python: { label: "Python", extensions: { ".py": "python" }, monaco: ["python"] },
+  python: {
+    label: "Python", extensions: { ".py": "python" }, monaco: ["python"],
+    // python-lsp-server: errors (pyflakes) yes; PEP 8 style (pycodestyle) and complexity
+    // (mccabe) would mark half-typed code all over, which no peer's editor does by default.
+    settings: { pylsp: { plugins: { pycodestyle: { enabled: false }, mccabe: { enabled: false } } } },
+  },
   typescript: {
     label: "JavaScript and TypeScript",
     extensions: { ".js": "javascript", ".mjs": "javascript", ".ts": "typescript" },

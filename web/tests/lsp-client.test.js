@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  LspClient, MAX_MESSAGE_CHARS, METHOD_NOT_FOUND, REQUEST_TIMEOUT_MS, START_TIMEOUT_MS,
+  LspClient, MAX_MESSAGE_BYTES, METHOD_NOT_FOUND, REQUEST_TIMEOUT_MS, START_TIMEOUT_MS,
 } from "../js/lsp-client.js";
 import { FakeClock, settle } from "./lsp-fakes.js";
 
@@ -53,10 +53,12 @@ test("start: initialize alone, then initialized and every file's didOpen once an
   client.receive({ jsonrpc: "2.0", id: init.id, result: { capabilities: { hoverProvider: true } } });
   await settle();
   assert.equal(client.state, "running");
-  assert.deepEqual(methods(sent), ["initialize", "initialized", "textDocument/didOpen", "textDocument/didOpen"]);
-  assert.deepEqual(sent[2].params.textDocument,
+  assert.deepEqual(methods(sent), ["initialize", "initialized", "workspace/didChangeConfiguration",
+    "textDocument/didOpen", "textDocument/didOpen"]);
+  assert.equal(sent[2].params.settings.pylsp.plugins.pycodestyle.enabled, false);
+  assert.deepEqual(sent[3].params.textDocument,
     { uri: "file:///workspace/main.py", languageId: "python", version: 1, text: "import os\n" });
-  assert.equal(sent[3].params.textDocument.uri, "file:///workspace/lib/util.py");
+  assert.equal(sent[4].params.textDocument.uri, "file:///workspace/lib/util.py");
   assert.deepEqual(events.at(-1), ["ready", { hoverProvider: true }]);
 });
 
@@ -83,8 +85,9 @@ test("a request made while the server starts is sent after its files are open", 
   assert.deepEqual(methods(sent), ["initialize"]);
   client.receive({ jsonrpc: "2.0", id: sent[0].id, result: { capabilities: {} } });
   await settle();
-  assert.deepEqual(methods(sent), ["initialize", "initialized", "textDocument/didOpen", "textDocument/completion"]);
-  client.receive({ jsonrpc: "2.0", id: sent[3].id, result: [] });
+  assert.deepEqual(methods(sent), ["initialize", "initialized", "workspace/didChangeConfiguration",
+    "textDocument/didOpen", "textDocument/completion"]);
+  client.receive({ jsonrpc: "2.0", id: sent[4].id, result: [] });
   assert.deepEqual(await answer, []);
 });
 
@@ -168,14 +171,17 @@ test("sync: didChange with the full text and the next version, didClose and didO
   assert.equal(client.differs(), true);
 });
 
-test("a file past the edge's message limit is not sent", async () => {
-  const big = "x".repeat(MAX_MESSAGE_CHARS);
-  const setup = await running(setUp({ "main.py": "small", "big.py": big }));
+test("a file past the edge's message limit (bytes of JSON) is not sent", async () => {
+  const setup = await running(setUp({
+    "main.py": "small", "big.py": "x".repeat(MAX_MESSAGE_BYTES), "ok.py": "é".repeat(MAX_MESSAGE_BYTES / 4),
+  }));
   const { client, sent, project } = setup;
-  project.set("main.py", "\"".repeat(MAX_MESSAGE_CHARS / 2)); // each escaped as \" : twice as long
+  assert.deepEqual([...client.docs.keys()], ["main.py", "ok.py"]);
+  project.set("main.py", "\"".repeat(MAX_MESSAGE_BYTES / 2)); // each escaped as \" : twice as long
+  project.set("ok.py", "é".repeat(MAX_MESSAGE_BYTES / 2)); // 2 bytes each in UTF-8
   client.sync();
-  assert.deepEqual(sent.map((m) => m.method), ["textDocument/didClose"]);
-  assert.equal(client.docs.has("big.py"), false);
+  assert.deepEqual(sent.map((m) => m.method), ["textDocument/didClose", "textDocument/didClose"]);
+  assert.equal(client.docs.size, 0);
 });
 
 test("stopped: pending requests answer null and the server's markers go", async () => {
@@ -227,7 +233,7 @@ test("a restart opens every file again, from version 1", async () => {
   client.start();
   client.receive({ jsonrpc: "2.0", id: sent[0].id, result: { capabilities: {} } });
   await settle();
-  assert.deepEqual(sent[2].params.textDocument, { uri: "file:///workspace/main.py", languageId: "python", version: 1, text: "ab" });
+  assert.deepEqual(sent[3].params.textDocument, { uri: "file:///workspace/main.py", languageId: "python", version: 1, text: "ab" });
 });
 
 test("a send refused (no socket) answers the request null at once", async () => {

@@ -105,7 +105,7 @@ test("a stopped server starts again on the next edit, not on a sync without one"
   clock.advance(CHANGE_DELAY_MS);
   assert.deepEqual(sent(frames), ["initialize"]);
   await answerInitialize({ servers, frames }, "python");
-  assert.deepEqual(sent(frames).slice(1), ["initialized", "textDocument/didOpen"]);
+  assert.deepEqual(sent(frames).slice(1), ["initialized", "workspace/didChangeConfiguration", "textDocument/didOpen"]);
   assert.equal(frames.at(-1).message.params.textDocument.text, "import sys\n");
 });
 
@@ -116,8 +116,9 @@ test("a request to a stopped server starts it and waits for it", async () => {
   const answer = servers.request("python", "textDocument/hover", {});
   assert.deepEqual(sent(frames), ["initialize"]);
   await answerInitialize(setup, "python");
-  assert.deepEqual(sent(frames), ["initialize", "initialized", "textDocument/didOpen", "textDocument/hover"]);
-  servers.apply({ type: "lsp", server: "python", message: { jsonrpc: "2.0", id: frames[3].message.id, result: null } });
+  assert.deepEqual(sent(frames), ["initialize", "initialized", "workspace/didChangeConfiguration",
+    "textDocument/didOpen", "textDocument/hover"]);
+  servers.apply({ type: "lsp", server: "python", message: { jsonrpc: "2.0", id: frames[4].message.id, result: null } });
   assert.equal(await answer, null);
 });
 
