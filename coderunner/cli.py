@@ -266,6 +266,10 @@ def megabytes(text: str) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.fleet is not None:
+        from coderunner import bench_fleet
+
+        return bench_fleet.main(args.fleet, as_json=args.json)
     if args.hosts is not None:
         from coderunner import bench_hosts
 
@@ -402,6 +406,10 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--hosts", type=positive, nargs="?", const=200, metavar="N",
                        help="instead: N short Python jobs (200) over the HTTP API with 1, 2 "
                             "and 3 runner hosts (extra Docker engines; needs root), with CPU use")
+    bench.add_argument("--fleet", type=positive, nargs="?", const=200, metavar="N",
+                       help="the real dispatcher(s) on a real nats-server (single, then a "
+                            "three-node cluster) against N simulated runners (200): throughput, "
+                            "placement latency, and every job accounted for (no Docker)")
     bench.set_defaults(func=cmd_bench)
 
     run = sub.add_parser(

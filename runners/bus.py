@@ -88,6 +88,12 @@ class ClaimedJob:
         self.claimed_at = time.time()
 
     @property
+    def released_at(self) -> float:
+        """When a dispatcher handed the job to this runner (its RUN message's stored time, Unix
+        seconds): ``coderunner bench --fleet`` measures placement with it."""
+        return self._msg.metadata.timestamp.timestamp()
+
+    @property
     def deliveries(self) -> int:
         """How many times the job was handed to a runner, this time included (a job moved
         off a silent runner counts its deliveries there too)."""

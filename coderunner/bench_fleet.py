@@ -1,0 +1,342 @@
+"""``coderunner bench --fleet N``: the real dispatcher(s) on a real nats-server against N
+simulated runners (``coderunner/fleet_sim.py``: no Docker, the real runner bus).
+
+Three set-ups, one after another: one nats-server with one dispatcher, then with two, then a
+three-node cluster (streams replicated three times) with two. In each:
+
+1. **throughput**: jobs that take no time, ``IN_FLIGHT`` submitted and not completed at any
+   moment, for ``THROUGHPUT_S``: completions per second, and the dispatchers' CPU per job;
+2. **latency at 70 % load**: jobs arrive at ``LOAD`` times that throughput, each holding its slot
+   long enough that ``LOAD`` of the fleet's slots are busy: placement (submission to the job's
+   release to a runner) and submission to a runner's claim;
+3. **silent runners**: at the same load, ``SILENT_SHARE`` of the runners stop at once (no
+   heartbeat, their jobs never finished): seconds until every job submitted before is done.
+
+Then every job is accounted for by what the simulated runners really did: lost, run twice,
+handed to a runner with no free slot, and slots left in the ``SLOTS`` stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from coderunner.fleet_sim import LANGUAGE, Ledger, SimulatedRunner
+from coderunner.multihost import wait_for_jetstream
+from coderunner.nats_server import NatsCluster, NatsServer
+from contracts import subjects
+from contracts.messages import JobFile, ProgramJob, completion_decoder, encode
+from contracts.settings import nats_servers
+from dispatcher.stats import percentile
+from runners.bus import RunnerBus
+
+SETUPS = ((1, 1), (1, 2), (3, 2))
+"""(NATS servers, dispatchers) of each set-up, in order."""
+SLOTS = 10
+"""Jobs each simulated runner runs at once (its RUNNER_MAX_JOBS)."""
+IN_FLIGHT = 2000
+THROUGHPUT_S = 10.0
+WARM_UP_S = 2.0
+LOAD = 0.7
+LOAD_S = 10.0
+LONGEST_JOB_S = 3.0
+SILENT_SHARE = 0.1
+SILENT_AFTER_S = 3.0
+ACK_WAIT_S = 10
+"""The dispatchers' RUN_ACK_WAIT: a silent runner's claimed jobs come back after it."""
+OWNERS = 20
+SETTLE_S = 120.0
+
+
+@dataclass
+class SetupResult:
+    nats_servers: int
+    dispatchers: int
+    jobs_per_second: float
+    dispatcher_cpu_ms_per_job: float
+    load_jobs_per_second: float
+    load_job_seconds: float
+    placement_p50_ms: float
+    placement_p99_ms: float
+    submit_to_claim_p99_ms: float
+    reassign_seconds: float
+    jobs: int
+    refused: int
+    """Submissions the queue refused (it was full): not counted anywhere else."""
+    over_capacity: int
+    lost: int
+    duplicated: int
+    leaked_slots: int
+    load_average: tuple[float, float, float]
+    """The machine's 1, 5 and 15 minute load at the end (it may be shared)."""
+
+    def as_json(self) -> dict[str, Any]:
+        """camelCase, as the issue names the figures (``jobsPerSecond`` …)."""
+        return {_camel(name): value for name, value in asdict(self).items()}
+
+    def accounted(self) -> bool:
+        return not (self.over_capacity or self.lost or self.duplicated or self.leaked_slots)
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(word.upper() if word == "p50" or word == "p99" else word.title()
+                           for word in rest)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process used so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Submitter:
+    """Publishes jobs as an edge does and follows their completions into the ledger."""
+
+    def __init__(self, nc: Client, ledger: Ledger, in_flight: int = IN_FLIGHT) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.ledger = ledger
+        self.window = asyncio.Semaphore(in_flight)
+        self.refused = 0
+        """Jobs the queue refused (full): taken out of the ledger."""
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def follow(self) -> None:
+        async def on_msg(msg: Msg) -> None:
+            completion = completion_decoder.decode(msg.data)
+            if completion.execution_id in self.ledger.submitted \
+                    and completion.execution_id not in self.ledger.completed:
+                self.window.release()
+            self.ledger.complete(completion.execution_id, completion.verdict, time.time())
+
+        await self.nc.subscribe(subjects.COMPLETIONS_SUBJECTS, cb=on_msg)
+
+    def submit(self, number: int) -> str:
+        """Publish one job (in the background); returns its execution id."""
+        execution_id = uuid.uuid4().hex
+        now = time.time()
+        job = ProgramJob(execution_id=execution_id, owner=f"key:owner{number % OWNERS}",
+                         priority=subjects.PRIORITY_API, submitted_at=now, language=LANGUAGE,
+                         files=[JobFile("main.py", "pass")], main_file="main.py")
+        self.ledger.submit(execution_id, now)
+        task = asyncio.create_task(self._publish(job))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        return execution_id
+
+    async def _publish(self, job: ProgramJob) -> None:
+        try:
+            await self.js.publish(subjects.job_submit(job.priority), encode(job),
+                                  headers={"Nats-Msg-Id": job.execution_id}, timeout=30)
+        except (nats.errors.Error, TimeoutError):  # the queue is full, or NATS too slow
+            self.refused += 1
+            self.ledger.withdraw(job.execution_id)
+            self.window.release()
+
+    async def closed_loop(self, seconds: float) -> set[str]:
+        """Keep ``IN_FLIGHT`` jobs submitted and not completed, for ``seconds``."""
+        ids: set[str] = set()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            await self.window.acquire()
+            ids.add(self.submit(len(ids)))
+        return ids
+
+    async def paced(self, per_second: float, seconds: float) -> set[str]:
+        """Submit at ``per_second`` for ``seconds`` (open loop: arrivals do not wait)."""
+        ids: set[str] = set()
+        started = time.monotonic()
+        while (elapsed := time.monotonic() - started) < seconds:
+            due = int(elapsed * per_second) + 1
+            while len(ids) < due:
+                ids.add(self.submit(len(ids)))
+            await asyncio.sleep(max(0.0, due / per_second - elapsed))
+        return ids
+
+    async def settled(self, before: float | None = None, timeout_s: float = SETTLE_S) -> float:
+        """Seconds until every job (submitted before ``before``) has completed."""
+        started = time.monotonic()
+        while self.ledger.unfinished(before) and time.monotonic() - started < timeout_s:
+            await asyncio.sleep(0.05)
+        return time.monotonic() - started
+
+
+@dataclass
+class Bed:
+    url: str
+    dispatchers: list[subprocess.Popen[bytes]]
+    runners: list[SimulatedRunner]
+    nc: Client
+    ledger: Ledger
+
+    def dispatcher_cpu(self) -> float:
+        return sum(cpu_seconds(d.pid) for d in self.dispatchers)
+
+
+@asynccontextmanager
+async def fleet_bed(root: Path, runners: int, nats_nodes: int, dispatchers: int
+                    ) -> AsyncIterator[Bed]:
+    server: NatsServer | NatsCluster = (
+        NatsServer(root / "nats", port=0) if nats_nodes == 1 else NatsCluster(root / "nats"))
+    server.start()
+    procs: list[subprocess.Popen[bytes]] = []
+    sims: list[SimulatedRunner] = []
+    nc: Client | None = None
+    try:
+        if nats_nodes > 1:
+            await wait_for_jetstream(server.url, replicas=3)
+        env = {**os.environ, "NATS_URL": server.url, "LOG_LEVEL": "WARNING",
+               "RUN_ACK_WAIT": str(ACK_WAIT_S)}
+        for key in ("MAX_CONCURRENT_SESSIONS", "QUEUE_CAPACITY"):
+            env.pop(key, None)
+        procs = [subprocess.Popen([sys.executable, "-m", "coderunner", "dispatcher"], env=env)
+                 for _ in range(dispatchers)]
+        nc = await nats.connect(nats_servers(server.url))
+        await _dispatchers_answer(nc, dispatchers)
+        ledger = Ledger()
+        sims = await _start_runners(server.url, runners, ledger)
+        yield Bed(server.url, procs, sims, nc, ledger)
+    finally:
+        await asyncio.gather(*(sim.stop() for sim in sims), return_exceptions=True)
+        await asyncio.gather(*(sim.bus.close() for sim in sims), return_exceptions=True)
+        if nc is not None:
+            await nc.close()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        server.stop()
+
+
+async def _dispatchers_answer(nc: Client, count: int, timeout_s: float = 60.0) -> None:
+    """Until ``count`` dispatchers answer a queue stats request (each has set up)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox)
+        await nc.publish(subjects.QUEUE_STATS, b"", reply=inbox)
+        await asyncio.sleep(0.5)
+        answers = sub.pending_msgs
+        await sub.unsubscribe()
+        if answers >= count:
+            return
+    raise RuntimeError(f"{count} dispatchers did not answer within {timeout_s} s")
+
+
+async def _start_runners(url: str, count: int, ledger: Ledger) -> list[SimulatedRunner]:
+    async def one(index: int) -> SimulatedRunner:
+        runner_id = f"sim-{index:04d}"
+        bus = await RunnerBus.connect(url, f"runner {runner_id}")
+        sim = SimulatedRunner(runner_id, bus, SLOTS, ledger)
+        await sim.start()
+        return sim
+
+    sims: list[SimulatedRunner] = []
+    for first in range(0, count, 25):
+        sims += await asyncio.gather(*(one(i) for i in range(first, min(count, first + 25))))
+    await asyncio.wait_for(asyncio.gather(*(sim.bound.wait() for sim in sims)), 120)
+    return sims
+
+
+async def leaked_slots(nc: Client, timeout_s: float = 10.0) -> int:
+    """Slots left in the SLOTS stream once every job completed (waiting for the purges)."""
+    js = nc.jetstream()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        info = await js.stream_info(subjects.SLOTS_STREAM)
+        left = info.state.messages
+        if not left or time.monotonic() > deadline:
+            return left
+        await asyncio.sleep(0.2)
+
+
+async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int) -> SetupResult:
+    async with fleet_bed(root, runners, nats_nodes, dispatchers) as bed:
+        submitter = Submitter(bed.nc, bed.ledger, min(IN_FLIGHT, runners * SLOTS))
+        await submitter.follow()
+        await submitter.closed_loop(WARM_UP_S)
+        cpu_before, done_before, started = bed.dispatcher_cpu(), len(bed.ledger.completed), \
+            time.monotonic()
+        await submitter.closed_loop(THROUGHPUT_S)
+        seconds = time.monotonic() - started
+        done = len(bed.ledger.completed) - done_before
+        cpu_ms_per_job = (bed.dispatcher_cpu() - cpu_before) * 1000 / max(1, done)
+        await submitter.settled()
+        throughput = done / seconds
+
+        rate = LOAD * throughput
+        job_s = min(LONGEST_JOB_S, LOAD * runners * SLOTS / rate)
+        for sim in bed.runners:
+            sim.job_s = job_s
+        loaded = await submitter.paced(rate, LOAD_S)
+        await submitter.settled()
+
+        reassign = await _silence(submitter, bed.runners, rate)
+        await submitter.settled()
+        ledger = bed.ledger
+        return SetupResult(
+            nats_servers=nats_nodes, dispatchers=dispatchers,
+            jobs_per_second=round(throughput, 1),
+            dispatcher_cpu_ms_per_job=round(cpu_ms_per_job, 3),
+            load_jobs_per_second=round(rate, 1), load_job_seconds=round(job_s, 2),
+            placement_p50_ms=round(percentile(ledger.placement_ms(loaded), 0.5), 2),
+            placement_p99_ms=round(percentile(ledger.placement_ms(loaded), 0.99), 2),
+            submit_to_claim_p99_ms=round(percentile(ledger.claim_ms(loaded), 0.99), 2),
+            reassign_seconds=round(reassign, 2), jobs=len(ledger.submitted),
+            refused=submitter.refused,
+            over_capacity=ledger.over_capacity(SLOTS), lost=ledger.lost(),
+            duplicated=ledger.duplicated(), leaked_slots=await leaked_slots(bed.nc),
+            load_average=os.getloadavg(),
+        )
+
+
+async def _silence(submitter: Submitter, runners: Sequence[SimulatedRunner],
+                   rate: float) -> float:
+    """Seconds from ``SILENT_SHARE`` of the runners going silent under load until every job
+    submitted before that has completed (on the runners left)."""
+    load = asyncio.create_task(submitter.paced(rate, 2 * SILENT_AFTER_S))
+    await asyncio.sleep(SILENT_AFTER_S)
+    silent = runners[:max(1, round(len(runners) * SILENT_SHARE))]
+    at = time.time()
+    await asyncio.gather(*(sim.go_silent() for sim in silent))
+    seconds = await submitter.settled(before=at)
+    await load
+    return seconds
+
+
+def run(runners: int, setups: Sequence[tuple[int, int]] = SETUPS) -> list[SetupResult]:
+    results = []
+    for nats_nodes, dispatchers in setups:
+        with tempfile.TemporaryDirectory(prefix="coderunner-fleet-") as tmp:
+            results.append(asyncio.run(measure(Path(tmp), runners, nats_nodes, dispatchers)))
+    return results
+
+
+def main(runners: int, as_json: bool = False) -> int:
+    results = run(runners)
+    report: dict[str, Any] = {"runners": runners, "slotsPerRunner": SLOTS,
+                              "setups": [r.as_json() for r in results]}
+    print(json.dumps(report, indent=None if as_json else 2))
+    return 0 if all(r.accounted() for r in results) else 1
