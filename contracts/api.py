@@ -22,6 +22,7 @@ from contracts.messages import (
     Verdict,
     WebhookState,
 )
+from contracts.workspaces import WorkspaceRef
 
 MAX_BATCH = 20
 MAX_CALLBACK_URL = 2048
@@ -132,10 +133,12 @@ class ExecutionList(Struct, frozen=True, rename="camel"):
 
 class NotebookRequest(Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """``POST /api/v1/notebooks``: a notebook of this key; its kernel starts with the first
-    cell. The server makes the id when none is given."""
+    cell (with the files of ``workspace``, one of the key's, in its working directory). The
+    server makes the id when none is given."""
 
     notebook_id: NotebookId | None = None
     kernel: KernelName = "python"
+    workspace: WorkspaceRef | None = None
 
 
 class NotebookInfo(Struct, frozen=True, rename="camel", omit_defaults=True):

@@ -545,6 +545,9 @@ class NotebookRecord(Struct, frozen=True, rename="camel", omit_defaults=True):
     owner: str
     kernel: str
     created_at: float
+    workspace: WorkspaceRef | None = None
+    """The workspace whose files its kernel starts with, pinned to the revision it had when
+    the notebook was opened."""
 
 
 class PoolInfo(Struct, frozen=True, rename="camel"):

@@ -52,7 +52,7 @@ from edge.sessions import SessionTokens
 from edge.stats import admin_metrics
 from edge.webhooks import Attempt, Callback, WebhookDeliverer
 from edge.workspace_api import WorkspaceApi
-from edge.workspace_intake import SocketWorkspaces
+from edge.workspace_intake import OwnedWorkspaces
 from edge.workspace_share import ShareLinks
 from edge.ws import Connection, Handovers
 
@@ -114,7 +114,7 @@ class Edge:
         self.tokens = SessionTokens(settings.session_secret)
         self.workspaces = self.api.workspaces
         self.share_links = ShareLinks(settings.session_secret)
-        self.socket_workspaces = SocketWorkspaces(
+        self.socket_workspaces = OwnedWorkspaces(
             self.workspaces, self.keys.authenticate(None).owner if self.keys.open else None)
         """The IDE's workspaces, which its socket's frames may name (none with API keys)."""
         self.session_control = SessionControl(bus, self.api.stop)

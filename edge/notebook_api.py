@@ -22,12 +22,16 @@ from contracts.messages import (
     NotebookAction,
     NotebookRecord,
     NotebookState,
+    SourceFile,
 )
 from contracts.subjects import notebook_key
+from contracts.workspaces import WorkspaceRef
 from edge.api import Api, ApiProblem, decode, json_response, read_body
 from edge.auth import Principal
 from edge.intake import cell_job
 from edge.notebooks import kernel_command, new_notebook_id
+from edge.workspace_intake import OwnedWorkspaces
+from edge.workspaces import WorkspaceError
 
 
 class NotebookApi:
@@ -50,8 +54,13 @@ class NotebookApi:
         spec: NotebookRequest = decode(notebook_request_decoder, await read_body(request))
         if self.api.catalog.get(KERNEL_RUNTIME) is None:
             raise ApiProblem(503, "not_ready", "no python runtime for notebook kernels")
+        workspace = spec.workspace
+        if workspace is not None:  # refused now if it cannot be had; its cells read it again
+            number, _ = await self.workspace_files(principal, workspace)
+            workspace = WorkspaceRef(workspace.id, number)
         notebook_id = spec.notebook_id or new_notebook_id()
-        record = NotebookRecord(notebook_id, principal.owner, spec.kernel, time.time())
+        record = NotebookRecord(notebook_id, principal.owner, spec.kernel, time.time(),
+                                workspace)
         await self.bus.notebooks.put(notebook_key(principal.owner, notebook_id), record)
         return json_response(NotebookInfo(notebook_id, "open", spec.kernel), 201,
                              {"Location": f"/api/v1/notebooks/{notebook_id}"})
@@ -70,13 +79,25 @@ class NotebookApi:
         spec = decode(cell_request_decoder, await read_body(request))
         execution_id = uuid.uuid4().hex
         cell_id = spec.cell_id or f"cell-{execution_id[:8]}"
+        files: list[SourceFile] = []
+        if notebook.workspace is not None:
+            _, files = await self.workspace_files(principal, notebook.workspace)
         job = cell_job(principal.owner, notebook.notebook_id, cell_id, spec.code,
                        notebook.kernel, execution_id=execution_id, request_id=spec.request_id,
-                       limits=spec.limits, isolation=principal.isolation)
+                       limits=spec.limits, isolation=principal.isolation, files=files)
         await self.api.submit(principal, ExecutionRecord(
             execution_id, principal.owner, KERNEL_RUNTIME, job.submitted_at, spec.request_id,
             notebook_id=notebook.notebook_id, cell_id=cell_id), job)
         return await self.api.answer(request, execution_id)
+
+    async def workspace_files(self, principal: Principal, reference: WorkspaceRef
+                              ) -> tuple[int, list[SourceFile]]:
+        """The revision and files of a workspace of the caller (docs/workspaces.md); raises
+        ApiProblem."""
+        try:
+            return await OwnedWorkspaces(self.api.workspaces, principal.owner).files(reference)
+        except WorkspaceError as exc:
+            raise ApiProblem(exc.status, exc.code, str(exc)) from None
 
     async def interrupt(self, request: Request) -> Response:
         return await self.command(request, "interrupt")

@@ -4,7 +4,7 @@
 The HTTP API replaces it by the revision's files before it decodes the request, so the request
 type, the job and everything downstream are as if the client had sent them
 (``with_workspace_files``). A socket frame is decoded once, its ``workspace`` typed
-(``contracts.workspaces.WorkspaceRef``); ``SocketWorkspaces`` then puts the files in its
+(``contracts.workspaces.WorkspaceRef``); ``OwnedWorkspaces`` reads the files for its
 ``files`` before anything else reads it. Both read the files with the same rules and refuse
 with the same errors.
 """
@@ -62,11 +62,12 @@ async def with_workspace_files(body: bytes, owner: str, workspaces: Workspaces) 
 
 
 @dataclass(frozen=True)
-class SocketWorkspaces:
-    """The workspaces a socket's frames may name: ``owner``'s, the owner the IDE's workspaces
-    have (``key:local`` on an installation without API keys: docs/workspaces.md#owners).
-    ``owner`` None: the socket has none (with API keys the IDE's page holds no key), so every
-    workspace it names is ``not_found``, as another owner's is."""
+class OwnedWorkspaces:
+    """The workspaces a request may name instead of sending files: ``owner``'s. A socket's
+    owner is the one the IDE's workspaces have (``key:local`` on an installation without API
+    keys: docs/workspaces.md#owners); ``owner`` None: the socket has none (with API keys the
+    IDE's page holds no key), so every workspace it names is ``not_found``, as another
+    owner's is."""
 
     workspaces: Workspaces
     owner: str | None

@@ -61,7 +61,7 @@ from edge.nats_connection import SubmitError
 from edge.notebooks import kernel_command, new_notebook_id
 from edge.session_control import SessionControl
 from edge.sessions import SessionTokens
-from edge.workspace_intake import Frame, SocketWorkspaces
+from edge.workspace_intake import Frame, OwnedWorkspaces
 from edge.workspaces import NotFound, WorkspaceError
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ class Connection:
                  token: str, tokens: SessionTokens, resumed: bool = False,
                  handovers: Handovers | None = None, runs: OpenRuns | None = None,
                  address: str = "", sessions: SessionControl | None = None,
-                 workspaces: SocketWorkspaces | None = None) -> None:
+                 workspaces: OwnedWorkspaces | None = None) -> None:
         self.ws = ws
         self.bus = bus
         self.catalog = catalog

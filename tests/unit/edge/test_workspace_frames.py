@@ -11,20 +11,23 @@ from typing import Any
 import msgspec
 import pytest
 
+from contracts.api import notebook_request_decoder
 from contracts.judging import JudgeFrame
 from contracts.messages import (
     CellJob,
     ExecuteCode,
     JudgementJob,
     NotebookOpen,
+    NotebookRecord,
     ProgramJob,
     SourceFile,
     client_frame_decoder,
+    notebook_record_decoder,
 )
 from contracts.runtimes import Catalog, Runtime
 from contracts.workspaces import WorkspaceRef
 from edge.sessions import SessionTokens
-from edge.workspace_intake import SocketWorkspaces
+from edge.workspace_intake import OwnedWorkspaces
 from edge.ws import Connection
 from tests.unit.edge.test_workspaces import MemoryStore, workspaces
 
@@ -105,7 +108,7 @@ async def ide_workspace(store: MemoryStore, owner: str = IDE_OWNER) -> None:
 
 def connection(store: MemoryStore, owner: str | None = IDE_OWNER) -> tuple[Connection, FakeBus]:
     bus = FakeBus()
-    socket_workspaces = SocketWorkspaces(workspaces(store), owner)
+    socket_workspaces = OwnedWorkspaces(workspaces(store), owner)
     conn = Connection(None, bus, CATALOG, "0" * 32, "token",  # type: ignore[arg-type]
                       SessionTokens("unit-test-secret"), workspaces=socket_workspaces)
     return conn, bus
@@ -223,3 +226,12 @@ async def test_a_notebook_naming_an_unknown_workspace_is_not_opened() -> None:
     [error] = sent(conn)
     assert (error["code"], error["requestId"]) == ("not_found", "o1")
     assert "nb" not in conn.notebooks
+
+
+def test_an_api_notebook_names_a_workspace_and_its_record_pins_it() -> None:
+    spec = notebook_request_decoder.decode(b'{"notebookId":"nb","workspace":{"id":"demo"}}')
+    assert spec.workspace == WorkspaceRef("demo")
+    record = NotebookRecord("nb", "key:k", "python", 1.0, WorkspaceRef("demo", 3))
+    assert notebook_record_decoder.decode(msgspec.json.encode(record)) == record
+    plain = msgspec.json.encode(NotebookRecord("nb", "key:k", "python", 1.0))
+    assert b"workspace" not in plain, "a record naming none is as it was"
