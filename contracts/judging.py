@@ -124,6 +124,12 @@ class UnorderedChecker(_Wire, frozen=True, tag="unordered", tag_field="type"):
     ``sorted``)."""
 
 
+class AnyOutputChecker(_Wire, frozen=True, tag="any", tag_field="type"):
+    """Any output is accepted: a test fails only when its run does (a non-zero exit, a
+    signal, a limit). Judge0's ``number_of_runs`` without ``expected_output`` is judged so;
+    ``expectedOutput`` is not read (give it empty)."""
+
+
 class _HelperProgram(_Wire, frozen=True):
     """A program of the judge's own, in any catalog language, run in a sandbox of its own."""
 
@@ -147,7 +153,7 @@ class Interactor(_HelperProgram, frozen=True, tag="interactive", tag_field="type
 
 BuiltinChecker = (
     ExactChecker | LinesChecker | LineTokensChecker | TokensChecker | FloatChecker
-    | UnorderedChecker
+    | UnorderedChecker | AnyOutputChecker
 )
 """The checkers that are functions of the outputs (runners/judging/checkers.py)."""
 Checker = BuiltinChecker | CustomChecker | Interactor
@@ -224,8 +230,25 @@ class Diff(_Result, frozen=True):
     got: str
 
 
+class RunReport(_Result, frozen=True, omit_defaults=True):
+    """How a test's run of the program ended, for a judgement that asks for its runs (a
+    Judge0 submission's, ``JudgementJob.report_runs``; never one of ``POST
+    /api/v1/judgements``). ``stdout`` and ``stderr`` (each cut at the test's output limit)
+    are kept only for the test that decided the verdict (``decisive``); ``error`` is the
+    agent's word on a run that could not start (``exec format error``)."""
+
+    exit_code: int | None = None
+    signal: str | None = None
+    cpu_ms: int = 0
+    stdout: str = ""
+    stderr: str = ""
+    error: str | None = None
+
+
 class CaseResult(_Result, frozen=True, omit_defaults=True):
-    """One test's outcome. ``score``: the points this test earned outside any group."""
+    """One test's outcome. ``score``: the points this test earned outside any group. ``run``:
+    only in the stored result of a judgement that reports its runs (never in ``test`` or
+    ``judgement`` events)."""
 
     name: str
     verdict: TestVerdict
@@ -234,6 +257,16 @@ class CaseResult(_Result, frozen=True, omit_defaults=True):
     score: float = 0.0
     checker_message: str = ""
     diff: Diff | None = None
+    run: RunReport | None = None
+
+
+def decisive(tests: list[CaseResult]) -> int | None:
+    """The index of the test that decided a judgement's verdict: the first that is not
+    ``accepted`` (``skipped`` ones come after it), else the last; None without tests."""
+    for index, test in enumerate(tests):
+        if test.verdict != "accepted":
+            return index
+    return len(tests) - 1 if tests else None
 
 
 class GroupResult(_Result, frozen=True):

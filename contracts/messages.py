@@ -431,6 +431,14 @@ class JudgementJob(_Job, frozen=True, kw_only=True, tag="judgement"):
     stop_on_first_failure: bool = False
     groups: list[Group] = []
     reuse_key: str | None = None
+    args: list[str] = []
+    """The program's arguments in every test (Judge0's ``command_line_arguments``)."""
+    compile_options: list[str] = []
+    """As a ``ProgramJob``'s (Judge0's ``compiler_options``), for the submission's compile."""
+    report_runs: bool = False
+    """Judge0's ``number_of_runs``: the tests are runs of one program, one after another in
+    order in one sandbox (compiled once), and each test's result keeps its run
+    (``CaseResult.run``; the output only of the ``decisive`` test)."""
 
     @property
     def runtime(self) -> str:

@@ -19,9 +19,11 @@ from starlette.routing import Route
 from contracts import judge0 as j
 from contracts import subjects
 from contracts.api import ExecutionRequest, ExecutionResult
+from contracts.judging import judgement_result_decoder
 from contracts.messages import ExecutionRecord, SourceFile
 from edge.api import Api, ApiProblem, read_body
 from edge.auth import AuthError, Principal
+from edge.intake import NotRunnable, judgement_job
 from edge.judge0_files import ZipProblem, extract
 from edge.judge0_http import (
     Judge0Error,
@@ -34,7 +36,18 @@ from edge.judge0_http import (
     integer,
 )
 from edge.judge0_languages import BY_ID, LAUNCHER, Judge0Language, program_files, served
-from edge.judge0_rules import Plan, execution_id_of, flag, plan, render, token_of
+from edge.judge0_rules import (
+    Judged,
+    Plan,
+    execution_id_of,
+    flag,
+    judged_by_engine,
+    plan,
+    render,
+    token_of,
+)
+from edge.judge0_runs import judged_view, judgement_payload, request_of
+from edge.judgements import PENDING
 from edge.runner_versions import RunnerVersions
 
 MAX_OWNED = 1000
@@ -129,10 +142,14 @@ class Judge0:
         await self.bus.executions.put(subjects.judge0_key(execution_id),
                                       msgspec.json.encode(stored))
         try:
-            await self.api.accept(principal, spec, execution_id,
-                                  compile_options=tuple(planned.compile_options))
+            if judged_by_engine(stored):
+                await self.judge(principal, planned, spec, execution_id)
+            else:
+                await self.api.accept(principal, spec, execution_id,
+                                      compile_options=tuple(planned.compile_options))
         except ApiProblem as exc:
             await self.bus.executions.delete(subjects.judge0_key(execution_id))
+            await self.bus.executions.delete(subjects.judgement_key(execution_id))
             if exc.status == 400:  # the program itself: a field's error, as Judge0 has it
                 raise Judge0Error(422, {field_of(exc.code): [exc.message]}) from None
             raise
@@ -159,6 +176,32 @@ class Judge0:
         except msgspec.ValidationError as exc:
             raise Judge0Error(422, {field_of(str(exc)): [str(exc)]}) from None
 
+    async def judge(self, principal: Principal, planned: Plan, spec: ExecutionRequest,
+                    execution_id: str) -> None:
+        """Queue a submission with ``expected_output`` or several runs as a judgement
+        (edge/judge0_runs.py); raises ApiProblem as ``Api.accept`` does."""
+        stored = planned.stored
+        program = msgspec.to_builtins(spec)
+        payload = judgement_payload(
+            {name: program[name] for name in ("language", "files", "mainFile", "limits",
+                                              "callbackUrl") if name in program},
+            stored.number_of_runs, stored.stdin or "", stored.expected_output)
+        try:
+            job = judgement_job(request_of(payload), principal.owner, self.api.catalog,
+                                execution_id, principal.isolation)
+        except msgspec.ValidationError as exc:  # the code names the field (field_of)
+            raise ApiProblem(400, str(exc), str(exc)) from None
+        except NotRunnable as exc:
+            raise ApiProblem(400, exc.code, exc.message) from None
+        job = msgspec.structs.replace(job, args=spec.args, report_runs=True,
+                                      compile_options=list(planned.compile_options))
+        if spec.callback_url and (problem := self.api.policy.url_problem(spec.callback_url)):
+            raise ApiProblem(400, "invalid_callback_url", problem)
+        record = ExecutionRecord(execution_id, principal.owner, job.language, job.submitted_at,
+                                 None, spec.callback_url)
+        await self.bus.executions.put(subjects.judgement_key(execution_id), PENDING)
+        await self.api.submit(principal, record, job)
+
     async def remember(self, principal: Principal, token: str) -> None:
         def add(value: bytes | None) -> bytes:
             owned = j.owned_decoder.decode(value) if value else j.Owned()
@@ -183,8 +226,20 @@ class Judge0:
         result = result or await self.api.result(record)
         language = BY_ID[stored.language_id]
         version = (await self.versions()).get(language.runtime)
+        judged = await self.judged(stored, result) if judged_by_engine(stored) else None
         return render(token_of(record.execution_id), stored, result, language.name(version),
-                      base64_encoded)
+                      base64_encoded, judged)
+
+    async def judged(self, stored: j.StoredSubmission, result: ExecutionResult
+                     ) -> Judged | None:
+        """The engine's view of a judged submission; None until it is judged, or when it never
+        was (cancelled, expired, its runner failed: the execution's verdict says it)."""
+        if result.status != "completed" or result.verdict != "ok":
+            return None
+        data = await self.bus.executions.get(subjects.judgement_key(result.id))
+        if not data or data == PENDING:
+            return None
+        return judged_view(result, judgement_result_decoder.decode(data))
 
     async def answer(self, token: str, result: ExecutionResult, base64_encoded: bool,
                      fields: tuple[str, ...], status: int = 200) -> Response:
@@ -218,7 +273,7 @@ class Judge0:
                         f"{submission.status.id} ({submission.status.description})")
         execution_id = record.execution_id
         for key in (subjects.judge0_key(execution_id), subjects.output_key(execution_id),
-                    subjects.webhook_key(execution_id)):
+                    subjects.webhook_key(execution_id), subjects.judgement_key(execution_id)):
             await self.bus.executions.delete(key)
         await self.bus.records.delete(record)  # and its entry in the key's list
         return JSONResponse(j.select(submission, fields))

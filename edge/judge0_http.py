@@ -72,7 +72,7 @@ def config_info(wait: bool, callback_tries: int, callback_timeout: float) -> dic
         "enable_per_process_and_thread_memory_limit": False,
         "allow_enable_per_process_and_thread_memory_limit": True,
         "max_file_size": j.MAX_FILE_SIZE, "max_max_file_size": j.MAX_MAX_FILE_SIZE,
-        "number_of_runs": j.NUMBER_OF_RUNS, "max_number_of_runs": 1,
+        "number_of_runs": j.NUMBER_OF_RUNS, "max_number_of_runs": j.MAX_NUMBER_OF_RUNS,
         "redirect_stderr_to_stdout": False, "max_extract_size": j.MAX_EXTRACT_SIZE_KB,
         "enable_batched_submissions": True, "max_submission_batch_size": j.MAX_BATCH,
         "submission_cache_duration": 0.0, "use_docs_as_homepage": False,
@@ -121,7 +121,8 @@ def integer(raw: str | None, default: int) -> int:
 
 def field_of(text: str) -> str:
     """The Judge0 field an error of ours is about."""
-    for word, field in (("callback", "callback_url"), ("stdin", "stdin"),
+    for word, field in (("callback", "callback_url"), ("expectedoutput", "expected_output"),
+                        ("stdin", "stdin"),
                         ("args", "command_line_arguments"), ("files", "additional_files"),
                         ("limits", "memory_limit")):
         if word in text.lower():

@@ -18,6 +18,7 @@ import msgspec
 from contracts import judge0 as j
 from contracts.api import ExecutionResult
 from contracts.judge0 import judge0_form
+from contracts.judging import MAX_INLINE_TEST_BYTES
 from contracts.messages import Limits
 from edge.judge0_languages import BY_ID, MULTI_FILE, REFUSED, Judge0Language
 
@@ -212,10 +213,10 @@ def plan(request: j.SubmissionRequest, base64_encoded: bool, runtimes: set[str],
         errors.setdefault("source_code", []).append("can't be blank")
     stdin = decoded(errors, "stdin", request.stdin, base64_encoded)
     expected = decoded(errors, "expected_output", request.expected_output, base64_encoded)
-    runs = number(errors, "number_of_runs", request.number_of_runs, j.NUMBER_OF_RUNS, 0,
-                  j.MAX_NUMBER_OF_RUNS, low_open=True)
-    if "number_of_runs" not in errors and int(runs) != 1:
-        errors["number_of_runs"] = ["only 1 run is supported here (see docs/compat.md)"]
+    runs = int(number(errors, "number_of_runs", request.number_of_runs, j.NUMBER_OF_RUNS, 0,
+                      j.MAX_NUMBER_OF_RUNS, low_open=True))
+    if "number_of_runs" not in errors:
+        runs_problem(errors, runs, stdin, expected)
     cpu = number(errors, "cpu_time_limit", request.cpu_time_limit, j.CPU_TIME_LIMIT, 0,
                  j.MAX_CPU_TIME_LIMIT)
     extra = number(errors, "cpu_extra_time", request.cpu_extra_time, j.CPU_EXTRA_TIME, 0,
@@ -244,7 +245,8 @@ def plan(request: j.SubmissionRequest, base64_encoded: bool, runtimes: set[str],
         return None, errors
     stored = j.StoredSubmission(
         language_id=language.id, source_code=source or "", created_at=now, stdin=stdin,
-        expected_output=expected, number_of_runs=1, cpu_time_limit=cpu, cpu_extra_time=extra,
+        expected_output=expected, number_of_runs=max(1, runs), cpu_time_limit=cpu,
+        cpu_extra_time=extra,
         wall_time_limit=wall, memory_limit=memory, stack_limit=stack,
         max_processes_and_or_threads=processes,
         enable_per_process_and_thread_time_limit=flag(
@@ -257,6 +259,21 @@ def plan(request: j.SubmissionRequest, base64_encoded: bool, runtimes: set[str],
         callback_url=request.callback_url or None,
     )
     return Plan(stored, language, args, limits_of(stored), options.split()), errors
+
+
+def runs_problem(errors: Errors, runs: int, stdin: str | None, expected: str | None) -> None:
+    """Each run is a test of its judgement, input and answer copied: together they are
+    bounded as a judgement's inline tests are."""
+    total = runs * (len(stdin or "") + len(expected or "")) if runs > 1 else 0
+    if total > MAX_INLINE_TEST_BYTES:
+        errors.setdefault("number_of_runs", []).append(
+            f"times the length of stdin and expected_output ({total}) must be at most "
+            f"{MAX_INLINE_TEST_BYTES} here")
+
+
+def judged_by_engine(stored: j.StoredSubmission) -> bool:
+    """Run by the judging engine (edge/judge0_runs.py) rather than as one program."""
+    return stored.expected_output is not None or stored.number_of_runs > 1
 
 
 def limits_of(stored: j.StoredSubmission) -> Limits:
@@ -373,22 +390,39 @@ def streams(result: ExecutionResult, status: int) -> tuple[str | None, str | Non
     return out or None, err or None, None
 
 
+@dataclass(frozen=True)
+class Judged:
+    """A submission the judging engine ran (edge/judge0_runs.py): the run its answer shows, as
+    an execution's result; the status the engine's verdict gives (None: from the run's
+    verdict); ``time`` and ``memory`` averaged over the runs made, as Judge0 shows them."""
+
+    shown: ExecutionResult
+    status: int | None
+    time: str | None
+    memory: int | None
+
+
 def render(token: str, stored: j.StoredSubmission, result: ExecutionResult, language_name: str,
-           base64_encoded: bool) -> j.Submission:
+           base64_encoded: bool, judged: Judged | None = None) -> j.Submission:
+    """The submission; ``result`` is its execution's, ``judged`` the engine's view of it."""
+    execution, result = result, judged.shown if judged else result
     if stored.redirect_stderr_to_stdout:  # as isolate's --stderr-to-stdout, before judging
         result = msgspec.structs.replace(
             result, stdout=(result.stdout or "") + (result.stderr or ""), stderr="")
     status = status_id(result, stored.expected_output)
+    if judged and judged.status and not stored.redirect_stderr_to_stdout:
+        status = judged.status  # the engine's checker (with the redirect, stdout was alone)
     out, err, compiled = streams(result, status)
     done = result.status == "completed"
     text = encode64 if base64_encoded else _same
+    measured = done and status != 6
     return j.Submission(
         source_code=text(stored.source_code), language_id=stored.language_id,
         stdin=text(stored.stdin), expected_output=text(stored.expected_output),
         stdout=text(out), status_id=status, created_at=rails_time(stored.created_at) or "",
-        finished_at=rails_time(finished_at(result)),
-        time=seconds(result.cpu_ms) if done and status != 6 else None,
-        memory=result.memory_kb if done and status != 6 else None,
+        finished_at=rails_time(finished_at(execution)),
+        time=(judged.time if judged else seconds(result.cpu_ms)) if measured else None,
+        memory=(judged.memory if judged else result.memory_kb) if measured else None,
         stderr=text(err), token=token, number_of_runs=stored.number_of_runs,
         cpu_time_limit=decimal(stored.cpu_time_limit),
         cpu_extra_time=decimal(stored.cpu_extra_time),
@@ -402,7 +436,7 @@ def render(token: str, stored: j.StoredSubmission, result: ExecutionResult, lang
         exit_code=exit_code(result, status), exit_signal=exit_signal(result, status)
         if done else None,
         message=(encode64 if base64_encoded else _same)(message(result, status)),
-        wall_time=seconds(result.wall_ms) if done and status != 6 else None,
+        wall_time=seconds(result.wall_ms) if measured else None,
         compiler_options=stored.compiler_options,
         command_line_arguments=stored.command_line_arguments,
         redirect_stderr_to_stdout=stored.redirect_stderr_to_stdout,

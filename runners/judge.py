@@ -11,6 +11,7 @@ verdict on the submission.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from contracts.judging import (
     Interactor,
     JudgementEvent,
     JudgementResult,
+    RunReport,
     TestResultEvent,
 )
 from contracts.messages import (
@@ -173,15 +175,16 @@ class Judge:
             if run.verdict != "accepted" and (stop is None or index < stop):
                 self.progress.first_failure = index
             grouped = any(case.name in group.tests for group in self.job.groups)
-            await self.publish(TestResultEvent(self.job.execution_id,
-                                               case_result(case, run, grouped)))
+            shown = msgspec.structs.replace(case_result(case, run, grouped), run=None)
+            await self.publish(TestResultEvent(self.job.execution_id, shown))
 
     async def _test(self, seat: ProgramSeat, case: Case) -> CaseRun:
         limits = self._limits(case)
         if isinstance(self.checker, InteractorSeat):
             return await self.checker.interact(seat, case, limits, points_of(case))
         try:
-            end = await seat.run(limits, self._keep_bytes(limits), stdin=case.stdin)
+            end = await seat.run(limits, self._keep_bytes(limits), stdin=case.stdin,
+                                 args=self.job.args)
         except (SeatLost, SandboxError) as exc:
             log.warning("judgement %s, test %r: %s", self.job.execution_id, case.name, exc)
             return _lost(exc)
@@ -190,8 +193,10 @@ class Judge:
     async def _judged(self, case: Case, end: StepEnd) -> CaseRun:
         failed = failed_run(end.verdict)
         time_ms, memory_kb = end.wall_ms, end.done.memory_kb
+        report = run_report(end) if self.job.report_runs else None
         if failed is not None:
-            return CaseRun(failed, time_ms, memory_kb, _first_line(end.stderr))
+            return CaseRun(failed, time_ms, memory_kb, _first_line(end.stderr),
+                           report=report)
         if isinstance(self.checker, CheckerSeat):
             outcome = await self.checker.check(case, end.stdout, points_of(case))
         else:
@@ -200,7 +205,7 @@ class Judge:
                     return CaseRun("internal_error", message="no checker")
                 case builtin:
                     outcome = await builtin_check(builtin, case.expected_output, end.stdout)
-        return checked_run(outcome, time_ms, memory_kb)
+        return dataclasses.replace(checked_run(outcome, time_ms, memory_kb), report=report)
 
     def _limits(self, case: Case) -> RunLimits:
         return resolve_limits(as_program(self.job, case.limits or self.job.limits),
@@ -210,7 +215,11 @@ class Judge:
         return limits.output_bytes
 
     async def _finish(self, result: JudgementResult) -> JudgementResult:
-        await self.publish(JudgementEvent(self.job.execution_id, result))
+        """Publish the result (without the runs: they are for the stored result) and return
+        it."""
+        shown = msgspec.structs.replace(
+            result, tests=[msgspec.structs.replace(t, run=None) for t in result.tests])
+        await self.publish(JudgementEvent(self.job.execution_id, shown))
         return result
 
 
@@ -223,11 +232,19 @@ async def builtin_check(checker: BuiltinChecker, expected: str, output: str) -> 
 
 def seats_wanted(job: JudgementJob, tests: list[Case]) -> int:
     """Sandboxes (each a compile) for ``tests``: one for an interactive judgement, whose tests
-    take turns on the one interactor; else one more per ``TESTS_PER_SEAT`` tests, at most
+    take turns on the one interactor, and for one that reports its runs (Judge0's runs are
+    one after another); else one more per ``TESTS_PER_SEAT`` tests, at most
     ``PARALLEL_SEATS``."""
-    if isinstance(job.checker, Interactor):
+    if isinstance(job.checker, Interactor) or job.report_runs:
         return 1
     return min(PARALLEL_SEATS, -(-len(tests) // TESTS_PER_SEAT))
+
+
+def run_report(end: StepEnd) -> RunReport:
+    """A run as a judgement that reports its runs keeps it (its output cut as it was run)."""
+    done = end.done
+    return RunReport(exit_code=done.exit_code, signal=done.signal, cpu_ms=done.cpu_ms,
+                     stdout=end.stdout, stderr=end.stderr, error=done.error)
 
 
 def _lost(exc: Exception) -> CaseRun:

@@ -53,7 +53,9 @@ def as_program(job: JudgementJob, limits: JobLimits | None,
     return ProgramJob(
         execution_id=job.execution_id, owner=job.owner, priority=job.priority,
         submitted_at=job.submitted_at, limits=limits, isolation=job.isolation,
-        language=source.language, files=source.files, main_file=source.main_file)
+        language=source.language, files=source.files, main_file=source.main_file,
+        args=[] if helper else job.args,
+        compile_options=[] if helper else job.compile_options)
 
 
 class SeatLost(Exception):

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts.judging import Diff, TestVerdict
+from contracts.judging import Diff, RunReport, TestVerdict
 from contracts.messages import Verdict
 from runners.judging.checkers import CheckOutcome
 
 
 @dataclass(frozen=True)
 class CaseRun:
-    """A test's verdict and measurements; ``points`` only for ``partial``."""
+    """A test's verdict and measurements; ``points`` only for ``partial``; ``report`` only
+    for a judgement that reports its runs."""
 
     verdict: TestVerdict
     time_ms: int = 0
@@ -20,6 +21,7 @@ class CaseRun:
     message: str = ""
     diff: Diff | None = None
     points: float | None = None
+    report: RunReport | None = None
 
 
 def failed_run(verdict: Verdict) -> TestVerdict | None:

@@ -16,6 +16,7 @@ from contracts.judging import (
     Group,
     GroupResult,
     JudgementResult,
+    decisive,
 )
 from runners.judging.diff import cut
 from runners.judging.runs import CaseRun
@@ -29,8 +30,8 @@ def judgement(judgement_id: str, tests: Sequence[Case], groups: Sequence[Group],
     never a wrong verdict."""
     grouped = {name for group in groups for name in group.tests}
     ordered = _in_order(tests, stop_on_first_failure, runs)
-    results = [case_result(case, run, case.name in grouped)
-               for case, run in zip(tests, ordered, strict=True)]
+    results = _outputs_of_decisive([case_result(case, run, case.name in grouped)
+                                    for case, run in zip(tests, ordered, strict=True)])
     verdicts = {result.name: result.verdict for result in results}
     group_results = [
         GroupResult(group.name, _group_score(group, verdicts), group.points) for group in groups]
@@ -53,6 +54,15 @@ def compile_failed(judgement_id: str, tests: Sequence[Case], groups: Sequence[Gr
     runs = {case.name: CaseRun("compile_error") for case in tests}
     result = judgement(judgement_id, tests, groups, False, runs)
     return msgspec.structs.replace(result, message=cut(output, MAX_COMPILE_OUTPUT))
+
+
+def _outputs_of_decisive(results: list[CaseResult]) -> list[CaseResult]:
+    """Runs reported keep their output only for the test that decided the verdict (a Judge0
+    answer shows that run's): a judgement's result holds at most one run's output."""
+    keep = decisive(results)
+    return [result if result.run is None or index == keep else msgspec.structs.replace(
+        result, run=msgspec.structs.replace(result.run, stdout="", stderr=""))
+        for index, result in enumerate(results)]
 
 
 def points_of(case: Case) -> int:
@@ -79,7 +89,7 @@ def case_result(case: Case, run: CaseRun, grouped: bool) -> CaseResult:
     return CaseResult(
         name=case.name, verdict=run.verdict, time_ms=run.time_ms, memory_kb=run.memory_kb,
         score=0.0 if grouped else _earned(case, run), checker_message=run.message,
-        diff=run.diff)
+        diff=run.diff, run=run.report)
 
 
 def _earned(case: Case, run: CaseRun) -> float:

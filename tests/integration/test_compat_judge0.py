@@ -3,22 +3,30 @@ Python SDK (``judge0`` on PyPI, unchanged) and by plain HTTP for the exact wire 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import judge0
+import msgspec
+import nats
 import pytest
 from judge0.base_types import Status
+from nats.aio.msg import Msg
 
+from contracts import subjects
 from contracts.judge0 import FIELDS, STATUSES
+from contracts.judging import JudgementResult, TestResultEvent
+from contracts.messages import event_decoder
 from tests.conftest import KEYS, Running
 
 C_HELLO = ('#include <stdio.h>\nint main(void) {\n  char name[10];\n  scanf("%s", name);\n'
@@ -170,8 +178,8 @@ def test_invalid_fields_answer_422_in_judge0s_shape(http: httpx.Client) -> None:
          {"max_processes_and_or_threads": ["must be greater than 0"],
           "stack_limit": ["must be less than or equal to 128000"],
           "max_file_size": ["is not a number"]}),
-        ({"source_code": "x", "language_id": 71, "number_of_runs": 3},
-         {"number_of_runs": ["only 1 run is supported here (see docs/compat.md)"]}),
+        ({"source_code": "x", "language_id": 71, "number_of_runs": 21},
+         {"number_of_runs": ["must be less than or equal to 20"]}),
         ({"source_code": "x", "language_id": 71, "enable_network": True},
          {"enable_network": ["enabling network is not allowed"]}),
         ({"source_code": "x", "language_id": 71, "compiler_options": "-O2"},
@@ -442,3 +450,105 @@ def test_a_multi_file_program_runs_its_compile_then_run_scripts(http: httpx.Clie
     assert failed == {"stdout": None, "stderr": "no compiler here\n",
                       "status": {"id": 11, "description": "Runtime Error (NZEC)"},
                       "exit_code": 2}
+
+
+# --- expected_output and number_of_runs: the judging engine (docs/compat.md) -----------------
+
+
+@asynccontextmanager
+async def test_events(nats_url: str) -> AsyncIterator[dict[str, list[str]]]:
+    """Each execution's ``test`` events as the runner publishes them (one per run made):
+    execution id → the tests' names, in the order they came."""
+    seen: dict[str, list[str]] = {}
+
+    async def on_msg(msg: Msg) -> None:
+        try:
+            event = event_decoder.decode(msg.data)
+        except msgspec.ValidationError:
+            return
+        if isinstance(event, TestResultEvent):
+            seen.setdefault(event.execution_id, []).append(event.result.name)
+
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.subscribe(subjects.events("*"), cb=on_msg)
+        await nc.flush()
+        yield seen
+    finally:
+        await nc.close()
+
+
+async def judged(api: httpx.AsyncClient, body: dict[str, Any]
+                 ) -> tuple[dict[str, Any], JudgementResult]:
+    """The Judge0 answer (every field) and the engine's stored judgement behind it."""
+    response = await api.post("/judge0/submissions", params={"wait": "true", "fields": "*"},
+                              json=body)
+    assert response.status_code == 201, response.text
+    answer: dict[str, Any] = response.json()
+    execution_id = answer["token"].replace("-", "")
+    stored = await api.get(f"/api/v1/judgements/{execution_id}")
+    assert stored.status_code == 200, stored.text
+    return answer, msgspec.json.decode(stored.content, type=JudgementResult)
+
+
+async def settled_events(seen: dict[str, list[str]], token: str, count: int) -> list[str]:
+    """The test events of ``token`` once ``count`` came (core NATS may hand them over a
+    little after the completion the answer waited for), or what came within two seconds."""
+    execution_id = token.replace("-", "")
+    for _ in range(200):
+        if len(seen.get(execution_id, [])) >= count:
+            break
+        await asyncio.sleep(0.01)
+    return seen.get(execution_id, [])
+
+
+async def test_number_of_runs_runs_a_compiled_program_that_many_times(
+        platform: Running) -> None:
+    """Judge0's runs (isolate_job.rb): each run counted by the runner's own test event; all
+    accepted, the answer shows the last run, ``memory`` is the average."""
+    async with test_events(platform.nats_url) as seen, httpx.AsyncClient(
+            base_url=platform.url, timeout=120, trust_env=False) as api:
+        answer, judgement = await judged(api, {
+            "source_code": C_HELLO, "language_id": 50, "stdin": "world",
+            "expected_output": "hello, world", "number_of_runs": 3})
+        assert answer["status"] == {"id": 3, "description": "Accepted"}
+        assert (answer["stdout"], answer["exit_code"], answer["number_of_runs"]) == (
+            "hello, world\n", 0, 3)
+        assert [t.verdict for t in judgement.tests] == ["accepted"] * 3
+        assert all(t.run is not None and t.run.exit_code == 0 for t in judgement.tests)
+        assert answer["memory"] == sum(t.memory_kb for t in judgement.tests) // 3
+        assert float(answer["wall_time"]) == judgement.tests[2].time_ms / 1000
+        assert await settled_events(seen, answer["token"], 3) == ["1", "2", "3"]
+
+
+SLOW_SECOND = """\
+import os
+if os.path.exists("ran"):
+    while True:
+        pass
+open("ran", "w").close()
+print("first")
+"""
+
+
+async def test_a_wrong_answer_or_a_time_limit_ends_the_runs_there(platform: Running) -> None:
+    """The engine judges each run with Judge0's rule and stops at the first that is not
+    accepted. The second run of ``SLOW_SECOND`` loops: the runs of one submission share its
+    sandbox (docs/compat.md), so it finds the file the first left."""
+    async with test_events(platform.nats_url) as seen, httpx.AsyncClient(
+            base_url=platform.url, timeout=120, trust_env=False) as api:
+        (wrong, wrong_judged), (slow, slow_judged) = await asyncio.gather(
+            judged(api, {"source_code": "print('hello, there')", "language_id": 71,
+                         "expected_output": "hello, world", "number_of_runs": 3}),
+            judged(api, {"source_code": SLOW_SECOND, "language_id": 71, "number_of_runs": 3,
+                         "cpu_time_limit": 1, "cpu_extra_time": 0, "wall_time_limit": 5}))
+        assert wrong["status"] == {"id": 4, "description": "Wrong Answer"}
+        assert wrong["stdout"] == "hello, there\n"
+        assert [t.verdict for t in wrong_judged.tests] == ["wrong_answer", "skipped", "skipped"]
+        assert await settled_events(seen, wrong["token"], 1) == ["1"]
+        assert slow["status"] == {"id": 5, "description": "Time Limit Exceeded"}
+        assert (slow["message"], slow["stdout"]) == ("Time limit exceeded", None)
+        assert [t.verdict for t in slow_judged.tests] == ["accepted", "time_limit", "skipped"]
+        cpu = [t.run.cpu_ms for t in slow_judged.tests[:2] if t.run]
+        assert float(slow["time"]) == pytest.approx(sum(cpu) / 2000, abs=1e-9)
+        assert await settled_events(seen, slow["token"], 2) == ["1", "2"]

@@ -170,5 +170,6 @@ def test_the_checker_union_has_a_json_schema_discriminated_by_type() -> None:
     schema = msgspec.json.schema(JudgementRequest)
     checker = schema["$defs"]["JudgementRequest"]["properties"]["checker"]
     assert sorted(checker["discriminator"]["mapping"]) == [
-        "custom", "exact", "float", "interactive", "line_tokens", "lines", "tokens", "unordered"]
+        "any", "custom", "exact", "float", "interactive", "line_tokens", "lines", "tokens",
+        "unordered"]
     assert msgspec.json.schema(JudgementResult)["$ref"] == "#/$defs/JudgementResult"
