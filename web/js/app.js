@@ -9,6 +9,8 @@ import { ConsoleView } from "./consoleview.js";
 import { findLocations, parseDiagnostics } from "./diagnostics.js";
 import { Editor, loadMonaco } from "./editor.js";
 import { FilePanel } from "./filepanel.js";
+import { LspEditor } from "./lsp-editor.js";
+import { LanguageServers } from "./lsp-servers.js";
 import { emptyNotebook, isNotebookPath, serializeNotebook } from "./nbformat.js";
 import { NotebookPage } from "./notebookpage.js";
 import { Project, ProjectError, ProjectStore, runtimeFor } from "./project.js";
@@ -46,6 +48,10 @@ const consoles = new ConsoleState();
 const sessionStore = storageOr("sessionStorage");
 const connection = new Connection({
   WebSocket: window.WebSocket, storage: sessionStore, location: window.location,
+});
+/** Language servers for the open file's languages (docs/ide.md, Code intelligence). */
+const languageServers = new LanguageServers({
+  send: (frame) => connection.send(frame), files: () => project.files, openPath: () => project.open,
 });
 
 const files = new FilePanel({
@@ -240,6 +246,7 @@ function projectOf(template) {
 // --- saving and notices ------------------------------------------------------------------------
 
 function scheduleSave() {
+  languageServers.schedule();
   clearTimeout(saveTimer);
   saveTimer = setTimeout(saveNow, SAVE_DELAY_MS);
 }
@@ -377,6 +384,12 @@ async function startEditor() {
       },
       theme: monacoTheme(resolveTheme(themeChoice, systemDark.matches)),
     });
+    new LspEditor(monaco, languageServers, {
+      status: $("lsp-status"), openPath: () => project.open, reveal: revealLocation,
+      openModel: (path) => (project.files.has(path) && !isNotebookPath(path)
+        ? editor.model(path, project.content(path)) : null),
+    });
+    languageServers.enable();
     showOpenFile();
     $("run").disabled = false;
     drawRunTarget();
@@ -527,11 +540,13 @@ function onEvent(frame) {
       }
     }
     notebooks.sessionStarted(frame.resumed === true);
+    languageServers.connect();
     testsPanel.sessionStarted(frame.resumed === true);
     drawRunButton();
     return;
   }
   if (testsPanel.apply(frame)) return;
+  if (languageServers.apply(frame)) return;
   if (notebooks.apply(frame)) return;
   const result = consoles.apply(frame);
   if (!result) return;
@@ -578,6 +593,7 @@ connection.on("event", onEvent);
 connection.on("drop", () => {
   for (const { tab, changes } of consoles.connectionLost()) draw(tab, changes);
   notebooks.connectionLost();
+  languageServers.disconnect();
   testsPanel.connectionLost();
   drawRunButton();
 });

@@ -106,6 +106,16 @@ export class Editor {
     if (this.path !== null && this.models.has(this.path)) {
       this.viewStates.set(this.path, this.editor.saveViewState());
     }
+    const model = this.model(path, content);
+    this.path = path;
+    this.editor.setModel(model);
+    const state = this.viewStates.get(path);
+    if (state) this.editor.restoreViewState(state);
+  }
+
+  /** ``path``'s model, made from ``content`` the first time (also for a file not shown:
+   * a definition the language server found in it). */
+  model(path, content) {
     let model = this.models.get(path);
     if (!model) {
       const uri = this.monaco.Uri.from({ scheme: "file", path: `/${path}` });
@@ -114,10 +124,7 @@ export class Editor {
       this.models.set(path, model);
       for (const [owner, diagnostics] of this.diagnostics) this.mark(path, model, owner, diagnostics);
     }
-    this.path = path;
-    this.editor.setModel(model);
-    const state = this.viewStates.get(path);
-    if (state) this.editor.restoreViewState(state);
+    return model;
   }
 
   /** No file open (an empty project). */

@@ -13,6 +13,7 @@ import {
 const STATUS = {
   starting: (label) => `Starting the ${label} language server…`,
   unavailable: (label, message) => `No ${label} code intelligence (${message}); the editor works without it.`,
+  stopped: (label, message) => `The ${label} language server stopped (${message}); typing starts it again.`,
 };
 
 export class LspEditor {
@@ -32,6 +33,7 @@ export class LspEditor {
     /** @type {Map<string, Map<string, object[]>>} server → path → its LSP diagnostics */
     this.diagnostics = new Map(Object.keys(SERVERS).map((server) => [server, new Map()]));
     this.builtIn = true;
+    this.leaveTypeScriptToTheServer();
     servers.on("ready", (server, capabilities) => this.register(server, capabilities));
     servers.on("diagnostics", (server, path, diagnostics) => this.setDiagnostics(server, path, diagnostics));
     servers.on("state", () => this.draw());
@@ -53,7 +55,7 @@ export class LspEditor {
     return this.monaco.Uri.from({ scheme: "file", path: `/${path}` });
   }
 
-  /** The open file's server in the status line; Monaco's own TypeScript service while ours is off. */
+  /** The open file's server in the status line; Monaco's syntax checks while TypeScript's is off. */
   draw() {
     const path = this.page.openPath();
     const server = path === null ? null : serverFor(path);
@@ -66,19 +68,32 @@ export class LspEditor {
     this.useBuiltIn(this.servers.client("typescript").state !== "running");
   }
 
+  /** Monaco's own TypeScript service, for .js and .ts files. */
+  typeScriptDefaults() {
+    const ts = this.monaco.typescript ?? this.monaco.languages.typescript;
+    return [ts?.typescriptDefaults, ts?.javascriptDefaults].filter(Boolean);
+  }
+
   /**
-   * Monaco's TypeScript service (the browser's library, one file at a time) answers .js and .ts
-   * files while the TypeScript server does not run; while it runs, its answers alone.
+   * Monaco's TypeScript service knows the browser's library, not Node's, and one file at a
+   * time: its completion, hover, signature help and definitions are off for good, the
+   * TypeScript server's are the ones. Monaco reads them once, when the first .js or .ts model
+   * is made (so this runs before any file is shown); they cannot be switched back later.
    */
+  leaveTypeScriptToTheServer() {
+    for (const defaults of this.typeScriptDefaults()) {
+      defaults.setModeConfiguration({ ...defaults.modeConfiguration,
+        completionItems: false, hovers: false, signatureHelp: false, definitions: false });
+    }
+  }
+
+  /** Monaco's syntax checks of .js and .ts files while the TypeScript server does not run. */
   useBuiltIn(on) {
     if (on === this.builtIn) return;
     this.builtIn = on;
-    const ts = this.monaco.typescript ?? this.monaco.languages.typescript;
-    for (const defaults of [ts?.typescriptDefaults, ts?.javascriptDefaults]) {
-      defaults?.setModeConfiguration({
-        ...defaults.modeConfiguration,
-        completionItems: on, hovers: on, signatureHelp: on, definitions: on, diagnostics: on,
-      });
+    for (const defaults of this.typeScriptDefaults()) {
+      defaults.setDiagnosticsOptions({ ...defaults.getDiagnosticsOptions(),
+        noSyntaxValidation: !on, noSuggestionDiagnostics: !on });
     }
   }
 

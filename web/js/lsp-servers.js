@@ -1,15 +1,17 @@
 // The page's language servers (python, typescript, cpp): which to start and when, the project's
 // edits passed on at most every CHANGE_DELAY_MS, and the socket's lsp and lsp_state frames
 // routed to them. A server starts when a file of its languages is open and the socket is up;
-// one that stopped (idle, crashed) starts again on the next edit or request; one that is
-// unavailable is asked again after UNAVAILABLE_RETRY_MS. No DOM: web/tests/lsp-servers.test.js.
+// one that stopped (idle) starts again on the next edit or request; one that is unavailable,
+// or stopped before it started or within QUICK_STOP_MS of it (a crash, not to be repeated on
+// every keystroke), is asked again after RETRY_MS. No DOM: web/tests/lsp-servers.test.js.
 
 import { LspClient } from "./lsp-client.js";
 import { SERVERS, serverFor } from "./lsp-convert.js";
 
 /** Typing is passed on to the servers this long after it pauses (and at once before a request). */
 export const CHANGE_DELAY_MS = 150;
-export const UNAVAILABLE_RETRY_MS = 60_000;
+export const RETRY_MS = 60_000;
+export const QUICK_STOP_MS = 30_000;
 
 export class LanguageServers {
   /**
@@ -29,8 +31,10 @@ export class LanguageServers {
     this.timer = null;
     this.watchers = [];
     this.lastOpen = null;
-    /** @type {Map<string, number>} server → when an unavailable one may be asked again */
+    /** @type {Map<string, number>} server → when one that failed may be started again */
     this.retryAt = new Map();
+    /** @type {Map<string, number>} server → when it last began running */
+    this.runningSince = new Map();
     /** @type {Map<string, LspClient>} */
     this.clients = new Map(Object.keys(SERVERS).map((server) => [server, new LspClient({
       server, timers,
@@ -38,13 +42,28 @@ export class LanguageServers {
       documents: () => this.documentsOf(server),
     })]));
     for (const [server, client] of this.clients) {
+      let before = client.state;
       client.on("state", (state) => {
-        if (state === "unavailable") this.retryAt.set(server, this.now() + UNAVAILABLE_RETRY_MS);
+        if (state !== before) this.changed(server, before, state);
+        before = state;
       });
     }
   }
 
   client(server) { return this.clients.get(server); }
+
+  changed(server, before, state) {
+    const now = this.now();
+    if (state === "running") this.runningSince.set(server, now);
+    const failed = state === "unavailable" || (state === "stopped" && (before === "starting"
+      || now - (this.runningSince.get(server) ?? 0) < QUICK_STOP_MS));
+    if (failed) this.retryAt.set(server, now + RETRY_MS);
+  }
+
+  /** Whether ``server`` failed lately and waits before it is started again. */
+  waiting(server) {
+    return this.now() < (this.retryAt.get(server) ?? 0);
+  }
 
   /** The editor is up: servers may start. */
   enable() {
@@ -91,6 +110,7 @@ export class LanguageServers {
     this.timers.clearTimeout(this.timer);
     this.timer = null;
     for (const client of this.clients.values()) client.lost();
+    this.retryAt.clear(); // a new socket tries each server once more
   }
 
   /** The project changed (typing, a file made or removed, another file opened): sync soon. */
@@ -120,8 +140,8 @@ export class LanguageServers {
 
   mayStart(server, client, opened) {
     if (client.state === "idle") return true;
-    if (client.state === "unavailable" && this.now() < (this.retryAt.get(server) ?? 0)) return false;
-    return client.state !== "starting" && (opened || client.differs());
+    if (client.state === "starting" || this.waiting(server)) return false;
+    return opened || client.differs();
   }
 
   /** A request of a provider; the server is started for it when it stopped. Resolves null on failure. */
@@ -129,7 +149,7 @@ export class LanguageServers {
     const client = this.clients.get(server);
     this.sync();
     if (!this.connected || !this.enabled) return Promise.resolve(null);
-    if (client.state === "idle" || client.state === "stopped") client.start();
+    if ((client.state === "idle" || client.state === "stopped") && !this.waiting(server)) client.start();
     return client.request(method, params, token);
   }
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { CHANGE_DELAY_MS, LanguageServers, UNAVAILABLE_RETRY_MS } from "../js/lsp-servers.js";
+import { CHANGE_DELAY_MS, LanguageServers, QUICK_STOP_MS, RETRY_MS } from "../js/lsp-servers.js";
 import { FakeClock, settle } from "./lsp-fakes.js";
 
 /** The page's servers over a fake socket; ``state.open`` is the file open in the editor. */
@@ -96,6 +96,7 @@ test("frames: lsp and lsp_state are the servers'; others are not", async () => {
 
 test("a stopped server starts again on the next edit, not on a sync without one", async () => {
   const { servers, frames, project, clock } = await started();
+  clock.advance(QUICK_STOP_MS); // an idle stop, not a crash
   servers.apply({ type: "lsp_state", server: "python", state: "stopped", message: "idle for 300 s" });
   servers.schedule();
   clock.advance(CHANGE_DELAY_MS);
@@ -112,6 +113,7 @@ test("a stopped server starts again on the next edit, not on a sync without one"
 test("a request to a stopped server starts it and waits for it", async () => {
   const setup = await started();
   const { servers, frames } = setup;
+  setup.clock.advance(QUICK_STOP_MS);
   servers.apply({ type: "lsp_state", server: "python", state: "stopped" });
   const answer = servers.request("python", "textDocument/hover", {});
   assert.deepEqual(sent(frames), ["initialize"]);
@@ -122,16 +124,40 @@ test("a request to a stopped server starts it and waits for it", async () => {
   assert.equal(await answer, null);
 });
 
-test("an unavailable server is asked again only after UNAVAILABLE_RETRY_MS, on an edit", async () => {
+test("an unavailable server is asked again only after RETRY_MS, on an edit", async () => {
   const { servers, frames, project, clock } = await started();
   servers.apply({ type: "lsp_state", server: "python", state: "unavailable", message: "too many servers" });
   project.set("main.py", "a");
   servers.schedule();
   clock.advance(CHANGE_DELAY_MS);
   assert.deepEqual(frames, []);
-  clock.advance(UNAVAILABLE_RETRY_MS);
+  clock.advance(RETRY_MS);
   servers.sync();
   assert.deepEqual(sent(frames), ["initialize"]);
+});
+
+test("a server that stops while it starts, or soon after, is not started again on each edit", async () => {
+  const { servers, frames, project, clock } = await started();
+  const edit = (text) => {
+    project.set("main.py", text);
+    servers.schedule();
+    clock.advance(CHANGE_DELAY_MS);
+  };
+  clock.advance(QUICK_STOP_MS - 1000);
+  servers.apply({ type: "lsp_state", server: "python", state: "stopped", message: "it crashed" });
+  edit("a");
+  assert.deepEqual(frames, [], "a crash: no restart at once");
+  assert.equal(await servers.request("python", "textDocument/hover", {}), null);
+  assert.deepEqual(frames, [], "nor for a request");
+  clock.advance(RETRY_MS);
+  edit("b");
+  assert.deepEqual(sent(frames), ["initialize"]);
+  servers.apply({ type: "lsp_state", server: "python", state: "stopped", message: "no pylsp" });
+  edit("c");
+  assert.deepEqual(sent(frames), ["initialize"], "it stopped before it started: no restart at once");
+  servers.disconnect();
+  servers.connect();
+  assert.deepEqual(sent(frames), ["initialize", "initialize"], "a new socket tries again");
 });
 
 test("a dropped socket takes its servers; the next socket starts the open file's again", async () => {
