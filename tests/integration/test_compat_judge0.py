@@ -456,7 +456,7 @@ def test_a_multi_file_program_runs_its_compile_then_run_scripts(http: httpx.Clie
 
 
 @asynccontextmanager
-async def test_events(nats_url: str) -> AsyncIterator[dict[str, list[str]]]:
+async def watched_tests(nats_url: str) -> AsyncIterator[dict[str, list[str]]]:
     """Each execution's ``test`` events as the runner publishes them (one per run made):
     execution id → the tests' names, in the order they came."""
     seen: dict[str, list[str]] = {}
@@ -506,7 +506,7 @@ async def test_number_of_runs_runs_a_compiled_program_that_many_times(
         platform: Running) -> None:
     """Judge0's runs (isolate_job.rb): each run counted by the runner's own test event; all
     accepted, the answer shows the last run, ``memory`` is the average."""
-    async with test_events(platform.nats_url) as seen, httpx.AsyncClient(
+    async with watched_tests(platform.nats_url) as seen, httpx.AsyncClient(
             base_url=platform.url, timeout=120, trust_env=False) as api:
         answer, judgement = await judged(api, {
             "source_code": C_HELLO, "language_id": 50, "stdin": "world",
@@ -535,7 +535,7 @@ async def test_a_wrong_answer_or_a_time_limit_ends_the_runs_there(platform: Runn
     """The engine judges each run with Judge0's rule and stops at the first that is not
     accepted. The second run of ``SLOW_SECOND`` loops: the runs of one submission share its
     sandbox (docs/compat.md), so it finds the file the first left."""
-    async with test_events(platform.nats_url) as seen, httpx.AsyncClient(
+    async with watched_tests(platform.nats_url) as seen, httpx.AsyncClient(
             base_url=platform.url, timeout=120, trust_env=False) as api:
         (wrong, wrong_judged), (slow, slow_judged) = await asyncio.gather(
             judged(api, {"source_code": "print('hello, there')", "language_id": 71,
