@@ -82,7 +82,7 @@ export class TestsPanel {
   }
 
   /** Change the suite, then store it in the project file. */
-  edit(change, { redraw = false } = {}) {
+  edit(change) {
     if (this.unreadable) return false;
     change();
     const text = writeTests(this.suite);
@@ -99,14 +99,13 @@ export class TestsPanel {
       return false;
     }
     this.say(null);
-    if (redraw) this.drawList();
-    else this.drawHead();
+    this.drawHead();
     return true;
   }
 
   addTest() {
     const name = newTestName(this.suite.tests);
-    if (!this.edit(() => this.suite.tests.push({ name, stdin: "", expectedOutput: "" }), { redraw: false })) return;
+    if (!this.edit(() => this.suite.tests.push({ name, stdin: "", expectedOutput: "" }))) return;
     this.expanded.add(this.suite.tests.length - 1);
     this.drawList();
     this.el.list.lastElementChild?.querySelector("input.test-name")?.focus();
