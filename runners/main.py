@@ -20,6 +20,8 @@ from runners.packages_layers import DockerLayers
 from runners.runner import Runner
 from runners.sandbox import DockerSandboxes
 
+IMAGES_EVERY_S = 5.0
+"""How often a runner looks for language images built since it started (it serves them then)."""
 DRAIN_MARGIN_S = 30.0
 """Time past the largest wall limit a stopping runner gives its jobs to end and report
 (infra/deploy's TimeoutStopSec is above both)."""
@@ -50,6 +52,20 @@ def installed_images(settings: RunnerSettings, catalog: Catalog
     return found
 
 
+async def watch_images(settings: RunnerSettings, catalog: Catalog, runner: Runner) -> None:
+    """Serve the images built after the start (``coderunner images build --language X``)
+    without a restart."""
+    while True:
+        await asyncio.sleep(IMAGES_EVERY_S)
+        try:
+            found = await asyncio.to_thread(installed_images, settings, catalog)
+        except Exception as exc:  # the engine restarting, say: next time
+            log.warning("listing the runtime images failed: %s", exc)
+            continue
+        for name in runner.serve_images(found):
+            log.info("runner %s now serves %s (its image was built)", settings.runner_id, name)
+
+
 async def serve(settings: RunnerSettings) -> None:
     catalog = load_catalog(settings.runtimes_dir)
     images = installed_images(settings, catalog)
@@ -71,6 +87,7 @@ async def serve(settings: RunnerSettings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     serving = asyncio.create_task(runner.serve())
+    watching = asyncio.create_task(watch_images(settings, catalog, runner))
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if not serving.done():  # signalled: drain first, within the largest wall limit
@@ -81,6 +98,7 @@ async def serve(settings: RunnerSettings) -> None:
         await asyncio.wait({drained, serving, asyncio.create_task(stop.wait())},
                            timeout=bound_s, return_when=asyncio.FIRST_COMPLETED)
     serving.cancel()
+    watching.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await serving
     await runner.close()

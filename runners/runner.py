@@ -129,6 +129,24 @@ class Runner:
                 pool.start()
         return pool
 
+    def serve_images(self, found: dict[str, tuple[str, str]]) -> list[str]:
+        """Serve the languages whose images were built since this runner started (``found``:
+        language → version and inputs hash, as ``runners.main.installed_images`` reads them):
+        their warm pools start and the next heartbeat tells them. Returns the new ones. A
+        language already served keeps its image's first reading (restart to serve a rebuilt
+        one)."""
+        added = []
+        for name, (version, inputs) in found.items():
+            runtime = self.catalog.get(name)
+            if runtime is None or name in self.versions:
+                continue
+            self.versions[name] = version
+            if inputs:
+                self.images[name] = inputs
+            self._pool(runtime, strongest(self.settings.default_isolation, runtime.isolation))
+            added.append(name)
+        return added
+
     def _kernels(self, isolation: Isolation, spares: int = 0) -> Kernels:
         kernels = self.kernels.get(isolation)
         if kernels is None:
