@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -41,7 +42,7 @@ from contracts.subjects import PRIORITY_API
 HELLO = "print('hello')"
 WARM_UP_S = 3.0
 PAUSE_S = 0.2
-PAUSE_WITH_COMPILE_SERVER_S = 1.5
+"""Between two runs of one session: a user's click after reading the output (back to back)."""
 IMAGE = "coderunner/python"
 QUEUE_PAUSE_S = 0.05
 GVISOR_LANGUAGES = ("python", "c", "java")
@@ -86,7 +87,7 @@ class Bench:
 @contextmanager
 def platform(pool_size: int, ttl_s: int = 60,
              extra: dict[str, str] | None = None) -> Iterator[Bench]:
-    """A platform of our own."""
+    """A platform of our own (``extra``'s RUNTIMES_DIR: serving only that catalog)."""
     with tempfile.TemporaryDirectory(prefix="coderunner-bench-") as tmp:
         data = Path(tmp)
         nats = NatsServer(data / "nats", port=0).start()
@@ -106,7 +107,8 @@ def platform(pool_size: int, ttl_s: int = 60,
         try:
             up.start()
             up.wait_ready()
-            wait_for_pools(env["RUNNER_ID"], pool_size)
+            wait_for_pools(env["RUNNER_ID"], pool_size,
+                           env.get("RUNTIMES_DIR", str(DEFAULT_RUNTIMES_DIR)))
             pids = {role: child.pid for role, child in up.children.items()}
             if nats.process is not None:
                 pids["nats-server"] = nats.process.pid
@@ -117,11 +119,10 @@ def platform(pool_size: int, ttl_s: int = 60,
             nats.stop()
 
 
-def wait_for_pools(runner_id: str, pool_size: int, timeout_s: float = 120.0) -> None:
+def wait_for_pools(runner_id: str, pool_size: int, runtimes_dir: str,
+                   timeout_s: float = 120.0) -> None:
     """Wait until every language's warm pool is full, so that filling does not skew timings."""
-    wanted = pool_size * len(
-        load_catalog(os.environ.get("RUNTIMES_DIR", DEFAULT_RUNTIMES_DIR)).names()
-    )
+    wanted = pool_size * len(load_catalog(runtimes_dir).names())
     client = docker.from_env()
     deadline = time.monotonic() + timeout_s
     try:
@@ -184,8 +185,7 @@ async def per_language(url: str, count: int, languages: tuple[str, ...] | None =
         text = frame("x", runtime.name, name, runtime.template)
         samples: list[float] = []
         completions: list[dict[str, Any]] = []
-        # A user pauses between runs; a warm compile server restarts in that pause.
-        pause = PAUSE_WITH_COMPILE_SERVER_S if runtime.compile_server else PAUSE_S
+        pause = PAUSE_S
         async with websockets.connect(url) as ws:
             for i in range(count + 3):
                 elapsed = await one_run(ws, str(i), text, completions)
@@ -345,6 +345,9 @@ def run_bench(quick: bool, report: Report) -> list[Figures]:
         figures.append(Figures("coderunner: throughput, reuse (8 sessions)", per_second=rate))
         report("hello world per language")
         figures += asyncio.run(per_language(url, 5 if quick else 10))
+        report("language servers: warm completion while typing")
+        from coderunner.bench_lsp import lsp_figures  # it imports this module
+        figures += asyncio.run(lsp_figures(url, 20 if quick else 100))
         report("single-use containers (a new session per run)")
         rate = asyncio.run(throughput(url, 4, seconds, True))
         figures.append(Figures("coderunner: throughput, fresh container per run", per_second=rate))
@@ -378,6 +381,26 @@ def gvisor_figures(quick: bool, report: Report) -> list[Figures]:
     return figures
 
 
+def languages_figures(languages: list[str], quick: bool, report: Report) -> list[Figures]:
+    """The hello world lines of these languages only, on a platform that serves only them (its
+    catalog holds their runtime files alone, so it waits for their pools alone)."""
+    directory = Path(os.environ.get("RUNTIMES_DIR", DEFAULT_RUNTIMES_DIR))
+    catalog = load_catalog(directory)
+    names = []
+    for language in languages:
+        runtime = catalog.get(language)
+        if runtime is None:
+            raise SystemExit(f"unknown language {language!r}; the catalog has: "
+                             f"{', '.join(catalog.names())}")
+        names.append(runtime.name)
+    with tempfile.TemporaryDirectory(prefix="coderunner-bench-runtimes-") as chosen:
+        for name in names:
+            shutil.copy(directory / f"{name}.toml", chosen)
+        with platform(pool_size=2, extra={"RUNTIMES_DIR": chosen}) as bench:
+            report(f"hello world: {', '.join(names)}")
+            return asyncio.run(per_language(bench.ws_url, 5 if quick else 10, tuple(names)))
+
+
 def render(figures: list[Figures], console: Console) -> None:
     table = Table(title="hello world in Python, end to end (ms)")
     for column in ("what", "n", "p50", "p99", "per second", "note"):
@@ -394,6 +417,8 @@ def render(figures: list[Figures], console: Console) -> None:
         )
     console.print(table)
     by_name = {f.name: f for f in figures}
+    if "coderunner: warm, one session" not in by_name:  # languages only
+        return
     warm = by_name["coderunner: warm, one session"].pct(0.5)
     for baseline in ("baseline: docker run --rm", "baseline: docker exec (warm container)"):
         base = by_name[baseline].pct(0.5)
@@ -401,10 +426,14 @@ def render(figures: list[Figures], console: Console) -> None:
             console.print(f"{baseline} p50 / coderunner warm p50 = {base / warm:.1f}x")
 
 
-def main(quick: bool, as_json: bool) -> int:
+def main(quick: bool, as_json: bool, languages: list[str] | None = None) -> int:
     console = Console(stderr=True)
     with console.status("benchmarking…") as status:
-        figures = run_bench(quick, lambda what: status.update(f"benchmarking: {what}"))
+        def report(what: str) -> None:
+            status.update(f"benchmarking: {what}")
+
+        figures = (languages_figures(languages, quick, report) if languages
+                   else run_bench(quick, report))
     if as_json:
         print(json.dumps([f.as_dict() for f in figures], indent=2))
     else:

@@ -296,7 +296,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return load.main(as_json=args.json)
     from coderunner import bench
 
-    return bench.main(quick=args.quick, as_json=args.json)
+    return bench.main(quick=args.quick, as_json=args.json, languages=args.language)
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -390,6 +390,9 @@ def parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure latency and throughput beside the baselines")
     bench.add_argument("--quick", action="store_true", help="fewer samples, shorter runs")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
+    bench.add_argument("--language", action="append", metavar="NAME",
+                       help="only the hello world lines of this language (repeatable), on a "
+                            "platform serving only those")
     bench.add_argument("--judge", action="store_true",
                        help="a judgement of 100 a+b tests in C++ beside 100 executions")
     bench.add_argument("--fairness", action="store_true",
