@@ -23,6 +23,10 @@ FITS = """() => [document.documentElement, ...document.querySelectorAll('#tests-
   .filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'auto')
   .map(e => e.className || e.tagName)"""
 """What is wider than its box (and does not scroll): nothing, on a 1280 by 800 window."""
+STORED_TESTS = """async () => {
+  const id = JSON.parse(localStorage.getItem("coderunner.workspace.v1")).id;
+  return (await fetch(`/api/v1/workspaces/${id}/files/.coderunner/tests.json`)).json();
+}"""
 CURSOR = "() => { const p = monaco.editor.getEditors()[0].getPosition(); " \
          "return [p.lineNumber, p.column]; }"
 
@@ -107,6 +111,11 @@ def test_two_cases_one_passes_one_fails_with_its_diff_and_they_survive_a_reload(
     expect(ide.page.get_by_label("Input of test 2")).to_have_value("3\n")
     expect(ide.page.get_by_label("Expected output of test 2")).to_have_value("7\n")
     expect(ide.file_row(".coderunner/tests.json")).to_be_visible()
+    # A project file: the workspace on the server has the tests too (they travel with it).
+    expect(ide.page.locator("#workspace-status")).to_have_attribute("data-state", "saved",
+                                                                    timeout=STEP_MS)
+    stored = ide.page.evaluate(STORED_TESTS)
+    assert [t["name"] for t in stored["tests"]] == ["doubles", "wrong"], stored
 
 
 def test_a_compile_error_shows_the_compiler_output_and_stop_ends_a_run(ide: Ide) -> None:
