@@ -65,6 +65,7 @@ export class LspEditor {
     status.dataset.state = client?.state ?? "";
     const text = client ? STATUS[client.state] : null;
     status.textContent = text ? text(SERVERS[server].label, client.message) : "";
+    status.title = status.textContent; // the line may be cut short
     this.useBuiltIn(this.servers.client("typescript").state !== "running");
   }
 
