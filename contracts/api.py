@@ -171,8 +171,10 @@ class RuntimeInfo(Struct, frozen=True, rename="camel"):
     template: str
     built: bool = True
     """A live runner serves it (its image is built). False: the catalog has it but no runner
-    serves it yet: ``coderunner images build --language <name>`` (or ``--all``) builds it, and
-    runners started after that serve it."""
+    serves it yet; ``build_command`` builds it, and runners serve it within seconds of that."""
+    build_command: str = ""
+    """For a language not built: the command that builds it (``coderunner images build
+    --language <name>``); empty for one that is built."""
 
 
 class QueueView(Struct, frozen=True, rename="camel"):

@@ -138,6 +138,11 @@ def load_catalog(directory: str | Path) -> Catalog:
     return Catalog(runtimes)
 
 
+def build_command(language: str) -> str:
+    """The command that builds a language's image (its operator's, on a runner's host)."""
+    return f"coderunner images build --language {language}"
+
+
 def default_languages(setting: str | None, catalog: Catalog) -> list[str]:
     """The default set: the ``DEFAULT_LANGUAGES`` setting's names, else ``DEFAULT_LANGUAGES``,
     without the names this catalog lacks (a trimmed catalog builds what it has)."""

@@ -35,7 +35,7 @@ from contracts.messages import (
     Job,
     WebhookState,
 )
-from contracts.runtimes import Catalog
+from contracts.runtimes import Catalog, build_command
 from contracts.settings import EdgeSettings
 from edge.api_errors import decode_problem, house_style
 from edge.auth import AuthError, Forbidden, KeyRing, Principal
@@ -114,7 +114,8 @@ def runtime_infos(catalog: Catalog, versions: dict[str, str]) -> list[RuntimeInf
     version, first; then those no runner serves (not built): ``built: false``, no version."""
     listed = sorted(catalog.runtimes, key=lambda r: r.name not in versions)
     return [RuntimeInfo(r.name, r.display_name, versions.get(r.name, ""), r.aliases, r.extension,
-                        r.compile is not None, r.template, built=r.name in versions)
+                        r.compile is not None, r.template, built=r.name in versions,
+                        build_command="" if r.name in versions else build_command(r.name))
             for r in listed]
 
 
@@ -248,6 +249,8 @@ class Api:
                                       compile_options), self.catalog, execution_id)
         except NotRunnable as refused:
             raise ApiProblem(400, refused.code, refused.message) from None
+        if why := await self.versions.not_built(job.language):
+            raise ApiProblem(400, "not_built", why)
         if spec.callback_url and (problem := self.policy.url_problem(spec.callback_url)):
             raise ApiProblem(400, "invalid_callback_url", problem)
         warnings = request_warnings(self.catalog, spec.language, spec.main_file)

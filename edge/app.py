@@ -222,7 +222,8 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
             await Connection(ws, edge.bus, catalog, session_id, token, edge.tokens, resumed,
                              edge.handovers, edge.runs,
                              ws.client.host if ws.client else "",
-                             edge.session_control, edge.socket_workspaces).serve()
+                             edge.session_control, edge.socket_workspaces,
+                             edge.api.versions).serve()
         finally:
             edge.metrics.sockets.dec()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from contracts.runtimes import build_command
 from edge.bus import EdgeBus
 
 FRESH_S = 5.0
@@ -26,3 +27,15 @@ class RunnerVersions:
                 versions.update(runner.versions)
             self._versions, self._read_at = versions, now
         return self._versions
+
+    async def not_built(self, language: str) -> str | None:
+        """Why a program of this catalog language is refused now: live runners serve other
+        languages, none this one (its image is not built on any), said with how to build it;
+        None when one serves it, or none is alive (a platform starting: the job waits). No
+        runner builds an image on a request (docs/runtimes.md, Building on first use)."""
+        served = await self.get()
+        if not served or language in served:
+            return None
+        return (f"{language} is not built on this installation: its operator builds it with "
+                f"`{build_command(language)}` (a few minutes), and runners serve it from then "
+                "on, without a restart")

@@ -59,6 +59,7 @@ from edge.json_limits import structure_problem
 from edge.language_servers import SocketLanguageServers
 from edge.nats_connection import SubmitError
 from edge.notebooks import kernel_command, new_notebook_id
+from edge.runner_versions import RunnerVersions
 from edge.session_control import SessionControl
 from edge.sessions import SessionTokens
 from edge.workspace_intake import Frame, OwnedWorkspaces
@@ -155,7 +156,8 @@ class Connection:
                  token: str, tokens: SessionTokens, resumed: bool = False,
                  handovers: Handovers | None = None, runs: OpenRuns | None = None,
                  address: str = "", sessions: SessionControl | None = None,
-                 workspaces: OwnedWorkspaces | None = None) -> None:
+                 workspaces: OwnedWorkspaces | None = None,
+                 versions: RunnerVersions | None = None) -> None:
         self.ws = ws
         self.bus = bus
         self.catalog = catalog
@@ -173,6 +175,9 @@ class Connection:
         """Stops, resets and shows the session (None: the ``session_control`` frame is refused)."""
         self.workspaces = workspaces
         """The workspaces frames may name (None: none, each is ``not_found``)."""
+        self.versions = versions
+        """The languages live runners serve: a program of another is ``not_built`` (None: not
+        checked)."""
         self.executions: dict[str, Execution] = {}
         self.delivered: collections.deque[str] = collections.deque(maxlen=DELIVERED_KEPT)
         """Executions whose completion this socket sent: ``attach`` ignores them."""
@@ -395,6 +400,9 @@ class Connection:
             return
         except NotRunnable as refused:
             self.error(refused.code, refused.message, frame.request_id)
+            return
+        if self.versions is not None and (why := await self.versions.not_built(job.language)):
+            self.error("not_built", why, frame.request_id)
             return
         await self.submit(job)  # its output kept for a client that reconnects elsewhere
 
