@@ -464,7 +464,10 @@ File contents are in ``WORKSPACE_FILES_STORE``."""
 WORKSPACE_FILES_STORE = "workspace-files"
 """JetStream object store (file storage) of workspace file contents, one object per content,
 named by its SHA-256 (hex): put by the edge before the revision that names it, read by the edge
-(a workspace's files, a run naming a workspace)."""
+(a workspace's files, a run naming a workspace); deleted by the edge's content sweep once no
+head or revision names it (``edge.workspace_sweep``)."""
+WORKSPACE_KEYS = ">"
+"""Every key of ``WORKSPACES_BUCKET`` (a KV key filter: the content sweep reads them all)."""
 
 
 def owner_digest(owner: str) -> str:
@@ -478,6 +481,11 @@ def workspace_head_key(digest: str, workspace_id: str) -> str:
 
 def workspace_revision_key(digest: str, workspace_id: str, revision: int) -> str:
     return f"{digest}.{workspace_id}.{revision}"
+
+
+def workspace_revisions(digest: str, workspace_id: str) -> str:
+    """Every revision key of one workspace (a KV key filter)."""
+    return f"{digest}.{workspace_id}.*"
 
 
 def workspace_heads(digest: str) -> str:

@@ -54,6 +54,7 @@ from edge.webhooks import Attempt, Callback, WebhookDeliverer
 from edge.workspace_api import WorkspaceApi
 from edge.workspace_intake import OwnedWorkspaces
 from edge.workspace_share import ShareLinks
+from edge.workspace_sweep import ContentSweep
 from edge.ws import Connection, Handovers
 
 log = logging.getLogger(__name__)
@@ -249,7 +250,8 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
                                     *edge.judgements.routes(), *edge.problems.routes(),
                                     *NotebookApi(edge.api).routes(), *edge.piston.routes(),
                                     *WorkspaceApi(edge.api, edge.workspaces,
-                                                  edge.share_links).routes(),
+                                                  edge.share_links,
+                                                  ContentSweep(bus.workspaces)).routes(),
                                     *SessionControlApi(edge.api,
                                                        edge.session_control).routes()])
     routes: list[Route | WebSocketRoute | Mount] = [

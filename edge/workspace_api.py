@@ -30,6 +30,7 @@ from contracts.workspaces import (
 )
 from edge.api import Api, ApiProblem, decode, json_response, read_body, read_raw
 from edge.workspace_share import SharedRevision, ShareLinks
+from edge.workspace_sweep import ContentSweep
 from edge.workspace_zip import MAX_ZIP_BYTES, ZipProblem, read_zip, write_zip
 from edge.workspaces import WorkspaceError, Workspaces, check_id
 
@@ -41,17 +42,21 @@ share_decoder = msgspec.json.Decoder(ShareRequest)
 
 
 class WorkspaceApi:
-    def __init__(self, api: Api, workspaces: Workspaces, links: ShareLinks) -> None:
+    def __init__(self, api: Api, workspaces: Workspaces, links: ShareLinks,
+                 sweep: ContentSweep | None = None) -> None:
         self.api = api
         self.workspaces = workspaces
         self.links = links
+        self.sweep = sweep
+        """Run after a workspace is deleted: its contents go once nothing names them (None:
+        never, as in unit tests)."""
 
     def routes(self) -> list[Route]:
         """Paths under ``/api``."""
         w = "/v1/workspaces/{id}"
         return [
             Route("/v1/workspaces", self.list, methods=["GET"]),
-            Route(w, self.view, methods=["GET"]),
+            Route(w, self.workspace, methods=["GET", "DELETE"]),
             Route(w + "/files/{path:path}", self.file, methods=["GET", "PUT", "DELETE"]),
             Route(w + "/revisions", self.revisions, methods=["GET"]),
             Route(w + "/compare", self.compare, methods=["GET"]),
@@ -68,6 +73,19 @@ class WorkspaceApi:
 
     async def list(self, request: Request) -> Response:
         return json_response(WorkspaceList(await self.workspaces.ids(await self.owner(request))))
+
+    async def workspace(self, request: Request) -> Response:
+        """One route for both methods, so that a 405 lists them both in Allow."""
+        return await (self.delete(request) if request.method == "DELETE" else self.view(request))
+
+    async def delete(self, request: Request) -> Response:
+        """The whole workspace, every revision: 204. Its contents are swept afterwards."""
+        owner = await self.owner(request)
+        async with answering():
+            await self.workspaces.delete_workspace(owner, request.path_params["id"])
+        if self.sweep is not None:
+            self.sweep.start()
+        return Response(status_code=204)
 
     async def view(self, request: Request) -> Response:
         owner = await self.owner(request)

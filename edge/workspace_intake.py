@@ -19,7 +19,8 @@ import msgspec
 from contracts.judging import JudgeFrame
 from contracts.messages import ExecuteCode, SourceFile
 from contracts.workspaces import WorkspaceRef
-from edge.workspaces import NotFound, WorkspaceError, Workspaces
+from edge.nats_connection import SubmitError
+from edge.workspaces import NotFound, Unavailable, WorkspaceError, Workspaces
 
 Frame = TypeVar("Frame", ExecuteCode, JudgeFrame)
 """A socket frame that may name a workspace instead of sending its files."""
@@ -75,13 +76,18 @@ class OwnedWorkspaces:
     async def files(self, reference: WorkspaceRef) -> tuple[int, list[SourceFile]]:
         """The revision's number (the newest when the reference names none) and its files,
         checked as a request's files are. Raises WorkspaceError: an unknown workspace or
-        revision (NotFound), no files, a file that is not UTF-8 or that a run cannot have."""
+        revision (NotFound), no files, a file that is not UTF-8 or that a run cannot have, the
+        store not answering (Unavailable: `not_ready`)."""
         if self.owner is None:
             raise NotFound(f"no workspace {reference.id!r} of this session: on an installation "
                            "with API keys the socket has no workspaces")
-        revision = await self.workspaces.revision(self.owner, reference.id, reference.revision)
+        try:
+            revision = await self.workspaces.revision(self.owner, reference.id,
+                                                      reference.revision)
+            texts = await self.workspaces.texts(revision)
+        except SubmitError as exc:  # NATS: a socket answers with an error event, not a crash
+            raise Unavailable(str(exc)) from None
         number = revision.summary.revision
-        texts = await self.workspaces.texts(revision)
         if not texts:
             raise WorkspaceError(f"revision {number} of workspace {reference.id!r} has no files")
         try:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import msgspec
 import nats.errors
 import nats.js.errors
-from nats.js.api import KeyValueConfig, ObjectStoreConfig, StorageType
+from nats.js.api import KeyValueConfig, ObjectInfo, ObjectStoreConfig, StorageType
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
@@ -86,26 +87,74 @@ class WorkspaceStore:
         return msgspec.json.decode(entry.value, type=Revision) if entry.value else None
 
     async def workspace_ids(self, digest: str) -> list[str]:
-        kv, _ = await self._stores()
         # A watch on the owner's heads only (KeyValue.keys() reads every key of the bucket).
-        watcher = await kv.watch(subjects.workspace_heads(digest), ignore_deletes=True,
-                                 meta_only=True, inactive_threshold=LISTING_CONSUMER_S)
-        ids = []
+        return sorted(key.split(".", 1)[1]
+                      for key, _ in await self._entries(subjects.workspace_heads(digest)))
+
+    async def _entries(self, keys: str, values: bool = False) -> list[tuple[str, bytes]]:
+        """The keys matching the filter ``keys`` (with their values when ``values``)."""
+        kv, _ = await self._stores()
+        watcher = await kv.watch(keys, ignore_deletes=True, meta_only=not values,
+                                 inactive_threshold=LISTING_CONSUMER_S)
+        found = []
         try:
             async for entry in watcher:
                 if entry is None:  # the end of what is stored
                     break
-                ids.append(entry.key.split(".", 1)[1])
+                found.append((entry.key, entry.value or b""))
         finally:
             await watcher.stop()  # type: ignore[no-untyped-call]
-        return sorted(ids)
+        return found
 
-    async def put_content(self, sha256: str, data: bytes) -> None:
-        """Store a content under its hash, unless it is there already."""
+    async def delete_workspace(self, digest: str, workspace_id: str) -> None:
+        """Remove a workspace's revisions, then its head (its contents stay: the sweep's)."""
+        kv, _ = await self._stores()
+        revisions = await self._entries(subjects.workspace_revisions(digest, workspace_id))
+        await asyncio.gather(*(kv.purge(key) for key, _ in revisions))
+        await kv.purge(subjects.workspace_head_key(digest, workspace_id))
+
+    async def named_contents(self) -> set[str]:
+        """The hash of every content a head or a revision of any workspace names."""
+        named: set[str] = set()
+        for key, value in await self._entries(subjects.WORKSPACE_KEYS, values=True):
+            if not value:
+                continue
+            if key.count(".") == 1:  # a head: its newest revision may not be put yet
+                tree = msgspec.json.decode(value, type=Head).current.tree
+            else:
+                tree = msgspec.json.decode(value, type=Revision).tree
+            named.update(ref.sha256 for ref in tree.values())
+        return named
+
+    async def contents_saved(self) -> dict[str, float]:
+        """Every stored content: its hash and when it was last put (seconds since the epoch,
+        the putting edge's clock)."""
         _, files = await self._stores()
         try:
-            await files.get_info(sha256)
-            return
+            listed = await files.list(ignore_deletes=True)
+        except nats.js.errors.NotFoundError:  # none at all
+            return {}
+        return {info.name: saved_at(info) for info in listed}
+
+    async def delete_content(self, sha256: str, saved_before: float) -> bool:
+        """Delete a content unless it was put again since ``saved_before`` (a save reusing
+        it refreshed it); whether it was deleted."""
+        _, files = await self._stores()
+        try:
+            if saved_at(await files.get_info(sha256)) >= saved_before:
+                return False
+            await files.delete(sha256)
+        except nats.js.errors.ObjectNotFoundError:
+            return False
+        return True
+
+    async def put_content(self, sha256: str, data: bytes, refresh_before: float = 0.0) -> None:
+        """Store a content under its hash, unless it is there already and was put since
+        ``refresh_before`` (an older one is put again: the sweep leaves recent contents)."""
+        _, files = await self._stores()
+        try:
+            if saved_at(await files.get_info(sha256)) >= refresh_before:
+                return
         except nats.js.errors.ObjectNotFoundError:
             pass
         await files.put(sha256, data)
@@ -118,3 +167,11 @@ class WorkspaceStore:
             raise NotReady(f"the content {sha256} is missing from the store") from exc
         except nats.errors.TimeoutError as exc:
             raise NotReady("the workspace store did not answer; try again") from exc
+
+
+def saved_at(info: ObjectInfo) -> float:
+    """When an object was put (its meta's ``mtime``, ISO 8601); 0 when it has none."""
+    try:
+        return datetime.fromisoformat(info.mtime or "").timestamp()
+    except ValueError:
+        return 0.0

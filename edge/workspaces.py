@@ -24,6 +24,7 @@ from contracts.workspaces import (
     workspace_id_problem,
 )
 from edge.workspace_store import WorkspaceStore
+from edge.workspace_sweep import REFRESH_S
 
 
 class WorkspaceError(Exception):
@@ -43,6 +44,13 @@ class NotFound(WorkspaceError):
 class TooLarge(WorkspaceError):
     status = 413
     code = "too_large"
+
+
+class Unavailable(WorkspaceError):
+    """The workspace store did not answer (or lacks a content); try again."""
+
+    status = 503
+    code = "not_ready"
 
 
 class Conflict(WorkspaceError):
@@ -225,7 +233,8 @@ class Workspaces:
             return made[0]
 
         async def store_contents() -> None:
-            await asyncio.gather(*(self.store.put_content(sha256, data)
+            refresh_before = self.clock() - REFRESH_S  # the content sweep's rule
+            await asyncio.gather(*(self.store.put_content(sha256, data, refresh_before)
                                    for sha256, data in (contents or {}).items()))
 
         await self.store.change_head(digest, workspace_id, apply, store_contents)
@@ -234,9 +243,19 @@ class Workspaces:
             assert replaced is not None  # with no head, every change makes a tree
             return replaced.current
         revisions = [made[0].current, *([replaced.current] if replaced else [])]
-        await asyncio.gather(*(self.store.put_revision(digest, workspace_id, revision)
-                               for revision in revisions))
+        named = {ref.sha256 for ref in made[0].current.tree.values()}
+        await asyncio.gather(
+            *(self.store.put_revision(digest, workspace_id, revision) for revision in revisions),
+            # Still there? A content deleted by a sweep meanwhile is put back (workspace_sweep).
+            *(self.store.put_content(sha256, data) for sha256, data in (contents or {}).items()
+              if sha256 in named))
         return made[0].current
+
+    async def delete_workspace(self, owner: str, workspace_id: str) -> None:
+        """Remove a workspace: its head and every revision (its contents are the content
+        sweep's to delete, once nothing else names them)."""
+        await self.head(owner, workspace_id)  # NotFound
+        await self.store.delete_workspace(subjects.owner_digest(owner), workspace_id)
 
     async def ids(self, owner: str) -> list[str]:
         return await self.store.workspace_ids(subjects.owner_digest(owner))

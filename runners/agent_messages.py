@@ -127,10 +127,13 @@ class Ping(_Request, frozen=True, tag="ping"):
 
 
 class StartKernel(_Request, frozen=True, tag="kernel"):
-    """Start a notebook's kernel bridge (kernel_bridge.py); its lines come as ``FromKernel``."""
+    """Start a notebook's kernel bridge (kernel_bridge.py); its lines come as ``FromKernel``.
+    ``files`` are written into the workspace (the kernel's working directory) first, as a
+    run's are, and again when the kernel restarts."""
 
     argv: list[str]
     env: dict[str, str]
+    files: list[SourceFile] = []
 
 
 class RestartKernel(_Request, frozen=True, tag="restart_kernel"):

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ from contracts.messages import (
     CompletionEvent,
     Control,
     ControlReply,
+    JobFile,
     NotebookCommand,
     NotebookOutputEvent,
     NotebookReply,
@@ -173,7 +174,7 @@ class Kernels:
         key = notebook_key(job.owner, job.notebook_id)
         self._owners[key] = job.owner
         try:
-            kernel = await self._kernel(key, job.kernel)
+            kernel = await self._kernel(key, job.kernel, job.files)
         except SandboxError as exc:
             return completion_for(job, "internal_error", str(exc), queued_ms=queued_ms)
         async with kernel.lock:
@@ -281,32 +282,35 @@ class Kernels:
 
     # --- kernels ----------------------------------------------------------------------------------
 
-    async def _kernel(self, key: str, name: str) -> Kernel:
-        """The notebook's kernel, started when there is none."""
+    async def _kernel(self, key: str, name: str, files: Sequence[JobFile]) -> Kernel:
+        """The notebook's kernel, started when there is none (with ``files`` in its working
+        directory: a running kernel's stay as its cells left them)."""
         async with self._starting.setdefault(key, asyncio.Lock()):
             kernel = self._kernels.get(key)
             if kernel is not None and not kernel.sandbox.link.closed:
                 return kernel
             if kernel is not None:
                 await self._remove(kernel)
-            kernel = await self._start(key, name)
+            kernel = await self._start(key, name, files)
             self._kernels[key] = kernel
             kernel.commands = await self._subscribe_commands(
                 key, lambda command: self.command(kernel, command))
             return kernel
 
-    async def _start(self, key: str, name: str) -> Kernel:
-        if name == SPARE_KERNEL and self._spares is not None:
+    async def _start(self, key: str, name: str, files: Sequence[JobFile] = ()) -> Kernel:
+        if name == SPARE_KERNEL and self._spares is not None and not files:
             spare = await self._spares.take_warm()
             if spare is not None:
                 return Kernel(key, name, spare)
-        return Kernel(key, name, await self._started(name))
+        return Kernel(key, name, await self._started(name, files))
 
-    async def _started(self, name: str) -> Sandbox:
-        """A new kernel container whose kernel answered."""
+    async def _started(self, name: str, files: Sequence[JobFile] = ()) -> Sandbox:
+        """A new kernel container whose kernel answered; the agent writes ``files`` (as the
+        sandbox user, as a run's) before it starts the kernel, and again at each restart."""
         sandbox = await self._create()
         try:
-            await sandbox.link.send(agent.StartKernel([*BRIDGE, name], self._env))
+            await sandbox.link.send(agent.StartKernel(
+                [*BRIDGE, name], self._env, [agent.SourceFile(f.name, f.content) for f in files]))
             deadline = time.monotonic() + START_TIMEOUT_S
             while True:
                 event = await sandbox.link.next_event(timeout=deadline - time.monotonic())

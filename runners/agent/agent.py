@@ -22,7 +22,8 @@ Commands:  {"op":"run", "files":[...], "steps":[{"phase","argv","zygote"?}], "en
              "wallMs"?,"cpuMs"? (the step's own, else the run's), "stackBytes"?,
              "fileSizeBytes"?,"addressSpaceBytes"? (setrlimit in the step's process))})
            {"op":"stdin","data":"..."}  {"op":"eof"}  {"op":"stop"}  {"op":"reset"}  {"op":"ping"}
-           {"op":"kernel","argv":[...],"env":{}}  (a notebook: start kernel_bridge.py)
+           {"op":"kernel","argv":[...],"env":{},"files"?:[...]}  (a notebook: write the files
+             as a run does, then start kernel_bridge.py; again at each restart)
            {"op":"restart_kernel","id":"<running execution>"|null}  (reset the sandbox, start
              the bridge again; the running cell, if any, ends "restarted")
            {"op":"to_kernel","data":{...}}        (a line for the bridge)
@@ -229,8 +230,11 @@ class Agent:
             self.zygote.stop()  # a notebook container runs no programs
             self.zygote = None
         try:
+            if command.get("files"):
+                with as_sandbox_user():  # as a run's: no user process is alive yet
+                    write_files(command["files"])
             self.kernel = KernelProcess(command["argv"], command.get("env", {}))
-        except (OSError, KeyError) as exc:
+        except (OSError, KeyError, ValueError) as exc:
             emit({"ev": "kernel", "data": {"msg": "failed", "error": str(exc)}})
             return
         self.selector.register(self.kernel.out_fd, selectors.EVENT_READ, "kernel")

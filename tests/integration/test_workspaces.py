@@ -4,6 +4,7 @@ share links, conflicts, limits and refusals, and owners that see only their own.
 from __future__ import annotations
 
 import io
+import time
 import uuid
 import zipfile
 from collections.abc import AsyncIterator
@@ -11,6 +12,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from contracts.workspaces import content_hash
+from edge.nats_connection import NatsConnection
+from edge.workspace_store import WorkspaceStore
+from edge.workspace_sweep import GRACE_S, ContentSweep
 from tests.conftest import Running, bearer
 from tests.integration.wsclient import Client
 
@@ -304,3 +309,44 @@ async def test_with_api_keys_the_socket_has_no_workspaces(keyed: Running) -> Non
                 "tests": [{"name": "1", "stdin": "", "expectedOutput": "3,4\n"}]}
         theirs = await http.post("/api/v1/judgements", json=body, headers=bearer("wendy"))
         assert (theirs.status_code, theirs.json()["error"]["code"]) == (404, "not_found")
+
+
+async def test_a_deleted_workspace_is_gone_and_the_sweep_deletes_only_unnamed_contents(
+    http: httpx.AsyncClient, platform: Running,
+) -> None:
+    """``DELETE /api/v1/workspaces/{id}`` removes every revision; the content sweep (run by
+    the edge then, here also with its clock moved past the grace) deletes a content only
+    when no head or revision names it any more, and never one put within the grace."""
+    ws_a, ws_b = new_workspace(), new_workspace()
+    token = uuid.uuid4().hex
+    unique, shared = f"only in A {token}".encode(), f"in A and B {token}".encode()
+    await saved(http, f"{ws_a}/files/a.txt", unique, 1)
+    await saved(http, f"{ws_a}/files/s.txt", shared, 2)
+    await saved(http, f"{ws_b}/files/s.txt", shared, 1)
+    assert (await http.delete(ws_a)).status_code == 204
+    assert (await http.get(ws_a)).status_code == 404
+    assert (await http.get(f"{ws_a}/files/a.txt", params={"revision": 1})).status_code == 404
+    assert (await http.delete(ws_a)).status_code == 404
+    assert ws_a.rsplit("/", 1)[1] not in (await http.get("/api/v1/workspaces")).json()[
+        "workspaces"]
+
+    connection = NatsConnection(platform.nats_url)
+    await connection.connect(once=True)
+    try:
+        store = WorkspaceStore(connection)
+        now = time.time()
+        assert await ContentSweep(store, clock=lambda: now).run() == 0  # all within the grace
+        assert await ContentSweep(store, clock=lambda: now + 2 * GRACE_S).run() >= 1
+        left = await store.contents_saved()
+        assert content_hash(unique) not in left
+        assert content_hash(shared) in left
+        assert (await http.get(f"{ws_b}/files/s.txt")).content == shared
+
+        # A save reusing an old content puts it again, and the sweep leaves one put since.
+        put_at = left[content_hash(shared)]
+        await store.put_content(content_hash(shared), shared, refresh_before=put_at + 1)
+        refreshed = (await store.contents_saved())[content_hash(shared)]
+        assert refreshed > put_at
+        assert not await store.delete_content(content_hash(shared), saved_before=refreshed)
+    finally:
+        await connection.close()

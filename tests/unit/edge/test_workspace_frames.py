@@ -26,6 +26,7 @@ from contracts.messages import (
 )
 from contracts.runtimes import Catalog, Runtime
 from contracts.workspaces import WorkspaceRef
+from edge.nats_connection import NotReady
 from edge.sessions import SessionTokens
 from edge.workspace_intake import OwnedWorkspaces
 from edge.ws import Connection
@@ -235,3 +236,15 @@ def test_an_api_notebook_names_a_workspace_and_its_record_pins_it() -> None:
     assert notebook_record_decoder.decode(msgspec.json.encode(record)) == record
     plain = msgspec.json.encode(NotebookRecord("nb", "key:k", "python", 1.0))
     assert b"workspace" not in plain, "a record naming none is as it was"
+
+
+async def test_a_store_that_does_not_answer_is_an_error_event_not_a_crash() -> None:
+    class Silent(MemoryStore):
+        async def head(self, digest: str, workspace_id: str) -> Any:
+            raise NotReady("the workspace store did not answer; try again")
+
+    conn, bus = connection(Silent())
+    await conn.handle_frame(json.dumps({**RUN, "workspace": {"id": "demo"}}))
+    [error] = sent(conn)
+    assert (error["code"], error["requestId"]) == ("not_ready", "r1")
+    assert bus.submitted == []

@@ -44,7 +44,7 @@ class MemoryStore:
     async def revision(self, digest: str, workspace_id: str, number: int) -> Revision | None:
         return self.revisions.get((self.key(workspace_id), number))
 
-    async def put_content(self, sha256: str, data: bytes) -> None:
+    async def put_content(self, sha256: str, data: bytes, refresh_before: float = 0.0) -> None:
         self.contents[sha256] = data
 
     async def content(self, sha256: str) -> bytes:
