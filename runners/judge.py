@@ -39,7 +39,7 @@ from contracts.settings import RunnerSettings
 from runners.execution import RunLimits, resolve_limits
 from runners.judge_checker import CheckerSeat
 from runners.judge_interactor import InteractorSeat
-from runners.judge_seat import ProgramSeat, SandboxSource, SeatLost, as_program
+from runners.judge_seat import ProgramSeat, SandboxSource, SeatLost, as_program, compile_room
 from runners.judge_steps import StepEnd
 from runners.judging.checkers import CheckOutcome, check
 from runners.judging.runs import CaseRun, checked_run, failed_run
@@ -125,15 +125,9 @@ class Judge:
             self.progress.runs))
 
     def compile_limits(self) -> RunLimits:
-        """The compile's: the judgement's limits with at least the runtime's wall and CPU for
-        the compile step (a test's limits are for the program, not its compiler)."""
-        limits = resolve_limits(self.program, self.runtime, self.settings)
-        base = self.runtime.limits
-        return msgspec.structs.replace(
-            limits, wall_ms=max(limits.wall_ms, base.wall_ms),
-            cpu_ms=max(limits.cpu_ms, base.cpu_ms),
-            compile_wall_ms=max(limits.compile_wall_ms, base.wall_ms),
-            compile_cpu_ms=max(limits.compile_cpu_ms, base.cpu_ms))
+        """The compile's: the judgement's limits with room for the compile step."""
+        return compile_room(resolve_limits(self.program, self.runtime, self.settings),
+                            self.runtime, self.settings)
 
     def _seat(self, owners_slot: bool = False) -> ProgramSeat:
         return ProgramSeat(self.source, self.program, self.runtime, self.compile_limits(),

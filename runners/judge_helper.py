@@ -13,7 +13,7 @@ from contracts.messages import JudgementJob
 from contracts.runtimes import Catalog
 from contracts.settings import RunnerSettings
 from runners.execution import RunLimits, resolve_limits
-from runners.judge_seat import ProgramSeat, SandboxSource, SeatLost, as_program
+from runners.judge_seat import ProgramSeat, SandboxSource, SeatLost, as_program, compile_room
 from runners.judging.diff import cut
 from runners.sandbox import SandboxError
 
@@ -33,7 +33,7 @@ async def open_helper(helper: CustomChecker | Interactor, job: JudgementJob, cat
     program = msgspec.structs.replace(as_program(job, helper.limits, helper),
                                       language=runtime.name)
     limits = resolve_limits(program, runtime, settings)
-    seat = ProgramSeat(source, program, runtime, limits, env)
+    seat = ProgramSeat(source, program, runtime, compile_room(limits, runtime, settings), env)
     try:
         failed = await seat.open(REPORT_BYTES)
     except (SeatLost, SandboxError) as exc:

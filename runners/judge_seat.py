@@ -17,6 +17,7 @@ import msgspec
 from contracts.judging import CustomChecker, Interactor
 from contracts.messages import JobFile, JobLimits, JudgementJob, ProgramJob
 from contracts.runtimes import Runtime
+from contracts.settings import RunnerSettings
 from runners import agent_messages as agent
 from runners.execution import HARD_END_GRACE_S, RunLimits, agent_command
 from runners.judge_steps import StepEnd, StepOverran, run_once
@@ -43,6 +44,19 @@ class SandboxSource(Protocol):
     async def take_away(self, sandbox: Sandbox) -> None:
         """Freeze and remove a sandbox that did not end a run in time."""
         ...
+
+
+def compile_room(limits: RunLimits, runtime: Runtime, settings: RunnerSettings) -> RunLimits:
+    """The limits of a judge's compile (the submission's, a checker's, an interactor's): at
+    least the runtime's CPU for the compile step, and the server's longest wall, so that a
+    loaded machine does not fail a compile that passes on a quiet one (a testlib checker's
+    compile went past a 10 s wall at load 20 and every test was ``internal_error``); the CPU
+    limit still ends a compile that works too long. A test's limits are for the program."""
+    base = runtime.limits
+    return msgspec.structs.replace(
+        limits, wall_ms=max(limits.wall_ms, base.wall_ms), cpu_ms=max(limits.cpu_ms, base.cpu_ms),
+        compile_wall_ms=max(limits.compile_wall_ms, settings.max_wall_ms),
+        compile_cpu_ms=max(limits.compile_cpu_ms, base.cpu_ms))
 
 
 def as_program(job: JudgementJob, limits: JobLimits | None,

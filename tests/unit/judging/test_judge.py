@@ -93,10 +93,21 @@ async def test_a_checker_and_an_interactor_open_alike_as_the_judgements_program(
     assert seat.program == msgspec.structs.replace(
         as_program(judgement, helper.limits), files=ECHO, language="python")
     assert limits.wall_ms == 900
+    # the compile has room on a loaded machine: the server's longest wall, the runtime's CPU
+    assert (seat.compile_limits.compile_wall_ms, seat.compile_limits.compile_cpu_ms) == (
+        SETTINGS.max_wall_ms, PYTHON.limits.cpu_ms)
     role = "checker" if kind is CustomChecker else "interactor"
     unknown = msgspec.structs.replace(helper, language="klingon")
     assert await open_helper(unknown, judgement, Catalog([python]), SETTINGS, OneSandbox(),
                              {}) == f"the {role}'s language 'klingon' is not in the catalog"
+
+
+def test_a_submissions_compile_has_room_whatever_its_tests_limits() -> None:
+    tight = job(limits=Limits(wall_ms=500, cpu_ms=500))
+    judge = Judge(tight, cases(1), PYTHON, cast(Catalog, None), SETTINGS, NoSandboxes(),
+                  cast(Any, None))
+    limits = judge.compile_limits()
+    assert (limits.compile_wall_ms, limits.compile_cpu_ms) == (SETTINGS.max_wall_ms, 10_000)
 
 
 async def test_a_large_output_is_checked_off_the_event_loop(
