@@ -311,6 +311,65 @@ async def test_with_api_keys_the_socket_has_no_workspaces(keyed: Running) -> Non
         assert (theirs.status_code, theirs.json()["error"]["code"]) == (404, "not_found")
 
 
+@pytest.mark.timeout(300)  # kernels start slowly on a busy host
+async def test_a_notebook_naming_a_workspace_starts_its_kernel_with_the_files(
+    http: httpx.AsyncClient, platform: Running,
+) -> None:
+    """The socket's notebook: ``open('data.csv')`` reads the workspace's file, of the revision
+    it had when opened; a restart puts the files back. The API's notebook the same."""
+    workspace_id = await workspace_of_two_revisions(http)
+    client = await Client.connect(platform.ws_url)
+    try:
+        await client.send({"type": "notebook_open", "notebookId": "wsnb", "requestId": "o",
+                           "workspace": {"id": workspace_id}})
+        assert (await client.receive())["state"] == "open"
+        await http.put(f"/api/v1/workspaces/{workspace_id}/files/data.csv", headers=OCTETS,
+                       content=b"saved after the open\n")
+        read = await cell(client, "wsnb", "print(open('data.csv').read(), end='')\n"
+                                          "open('mine.txt', 'w').write('x')")
+        assert read == ("ok", "3,4\n"), read
+        await client.send({"type": "notebook_restart", "notebookId": "wsnb", "requestId": "r"})
+        assert (await client.receive())["state"] == "restarted"
+        again = await cell(client, "wsnb", "import os\n"  # the kernel's own .ipython aside
+                                           "print(sorted(set(os.listdir('.')) - {'.ipython'}))")
+        assert again == ("ok", "['data.csv', 'main.py']\n"), again
+        await client.send({"type": "notebook_open", "notebookId": "bad", "requestId": "b",
+                           "workspace": {"id": workspace_id, "revision": 99}})
+        refused = await client.receive()
+        assert (refused["type"], refused["code"], refused["requestId"]) == (
+            "error", "not_found", "b"), refused
+    finally:
+        await client.close()
+
+    opened = await http.post("/api/v1/notebooks", json={"workspace": {"id": workspace_id,
+                                                                      "revision": 2}})
+    assert opened.status_code == 201, opened.text
+    notebook = opened.json()["notebookId"]
+    try:
+        answer = await http.post(f"/api/v1/notebooks/{notebook}/cells?wait=true",
+                                 json={"code": "print(open('data.csv').read(), end='')"})
+        result = answer.json()
+        printed = "".join(o["text"] for o in result["outputs"] if o.get("name") == "stdout")
+        assert (result["verdict"], printed) == ("ok", "1,2\n"), answer.text
+    finally:
+        await http.delete(f"/api/v1/notebooks/{notebook}")
+    unknown = await http.post("/api/v1/notebooks", json={"workspace": {"id": "ws-none"}})
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
+
+
+async def cell(client: Client, notebook_id: str, code: str) -> tuple[str, str]:
+    """Run one cell; its verdict and its stdout."""
+    cell_id = uuid.uuid4().hex[:8]
+    await client.send({"type": "notebook_execute", "notebookId": notebook_id,
+                       "cellId": cell_id, "code": code, "requestId": cell_id})
+    queued = await client.receive()
+    assert queued["type"] == "status", queued
+    events = (await client.collect(queued["executionId"])).events
+    stdout = "".join(e["output"]["text"] for e in events if e["type"] == "notebook_output"
+                     and e["output"].get("name") == "stdout")
+    return events[-1]["verdict"], stdout
+
+
 async def test_a_deleted_workspace_is_gone_and_the_sweep_deletes_only_unnamed_contents(
     http: httpx.AsyncClient, platform: Running,
 ) -> None:
