@@ -3,7 +3,7 @@
 Each id runs on one of our catalog's runtimes, under Judge0's source file name (``Main.java``,
 ``script.py``); its name carries the version our runners report. Plain Text (43) and the
 Multi-file program (89) run on bash through a launcher script. Ids of languages we do not run
-(Python 2, Pascal, SQLite …) are not listed and answer 422, as an unknown id does in Judge0;
+(Python 2, Pascal …) are not listed and answer 422, as an unknown id does in Judge0;
 those of ``REFUSED`` say why.
 """
 
@@ -86,8 +86,6 @@ exec bash run "$@"
 REFUSED: dict[int, str] = {
     44: "Executable: a program's files reach the sandbox as UTF-8 text, an a.out cannot",
     70: "Python 2: no longer in Debian, which every image is built on",
-    82: "SQLite: our SQL runtime is MariaDB (MySQL dialect), whose result sets come back "
-        "as tables, not as sqlite3's text",
 }
 """Judge0 ids we know and do not run, with the reason their 422 gives (docs/compat.md)."""
 
@@ -115,6 +113,8 @@ LANGUAGES: tuple[Judge0Language, ...] = (
                    RUST_OPTIONS),
     Judge0Language(74, "typescript", "TypeScript ({})", "script.ts", "tsc %s script.ts",
                    "node script.js"),
+    Judge0Language(82, "sqlite", "SQL (SQLite {})", "script.sql", None,
+                   "/bin/cat script.sql | /usr/bin/sqlite3 db.sqlite"),
     Judge0Language(85, "perl", "Perl ({})", "script.pl", None, "perl script.pl"),
     Judge0Language(MULTI_FILE, "bash", "Multi-file program", None, None, None,
                    launcher=MULTI_FILE_LAUNCHER),

@@ -221,7 +221,7 @@ def test_a_batch_takes_at_most_20_and_reads_back_by_tokens(http: httpx.Client) -
 def test_catalog_endpoints(http: httpx.Client) -> None:
     languages = http.get("/languages").json()
     ids = {language["id"] for language in languages}
-    assert {46, 50, 54, 60, 62, 63, 71, 73, 74} <= ids and 70 not in ids
+    assert {46, 50, 54, 60, 62, 63, 71, 73, 74, 82} <= ids and 70 not in ids
     assert http.get("/languages/62").json()["source_file"] == "Main.java"
     assert http.get("/languages/70").status_code == 404
     assert http.get("/statuses").json() == [
@@ -426,6 +426,22 @@ def test_plain_text_echoes_the_source(http: httpx.Client) -> None:
     assert answer == {"stdout": "any text,\n  kept as is\n",
                       "status": {"id": 3, "description": "Accepted"},
                       "language": {"id": 43, "name": "Plain Text"}}
+
+
+def test_sqlite_is_language_82(http: httpx.Client) -> None:
+    """SQLite's shell on an empty database: its text output; an error goes to stderr, the script
+    goes on and the shell exits 1 (NZEC), as when Judge0 pipes the script into sqlite3."""
+    script = ("CREATE TABLE t (x INTEGER);\nINSERT INTO t VALUES (1), (2);\n"
+              "SELECT sum(x) FROM t;\nSELEC 1;\nSELECT 'after', count(*) FROM t;\n")
+    answer = run(http, {"source_code": script, "language_id": 82},
+                 fields="stdout,stderr,status,exit_code,language")
+    assert (answer["stdout"], answer["exit_code"], answer["status"]) == (
+        "3\nafter|2\n", 1, {"id": 11, "description": "Runtime Error (NZEC)"})
+    assert 'near "SELEC": syntax error' in answer["stderr"]
+    assert answer["language"]["name"].startswith("SQL (SQLite 3.")
+    again = run(http, {"source_code": "CREATE TABLE t (x INTEGER);\nSELECT count(*) FROM t;\n",
+                       "language_id": 82, "expected_output": "0"}, fields="stdout,status")
+    assert again == {"stdout": "0\n", "status": {"id": 3, "description": "Accepted"}}
 
 
 def zipped(**files: str) -> str:

@@ -213,6 +213,12 @@ SAMPLES = {
     "awk": Samples(
         "main.awk", "{ print toupper($0) }\n", "BEGIN { print \"x\" \n", "BEGIN { exit 3 }\n",
     ),
+    "sqlite": Samples(  # stdin read as a one-column table; `.exit N` ends with code N
+        "main.sqlite",
+        "CREATE TABLE input (line TEXT);\n.import '|cat -' input\n"
+        "SELECT upper(line) FROM input;\n",
+        "SELEC 1;\n", ".exit 3\n",
+    ),
     "tcl": Samples(
         "main.tcl", "puts -nonewline [string toupper [read stdin]]\n", "puts \"x\n",
         "exit 3\n",

@@ -31,7 +31,7 @@ from edge.judge0_rules import (
 )
 
 RUNTIMES = {"bash", "c", "cpp", "go", "java", "javascript", "lua", "perl", "php", "python",
-            "ruby", "rust", "typescript", "sql"}
+            "ruby", "rust", "typescript", "sql", "sqlite"}
 
 
 def done(verdict: str, **fields: object) -> ExecutionResult:
@@ -174,7 +174,7 @@ def test_the_ce_language_ids_are_the_official_clients() -> None:
                            (judge0.GO, "go"), (judge0.RUST, "rust"),
                            (judge0.TYPESCRIPT, "typescript"), (judge0.BASH, "bash"),
                            (judge0.RUBY, "ruby"), (judge0.PHP, "php"), (judge0.PERL, "perl"),
-                           (judge0.LUA, "lua")):
+                           (judge0.LUA, "lua"), (judge0.SQLITE, "sqlite")):
         assert BY_ID[official[alias]].runtime == runtime, alias
 
 
@@ -211,7 +211,7 @@ def test_language_ids_that_are_not_ours_are_field_errors(language_id: float | st
 
 
 @pytest.mark.parametrize(("language_id", "why"), [
-    (44, "an a.out cannot"), (70, "no longer in Debian"), (82, "MariaDB")])
+    (44, "an a.out cannot"), (70, "no longer in Debian")])
 def test_ids_we_know_and_refuse_say_why(language_id: int, why: str) -> None:
     _, errors = plan(j.SubmissionRequest(source_code="x", language_id=language_id),
                      False, RUNTIMES, 5.0)
