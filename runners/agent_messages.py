@@ -148,8 +148,19 @@ class ToKernel(_Request, frozen=True, tag="to_kernel"):
     data: dict[str, Any]
 
 
+class PutLayer(_Request, frozen=True, tag="put_layer"):
+    """A package layer for a notebook's kernel (docs/packages.md, Notebooks), in pieces: the
+    base64 ``data`` of a tar, gathered until ``last``; the agent unpacks it root-owned into a
+    new directory on the sandbox's /tmp and answers ``LayerPut``. ``key`` is the layer's (hex):
+    a key it already holds is not unpacked again."""
+
+    key: str
+    data: str
+    last: bool = False
+
+
 AgentRequest = (Run | Prepare | Stdin | Eof | Stop | Reset | Ping | StartKernel | RestartKernel
-                | ToKernel)
+                | ToKernel | PutLayer)
 
 # --- events: agent → runner --------------------------------------------------------------------
 
@@ -235,8 +246,17 @@ class FromKernel(_Event, frozen=True, tag="kernel"):
     data: dict[str, Any]
 
 
+class LayerPut(_Event, frozen=True, tag="layer"):
+    """The answer to the last piece of ``PutLayer``: the directory the layer is in, or why
+    it is not (``error``)."""
+
+    ok: bool
+    path: Annotated[str, Meta(max_length=256)] = ""
+    error: str | None = None
+
+
 AgentEvent = (Ready | Prepared | Output | Table | StdinAck | StepStarted | Done | Pong | ResetDone
-              | FromKernel)
+              | FromKernel | LayerPut)
 
 _decode = msgspec.json.Decoder(AgentEvent).decode
 _encode = msgspec.json.Encoder().encode

@@ -37,6 +37,7 @@ from contracts.subjects import notebook_key
 from runners import agent_messages as agent
 from runners.execution import HARD_END_GRACE_S, Publish
 from runners.link import AgentGone
+from runners.packages_kernel import KernelPackages
 from runners.pool import WarmPool
 from runners.sandbox import Sandbox, SandboxError
 
@@ -110,7 +111,7 @@ class Kernels:
     def __init__(self, create: CreateKernel, destroy: Destroy, take_away: Destroy,
                  env: dict[str, str], ttl_s: float, subscribe_commands: SubscribeCommands,
                  subscribe_control: SubscribeControl, spares: int = 0,
-                 image: Runtime | None = None) -> None:
+                 image: Runtime | None = None, packages: KernelPackages | None = None) -> None:
         self._create = create
         self._destroy = destroy
         self._take_away = take_away
@@ -119,6 +120,8 @@ class Kernels:
         self.ttl_s = ttl_s
         self._subscribe_commands = subscribe_commands
         self._subscribe_control = subscribe_control
+        self._packages = packages or KernelPackages()
+        """``%pip install`` cells (docs/packages.md, Notebooks)."""
         self._kernels: dict[str, Kernel] = {}
         self._owners: dict[str, str] = {}
         """Notebook key → its owner (the key is a digest of both)."""
@@ -198,9 +201,13 @@ class Kernels:
         started = time.monotonic()
         run = CellRun()
         try:
+            await publish(status_for(job, "running"))
+            pip = await self._packages.cell(kernel.sandbox, job, limits.output_bytes, publish)
+            if pip is not None:
+                return completion_for(job, pip[0], pip[1], queued_ms=queued_ms,
+                                      wall_ms=round((time.monotonic() - started) * 1000))
             await self._send(kernel, {"op": "execute", "id": job.execution_id, "code": job.code,
                                       "outputBytes": limits.output_bytes})
-            await publish(status_for(job, "running"))
             while True:
                 event = await self._next(kernel)
                 if not isinstance(event, agent.FromKernel):

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import msgspec
@@ -27,6 +28,8 @@ from runners.packages_requests import PackageRequest
 from runners.sandbox import BASE_ENV, DockerSandboxes, Sandbox, SandboxError
 
 log = logging.getLogger(__name__)
+Say = Callable[[str], Awaitable[None]]
+"""Where an install's output goes: a run's stderr, a notebook cell's output."""
 INSTALLER = Path(__file__).with_name("packages_installer.py").read_text()
 INSTALL_MEMORY_MB = 1024
 INSTALL_PROCESSES = 64
@@ -66,23 +69,29 @@ class Packages:
 
     async def layer_for(self, job: ProgramJob, request: PackageRequest, runtime: Runtime,
                         isolation: Isolation, publish: Publish) -> Layer:
-        """The layer of ``request``; an install runs under ``isolation`` (the job's). Runs
-        asking for the same packages at once wait for the first one's layer: one download,
-        one install."""
+        """The layer of a run's ``request``; the install's output is the run's stderr."""
+        async def say(text: str) -> None:
+            await publish(OutputEvent(job.execution_id, "stderr", text))
+        return await self.layer_of(request, runtime, isolation, say)
+
+    async def layer_of(self, request: PackageRequest, runtime: Runtime, isolation: Isolation,
+                       say: Say) -> Layer:
+        """The layer of ``request``; an install runs under ``isolation`` (the job's) and tells
+        its output to ``say``. Requests for the same packages at once wait for the first
+        one's layer: one download, one install."""
         seen = seen_key(request, runtime, self.versions.get(runtime.name, ""))
         async with self._lock(seen):
             volume = self.known.get(seen)
             if volume is None or not await self.layers.exists(volume):
-                volume = await self._fetch_and_install(job, request, runtime, isolation,
-                                                       publish)
+                volume = await self._fetch_and_install(request, runtime, isolation, say)
                 self.known[seen] = volume
         return Layer(volume, LAYER_MOUNTS[request.kind], LAYER_ENV[request.kind])
 
     def _lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
 
-    async def _fetch_and_install(self, job: ProgramJob, request: PackageRequest,
-                                 runtime: Runtime, isolation: Isolation, publish: Publish) -> str:
+    async def _fetch_and_install(self, request: PackageRequest, runtime: Runtime,
+                                 isolation: Isolation, say: Say) -> str:
         try:
             fetched = await fetch(request, self.settings,
                                   minor_version(self.versions.get("python", "")))
@@ -92,7 +101,7 @@ class Packages:
         volume = volume_name(key)
         async with self._lock(key):  # two requests (``a``, ``a==1``) may resolve alike
             if not await self.layers.exists(volume):
-                raw = await self._install(job, fetched, runtime, isolation, publish)
+                raw = await self._install(fetched, runtime, isolation, say)
                 try:
                     layer, size = clean_layer(raw, self.settings.max_layer_mb * 2**20)
                 except LayerRefused as exc:
@@ -100,19 +109,18 @@ class Packages:
                 await self.layers.store(volume, key, layer, size, runtime.image_tag)
         return volume
 
-    async def _install(self, job: ProgramJob, fetched: Fetched, runtime: Runtime,
-                       isolation: Isolation, publish: Publish) -> bytes:
+    async def _install(self, fetched: Fetched, runtime: Runtime, isolation: Isolation,
+                       say: Say) -> bytes:
         sandbox = await self.sandboxes.create(install_runtime(runtime, self.settings),
                                               isolation=isolation)
         try:
-            return await self._install_in(sandbox, job, fetched, publish)
+            return await self._install_in(sandbox, fetched, say)
         except AgentGone as exc:
             raise PackagesFailed(f"the install sandbox stopped answering: {exc}") from None
         finally:
             await self.sandboxes.destroy(sandbox)
 
-    async def _install_in(self, sandbox: Sandbox, job: ProgramJob, fetched: Fetched,
-                          publish: Publish) -> bytes:
+    async def _install_in(self, sandbox: Sandbox, fetched: Fetched, say: Say) -> bytes:
         wall_ms = self.settings.install_timeout_s * 1000
         output_bytes = self.settings.max_layer_mb * 2**20 * 3 // 2 + 2**20
         await sandbox.link.send(agent.Run(
@@ -129,7 +137,7 @@ class Packages:
                     layer.append(data)
                 case agent.Output(data=data):
                     said.append(data)
-                    await publish(OutputEvent(job.execution_id, "stderr", data))
+                    await say(data)
                 case agent.Done() as done:
                     break
                 case _:

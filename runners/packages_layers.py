@@ -139,6 +139,34 @@ class DockerLayers:
             if helper is not None:
                 self._api.remove_container(helper["Id"], force=True)
 
+    async def read(self, volume: str, image: str, max_bytes: int) -> bytes:
+        """The layer in ``volume`` as a clean tar (``clean_layer``), for a sandbox that cannot
+        mount it (a running notebook kernel): Docker reads the volume, which holds only what
+        ``store`` wrote, through a helper container that is created and never started."""
+        raw = await asyncio.to_thread(self._read, volume, image, max_bytes)
+        return clean_layer(raw, max_bytes)[0]
+
+    def _read(self, volume: str, image: str, max_bytes: int) -> bytes:
+        host_config = self._api.create_host_config(
+            network_mode="none", cap_drop=["ALL"], read_only=True,
+            mounts=[docker.types.Mount(LAYER_MOUNT, volume, type="volume", read_only=True)])
+        helper = self._api.create_container(
+            image, command=["true"], network_disabled=True, host_config=host_config,
+            labels={labels.MANAGED: "1", labels.PLATFORM: self._settings.platform_id,
+                    labels.RUNNER: self._settings.runner_id, labels.ROLE: "layer-reader"})
+        try:
+            stream, _ = self._api.get_archive(helper["Id"], f"{LAYER_MOUNT}/.")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in stream:  # room for the tar's headers and padding (1 KiB a file at most)
+                size += len(chunk)
+                if size > max_bytes + MAX_FILES * 1024 + 2**20:
+                    raise LayerRefused(f"the layer exceeds {max_bytes // 2**20} MiB")
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            self._api.remove_container(helper["Id"], force=True)
+
     async def usage(self) -> tuple[int, int]:
         """This platform's layers on this engine: how many, and their files' bytes (a Docker
         volume listing, slow on a busy engine: the heartbeat reads ``count`` and ``bytes``)."""

@@ -44,6 +44,7 @@ from runners.link import AgentGone
 from runners.notebooks import CellLimits, Kernels
 from runners.output import KeptOutput
 from runners.packages import Layer, Packages, PackagesFailed, runtime_with
+from runners.packages_kernel import KernelPackages
 from runners.packages_requests import BadRequest, request_of
 from runners.pool import ReuseSlots, WarmPool, pool_info
 from runners.sandbox import (
@@ -156,7 +157,7 @@ class Runner:
                 self._take_away,
                 {**BASE_ENV, **(image.env if image else {})}, self.settings.kernel_ttl_s,
                 self.bus.subscribe_notebook, self.bus.subscribe_control, spares=spares,
-                image=image,
+                image=image, packages=KernelPackages(self.packages, image, isolation),
             )
             self.kernels[isolation] = kernels
             if self._serving:

@@ -27,6 +27,8 @@ Commands:  {"op":"run", "files":[...], "steps":[{"phase","argv","zygote"?}], "en
            {"op":"restart_kernel","id":"<running execution>"|null}  (reset the sandbox, start
              the bridge again; the running cell, if any, ends "restarted")
            {"op":"to_kernel","data":{...}}        (a line for the bridge)
+           {"op":"put_layer","key":"<hex>","data":"<base64>","last":bool}  (a package layer's
+             tar for the kernel, in pieces: unpacked root-owned in a new /tmp directory)
 Events:    {"ev":"ready","pid":n}  {"ev":"prepared","ok":bool}  (ok: the zygote, if asked
              for, answered)
            {"ev":"step","phase":"compile|run"}  (a step of a run of several starts)
@@ -42,6 +44,7 @@ Events:    {"ev":"ready","pid":n}  {"ev":"prepared","ok":bool}  (ok: the zygote,
            {"ev":"kernel","data":{...}}  (a line the kernel bridge printed, never trusted)
            {"ev":"kernel","data":{"msg":"exited"}}  (the bridge ended)
            {"ev":"kernel","data":{"msg":"dropped"}}  (a line of the bridge was too long)
+           {"ev":"layer","ok":bool,"path"?,"error"?}  (the answer to put_layer's last piece)
 
 The runner's typed side of this protocol is runners/agent_messages.py; a test decodes what this
 agent emits into it (tests/integration/test_agent_protocol.py).
@@ -71,7 +74,7 @@ from agent_housekeeping import (
     wait_for,
     write_files,
 )
-from agent_kernels import KernelProcess
+from agent_kernels import KernelLayers, KernelProcess
 from agent_protocol import DRAIN_SECONDS, READ_BYTES, Message, emit, signal_name
 from agent_stats import oom_kills
 from agent_step import Step, step_wall_and_cpu
@@ -133,6 +136,7 @@ class Agent:
         self.early_eof = False
         self.job_stdin_left = 0  # bytes of the run's own stdin not yet written
         self.kernel: KernelProcess | None = None
+        self.layers = KernelLayers()
         self.most_user_processes = 0  # alive at once at a kill since the last reset
 
     # --- control channel ---------------------------------------------------------------------
@@ -196,7 +200,7 @@ class Agent:
             self.reset()
         elif op == "ping":
             emit({"ev": "pong"})
-        elif op in ("kernel", "to_kernel", "restart_kernel"):
+        elif op in ("kernel", "to_kernel", "restart_kernel", "put_layer"):
             self.kernel_command(op, command)
 
     # --- a notebook's kernel -------------------------------------------------------------------
@@ -206,6 +210,8 @@ class Agent:
             self.start_kernel(command)
         elif op == "restart_kernel":
             self.restart_kernel(command.get("id"))
+        elif op == "put_layer":
+            self.layers.put(command)
         else:
             self.to_kernel(command.get("data", {}))
 
@@ -216,6 +222,7 @@ class Agent:
         self.stop_kernel()
         if running:
             emit({"ev": "kernel", "data": {"msg": "done", "id": running, "status": "restarted"}})
+        self.layers.remove_all()
         problems = self.clean()
         if problems or self.kernel_spec is None:
             emit({"ev": "reset", "ok": False, "error": "; ".join(problems) or "no kernel"})
@@ -335,6 +342,7 @@ class Agent:
         """Return the sandbox to the state of a fresh one and check it (agent_fresh.py)."""
         try:
             self.stop_kernel()
+            self.layers.remove_all()
             problems = self.clean()
         except OSError as exc:
             problems = [f"the reset failed: {exc}"]

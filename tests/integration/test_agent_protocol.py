@@ -10,11 +10,14 @@ drift apart. The sandbox's own container is used, with no platform around it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import io
 import json
 import os
 import socket
 import struct
+import tarfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -26,6 +29,7 @@ import pytest
 from contracts.runtimes import Runtime, load_catalog
 from contracts.settings import REPO_ROOT, RunnerSettings
 from runners import agent_messages as agent
+from runners.packages_kernel import LAYER_PATH
 from runners.sandbox import BASE_ENV, container_config
 
 pytestmark = pytest.mark.timeout(180)
@@ -202,6 +206,57 @@ async def test_a_notebook_kernel_relays_the_bridge_and_refuses_programs(
     python.run({"main.py": "print(1)"}, agent.StepSpec("run", ["python3", "main.py"]))
     refused = (await python.until(is_done))[-1]
     assert refused == agent.Done(phase="setup", error="this sandbox holds a kernel")
+
+
+@pytest.fixture
+async def kernel_sandbox() -> AsyncIterator[RawAgent]:
+    """A python sandbox as a kernel's is: no warm helpers."""
+    runtime = CATALOG.get("python")
+    assert runtime is not None
+    async with started(runtime) as sandbox:
+        assert isinstance(await sandbox.next(), agent.Ready)
+        sandbox.env = {**BASE_ENV, **runtime.env}
+        yield sandbox
+
+
+async def test_a_package_layer_is_unpacked_read_only_for_the_kernel_and_gone_after_a_restart(
+        kernel_sandbox: RawAgent) -> None:
+    """``%pip install`` (docs/packages.md, Notebooks): the agent unpacks a layer's tar, sent in
+    pieces, root-owned on /tmp; the kernel imports it and cannot change it; a restart removes
+    it and passes the reset's check (the kernel comes back in the same container)."""
+    python = kernel_sandbox
+    bridge = ["python3", "-I", "/opt/coderunner/kernel_bridge.py", "python"]
+    python.send(agent.StartKernel(bridge, python.env))
+    await python.until(lambda e: isinstance(e, agent.FromKernel))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        folder = tarfile.TarInfo("agentpkg")
+        folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+        archive.addfile(folder)
+        module = tarfile.TarInfo("agentpkg/__init__.py")
+        module.size = 6
+        archive.addfile(module, io.BytesIO(b"X = 7\n"))
+    tar, key = buffer.getvalue(), "ab" * 16
+    python.send(agent.PutLayer(key, base64.b64encode(tar[:700]).decode()))
+    python.send(agent.PutLayer(key, base64.b64encode(tar[700:]).decode(), last=True))
+    put = (await python.until(lambda e: isinstance(e, agent.LayerPut)))[-1]
+    assert isinstance(put, agent.LayerPut) and put.ok, put
+    assert LAYER_PATH.match(put.path), put.path
+
+    async def cell(code: str) -> str:
+        python.send(agent.ToKernel({"op": "execute", "id": code[:20], "code": code}))
+        events = await python.until(lambda e: isinstance(e, agent.FromKernel)
+                                    and e.data.get("msg") == "done")
+        return "".join(e.data["output"].get("text", "") for e in events
+                       if isinstance(e, agent.FromKernel) and e.data.get("msg") == "output")
+
+    assert await cell(f"import sys\nsys.path.insert(0, {put.path!r})\nimport agentpkg\n"
+                      "print(agentpkg.X)\ntry:\n    open(agentpkg.__file__, 'a')\n"
+                      "except OSError as e:\n    print(e.errno)") == "7\n13\n"
+    python.send(agent.RestartKernel())
+    back = await python.until(lambda e: isinstance(e, (agent.FromKernel, agent.ResetDone)))
+    assert isinstance(back[-1], agent.FromKernel) and back[-1].data["msg"] == "ready", back
+    assert await cell(f"import os\nprint(os.path.exists({put.path!r}))") == "False\n"
 
 
 async def test_a_compile_step_reports_its_diagnostics_and_a_compiled_program_runs() -> None:

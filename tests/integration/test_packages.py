@@ -2,7 +2,8 @@
 pip's and npm's own settings, at a package index on loopback (coderunner/packages_index.py):
 a wheel and an npm package install and import; the second run is served from the layer cache;
 an unknown package is ``compile_error``; an install script is contained; two owners with
-different versions each get theirs."""
+different versions each get theirs; ``%pip install`` in a notebook installs into the running
+kernel, whose state stays, and a second kernel's install is served from the cache."""
 
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ def index() -> Iterator[Index]:
         served.add_wheel("lurepkg", "1.0", {"lurepkg/__init__.py": ""}, requires=(
             f"evilpkg @ {served.url}/files/evilpkg-1.0.tar.gz",))
         served.add_wheel("lonepkg", "1.0", {"lonepkg/__init__.py": f"VERSION = '1.0'  # {TOKEN}\n"})
+        served.add_wheel("nbpkg", "1.0", {
+            "nbpkg/__init__.py": f"VERSION = '1.0'\nTOKEN = {TOKEN!r}\n"})
         served.add_npm("tinynpm", "1.0.0", {
             "index.js": f"module.exports = 'tinynpm 1.0.0 {TOKEN}';\n",
             "index.d.ts": "declare const greeting: string;\nexport = greeting;\n"})
@@ -321,3 +324,82 @@ async def test_a_dependency_naming_a_url_is_refused_before_it_is_fetched(
     assert result["verdict"] == "compile_error", result
     assert "refused: lurepkg depends on 'evilpkg @ http" in result["message"]
     assert not Path(PWNED).exists()
+
+
+async def open_notebook(api: httpx.AsyncClient, owner: str) -> str:
+    response = await api.post("/api/v1/notebooks", json={}, headers=bearer(owner))
+    assert response.status_code == 201, response.text
+    return str(response.json()["notebookId"])
+
+
+async def cell(api: httpx.AsyncClient, owner: str, notebook: str, code: str) -> dict[str, Any]:
+    response = await api.post(f"/api/v1/notebooks/{notebook}/cells?wait=true&timeout=170",
+                              json={"code": code}, headers=bearer(owner))
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def streams(result: dict[str, Any], name: str) -> str:
+    return "".join(o["text"] for o in result["outputs"] or []
+                   if o["output_type"] == "stream" and o["name"] == name)
+
+
+IMPORT_NBPKG = """import nbpkg, subprocess, sys
+print(nbpkg.VERSION, nbpkg.TOKEN, kept + 1)
+try:
+    open(nbpkg.__file__, "a")
+except OSError as e:
+    print(type(e).__name__, e.errno)
+print(subprocess.run([sys.executable, "-c", "import nbpkg; print(nbpkg.VERSION)"],
+                     capture_output=True, text=True).stdout, end="")
+"""
+NBPKG_INSTALLED = "Installed nbpkg-1.0-py3-none-any.whl"
+
+
+async def test_pip_install_in_a_notebook_is_importable_in_the_same_kernel_and_cached(
+    api: httpx.AsyncClient,
+) -> None:
+    ann = await open_notebook(api, "ann")
+    assert (await cell(api, "ann", ann, "kept = 41"))["verdict"] == "ok"
+    installed = await cell(api, "ann", ann, "%pip install nbpkg==1.0")
+    assert installed["verdict"] == "ok", installed
+    assert NBPKG_INSTALLED in streams(installed, "stdout")
+    assert "Installed in this kernel: nbpkg." in streams(installed, "stdout")
+    imported = await cell(api, "ann", ann, IMPORT_NBPKG)
+    assert imported["verdict"] == "ok", imported
+    # The state before the install is kept; the layer is read-only; a child process sees it.
+    assert streams(imported, "stdout") == f"1.0 {TOKEN} 42\nPermissionError 13\n1.0\n"
+    # Another owner's kernel with the same requirements: from the cache, no install step.
+    ben = await open_notebook(api, "ben")
+    await cell(api, "ben", ben, "kept = 1")
+    cached = await cell(api, "ben", ben, "%pip install nbpkg==1.0")
+    assert cached["verdict"] == "ok", cached
+    assert NBPKG_INSTALLED not in streams(cached, "stdout")
+    imported = await cell(api, "ben", ben, IMPORT_NBPKG)
+    assert streams(imported, "stdout") == f"1.0 {TOKEN} 2\nPermissionError 13\n1.0\n"
+    # A restart removes them with the rest of the kernel's state, in the same container (the
+    # agent removes its layers first: the reset's check would find them and end the container).
+    host = "import socket\nprint(socket.gethostname())"
+    before = streams(await cell(api, "ben", ben, host), "stdout")
+    restarted = await api.post(f"/api/v1/notebooks/{ben}/restart", headers=bearer("ben"))
+    assert restarted.json()["state"] == "restarted", restarted.text
+    gone = await cell(api, "ben", ben, "import nbpkg")
+    assert gone["verdict"] == "runtime_error", gone
+    assert gone["outputs"][-1]["ename"] == "ModuleNotFoundError"
+    assert streams(await cell(api, "ben", ben, host), "stdout") == before
+
+
+async def test_pip_install_of_an_unknown_package_in_a_notebook_is_a_compile_error(
+    api: httpx.AsyncClient,
+) -> None:
+    notebook = await open_notebook(api, "cid")
+    unknown = await cell(api, "cid", notebook, "%pip install nosuchpkg==1.0")
+    assert unknown["verdict"] == "compile_error", unknown
+    assert "No matching distribution found for nosuchpkg==1.0" in unknown["message"]
+    assert "No matching distribution found for nosuchpkg==1.0" in streams(unknown, "stderr")
+    options = await cell(api, "cid", notebook, "%pip install --index-url http://x/ tinypkg")
+    assert options["verdict"] == "compile_error", options
+    assert "%pip install takes no options ('--index-url')" in options["message"]
+    after = await cell(api, "cid", notebook, "print(1 + 1)")
+    assert (after["verdict"], streams(after, "stdout")) == ("ok", "2\n"), after

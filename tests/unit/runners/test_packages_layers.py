@@ -87,3 +87,48 @@ async def test_the_layers_are_counted_in_the_background_and_a_failed_count_keeps
     finally:
         counting.cancel()
     assert (layers.count, layers.bytes) == (2, 120)
+
+
+class ArchiveApi:
+    """Docker's API as ``DockerLayers.read`` uses it: a helper container and its archive."""
+
+    def __init__(self, archive: bytes) -> None:
+        self.archive = archive
+        self.mounts: list[object] = []
+        self.removed: list[str] = []
+
+    def create_host_config(self, **config: object) -> dict[str, object]:
+        self.mounts = list(config["mounts"])  # type: ignore[call-overload]
+        return config
+
+    def create_container(self, image: str, **config: object) -> dict[str, str]:
+        return {"Id": "helper"}
+
+    def get_archive(self, container: str, path: str) -> tuple[object, dict[str, str]]:
+        assert path == "/opt/packages/."
+        return (self.archive[i:i + 512] for i in range(0, len(self.archive), 512)), {}
+
+    def remove_container(self, container: str, force: bool = False) -> None:
+        self.removed.append(container)
+
+
+async def test_a_layer_is_read_back_read_only_and_cleaned_and_its_helper_removed() -> None:
+    raw = layer((".", None, tarfile.DIRTYPE), ("./pkg", None, tarfile.DIRTYPE),
+                ("./pkg/__init__.py", b"x = 1\n", tarfile.REGTYPE),
+                ("./pkg/link", b"/etc/passwd", tarfile.SYMTYPE))
+    layers = DockerLayers(RunnerSettings())
+    api = ArchiveApi(raw)
+    layers._api = api  # type: ignore[assignment]
+    clean = await layers.read("coderunner-packages-ab", "python:1", 2**20)
+    assert members(clean) == {"pkg": (b"", 0o755, 0), "pkg/__init__.py": (b"x = 1\n", 0o755, 0)}
+    assert [m["ReadOnly"] for m in api.mounts] == [True]  # type: ignore[index]
+    assert api.removed == ["helper"]
+
+
+async def test_a_layer_read_back_over_its_size_is_refused_and_its_helper_removed() -> None:
+    layers = DockerLayers(RunnerSettings())
+    api = ArchiveApi(layer(("big", b"x" * 4096, tarfile.REGTYPE)))
+    layers._api = api  # type: ignore[assignment]
+    with pytest.raises(LayerRefused, match="exceed"):
+        await layers.read("coderunner-packages-ab", "python:1", 1024)
+    assert api.removed == ["helper"]
