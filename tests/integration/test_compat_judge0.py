@@ -292,6 +292,17 @@ def test_the_callback_is_a_signed_put_of_the_base64_submission(http: httpx.Clien
     assert headers["X-CodeRunner-Signature"].startswith("t=")
 
 
+def test_a_judged_submissions_callback_shows_its_decisive_run(http: httpx.Client,
+                                                               puts: Puts) -> None:
+    token = http.post("/submissions", json={
+        "source_code": "print('cb')", "language_id": 71, "expected_output": "cb",
+        "number_of_runs": 2, "callback_url": puts.url}).json()["token"]
+    assert puts.arrived.wait(60)
+    sent = httpx.Response(200, content=puts.bodies[0][1]).json()
+    assert (sent["token"], sent["stdout"], sent["status"]) == (
+        token, "Y2IK\n", {"id": 3, "description": "Accepted"})
+
+
 def test_x_auth_token_is_an_api_key_and_submissions_are_the_keys_own(keyed: Running) -> None:
     base = f"{keyed.url}/judge0"
     alice = httpx.Client(base_url=base, headers={"X-Auth-Token": KEYS["alice"]},
