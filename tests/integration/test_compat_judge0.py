@@ -529,23 +529,48 @@ async def settled_events(seen: dict[str, list[str]], token: str, count: int) -> 
     return seen.get(execution_id, [])
 
 
+C_HELLO_AND_BINARY = """\
+#include <stdio.h>
+#include <sys/stat.h>
+int main(int argc, char **argv) {
+  char name[10];
+  if (argc < 1 || scanf("%9s", name) != 1) return 2;
+  printf("hello, %s\\n", name);
+  struct stat binary;
+  stat(argv[0], &binary);
+  FILE *runs = fopen("runs.txt", "a");
+  fprintf(runs, "%lu %ld.%09ld\\n", (unsigned long)binary.st_ino, (long)binary.st_mtim.tv_sec,
+          binary.st_mtim.tv_nsec);
+  fclose(runs);
+  runs = fopen("runs.txt", "r");
+  for (int c; (c = fgetc(runs)) != EOF;) fputc(c, stderr);
+  return 0;
+}
+"""
+"""Says hello, then adds its binary (inode and modification time) to ``runs.txt`` and prints
+that file on stderr: the last run shows every run made in its sandbox, and which binary ran."""
+
+
 async def test_number_of_runs_runs_a_compiled_program_that_many_times(
         platform: Running) -> None:
-    """Judge0's runs (isolate_job.rb): each run counted by the runner's own test event; all
-    accepted, the answer shows the last run, ``memory`` is the average."""
+    """Judge0's runs (isolate_job.rb): five runs, each counted by the runner's own test event
+    and each adding a line to a file of the one sandbox they share, all from one binary
+    (compiled once); all accepted, the answer shows the last run, ``memory`` is the average."""
     async with watched_tests(platform.nats_url) as seen, httpx.AsyncClient(
             base_url=platform.url, timeout=120, trust_env=False) as api:
         answer, judgement = await judged(api, {
-            "source_code": C_HELLO, "language_id": 50, "stdin": "world",
-            "expected_output": "hello, world", "number_of_runs": 3})
+            "source_code": C_HELLO_AND_BINARY, "language_id": 50, "stdin": "world",
+            "expected_output": "hello, world", "number_of_runs": 5})
         assert answer["status"] == {"id": 3, "description": "Accepted"}
         assert (answer["stdout"], answer["exit_code"], answer["number_of_runs"]) == (
-            "hello, world\n", 0, 3)
-        assert [t.verdict for t in judgement.tests] == ["accepted"] * 3
+            "hello, world\n", 0, 5)
+        binaries = answer["stderr"].splitlines()
+        assert len(binaries) == 5 and len(set(binaries)) == 1, binaries
+        assert [t.verdict for t in judgement.tests] == ["accepted"] * 5
         assert all(t.run is not None and t.run.exit_code == 0 for t in judgement.tests)
-        assert answer["memory"] == sum(t.memory_kb for t in judgement.tests) // 3
-        assert float(answer["wall_time"]) == judgement.tests[2].time_ms / 1000
-        assert await settled_events(seen, answer["token"], 3) == ["1", "2", "3"]
+        assert answer["memory"] == sum(t.memory_kb for t in judgement.tests) // 5
+        assert float(answer["wall_time"]) == judgement.tests[4].time_ms / 1000
+        assert await settled_events(seen, answer["token"], 5) == ["1", "2", "3", "4", "5"]
 
 
 SLOW_SECOND = """\
