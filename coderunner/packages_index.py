@@ -62,6 +62,8 @@ class Index:
         self.files: dict[str, bytes] = {}
         """Other files, at ``/files/<name>``."""
         self.url = ""
+        self.asked: list[str] = []
+        """Every path asked for, in order (a cache hit asks for none)."""
 
     def add_wheel(self, name: str, version: str, files: dict[str, str],
                   requires: tuple[str, ...] = ()) -> None:
@@ -113,6 +115,7 @@ class Index:
 def serving(index: Index) -> Iterator[Index]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            index.asked.append(self.path)
             status, kind, body = index.answer(self.path)
             self.send_response(status)
             self.send_header("Content-Type", kind)

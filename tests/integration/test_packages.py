@@ -358,7 +358,7 @@ NBPKG_INSTALLED = "Installed nbpkg-1.0-py3-none-any.whl"
 
 
 async def test_pip_install_in_a_notebook_is_importable_in_the_same_kernel_and_cached(
-    api: httpx.AsyncClient,
+    api: httpx.AsyncClient, index: Index,
 ) -> None:
     ann = await open_notebook(api, "ann")
     assert (await cell(api, "ann", ann, "kept = 41"))["verdict"] == "ok"
@@ -373,9 +373,11 @@ async def test_pip_install_in_a_notebook_is_importable_in_the_same_kernel_and_ca
     # Another owner's kernel with the same requirements: from the cache, no install step.
     ben = await open_notebook(api, "ben")
     await cell(api, "ben", ben, "kept = 1")
+    asked = len(index.asked)
     cached = await cell(api, "ben", ben, "%pip install nbpkg==1.0")
     assert cached["verdict"] == "ok", cached
-    assert NBPKG_INSTALLED not in streams(cached, "stdout")
+    assert NBPKG_INSTALLED not in streams(cached, "stdout")  # no install step
+    assert index.asked[asked:] == []  # no fetch either
     imported = await cell(api, "ben", ben, IMPORT_NBPKG)
     assert streams(imported, "stdout") == f"1.0 {TOKEN} 2\nPermissionError 13\n1.0\n"
     # A restart removes them with the rest of the kernel's state, in the same container (the
