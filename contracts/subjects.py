@@ -466,6 +466,9 @@ WORKSPACE_FILES_STORE = "workspace-files"
 named by its SHA-256 (hex): put by the edge before the revision that names it, read by the edge
 (a workspace's files, a run naming a workspace); deleted by the edge's content sweep once no
 head or revision names it (``edge.workspace_sweep``)."""
+WORKSPACE_FILES_STREAM = f"OBJ_{WORKSPACE_FILES_STORE}"
+"""The stream behind ``WORKSPACE_FILES_STORE`` (nats' object store layout): the edge reads a
+content's chunks from it with direct gets, one request each, no consumer."""
 WORKSPACE_KEYS = ">"
 """Every key of ``WORKSPACES_BUCKET`` (a KV key filter: the content sweep reads them all)."""
 
@@ -481,6 +484,12 @@ def workspace_head_key(digest: str, workspace_id: str) -> str:
 
 def workspace_revision_key(digest: str, workspace_id: str, revision: int) -> str:
     return f"{digest}.{workspace_id}.{revision}"
+
+
+def workspace_content_chunks(nuid: str) -> str:
+    """The subject of one stored content's chunks in ``WORKSPACE_FILES_STREAM`` (``nuid``: the
+    object's, from its info)."""
+    return f"$O.{WORKSPACE_FILES_STORE}.C.{nuid}"
 
 
 def workspace_revisions(digest: str, workspace_id: str) -> str:

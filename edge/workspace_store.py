@@ -16,7 +16,7 @@ from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
 from contracts import subjects
-from contracts.workspaces import Head, Revision
+from contracts.workspaces import Head, Revision, content_hash
 from edge.nats_connection import NatsConnection, NotReady, compare_and_set
 
 LISTING_CONSUMER_S = 10.0
@@ -160,13 +160,26 @@ class WorkspaceStore:
         await files.put(sha256, data)
 
     async def content(self, sha256: str) -> bytes:
+        """A content, read chunk by chunk with direct gets and checked against its hash.
+        (``ObjectStore.get`` makes a consumer per object, kept by the server a while after:
+        reading 100-file revisions in a row reached the server's limit of consumers.)"""
         _, files = await self._stores()
+        data = bytearray()
         try:
-            return (await files.get(sha256)).data or b""
-        except nats.js.errors.ObjectNotFoundError as exc:
+            info = await files.get_info(sha256)
+            chunks, seq = subjects.workspace_content_chunks(info.nuid or ""), 0
+            for _ in range(info.chunks or 0):
+                chunk = await self._connection.jetstream.get_msg(
+                    subjects.WORKSPACE_FILES_STREAM, seq + 1, chunks, direct=True, next=True)
+                data += chunk.data or b""
+                seq = chunk.seq or seq + 1
+        except (nats.js.errors.ObjectNotFoundError, nats.js.errors.NotFoundError) as exc:
             raise NotReady(f"the content {sha256} is missing from the store") from exc
         except nats.errors.TimeoutError as exc:
             raise NotReady("the workspace store did not answer; try again") from exc
+        if content_hash(bytes(data)) != sha256:  # a chunk lost, or put again meanwhile
+            raise NotReady(f"the content {sha256} read from the store is not whole; try again")
+        return bytes(data)
 
 
 def saved_at(info: ObjectInfo) -> float:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from contracts import subjects
 from contracts.workspaces import content_hash
 from edge.nats_connection import NatsConnection
 from edge.workspace_store import WorkspaceStore
@@ -409,3 +410,30 @@ async def test_a_deleted_workspace_is_gone_and_the_sweep_deletes_only_unnamed_co
         assert not await store.delete_content(content_hash(shared), saved_before=refreshed)
     finally:
         await connection.close()
+
+
+async def test_contents_are_read_whole_without_a_consumer_each(
+    http: httpx.AsyncClient, platform: Running,
+) -> None:
+    """A content of many chunks (1 MiB: 8 of the object store's 128 KiB) reads back whole, and
+    reading contents makes no consumer on the store's stream (one each, kept a while by the
+    server, reached its limit when 100-file revisions were read in a row)."""
+    ws = new_workspace()
+    big = bytes(range(256)) * 4096  # 1 MiB
+    await saved(http, f"{ws}/files/big.bin", big, 1)
+    connection = NatsConnection(platform.nats_url)
+    await connection.connect(once=True)
+    try:
+        store = WorkspaceStore(connection)
+        before = await consumers(connection)  # a sweep's listing leaves one for a while
+        for _ in range(3):
+            assert await store.content(content_hash(big)) == big
+        assert (await http.get(f"{ws}/files/big.bin")).content == big
+        assert await consumers(connection) <= before
+    finally:
+        await connection.close()
+
+
+async def consumers(connection: NatsConnection) -> int:
+    stream = await connection.jetstream.stream_info(subjects.WORKSPACE_FILES_STREAM)
+    return stream.state.consumer_count or 0
