@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import re
 import time
+from collections import OrderedDict
 
 import docker.errors
 import requests
@@ -52,6 +53,10 @@ ON_PATH = ("(lambda s, o, p: (p in s.path or s.path.insert(1 if s.path and s.pat
 directory (as ``PYTHONPATH`` would put it), and on ``PYTHONPATH`` for the processes it starts.
 An expression of builtins: no name is left in the notebook's namespace."""
 KERNEL = "python"
+READ_CACHE_BYTES = 64 * 2**20
+"""Layers read back from their volumes kept in the runner's memory, newest first, up to this
+in all: a set asked for again skips the helper container (about 0.2 s). A layer's volume is
+named by its content's hash, so a kept copy never goes stale."""
 
 
 class CellOutput:
@@ -83,6 +88,8 @@ class KernelPackages:
         """The kernels' runtime (contracts.messages.KERNEL_RUNTIME): a run's layer of the same
         packages is the same layer."""
         self.isolation = isolation
+        self._read: OrderedDict[str, bytes] = OrderedDict()
+        """Volume → its layer's clean tar, least recently used first."""
 
     async def cell(self, sandbox: Sandbox, job: CellJob, output_bytes: int,
                    publish: Publish) -> tuple[Verdict, str | None] | None:
@@ -108,14 +115,25 @@ class KernelPackages:
         if self.packages is None or self.runtime is None:
             raise PackagesFailed("this runner does not install packages")
         layer = await self.packages.layer_of(request, self.runtime, self.isolation, say)
-        limit = self.packages.settings.max_layer_mb * 2**20
-        try:
-            tar = await self.packages.layers.read(layer.volume, self.runtime.image_tag, limit)
-        except (LayerRefused, docker.errors.DockerException, requests.RequestException) as exc:
-            raise PackagesFailed(f"reading the packages' layer failed: {exc}") from None
+        tar = await self._layer_tar(layer.volume)
         path = await put_layer(sandbox, layer.volume.removeprefix(LAYER_PREFIX), tar)
         await on_path(sandbox, path)
         return ", ".join(request.names)
+
+    async def _layer_tar(self, volume: str) -> bytes:
+        assert self.packages is not None and self.runtime is not None
+        tar = self._read.pop(volume, None)
+        if tar is None:
+            limit = self.packages.settings.max_layer_mb * 2**20
+            try:
+                tar = await self.packages.layers.read(volume, self.runtime.image_tag, limit)
+            except (LayerRefused, docker.errors.DockerException,
+                    requests.RequestException) as exc:
+                raise PackagesFailed(f"reading the packages' layer failed: {exc}") from None
+        self._read[volume] = tar
+        while sum(map(len, self._read.values())) > READ_CACHE_BYTES:
+            self._read.popitem(last=False)
+        return tar
 
 
 async def put_layer(sandbox: Sandbox, key: str, tar: bytes) -> str:

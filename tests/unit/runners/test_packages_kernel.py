@@ -82,6 +82,7 @@ class FakePackages:
         self.settings = type("S", (), {"max_layer_mb": 4})()
         self.layers = self
         self.asked: list[PackageRequest] = []
+        self.reads = 0
 
     async def layer_of(self, request: PackageRequest, runtime: Runtime, isolation: str,
                        say: Any) -> Layer:
@@ -92,6 +93,7 @@ class FakePackages:
         return Layer(f"coderunner-packages-{KEY}", "/opt/packages", {})
 
     async def read(self, volume: str, image: str, max_bytes: int) -> bytes:
+        self.reads += 1
         return self.tar
 
 
@@ -101,7 +103,8 @@ def cell(code: str, kernel: str = "python") -> CellJob:
 
 
 async def run_cell(code: str, packages: Any, answer: agent.LayerPut | None = None,
-                   kernel: str = "python") -> tuple[Any, list[dict[str, Any]], KernelAgent]:
+                   kernel: str = "python", installer: KernelPackages | None = None,
+                   ) -> tuple[Any, list[dict[str, Any]], KernelAgent]:
     link = KernelAgent(answer or agent.LayerPut(True, PATH))
     sandbox = Sandbox("k0", "python", link, 512, 64)  # type: ignore[arg-type]
     published: list[dict[str, Any]] = []
@@ -110,8 +113,8 @@ async def run_cell(code: str, packages: Any, answer: agent.LayerPut | None = Non
         assert isinstance(event, NotebookOutputEvent)
         published.append(event.output)
 
-    result = await KernelPackages(packages, PYTHON).cell(sandbox, cell(code, kernel), 65536,
-                                                         publish)
+    installer = installer or KernelPackages(packages, PYTHON)
+    result = await installer.cell(sandbox, cell(code, kernel), 65536, publish)
     return result, published, link
 
 
@@ -127,6 +130,22 @@ async def test_a_pip_cell_puts_the_layer_into_the_kernel_and_on_its_path() -> No
     assert outputs[0] == {"output_type": "stream", "name": "stdout",
                           "text": "Installed tinypkg-1.0-py3-none-any.whl\n"}
     assert "Installed in this kernel: tinypkg." in outputs[-1]["text"]
+
+
+async def test_a_layer_asked_for_again_is_read_from_its_volume_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tar = a_tar({"tinypkg/__init__.py": b"VERSION = '1.0'\n"})
+    packages = FakePackages(tar)
+    installer = KernelPackages(packages, PYTHON)  # type: ignore[arg-type]
+    for _ in range(3):
+        result, _, link = await run_cell("%pip install tinypkg", packages, installer=installer)
+        assert result == ("ok", None)
+        assert b"".join(base64.b64decode(p.data) for p in link.pieces) == tar
+    assert packages.reads == 1
+    monkeypatch.setattr("runners.packages_kernel.READ_CACHE_BYTES", len(tar) - 1)
+    for _ in range(3):  # the copy kept once more, then each read again: too large to keep
+        await run_cell("%pip install tinypkg", packages, installer=installer)
+    assert packages.reads == 3
 
 
 def test_the_path_statement_leaves_no_name_and_puts_the_layer_after_the_working_directory(
