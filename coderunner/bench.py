@@ -67,6 +67,7 @@ class Figures:
         return {
             "name": self.name,
             "n": len(self.samples_ms),
+            "min_ms": min(self.samples_ms) if self.samples_ms else None,
             "p50_ms": self.pct(0.5),
             "p99_ms": self.pct(0.99),
             "mean_ms": statistics.fmean(self.samples_ms) if self.samples_ms else None,

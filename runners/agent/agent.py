@@ -309,8 +309,12 @@ class Agent:
             self.early_eof = self.early_eof or eof
 
     def platform_pids(self) -> set[int]:
+        """The processes a kill of user processes spares: the agent, the zygote, and a sealed
+        compile server (agent_compile_server.py)."""
         zygote = self.zygote
-        return {os.getpid()} | ({zygote.pid} if zygote and zygote.pid and zygote.alive() else set())
+        server = self.compile_server.spared() if self.compile_server else set()
+        return {os.getpid()} | server | (
+            {zygote.pid} if zygote and zygote.pid and zygote.alive() else set())
 
     def kill_all(self) -> None:
         found = len(kill_user_processes(self.platform_pids()))
@@ -319,9 +323,12 @@ class Agent:
     def clean(self) -> list[str]:
         """Kill every user process, put the sandbox back as it was when the agent started;
         what is still not as it was, as problems."""
-        if self.compile_server is not None:
-            self.compile_server.stop()
+        server = self.compile_server
+        if server is not None and not server.spared():
+            server.forget()  # gone, or not to be kept: killed below with the user's processes
         found = kill_until_none(self.platform_pids())
+        if server is not None and server.proc is not None and not server.spared():
+            server.stop()  # changed by the user's processes before they were killed
         crowded = max(self.most_user_processes, found)
         self.most_user_processes = 0
         zygote = self.zygote
@@ -333,7 +340,7 @@ class Agent:
             if zygote.pid is not None:
                 self.fresh.add_platform_process(zygote.pid)
         self.fresh.clean()
-        problems = self.fresh.problems()
+        problems = self.fresh.problems(server.spared() if server else set())
         if crowded >= CROWDED_PROCESSES:
             problems.append(f"{crowded} user processes were alive at once: not reused")
         return problems
@@ -349,7 +356,7 @@ class Agent:
         if problems:
             emit({"ev": "reset", "ok": False, "error": "; ".join(problems)})
             return
-        if self.compile_server is not None:
+        if self.compile_server is not None and self.compile_server.proc is None:
             self.compile_server.start()  # warms up while nobody waits for it
         emit({"ev": "reset", "ok": True})
 
@@ -379,8 +386,6 @@ class Agent:
             if spec.get("server") and self.compile_server is not None:
                 wall_ms, _ = step_wall_and_cpu(spec, limits)
                 result = self.compile_server.compile(spec["argv"], wall_ms, budget)
-            if self.compile_server is not None:
-                self.compile_server.stop()  # never alongside the program
             if result is None:
                 result = self.run_step(spec, env, limits, budget, command if last else None)
             result["phase"] = spec["phase"]
@@ -390,10 +395,16 @@ class Agent:
 
     def run_step(self, spec: Message, env: dict[str, str], limits: Message,
                  budget: OutputBudget, run: Message | None) -> Message:
+        server = self.compile_server
+        if server is not None:
+            server.hold()  # never beside the step unless sealed; paused while warming up
+        kept = server.spared() if server else set()
         ooms_before = oom_kills()
         try:
             step = Step.spawn(spec, env, limits, budget, self.zygote, self.kill_all)
         except OSError as exc:
+            if server is not None:
+                server.release()
             return {"ev": "done", "error": f"cannot start {spec['argv'][0]}: {exc.strerror}",
                     "exitCode": 127}
         self.step = step
@@ -414,6 +425,10 @@ class Agent:
         self.want_stdin_write()
         self.pump(step)
         self.step = None
+        if kept and server is not None and not server.spared():
+            ooms_before += 1  # the OOM killer's first choice (the server) went, not the program
+        if server is not None:
+            server.release()
         return self.result(step, ooms_before)
 
     def want_stdin_write(self) -> None:

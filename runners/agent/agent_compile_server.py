@@ -11,29 +11,93 @@ import time
 from agent_budget import OutputBudget
 from agent_protocol import Message, emit, signal_name
 from agent_stats import process_cpu_ms, process_peak_kb
-from agent_users import as_user
+from agent_users import as_sandbox_user, become_sandbox_user
+
+Identity = tuple[str, str]
+"""A live process as /proc tells it: its start time, niceness and scheduling policy (from
+``stat``), and its limits (``limits``): the same pid with another identity is another process,
+or one that was changed."""
+
+
+def identity_of(pid: int) -> Identity | None:
+    """The process's identity, None when it is gone (or a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/limits") as f:
+            limits = f.read()
+    except (OSError, IndexError):
+        return None
+    if fields[0] in ("Z", "X"):
+        return None
+    # fields[0] is stat's 3rd field (the state): niceness is its 19th, start time 22nd, policy 41st
+    return (" ".join((fields[16], fields[19], fields[38])), limits)
+
+
+def first_to_go() -> None:
+    """In the server's process before it execs: the OOM killer's first choice in the sandbox
+    (it shares the program's memory limit, and losing it only makes the next compile a plain
+    one), then the sandbox user."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+    become_sandbox_user()
+
+
+def reachable(pid: int) -> bool:
+    """Whether the sandbox user could reach into the process (trace it, read its memory, open
+    its pipes): tried by opening its environment with that user's rights. Called only while no
+    user process is alive (``as_sandbox_user``)."""
+    with as_sandbox_user():
+        try:
+            with open(f"/proc/{pid}/environ", "rb"):
+                return True
+        except PermissionError:
+            return False
+        except OSError:
+            return True  # gone, say: not shown to be out of reach
 
 
 class CompileServer:
     """A warm compiler (e.g. JavacServer) that compiles on request over its stdin and stdout.
 
-    It runs only between runs: started when the container is prepared and after each reset,
-    stopped before a program runs, so no program ever shares the container with it. It reads
-    the user's sources, so it runs as the sandbox user, not as a platform process.
+    It runs as the sandbox user (it reads the user's sources) and is started when the container
+    is prepared. It stays up across the runs of the container's owner (a container is only ever
+    reused for its owner), beside their programs, when it is *sealed*: started from a binary the
+    sandbox user cannot read (``javac-server``), the kernel makes it not dumpable, so a program
+    (same uid) cannot trace it, read or write its memory or open its pipes; this is checked after
+    each start, as that user. Programs can still signal or renice it: a server that died, or whose
+    niceness, scheduling or limits changed (its identity), is not used, is killed with the user's
+    processes and started again at the reset. A server that is not sealed (the check failed)
+    is stopped before each program and started again at the reset, as before; one still warming
+    up when a program starts is paused until it ends. So no program shares the container with a
+    server it could reach into, nor with one taking CPU from it unless it wakes it up itself.
     """
 
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         self.argv, self.env = argv, env
         self.proc: subprocess.Popen[bytes] | None = None
         self.ready = False
+        self.sealed = False
+        self.held = False
+        self.identity: Identity | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            self.argv, env=self.env, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=as_user(),
-        )
+        """Start it (only while no user process is alive: the seal check runs as the user)."""
+        try:
+            self.proc = subprocess.Popen(
+                self.argv, env=self.env, stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=first_to_go,
+            )
+        except OSError:  # an image without the server: compiles run the compiler
+            self.proc = None
+            return
         self.ready = False
+        self.identity = identity_of(self.proc.pid)
+        self.sealed = not reachable(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -51,10 +115,39 @@ class CompileServer:
                     stream.close()
                 except OSError:
                     pass
-        self.proc, self.ready = None, False
+        self.proc, self.ready, self.identity = None, False, None
+
+    def intact(self) -> bool:
+        """Alive, and the very process started (not one that reuses its pid), unchanged."""
+        return self.proc is not None and self.identity is not None and \
+            identity_of(self.proc.pid) == self.identity
+
+    def spared(self) -> set[int]:
+        """Its pid when it may outlive user code (sealed and intact), else nothing."""
+        return {self.proc.pid} if self.proc is not None and self.sealed and self.intact() \
+            else set()
+
+    def hold(self) -> None:
+        """Before a step's process starts (a program, or the compiler when the server was not
+        warm): a server that is not sealed and intact is stopped; one still warming up is
+        paused (SIGSTOP) so that it takes no CPU from the step, and warms on between runs."""
+        if not (self.sealed and self.intact()):
+            self.stop()
+        elif not self.usable(timeout=0) and self.proc is not None:
+            os.kill(self.proc.pid, signal.SIGSTOP)
+            self.held = True
+
+    def release(self) -> None:
+        """After the step: a paused server warms on."""
+        if self.held and self.proc is not None:
+            try:
+                os.kill(self.proc.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        self.held = False
 
     def usable(self, timeout: float) -> bool:
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None or not self.intact():
             return False
         if not self.ready:
             self.ready = self.read_line(timeout) == b"READY\n"
@@ -74,8 +167,9 @@ class CompileServer:
         assert self.proc is not None and self.proc.stdin is not None
         args = [a for a in argv[1:] if not a.startswith("-J")]
         started, cpu_before = time.monotonic(), process_cpu_ms(self.proc.pid)
-        self.proc.stdin.write("\0".join(args).encode() + b"\n")
-        self.proc.stdin.flush()
+        if not self.send("\0".join(args).encode() + b"\n"):
+            self.stop()  # it went (a program killed it, say): the caller runs the compiler
+            return None
         header = self.read_line(wall_ms / 1000)
         took_ms = round((time.monotonic() - started) * 1000)
         cpu_ms = process_cpu_ms(self.proc.pid) - cpu_before
@@ -91,6 +185,20 @@ class CompileServer:
                 "cpuMs": cpu_ms, "memoryKb": process_peak_kb(self.proc.pid), "timedOut": False,
                 "outputExceeded": len(kept) < len(diagnostics), "stopped": False, "oom": False,
                 "error": None}
+
+    def send(self, request: bytes) -> bool:
+        """Write a request; False when the server is gone (the agent dies of SIGPIPE
+        otherwise, which it keeps for its own stdout)."""
+        assert self.proc is not None and self.proc.stdin is not None
+        previous = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        try:
+            self.proc.stdin.write(request)
+            self.proc.stdin.flush()
+            return True
+        except BrokenPipeError:
+            return False
+        finally:
+            signal.signal(signal.SIGPIPE, previous)
 
     def failed(self, wall_ms: int, cpu_ms: int, timed_out: bool) -> Message:
         """The server gave no answer: still working at the wall limit (a timeout), or it died

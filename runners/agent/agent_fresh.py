@@ -160,9 +160,11 @@ class FreshState:
             for mount, fresh in self.mounts.items():
                 restore(mount, fresh)
 
-    def problems(self) -> list[str]:
+    def problems(self, helpers: set[int] | None = None) -> list[str]:
+        """What is not as in a fresh sandbox; ``helpers``: processes of the user's that may stay
+        (a sealed compile server, agent_compile_server.py)."""
         found = []
-        others = sorted(set(process_ids()) - set(self.platform))
+        others = sorted(set(process_ids()) - set(self.platform) - (helpers or set()))
         if others:
             found.append(f"processes still alive: {others}")
         for pid, state in self.platform.items():

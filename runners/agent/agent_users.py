@@ -31,7 +31,10 @@ def as_sandbox_user() -> Iterator[None]:
 
     Used only while no user process is alive (writing a run's files into a fresh or reset
     sandbox, the reset's clean-up): the real and saved ids stay 0 throughout, and nothing of
-    the user's exists to act on the agent while its effective id is the user's.
+    the user's exists to act on the agent while its effective id is the user's. (A sealed
+    compile server may be up then: it runs as the user but no user code, between requests it
+    only waits for the next, and a signal or trace of it could not reach the agent anyway, whose
+    real and saved ids stay 0 and which is not dumpable.)
     """
     os.setresgid(-1, SANDBOX_GID, -1)
     os.setresuid(-1, SANDBOX_UID, -1)

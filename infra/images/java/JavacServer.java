@@ -3,19 +3,27 @@ import java.io.ByteArrayOutputStream;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.InputStreamReader;
+import java.io.OutputStream;
 import java.io.PrintStream;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.util.List;
+import javax.tools.FileObject;
+import javax.tools.ForwardingJavaFileManager;
 import javax.tools.JavaCompiler;
+import javax.tools.JavaFileManager;
+import javax.tools.JavaFileObject;
+import javax.tools.SimpleJavaFileObject;
 import javax.tools.ToolProvider;
 
 /**
- * A warm javac inside the sandbox. The agent starts it (as the sandbox user) when the container
- * is prepared and again after each reset, and stops it before the program runs. It compiles
- * once at start so that the compiler's classes are loaded and compiled, prints READY, then for
- * each request line (javac arguments separated by NUL) answers "EXIT code length" and the
- * diagnostics.
+ * A warm javac inside the sandbox. The agent starts it (as the sandbox user, through an
+ * execute-only copy of the java launcher, so that it is not dumpable: a program cannot trace
+ * it, read its memory or open its pipes) when the container is prepared, and keeps it across
+ * the runs of the container's owner. It compiles once at start, in memory (it writes nothing
+ * to the sandbox's disks but what a request asks for), so that the compiler's classes are
+ * loaded and compiled, prints READY, then for each request line (javac arguments separated by
+ * NUL) answers "EXIT code length" and the diagnostics.
  */
 public class JavacServer {
     public static void main(String[] ignored) throws Exception {
@@ -43,12 +51,30 @@ public class JavacServer {
         }
     }
 
+    /** Compiles a small program from memory into memory (its class files are dropped). */
     private static void warmUp(JavaCompiler javac) throws Exception {
-        Path dir = Files.createTempDirectory("javac-warm");
-        Path source = dir.resolve("Warm.java");
-        Files.writeString(source, "import java.util.*;\npublic class Warm { public static void main(String[] a) {"
-            + " List<String> l = new ArrayList<>(); l.add(\"x\"); System.out.println(l); } }\n");
-        javac.run(null, new ByteArrayOutputStream(), new ByteArrayOutputStream(),
-            "-d", dir.toString(), source.toString());
+        String code = "import java.util.*;\npublic class Warm { public static void main(String[] a) {"
+            + " List<String> l = new ArrayList<>(); l.add(\"x\"); System.out.println(l); } }\n";
+        JavaFileObject source = new SimpleJavaFileObject(URI.create("string:///Warm.java"), JavaFileObject.Kind.SOURCE) {
+            @Override
+            public CharSequence getCharContent(boolean ignoreEncodingErrors) {
+                return code;
+            }
+        };
+        try (JavaFileManager files = new ForwardingJavaFileManager<JavaFileManager>(
+                javac.getStandardFileManager(null, null, StandardCharsets.UTF_8)) {
+            @Override
+            public JavaFileObject getJavaFileForOutput(Location location, String className,
+                    JavaFileObject.Kind kind, FileObject sibling) {
+                return new SimpleJavaFileObject(URI.create("mem:///" + className + kind.extension), kind) {
+                    @Override
+                    public OutputStream openOutputStream() {
+                        return OutputStream.nullOutputStream();
+                    }
+                };
+            }
+        }) {
+            javac.getTask(new java.io.StringWriter(), files, null, null, null, List.of(source)).call();
+        }
     }
 }

@@ -1,12 +1,16 @@
 """The agent's warm compile server reports how it failed: a crash is the server's own exit code
-or signal, and only a server still working at the wall limit is a timeout (issue #18)."""
+or signal, and only a server still working at the wall limit is a timeout (issue #18). It is
+used, and kept beside programs, only while it is the very process started, unchanged, and (to
+be kept) sealed; a server that went is not written to (the agent would die of SIGPIPE)."""
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
+import time
 from typing import Any
 
 import msgspec
@@ -40,6 +44,7 @@ def server(script: str) -> Any:
         [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         start_new_session=True)
     compile_server.ready = True
+    compile_server.identity = compile_server_module.identity_of(compile_server.proc.pid)
     return compile_server
 
 
@@ -76,3 +81,72 @@ def test_diagnostics_past_the_output_budget_are_cut_and_reported(
     assert (result["exitCode"], result["outputExceeded"], left.left) == (1, True, 0)
     assert reported(result).output_exceeded
     assert capfd.readouterr().out.count("x") == 1000
+
+
+def test_a_server_reniced_by_a_program_is_no_longer_intact_nor_used() -> None:
+    compile_server = server("import sys\nsys.stdin.readline()")
+    compile_server.sealed = True
+    assert compile_server.intact() and compile_server.spared() == {compile_server.proc.pid}
+    os.setpriority(os.PRIO_PROCESS, compile_server.proc.pid, 19)  # as a program could
+    assert not compile_server.intact() and compile_server.spared() == set()
+    assert compile_server.compile(["javac", "Main.java"], 10_000, budget()) is None
+    compile_server.stop()
+
+
+def test_only_a_sealed_server_is_spared_and_an_unsealed_one_is_stopped_before_a_step() -> None:
+    compile_server = server("import sys\nsys.stdin.readline()")
+    assert compile_server.intact() and compile_server.spared() == set()
+    compile_server.hold()
+    assert compile_server.proc is None
+
+
+def state_of(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def stopped(pid: int) -> bool:
+    """Whether the process is stopped, once a signal sent to it has had time to act."""
+    deadline = time.monotonic() + 10
+    while state_of(pid) != "T" and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return state_of(pid) == "T"
+
+
+def test_a_sealed_server_still_warming_up_is_paused_for_the_step_and_warms_on_after() -> None:
+    compile_server = server("import sys\nsys.stdin.readline()")
+    compile_server.sealed, compile_server.ready = True, False  # no READY yet
+    pid = compile_server.proc.pid
+    compile_server.hold()
+    assert stopped(pid) and compile_server.spared() == {pid}
+    compile_server.release()
+    assert state_of(pid) != "T"
+    compile_server.stop()
+
+
+def test_a_sealed_warm_server_stays_up_and_running_through_a_step() -> None:
+    compile_server = server("import sys\nsys.stdin.readline()")
+    compile_server.sealed = True
+    compile_server.hold()
+    assert state_of(compile_server.proc.pid) != "T"
+    compile_server.release()
+    compile_server.stop()
+
+
+def test_a_server_that_went_is_not_written_to_and_the_compiler_runs_instead() -> None:
+    compile_server = server("pass")
+    compile_server.proc.wait()
+    compile_server.identity = ("a process that went", "")  # its pid could be anyone's now
+    assert compile_server.compile(["javac", "Main.java"], 10_000, budget()) is None
+    assert compile_server.spared() == set()
+    compile_server.stop()
+
+
+def test_a_write_to_a_closed_pipe_is_refused_not_fatal() -> None:
+    compile_server = server("import os, time\nos.close(0)\ntime.sleep(30)")
+    for _ in range(200):
+        if not compile_server.send(b"x" * 65536):
+            break
+    else:
+        pytest.fail("writes to a server that closed its stdin never failed")
+    compile_server.stop()

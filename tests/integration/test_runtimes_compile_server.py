@@ -1,0 +1,156 @@
+"""Java's warm javac server stays up across the runs of a sandbox's owner, beside their
+programs, out of their reach (runners/agent/agent_compile_server.py): the real agent in a real
+java sandbox, spoken to as the runner does (tests/integration/test_agent_protocol.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+import pytest
+
+from runners import agent_messages as agent
+from runners.sandbox import BASE_ENV
+from tests.integration.test_agent_protocol import (
+    CATALOG,
+    PATIENCE_S,
+    RawAgent,
+    is_done,
+    output,
+    started,
+)
+
+pytestmark = pytest.mark.timeout(180)
+
+HELLO = 'public class Main { public static void main(String[] a) { System.out.println("hi"); } }\n'
+PROBE = """
+import json, os, signal, sys
+found = [int(p) for p in os.listdir("/proc") if p.isdigit()
+         and b"JavacServer" in open(f"/proc/{p}/cmdline", "rb").read()]
+tried = {}
+for pid in found:
+    for what in ("environ", "mem", "fd"):
+        try:
+            os.listdir(f"/proc/{pid}/fd") if what == "fd" else open(f"/proc/{pid}/{what}", "rb")
+            tried[what] = "opened"
+        except OSError as exc:
+            tried[what] = type(exc).__name__
+    if sys.argv[1:] == ["kill"]:
+        os.kill(pid, signal.SIGKILL)
+states = [open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] for pid in found]
+print(json.dumps({"servers": found, "states": states, "tried": tried}))
+"""
+
+
+HOG = """
+import os
+def read(*names):
+    for name in names:  # cgroup v2, v1
+        if os.path.exists(f"/sys/fs/cgroup/{name}"):
+            with open(f"/sys/fs/cgroup/{name}") as f:
+                return int(f.read())
+limit = read("memory.max", "memory/memory.limit_in_bytes")
+used = read("memory.current", "memory/memory.usage_in_bytes")
+room = b"x" * (limit - used + (24 << 20))  # 24 MB more than is left
+servers = [p for p in os.listdir("/proc") if p.isdigit()
+           and b"JavacServer" in open(f"/proc/{p}/cmdline", "rb").read()]
+print("servers left:", len(servers))
+"""
+
+
+async def run_probe(java: RawAgent, *probe_args: str) -> tuple[agent.Done, dict[str, Any]]:
+    """Compile Main.java (with the server when it is up, as the runner asks), then run the
+    probe as the program: the servers it sees and what it could open of them."""
+    runtime = CATALOG.get("java")
+    assert runtime is not None and runtime.compile is not None
+    compile_argv = [a.replace("{sources}", "Main.java") for a in runtime.compile]
+    java.run({"Main.java": HELLO, "probe.py": PROBE},
+             agent.StepSpec("compile", compile_argv, server=True),
+             agent.StepSpec("run", ["python3", "probe.py", *probe_args]))
+    events = await java.until(is_done)
+    done = events[-1]
+    assert isinstance(done, agent.Done) and done.phase == "run", events
+    return done, json.loads(output(events))
+
+
+async def reset(java: RawAgent) -> None:
+    java.send(agent.Reset())
+    answer = (await java.until(lambda e: isinstance(e, agent.ResetDone)))[-1]
+    assert answer == agent.ResetDone(ok=True)
+
+
+async def until_the_server_waits_for_requests(java: RawAgent) -> None:
+    """Until the javac server has warmed up: one of its threads reads its stdin (seen from the
+    host, which may read the container's processes' system calls)."""
+    async def waiting() -> bool:
+        top = java.api.top(java.container_id, ps_args="-eo pid,args")
+        for row in top.get("Processes") or []:
+            if "JavacServer" in row[-1]:
+                pid = int(row[0])
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/syscall") as f:
+                        if f.read().startswith("0 0x0 "):  # read(0, ...)
+                            return True
+        return False
+
+    async def poll() -> None:
+        while not await waiting():
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(poll(), PATIENCE_S)
+
+
+async def test_the_javac_server_outlives_runs_and_resets_out_of_the_programs_reach() -> None:
+    runtime = CATALOG.get("java")
+    assert runtime is not None and runtime.compile_server is not None
+    async with started(runtime) as java:
+        assert isinstance(await java.next(), agent.Ready)
+        java.env = {**BASE_ENV, **runtime.env}
+        java.send(agent.Prepare(compile_server=agent.Helper(runtime.compile_server, java.env)))
+        await java.until(lambda e: isinstance(e, agent.Prepared))
+        await until_the_server_waits_for_requests(java)
+
+        done, first = await run_probe(java)  # compiled by the warm server, which stays up
+        assert (done.exit_code, done.oom) == (0, False)
+        assert len(first["servers"]) == 1 and first["states"] == ["S"]
+        assert first["tried"] == {"environ": "PermissionError", "mem": "PermissionError",
+                                  "fd": "PermissionError"}
+        await reset(java)
+        done, second = await run_probe(java)
+        assert (done.exit_code, second["servers"]) == (0, first["servers"])  # the same one
+
+        # A program that kills it: its own verdict (not the OOM count's), then plain javac
+        # while a new server warms up.
+        await reset(java)
+        done, probe = await run_probe(java, "kill")
+        assert probe["servers"] == first["servers"]
+        assert (done.exit_code, done.oom) == (0, False)
+        await reset(java)
+        done, probe = await run_probe(java)
+        assert (done.exit_code, done.oom) == (0, False)
+        assert len(probe["servers"]) == 1 and probe["servers"] != first["servers"]
+
+
+async def test_a_program_short_of_memory_takes_the_servers_and_is_not_judged_out_of_it() -> None:
+    """The server shares the sandbox's memory; the OOM killer takes it first (oom_score_adj
+    1000), and that kill is not the program's: it ends ``ok``, not ``memory_limit``."""
+    runtime = CATALOG.get("java")
+    assert runtime is not None and runtime.compile_server is not None
+    async with started(runtime) as java:
+        assert isinstance(await java.next(), agent.Ready)
+        java.env = {**BASE_ENV, **runtime.env}
+        java.send(agent.Prepare(compile_server=agent.Helper(runtime.compile_server, java.env)))
+        await java.until(lambda e: isinstance(e, agent.Prepared))
+        await until_the_server_waits_for_requests(java)
+        limit = 256 << 20
+        java.api.update_container(java.container_id, mem_limit=limit, memswap_limit=limit)
+        java.run({"hog.py": HOG}, agent.StepSpec("run", ["python3", "hog.py"]))
+        events = await java.until(is_done)
+        done = events[-1]
+        assert isinstance(done, agent.Done)
+        assert (done.exit_code, done.oom, output(events)) == (0, False, "servers left: 0\n")
+        await reset(java)  # the server, gone, starts again
+        done, probe = await run_probe(java)
+        assert (done.exit_code, len(probe["servers"])) == (0, 1)
