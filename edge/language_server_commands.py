@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -23,6 +24,8 @@ from edge.nats_connection import NatsConnection
 
 START_TIMEOUT_S = 5.0
 """How long the edge waits for a runner to take a server (it answers before it starts it)."""
+START_WAIT_S = 5.0
+START_RETRY_S = 0.25
 SEND_TIMEOUT_S = 2.0
 """How long the edge waits for the runner holding a server to queue a message."""
 PENDING_BYTES = 64 * 1024 * 1024
@@ -38,9 +41,16 @@ class LanguageServerCommands:
         self._connection = connection
 
     async def start(self, start: LspStart) -> LspReply | None:
-        """One runner that has the server takes it; None when no runner runs that server."""
-        return await self._ask(subjects.lsp_start(start.server), msgspec.json.encode(start),
-                               START_TIMEOUT_S, start.server)
+        """One runner that has the server takes it; None when none answered for
+        ``START_WAIT_S`` (a runner that is starting, or restarting, subscribes within it)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_WAIT_S
+        while True:
+            reply = await self._ask(subjects.lsp_start(start.server), msgspec.json.encode(start),
+                                    START_TIMEOUT_S, start.server)
+            if reply is not None or loop.time() >= deadline:
+                return reply
+            await asyncio.sleep(START_RETRY_S)
 
     async def send(self, key: str, command: LspCommand, server: LspServer) -> LspReply | None:
         """Hand a command to the runner holding server ``key``; None when none holds it."""

@@ -50,7 +50,8 @@ SERVER_RUNTIMES: dict[LspServer, str] = {"python": "python", "typescript": "type
 SERVER_COMMANDS: dict[LspServer, list[str]] = {
     "python": ["pylsp"],
     "typescript": ["/opt/ts/tsc", "--lsp", "--stdio"],
-    "cpp": ["clangd", "--background-index=false", "--log=error", "--pch-storage=memory"],
+    "cpp": ["clangd", "--background-index=false", "--log=error", "--pch-storage=memory",
+            "--completion-parse=always"],
 }
 SERVER_ENV = {"XDG_CACHE_HOME": "/tmp/cache"}
 """Caches (jedi's, clangd's) go to /tmp, not to the mirrored project in /workspace."""

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 import msgspec
@@ -39,7 +39,7 @@ from runners.execution import (
 )
 from runners.judge_job import judge_job
 from runners.judge_sandboxes import OwnerSandboxes
-from runners.language_servers import SERVER_RUNTIMES, LanguageServers
+from runners.language_servers import SERVER_RUNTIMES, LanguageServers, Unsubscribe
 from runners.link import AgentGone
 from runners.notebooks import CellLimits, Kernels
 from runners.output import KeptOutput
@@ -102,6 +102,7 @@ class Runner:
         """Notebook kernels by isolation; spares only of the runner's own."""
         self._kernels(strongest(settings.default_isolation, image.isolation if image else "runc"),
                       spares=settings.kernel_spares if image else 0)
+        self._lsp_starts: Sequence[Unsubscribe] = ()
         self.language_servers = LanguageServers(
             self._create_language_server, sandboxes.destroy,
             lambda key, event: self.bus.publish_lsp(key, event),
@@ -179,6 +180,10 @@ class Runner:
         expiry = asyncio.create_task(self._expire_idle())
         counting = asyncio.create_task(
             self.packages.layers.keep_counted() if self.packages else asyncio.sleep(0))
+        # Before the first heartbeat: an edge that sees this runner can start its language servers.
+        self._lsp_starts = await self.bus.subscribe_lsp_starts(
+            [s for s, name in SERVER_RUNTIMES.items() if name in self.versions],
+            self.language_servers.start)
         heartbeat = self._heartbeats = asyncio.create_task(self._heartbeat())
         slots = asyncio.Semaphore(self.settings.max_jobs)
         try:
@@ -186,9 +191,6 @@ class Runner:
             await self.bus.on_drain(self.settings.runner_id, self.drain)
             await self.bus.subscribe_sessions(SessionControl(
                 self.settings.runner_id, self.sessions, self.reuse, self.kernels).handle)
-            await self.bus.subscribe_lsp_starts(
-                [s for s, name in SERVER_RUNTIMES.items() if name in self.versions],
-                self.language_servers.start)
             while not self._draining.is_set():
                 await slots.acquire()
                 if self._draining.is_set():
@@ -225,6 +227,8 @@ class Runner:
                 self._heartbeats.cancel()
                 await asyncio.gather(self._heartbeats, return_exceptions=True)
             await self.bus.leave(self.settings.runner_id)
+            for subscription in self._lsp_starts:  # new language servers go elsewhere
+                await subscription.unsubscribe()
         return len(self._jobs_running)
 
     async def _finish_drain(self) -> None:
