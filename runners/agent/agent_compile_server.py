@@ -13,10 +13,11 @@ from agent_protocol import Message, emit, signal_name
 from agent_stats import process_cpu_ms, process_peak_kb
 from agent_users import as_sandbox_user, become_sandbox_user
 
-Identity = tuple[str, str]
-"""A live process as /proc tells it: its start time, niceness and scheduling policy (from
-``stat``), and its limits (``limits``): the same pid with another identity is another process,
-or one that was changed."""
+Identity = tuple[str, str, str]
+"""A live process as /proc/<pid>/stat tells it: its start time, niceness and scheduling policy:
+the same pid with another identity is another process, or one whose scheduling was changed.
+(Its limits are left out: the JVM may raise its own open-files limit as it starts, and a program
+that lowers the server's only makes its own owner's compiles fail.)"""
 
 
 def identity_of(pid: int) -> Identity | None:
@@ -24,14 +25,13 @@ def identity_of(pid: int) -> Identity | None:
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        with open(f"/proc/{pid}/limits") as f:
-            limits = f.read()
+        if fields[0] in ("Z", "X"):
+            return None
+        # fields[0] is stat's 3rd field (the state): start time is its 22nd, niceness its 19th,
+        # scheduling policy its 41st
+        return (fields[19], fields[16], fields[38])
     except (OSError, IndexError):
         return None
-    if fields[0] in ("Z", "X"):
-        return None
-    # fields[0] is stat's 3rd field (the state): niceness is its 19th, start time 22nd, policy 41st
-    return (" ".join((fields[16], fields[19], fields[38])), limits)
 
 
 def first_to_go() -> None:
@@ -69,7 +69,7 @@ class CompileServer:
     sandbox user cannot read (``javac-server``), the kernel makes it not dumpable, so a program
     (same uid) cannot trace it, read or write its memory or open its pipes; this is checked after
     each start, as that user. Programs can still signal or renice it: a server that died, or whose
-    niceness, scheduling or limits changed (its identity), is not used, is killed with the user's
+    niceness or scheduling changed (its identity), is not used, is killed with the user's
     processes and started again at the reset. A server that is not sealed (the check failed)
     is stopped before each program and started again at the reset, as before; one still warming
     up when a program starts is paused until it ends. So no program shares the container with a

@@ -136,7 +136,7 @@ def test_a_sealed_warm_server_stays_up_and_running_through_a_step() -> None:
 def test_a_server_that_went_is_not_written_to_and_the_compiler_runs_instead() -> None:
     compile_server = server("pass")
     compile_server.proc.wait()
-    compile_server.identity = ("a process that went", "")  # its pid could be anyone's now
+    compile_server.identity = ("a process that went", "", "")  # its pid could be anyone's now
     assert compile_server.compile(["javac", "Main.java"], 10_000, budget()) is None
     assert compile_server.spared() == set()
     compile_server.stop()
