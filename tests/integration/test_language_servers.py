@@ -106,7 +106,8 @@ async def test_python_completion_after_os_offers_path(platform: Running) -> None
         await lsp.client.close()
 
 
-async def test_python_definition_goes_to_another_file_of_the_project(platform: Running) -> None:
+async def test_python_definition_signature_and_hover_come_from_another_file(
+        platform: Running) -> None:
     lsp = await Lsp.connect(platform)
     try:
         await lsp.start("python", {
@@ -116,6 +117,11 @@ async def test_python_definition_goes_to_another_file_of_the_project(platform: R
                                   position("main.py", 2, 2))
         assert [(f["uri"], f["range"]["start"]["line"]) for f in found] == [
             (f"{ROOT}/helper.py", 0)]
+        help_ = await lsp.request("python", "textDocument/signatureHelp",
+                                  position("main.py", 2, 6))
+        assert [s["label"] for s in help_["signatures"]] == ["greet(name)"]
+        hover = await lsp.request("python", "textDocument/hover", position("main.py", 2, 2))
+        assert "greet(name)" in str(hover["contents"])
     finally:
         await lsp.client.close()
 
