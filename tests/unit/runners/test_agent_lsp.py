@@ -79,3 +79,12 @@ def test_opened_and_fully_changed_documents_are_written_under_the_workspace(
     agent_lsp.mirror({"method": "textDocument/didChange", "params": {  # a ranged edit: not full
         "textDocument": {"uri": uri}, "contentChanges": [{"range": {}, "text": "x"}]}})
     assert (tmp_path / "pkg" / "helper one.py").read_text() == "v = 2\n"
+
+
+def test_a_document_outside_the_workspace_is_not_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(agent_lsp, "WORKSPACE", str(tmp_path / "workspace"))
+    for uri in (f"file://{tmp_path}/outside.py", f"file://{tmp_path}/workspace/../outside.py"):
+        agent_lsp.mirror({"method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": uri, "text": "x = 1\n"}}})
+    assert not (tmp_path / "outside.py").exists()
