@@ -90,6 +90,9 @@ class Kernel:
     """When the running cell is given up on: its wall limit, or a grace after an interrupt."""
     closing: bool = False
     commands: Unsubscribe | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the running cell is stopped, interrupted or its kernel removed: a ``%pip``
+    cell's fetch or install ends at once."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,7 @@ class Kernels:
                 return completion_for(job, "cancelled", "the notebook was closed",
                                       queued_ms=queued_ms)
             kernel.running, kernel.ended_by, kernel.interrupted = job.execution_id, None, False
+            kernel.stop.clear()
             kernel.deadline = kernel.wall_end = time.monotonic() + limits.wall_ms / 1000
             control = await self._subscribe_control(
                 job.execution_id, lambda c: self._on_control(kernel, c))
@@ -202,7 +206,8 @@ class Kernels:
         run = CellRun()
         try:
             await publish(status_for(job, "running"))
-            pip = await self._packages.cell(kernel.sandbox, job, limits.output_bytes, publish)
+            pip = await self._packages.cell(kernel.sandbox, job, limits.output_bytes, publish,
+                                            kernel.stop)
             if pip is not None:
                 return completion_for(job, pip[0], pip[1], queued_ms=queued_ms,
                                       wall_ms=round((time.monotonic() - started) * 1000))
@@ -255,6 +260,7 @@ class Kernels:
             await self._send(kernel, {"op": "interrupt"})
             return
         kernel.ended_by = kernel.ended_by or verdict
+        kernel.stop.set()
         if not kernel.interrupted:
             kernel.interrupted = True
             grace = HARD_END_GRACE_S if verdict == "time_limit" else INTERRUPT_GRACE_S
@@ -372,6 +378,7 @@ class Kernels:
             return NotebookReply("dead", "the kernel's container stopped; its state is lost")
 
     async def _remove(self, kernel: Kernel, taken_away: bool = False) -> None:
+        kernel.stop.set()
         if self._kernels.get(kernel.key) is kernel:
             del self._kernels[kernel.key]
             self._owners.pop(kernel.key, None)

@@ -12,10 +12,14 @@ the processes the kernel starts). The host never opens a path the sandbox made.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Coroutine
+from typing import Any
 
 import docker.errors
 import requests
@@ -33,7 +37,7 @@ from contracts.runtimes import Runtime
 from runners import agent_messages as agent
 from runners.execution import Publish
 from runners.link import AgentGone
-from runners.packages import Packages, PackagesFailed, Say
+from runners.packages import Layer, Packages, PackagesFailed, Say
 from runners.packages_layers import LayerRefused
 from runners.packages_magic import pip_cell
 from runners.packages_requests import BadRequest, PackageRequest
@@ -53,10 +57,15 @@ ON_PATH = ("(lambda s, o, p: (p in s.path or s.path.insert(1 if s.path and s.pat
 directory (as ``PYTHONPATH`` would put it), and on ``PYTHONPATH`` for the processes it starts.
 An expression of builtins: no name is left in the notebook's namespace."""
 KERNEL = "python"
+STOPPED = "the install was stopped: nothing was installed in the kernel"
 READ_CACHE_BYTES = 64 * 2**20
 """Layers read back from their volumes kept in the runner's memory, newest first, up to this
 in all: a set asked for again skips the helper container (about 0.2 s). A layer's volume is
 named by its content's hash, so a kept copy never goes stale."""
+
+
+class Stopped(Exception):
+    """The ``%pip`` cell was stopped before its layer was ready."""
 
 
 class CellOutput:
@@ -91,10 +100,11 @@ class KernelPackages:
         self._read: OrderedDict[str, bytes] = OrderedDict()
         """Volume → its layer's clean tar, least recently used first."""
 
-    async def cell(self, sandbox: Sandbox, job: CellJob, output_bytes: int,
-                   publish: Publish) -> tuple[Verdict, str | None] | None:
+    async def cell(self, sandbox: Sandbox, job: CellJob, output_bytes: int, publish: Publish,
+                   stop: asyncio.Event | None = None) -> tuple[Verdict, str | None] | None:
         """The verdict of ``job`` if it is a ``%pip`` cell, which is then done; None for any
-        other cell (the kernel runs it). AgentGone when the kernel's container went."""
+        other cell (the kernel runs it). AgentGone when the kernel's container went. ``stop``
+        set during the fetch or the install ends them: the cell is ``cancelled``."""
         if job.kernel != KERNEL:
             return None
         out = CellOutput(job, publish, output_bytes)
@@ -102,19 +112,26 @@ class KernelPackages:
             request = pip_cell(job.code, job.files)
             if request is None:
                 return None
-            names = await self.install(sandbox, request, out.stdout)
+            names = await self.install(sandbox, request, out.stdout, stop or asyncio.Event())
         except (BadRequest, PackagesFailed) as exc:
             await out.write("stderr", f"{exc}\n")
             return "compile_error", str(exc)
+        except Stopped:
+            await out.write("stderr", f"{STOPPED}\n")
+            return "cancelled", STOPPED
         await out.stdout(f"Installed in this kernel: {names}. A kernel restart removes them "
                          "(run this cell again).\n")
         return "ok", None
 
-    async def install(self, sandbox: Sandbox, request: PackageRequest, say: Say) -> str:
-        """Install ``request`` for the kernel in ``sandbox``; what was asked for, as words."""
+    async def install(self, sandbox: Sandbox, request: PackageRequest, say: Say,
+                      stop: asyncio.Event) -> str:
+        """Install ``request`` for the kernel in ``sandbox``; what was asked for, as words.
+        Stopped when ``stop`` is set before the layer is ready (the copy into the kernel, once
+        begun, is not cut: the agent would keep half a layer)."""
         if self.packages is None or self.runtime is None:
             raise PackagesFailed("this runner does not install packages")
-        layer = await self.packages.layer_of(request, self.runtime, self.isolation, say)
+        layer = await unless_stopped(
+            self.packages.layer_of(request, self.runtime, self.isolation, say), stop)
         tar = await self._layer_tar(layer.volume)
         path = await put_layer(sandbox, layer.volume.removeprefix(LAYER_PREFIX), tar)
         await on_path(sandbox, path)
@@ -134,6 +151,24 @@ class KernelPackages:
         while sum(map(len, self._read.values())) > READ_CACHE_BYTES:
             self._read.popitem(last=False)
         return tar
+
+
+async def unless_stopped(work: Coroutine[Any, Any, Layer], stop: asyncio.Event) -> Layer:
+    """``work``'s result; Stopped (``work`` cancelled: a fetch's pip is killed, an install's
+    sandbox removed) once ``stop`` is set first."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if task.cancelled():
+        raise Stopped
+    return task.result()
 
 
 async def put_layer(sandbox: Sandbox, key: str, tar: bytes) -> str:

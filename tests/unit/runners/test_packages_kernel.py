@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 
-from contracts.messages import CellJob, NotebookOutputEvent
+from contracts.messages import CellJob, Control, NotebookOutputEvent
 from contracts.runtimes import Runtime
 from contracts.settings import REPO_ROOT
 from runners import agent_messages as agent
+from runners.notebooks import CellLimits, Kernels
 from runners.packages import Layer, PackagesFailed
-from runners.packages_kernel import KernelPackages
+from runners.packages_kernel import STOPPED, KernelPackages
 from runners.packages_requests import PackageRequest
 from runners.sandbox import Sandbox
 
@@ -65,7 +66,9 @@ class KernelAgent:
             if command.last:
                 self.events.put_nowait(agent.FromKernel({"msg": "output", "id": "old"}))
                 self.events.put_nowait(self.answer)
-        elif isinstance(command, agent.ToKernel):
+        elif isinstance(command, agent.StartKernel):
+            self.events.put_nowait(agent.FromKernel({"msg": "ready"}))
+        elif isinstance(command, agent.ToKernel) and command.data["op"] == "execute":
             self.statements.append(command.data["code"])
             self.events.put_nowait(agent.FromKernel(
                 {"msg": "done", "id": command.data["id"], "status": "ok"}))
@@ -146,6 +149,85 @@ async def test_a_layer_asked_for_again_is_read_from_its_volume_once(
     for _ in range(3):  # the copy kept once more, then each read again: too large to keep
         await run_cell("%pip install tinypkg", packages, installer=installer)
     assert packages.reads == 3
+
+
+class EndlessPackages(FakePackages):
+    """An install that never ends unless cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__(b"")
+        self.cancelled = False
+
+    async def layer_of(self, request: PackageRequest, runtime: Runtime, isolation: str,
+                       say: Any) -> Layer:
+        await say("Collecting\n")
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        raise AssertionError("never")
+
+
+async def test_a_stop_during_the_install_cancels_it_and_the_cell() -> None:
+    packages = EndlessPackages()
+    link = KernelAgent(agent.LayerPut(True, PATH))
+    sandbox = Sandbox("k0", "python", link, 512, 64)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    said = asyncio.Event()
+    outputs: list[dict[str, Any]] = []
+
+    async def publish(event: Any) -> None:
+        outputs.append(event.output)
+        said.set()
+
+    installing = asyncio.create_task(KernelPackages(packages, PYTHON).cell(  # type: ignore[arg-type]
+        sandbox, cell("%pip install tinypkg"), 65536, publish, stop))
+    await said.wait()  # the install has begun
+    stop.set()
+    result = await installing
+    assert result is not None and result[0] == "cancelled"
+    assert (packages.cancelled, link.pieces) == (True, [])
+    assert outputs[-1]["text"] == f"{result[1]}\n"
+    assert "nothing was installed" in outputs[-1]["text"]
+
+
+async def test_a_stop_of_a_pip_cell_reaches_its_install_through_the_kernels() -> None:
+    handlers: dict[str, Any] = {}
+
+    class Subscription:
+        async def unsubscribe(self) -> None:
+            pass
+
+    async def subscribe(name: str) -> Any:
+        async def subscribed(_: str, handler: Any) -> Subscription:
+            handlers[name] = handler
+            return Subscription()
+        return subscribed
+
+    async def create() -> Sandbox:
+        return Sandbox("k0", "python", KernelAgent(agent.LayerPut(True, PATH)),  # type: ignore[arg-type]
+                       512, 64)
+
+    async def destroy(sandbox: Sandbox) -> None:
+        pass
+
+    packages = EndlessPackages()
+    said = asyncio.Event()
+
+    async def publish(event: Any) -> None:
+        said.set()
+
+    kernels = Kernels(create, destroy, destroy, {}, 60, await subscribe("commands"),
+                      await subscribe("control"),
+                      packages=KernelPackages(packages, PYTHON))  # type: ignore[arg-type]
+    running = asyncio.create_task(kernels.run(cell("%pip install a"), CellLimits(10_000, 65536),
+                                              publish, 0))
+    await said.wait()  # the install is under way: a stop ends it
+    await handlers["control"](Control("e1", "stop"))
+    completion = await asyncio.wait_for(running, 10)
+    assert (completion.verdict, completion.message) == ("cancelled", STOPPED)
+    assert packages.cancelled
 
 
 def test_the_path_statement_leaves_no_name_and_puts_the_layer_after_the_working_directory(
