@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import msgspec
 import nats
@@ -50,6 +51,8 @@ FETCH_TIMEOUT_S = 5.0
 GIVE_BACK_S = 2.0
 """A long poll: answered at once when a job arrives; short enough that a pull request lost in
 a NATS reconnect stalls the queue for seconds, not minutes."""
+CONSUMER_PAGE = 256
+"""Consumers nats-server lists in one answer."""
 SETUP_ATTEMPTS = 30
 """Tries at declaring the streams (at start, and again after a reconnect) while JetStream is
 not ready: a cluster electing its leader, a restarted server recovering its streams."""
@@ -114,6 +117,7 @@ class DispatcherBus:
         self._pulls: dict[int, JetStreamContext.PullSubscription] = {}
         self._placements: KeyValue
         self._redeclaring: asyncio.Task[None] | None = None
+        self._handling: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def connect(cls, settings: DispatcherSettings) -> DispatcherBus:
@@ -129,6 +133,24 @@ class DispatcherBus:
         )
         buses.append(cls(nc, nc.jetstream(), settings))
         return buses[0]
+
+    def _at_once(self, handle: Callable[[Msg], Coroutine[Any, Any, None]]
+                 ) -> Callable[[Msg], Awaitable[None]]:
+        """A subscription callback that handles each message in a task of its own: nats-py
+        runs one subscription's callbacks one after another, and a handler that waits for
+        JetStream (a completion's publish, a slot's purge) would hold every message behind it."""
+
+        async def on_msg(msg: Msg) -> None:
+            task = asyncio.create_task(handle(msg))
+            self._handling.add(task)
+            task.add_done_callback(self._handled)
+
+        return on_msg
+
+    def _handled(self, task: asyncio.Task[None]) -> None:
+        self._handling.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.warning("handling a message failed: %s", exc)
 
     async def ensure_streams(self) -> int:
         """Create or update the queue's streams, buckets and consumers (idempotent), replicated
@@ -285,9 +307,14 @@ class DispatcherBus:
                         "settings", runner_id, exc)
 
     async def runner_consumers(self) -> list[str]:
-        """The names of the runners' consumers on RUN."""
-        return [info.name for info in await self._js.consumers_info(subjects.RUN_STREAM)
-                if subjects.is_runner_consumer(info.name)]
+        """The names of the runners' consumers on RUN, page after page (the server lists
+        ``CONSUMER_PAGE`` at most at once: past that, silent runners went unnoticed)."""
+        names: list[str] = []
+        while True:
+            page = await self._js.consumers_info(subjects.RUN_STREAM, offset=len(names))
+            names += [info.name for info in page]
+            if len(page) < CONSUMER_PAGE:
+                return [name for name in names if subjects.is_runner_consumer(name)]
 
     async def drain(self, consumer: str) -> JetStreamContext.PullSubscription:
         """Bind to a silent runner's consumer, to take the jobs waiting for it (and, after
@@ -358,7 +385,9 @@ class DispatcherBus:
                     await handler(info, max(0.0, time.time() - info.at))
 
     async def fetch(self, priority: int) -> list[Msg]:
-        """Long-poll one priority's queue; an empty list when nothing arrived in time."""
+        """Long-poll one priority's queue; an empty list when nothing arrived in time. One
+        job at a time: a batch, or a short fetch for more after the first, left jobs in
+        nats-py's pending queue where a stop could not find them (test_queue's stop)."""
         try:
             return await self._pulls[priority].fetch(1, timeout=FETCH_TIMEOUT_S)
         except TimeoutError:  # nats-py raises its own or the builtin one
@@ -463,7 +492,7 @@ class DispatcherBus:
                 await msg.respond(b"this job was not given to this runner")
 
         await self._nc.subscribe(subjects.RUNNER_COMPLETIONS, queue=subjects.COMPLETION_RELAY,
-                                 cb=on_msg)
+                                 cb=self._at_once(on_msg))
 
     async def on_completion(self, handler: Callable[[CompletionEvent], Awaitable[None]]) -> None:
         async def on_msg(msg: Msg) -> None:
@@ -472,7 +501,7 @@ class DispatcherBus:
             except msgspec.ValidationError:
                 log.warning("ignoring a malformed completion on %s", msg.subject)
 
-        await self._nc.subscribe(subjects.COMPLETIONS_SUBJECTS, cb=on_msg)
+        await self._nc.subscribe(subjects.COMPLETIONS_SUBJECTS, cb=self._at_once(on_msg))
 
     async def on_stop(self, handler: Callable[[str], Awaitable[None]]) -> None:
         async def on_msg(msg: Msg) -> None:

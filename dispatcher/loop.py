@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from nats.aio.msg import Msg
@@ -36,6 +38,10 @@ SLOTS_CHECK_S = 15.0
 PLACEMENTS_CACHED = 10_000
 RETRY_S = 0.5
 IN_PROGRESS_EVERY_S = 10.0
+Choices = dict[tuple[str, str | None, bool], str | None]
+"""(language, preferred runner, hard) → the runner the fleet chose, or None."""
+RELEASES_AT_ONCE = 64
+"""Releases whose JetStream publishes (slot, RUN, ack) may be under way at once."""
 
 
 @dataclass
@@ -79,6 +85,18 @@ class Dispatcher:
         self._looking_up: set[str] = set()
         self._orphaned: dict[str, float] = {}
         self._draining: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
+        """``give_back`` began: a fetch loop that outlived its cancel ends (the process
+        would not exit)."""
+        self._making: set[str] = set()
+        """Runners whose consumer is being made."""
+        self._growing = False
+        self._chores: set[asyncio.Task[None]] = set()
+        self._sending = asyncio.Semaphore(RELEASES_AT_ONCE)
+        self._cap_full = False
+        """A slot was refused (``MAX_CONCURRENT_SESSIONS`` reached): release nothing more
+        until the next wake (a completion, a heartbeat)."""
+        self._sends: set[asyncio.Task[None]] = set()
 
     async def serve(self) -> None:
         await self.bus.on_completion(self._completed)
@@ -92,41 +110,51 @@ class Dispatcher:
         await asyncio.gather(*loops)
 
     async def _fetch(self, priority: int) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self._fetch_once(priority)
             except Exception as exc:  # NATS reconnecting, say: the jobs wait in the stream
+                if self._stopping:  # nats-py may turn the stop's cancel into its own error
+                    return
                 log.warning("fetching priority %d failed: %s; retrying", priority, exc)
                 await asyncio.sleep(RETRY_S)
 
     async def _fetch_once(self, priority: int) -> None:
-        for msg in await self.bus.fetch(priority):
-            try:
-                job = job_decoder.decode(msg.data)
-            except msgspec.DecodeError as exc:
-                await self._undecodable(msg, exc)
-                continue
-            headers = msg.headers or {}
-            held = Held(msg, job, int(headers.get(ATTEMPT_HEADER, 0)), affinity_of(job),
-                        moved=ATTEMPT_HEADER in headers)
-            if held.moved:  # taken off a silent runner: it no longer runs there
-                self.queue.completed(job.execution_id)
-                self.fleet.completed(job.execution_id)
-            affinity = held.affinity
-            group = affinity.key if affinity is not None and affinity.in_order else None
-            since = time.time() if held.moved else job.submitted_at
-            waiting = Waiting(job.execution_id, priority, since, held, group, job.owner)
-            if not self.queue.add(waiting):
-                await msg.ack()  # a redelivered duplicate of a job this dispatcher holds
-            elif held.affinity is not None and held.affinity.key not in self.placements:
-                await self._look_up(held.affinity.key)
+        msgs = await self.bus.fetch(priority)
+        for msg in msgs:
+            await self._hold(msg, priority)
+        if msgs:
             await self._release_ready()  # at once, when a slot is free
+
+    async def _hold(self, msg: Msg, priority: int) -> None:
+        """Queue a fetched job (or end it, when this version cannot read it)."""
+        try:
+            job = job_decoder.decode(msg.data)
+        except msgspec.DecodeError as exc:
+            await self._undecodable(msg, exc)
+            return
+        headers = msg.headers or {}
+        held = Held(msg, job, int(headers.get(ATTEMPT_HEADER, 0)), affinity_of(job),
+                    moved=ATTEMPT_HEADER in headers)
+        if held.moved:  # taken off a silent runner: it no longer runs there
+            self.queue.completed(job.execution_id)
+            self.fleet.completed(job.execution_id)
+        affinity = held.affinity
+        group = affinity.key if affinity is not None and affinity.in_order else None
+        since = time.time() if held.moved else job.submitted_at
+        waiting = Waiting(job.execution_id, priority, since, held, group, job.owner)
+        if not self.queue.add(waiting):
+            await msg.ack()  # a redelivered duplicate of a job this dispatcher holds
+        elif held.affinity is not None and held.affinity.key not in self.placements:
+            await self._look_up(held.affinity.key)
 
     async def give_back(self) -> int:
         """Hand every job this dispatcher holds (fetched, not released) back to the queue at
         once, when it stops (``serve`` was cancelled, its fetches with it): another dispatcher
         takes them now, not after the ack wait."""
+        self._stopping = True
         await self.bus.stop_fetching()
+        await asyncio.gather(*self._sends, return_exceptions=True)
         held = self.queue.waiting()
         for waiting in held:
             with contextlib.suppress(Exception):  # NATS gone: the ack wait brings it back
@@ -163,84 +191,141 @@ class Dispatcher:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            self._cap_full = False  # a completion or a heartbeat: try again
             await self._release_ready()
 
     async def _release_ready(self) -> None:
-        now = time.monotonic()
-        while (item := self.queue.next(lambda w: self._target(w.handle, now) is not None)):
-            held = item.handle
-            execution_id = held.job.execution_id
-            runner = self._target(held, now)
+        """Release every job that can go now. The decisions are taken here, one after another
+        and without waiting (each sees the slots the ones before it took); the JetStream
+        publishes of each release run in the background, ``RELEASES_AT_ONCE`` at most."""
+        while not self._cap_full:
+            await self._sending.acquire()
+            now = time.monotonic()
+            choices: Choices = {}
+            item = self.queue.next(self._placeable(now, choices))
+            if item is None:
+                self._sending.release()
+                return
+            runner = self._target(item.handle, now, choices)
             assert runner is not None  # next() only hands out jobs that have one
-            self.fleet.sent(runner, execution_id, held.job.runtime)  # before any
-            try:                                                 # await: others see it taken
-                if not await self.bus.take_slot(execution_id, runner):
-                    self.fleet.completed(execution_id)
-                    self.queue.put_back(item)  # other dispatchers fill the cap: a completion
-                    return                     # wakes this one
-                await self.bus.release(held.job, held.msg.data, runner, held.attempts,
-                                       held.release_id())
-                await held.msg.ack()
-            except Exception as exc:
-                # Not acked: JetStream redelivers the job to a dispatcher after ack_wait.
-                log.warning("releasing %s failed: %s", execution_id, exc)
-                self.fleet.completed(execution_id)
-                self.queue.completed(execution_id)
-                with contextlib.suppress(Exception):
-                    await self.bus.free_slot(execution_id)
-                await asyncio.sleep(RETRY_S)
-                continue
-            await self._placed(held.affinity, runner)
+            self.fleet.sent(runner, item.execution_id, item.handle.job.runtime)  # others see
+            placed = self._placed(item.handle.affinity, runner)                  # it taken
+            task = asyncio.create_task(self._send(item, runner, placed))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+            task.add_done_callback(lambda _: self._sending.release())
 
-    def _target(self, held: Held, now: float) -> str | None:
-        """The runner for a held job now, or None when none can take it yet."""
+    async def _send(self, item: Waiting[Held], runner: str, placed: str | None) -> None:
+        """Take the job's global slot, publish it on its runner's subject, ack it in JOBS,
+        and record the placement ``placed`` names (a session or notebook now on ``runner``)."""
+        held = item.handle
+        execution_id = held.job.execution_id
+        try:
+            if not await self.bus.take_slot(execution_id, runner):
+                self.fleet.completed(execution_id)
+                self.queue.put_back(item)  # other dispatchers fill the cap: a completion
+                self._cap_full = True      # wakes this one
+                return
+            await self.bus.release(held.job, held.msg.data, runner, held.attempts,
+                                   held.release_id())
+            await held.msg.ack()
+        except Exception as exc:
+            # Not acked: JetStream redelivers the job to a dispatcher after ack_wait.
+            log.warning("releasing %s failed: %s", execution_id, exc)
+            self.fleet.completed(execution_id)
+            self.queue.completed(execution_id)
+            with contextlib.suppress(Exception):
+                await self.bus.free_slot(execution_id)
+            await asyncio.sleep(RETRY_S)
+            return
+        if placed is not None:
+            await self._record_placement(placed, runner)
+
+    def _placeable(self, now: float, choices: Choices) -> Callable[[Waiting[Held]], bool]:
+        return lambda w: self._target(w.handle, now, choices) is not None
+
+    def _target(self, held: Held, now: float, choices: Choices) -> str | None:
+        """The runner for a held job now, or None when none can take it yet. ``choices``
+        remembers the fleet's answers until the next job is sent: the jobs of one language
+        (and placement) get the same one, so it is asked once, not once per owner waiting."""
         affinity = held.affinity
         if affinity is not None and affinity.key in self._looking_up:
             return None
         prefer = self.placements.get(affinity.key) if affinity else None
-        return self.fleet.choose(held.job.runtime, now, prefer,
-                                 hard=affinity.hard if affinity else False)
+        key = (held.job.runtime, prefer, affinity.hard if affinity else False)
+        if key not in choices:
+            choices[key] = self.fleet.choose(key[0], now, prefer, hard=key[2])
+        return choices[key]
 
-    async def _placed(self, affinity: Affinity | None, runner: str) -> None:
+    def _placed(self, affinity: Affinity | None, runner: str) -> str | None:
         """Remember where a session or notebook now lives (a kept container alone does not
-        move its owner's session)."""
+        move its owner's session), at once, so the owner's next job, decided before this
+        one's publishes are done, goes there too; returns the key to record in the bucket."""
         if affinity is None or self.placements.get(affinity.key) == runner:
-            return
+            return None
         if not affinity.hard and affinity.key in self.placements:
-            return
+            return None
         self._remember(affinity.key, runner)
+        return affinity.key
+
+    async def _record_placement(self, key: str, runner: str) -> None:
         try:
-            await self.bus.place(affinity.key, runner)
+            await self.bus.place(key, runner)
         except Exception as exc:  # the next dispatcher to see the owner may choose anew
-            log.warning("recording where %s lives failed: %s", affinity.key, exc)
+            log.warning("recording where %s lives failed: %s", key, exc)
 
     async def _heartbeat(self, beat: RunnerInfo | str, age_s: float) -> None:
+        """Follow the fleet at once; what needs JetStream (a runner's consumer, a larger
+        queue) is done in the background: with hundreds of runners, heartbeats waiting on
+        it fell behind by more than ``RUNNER_SILENT_S`` and live runners were taken for gone."""
         if isinstance(beat, str):
             self.fleet.gone(beat, time.monotonic())
-            await self._follow_fleet()
+            self._follow_fleet()
             return
         self.fleet.heartbeat(beat, time.monotonic() - age_s)
-        await self._follow_fleet()
-        if beat.runner_id not in self._consumers:
-            try:
-                await self.bus.ensure_runner_consumer(beat.runner_id, beat.capacity)
-                self._consumers.add(beat.runner_id)
-            except Exception as exc:  # tried again on its next heartbeat
-                log.warning("making runner %s's consumer failed: %s", beat.runner_id, exc)
+        self._follow_fleet()
+        if beat.runner_id not in self._consumers and beat.runner_id not in self._making:
+            self._making.add(beat.runner_id)
+            self._in_background(self._make_consumer(beat.runner_id, beat.capacity))
         self._wake.set()
 
-    async def _follow_fleet(self) -> None:
+    async def _make_consumer(self, runner_id: str, capacity: int) -> None:
+        try:
+            await self.bus.ensure_runner_consumer(runner_id, capacity)
+            self._consumers.add(runner_id)
+        except Exception as exc:  # tried again on its next heartbeat
+            log.warning("making runner %s's consumer failed: %s", runner_id, exc)
+        finally:
+            self._making.discard(runner_id)
+
+    def _in_background(self, chore: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(chore)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    def _follow_fleet(self) -> None:
         """The global cap and the queue's capacity follow the live runners' slots, unless set
         (``MAX_CONCURRENT_SESSIONS``, ``QUEUE_CAPACITY``)."""
+        self.queue.resize(global_cap(self.settings, self.fleet.slots(time.monotonic())))
+        if not self._growing and self._capacity_wanted() > self.queue_capacity:
+            self._growing = True
+            self._in_background(self._grow_queue())
+
+    def _capacity_wanted(self) -> int:
         slots = self.fleet.slots(time.monotonic())
-        self.queue.resize(global_cap(self.settings, slots))
-        capacity = queue_capacity(self.settings, slots, self.queue_capacity)
-        if capacity > self.queue_capacity:
-            try:
+        return queue_capacity(self.settings, slots, self.queue_capacity)
+
+    async def _grow_queue(self) -> None:
+        """Grow the queue to what the fleet wants, again while it wants more (one grow at a
+        time, to the newest size: not one per runner that joins)."""
+        try:
+            while (capacity := self._capacity_wanted()) > self.queue_capacity:
                 await self.bus.grow_queue(capacity)
                 self.queue_capacity = capacity
-            except Exception as exc:  # tried again on the next heartbeat
-                log.warning("growing the queue to %d failed: %s", capacity, exc)
+        except Exception as exc:  # tried again on the next heartbeat
+            log.warning("growing the queue failed: %s", exc)
+        finally:
+            self._growing = False
 
     async def _orphans(self) -> None:
         """Drain the consumers of runners that went silent: their jobs go to other runners."""
