@@ -141,8 +141,8 @@ def _notebook_paths() -> dict[str, Any]:
             "operationId": "openNotebook",
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": _ref("NotebookRequest")}}},
-            "responses": {"201": _json("NotebookInfo", "Opened"),
-                          **_errors(400, 401, 413, 429, 503)},
+            "responses": {"201": _json("NotebookInfo", "Opened"),  # 404: its workspace
+                          **_errors(400, 401, 404, 413, 429, 503)},
         }},
         "/api/v1/notebooks/{id}": {"delete": _notebook_command(
             "Close a notebook: its kernel and state are removed", "closeNotebook")},
