@@ -71,6 +71,10 @@ class SetupResult:
     dispatchers: int
     jobs_per_second: float
     dispatcher_cpu_ms_per_job: float
+    """The dispatchers' CPU (together) per job completed in the throughput phase."""
+    nats_cpu_ms_per_job: float
+    bench_cpu_ms_per_job: float
+    """The nats-servers' CPU, and this process's (the simulated runners, the submitter)."""
     load_jobs_per_second: float
     load_job_seconds: float
     placement_p50_ms: float
@@ -183,12 +187,16 @@ class Submitter:
 class Bed:
     url: str
     dispatchers: list[subprocess.Popen[bytes]]
+    nats_pids: list[int]
     runners: list[SimulatedRunner]
     nc: Client
     ledger: Ledger
 
-    def dispatcher_cpu(self) -> float:
-        return sum(cpu_seconds(d.pid) for d in self.dispatchers)
+    def cpu(self) -> tuple[float, float, float]:
+        """CPU seconds so far of the dispatchers, the nats-servers, and this process (the
+        simulated runners and the submitter)."""
+        return (sum(cpu_seconds(d.pid) for d in self.dispatchers),
+                sum(cpu_seconds(pid) for pid in self.nats_pids), cpu_seconds(os.getpid()))
 
 
 @asynccontextmanager
@@ -213,7 +221,9 @@ async def fleet_bed(root: Path, runners: int, nats_nodes: int, dispatchers: int
         await _dispatchers_answer(nc, dispatchers)
         ledger = Ledger()
         sims = await _start_runners(server.url, runners, ledger)
-        yield Bed(server.url, procs, sims, nc, ledger)
+        members = server.servers if isinstance(server, NatsCluster) else [server]
+        pids = [m.process.pid for m in members if m.process is not None]
+        yield Bed(server.url, procs, pids, sims, nc, ledger)
     finally:
         await asyncio.gather(*(sim.stop() for sim in sims), return_exceptions=True)
         await asyncio.gather(*(sim.bus.close() for sim in sims), return_exceptions=True)
@@ -277,14 +287,17 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int) -
         submitter = Submitter(bed.nc, bed.ledger, min(IN_FLIGHT, runners * SLOTS))
         await submitter.follow()
         await submitter.closed_loop(WARM_UP_S)
-        cpu_before, done_before, started = bed.dispatcher_cpu(), len(bed.ledger.completed), \
+        cpu_before, done_before, started = bed.cpu(), len(bed.ledger.completed), \
             time.monotonic()
         await submitter.closed_loop(THROUGHPUT_S)
         seconds = time.monotonic() - started
         done = len(bed.ledger.completed) - done_before
-        cpu_ms_per_job = (bed.dispatcher_cpu() - cpu_before) * 1000 / max(1, done)
+        cpu_ms = [(after - before) * 1000 / max(1, done)
+                  for before, after in zip(cpu_before, bed.cpu(), strict=True)]
         await submitter.settled()
         throughput = done / seconds
+        _say(f"{nats_nodes} NATS, {dispatchers} dispatchers: {throughput:.0f} jobs/s, "
+             f"{len(bed.ledger.completed)}/{len(bed.ledger.submitted)} completed")
 
         rate = LOAD * throughput
         job_s = min(LONGEST_JOB_S, LOAD * runners * SLOTS / rate)
@@ -292,14 +305,19 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int) -
             sim.job_s = job_s
         loaded = await submitter.paced(rate, LOAD_S)
         await submitter.settled()
+        _say(f"  at {rate:.0f} jobs/s of {job_s:.2f} s: "
+             f"{len(bed.ledger.completed)}/{len(bed.ledger.submitted)} completed")
 
         reassign = await _silence(submitter, bed.runners, rate)
         await submitter.settled()
+        _say(f"  silent runners' jobs done in {reassign:.1f} s: "
+             f"{len(bed.ledger.completed)}/{len(bed.ledger.submitted)} completed")
         ledger = bed.ledger
         return SetupResult(
             nats_servers=nats_nodes, dispatchers=dispatchers,
             jobs_per_second=round(throughput, 1),
-            dispatcher_cpu_ms_per_job=round(cpu_ms_per_job, 3),
+            dispatcher_cpu_ms_per_job=round(cpu_ms[0], 3),
+            nats_cpu_ms_per_job=round(cpu_ms[1], 3), bench_cpu_ms_per_job=round(cpu_ms[2], 3),
             load_jobs_per_second=round(rate, 1), load_job_seconds=round(job_s, 2),
             placement_p50_ms=round(percentile(ledger.placement_ms(loaded), 0.5), 2),
             placement_p99_ms=round(percentile(ledger.placement_ms(loaded), 0.99), 2),
@@ -312,13 +330,18 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int) -
         )
 
 
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 async def _silence(submitter: Submitter, runners: Sequence[SimulatedRunner],
                    rate: float) -> float:
-    """Seconds from ``SILENT_SHARE`` of the runners going silent under load until every job
-    submitted before that has completed (on the runners left)."""
+    """Seconds from ``SILENT_SHARE`` of the runners (the busiest) going silent under load
+    until every job submitted before that has completed (on the runners left)."""
     load = asyncio.create_task(submitter.paced(rate, 2 * SILENT_AFTER_S))
     await asyncio.sleep(SILENT_AFTER_S)
-    silent = runners[:max(1, round(len(runners) * SILENT_SHARE))]
+    busiest = sorted(runners, key=lambda sim: sim.active, reverse=True)
+    silent = busiest[:max(1, round(len(runners) * SILENT_SHARE))]
     at = time.time()
     await asyncio.gather(*(sim.go_silent() for sim in silent))
     seconds = await submitter.settled(before=at)
