@@ -136,17 +136,22 @@ class Fleet:
         with the fleet's usual image of the language take it (one whose image drifted does not,
         for that language; a runner that tells no image is taken as usual)."""
         usual = self.usual_image(language)
-        able = {r: v for r, v in self.runners.items()
-                if self.is_alive(v, now) and language in v.info.versions
-                and (usual is None or v.info.images.get(language, usual) == usual)}
-        preferred = able.get(prefer) if prefer is not None else None
-        if preferred is not None and (hard or preferred.free_slots() > 0):
-            return prefer if preferred.free_slots() > 0 else None
-        free = {r: v for r, v in able.items() if v.free_slots() > 0}
-        if not free:
-            return None
-        return max(free, key=lambda r: (free[r].free_warm(language) > 0, free[r].free_slots(),
-                                        free[r].free_warm(language), r))
+        best: str | None = None
+        best_key: tuple[bool, int, int, str] | None = None
+        for runner_id, view in self.runners.items():  # one pass: it runs for every release
+            if not (self.is_alive(view, now) and language in view.info.versions
+                    and (usual is None or view.info.images.get(language, usual) == usual)):
+                continue
+            free = view.free_slots()
+            if runner_id == prefer and (hard or free > 0):
+                return prefer if free > 0 else None
+            if free <= 0:
+                continue
+            warm = view.free_warm(language)
+            key = (warm > 0, free, warm, runner_id)
+            if best_key is None or key > best_key:
+                best, best_key = runner_id, key
+        return best
 
     def sent(self, runner_id: str, execution_id: str, language: str) -> None:
         view = self.runners[runner_id]

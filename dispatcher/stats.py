@@ -25,12 +25,17 @@ class CompletionStats:
         self._wall: deque[float] = deque(maxlen=RECENT)
         self._queued: deque[float] = deque(maxlen=RECENT)
         self._seen: deque[str] = deque(maxlen=RECENT)
+        self._seen_set: set[str] = set()
+        """``_seen`` as a set: looked up on every completion."""
         self.started_at = time.time()
 
     def record(self, completion: CompletionEvent) -> None:
-        if completion.execution_id in self._seen:  # a redelivered completion: count it once
+        if completion.execution_id in self._seen_set:  # a redelivered one: count it once
             return
+        if len(self._seen) == RECENT:
+            self._seen_set.discard(self._seen[0])
         self._seen.append(completion.execution_id)
+        self._seen_set.add(completion.execution_id)
         self.verdicts[completion.verdict] += 1
         if completion.verdict not in ("expired", "cancelled"):
             self._wall.append(completion.wall_ms)
