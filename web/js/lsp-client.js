@@ -7,8 +7,9 @@
 import { SERVERS, languageIdOf, pathOf, uriOf } from "./lsp-convert.js";
 
 /** A request with no answer by then is given up (cancelled on the server, answered null); a
- * first completion may wait for the server to load modules (jedi: 1-3 s, more on a busy machine). */
-export const REQUEST_TIMEOUT_MS = 10_000;
+ * first completion waits for the server to load modules (jedi: 1-3 s, many more on a busy machine).
+ * Monaco cancels the requests that typing made stale long before. */
+export const REQUEST_TIMEOUT_MS = 30_000;
 /** Starting a server (a sandbox, then the server's own start) may take this long. */
 export const START_TIMEOUT_MS = 60_000;
 export const METHOD_NOT_FOUND = -32601;

@@ -63,9 +63,12 @@ export class LspEditor {
     const status = this.page.status;
     status.dataset.server = server ?? "";
     status.dataset.state = client?.state ?? "";
-    const text = client ? STATUS[client.state] : null;
-    status.textContent = text ? text(SERVERS[server].label, client.message) : "";
-    status.title = status.textContent; // the line may be cut short
+    const say = client ? STATUS[client.state] : null;
+    const text = say ? say(SERVERS[server].label, client.message) : "";
+    if (status.textContent !== text) { // a status region says again what is written again
+      status.textContent = text;
+      status.title = text; // the line may be cut short
+    }
     this.useBuiltIn(this.servers.client("typescript").state !== "running");
   }
 

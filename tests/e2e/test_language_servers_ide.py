@@ -1,0 +1,140 @@
+"""The IDE's code intelligence from real language servers (docs/ide.md, Code intelligence), on
+one page in Debian's Chromium against a live platform whose runner starts pylsp and clangd in
+sandboxes of the page's session: Ctrl+Space after ``os.`` offers ``path``; an undefined name
+is squiggled as it is typed (Python and C), apart from a run's own markers; go to definition
+opens the other project file at the definition. The tests run in order on the one page; each
+starts from a template."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import Ide
+
+START_MS = 60_000
+"""A server's first start: its sandbox, then the server (and jedi's first look at ``os``)."""
+ANSWER_MS = 30_000
+"""An answer (the first completion waits for jedi to read ``os``), as the IDE's own limit."""
+
+MARKERS = """owner => monaco.editor.getModelMarkers({owner})
+  .map(m => [m.resource.path.slice(1), m.severity === monaco.MarkerSeverity.Error ? "error"
+             : m.severity === monaco.MarkerSeverity.Warning ? "warning" : String(m.severity),
+             m.startLineNumber, m.startColumn, m.endColumn, m.message])"""
+CURSOR = "() => { const p = monaco.editor.getEditors()[0].getPosition(); " \
+         "return [p.lineNumber, p.column]; }"
+PLACE_CURSOR = "([line, column]) => { const e = monaco.editor.getEditors()[0]; " \
+               "e.setPosition({lineNumber: line, column}); e.focus(); }"
+UTIL = "def half(x):\n    return x / 2\n"
+MAIN = "from lib.util import half\n\nprint(half(4))\n"
+
+
+@pytest.fixture(autouse=True)
+def no_problems(shared_ide: Ide) -> Iterator[None]:
+    """The shared page's console errors fail the test that caused them, not the module."""
+    yield
+    problems, shared_ide.problems[:] = list(shared_ide.problems), []
+    assert problems == [], "the page reported problems"
+
+
+def markers(ide: Ide, owner: str) -> list[list[object]]:
+    return list(ide.page.evaluate(MARKERS, owner))
+
+
+def wait_markers(ide: Ide, owner: str, expected: list[list[object]]) -> None:
+    """Until ``owner``'s markers are ``expected`` (the server publishes them once the edit
+    reached it); they are compared again for a readable failure."""
+    try:
+        ide.page.wait_for_function(
+            f"([owner, want]) => JSON.stringify(({MARKERS})(owner)) === want",
+            arg=[owner, json.dumps(expected, separators=(",", ":"))], timeout=ANSWER_MS)
+    finally:
+        assert markers(ide, owner) == expected
+
+
+def wait_running(ide: Ide, server: str) -> None:
+    """Until the open file's language server answered initialize (the status line says so)."""
+    status = ide.page.locator("#lsp-status")
+    expect(status).to_have_attribute("data-server", server)
+    expect(status).to_have_attribute("data-state", "running", timeout=START_MS)
+
+
+def new_file(ide: Ide, path: str, code: str) -> None:
+    ide.page.get_by_role("button", name="New file", exact=True).click()
+    ide.page.locator("#ask-input").fill(path)
+    ide.page.locator("#ask-input").press("Enter")
+    expect(ide.page.locator("#open-file")).to_have_text(path)
+    ide.set_code(code)
+
+
+def open_file(ide: Ide, path: str) -> None:
+    ide.file_row(path).locator("button.name").click()
+    expect(ide.page.locator("#open-file")).to_have_text(path)
+
+
+def test_ctrl_space_after_os_dot_offers_path(shared_ide: Ide, tmp_path: Path) -> None:
+    ide = shared_ide
+    ide.use_template("hello-python")
+    wait_running(ide, "python")
+    ide.set_code("")
+    ide.page.locator("#editor .monaco-editor").click()
+    ide.page.keyboard.type("import os\nos.")
+    ide.page.keyboard.press("Escape")  # the suggestions "." opened: Ctrl+Space asks again
+    ide.page.keyboard.press("Control+Space")
+    widget = ide.page.locator(".suggest-widget")
+    # os's names, from jedi: the list shows its first dozen (abc, abort, …), not yet path
+    expect(widget.get_by_role("option", name=re.compile(r"^abort\b"))).to_be_visible(
+        timeout=ANSWER_MS)
+    ide.page.keyboard.type("pat")  # narrows the list as one types, without asking again
+    expect(widget.get_by_role("option", name=re.compile(r"^path\b"))).to_be_visible()
+    ide.page.keyboard.press("Control+Space")  # again: the chosen item's documentation beside it
+    expect(ide.page.locator(".suggest-details-container")).to_contain_text(
+        "Common operations on Posix pathnames", timeout=ANSWER_MS)  # completionItem/resolve's
+    ide.page.screenshot(path=tmp_path / "completion.png")  # docs/ide-completion.png is one
+    ide.page.keyboard.press("Enter")
+    assert ide.code() == "import os\nos.path"
+
+
+def test_an_undefined_name_is_squiggled_as_it_is_typed_apart_from_a_runs_markers(
+    shared_ide: Ide,
+) -> None:
+    ide = shared_ide
+    ide.use_template("hello-python")
+    wait_running(ide, "python")
+    ide.set_code("x = 1\nprint(x, missing)\n")
+    wait_markers(ide, "lsp:python", [["main.py", "error", 2, 10, 19, "undefined name 'missing'"]])
+    expect(ide.page.locator("#editor .squiggly-error")).to_have_count(1)
+    ide.set_code("x = 1\nprint(x)\n")
+    wait_markers(ide, "lsp:python", [])
+
+    ide.use_template("hello-c")
+    wait_running(ide, "cpp")
+    ide.set_code("int main(void) {\n    return missing;\n}\n")
+    wait_markers(ide, "lsp:cpp", [["main.c", "error", 2, 12, 19,
+                                   "Use of undeclared identifier 'missing'"]])
+    expect(ide.page.locator("#editor .squiggly-error")).to_have_count(1)
+    # A run's markers have their own owner: the run's clear nothing of the server's.
+    panel = ide.run("main.c")
+    ide.wait_done("main.c", timeout_ms=30_000)
+    expect(panel).to_have_attribute("data-verdict", "compile_error")
+    assert [m[2] for m in markers(ide, "run:main.c")] == [2]
+    assert len(markers(ide, "lsp:cpp")) == 1
+
+
+def test_go_to_definition_opens_the_other_file_at_the_definition(shared_ide: Ide) -> None:
+    ide = shared_ide
+    ide.use_template("hello-python")
+    new_file(ide, "lib/util.py", UTIL)
+    open_file(ide, "main.py")
+    ide.set_code(MAIN)
+    wait_running(ide, "python")
+    ide.page.evaluate(PLACE_CURSOR, [3, 8])  # on "half" in print(half(4))
+    ide.page.keyboard.press("F12")
+    expect(ide.page.locator("#open-file")).to_have_text("lib/util.py", timeout=ANSWER_MS)
+    assert ide.page.evaluate(CURSOR) == [1, 5]
+    assert ide.code() == UTIL
