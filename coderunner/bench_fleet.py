@@ -19,6 +19,7 @@ handed to a runner with no free slot, and slots left in the ``SLOTS`` stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -63,6 +64,7 @@ ACK_WAIT_S = 10
 """The dispatchers' RUN_ACK_WAIT: a silent runner's claimed jobs come back after it."""
 OWNERS = 20
 SETTLE_S = 120.0
+TEARDOWN_S = 30.0
 
 
 @dataclass
@@ -225,8 +227,11 @@ async def fleet_bed(root: Path, runners: int, nats_nodes: int, dispatchers: int
         pids = [m.process.pid for m in members if m.process is not None]
         yield Bed(server.url, procs, pids, sims, nc, ledger)
     finally:
-        await asyncio.gather(*(sim.stop() for sim in sims), return_exceptions=True)
-        await asyncio.gather(*(sim.bus.close() for sim in sims), return_exceptions=True)
+        with contextlib.suppress(TimeoutError):  # a runner stuck on a dead connection
+            await asyncio.wait_for(asyncio.gather(
+                *(sim.stop() for sim in sims), return_exceptions=True), TEARDOWN_S)
+            await asyncio.wait_for(asyncio.gather(
+                *(sim.bus.close() for sim in sims), return_exceptions=True), TEARDOWN_S)
         if nc is not None:
             await nc.close()
         for proc in procs:
@@ -354,6 +359,7 @@ def run(runners: int, setups: Sequence[tuple[int, int]] = SETUPS) -> list[SetupR
     for nats_nodes, dispatchers in setups:
         with tempfile.TemporaryDirectory(prefix="coderunner-fleet-") as tmp:
             results.append(asyncio.run(measure(Path(tmp), runners, nats_nodes, dispatchers)))
+        _say(json.dumps(results[-1].as_json()))
     return results
 
 

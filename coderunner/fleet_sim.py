@@ -136,6 +136,7 @@ class SimulatedRunner:
         self.job_s = 0.0
         self.active = 0
         self.jobs = 0
+        self._stopped = False
         self.bound = asyncio.Event()
         """Set once it holds its consumer on RUN (a dispatcher made it)."""
         self._tasks: set[asyncio.Task[None]] = set()
@@ -152,7 +153,7 @@ class SimulatedRunner:
         self._main = [asyncio.create_task(self._heartbeats()), asyncio.create_task(self._serve())]
 
     async def _heartbeats(self) -> None:
-        while True:
+        while not self._stopped:
             await asyncio.sleep(RUNNER_HEARTBEAT_S)
             try:
                 await self.bus.heartbeat(self.info())
@@ -163,11 +164,13 @@ class SimulatedRunner:
         await self.bus.bind(self.runner_id)
         self.bound.set()
         slots = asyncio.Semaphore(self.capacity)
-        while True:
+        while not self._stopped:
             await slots.acquire()
             try:
                 claimed = await self.bus.claim()
-            except Exception as exc:
+            except Exception as exc:  # nats-py may turn a cancel into an error of its own
+                if self._stopped:
+                    return
                 log.warning("claim of %s failed: %s", self.runner_id, exc)
                 claimed = None
                 await asyncio.sleep(0.5)
@@ -204,6 +207,7 @@ class SimulatedRunner:
     async def go_silent(self) -> None:
         """Stop at once, as a paused or cut-off host does: no heartbeat, no claim, the jobs it
         holds never finished nor acked (dispatchers must move them)."""
+        self._stopped = True
         for task in [*self._main, *self._tasks]:
             task.cancel()
         await asyncio.gather(*self._main, *self._tasks, return_exceptions=True)
