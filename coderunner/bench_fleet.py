@@ -90,6 +90,8 @@ class SetupResult:
     lost: int
     duplicated: int
     leaked_slots: int
+    verdicts: dict[str, int]
+    """The completions' verdicts (``ok`` from the runners; ``expired`` from a dispatcher)."""
     load_average: tuple[float, float, float]
     """The machine's 1, 5 and 15 minute load at the end (it may be shared)."""
 
@@ -331,6 +333,7 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int) -
             refused=submitter.refused,
             over_capacity=ledger.over_capacity(SLOTS), lost=ledger.lost(),
             duplicated=ledger.duplicated(), leaked_slots=await leaked_slots(bed.nc),
+            verdicts=dict(ledger.verdicts),
             load_average=os.getloadavg(),
         )
 

@@ -140,6 +140,7 @@ class SimulatedRunner:
         self.bound = asyncio.Event()
         """Set once it holds its consumer on RUN (a dispatcher made it)."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sleeping: set[asyncio.Task[None]] = set()
         self._main: list[asyncio.Task[None]] = []
 
     def info(self) -> RunnerInfo:
@@ -187,15 +188,16 @@ class SimulatedRunner:
         if claimed.deliveries > 1 and await self.bus.already_completed(job.execution_id):
             await claimed.ack()  # as a runner does: a redelivery of a finished job is not run
             return
+        if self._stopped:  # went silent meanwhile: it holds the job, never runs it
+            self.ledger.abandon(self.runner_id, claimed.released_at, claimed.claimed_at)
+            return
         self.active += 1
         self.jobs += 1
         try:
-            with _abandoned_if_cancelled(self, claimed):
-                if self.job_s:
-                    await asyncio.sleep(self.job_s)
-                done_at = time.time()
-                completion = completion_for(job, "ok", wall_ms=round(self.job_s * 1000))
-                await self.bus.publish_completion(completion)
+            await self._run(claimed)
+            done_at = time.time()
+            completion = completion_for(job, "ok", wall_ms=round(self.job_s * 1000))
+            await self.bus.publish_completion(completion)
             self.ledger.ran(Run(self.runner_id, job.execution_id, claimed.released_at,
                                 claimed.claimed_at, done_at))
             await claimed.ack()
@@ -204,11 +206,24 @@ class SimulatedRunner:
         finally:
             self.active -= 1
 
+    async def _run(self, claimed: ClaimedJob) -> None:
+        """The job's time; the one part a silence cuts short (a completion already asked for
+        is let through: whether it reached a dispatcher would be unknown)."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._sleeping.add(task)
+        try:
+            with _abandoned_if_cancelled(self, claimed):
+                if self.job_s:
+                    await asyncio.sleep(self.job_s)
+        finally:
+            self._sleeping.discard(task)
+
     async def go_silent(self) -> None:
         """Stop at once, as a paused or cut-off host does: no heartbeat, no claim, the jobs it
         holds never finished nor acked (dispatchers must move them)."""
         self._stopped = True
-        for task in [*self._main, *self._tasks]:
+        for task in [*self._main, *self._sleeping]:
             task.cancel()
         await asyncio.gather(*self._main, *self._tasks, return_exceptions=True)
 
