@@ -1,9 +1,10 @@
 """The IDE's code intelligence from real language servers (docs/ide.md, Code intelligence), on
-one page in Debian's Chromium against a live platform whose runner starts pylsp and clangd in
-sandboxes of the page's session: Ctrl+Space after ``os.`` offers ``path``; an undefined name
-is squiggled as it is typed (Python and C), apart from a run's own markers; go to definition
-opens the other project file at the definition. The tests run in order on the one page; each
-starts from a template."""
+one page in Debian's Chromium against a live platform whose runner starts pylsp, clangd and
+TypeScript's server in sandboxes of the page's session: Ctrl+Space after ``os.`` offers
+``path``; an undefined name is squiggled as it is typed (Python and C), apart from a run's own
+markers, and so is a TypeScript type error (a server whose diagnostics are pulled); go to
+definition opens the other project file at the definition. The tests run in order on the one
+page; each starts from a template."""
 
 from __future__ import annotations
 
@@ -124,6 +125,19 @@ def test_an_undefined_name_is_squiggled_as_it_is_typed_apart_from_a_runs_markers
     expect(panel).to_have_attribute("data-verdict", "compile_error")
     assert [m[2] for m in markers(ide, "run:main.c")] == [2]
     assert len(markers(ide, "lsp:cpp")) == 1
+
+
+def test_a_typescript_type_error_is_squiggled_from_the_servers_pulled_diagnostics(
+    shared_ide: Ide,
+) -> None:
+    ide = shared_ide
+    ide.use_template("hello-typescript")
+    wait_running(ide, "typescript")
+    ide.set_code("const n: number = 'one';\nconsole.log(n);\n")
+    wait_markers(ide, "lsp:typescript", [["main.ts", "error", 1, 7, 8,
+                                          "Type 'string' is not assignable to type 'number'."]])
+    ide.set_code("const n: number = 1;\nconsole.log(n);\n")
+    wait_markers(ide, "lsp:typescript", [])
 
 
 def test_go_to_definition_opens_the_other_file_at_the_definition(shared_ide: Ide) -> None:

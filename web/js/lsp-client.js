@@ -2,7 +2,9 @@
 // "server", "message"}; docs/ide.md, Code intelligence). JSON-RPC 2.0: the IDE's requests by id,
 // each with a time limit, so no provider waits for ever; the server's requests answered; the
 // project's files of its languages kept open on the server with didOpen, didChange (the full
-// text) and didClose. No DOM: web/tests/lsp-client.test.js drives it with fake timers.
+// text) and didClose; diagnostics as the server publishes them, or asked for after each change
+// from a server that wants them pulled (textDocument/diagnostic: TypeScript 7's). No DOM:
+// web/tests/lsp-client.test.js drives it with fake timers.
 
 import { SERVERS, languageIdOf, pathOf, uriOf } from "./lsp-convert.js";
 
@@ -47,6 +49,7 @@ export const CLIENT_CAPABILITIES = {
     },
     definition: { linkSupport: true },
     publishDiagnostics: { tagSupport: { valueSet: [1, 2] }, versionSupport: false },
+    diagnostic: { dynamicRegistration: false, relatedDocumentSupport: false },
   },
 };
 
@@ -82,6 +85,8 @@ export class LspClient {
     this.pending = new Map();
     /** @type {Map<string, {version: number, text: string}>} what the server has open */
     this.docs = new Map();
+    /** @type {Map<string, number>} path → the latest diagnostic pull's number (older answers are stale) */
+    this.pulls = new Map();
     this.listeners = { state: [], diagnostics: [], ready: [] };
   }
 
@@ -216,11 +221,13 @@ export class LspClient {
   sync() {
     if (this.state !== "running") return;
     const wanted = this.documents();
+    const changed = [];
     for (const path of [...this.docs.keys()]) {
       const text = wanted.get(path);
       if (text === undefined || tooLarge(text)) {
         this.docs.delete(path);
         this.notify("textDocument/didClose", { textDocument: { uri: uriOf(path) } });
+        if (this.pulled) this.emit("diagnostics", path, []); // a pulling server says nothing more of it
       }
     }
     for (const [path, text] of wanted) {
@@ -231,13 +238,34 @@ export class LspClient {
         this.notify("textDocument/didOpen", {
           textDocument: { uri: uriOf(path), languageId: languageIdOf(path), version: 1, text },
         });
+        changed.push(path);
       } else if (doc.text !== text) {
         doc.version += 1;
         doc.text = text;
         this.notify("textDocument/didChange", {
           textDocument: { uri: uriOf(path), version: doc.version }, contentChanges: [{ text }],
         });
+        changed.push(path);
       }
+    }
+    if (changed.length) this.pull(changed);
+  }
+
+  /** Whether the server wants its diagnostics asked for (textDocument/diagnostic). */
+  get pulled() { return Boolean(this.capabilities?.diagnosticProvider); }
+
+  /** Ask a pulling server for the diagnostics of ``changed`` files (of every file when one
+   * file's change may change another's); an answer older than the latest asked is dropped. */
+  pull(changed) {
+    if (!this.pulled) return;
+    const paths = this.capabilities.diagnosticProvider.interFileDependencies ? [...this.docs.keys()] : changed;
+    for (const path of paths) {
+      const number = (this.pulls.get(path) ?? 0) + 1;
+      this.pulls.set(path, number);
+      this.request("textDocument/diagnostic", { textDocument: { uri: uriOf(path) } }).then((report) => {
+        if (this.pulls.get(path) !== number || !this.docs.has(path) || this.state !== "running") return;
+        if (report?.kind === "full" && Array.isArray(report.items)) this.emit("diagnostics", path, report.items);
+      });
     }
   }
 

@@ -242,3 +242,46 @@ test("a send refused (no socket) answers the request null at once", async () => 
   assert.equal(await setup.client.request("textDocument/hover", {}), null);
   assert.equal(setup.client.pending.size, 0);
 });
+
+test("a server that wants diagnostics pulled is asked after each change; a stale answer is dropped", async () => {
+  const setup = setUp({ "main.ts": "let x: number = 1;\n" });
+  const { client, sent, project, events } = setup;
+  client.start();
+  client.receive({ jsonrpc: "2.0", id: sent[0].id,
+    result: { capabilities: { diagnosticProvider: { interFileDependencies: false } } } });
+  await settle();
+  const pulls = () => sent.filter((m) => m.method === "textDocument/diagnostic");
+  assert.deepEqual(pulls().map((m) => m.params), [{ textDocument: { uri: "file:///workspace/main.ts" } }],
+    "after the didOpen");
+  const item = (message) => ({ range: { start: { line: 0, character: 4 }, end: { line: 0, character: 5 } }, message });
+  project.set("main.ts", "let x: number = 'a';\n");
+  client.sync();
+  const [first, second] = pulls();
+  assert.ok(second.id > first.id);
+  client.receive({ jsonrpc: "2.0", id: second.id, result: { kind: "full", items: [item("not a number")] } });
+  client.receive({ jsonrpc: "2.0", id: first.id, result: { kind: "full", items: [] } }); // older: dropped
+  await settle();
+  assert.deepEqual(events.filter((e) => e[0] === "diagnostics"), [["diagnostics", "main.ts", [item("not a number")]]]);
+  project.set("main.ts", "let x: number = 2;\n");
+  client.sync();
+  client.receive({ jsonrpc: "2.0", id: pulls()[2].id, result: { kind: "unchanged", resultId: "r1" } });
+  await settle();
+  assert.equal(events.filter((e) => e[0] === "diagnostics").length, 1, "unchanged: the markers stay");
+  project.delete("main.ts");
+  client.sync();
+  assert.deepEqual(events.at(-1), ["diagnostics", "main.ts", []], "a closed file's markers go");
+});
+
+test("with inter-file dependencies every open file is asked again", async () => {
+  const setup = setUp({ "a.ts": "export const a = 1;\n", "b.ts": "import { a } from './a';\n" });
+  const { client, sent, project } = setup;
+  client.start();
+  client.receive({ jsonrpc: "2.0", id: sent[0].id,
+    result: { capabilities: { diagnosticProvider: { interFileDependencies: true } } } });
+  await settle();
+  sent.length = 0;
+  project.set("a.ts", "export const b = 1;\n");
+  client.sync();
+  assert.deepEqual(sent.filter((m) => m.method === "textDocument/diagnostic").map((m) => m.params.textDocument.uri),
+    ["file:///workspace/a.ts", "file:///workspace/b.ts"]);
+});
