@@ -2,9 +2,9 @@
 one page in Debian's Chromium against a live platform whose runner starts pylsp, clangd and
 TypeScript's server in sandboxes of the page's session: Ctrl+Space after ``os.`` offers
 ``path``; an undefined name is squiggled as it is typed (Python and C), apart from a run's own
-markers, and so is a TypeScript type error (a server whose diagnostics are pulled); go to
-definition opens the other project file at the definition. The tests run in order on the one
-page; each starts from a template."""
+markers, and so is a TypeScript type error (a server whose diagnostics are pulled); hover and
+signature help of a function of another file, and go to definition opening that file at it.
+The tests run in order on the one page; each starts from a template."""
 
 from __future__ import annotations
 
@@ -140,7 +140,7 @@ def test_a_typescript_type_error_is_squiggled_from_the_servers_pulled_diagnostic
     wait_markers(ide, "lsp:typescript", [])
 
 
-def test_go_to_definition_opens_the_other_file_at_the_definition(shared_ide: Ide) -> None:
+def test_hover_signature_help_and_go_to_definition_into_the_other_file(shared_ide: Ide) -> None:
     ide = shared_ide
     ide.use_template("hello-python")
     new_file(ide, "lib/util.py", UTIL)
@@ -148,6 +148,16 @@ def test_go_to_definition_opens_the_other_file_at_the_definition(shared_ide: Ide
     ide.set_code(MAIN)
     wait_running(ide, "python")
     ide.page.evaluate(PLACE_CURSOR, [3, 8])  # on "half" in print(half(4))
+    ide.page.keyboard.press("Control+k")
+    ide.page.keyboard.press("Control+i")  # the hover, from the keyboard
+    expect(ide.page.locator(".monaco-hover").first).to_contain_text("half(x)", timeout=ANSWER_MS)
+    ide.page.keyboard.press("Escape")
+    ide.page.evaluate(PLACE_CURSOR, [3, 12])  # in half(4), after its "("
+    ide.page.keyboard.press("Control+Shift+Space")  # signature help
+    expect(ide.page.locator(".parameter-hints-widget")).to_contain_text("half(x)",
+                                                                        timeout=ANSWER_MS)
+    ide.page.keyboard.press("Escape")
+    ide.page.evaluate(PLACE_CURSOR, [3, 8])
     ide.page.keyboard.press("F12")
     expect(ide.page.locator("#open-file")).to_have_text("lib/util.py", timeout=ANSWER_MS)
     assert ide.page.evaluate(CURSOR) == [1, 5]
