@@ -233,7 +233,8 @@ class Judge0:
     async def judged(self, stored: j.StoredSubmission, result: ExecutionResult
                      ) -> Judged | None:
         """The engine's view of a judged submission; None until it is judged, or when it never
-        was (cancelled, expired, its runner failed: the execution's verdict says it)."""
+        was (cancelled, expired, its runner failed: the execution's verdict says it), or when
+        its result is missing though the execution completed (``render`` says 13 then)."""
         if result.status != "completed" or result.verdict != "ok":
             return None
         data = await self.bus.executions.get(subjects.judgement_key(result.id))

@@ -18,8 +18,9 @@ import msgspec
 from contracts import judge0 as j
 from contracts.api import ExecutionResult
 from contracts.judge0 import judge0_form
-from contracts.judging import MAX_INLINE_TEST_BYTES
+from contracts.judging import MAX_EXPECTED_BYTES, MAX_INLINE_TEST_BYTES
 from contracts.messages import Limits
+from contracts.program import MAX_STDIN_BYTES
 from edge.judge0_languages import BY_ID, MULTI_FILE, REFUSED, Judge0Language
 
 Errors = dict[str, list[str]]
@@ -27,6 +28,8 @@ FALSE_WORDS = frozenset({"", "0", "f", "false", "off", "no", "n"})
 BASE64_ALPHABET = re.compile(rb"[^A-Za-z0-9+/]")
 SIGNAL_STATUS = {"SIGSEGV": 7, "SIGXFSZ": 8, "SIGFPE": 9, "SIGABRT": 10}
 EXEC_FORMAT = re.compile(r"exec format error", re.IGNORECASE)
+NOT_JUDGED = "the judging engine's result of this submission is missing"
+"""The message of a submission the engine ran whose judgement result cannot be read (13)."""
 
 
 class FieldsError(ValueError):
@@ -264,7 +267,13 @@ def plan(request: j.SubmissionRequest, base64_encoded: bool, runtimes: set[str],
 def runs_problem(errors: Errors, runs: int, stdin: str | None, expected: str | None) -> None:
     """Each run is a test of its judgement, input and answer copied: together they are
     bounded as a judgement's inline tests are."""
-    total = runs * (len(stdin or "") + len(expected or "")) if runs > 1 else 0
+    if runs <= 1:
+        return  # one run that does not fit the engine is run as a program (judged_by_engine)
+    if len(expected or "") > MAX_EXPECTED_BYTES:
+        errors.setdefault("number_of_runs", []).append(
+            f"above 1 needs an expected_output of at most {MAX_EXPECTED_BYTES} characters "
+            f"here (it has {len(expected or '')})")
+    total = runs * (len(stdin or "") + len(expected or ""))
     if total > MAX_INLINE_TEST_BYTES:
         errors.setdefault("number_of_runs", []).append(
             f"times the length of stdin and expected_output ({total}) must be at most "
@@ -272,8 +281,15 @@ def runs_problem(errors: Errors, runs: int, stdin: str | None, expected: str | N
 
 
 def judged_by_engine(stored: j.StoredSubmission) -> bool:
-    """Run by the judging engine (edge/judge0_runs.py) rather than as one program."""
-    return stored.expected_output is not None or stored.number_of_runs > 1
+    """Run by the judging engine (edge/judge0_runs.py) rather than as one program: several
+    runs, or ``expected_output`` when it fits a judgement's test (``MAX_EXPECTED_BYTES``; a
+    larger one is compared at the edge, as before the engine: ``status_id``; so is one with a
+    ``stdin`` past a test's bound, which today is an execution's too: 422 either way)."""
+    if stored.number_of_runs > 1:
+        return True
+    return (stored.expected_output is not None
+            and len(stored.expected_output) <= MAX_EXPECTED_BYTES
+            and len(stored.stdin or "") <= MAX_STDIN_BYTES)
 
 
 def limits_of(stored: j.StoredSubmission) -> Limits:
@@ -405,6 +421,11 @@ class Judged:
 def render(token: str, stored: j.StoredSubmission, result: ExecutionResult, language_name: str,
            base64_encoded: bool, judged: Judged | None = None) -> j.Submission:
     """The submission; ``result`` is its execution's, ``judged`` the engine's view of it."""
+    if judged is None and judged_by_engine(stored) and result.status == "completed" \
+            and result.verdict == "ok":  # judged, yet its judgement's result is not there
+        result = msgspec.structs.replace(
+            result, verdict="internal_error", stdout="", stderr="", exit_code=None,
+            signal=None, cpu_ms=None, memory_kb=None, message=NOT_JUDGED)
     execution, result = result, judged.shown if judged else result
     if stored.redirect_stderr_to_stdout:  # as isolate's --stderr-to-stdout, before judging
         result = msgspec.structs.replace(

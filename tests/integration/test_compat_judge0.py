@@ -25,8 +25,9 @@ from nats.aio.msg import Msg
 
 from contracts import subjects
 from contracts.judge0 import FIELDS, STATUSES
-from contracts.judging import JudgementResult, TestResultEvent
+from contracts.judging import MAX_EXPECTED_BYTES, JudgementResult, TestResultEvent
 from contracts.messages import event_decoder
+from edge.judge0_rules import NOT_JUDGED
 from tests.conftest import KEYS, Running
 
 C_HELLO = ('#include <stdio.h>\nint main(void) {\n  char name[10];\n  scanf("%s", name);\n'
@@ -604,3 +605,45 @@ async def test_a_wrong_answer_or_a_time_limit_ends_the_runs_there(platform: Runn
         cpu = [t.run.cpu_ms for t in slow_judged.tests[:2] if t.run]
         assert float(slow["time"]) == pytest.approx(sum(cpu) / 2000, abs=1e-9)
         assert await settled_events(seen, slow["token"], 2) == ["1", "2"]
+
+
+def test_one_run_with_an_expected_output_past_the_engines_bound_is_judged_at_the_edge(
+        http: httpx.Client, platform: Running) -> None:
+    """A single run whose expected_output a judgement's test cannot hold (over 1 MiB) is
+    accepted as Judge0 accepts it: run once as a program and compared by Judge0's rule at the
+    edge (the trailing line ends do not count), not a judgement (docs/compat.md)."""
+    tail = "\n" * MAX_EXPECTED_BYTES
+    fields = {"fields": "token,status,stdout,expected_output,time"}
+    right = run(http, {"source_code": "print('ok')", "language_id": 71,
+                       "expected_output": "ok" + tail}, **fields)
+    assert right["status"] == {"id": 3, "description": "Accepted"}
+    assert (right["stdout"], len(right["expected_output"])) == ("ok\n", MAX_EXPECTED_BYTES + 2)
+    assert right["time"] is not None
+    wrong = run(http, {"source_code": "print('ok')", "language_id": 71,
+                       "expected_output": "no" + tail}, **fields)
+    assert wrong["status"] == {"id": 4, "description": "Wrong Answer"}
+    for answer in (right, wrong):
+        execution_id = answer["token"].replace("-", "")
+        judgement = http.get(f"{platform.url}/api/v1/judgements/{execution_id}")
+        assert judgement.status_code == 404, "a program run, not a judgement"
+
+
+async def test_a_judged_submission_whose_judgement_result_is_gone_is_an_internal_error(
+        platform: Running) -> None:
+    """The execution completed, but the judgement's result is no longer in the bucket: the
+    answer is Internal Error (13) with a message, not Wrong Answer from comparing
+    expected_output with the judgement execution's empty stdout."""
+    async with httpx.AsyncClient(base_url=platform.url, timeout=120, trust_env=False) as api:
+        answer, _ = await judged(api, {"source_code": "print('hi')", "language_id": 71,
+                                       "expected_output": "hi"})
+        assert answer["status"] == {"id": 3, "description": "Accepted"}
+        nc = await nats.connect(platform.nats_url)
+        try:
+            bucket = await nc.jetstream().key_value(subjects.EXECUTIONS_BUCKET)
+            await bucket.delete(subjects.judgement_key(answer["token"].replace("-", "")))
+        finally:
+            await nc.close()
+        again = (await api.get(f"/judge0/submissions/{answer['token']}",
+                               params={"fields": "status,message,stdout"})).json()
+        assert again["status"] == {"id": 13, "description": "Internal Error"}
+        assert (again["message"], again["stdout"]) == (NOT_JUDGED, None)

@@ -15,6 +15,7 @@ from judge0.data import LANGUAGE_TO_LANGUAGE_ID
 
 from contracts import judge0 as j
 from contracts.api import ExecutionResult
+from contracts.judging import MAX_EXPECTED_BYTES
 from contracts.messages import MAX_FILE_BYTES, Limits
 from edge.judge0_files import ZipProblem, extract
 from edge.judge0_languages import BY_ID, LAUNCHER, program_files
@@ -22,6 +23,7 @@ from edge.judge0_rules import (
     FieldsError,
     decode64,
     encode64,
+    judged_by_engine,
     plan,
     render,
     requested_fields,
@@ -148,10 +150,14 @@ def test_fields() -> None:
 
 
 def test_every_field_of_a_rendered_submission() -> None:
+    """A program run once and compared at the edge: an expected_output past a judgement
+    test's bound (a smaller one is the engine's, test_judge0_runs.py)."""
+    expected = "1" + "\n" * MAX_EXPECTED_BYTES  # Judge0's rule: "1"
     planned, _ = plan(j.SubmissionRequest(source_code="print(1)", language_id=71,
-                                          expected_output="1", redirect_stderr_to_stdout=True),
+                                          expected_output=expected,
+                                          redirect_stderr_to_stdout=True),
                       False, RUNTIMES, 1_700_000_000.0)
-    assert planned is not None
+    assert planned is not None and not judged_by_engine(planned.stored)
     result = done("ok", stdout="1\n", stderr="warn\n", exit_code=0)
     shown = msgspec.to_builtins(render("t", planned.stored, result, "Python (3.11)", False))
     assert tuple(shown) == j.FIELDS

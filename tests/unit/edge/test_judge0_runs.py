@@ -10,6 +10,7 @@ import pytest
 from contracts import judge0 as j
 from contracts.api import ExecutionResult
 from contracts.judging import (
+    MAX_EXPECTED_BYTES,
     AnyOutputChecker,
     CaseResult,
     JudgementResult,
@@ -18,7 +19,8 @@ from contracts.judging import (
     TestVerdict,
     judgement_problem,
 )
-from edge.judge0_rules import judged_by_engine, plan, render
+from contracts.program import MAX_STDIN_BYTES
+from edge.judge0_rules import NOT_JUDGED, judged_by_engine, plan, render
 from edge.judge0_runs import average_seconds, judged_view, judgement_payload, request_of
 
 RUNTIMES = {"python", "c"}
@@ -54,6 +56,43 @@ def test_expected_output_or_runs_go_to_the_engine() -> None:
     assert judged_by_engine(stored(expected_output=""))
     assert judged_by_engine(stored(number_of_runs=3))
     assert stored(number_of_runs="20").number_of_runs == 20
+    assert judged_by_engine(stored(expected_output="y" * MAX_EXPECTED_BYTES))
+
+
+def test_one_run_past_the_engines_bounds_is_run_and_compared_as_before() -> None:
+    """A single run whose expected_output (or stdin) a judgement's test cannot hold is run as
+    a program and compared at the edge by Judge0's rule, as before the engine: accepted (not
+    a 422), and its status is the edge's comparison of the program's stdout."""
+    big = "ok" + "\n" * MAX_EXPECTED_BYTES  # Judge0's rule strips the trailing lines
+    planned, errors = plan(j.SubmissionRequest(source_code="print('ok')", language_id=71,
+                                               expected_output=big), False, RUNTIMES, 0.0)
+    assert planned is not None and errors == {}, errors
+    assert not judged_by_engine(planned.stored)
+    assert not judged_by_engine(msgspec.structs.replace(
+        planned.stored, expected_output="ok", stdin="x" * (MAX_STDIN_BYTES + 1)))
+    program = ExecutionResult(id="a" * 32, status="completed", language="python",
+                              submitted_at=1_700_000_000.0, verdict="ok", exit_code=0,
+                              stdout="ok\n", stderr="", cpu_ms=12, wall_ms=30, memory_kb=9000)
+    shown = render("t", planned.stored, program, "Python", False)
+    assert (shown.status.id, shown.stdout, shown.time) == (3, "ok\n", "0.012")
+    wrong = msgspec.structs.replace(program, stdout="no\n")
+    assert render("t", planned.stored, wrong, "Python", False).status.id == 4
+
+
+def test_a_judged_submission_without_its_judgement_result_is_an_internal_error() -> None:
+    """The execution completed but its judgement's result is missing (or still the pending
+    mark): Internal Error with a message, never the edge comparing expected_output with the
+    judgement execution's empty stdout (Wrong Answer)."""
+    for fields in ({"expected_output": "1"}, {"number_of_runs": 2}):
+        planned, errors = plan(j.SubmissionRequest(source_code="print(1)", language_id=71,
+                                                   **fields),  # type: ignore[arg-type]
+                               False, RUNTIMES, 1_700_000_000.0)
+        assert planned is not None, errors
+        shown = render("t", planned.stored, execution(), "Python", False, None)
+        assert (shown.status.id, shown.message, shown.stdout) == (13, NOT_JUDGED, None)
+        assert (shown.exit_code, shown.time, shown.memory) == (None, None, None)
+    running = msgspec.structs.replace(execution(), status="running", verdict=None)
+    assert render("t", planned.stored, running, "Python", False).status.id == 2
 
 
 @pytest.mark.parametrize(("fields", "errors"), [
@@ -62,6 +101,9 @@ def test_expected_output_or_runs_go_to_the_engine() -> None:
     ({"number_of_runs": 20, "stdin": "x" * 200_000, "expected_output": "y" * 20_000},
      ["times the length of stdin and expected_output (4400000) must be at most 4194304 "
       "here"]),
+    ({"number_of_runs": 2, "expected_output": "y" * (MAX_EXPECTED_BYTES + 1)},
+     [f"above 1 needs an expected_output of at most {MAX_EXPECTED_BYTES} characters here "
+      f"(it has {MAX_EXPECTED_BYTES + 1})"]),
 ])
 def test_runs_are_bounded(fields: dict[str, object], errors: list[str]) -> None:
     planned, found = plan(j.SubmissionRequest(source_code="print(1)", language_id=71,
