@@ -93,6 +93,10 @@ def test_ctrl_space_after_os_dot_offers_path(shared_ide: Ide, tmp_path: Path) ->
         timeout=ANSWER_MS)
     ide.page.keyboard.type("pat")  # narrows the list as one types, without asking again
     expect(widget.get_by_role("option", name=re.compile(r"^path\b"))).to_be_visible()
+    # Resolved (completionItem/resolve): the item's detail, "os", then its documentation may
+    # be shown (Monaco expands nothing for an item that has none yet).
+    expect(widget.locator(".monaco-list-row.focused .details-label")).to_have_text(
+        "os", timeout=ANSWER_MS)
     ide.page.keyboard.press("Control+Space")  # again: the chosen item's documentation beside it
     expect(ide.page.locator(".suggest-details-container")).to_contain_text(
         "Common operations on Posix pathnames", timeout=ANSWER_MS)  # completionItem/resolve's
