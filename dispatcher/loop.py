@@ -198,7 +198,7 @@ class Dispatcher:
         """Release every job that can go now. The decisions are taken here, one after another
         and without waiting (each sees the slots the ones before it took); the JetStream
         publishes of each release run in the background, ``RELEASES_AT_ONCE`` at most."""
-        while not self._cap_full:
+        while not self._cap_full and not self._stopping:
             await self._sending.acquire()
             now = time.monotonic()
             choices: Choices = {}
@@ -209,20 +209,25 @@ class Dispatcher:
             runner = self._target(item.handle, now, choices)
             assert runner is not None  # next() only hands out jobs that have one
             self.fleet.sent(runner, item.execution_id, item.handle.job.runtime)  # others see
-            placed = self._placed(item.handle.affinity, runner)                  # it taken
-            task = asyncio.create_task(self._send(item, runner, placed))
+            affinity = item.handle.affinity                                      # it taken
+            before = self.placements.get(affinity.key) if affinity is not None else None
+            placed = self._placed(affinity, runner)
+            task = asyncio.create_task(self._send(item, runner, placed, before))
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
             task.add_done_callback(lambda _: self._sending.release())
 
-    async def _send(self, item: Waiting[Held], runner: str, placed: str | None) -> None:
+    async def _send(self, item: Waiting[Held], runner: str, placed: str | None,
+                    before: str | None = None) -> None:
         """Take the job's global slot, publish it on its runner's subject, ack it in JOBS,
-        and record the placement ``placed`` names (a session or notebook now on ``runner``)."""
+        and record the placement ``placed`` names (a session or notebook now on ``runner``;
+        ``before``: where this dispatcher had it, put back if the job does not go)."""
         held = item.handle
         execution_id = held.job.execution_id
         try:
             if not await self.bus.take_slot(execution_id, runner):
                 self.fleet.completed(execution_id)
+                self._unplace(placed, runner, before)
                 self.queue.put_back(item)  # other dispatchers fill the cap: a completion
                 self._cap_full = True      # wakes this one
                 return
@@ -233,6 +238,7 @@ class Dispatcher:
             # Not acked: JetStream redelivers the job to a dispatcher after ack_wait.
             log.warning("releasing %s failed: %s", execution_id, exc)
             self.fleet.completed(execution_id)
+            self._unplace(placed, runner, before)
             self.queue.completed(execution_id)
             with contextlib.suppress(Exception):
                 await self.bus.free_slot(execution_id)
@@ -267,6 +273,17 @@ class Dispatcher:
             return None
         self._remember(affinity.key, runner)
         return affinity.key
+
+    def _unplace(self, placed: str | None, runner: str, before: str | None) -> None:
+        """A job that did not go takes back the placement it made: else the owner's next job
+        to that runner would find it made already and never record it in the bucket, and
+        another dispatcher would place the session or notebook anew (its state lost)."""
+        if placed is None or self.placements.get(placed) != runner:
+            return
+        if before is None:
+            self.placements.pop(placed, None)
+        else:
+            self._remember(placed, before)
 
     async def _record_placement(self, key: str, runner: str) -> None:
         try:
