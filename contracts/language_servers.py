@@ -104,10 +104,13 @@ LspCommand = LspToServer | LspStop
 
 
 class LspReply(Struct, frozen=True, rename="camel", omit_defaults=True):
-    """A runner's answer to ``LspStart`` and ``LspCommand``: ``accepted``, or why not."""
+    """A runner's answer to ``LspStart`` and ``LspCommand``: ``accepted``, or why not.
+    ``full``: refused because this runner holds all the servers it may (another runner of the
+    queue group may have room: the edge asks again)."""
 
     accepted: bool = True
     message: str = ""
+    full: bool = False
 
 
 lsp_command_decoder = msgspec.json.Decoder(LspCommand)

@@ -266,6 +266,9 @@ class RunnerSettings(Struct, frozen=True):
     lsp_idle_s: int = 300
     """A language server whose browser sent nothing for this long is stopped
     (docs/language-servers.md)."""
+    lsp_max_lifetime_s: int = 3600
+    """A language server is stopped this long after it started, used or not (the browser's
+    next ``initialize`` starts a fresh one)."""
     default_isolation: Isolation = "runc"
     """The least isolation of every sandbox of this runner (a job, its key or its language may
     ask for more); its warm pools hold sandboxes of this isolation."""
@@ -292,6 +295,7 @@ class RunnerSettings(Struct, frozen=True):
             kernel_memory_mb=_int(env, "KERNEL_MEMORY_MB", 512, 64),
             kernel_spares=_int(env, "KERNEL_SPARES", 1),
             lsp_idle_s=_int(env, "LSP_IDLE_S", 300, 1),
+            lsp_max_lifetime_s=_int(env, "LSP_MAX_LIFETIME_S", 3600, 1),
             default_isolation=_isolation(env, "DEFAULT_ISOLATION"),
         )
 

@@ -42,13 +42,15 @@ class LanguageServerCommands:
 
     async def start(self, start: LspStart) -> LspReply | None:
         """One runner that has the server takes it; None when none answered for
-        ``START_WAIT_S`` (a runner that is starting, or restarting, subscribes within it)."""
+        ``START_WAIT_S`` (a runner that is starting, or restarting, subscribes within it).
+        A runner that is ``full`` is asked again for as long: each ask goes to one runner of
+        the queue group, at random, and another may have room."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + START_WAIT_S
         while True:
             reply = await self._ask(subjects.lsp_start(start.server), msgspec.json.encode(start),
                                     START_TIMEOUT_S, start.server)
-            if reply is not None or loop.time() >= deadline:
+            if (reply is not None and not reply.full) or loop.time() >= deadline:
                 return reply
             await asyncio.sleep(START_RETRY_S)
 

@@ -291,12 +291,13 @@ class Connection:
                 await self.lsp(frame)
 
     async def lsp(self, frame: LspFrame) -> None:
-        """A message for one of this socket's language servers (docs/language-servers.md)."""
+        """A message for one of this socket's language servers (docs/language-servers.md),
+        queued for the socket's lsp task: a start takes seconds, other frames go on."""
         if self.language_servers is None:
             self.language_servers = SocketLanguageServers(
                 self.bus.language_servers, self.owner, self.send,
                 lambda code, text: self.error(code, text))
-        await self.language_servers.forward(frame)
+        self.language_servers.submit(frame)
 
     # --- session control ------------------------------------------------------------------------
 

@@ -9,8 +9,11 @@ user, the bridge starts the server and turns LSP's ``Content-Length`` framing in
 line is checked here before it is published to the socket (``relayed``): a JSON-RPC object
 within ``LSP_MAX_SERVER_MESSAGE_BYTES``. The browser's messages are queued in order (at most
 ``MAX_QUEUED``) while the server starts. A server ends on ``LspStop`` (its socket closed), after
-``idle_s`` without a message of its browser, or when its process or sandbox ends; each end is
-told as ``lsp_state`` ``stopped``.
+``idle_s`` without a message of its browser, ``max_lifetime_s`` after it was taken, or when
+its process or sandbox ends; each end is told as ``lsp_state`` ``stopped``.
+
+A runner holds at most ``max_servers`` servers, and ``max_per_owner`` of one owner; past
+either an ``initialize`` is refused (``full`` past the first: the edge asks another runner).
 """
 
 from __future__ import annotations
@@ -59,7 +62,10 @@ START_TIMEOUT_S = 30.0
 MAX_QUEUED = 1024
 """Browser messages held for one server (while it starts, or reads slowly)."""
 MAX_SERVERS = 16
-"""Language servers one runner holds at once; past it an ``initialize`` is refused."""
+"""Language servers one runner holds at once; past it an ``initialize`` is refused (``full``)."""
+MAX_SERVERS_PER_OWNER = 3
+"""Language servers one owner has on one runner at once (a socket has at most one of each of
+the three kinds); past it an ``initialize`` of the owner is refused."""
 CHATTER_LOG_TYPES = (3, 4)
 """``window/logMessage`` of type Info and Log: servers send many (TypeScript a dozen a request)
 and an editor shows none; Error and Warning pass."""
@@ -85,6 +91,7 @@ class LanguageServer:
     queue: asyncio.Queue[msgspec.Raw] = field(
         default_factory=lambda: asyncio.Queue(MAX_QUEUED))
     last_used: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=time.monotonic)
     sandbox: Sandbox | None = None
     task: asyncio.Task[None] | None = None
     subscription: Unsubscribe | None = None
@@ -95,7 +102,8 @@ class LanguageServer:
 class LanguageServers:
     def __init__(self, create: CreateSandbox, destroy: Destroy, publish: Publish,
                  subscribe: Subscribe, idle_s: float, env: dict[str, str],
-                 max_servers: int = MAX_SERVERS) -> None:
+                 max_servers: int = MAX_SERVERS, max_per_owner: int = MAX_SERVERS_PER_OWNER,
+                 max_lifetime_s: float = 3600) -> None:
         self._create = create
         self._destroy = destroy
         self._publish = publish
@@ -103,6 +111,8 @@ class LanguageServers:
         self.idle_s = idle_s
         self._env = {**env, **SERVER_ENV}
         self.max_servers = max_servers
+        self.max_per_owner = max_per_owner
+        self.max_lifetime_s = max_lifetime_s
         self._servers: dict[str, LanguageServer] = {}
         self._stopping: set[asyncio.Task[None]] = set()
 
@@ -116,7 +126,11 @@ class LanguageServers:
             await self._stop(old, "started again")
         if len(self._servers) >= self.max_servers:
             return LspReply(False, f"this runner holds {self.max_servers} language servers "
-                            "already: try again later")
+                            "already: try again later", full=True)
+        owned = sum(1 for s in self._servers.values() if s.owner == start.owner and not s.ended)
+        if owned >= self.max_per_owner:
+            return LspReply(False, f"{self.max_per_owner} language servers of yours run "
+                            "already: close a tab of the IDE, or try again later")
         server = LanguageServer(start.key, start.owner, start.server)
         self._servers[start.key] = server
         server.subscription = await self._subscribe(
@@ -136,6 +150,7 @@ class LanguageServers:
                                     f"{MAX_QUEUED} messages waiting: this one was dropped")
                 return LspReply()
             case LspStop():
+                server.ended = server.ended or "its socket closed"  # counted no more at once
                 task = asyncio.create_task(self._stop(server, "its socket closed"))
                 self._stopping.add(task)
                 task.add_done_callback(self._stopping.discard)
@@ -146,7 +161,7 @@ class LanguageServers:
         message = "the language server ended"
         try:
             await self._state(server, "starting")
-            server.sandbox = await self._create(server.server)
+            server.sandbox = await self._created(server)
             await self._launch(server, server.sandbox)
             await self._state(server, "ready")
             message = await self._relay(server, server.sandbox)
@@ -159,6 +174,28 @@ class LanguageServers:
         finally:
             await self._forget(server)
             await self._state(server, state, server.ended or message)
+
+    async def _created(self, server: LanguageServer) -> Sandbox:
+        """A new sandbox for the server. Creating one is not cancelled with the server (Docker
+        makes the container in a thread all the same): one made for a server stopped
+        meanwhile is removed once it exists."""
+        creating = asyncio.ensure_future(self._create(server.server))
+        try:
+            return await asyncio.shield(creating)
+        except asyncio.CancelledError:
+            creating.add_done_callback(self._remove_orphan)
+            raise
+
+    def _remove_orphan(self, creating: asyncio.Future[Sandbox]) -> None:
+        if creating.cancelled() or creating.exception() is not None:
+            return
+        task = asyncio.create_task(self._destroy_orphan(creating.result()))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def _destroy_orphan(self, sandbox: Sandbox) -> None:
+        log.info("removing the sandbox of a language server stopped while it was made")
+        await self._destroy(sandbox)
 
     async def _launch(self, server: LanguageServer, sandbox: Sandbox) -> None:
         argv = [*BRIDGE, *SERVER_COMMANDS[server.server]]
@@ -232,16 +269,26 @@ class LanguageServers:
         await self._forget(server)  # also when it was cancelled before it began
 
     async def expire(self, now: float | None = None) -> int:
-        """Stop servers whose browser sent nothing for ``idle_s``."""
+        """Stop servers whose browser sent nothing for ``idle_s``, and those that ran for
+        ``max_lifetime_s`` (busy or not: ``initialize`` starts a fresh one)."""
         now = time.monotonic() if now is None else now
-        idle = [s for s in self._servers.values() if now - s.last_used >= self.idle_s]
-        for server in idle:
-            await self._stop(server, f"no message for {round(self.idle_s)} s")
-        return len(idle)
+        ended = 0
+        for server in list(self._servers.values()):
+            if now - server.started >= self.max_lifetime_s:
+                why = f"it ran for its longest time, {round(self.max_lifetime_s)} s"
+            elif now - server.last_used >= self.idle_s:
+                why = f"no message for {round(self.idle_s)} s"
+            else:
+                continue
+            await self._stop(server, why)
+            ended += 1
+        return ended
 
     async def close(self) -> None:
         for server in list(self._servers.values()):
             await self._stop(server, "the runner stopped")
+        if self._stopping:  # stops under way, orphans being removed
+            await asyncio.wait(set(self._stopping), timeout=30)
 
 
 def relayed(server: LspServer, message: Any) -> bytes | None:

@@ -107,7 +107,7 @@ class Runner:
             self._create_language_server, sandboxes.destroy,
             lambda key, event: self.bus.publish_lsp(key, event),
             lambda key, handler: self.bus.subscribe_lsp(key, handler),
-            settings.lsp_idle_s, dict(BASE_ENV))
+            settings.lsp_idle_s, dict(BASE_ENV), max_lifetime_s=settings.lsp_max_lifetime_s)
         self.active = 0
         self.jobs = 0
         self.reused = 0

@@ -190,3 +190,34 @@ async def test_the_server_is_stopped_after_its_session_ends(platform: Running) -
     async with asyncio.timeout(30):
         while engine.containers.list(all=True, filters=wanted):
             await asyncio.sleep(0.2)  # polling Docker: it has no event the test can await here
+
+
+async def test_an_initialize_right_after_another_is_refused_and_the_first_server_serves(
+        platform: Running) -> None:
+    """The edge's restart bound: each ``initialize`` makes a sandbox, so a second one within
+    ``RESTART_INTERVAL_S`` is ``unavailable`` and starts (or stops) nothing."""
+    lsp = await Lsp.connect(platform)
+    try:
+        params = {"processId": None, "rootUri": ROOT, "capabilities": {}}
+        for request_id in (1, 2):
+            await lsp.client.send({"type": "lsp", "server": "python", "message": {
+                "jsonrpc": "2.0", "id": request_id, "method": "initialize", "params": params}})
+        refused = await lsp.until(lambda e: e["type"] == "lsp_state" and
+                                  e["state"] == "unavailable")
+        assert refused["server"] == "python" and "started less than 3 s ago" in (
+            refused["message"])
+        answer = await lsp.until(lambda e: e["type"] == "lsp" and
+                                 e["message"].get("id") == 1)
+        assert "capabilities" in answer["message"]["result"]
+        lsp.ids = itertools.count(3)
+        await lsp.notify("python", "initialized", {})
+        await lsp.notify("python", "textDocument/didOpen", {"textDocument": {
+            "uri": f"{ROOT}/main.py", "languageId": "python", "version": 1,
+            "text": "import os\nos."}})
+        items = await lsp.request("python", "textDocument/completion", position("main.py", 1, 3))
+        assert "path" in labels_of(items)
+        states = lsp.states("python")
+        assert states.count("unavailable") == 1
+        assert [s for s in states if s != "unavailable"] == ["starting", "ready"]  # one start
+    finally:
+        await lsp.client.close()

@@ -4,6 +4,7 @@ what is relayed of a server's output, the order of the browser's messages, and e
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import msgspec
@@ -56,15 +57,19 @@ class Subscription:
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, **limits: Any) -> None:
         self.sandboxes: list[FakeSandbox] = []
         self.destroyed: list[FakeSandbox] = []
         self.published: list[tuple[str, dict[str, Any]]] = []
         self.handlers: dict[str, CommandHandler] = {}
+        self.creating: asyncio.Event | None = None
+        """When set: a sandbox is made only once it is set (Docker slow)."""
         self.servers = LanguageServers(self.create, self.destroy, self.publish, self.subscribe,
-                                       idle_s=300, env={}, max_servers=2)
+                                       env={}, **{"idle_s": 300, "max_servers": 2, **limits})
 
     async def create(self, server: str) -> Any:
+        if self.creating is not None:
+            await self.creating.wait()
         sandbox = FakeSandbox()
         self.sandboxes.append(sandbox)
         return sandbox
@@ -135,19 +140,61 @@ async def test_an_idle_server_is_stopped() -> None:
     world = World()
     await world.servers.start(LspStart("k1", "session:s", "python"))
     await world.until(lambda: world.states("k1") == ["starting", "ready"])
-    assert await world.servers.expire(now=10**9) == 1
+    assert await world.servers.expire(now=time.monotonic() + 200) == 0
+    assert await world.servers.expire(now=time.monotonic() + 301) == 1
     assert world.destroyed == world.sandboxes and len(world.servers) == 0
     assert world.published[-1][1]["message"] == "no message for 300 s"
+
+
+async def test_a_busy_server_is_stopped_after_its_longest_lifetime() -> None:
+    world = World(idle_s=10**6, max_lifetime_s=600)
+    await world.servers.start(LspStart("k1", "session:s", "python"))
+    await world.until(lambda: world.states("k1") == ["starting", "ready"])
+    await world.send("k1", {"jsonrpc": "2.0", "id": 1, "method": "m"})
+    assert await world.servers.expire(now=time.monotonic() + 599) == 0
+    assert await world.servers.expire(now=time.monotonic() + 601) == 1
+    assert world.destroyed == world.sandboxes and len(world.servers) == 0
+    assert world.states("k1")[-1] == "stopped"
+    assert world.published[-1][1]["message"] == "it ran for its longest time, 600 s"
 
 
 async def test_past_its_bound_a_runner_refuses_another_server() -> None:
     world = World()
     for key in ("k1", "k2"):
         assert (await world.servers.start(LspStart(key, "session:s", "python"))).accepted
-    refused = await world.servers.start(LspStart("k3", "session:s", "python"))
+    refused = await world.servers.start(LspStart("k3", "session:t", "python"))
     assert not refused.accepted and "2 language servers" in refused.message
+    assert refused.full  # the edge asks another runner
     await world.servers.close()
     assert len(world.servers) == 0
+
+
+async def test_an_owner_has_a_bounded_number_of_servers_on_a_runner() -> None:
+    world = World(max_servers=16, max_per_owner=2)
+    for key in ("a1", "a2"):
+        assert (await world.servers.start(LspStart(key, "session:a", "python"))).accepted
+    refused = await world.servers.start(LspStart("a3", "session:a", "cpp"))
+    assert not refused.accepted and not refused.full and "2 language servers of yours" in (
+        refused.message)
+    assert (await world.servers.start(LspStart("b1", "session:b", "cpp"))).accepted
+    # A stopped server (its socket's initialize again: stop, then start) counts no more at once.
+    assert await world.handlers["a1"](LspStop()) == LspReply()
+    assert (await world.servers.start(LspStart("a3", "session:a", "cpp"))).accepted
+    await world.servers.close()
+    assert len(world.servers) == 0
+
+
+async def test_a_sandbox_made_for_a_server_stopped_meanwhile_is_removed() -> None:
+    world = World()
+    world.creating = asyncio.Event()
+    await world.servers.start(LspStart("k1", "session:s", "python"))
+    await world.until(lambda: world.states("k1") == ["starting"])
+    assert await world.handlers["k1"](LspStop()) == LspReply()
+    await world.until(lambda: world.states("k1") == ["starting", "stopped"])
+    assert world.sandboxes == [] and len(world.servers) == 0
+    world.creating.set()  # Docker made the container after all
+    await world.until(lambda: len(world.sandboxes) == 1)
+    await world.until(lambda: world.destroyed == world.sandboxes)
 
 
 def test_a_servers_log_chatter_is_dropped_its_errors_kept() -> None:
