@@ -26,6 +26,7 @@ import docker.errors
 import msgspec
 import pytest
 
+from contracts.messages import Isolation
 from contracts.runtimes import Runtime, load_catalog
 from contracts.settings import REPO_ROOT, RunnerSettings
 from runners import agent_messages as agent
@@ -99,11 +100,11 @@ def output(events: list[agent.AgentEvent], stream: str = "stdout") -> str:
 
 
 @contextlib.asynccontextmanager
-async def started(runtime: Runtime) -> AsyncIterator[RawAgent]:
+async def started(runtime: Runtime, isolation: Isolation = "runc") -> AsyncIterator[RawAgent]:
     settings = RunnerSettings(runner_id=f"test-agent-{uuid.uuid4().hex[:8]}")
     settings = msgspec.structs.replace(settings, platform_id=settings.runner_id)
     api = docker.APIClient()
-    config = container_config(runtime, settings, "agent-protocol-test")
+    config = container_config(runtime, settings, "agent-protocol-test", isolation=isolation)
     host_config = api.create_host_config(**config.pop("host_config"))
     container_id = api.create_container(host_config=host_config, **config)["Id"]
     writer: asyncio.StreamWriter | None = None

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.timeout(180)
 
 HELLO = 'public class Main { public static void main(String[] a) { System.out.println("hi"); } }\n'
 PROBE = """
-import json, os, signal, sys
+import json, os, resource, signal, sys
 found = [int(p) for p in os.listdir("/proc") if p.isdigit()
          and b"JavacServer" in open(f"/proc/{p}/cmdline", "rb").read()]
 tried = {}
@@ -39,6 +39,23 @@ for pid in found:
             tried[what] = type(exc).__name__
     if sys.argv[1:] == ["kill"]:
         os.kill(pid, signal.SIGKILL)
+    if sys.argv[1:] == ["limit"]:  # prlimit --pid <server> --nofile=3: javac cannot open files
+        soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (3, hard))
+        tried["limited"] = resource.prlimit(pid, resource.RLIMIT_NOFILE)[0]
+    if sys.argv[1:] == ["pin"]:  # its threads but the first on one CPU, reniced
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            tids = list(range(pid, pid + 40))
+        for tid in tids[1:]:
+            try:
+                os.sched_setaffinity(tid, {min(os.sched_getaffinity(0))})
+                os.setpriority(os.PRIO_PROCESS, tid, 19)
+                tried["pinned"] = tried.get("pinned", 0) + 1
+            except OSError:
+                pass
+tried["self seen"] = str(os.getpid()) in os.listdir("/proc")
 states = [open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] for pid in found]
 print(json.dumps({"servers": found, "states": states, "tried": tried}))
 """
@@ -116,7 +133,7 @@ async def test_the_javac_server_outlives_runs_and_resets_out_of_the_programs_rea
         assert (done.exit_code, done.oom) == (0, False)
         assert len(first["servers"]) == 1 and first["states"] == ["S"]
         assert first["tried"] == {"environ": "PermissionError", "mem": "PermissionError",
-                                  "fd": "PermissionError"}
+                                  "fd": "PermissionError", "self seen": True}
         await reset(java)
         done, second = await run_probe(java)
         assert (done.exit_code, second["servers"]) == (0, first["servers"])  # the same one
@@ -131,6 +148,50 @@ async def test_the_javac_server_outlives_runs_and_resets_out_of_the_programs_rea
         done, probe = await run_probe(java)
         assert (done.exit_code, done.oom) == (0, False)
         assert len(probe["servers"]) == 1 and probe["servers"] != first["servers"]
+
+
+@pytest.mark.parametrize("change", ["limit", "pin"])
+async def test_a_server_a_program_changed_is_replaced_and_the_next_compile_works(
+        change: str) -> None:
+    """A program lowers the server's open-files limit (prlimit), or pins and renices its
+    threads: the reset replaces it, and the next compile (another end user's, maybe) works and
+    is not slowed; before, the server was kept and the next compile failed (too many open
+    files) or ran on one CPU at the lowest priority."""
+    runtime = CATALOG.get("java")
+    assert runtime is not None and runtime.compile_server is not None
+    async with started(runtime) as java:
+        assert isinstance(await java.next(), agent.Ready)
+        java.env = {**BASE_ENV, **runtime.env}
+        java.send(agent.Prepare(compile_server=agent.Helper(runtime.compile_server, java.env)))
+        await java.until(lambda e: isinstance(e, agent.Prepared))
+        await until_the_server_waits_for_requests(java)
+        done, first = await run_probe(java, change)
+        assert done.exit_code == 0
+        assert first["tried"].get("limited") == 3 or first["tried"].get("pinned", 0) > 1, first
+        await reset(java)
+        await until_the_server_waits_for_requests(java)
+        done, second = await run_probe(java)  # compiled by the new server
+        assert (done.exit_code, len(second["servers"])) == (0, 1)
+        assert second["servers"] != first["servers"]
+
+
+async def test_under_gvisor_the_server_is_never_beside_a_program() -> None:
+    """No server beside a program under gVisor, whatever the program does to it: runsc refuses
+    to exec javac-server (execute-only), so no server starts there and javac compiles; were it
+    to start, the agent's seal check would decide whether it may stay beside programs."""
+    runtime = CATALOG.get("java")
+    assert runtime is not None and runtime.compile_server is not None
+    async with started(runtime, "gvisor") as java:
+        assert isinstance(await java.next(), agent.Ready)
+        java.env = {**BASE_ENV, **runtime.env}
+        java.send(agent.Prepare(compile_server=agent.Helper(runtime.compile_server, java.env)))
+        await java.until(lambda e: isinstance(e, agent.Prepared))
+        for _ in range(3):
+            done, probe = await run_probe(java, "limit")
+            assert (done.exit_code, probe["servers"], probe["tried"]) == (
+                0, [], {"self seen": True})
+            await reset(java)
+            await asyncio.sleep(3)  # the server started again warms up meanwhile
 
 
 async def test_a_program_short_of_memory_takes_the_servers_and_is_not_judged_out_of_it() -> None:

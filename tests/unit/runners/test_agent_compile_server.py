@@ -1,13 +1,16 @@
-"""The agent's warm compile server reports how it failed: a crash is the server's own exit code
-or signal, and only a server still working at the wall limit is a timeout (issue #18). It is
-used, and kept beside programs, only while it is the very process started, unchanged, and (to
-be kept) sealed; a server that went is not written to (the agent would die of SIGPIPE)."""
+"""The agent's warm compile server: only a server still working at the wall limit is a timeout
+(issue #18); one that ended without an answer (crashed, killed) leaves the compile to the
+compiler. It is used, and kept beside programs, only while it is the very process started,
+unchanged (niceness, limits, each thread's scheduling, affinity and I/O priority), and (to be
+kept) sealed; a server that went is not written to (the agent would die of SIGPIPE). No
+annotation processor, plugin or options file gets into it."""
 
 from __future__ import annotations
 
 import importlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -45,23 +48,27 @@ def server(script: str) -> Any:
         start_new_session=True)
     compile_server.ready = True
     compile_server.identity = compile_server_module.identity_of(compile_server.proc.pid)
+    compile_server.settings = compile_server_module.settings_of(compile_server.proc.pid)
     return compile_server
 
 
-def test_a_crashed_compile_server_reports_its_signal_not_a_timeout(
+def test_a_compile_server_that_crashes_leaves_the_compile_to_the_compiler(
         capfd: pytest.CaptureFixture[str]) -> None:
     crash = "import os, signal, sys\nsys.stdin.readline()\nos.kill(os.getpid(), signal.SIGSEGV)"
-    result = server(crash).compile(["javac", "Main.java"], 10_000, budget())
-    assert (result["timedOut"], result["signal"], result["exitCode"]) == (False, "SIGSEGV", None)
-    assert reported(result).signal == "SIGSEGV"
-    assert "compile server ended unexpectedly (SIGSEGV)" in capfd.readouterr().out
+    compile_server = server(crash)
+    assert compile_server.compile(["javac", "Main.java"], 10_000, budget()) is None
+    assert compile_server.proc is None and compile_server.spared() == set()
+    assert capfd.readouterr().out == ""  # nothing of it in the compile's output
 
 
-def test_a_compile_server_that_exits_reports_its_exit_code() -> None:
-    result = server("import sys\nsys.stdin.readline()\nsys.exit(3)").compile(
-        ["javac", "Main.java"], 10_000, budget())
-    assert (result["timedOut"], result["signal"], result["exitCode"]) == (False, None, 3)
-    assert reported(result).exit_code == 3
+def test_a_compile_server_that_exits_or_answers_nonsense_leaves_the_compile_to_the_compiler(
+        ) -> None:
+    assert server("import sys\nsys.stdin.readline()\nsys.exit(3)").compile(
+        ["javac", "Main.java"], 10_000, budget()) is None
+    nonsense = server("import sys, time\nsys.stdin.readline()\nprint('what?', flush=True)\n"
+                      "time.sleep(60)")
+    assert nonsense.compile(["javac", "Main.java"], 10_000, budget()) is None
+    assert nonsense.proc is None
 
 
 def test_only_a_compile_server_still_working_at_the_wall_limit_timed_out() -> None:
@@ -90,6 +97,72 @@ def test_a_server_reniced_by_a_program_is_no_longer_intact_nor_used() -> None:
     os.setpriority(os.PRIO_PROCESS, compile_server.proc.pid, 19)  # as a program could
     assert not compile_server.intact() and compile_server.spared() == set()
     assert compile_server.compile(["javac", "Main.java"], 10_000, budget()) is None
+    compile_server.stop()
+
+
+def test_a_server_whose_limits_a_program_lowered_is_no_longer_intact_nor_used() -> None:
+    compile_server = server("import sys\nsys.stdin.readline()")
+    compile_server.sealed = True
+    pid = compile_server.proc.pid
+    _, hard = resource.prlimit(pid, resource.RLIMIT_CPU)
+    resource.prlimit(pid, resource.RLIMIT_CPU, (1, hard))  # prlimit --pid <server> --cpu=1
+    assert not compile_server.intact() and compile_server.spared() == set()
+    assert compile_server.compile(["javac", "Main.java"], 10_000, budget()) is None
+    compile_server.stop()
+
+
+def threaded_server() -> Any:
+    """A server with a second thread, whose id it prints first."""
+    compile_server = server(
+        "import sys, threading\n"
+        "def wait():\n    print(threading.get_native_id(), flush=True)\n    sys.stdin.readline()\n"
+        "threading.Thread(target=wait).start()\n")
+    assert compile_server.proc.stdout is not None
+    tid = int(compile_server.proc.stdout.readline())
+    compile_server.settings = compile_server_module.settings_of(compile_server.proc.pid)
+    compile_server.sealed = True
+    assert compile_server.intact()
+    compile_server.tid = tid
+    return compile_server
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: no affinity to change")
+def test_a_server_one_of_whose_threads_a_program_pinned_is_no_longer_intact() -> None:
+    compile_server = threaded_server()
+    cpus = sorted(os.sched_getaffinity(compile_server.tid))
+    os.sched_setaffinity(compile_server.tid, cpus[:1])  # one thread, not the process's first
+    assert not compile_server.intact() and compile_server.spared() == set()
+    compile_server.stop()
+
+
+def test_a_server_one_of_whose_threads_a_program_reniced_is_no_longer_intact() -> None:
+    compile_server = threaded_server()
+    os.setpriority(os.PRIO_PROCESS, compile_server.tid, 19)
+    assert not compile_server.intact()
+    compile_server.stop()
+
+
+@pytest.mark.skipif(compile_server_module.IOPRIO_GET is None, reason="no ioprio_get here")
+def test_a_server_one_of_whose_threads_a_program_gave_idle_io_is_no_longer_intact() -> None:
+    import ctypes
+    compile_server = threaded_server()
+    ioprio_set = {252: 251, 31: 30}[compile_server_module.IOPRIO_GET]
+    idle = 3 << 13  # IOPRIO_CLASS_IDLE, as ionice -c3 -p <tid>
+    assert ctypes.CDLL(None, use_errno=True).syscall(ioprio_set, 1, compile_server.tid, idle) == 0
+    assert not compile_server.intact()
+    compile_server.stop()
+
+
+def test_no_annotation_processor_plugin_or_options_file_gets_into_the_server() -> None:
+    template = ["javac", "-J-Xshare:auto", "-encoding", "UTF-8", "-d", "/tmp/classes"]
+    args = compile_server_module.server_arguments([*template, "A.java", "b/C.java"])
+    assert args == ["-proc:none", "-implicit:none", "-processorpath", "", "-encoding", "UTF-8",
+                    "-d", "/tmp/classes", "A.java", "b/C.java"]
+    for source in ("@x.java", "-Xplugin:Evil x.java", "--processor-path=..java"):
+        assert compile_server_module.server_arguments([*template, "A.java", source]) is None
+    compile_server = server("import sys\nsys.stdin.readline()\nsys.exit(3)")
+    assert compile_server.compile([*template, "@x.java"], 10_000, budget()) is None
+    assert compile_server.proc is not None and compile_server.proc.poll() is None  # not asked
     compile_server.stop()
 
 
