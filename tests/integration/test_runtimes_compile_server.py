@@ -61,19 +61,29 @@ print(json.dumps({"servers": found, "states": states, "tried": tried}))
 """
 
 
+HOG_TRIES = 8
+"""Runs of the hog until once it outlives the server (each outlives it one time in two here)."""
 HOG = """
 import os
+def servers():
+    return [p for p in os.listdir("/proc") if p.isdigit()
+            and b"JavacServer" in open(f"/proc/{p}/cmdline", "rb").read()]
 def read(*names):
     for name in names:  # cgroup v2, v1
         if os.path.exists(f"/sys/fs/cgroup/{name}"):
             with open(f"/sys/fs/cgroup/{name}") as f:
                 return int(f.read())
 limit = read("memory.max", "memory/memory.limit_in_bytes")
-used = read("memory.current", "memory/memory.usage_in_bytes")
-room = b"x" * (limit - used + (24 << 20))  # 24 MB more than is left
-servers = [p for p in os.listdir("/proc") if p.isdigit()
-           and b"JavacServer" in open(f"/proc/{p}/cmdline", "rb").read()]
-print("servers left:", len(servers))
+# A megabyte at a time until the sandbox's memory runs out and the OOM killer takes the server
+# (it stops there: one allocation of all that was left and more also outgrew the room the
+# server's death made, about 20 MB of its own, and the hog died too, one run in two)
+held = []
+try:
+    while servers() and len(held) < (limit >> 20) + 64:
+        held.append(b"x" * (1 << 20))
+except MemoryError:  # a page the kernel would not give (not a kill): the program goes on
+    held.clear()
+print("servers left:", len(servers()))
 """
 
 
@@ -195,7 +205,11 @@ async def test_under_gvisor_the_server_is_never_beside_a_program() -> None:
 
 async def test_a_program_short_of_memory_takes_the_servers_and_is_not_judged_out_of_it() -> None:
     """The server shares the sandbox's memory; the OOM killer takes it first (oom_score_adj
-    1000), and that kill is not the program's: it ends ``ok``, not ``memory_limit``."""
+    1000), and that kill is not the program's: a program that then fits ends ``ok``, not
+    ``memory_limit``. The kernel does not always free the server's memory before the program's
+    next page (about one run in two here: both are killed, the program's ``memory_limit`` is
+    then its own, docs/runtimes.md), so the hog runs until once it outlives the server, each
+    time after the server went first."""
     runtime = CATALOG.get("java")
     assert runtime is not None and runtime.compile_server is not None
     async with started(runtime) as java:
@@ -203,14 +217,24 @@ async def test_a_program_short_of_memory_takes_the_servers_and_is_not_judged_out
         java.env = {**BASE_ENV, **runtime.env}
         java.send(agent.Prepare(compile_server=agent.Helper(runtime.compile_server, java.env)))
         await java.until(lambda e: isinstance(e, agent.Prepared))
-        await until_the_server_waits_for_requests(java)
         limit = 256 << 20
         java.api.update_container(java.container_id, mem_limit=limit, memswap_limit=limit)
-        java.run({"hog.py": HOG}, agent.StepSpec("run", ["python3", "hog.py"]))
-        events = await java.until(is_done)
-        done = events[-1]
-        assert isinstance(done, agent.Done)
-        assert (done.exit_code, done.oom, output(events)) == (0, False, "servers left: 0\n")
+        outlived = False
+        for _ in range(HOG_TRIES):
+            await until_the_server_waits_for_requests(java)
+            java.run({"hog.py": HOG}, agent.StepSpec("run", ["python3", "hog.py"]))
+            events = await java.until(is_done)
+            done = events[-1]
+            assert isinstance(done, agent.Done)
+            assert not [p for p in java.api.top(java.container_id)["Processes"] or []
+                        if "JavacServer" in p[-1]]  # the server went first, every time
+            if done.exit_code == 0:
+                assert (done.oom, output(events)) == (False, "servers left: 0\n")
+                outlived = True
+                break
+            assert (done.signal, done.oom) == ("SIGKILL", True)  # killed after it, by the kernel
+            await reset(java)  # the server starts again
+        assert outlived
         await reset(java)  # the server, gone, starts again
         done, probe = await run_probe(java)
         assert (done.exit_code, len(probe["servers"])) == (0, 1)
