@@ -49,14 +49,15 @@ async def test_malformed_frames_get_errors_and_the_connection_stays_usable(
     client: Client,
 ) -> None:
     await client.send("this is not json")
-    await client.send({"type": "execute_code", "requestId": "r2", "language": "python"})
+    await client.send({"type": "execute_code", "requestId": "r2", "language": "python",
+                       "mainFile": "main.py"})  # neither files nor a workspace
     await client.send({"type": "execute_code", "requestId": "r3", "language": "python",
                        "files": [{"name": "../evil.py", "content": ""}], "mainFile": "../evil.py"})
     errors = [await client.receive() for _ in range(3)]
     assert [e["type"] for e in errors] == ["error"] * 3
     assert [e["code"] for e in errors] == ["invalid_request"] * 3
     assert [e.get("requestId") for e in errors] == [None, "r2", "r3"]
-    assert "files" in errors[1]["message"]
+    assert "files must hold at least one file" in errors[1]["message"]
     assert "'..'" in errors[2]["message"]
     result = await client.run({"main.py": "print(6 * 7)"})
     assert result.stdout == "42\n"
