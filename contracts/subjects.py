@@ -283,6 +283,12 @@ def kv_stream(bucket: str) -> str:
     return f"KV_{bucket}"
 
 
+def kv_subjects(bucket: str, key_filter: str) -> str:
+    """The stream subjects of a KV bucket's keys matching ``key_filter`` (the edge counts the
+    keys a listing must read: ``ExecutionsBucket.values``)."""
+    return f"$KV.{bucket}.{key_filter}"
+
+
 REPLICAS_PROBE_STREAM = "CODERUNNER_PROBE"
 """A one-message memory stream a starting dispatcher creates and deletes at once, to learn how
 many replicas the cluster allows. Nobody publishes on ``REPLICAS_PROBE_SUBJECT``."""

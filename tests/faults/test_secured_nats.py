@@ -177,8 +177,18 @@ async def test_the_relay_trusts_whom_it_gave_a_job_and_reads_the_slot_otherwise(
 
 
 async def _ask(nc: NatsClient, subject: str, data: bytes) -> bytes:
-    """A request as the edge or the CLI sends it, answered by the runner."""
-    return bytes((await nc.request(subject, data, timeout=5)).data)
+    """A request as the edge or the CLI sends it, answered by the runner. The two may be on
+    different nodes of the cluster: the runner's subscription reaches the edge's node over a
+    route a moment after the runner's own flush ("no responders" meanwhile, seen in CI); a
+    refused permission never answers, whatever the wait."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return bytes((await nc.request(subject, data, timeout=5)).data)
+        except nats.errors.NoRespondersError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
 
 
 async def test_a_runners_credentials_allow_everything_its_bus_does(
