@@ -5,7 +5,6 @@ keys all go through it."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable
 
@@ -13,13 +12,8 @@ import nats.js.errors
 from nats.js.kv import KeyValue
 
 from contracts import subjects
+from edge.kv_listing import kv_entries
 from edge.nats_connection import NatsConnection, NotReady, compare_and_set
-
-LISTING_WAIT_S = 5.0
-"""How long a listing waits for the last of the keys it counted (one can expire meanwhile)."""
-LISTING_CONSUMER_S = 10.0
-"""How long the server keeps a listing's consumer once its watcher stopped (nats-py's default,
-5 minutes, would pile up one per listing)."""
 
 
 class ExecutionsBucket:
@@ -64,37 +58,10 @@ class ExecutionsBucket:
 
     async def values(self, key_filter: str) -> list[bytes]:
         """The values of every live key matching ``key_filter`` (``a.b.>``), in the order
-        they were last put.
-
-        The keys are counted first and read until each was seen: nats-py's "end of what was
-        stored" marker can come before the entries (its consumer has delivered them all when
-        it asks, and none was handled yet), and a listing then came back empty under load."""
-        connection = self._connection
-        info = await connection.jetstream.stream_info(
-            subjects.kv_stream(subjects.EXECUTIONS_BUCKET),
-            subjects_filter=subjects.kv_subjects(subjects.EXECUTIONS_BUCKET, key_filter))
-        expected = len(info.state.subjects or {})
-        if expected == 0:
-            return []
-        watcher = await (await self._bucket()).watch(
-            key_filter, inactive_threshold=LISTING_CONSUMER_S)
-        found: list[bytes] = []
-        seen = 0
-        try:
-            async with asyncio.timeout(LISTING_WAIT_S):
-                async for entry in watcher:
-                    if entry is None:  # the marker: it may come early, the count decides
-                        continue
-                    seen += 1
-                    if entry.operation is None and entry.value:
-                        found.append(entry.value)
-                    if seen >= expected:
-                        break
-        except TimeoutError:  # a key expired meanwhile (max age): what came is the listing
-            pass
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
-        return found
+        they were last put (edge.kv_listing: never an early end)."""
+        entries = await kv_entries(self._connection.jetstream, subjects.EXECUTIONS_BUCKET,
+                                   await self._bucket(), key_filter)
+        return [value for _, value in entries if value]
 
     async def change(self, key: str, change: Callable[[bytes | None], bytes]) -> None:
         """Store what ``change`` makes of an entry, with compare-and-set."""

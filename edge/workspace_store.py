@@ -17,11 +17,8 @@ from nats.js.object_store import ObjectStore
 
 from contracts import subjects
 from contracts.workspaces import Head, Revision, content_hash
+from edge.kv_listing import kv_entries
 from edge.nats_connection import NatsConnection, NotReady, compare_and_set
-
-LISTING_CONSUMER_S = 10.0
-"""How long the server keeps a listing's consumer once its watcher stopped (nats-py's default,
-5 minutes, would pile up one per listing)."""
 
 
 class WorkspaceStore:
@@ -94,17 +91,8 @@ class WorkspaceStore:
     async def _entries(self, keys: str, values: bool = False) -> list[tuple[str, bytes]]:
         """The keys matching the filter ``keys`` (with their values when ``values``)."""
         kv, _ = await self._stores()
-        watcher = await kv.watch(keys, ignore_deletes=True, meta_only=not values,
-                                 inactive_threshold=LISTING_CONSUMER_S)
-        found = []
-        try:
-            async for entry in watcher:
-                if entry is None:  # the end of what is stored
-                    break
-                found.append((entry.key, entry.value or b""))
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
-        return found
+        return await kv_entries(self._connection.jetstream, subjects.WORKSPACES_BUCKET, kv,
+                                keys, values)
 
     async def delete_workspace(self, digest: str, workspace_id: str) -> None:
         """Remove a workspace's revisions, then its head (its contents stay: the sweep's)."""

@@ -11,7 +11,7 @@ BUS_PARTS = {
     "edge/nats_connection.py", "edge/job_queue.py", "edge/execution_events.py",
     "edge/runner_commands.py", "edge/runner_heartbeats.py", "edge/executions_bucket.py",
     "edge/limits_bucket.py", "edge/webhook_queue.py", "edge/workspace_store.py",
-    "edge/problem_store.py", "edge/language_server_commands.py",
+    "edge/problem_store.py", "edge/language_server_commands.py", "edge/kv_listing.py",
 }
 
 
