@@ -6,6 +6,7 @@ import nats.js.errors
 
 from contracts import subjects
 from contracts.messages import RunnerInfo, runner_info_decoder
+from edge.kv_listing import kv_entries
 from edge.nats_connection import NatsConnection
 
 
@@ -14,18 +15,11 @@ class RunnerHeartbeats:
         self._connection = connection
 
     async def alive(self) -> list[RunnerInfo]:
-        """The runners whose heartbeat has not expired."""
+        """The runners whose heartbeat has not expired (edge.kv_listing: never an early end)."""
+        js = self._connection.jetstream
         try:
-            kv = await self._connection.jetstream.key_value(subjects.RUNNERS_BUCKET)
-            keys = await kv.keys()
-        except (nats.js.errors.BucketNotFoundError, nats.js.errors.NoKeysError):
+            kv = await js.key_value(subjects.RUNNERS_BUCKET)
+            entries = await kv_entries(js, subjects.RUNNERS_BUCKET, kv, ">")
+        except nats.js.errors.BucketNotFoundError:
             return []
-        infos = []
-        for key in keys:
-            try:
-                entry = await kv.get(key)
-            except nats.js.errors.KeyNotFoundError:
-                continue
-            if entry.value:
-                infos.append(runner_info_decoder.decode(entry.value))
-        return infos
+        return [runner_info_decoder.decode(value) for _, value in entries if value]
