@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import msgspec
 import nats
@@ -50,6 +51,7 @@ from contracts.session_control import SessionCommand, SessionResources
 from runners.judging.fit import fit_judgement
 
 log = logging.getLogger(__name__)
+Request = TypeVar("Request")
 COMPLETION_TRIES = 120
 COMPLETION_REPLY_S = 5.0
 COMPLETION_RETRY_S = 0.5
@@ -322,17 +324,9 @@ class RunnerBus:
     ) -> Subscription:
         """Answer every edge's session commands (each runner answers for what it holds)."""
 
-        async def on_msg(msg: Msg) -> None:
-            try:
-                reply = await handler(msgspec.json.decode(msg.data, type=SessionCommand))
-            except msgspec.ValidationError as exc:
-                log.warning("ignoring a malformed session command: %s", exc)
-                return
-            if msg.reply:
-                with contextlib.suppress(nats.errors.Error):
-                    await msg.respond(msgspec.json.encode(reply))
-
-        return await self._nc.subscribe(subjects.SESSION_CONTROL, cb=on_msg)
+        decode = msgspec.json.Decoder(SessionCommand).decode
+        return await self._nc.subscribe(
+            subjects.SESSION_CONTROL, cb=answering(decode, handler, "session command"))
 
     async def subscribe_lsp_starts(
         self, servers: list[str], handler: Callable[[LspStart], Awaitable[LspReply]],
@@ -340,17 +334,7 @@ class RunnerBus:
         """Take part in starting these language servers (one runner of the queue group answers
         each ``initialize``)."""
 
-        async def on_msg(msg: Msg) -> None:
-            try:
-                start = lsp_start_decoder.decode(msg.data)
-            except msgspec.DecodeError as exc:
-                log.warning("ignoring a malformed language server start: %s", exc)
-                return
-            reply = await handler(start)
-            if msg.reply:
-                with contextlib.suppress(nats.errors.Error):
-                    await msg.respond(msgspec.json.encode(reply))
-
+        on_msg = answering(lsp_start_decoder.decode, handler, "language server start")
         return [await self._nc.subscribe(subjects.lsp_start(server), queue=subjects.LSP_STARTERS,
                                          cb=on_msg) for server in servers]
 
@@ -358,17 +342,7 @@ class RunnerBus:
                             handler: Callable[[LspCommand], Awaitable[LspReply]]) -> Subscription:
         """Take the browser's messages for language server ``key``, which this runner holds."""
 
-        async def on_msg(msg: Msg) -> None:
-            try:
-                command = lsp_command_decoder.decode(msg.data)
-            except msgspec.DecodeError as exc:
-                log.warning("ignoring a malformed language server command: %s", exc)
-                return
-            reply = await handler(command)
-            if msg.reply:
-                with contextlib.suppress(nats.errors.Error):
-                    await msg.respond(msgspec.json.encode(reply))
-
+        on_msg = answering(lsp_command_decoder.decode, handler, "language server command")
         return await self._nc.subscribe(subjects.lsp_in(key), cb=on_msg,
                                         pending_bytes_limit=CONTROL_PENDING_BYTES)
 
@@ -379,15 +353,7 @@ class RunnerBus:
     async def subscribe_notebook(self, key: str, handler: NotebookHandler) -> Subscription:
         """Answer interrupt, restart and close for the kernel of notebook ``key``."""
 
-        async def on_msg(msg: Msg) -> None:
-            try:
-                reply = await handler(notebook_command_decoder.decode(msg.data))
-            except ValueError as exc:
-                log.warning("ignoring a malformed notebook command: %s", exc)
-                return
-            if msg.reply:
-                await msg.respond(encode(reply))
-
+        on_msg = answering(notebook_command_decoder.decode, handler, "notebook command")
         return await self._nc.subscribe(subjects.notebook_control(key), cb=on_msg)
 
     async def close(self) -> None:
@@ -418,3 +384,22 @@ def fit_output(output: StoredOutput, max_bytes: int) -> bytes:
                 output, stderr=output.stderr[: len(output.stderr) // 2], truncated=True)
         data = encode(output)
     return data
+
+
+def answering(decode: Callable[[bytes], Request], handler: Callable[[Request], Awaitable[Any]],
+              what: str) -> Callable[[Msg], Awaitable[None]]:
+    """A request subscription's callback: the request decoded once (a malformed one is logged
+    and dropped: nobody answers), ``handler``'s answer sent to whoever asked."""
+
+    async def on_msg(msg: Msg) -> None:
+        try:
+            request = decode(msg.data)
+        except ValueError as exc:  # msgspec's DecodeError and ValidationError
+            log.warning("ignoring a malformed %s: %s", what, exc)
+            return
+        reply = await handler(request)
+        if msg.reply:
+            with contextlib.suppress(nats.errors.Error):  # the asker went away
+                await msg.respond(encode(reply))
+
+    return on_msg
