@@ -165,21 +165,7 @@ export class ConsoleView {
     for (const node of nodes) {
       const locations = locate(node.data);
       if (!locations.length) continue;
-      const parts = [];
-      let at = 0;
-      for (const { start, end, file, line, column } of locations) {
-        parts.push(node.data.slice(at, start));
-        const link = document.createElement("a");
-        link.href = "#";
-        link.className = "location";
-        link.textContent = node.data.slice(start, end);
-        link.title = `Open ${file} at line ${line}${column ? `, column ${column}` : ""}`;
-        Object.assign(link.dataset, { file, line: String(line), column: column ? String(column) : "" });
-        parts.push(link);
-        at = end;
-      }
-      parts.push(node.data.slice(at));
-      node.replaceWith(...parts.filter((p) => p !== ""));
+      linkLocations(node, locations);
     }
   }
 
@@ -303,6 +289,26 @@ function appendNotice(output, text, level) {
 }
 
 /** An SQL result set as an HTML table; NULL shown as such, numbers right-aligned. */
+/** Replace text ``node`` with its text and a clickable link (``a.location``, its file, line and
+ * column in ``data-*``) for each of ``locations`` (``findLocations``' answer). */
+export function linkLocations(node, locations) {
+  const pieces = [];
+  let at = 0;
+  for (const { start, end, file, line, column } of locations) {
+    pieces.push(node.data.slice(at, start));
+    const link = document.createElement("a");
+    link.href = "#";
+    link.className = "location";
+    link.textContent = node.data.slice(start, end);
+    link.title = `Open ${file} at line ${line}${column ? `, column ${column}` : ""}`;
+    Object.assign(link.dataset, { file, line: String(line), column: column ? String(column) : "" });
+    pieces.push(link);
+    at = end;
+  }
+  pieces.push(node.data.slice(at));
+  node.replaceWith(...pieces.filter((p) => p !== ""));
+}
+
 export function renderTable(columns, rows) {
   const wrap = document.createElement("div");
   wrap.className = "table-wrap";

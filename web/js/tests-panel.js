@@ -5,6 +5,7 @@
 // The decisions are in tests-state.js; this module draws them and forwards the user's actions.
 
 import { AnsiParser, cssOf } from "./ansi.js";
+import { linkLocations } from "./consoleview.js";
 import { findLocations } from "./diagnostics.js";
 import { ProjectError } from "./project.js";
 import {
@@ -361,20 +362,7 @@ function drawCompilerOutput(pre, text, paths) {
     if (!node) continue;
     const locations = findLocations(node.data, paths);
     if (!locations.length) continue;
-    const pieces = [];
-    let at = 0;
-    for (const { start, end, file, line, column } of locations) {
-      pieces.push(node.data.slice(at, start));
-      const link = document.createElement("a");
-      link.href = "#";
-      link.className = "location";
-      link.textContent = node.data.slice(start, end);
-      Object.assign(link.dataset, { file, line: String(line), column: column ? String(column) : "" });
-      pieces.push(link);
-      at = end;
-    }
-    pieces.push(node.data.slice(at));
-    node.replaceWith(...pieces.filter((p) => p !== ""));
+    linkLocations(node, locations);
   }
 }
 
