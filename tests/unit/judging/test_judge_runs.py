@@ -25,6 +25,7 @@ from runners import agent_messages as agent
 from runners.judge import Judge
 from runners.judging.fit import fit_judgement
 from runners.sandbox import Sandbox
+from tests.unit.judging.test_judge import NoSandboxes
 
 C = Runtime(name="c", display_name="C", extension=".c", image="gcc",
             compile=["gcc", "-o", "{stem}", "{main}"], run=["./{stem}", "{args}"],
@@ -63,7 +64,7 @@ class CountingLink:
         pass
 
 
-class OneSandboxOnly:
+class OneSandboxOnly(NoSandboxes):
     def __init__(self, fail_at: int | None) -> None:
         self.taken = 0
         self.link = CountingLink(fail_at)
@@ -72,16 +73,6 @@ class OneSandboxOnly:
         self.taken += 1
         return cast(Sandbox, type("S", (), {"link": self.link, "memory_mb": 256,
                                             "processes": 64, "short_id": "s"})())
-
-    async def fit(self, sandbox: Sandbox, runtime: Runtime, memory_mb: int,
-                  processes: int) -> Sandbox:
-        return sandbox
-
-    def give_back(self, sandbox: Sandbox, owners_slot: bool) -> None:
-        pass
-
-    async def take_away(self, sandbox: Sandbox) -> None:
-        pass
 
 
 async def judged(runs: int, fail_at: int | None = None
