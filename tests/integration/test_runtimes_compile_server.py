@@ -5,12 +5,15 @@ java sandbox, spoken to as the runner does (tests/integration/test_agent_protoco
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from contracts.messages import Isolation
 from runners import agent_messages as agent
 from runners.sandbox import BASE_ENV
 from tests.integration.test_agent_protocol import (
@@ -102,6 +105,19 @@ async def run_probe(java: RawAgent, *probe_args: str) -> tuple[agent.Done, dict[
     return done, json.loads(output(events))
 
 
+@contextlib.asynccontextmanager
+async def java_sandbox(isolation: Isolation = "runc") -> AsyncIterator[RawAgent]:
+    """A real java sandbox whose agent is prepared with the catalog's javac server."""
+    runtime = CATALOG.get("java")
+    assert runtime is not None and runtime.compile_server is not None
+    async with started(runtime, isolation) as java:
+        assert isinstance(await java.next(), agent.Ready)
+        java.env = {**BASE_ENV, **runtime.env}
+        java.send(agent.Prepare(compile_server=agent.Helper(runtime.compile_server, java.env)))
+        await java.until(lambda e: isinstance(e, agent.Prepared))
+        yield java
+
+
 async def reset(java: RawAgent) -> None:
     java.send(agent.Reset())
     answer = (await java.until(lambda e: isinstance(e, agent.ResetDone)))[-1]
@@ -130,13 +146,7 @@ async def until_the_server_waits_for_requests(java: RawAgent) -> None:
 
 
 async def test_the_javac_server_outlives_runs_and_resets_out_of_the_programs_reach() -> None:
-    runtime = CATALOG.get("java")
-    assert runtime is not None and runtime.compile_server is not None
-    async with started(runtime) as java:
-        assert isinstance(await java.next(), agent.Ready)
-        java.env = {**BASE_ENV, **runtime.env}
-        java.send(agent.Prepare(compile_server=agent.Helper(runtime.compile_server, java.env)))
-        await java.until(lambda e: isinstance(e, agent.Prepared))
+    async with java_sandbox() as java:
         await until_the_server_waits_for_requests(java)
 
         done, first = await run_probe(java)  # compiled by the warm server, which stays up
@@ -167,13 +177,7 @@ async def test_a_server_a_program_changed_is_replaced_and_the_next_compile_works
     threads: the reset replaces it, and the next compile (another end user's, maybe) works and
     is not slowed; before, the server was kept and the next compile failed (too many open
     files) or ran on one CPU at the lowest priority."""
-    runtime = CATALOG.get("java")
-    assert runtime is not None and runtime.compile_server is not None
-    async with started(runtime) as java:
-        assert isinstance(await java.next(), agent.Ready)
-        java.env = {**BASE_ENV, **runtime.env}
-        java.send(agent.Prepare(compile_server=agent.Helper(runtime.compile_server, java.env)))
-        await java.until(lambda e: isinstance(e, agent.Prepared))
+    async with java_sandbox() as java:
         await until_the_server_waits_for_requests(java)
         done, first = await run_probe(java, change)
         assert done.exit_code == 0
@@ -188,13 +192,7 @@ async def test_under_gvisor_the_server_is_never_beside_a_program() -> None:
     """No server beside a program under gVisor, whatever the program does to it: runsc refuses
     to exec javac-server (execute-only), so no server starts there and javac compiles; were it
     to start, the agent's seal check would decide whether it may stay beside programs."""
-    runtime = CATALOG.get("java")
-    assert runtime is not None and runtime.compile_server is not None
-    async with started(runtime, "gvisor") as java:
-        assert isinstance(await java.next(), agent.Ready)
-        java.env = {**BASE_ENV, **runtime.env}
-        java.send(agent.Prepare(compile_server=agent.Helper(runtime.compile_server, java.env)))
-        await java.until(lambda e: isinstance(e, agent.Prepared))
+    async with java_sandbox("gvisor") as java:
         for _ in range(3):
             done, probe = await run_probe(java, "limit")
             assert (done.exit_code, probe["servers"], probe["tried"]) == (
@@ -210,13 +208,7 @@ async def test_a_program_short_of_memory_takes_the_servers_and_is_not_judged_out
     next page (about one run in two here: both are killed, the program's ``memory_limit`` is
     then its own, docs/runtimes.md), so the hog runs until once it outlives the server, each
     time after the server went first."""
-    runtime = CATALOG.get("java")
-    assert runtime is not None and runtime.compile_server is not None
-    async with started(runtime) as java:
-        assert isinstance(await java.next(), agent.Ready)
-        java.env = {**BASE_ENV, **runtime.env}
-        java.send(agent.Prepare(compile_server=agent.Helper(runtime.compile_server, java.env)))
-        await java.until(lambda e: isinstance(e, agent.Prepared))
+    async with java_sandbox() as java:
         limit = 256 << 20
         java.api.update_container(java.container_id, mem_limit=limit, memswap_limit=limit)
         outlived = False
