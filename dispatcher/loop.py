@@ -143,7 +143,9 @@ class Dispatcher:
         group = affinity.key if affinity is not None and affinity.in_order else None
         since = time.time() if held.moved else job.submitted_at
         waiting = Waiting(job.execution_id, priority, since, held, group, job.owner)
-        if not self.queue.add(waiting):
+        if self.queue.stopped_on_arrival(job.execution_id):  # the stop overtook the job
+            await self._finish(held, "cancelled", "stopped before it ran")
+        elif not self.queue.add(waiting):
             await msg.ack()  # a redelivered duplicate of a job this dispatcher holds
         elif held.affinity is not None and held.affinity.key not in self.placements:
             await self._look_up(held.affinity.key)
@@ -473,7 +475,7 @@ class Dispatcher:
         self._wake.set()
 
     async def _stop(self, execution_id: str) -> None:
-        item = self.queue.cancel(execution_id)
+        item = self.queue.cancel(execution_id, time.time())
         if item is not None:
             await self._finish(item.handle, "cancelled", "stopped before it ran")
 

@@ -26,6 +26,9 @@ from contracts.subjects import PRIORITIES
 
 T = TypeVar("T")
 
+STOPS_REMEMBERED = 10_000
+"""Stops kept for jobs not yet queued (see ``DispatchQueue.cancel``)."""
+
 
 @dataclass
 class Waiting(Generic[T]):
@@ -54,6 +57,9 @@ class DispatchQueue(Generic[T]):
         self._owner_of: dict[str, str] = {}
         self.running_by_owner: Counter[str] = Counter()
         self.expired = 0
+        self._stopped: dict[str, float] = {}
+        """Stops that came before their job was queued here (execution id → when), oldest
+        first: the job is cancelled when it arrives (``stopped_on_arrival``)."""
 
     def resize(self, max_concurrent: int) -> None:
         """A new global cap (the fleet's slots changed); running jobs above it just finish."""
@@ -160,15 +166,33 @@ class DispatchQueue(Generic[T]):
         self._known.add(item.execution_id)
         self._queues[self._priority(item)].appendleft(item)
 
-    def cancel(self, execution_id: str) -> Waiting[T] | None:
-        """Remove a queued job (stop before it ran)."""
+    def cancel(self, execution_id: str, now: float) -> Waiting[T] | None:
+        """Remove a queued job (stop before it ran). A stop for a job not queued here is
+        remembered for the queue timeout: the job may still be on its way from the stream (a
+        stop can overtake it), and is then cancelled when it arrives. A job that runs already
+        is stopped by its runner; remembering its stop costs nothing."""
         for queue in self._queues.values():
             for item in queue:
                 if item.execution_id == execution_id:
                     queue.remove(item)
                     self._known.discard(execution_id)
                     return item
+        if execution_id not in self.running:
+            self._stopped[execution_id] = now
+            self._forget_stops(now)
         return None
+
+    def stopped_on_arrival(self, execution_id: str) -> bool:
+        """Whether a stop for this job came before it (the caller ends it ``cancelled``)."""
+        return self._stopped.pop(execution_id, None) is not None
+
+    def _forget_stops(self, now: float) -> None:
+        """Keep stops for the queue timeout (a job that waited longer expires anyway), and
+        ``STOPS_REMEMBERED`` at most."""
+        for execution_id, at in list(self._stopped.items()):
+            if now - at < self.queue_timeout_s and len(self._stopped) <= STOPS_REMEMBERED:
+                break
+            del self._stopped[execution_id]
 
     def completed(self, execution_id: str) -> bool:
         """Free the slot of a finished job; False when it was not running here."""
