@@ -174,10 +174,32 @@ FORK_BOMBS = {
             "fmt"
             "os"
             "os/exec"
+            "runtime"
+            "sync"
+            "time"
         )
+
+        // Go's runtime ends the program (exit 2) when it needs another OS thread and the
+        // process limit is full (CI saw it: runtime_error): the bomb makes its threads while
+        // there is room (each goroutine locked to a thread of its own), and the runtime reuses
+        // them, as test_fork_bomb_variants.py's Go bomb does.
+        func makeThreads(n int) {
+            var wg sync.WaitGroup
+            for i := 0; i < n; i++ {
+                wg.Add(1)
+                go func() {
+                    defer wg.Done()
+                    runtime.LockOSThread()
+                    time.Sleep(50 * time.Millisecond)
+                    runtime.UnlockOSThread()
+                }()
+            }
+            wg.Wait()
+        }
 
         func main() {
             if len(os.Args) == 1 {
+                makeThreads(24)
                 fmt.Println("attack-started")
             }
             for {
