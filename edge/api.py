@@ -40,6 +40,7 @@ from contracts.settings import EdgeSettings
 from edge.api_errors import decode_problem, house_style
 from edge.auth import AuthError, Forbidden, KeyRing, Principal
 from edge.bus import EdgeBus
+from edge.execution_events import Watch
 from edge.execution_list import QueryProblem, list_query, page_of
 from edge.intake import FromApi, NotRunnable, program_job
 from edge.json_limits import structure_problem
@@ -56,6 +57,9 @@ from edge.ws import is_running_event
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_IDEMPOTENCY_KEY = 255
 CANCEL_WAIT_S = 5.0
+STOP_FOLLOW_S = 900.0
+"""How long a stop whose run has not ended within ``CANCEL_WAIT_S`` goes on (``Api.stop``):
+longer than the longest wall limit, so that a run that starts late is still stopped."""
 EXECUTION_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -132,6 +136,8 @@ class Api:
         self.workspaces = Workspaces(bus.workspaces)
         self.versions = RunnerVersions(bus)
         """The live runners' language versions, read at most every few seconds."""
+        self._stops: set[asyncio.Task[None]] = set()
+        """Stops still watching for their run's start or end (``stop``)."""
 
     def routes(self) -> list[Route]:
         """Paths under ``/api`` (the app mounts them there)."""
@@ -376,7 +382,10 @@ class Api:
 
     async def stop(self, execution_id: str) -> None:
         """Send stop now (the dispatcher cancels a queued job) and again when the runner says
-        it runs (it listens only from then on); wait for the completion."""
+        it runs (it listens only from then on); wait up to ``CANCEL_WAIT_S`` for the
+        completion. A job handed to a runner that has not started it by then (a slow sandbox
+        start, a full runner) is still stopped as it starts: the watch goes on in the
+        background until the completion, ``STOP_FOLLOW_S`` at most."""
         done = asyncio.Event()
         stop = Control(execution_id, "stop")
 
@@ -387,15 +396,31 @@ class Api:
                 await self.bus.commands.control(stop)
 
         watch = await self.bus.events.watch(execution_id, on_event)
+        following = False
         try:
             await self.bus.commands.control(stop)
             if await self.bus.records.is_running(execution_id):
                 await self.bus.commands.control(stop)
             await asyncio.wait_for(done.wait(), CANCEL_WAIT_S)
         except TimeoutError:
-            pass
+            following = True
+            self._follow_stop(watch, done)
         finally:
-            await watch.close()
+            if not following:
+                await watch.close()
+
+    def _follow_stop(self, watch: Watch, done: asyncio.Event) -> None:
+        async def follow() -> None:
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), STOP_FOLLOW_S)
+            finally:
+                with contextlib.suppress(Exception):  # NATS gone: nothing is left to stop
+                    await watch.close()
+
+        task = asyncio.create_task(follow(), name="stop-follow")
+        self._stops.add(task)
+        task.add_done_callback(self._stops.discard)
 
     # --- catalog and stats ----------------------------------------------------------------------
 

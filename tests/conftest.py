@@ -10,7 +10,9 @@ from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from coderunner.nats_server import NatsServer, free_port
@@ -138,6 +140,20 @@ SPIN = {"language": "python", "mainFile": "main.py",
 def bearer(name: str) -> dict[str, str]:
     """The Authorization header of API key ``name`` of ``KEYS``."""
     return {"Authorization": f"Bearer {KEYS[name]}"}
+
+
+async def cancel(http: httpx.AsyncClient, execution_id: str,
+                 headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """``DELETE /api/v1/executions/{id}``, then its result once ended: the API answers 202
+    ("stopping") when the run has not ended within a few seconds (a busy host), and the
+    result is then read with ``?wait=true``, as a client would (docs/api.md)."""
+    response = await http.delete(f"/api/v1/executions/{execution_id}", headers=headers)
+    if response.status_code == 202:
+        response = await http.get(f"/api/v1/executions/{execution_id}?wait=true",
+                                  headers=headers)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import KEYS, PRINT, SPIN, Running, bearer
+from tests.conftest import KEYS, PRINT, SPIN, Running, bearer, cancel
 from tests.runs_seen import runs_seen
 
 
@@ -94,8 +94,7 @@ async def test_a_key_with_two_unfinished_executions_must_wait(http: httpx.AsyncC
     assert (await http.post("/api/v1/executions", json=PRINT, headers=bearer("alice"))
             ).status_code == 202
     for accepted in running:
-        cancelled = await http.delete(f"/api/v1/executions/{accepted['id']}", headers=carol)
-        assert cancelled.json()["verdict"] == "cancelled"
+        assert (await cancel(http, accepted["id"], carol))["verdict"] == "cancelled"
     after = await http.post("/api/v1/executions?wait=true", json=PRINT, headers=carol)
     assert after.status_code == 200
     assert after.json()["verdict"] == "ok"

@@ -22,7 +22,7 @@ from contracts.subjects import quota_key, rate_key
 from edge.auth import TokenBucket, Unfinished
 from edge.bus import EdgeBus
 from edge.limits import ApiKeyLimits
-from tests.conftest import KEYS, PRINT, SPIN, Running, bearer, running_platform
+from tests.conftest import KEYS, PRINT, SPIN, Running, bearer, cancel, running_platform
 from tests.integration.wsclient import Client
 
 RATE = 12
@@ -152,8 +152,7 @@ async def test_the_quota_is_shared_and_freed_by_the_edge_that_admitted(
     assert third.status_code == 429
     assert third.json()["error"]["code"] == "quota_exceeded"
     for execution_id in running:  # cancelled through B; A saw them complete and frees them
-        cancelled = await b.delete(f"/api/v1/executions/{execution_id}", headers=carol)
-        assert cancelled.json()["verdict"] == "cancelled"
+        assert (await cancel(b, execution_id, carol))["verdict"] == "cancelled"
     assert await unfinished_once_released(bus, "carol") == set()
     after = await b.post("/api/v1/executions?wait=true", json=PRINT, headers=carol)
     assert after.status_code == 200
@@ -176,8 +175,7 @@ async def test_a_dead_edges_executions_leave_the_quota_when_they_complete(
     async with httpx.AsyncClient(base_url=platform_a.url, timeout=60, trust_env=False) as a:
         assert (await a.post("/api/v1/executions", json=PRINT, headers=alice)).status_code == 429
         for execution_id in running:
-            cancelled = await a.delete(f"/api/v1/executions/{execution_id}", headers=alice)
-            assert cancelled.json()["verdict"] == "cancelled"
+            assert (await cancel(a, execution_id, alice))["verdict"] == "cancelled"
         assert await unfinished_of(bus, "alice") == set(running)  # no edge of theirs is left
         after = await a.post("/api/v1/executions?wait=true", json=PRINT, headers=alice)
         assert after.status_code == 200
