@@ -408,8 +408,8 @@ threads that fork ran out of memory in 1.7 s in one CI run and reached the wall 
 PHP's bomb under gVisor the same (2.2 s, one CI run in four); under runc PHP keeps the default
 (at 128 MB its 64 processes' own memory ended it memory_limit once in six runs). C under gVisor
 runs with 1 024 MB, the most a run may have: its threads bomb (nine threads forking) makes
-address spaces fast enough that gVisor's host stub for each (counted in the sandbox's memory)
-reached C's default limit in 3.7 s in one CI run (memory_limit, not time_limit)."""
+address spaces fast enough that the sandbox's memory (gVisor's own for each address space
+included) reached C's default limit in 3.7 s in one CI run (memory_limit, not time_limit)."""
 EXPECTED = {("python", "gvisor"): "memory_limit", ("perl", "gvisor"): "memory_limit",
             ("ruby", "gvisor"): "memory_limit", ("php", "gvisor"): "memory_limit"}
 """The verdict where it is not ``time_limit`` (docs/reliability.md)."""
