@@ -30,8 +30,13 @@ pytestmark = pytest.mark.timeout(180)
 HELLO = 'public class Main { public static void main(String[] a) { System.out.println("hi"); } }\n'
 PROBE = """
 import json, os, resource, signal, sys
-found = [int(p) for p in os.listdir("/proc") if p.isdigit()
-         and b"JavacServer" in open(f"/proc/{p}/cmdline", "rb").read()]
+def cmdline(pid):
+    try:  # a process may end between the listing and the read (one of the last run's)
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+found = [int(p) for p in os.listdir("/proc") if p.isdigit() and b"JavacServer" in cmdline(p)]
 tried = {}
 for pid in found:
     for what in ("environ", "mem", "fd"):
@@ -59,7 +64,13 @@ for pid in found:
             except OSError:
                 pass
 tried["self seen"] = str(os.getpid()) in os.listdir("/proc")
-states = [open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] for pid in found]
+def state(pid):
+    try:  # a server killed above may be reaped by the agent before this reads it
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+states = [state(pid) for pid in found]
 print(json.dumps({"servers": found, "states": states, "tried": tried}))
 """
 
@@ -68,9 +79,14 @@ HOG_TRIES = 8
 """Runs of the hog until once it outlives the server (each outlives it one time in two here)."""
 HOG = """
 import os
+def cmdline(pid):
+    try:  # a process may end between the listing and the read
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 def servers():
-    return [p for p in os.listdir("/proc") if p.isdigit()
-            and b"JavacServer" in open(f"/proc/{p}/cmdline", "rb").read()]
+    return [p for p in os.listdir("/proc") if p.isdigit() and b"JavacServer" in cmdline(p)]
 def read(*names):
     for name in names:  # cgroup v2, v1
         if os.path.exists(f"/sys/fs/cgroup/{name}"):
@@ -102,6 +118,7 @@ async def run_probe(java: RawAgent, *probe_args: str) -> tuple[agent.Done, dict[
     events = await java.until(is_done)
     done = events[-1]
     assert isinstance(done, agent.Done) and done.phase == "run", events
+    assert done.exit_code == 0, (done, output(events, "stderr"))
     return done, json.loads(output(events))
 
 
