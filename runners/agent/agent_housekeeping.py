@@ -62,15 +62,22 @@ def kill_user_processes(platform: set[int]) -> list[int]:
     return others
 
 
+KILL_PATIENCE_S = 5.0
+"""How long killed processes get to be gone. A sweep count (100, about 0.1-0.5 s) was too short
+for a javac server whose threads a program had pinned to one CPU and reniced to 19: on a loaded
+machine it was still tearing down, and the reset failed ("processes still alive")."""
+
+
 def kill_until_none(platform: set[int]) -> int:
-    """Kill and reap until no process but the platform's is left (zombies included); returns
-    the most user processes one sweep found."""
+    """Kill and reap until no process but the platform's is left (zombies included), for
+    ``KILL_PATIENCE_S`` at most; returns the most user processes one sweep found."""
     most = 0
-    for _ in range(100):
+    deadline = time.monotonic() + KILL_PATIENCE_S
+    while True:
         others = kill_user_processes(platform)
         most = max(most, len(others))
         reap(spare=None)
-        if not others:
+        if not others or time.monotonic() >= deadline:
             break
         time.sleep(0.001)
     return most
