@@ -128,6 +128,25 @@ def fork_bomb_verdict(platform: Running, language: str) -> str:
         "time_limit"
 
 
+GO_MAKE_THREADS = """
+// Go's runtime ends the program (exit 2) when it needs another OS thread and the process limit
+// is full: a Go bomb makes its threads while there is room (each goroutine locked to a thread of
+// its own), and the runtime reuses them. Appended to a program that imports runtime, sync, time.
+func makeThreads(n int) {
+    var wg sync.WaitGroup
+    for i := 0; i < n; i++ {
+        wg.Add(1)
+        go func() {
+            defer wg.Done()
+            runtime.LockOSThread()
+            time.Sleep(50 * time.Millisecond)
+            runtime.UnlockOSThread()
+        }()
+    }
+    wg.Wait()
+}
+"""
+
 FORK_BOMBS = {
     "c": dedent("""
         #include <stdio.h>
@@ -179,24 +198,6 @@ FORK_BOMBS = {
             "time"
         )
 
-        // Go's runtime ends the program (exit 2) when it needs another OS thread and the
-        // process limit is full (CI saw it: runtime_error): the bomb makes its threads while
-        // there is room (each goroutine locked to a thread of its own), and the runtime reuses
-        // them, as test_fork_bomb_variants.py's Go bomb does.
-        func makeThreads(n int) {
-            var wg sync.WaitGroup
-            for i := 0; i < n; i++ {
-                wg.Add(1)
-                go func() {
-                    defer wg.Done()
-                    runtime.LockOSThread()
-                    time.Sleep(50 * time.Millisecond)
-                    runtime.UnlockOSThread()
-                }()
-            }
-            wg.Wait()
-        }
-
         func main() {
             if len(os.Args) == 1 {
                 makeThreads(24)
@@ -206,7 +207,7 @@ FORK_BOMBS = {
                 _ = exec.Command(os.Args[0], "child").Start()
             }
         }
-    """),
+    """) + GO_MAKE_THREADS,  # its threads first: CI saw runtime_error without
     "rust": dedent("""
         use std::process::{Command, Stdio};
 

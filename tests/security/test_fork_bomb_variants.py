@@ -33,7 +33,7 @@ import pytest_asyncio
 from tests.conftest import Running
 from tests.integration.test_hard_end import GRACE_S, TRANSPORT_MARGIN_S
 from tests.integration.wsclient import Client, Event
-from tests.security.test_attacks_per_runtime import MAIN
+from tests.security.test_attacks_per_runtime import GO_MAKE_THREADS, MAIN
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)]
 
@@ -220,23 +220,6 @@ VARIANTS: dict[str, dict[str, str]] = {
                 "time"
             )
 
-            // Go's runtime ends the program (exit 2) when it needs another OS thread and the
-            // process limit is full: the bomb makes its threads while there is room (each
-            // goroutine locked to a thread of its own), and the runtime reuses them.
-            func makeThreads(n int) {
-                var wg sync.WaitGroup
-                for i := 0; i < n; i++ {
-                    wg.Add(1)
-                    go func() {
-                        defer wg.Done()
-                        runtime.LockOSThread()
-                        time.Sleep(50 * time.Millisecond)
-                        runtime.UnlockOSThread()
-                    }()
-                }
-                wg.Wait()
-            }
-
             func bomb() {
                 child := &syscall.ProcAttr{Sys: &syscall.SysProcAttr{Setsid: true}}
                 for n := 0; ; n++ {
@@ -258,7 +241,7 @@ VARIANTS: dict[str, dict[str, str]] = {
                 }
                 bomb()
             }
-        """,
+        """ + GO_MAKE_THREADS,
     },
     "rust": {
         "all-at-once": """
