@@ -5,6 +5,7 @@ the page logged a console error or threw."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,18 @@ NETWORK_CHANGED = "net::ERR_NETWORK_CHANGED"
 per session network, on this machine): the page reloads itself then (web/index.html), and a
 test loads it again, as a person would; it is not a problem of the page."""
 STEP_MS = 15_000  # one step (a page load, a run, an answer); each test is well under pytest's 120 s
+SERVER_START_MS = 60_000
+"""A language server's first start: its sandbox, then the server (and jedi's first look at
+``os``)."""
+ANSWER_MS = 30_000
+"""A language server's answer (the first completion waits for jedi to read ``os``), as the IDE's
+own limit."""
+MARKERS = """owner => monaco.editor.getModelMarkers({owner})
+  .map(m => [m.resource.path.slice(1), m.severity === monaco.MarkerSeverity.Error ? "error"
+             : m.severity === monaco.MarkerSeverity.Warning ? "warning" : String(m.severity),
+             m.startLineNumber, m.startColumn, m.endColumn, m.message])"""
+"""One owner's markers (``run:<main file>`` for a run's, ``lsp:<server>`` for a language
+server's): ``[path, severity, line, column, end column, message]``."""
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +137,26 @@ class Ide:
 
     def file_row(self, path: str) -> Locator:
         return self.page.locator(f'#file-list li[data-path="{path}"]')
+
+    def markers(self, owner: str) -> list[list[object]]:
+        """``owner``'s markers on every file (see ``MARKERS``)."""
+        return list(self.page.evaluate(MARKERS, owner))
+
+    def wait_markers(self, owner: str, expected: list[list[object]]) -> None:
+        """Until ``owner``'s markers are ``expected`` (a language server publishes them once the
+        edit reached it); they are compared again for a readable failure."""
+        try:
+            self.page.wait_for_function(
+                f"([owner, want]) => JSON.stringify(({MARKERS})(owner)) === want",
+                arg=[owner, json.dumps(expected, separators=(",", ":"))], timeout=ANSWER_MS)
+        finally:
+            assert self.markers(owner) == expected
+
+    def wait_language_server(self, server: str) -> None:
+        """Until the open file's language server answered initialize (the status line says so)."""
+        status = self.page.locator("#lsp-status")
+        expect(status).to_have_attribute("data-server", server)
+        expect(status).to_have_attribute("data-state", "running", timeout=SERVER_START_MS)
 
 
 @contextmanager

@@ -8,7 +8,6 @@ The tests run in order on the one page; each starts from a template."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,17 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Ide
+from tests.e2e.conftest import ANSWER_MS, Ide
 
-START_MS = 60_000
-"""A server's first start: its sandbox, then the server (and jedi's first look at ``os``)."""
-ANSWER_MS = 30_000
-"""An answer (the first completion waits for jedi to read ``os``), as the IDE's own limit."""
-
-MARKERS = """owner => monaco.editor.getModelMarkers({owner})
-  .map(m => [m.resource.path.slice(1), m.severity === monaco.MarkerSeverity.Error ? "error"
-             : m.severity === monaco.MarkerSeverity.Warning ? "warning" : String(m.severity),
-             m.startLineNumber, m.startColumn, m.endColumn, m.message])"""
 CURSOR = "() => { const p = monaco.editor.getEditors()[0].getPosition(); " \
          "return [p.lineNumber, p.column]; }"
 PLACE_CURSOR = "([line, column]) => { const e = monaco.editor.getEditors()[0]; " \
@@ -41,28 +31,6 @@ def no_problems(shared_ide: Ide) -> Iterator[None]:
     yield
     problems, shared_ide.problems[:] = list(shared_ide.problems), []
     assert problems == [], "the page reported problems"
-
-
-def markers(ide: Ide, owner: str) -> list[list[object]]:
-    return list(ide.page.evaluate(MARKERS, owner))
-
-
-def wait_markers(ide: Ide, owner: str, expected: list[list[object]]) -> None:
-    """Until ``owner``'s markers are ``expected`` (the server publishes them once the edit
-    reached it); they are compared again for a readable failure."""
-    try:
-        ide.page.wait_for_function(
-            f"([owner, want]) => JSON.stringify(({MARKERS})(owner)) === want",
-            arg=[owner, json.dumps(expected, separators=(",", ":"))], timeout=ANSWER_MS)
-    finally:
-        assert markers(ide, owner) == expected
-
-
-def wait_running(ide: Ide, server: str) -> None:
-    """Until the open file's language server answered initialize (the status line says so)."""
-    status = ide.page.locator("#lsp-status")
-    expect(status).to_have_attribute("data-server", server)
-    expect(status).to_have_attribute("data-state", "running", timeout=START_MS)
 
 
 def new_file(ide: Ide, path: str, code: str) -> None:
@@ -81,7 +49,7 @@ def open_file(ide: Ide, path: str) -> None:
 def test_ctrl_space_after_os_dot_offers_path(shared_ide: Ide, tmp_path: Path) -> None:
     ide = shared_ide
     ide.use_template("hello-python")
-    wait_running(ide, "python")
+    ide.wait_language_server("python")
     ide.set_code("")
     ide.page.locator("#editor .monaco-editor").click()
     ide.page.keyboard.type("import os\nos.")
@@ -110,25 +78,25 @@ def test_an_undefined_name_is_squiggled_as_it_is_typed_apart_from_a_runs_markers
 ) -> None:
     ide = shared_ide
     ide.use_template("hello-python")
-    wait_running(ide, "python")
+    ide.wait_language_server("python")
     ide.set_code("x = 1\nprint(x, missing)\n")
-    wait_markers(ide, "lsp:python", [["main.py", "error", 2, 10, 19, "undefined name 'missing'"]])
+    ide.wait_markers("lsp:python", [["main.py", "error", 2, 10, 19, "undefined name 'missing'"]])
     expect(ide.page.locator("#editor .squiggly-error")).to_have_count(1)
     ide.set_code("x = 1\nprint(x)\n")
-    wait_markers(ide, "lsp:python", [])
+    ide.wait_markers("lsp:python", [])
 
     ide.use_template("hello-c")
-    wait_running(ide, "cpp")
+    ide.wait_language_server("cpp")
     ide.set_code("int main(void) {\n    return missing;\n}\n")
-    wait_markers(ide, "lsp:cpp", [["main.c", "error", 2, 12, 19,
+    ide.wait_markers("lsp:cpp", [["main.c", "error", 2, 12, 19,
                                    "Use of undeclared identifier 'missing'"]])
     expect(ide.page.locator("#editor .squiggly-error")).to_have_count(1)
     # A run's markers have their own owner: the run's clear nothing of the server's.
     panel = ide.run("main.c")
     ide.wait_done("main.c", timeout_ms=30_000)
     expect(panel).to_have_attribute("data-verdict", "compile_error")
-    assert [m[2] for m in markers(ide, "run:main.c")] == [2]
-    assert len(markers(ide, "lsp:cpp")) == 1
+    assert [m[2] for m in ide.markers("run:main.c")] == [2]
+    assert len(ide.markers("lsp:cpp")) == 1
 
 
 def test_a_typescript_type_error_is_squiggled_from_the_servers_pulled_diagnostics(
@@ -136,12 +104,12 @@ def test_a_typescript_type_error_is_squiggled_from_the_servers_pulled_diagnostic
 ) -> None:
     ide = shared_ide
     ide.use_template("hello-typescript")
-    wait_running(ide, "typescript")
+    ide.wait_language_server("typescript")
     ide.set_code("const n: number = 'one';\nconsole.log(n);\n")
-    wait_markers(ide, "lsp:typescript", [["main.ts", "error", 1, 7, 8,
+    ide.wait_markers("lsp:typescript", [["main.ts", "error", 1, 7, 8,
                                           "Type 'string' is not assignable to type 'number'."]])
     ide.set_code("const n: number = 1;\nconsole.log(n);\n")
-    wait_markers(ide, "lsp:typescript", [])
+    ide.wait_markers("lsp:typescript", [])
 
 
 def test_hover_signature_help_and_go_to_definition_into_the_other_file(shared_ide: Ide) -> None:
@@ -150,7 +118,7 @@ def test_hover_signature_help_and_go_to_definition_into_the_other_file(shared_id
     new_file(ide, "lib/util.py", UTIL)
     open_file(ide, "main.py")
     ide.set_code(MAIN)
-    wait_running(ide, "python")
+    ide.wait_language_server("python")
     ide.page.evaluate(PLACE_CURSOR, [3, 8])  # on "half" in print(half(4))
     ide.page.keyboard.press("Control+k")
     ide.page.keyboard.press("Control+i")  # the hover, from the keyboard
