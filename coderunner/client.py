@@ -6,13 +6,14 @@ completion and says so."""
 
 from __future__ import annotations
 
-import contextlib
 import json
+import signal
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType, TracebackType
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -27,7 +28,38 @@ EXIT_INTERRUPTED = 130
 """What a shell reports for a program Ctrl-C ended (128 + SIGINT)."""
 STOP_WAIT_S = 10.0
 """How long Ctrl-C waits for the platform's completion after the ``stop`` (in all; output that
-arrives meanwhile is not printed)."""
+arrives meanwhile is not printed). A second Ctrl-C stops waiting."""
+POLL_S = 0.2
+"""How often the socket's reads look whether Ctrl-C was pressed."""
+
+
+class CtrlC:
+    """Ctrl-C presses counted while a run is followed, for the reading loop to look at between
+    the socket's reads, instead of a ``KeyboardInterrupt`` raised wherever the CLI happens to
+    be (inside the socket library's reads, its locks and its reader thread). Only in the main
+    thread, where Python handles signals. A SIGINT the CLI was started ignoring (a background
+    job of a script, ``nohup``) stays ignored, as Python leaves it."""
+
+    def __init__(self) -> None:
+        self.presses = 0
+        self._before: Any = None
+
+    def __enter__(self) -> CtrlC:
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            self._before = signal.signal(signal.SIGINT, self._pressed)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if self._before is not None:
+            signal.signal(signal.SIGINT, self._before)
+
+    def _pressed(self, _signum: int, _frame: FrameType | None) -> None:
+        self.presses += 1
+
+
+class Interrupted(Exception):
+    """Ctrl-C was pressed (more often than the reading loop was told to let pass)."""
 
 
 def language_for(path: Path, runtimes: list[dict[str, Any]]) -> str | None:
@@ -83,10 +115,10 @@ def run_file(url: str, program: Program, out: TextIO = sys.stdout,
     progress = Progress(err)
     execution_id: str | None = None
     try:
-        with connect(url, max_size=16 * 1024 * 1024) as ws:
+        with connect(url, max_size=16 * 1024 * 1024) as ws, CtrlC() as ctrl_c:
             ws.send(encode(program.frame()).decode())
             try:
-                for event in events(ws):
+                for event in events(ws, ctrl_c):
                     match event.get("type"):
                         case "status":
                             execution_id = event["executionId"]
@@ -101,22 +133,30 @@ def run_file(url: str, program: Program, out: TextIO = sys.stdout,
                         case "completion":
                             progress.stop()
                             return exit_code_of(event, err)
-            except KeyboardInterrupt:
+            except Interrupted:
                 progress.stop()
-                return stopped(ws, execution_id, err)
+                return stopped(ws, execution_id, err, ctrl_c)
     finally:
         progress.stop()
     err.write("coderunner: the connection closed before the program completed\n")
     return EXIT_NOT_OK
 
 
-def events(ws: ClientConnection, deadline: float | None = None) -> Iterator[dict[str, Any]]:
-    """The server's frames as dicts, until the socket closes (or the ``time.monotonic()``
-    ``deadline`` passes: ``TimeoutError``)."""
+def events(ws: ClientConnection, ctrl_c: CtrlC, presses_let_pass: int = 0,
+           deadline: float | None = None) -> Iterator[dict[str, Any]]:
+    """The server's frames as dicts, until the socket closes; ``Interrupted`` once Ctrl-C was
+    pressed more than ``presses_let_pass`` times, ``TimeoutError`` when the
+    ``time.monotonic()`` ``deadline`` passes."""
     while True:
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if ctrl_c.presses > presses_let_pass:
+            raise Interrupted
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            raise TimeoutError
         try:
-            raw = ws.recv(timeout=timeout)
+            raw = ws.recv(timeout=POLL_S if deadline is None else min(POLL_S, deadline - now))
+        except TimeoutError:
+            continue
         except ConnectionClosed:
             return
         yield json.loads(raw)
@@ -133,19 +173,25 @@ def write_output(event: dict[str, Any], out: TextIO, err: TextIO) -> None:
     stream.flush()
 
 
-def stopped(ws: ClientConnection, execution_id: str | None, err: TextIO) -> int:
-    """Ctrl-C: stop the run on the platform and report how it ended there."""
+def stopped(ws: ClientConnection, execution_id: str | None, err: TextIO, ctrl_c: CtrlC) -> int:
+    """Ctrl-C: stop the run on the platform and report how it ended there (a second Ctrl-C
+    stops waiting for that)."""
     if execution_id is None:  # not yet accepted: closing the socket is all there is to do
         err.write("coderunner: interrupted before the platform accepted the run\n")
         return EXIT_INTERRUPTED
     ws.send(encode(StopExecution(execution_id=execution_id)).decode())
     err.write(f"coderunner: stopping {execution_id} on the platform…\n")
-    with contextlib.suppress(TimeoutError, KeyboardInterrupt):
-        for event in events(ws, deadline=time.monotonic() + STOP_WAIT_S):
+    try:
+        for event in events(ws, ctrl_c, ctrl_c.presses, time.monotonic() + STOP_WAIT_S):
             if event.get("type") == "completion":
                 err.write(f"coderunner: stopped: the platform ended {execution_id} "
                           f"({event['verdict']})\n")
                 return EXIT_INTERRUPTED
+    except Interrupted:
+        err.write(f"coderunner: interrupted again; not waiting for {execution_id} to end\n")
+        return EXIT_INTERRUPTED
+    except TimeoutError:
+        pass
     err.write(f"coderunner: interrupted; no completion for {execution_id} came from the "
               f"platform within {STOP_WAIT_S:.0f} s\n")
     return EXIT_INTERRUPTED

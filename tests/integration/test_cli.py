@@ -19,11 +19,29 @@ from tests.integration.wsclient import stored_completion
 pytestmark = pytest.mark.timeout(120)
 
 
-def cli(platform: Running, *args: str, **popen: object) -> subprocess.Popen[str]:
-    return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
-        [sys.executable, "-m", "coderunner", "run", *args, "--url", platform.url],
+FOREGROUND = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+              "os.execv(sys.executable, [sys.executable, '-m', 'coderunner', *sys.argv[1:]])")
+"""Start the CLI as from a terminal, with Ctrl-C's default: a test run started in the background
+of a script inherits SIGINT ignored, and so would the CLI (Python leaves it ignored)."""
+
+
+def cli(platform: Running, *args: str) -> subprocess.Popen[str]:
+    """``coderunner run``; its threads' stacks go to stderr on SIGABRT (see ``ended``)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", FOREGROUND, "run", *args, "--url", platform.url],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-        **popen)
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+
+
+def ended(run: subprocess.Popen[str], timeout_s: float) -> tuple[str, str]:
+    """The CLI's stdout and stderr once it ended. One still running after ``timeout_s`` is
+    aborted, and the failure shows where each of its threads was (Python's faulthandler)."""
+    try:
+        return run.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        run.send_signal(signal.SIGABRT)
+    _, err = run.communicate()
+    pytest.fail(f"coderunner run had not ended {timeout_s:.0f} s later; it said:\n{err}")
 
 
 async def test_ctrl_c_stops_the_run_on_the_platform(platform: Running, tmp_path: Path) -> None:
@@ -33,7 +51,7 @@ async def test_ctrl_c_stops_the_run_on_the_platform(platform: Running, tmp_path:
     assert run.stdout is not None
     assert run.stdout.readline() == "started\n"  # the program runs on the platform
     run.send_signal(signal.SIGINT)
-    _, err = run.communicate(timeout=30)
+    _, err = ended(run, 30)
     assert run.returncode == 130, err
     said = re.search(r"stopped: the platform ended (\w+) \(cancelled\)", err)
     assert said is not None, err
@@ -58,7 +76,7 @@ def test_stdin_timeout_and_memory_reach_the_run(platform: Running, tmp_path: Pat
     given.write_text("from the file\n")
     run = cli(platform, str(program), "--stdin", str(given), "--timeout", "1.5",
               "--memory", "64")
-    out, err = run.communicate(timeout=60)
+    out, err = ended(run, 60)
     assert out == "64 MB\nfrom the file\n"
     assert "coderunner: time_limit" in err
     assert run.returncode == 1
