@@ -79,7 +79,10 @@ class NatsServer:
             + (self.cluster.config(self.host) if self.cluster else "")
         )
         argv = [binary(), "-c", str(config)]
-        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # A session of its own: a terminal's Ctrl-C (to the whole process group) reaches the
+        # components, which stop and still need NATS meanwhile; ``stop()`` ends it after them.
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        start_new_session=True)
         assert self.process.stderr is not None
         deadline = time.monotonic() + timeout_s
         seen: list[bytes] = []
