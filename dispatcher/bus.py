@@ -48,9 +48,15 @@ log = logging.getLogger(__name__)
 MAXIMUM_MESSAGES_EXCEEDED = 10077
 """JetStream's error code for a publish refused by a full stream (discard new)."""
 FETCH_TIMEOUT_S = 5.0
-GIVE_BACK_S = 2.0
 """A long poll: answered at once when a job arrives; short enough that a pull request lost in
 a NATS reconnect stalls the queue for seconds, not minutes."""
+FETCH_BATCH = 64
+"""Jobs one fetch may bring (each dispatcher holds at most the queue consumer's
+``max_ack_pending`` in all)."""
+GIVE_BACK_S = 2.0
+FINISH_FETCH_S = 0.2
+"""How long a stopping dispatcher lets a fetch it cancelled mid-batch finish (its jobs are
+already on this connection), to give them back."""
 CONSUMER_PAGE = 256
 """Consumers nats-server lists in one answer."""
 SETUP_ATTEMPTS = 30
@@ -118,6 +124,7 @@ class DispatcherBus:
         self._placements: KeyValue
         self._redeclaring: asyncio.Task[None] | None = None
         self._handling: set[asyncio.Task[None]] = set()
+        self._cancelled_fetches: list[asyncio.Task[list[Msg]]] = []
 
     @classmethod
     async def connect(cls, settings: DispatcherSettings) -> DispatcherBus:
@@ -385,13 +392,20 @@ class DispatcherBus:
                     await handler(info, max(0.0, time.time() - info.at))
 
     async def fetch(self, priority: int) -> list[Msg]:
-        """Long-poll one priority's queue; an empty list when nothing arrived in time. One
-        job at a time: a batch, or a short fetch for more after the first, left jobs in
-        nats-py's pending queue where a stop could not find them (test_queue's stop)."""
+        """Long-poll one priority's queue for up to ``FETCH_BATCH`` jobs: nats-server sends
+        what is there at once and waits only while nothing is; an empty list when nothing
+        arrived in time. The caller queues a batch whole before it awaits anything, so a stop
+        or a give-back finds each of its jobs. A fetch cancelled mid-batch (the dispatcher
+        stopping) is left to finish: ``stop_fetching`` gives back what it brought."""
+        fetching = asyncio.ensure_future(
+            self._pulls[priority].fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_S))
         try:
-            return await self._pulls[priority].fetch(1, timeout=FETCH_TIMEOUT_S)
+            return await asyncio.shield(fetching)
         except TimeoutError:  # nats-py raises its own or the builtin one
             return []
+        except asyncio.CancelledError:
+            self._cancelled_fetches.append(fetching)
+            raise
 
     async def take_slot(self, execution_id: str, runner_id: str) -> bool:
         """One of the ``MAX_CONCURRENT_SESSIONS`` slots for a job given to ``runner_id``;
@@ -440,13 +454,34 @@ class DispatcherBus:
             headers={"Nats-Msg-Id": completion.execution_id},
         )
 
-    async def stop_fetching(self) -> None:
-        """End this dispatcher's pulls on the queue: a job given back is not handed to a pull
-        of this dispatcher still waiting at the server."""
+    async def stop_fetching(self) -> int:
+        """End this dispatcher's pulls on the queue (a job given back is not handed to a pull
+        of this dispatcher still waiting at the server), and give back the jobs that fetches
+        cancelled mid-batch brought; returns how many."""
         for pull in self._pulls.values():
             with contextlib.suppress(nats.errors.Error):
                 await pull.unsubscribe()
-        await self._nc.flush(timeout=round(GIVE_BACK_S))
+        with contextlib.suppress(nats.errors.Error, TimeoutError):
+            await self._nc.flush(timeout=round(GIVE_BACK_S))  # what was sent us has come
+        given = 0
+        for msg in await self._finish_cancelled_fetches():
+            with contextlib.suppress(Exception):  # NATS gone: the ack wait brings it back
+                await self.give_back(msg)
+                given += 1
+        return given
+
+    async def _finish_cancelled_fetches(self) -> list[Msg]:
+        """The jobs of the fetches cancelled mid-batch, given ``FINISH_FETCH_S`` to end; one
+        still waiting then was waiting for a first job (it holds none) and is cancelled."""
+        fetches, self._cancelled_fetches = self._cancelled_fetches, []
+        if not fetches:
+            return []
+        done, waiting = await asyncio.wait(fetches, timeout=FINISH_FETCH_S)
+        for fetch in waiting:
+            fetch.cancel()
+        await asyncio.gather(*fetches, return_exceptions=True)
+        return [msg for fetch in done if not fetch.cancelled() and fetch.exception() is None
+                for msg in fetch.result()]
 
     async def give_back(self, msg: Msg) -> None:
         """Negative-ack a held job and wait until JetStream has taken it back (a ``-NAK`` sent

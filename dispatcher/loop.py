@@ -97,6 +97,8 @@ class Dispatcher:
         """A slot was refused (``MAX_CONCURRENT_SESSIONS`` reached): release nothing more
         until the next wake (a completion, a heartbeat)."""
         self._sends: set[asyncio.Task[None]] = set()
+        self._ending: set[asyncio.Task[None]] = set()
+        """Fetched jobs being ended, not queued (duplicates, stopped, undecodable)."""
 
     async def serve(self) -> None:
         await self.bus.on_completion(self._completed)
@@ -121,17 +123,24 @@ class Dispatcher:
 
     async def _fetch_once(self, priority: int) -> None:
         msgs = await self.bus.fetch(priority)
+        # The whole batch is queued before anything is awaited: a stop, an expiry or a
+        # give_back that comes meanwhile finds every job of it.
         for msg in msgs:
-            await self._hold(msg, priority)
+            try:
+                self._hold(msg, priority)
+            except Exception as exc:  # a malformed header, say: ended, never left unheld
+                self._end(self._undecodable(msg, exc))
         if msgs:
             await self._release_ready()  # at once, when a slot is free
 
-    async def _hold(self, msg: Msg, priority: int) -> None:
-        """Queue a fetched job (or end it, when this version cannot read it)."""
+    def _hold(self, msg: Msg, priority: int) -> None:
+        """Queue a fetched job, without waiting: what needs NATS (ending a job this version
+        cannot read, a duplicate or one stopped already; reading where its session or notebook
+        lives) runs in a task of its own."""
         try:
             job = job_decoder.decode(msg.data)
         except msgspec.DecodeError as exc:
-            await self._undecodable(msg, exc)
+            self._end(self._undecodable(msg, exc))
             return
         headers = msg.headers or {}
         held = Held(msg, job, int(headers.get(ATTEMPT_HEADER, 0)), affinity_of(job),
@@ -144,24 +153,40 @@ class Dispatcher:
         since = time.time() if held.moved else job.submitted_at
         waiting = Waiting(job.execution_id, priority, since, held, group, job.owner)
         if self.queue.stopped_on_arrival(job.execution_id):  # the stop overtook the job
-            await self._finish(held, "cancelled", "stopped before it ran")
+            self._end(self._finish(held, "cancelled", "stopped before it ran"))
         elif not self.queue.add(waiting):
-            await msg.ack()  # a redelivered duplicate of a job this dispatcher holds
-        elif held.affinity is not None and held.affinity.key not in self.placements:
-            await self._look_up(held.affinity.key)
+            self._end(msg.ack())  # a redelivered duplicate of a job this dispatcher holds
+        elif affinity is not None and affinity.key not in self.placements \
+                and affinity.key not in self._looking_up:
+            self._looking_up.add(affinity.key)  # its jobs wait until it is read
+            self._in_background(self._look_up(affinity.key))
+
+    def _end(self, ending: Coroutine[Any, Any, None]) -> None:
+        """End a fetched job that is not queued (publish its completion, ack it) in a task of
+        its own; ``give_back`` waits for these."""
+        task = asyncio.create_task(ending)
+        self._ending.add(task)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._ending.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.warning("ending a fetched job failed: %s (it comes back after the ack wait)",
+                        exc)
 
     async def give_back(self) -> int:
         """Hand every job this dispatcher holds (fetched, not released) back to the queue at
-        once, when it stops (``serve`` was cancelled, its fetches with it): another dispatcher
-        takes them now, not after the ack wait."""
+        once, when it stops (``serve`` was cancelled, its fetches with it), and those a fetch
+        brought that the stop cut off mid-batch: another dispatcher takes them now, not after
+        the ack wait. Jobs being ended (``_end``) are ended first."""
         self._stopping = True
-        await self.bus.stop_fetching()
-        await asyncio.gather(*self._sends, return_exceptions=True)
+        fetched = await self.bus.stop_fetching()
+        await asyncio.gather(*self._sends, *self._ending, return_exceptions=True)
         held = self.queue.waiting()
         for waiting in held:
             with contextlib.suppress(Exception):  # NATS gone: the ack wait brings it back
                 await self.bus.give_back(waiting.handle.msg)
-        return len(held)
+        return fetched + len(held)
 
     async def _undecodable(self, msg: Msg, problem: Exception) -> None:
         """End a job this version cannot read with a completion that says so (never silence)."""
@@ -172,13 +197,16 @@ class Dispatcher:
         await msg.term()
 
     async def _look_up(self, key: str) -> None:
-        """Read where another dispatcher placed a session or notebook; its jobs wait meanwhile
-        (queued first, so that a stop that comes now finds the job)."""
-        self._looking_up.add(key)
+        """Read where another dispatcher placed a session or notebook (``key`` is in
+        ``_looking_up``: its jobs, queued, wait until then)."""
         try:
             placed = await self.bus.placement(key)
+        except Exception as exc:  # placed anew, as when no dispatcher had placed it
+            log.warning("reading where %s lives failed: %s", key, exc)
+            placed = None
         finally:
             self._looking_up.discard(key)
+            self._wake.set()
         if placed is not None:
             self._remember(key, placed)
 

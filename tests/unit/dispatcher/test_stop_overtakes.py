@@ -4,6 +4,7 @@ arrival; without it, the job ran once a slot was free and only its runner stoppe
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 from contracts.messages import CompletionEvent, ProgramJob, encode
@@ -39,7 +40,8 @@ async def test_a_job_whose_stop_came_first_is_cancelled_when_it_arrives() -> Non
     dispatcher = Dispatcher(DispatcherSettings(), cast(DispatcherBus, bus))
     await dispatcher._stop(JOB.execution_id)
     msg = Msg()
-    await dispatcher._hold(cast(Any, msg), 2)
+    dispatcher._hold(cast(Any, msg), 2)
+    await asyncio.gather(*dispatcher._ending)
     assert [(c.execution_id, c.verdict) for c in bus.completions] == [("e1", "cancelled")]
     assert msg.acked
     assert len(dispatcher.queue) == 0
@@ -49,7 +51,7 @@ async def test_a_job_with_no_stop_is_queued() -> None:
     bus = Bus()
     dispatcher = Dispatcher(DispatcherSettings(), cast(DispatcherBus, bus))
     await dispatcher._stop("another")
-    await dispatcher._hold(cast(Any, Msg()), 2)
+    dispatcher._hold(cast(Any, Msg()), 2)
     assert bus.completions == []
     assert [w.execution_id for w in dispatcher.queue.waiting()] == ["e1"]
 
