@@ -8,6 +8,7 @@ Flow of one execution::
         given to that runner) ──exec.completed.<id>──▶ [COMPLETIONS] ──▶ edge, subscribers
     edge ──exec.control.<id>──▶ runner (core NATS)
     dispatcher ──slots.<id>──▶ [SLOTS] (the concurrency cap; purged on completion)
+        and ──▶ every dispatcher (core NATS: which runner another dispatcher gave a job)
     runner ──$KV.runners.<runner>──▶ [KV runners] ──▶ dispatcher (heartbeats), edge (runtimes)
     edge ──stats.queue──▶ every dispatcher (request-reply, core NATS)
     edge ──notebook.control.<key>──▶ the runner holding the kernel (request-reply, core NATS)
@@ -186,6 +187,10 @@ discard new: the publish that would exceed it is refused). The dispatcher that r
 purges its slot when the completion comes; any dispatcher purges slots of completed jobs it
 finds (one whose dispatcher died)."""
 SLOTS_SUBJECTS = "slots.*"
+"""Also followed by every dispatcher with a plain subscription (core NATS, at most once: a
+JetStream publish reaches plain subscribers too, a refused one as well): another dispatcher's
+job counts on its runner from the moment its slot is taken until its completion, not from the
+runner's next heartbeat."""
 
 
 def slot(execution_id: str) -> str:

@@ -538,6 +538,16 @@ class DispatcherBus:
 
         await self._nc.subscribe(subjects.COMPLETIONS_SUBJECTS, cb=self._at_once(on_msg))
 
+    async def on_slot_taken(self, handler: Callable[[str, str], None]) -> None:
+        """Every slot a dispatcher takes (this one's too) as it is taken: the execution id and
+        the ``runner_token`` of the runner it was given to. A plain subscription on the SLOTS
+        stream's subjects: a JetStream publish reaches it too (a refused one as well)."""
+
+        async def on_msg(msg: Msg) -> None:
+            handler(subjects.execution_of_slot(msg.subject), msg.data.decode())
+
+        await self._nc.subscribe(subjects.SLOTS_SUBJECTS, cb=on_msg)
+
     async def on_stop(self, handler: Callable[[str], Awaitable[None]]) -> None:
         async def on_msg(msg: Msg) -> None:
             try:

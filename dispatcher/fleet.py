@@ -1,7 +1,8 @@
 """Which runner gets a job, free of I/O.
 
 The dispatcher follows every runner's heartbeat (capacity, running jobs, free warm containers
-per language) and adds what it sent since. A job goes to a live runner that has its language
+per language) and adds what it sent since, and what other dispatchers sent (seen as they take
+the jobs' slots), until each job's completion. A job goes to a live runner that has its language
 and a free slot, preferring one with a free warm container of the language, then the most free
 slots. An owner's session (its network, database and kept containers) and a notebook's kernel
 live on one runner: their jobs go back to it while it lives (``hard`` affinity waits for a slot
@@ -15,7 +16,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from contracts.messages import CellJob, Job, JudgementJob, ProgramJob, RunnerInfo
-from contracts.subjects import RUNNER_SILENT_S, notebook_key, notebook_placement, session_placement
+from contracts.subjects import (
+    RUNNER_SILENT_S,
+    notebook_key,
+    notebook_placement,
+    runner_token,
+    session_placement,
+)
+
+COMPLETIONS_REMEMBERED = 10_000
+"""Completions kept to know a release heard after its job's completion (not counted then)."""
+THEIRS_KEPT_S = 30.0
+"""How long another dispatcher's job is counted on its runner without its completion: after
+that, only from the runner's heartbeats (a completion missed in a NATS reconnect must not take
+a slot for good)."""
 
 
 @dataclass(frozen=True)
@@ -55,13 +69,16 @@ class TrackedRunner:
     """When its last heartbeat arrived (this process's monotonic clock)."""
     mine: set[str] = field(default_factory=set)
     """Jobs this dispatcher sent it that have not completed."""
+    theirs: dict[str, float] = field(default_factory=dict)
+    """Jobs other dispatchers sent it that have not completed (→ when this one heard of it)."""
     others: int = 0
-    """Jobs it ran at its last heartbeat that were not this dispatcher's (another's)."""
+    """Jobs it ran at its last heartbeat that were in neither ``mine`` nor ``theirs``
+    (another dispatcher's, heard of before this one started, or after ``THEIRS_KEPT_S``)."""
     sent_since: Counter[str] = field(default_factory=Counter)
     """Jobs per language sent since its last heartbeat (they took warm containers)."""
 
     def free_slots(self) -> int:
-        return self.info.capacity - len(self.mine) - self.others
+        return self.info.capacity - len(self.mine) - len(self.theirs) - self.others
 
     def free_warm(self, language: str) -> int:
         pool = self.info.pools.get(language)
@@ -73,6 +90,12 @@ class Fleet:
         self.silent_s = silent_s
         self.runners: dict[str, TrackedRunner] = {}
         self._runner_of: dict[str, str] = {}
+        self._theirs_on: dict[str, str] = {}
+        """Another dispatcher's job → its runner."""
+        self._by_token: dict[str, str] = {}
+        """``runner_token`` → runner id (a slot names its runner by token)."""
+        self._completed: dict[str, None] = {}
+        """The newest ``COMPLETIONS_REMEMBERED`` completions, oldest first."""
         self._usual: dict[str, str] = {}
         """Language → its usual image, counted when a runner comes, beats or goes (a release
         only looks it up)."""
@@ -81,9 +104,14 @@ class Fleet:
         view = self.runners.get(info.runner_id)
         if view is None:
             self.runners[info.runner_id] = TrackedRunner(info, now, others=info.active)
+            self._by_token[runner_token(info.runner_id)] = info.runner_id
         else:
             view.info, view.seen = info, now
-            view.others = max(0, info.active - len(view.mine))
+            for execution_id, heard in list(view.theirs.items()):
+                if now - heard > THEIRS_KEPT_S:
+                    self._not_theirs(execution_id)
+            # Each job it reports counts once: what this dispatcher knows of is counted already.
+            view.others = max(0, info.active - len(view.mine) - len(view.theirs))
             view.sent_since.clear()
         self._count_images(now)
 
@@ -99,8 +127,11 @@ class Fleet:
     def forget(self, runner_id: str) -> None:
         """Drop a silent runner whose jobs were all moved elsewhere."""
         view = self.runners.pop(runner_id, None)
+        self._by_token.pop(runner_token(runner_id), None)
         for execution_id in view.mine if view else ():
             self._runner_of.pop(execution_id, None)
+        for execution_id in view.theirs if view else ():
+            self._theirs_on.pop(execution_id, None)
 
     def is_alive(self, view: TrackedRunner, now: float) -> bool:
         return now - view.seen < self.silent_s
@@ -154,6 +185,7 @@ class Fleet:
         return best
 
     def sent(self, runner_id: str, execution_id: str, language: str) -> None:
+        self._not_theirs(execution_id)  # heard as another's before (its slot refused, say)
         view = self.runners[runner_id]
         view.mine.add(execution_id)
         view.sent_since[language] += 1
@@ -163,7 +195,35 @@ class Fleet:
         """The runner this dispatcher sent a job to that has not completed, if any."""
         return self._runner_of.get(execution_id)
 
+    def released_by_another(self, execution_id: str, token: str, now: float) -> None:
+        """Another dispatcher gave a job to the runner ``token`` names (it took the job's slot):
+        counted there until its completion. Not counted: this dispatcher's own (heard back), a
+        job whose completion came first, a runner this dispatcher has not heard of."""
+        runner_id = self._by_token.get(token)
+        view = self.runners.get(runner_id) if runner_id is not None else None
+        if view is None or execution_id in self._runner_of or execution_id in self._completed:
+            return
+        self._not_theirs(execution_id)  # given again elsewhere (moved off a silent runner)
+        view.theirs[execution_id] = now
+        self._theirs_on[execution_id] = view.info.runner_id
+
+    def _not_theirs(self, execution_id: str) -> None:
+        runner_id = self._theirs_on.pop(execution_id, None)
+        view = self.runners.get(runner_id) if runner_id is not None else None
+        if view is not None:
+            view.theirs.pop(execution_id, None)
+
     def completed(self, execution_id: str) -> None:
+        """A job completed (any dispatcher's): its runner's slot is free."""
+        self.taken_back(execution_id)
+        self._completed[execution_id] = None
+        if len(self._completed) > COMPLETIONS_REMEMBERED:
+            del self._completed[next(iter(self._completed))]
+
+    def taken_back(self, execution_id: str) -> None:
+        """A job no longer counts on the runner it was sent to: it did not go (its slot was
+        refused, its publish failed), it was moved off a silent runner, or it completed."""
+        self._not_theirs(execution_id)
         runner_id = self._runner_of.pop(execution_id, None)
         view = self.runners.get(runner_id) if runner_id else None
         if view is not None:

@@ -107,6 +107,7 @@ class Dispatcher:
         await self.bus.on_dead_letter(self._dead_letter)
         await self.bus.on_stats_request(self._stats)
         await self.bus.on_heartbeat(self._heartbeat)
+        await self.bus.on_slot_taken(self._slot_taken)
         loops = [self._fetch(p) for p in PRIORITIES] + [
             self._release(), self._housekeeping(), self._orphans()]
         await asyncio.gather(*loops)
@@ -147,7 +148,7 @@ class Dispatcher:
                     moved=ATTEMPT_HEADER in headers)
         if held.moved:  # taken off a silent runner: it no longer runs there
             self.queue.completed(job.execution_id)
-            self.fleet.completed(job.execution_id)
+            self.fleet.taken_back(job.execution_id)
         affinity = held.affinity
         group = affinity.key if affinity is not None and affinity.in_order else None
         since = time.time() if held.moved else job.submitted_at
@@ -256,7 +257,7 @@ class Dispatcher:
         execution_id = held.job.execution_id
         try:
             if not await self.bus.take_slot(execution_id, runner):
-                self.fleet.completed(execution_id)
+                self.fleet.taken_back(execution_id)
                 self._unplace(placed, runner, before)
                 self.queue.put_back(item)  # other dispatchers fill the cap: a completion
                 self._cap_full = True      # wakes this one
@@ -267,7 +268,7 @@ class Dispatcher:
         except Exception as exc:
             # Not acked: JetStream redelivers the job to a dispatcher after ack_wait.
             log.warning("releasing %s failed: %s", execution_id, exc)
-            self.fleet.completed(execution_id)
+            self.fleet.taken_back(execution_id)
             self._unplace(placed, runner, before)
             self.queue.completed(execution_id)
             with contextlib.suppress(Exception):
@@ -335,6 +336,12 @@ class Dispatcher:
             self._making.add(beat.runner_id)
             self._in_background(self._make_consumer(beat.runner_id, beat.capacity))
         self._wake.set()
+
+    def _slot_taken(self, execution_id: str, runner: str) -> None:
+        """A dispatcher (this one too: ignored) gave a job to a runner: another's counts there
+        at once, not from the runner's next heartbeat (up to 3 s later: two dispatchers gave
+        runners their last slots both)."""
+        self.fleet.released_by_another(execution_id, runner, time.monotonic())
 
     async def _make_consumer(self, runner_id: str, capacity: int) -> None:
         try:
