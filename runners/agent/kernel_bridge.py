@@ -111,6 +111,11 @@ class Bridge:
         self.output_left: int | None = None
         """Bytes of output the running cell may still send; None: no cap."""
         self.exceeded = False
+        self.silent = False
+        self.started = False
+        """The kernel runs the current cell's request (its SIGINT handler is in place)."""
+        self.interrupt_due = False
+        """An interrupt came before the kernel began the current cell: sent when it does."""
         self.buffer = b""
         self.waiting: list[Message] = []
         """Cells sent while one runs (the runner sends one at a time; this is a safeguard)."""
@@ -172,7 +177,7 @@ class Bridge:
             self.waiting.append(command)
             self.start_next()
         elif op == "interrupt":
-            self.manager.interrupt_kernel()
+            self.interrupt()
         elif op == "restart":
             self.finish("restarted")
             self.manager.restart_kernel(now=True, newports=False)
@@ -189,6 +194,7 @@ class Bridge:
             return
         command = self.waiting.pop(0)
         self.current, self.count, self.idle, self.reply = command["id"], None, False, None
+        self.silent, self.started, self.interrupt_due = bool(command.get("silent")), False, False
         cap = command.get("outputBytes")
         self.output_left = cap if isinstance(cap, int) else None
         self.exceeded = False
@@ -220,10 +226,31 @@ class Bridge:
         while self.next(self.client.get_shell_msg) is not None:
             pass
 
+    def interrupt(self) -> None:
+        """SIGINT to the kernel, once it runs the current cell: ipykernel ignores SIGINT
+        between requests and sets its handler only as it begins one, so an interrupt sent
+        right after the cell (before the kernel took its request) was lost, and the cell ran
+        on until the runner gave up on the kernel and removed it with its state."""
+        if self.current and not self.started:
+            self.interrupt_due = True
+            return
+        self.manager.interrupt_kernel()
+
+    def began(self) -> None:
+        self.started = True
+        if self.interrupt_due:
+            self.interrupt_due = False
+            self.manager.interrupt_kernel()
+
     def on_iopub(self, msg: Message) -> None:
         if not self.current or msg["parent_header"].get("msg_id") != self.msg_id:
             return
         kind, content = msg["msg_type"], msg["content"]
+        # A cell's execute_input comes once its handler runs (a silent one has none: its
+        # busy status, sent just before, stands for it).
+        if kind == "execute_input" or (self.silent and kind == "status"
+                                       and content.get("execution_state") == "busy"):
+            self.began()
         if kind == "execute_input":
             self.count = content.get("execution_count", self.count)
         elif kind == "status" and content.get("execution_state") == "idle":

@@ -209,6 +209,34 @@ async def test_a_notebook_kernel_relays_the_bridge_and_refuses_programs(
     assert refused == agent.Done(phase="setup", error="this sandbox holds a kernel")
 
 
+def kernel_done(event: agent.AgentEvent) -> bool:
+    return isinstance(event, agent.FromKernel) and event.data.get("msg") == "done"
+
+
+async def test_an_interrupt_sent_right_after_its_cell_stops_it_and_keeps_the_kernel(
+        python: RawAgent) -> None:
+    """The IDE's Interrupt a moment after Run: the interrupt reaches the bridge before the
+    kernel took the cell (ipykernel ignores SIGINT between requests), and the bridge holds it
+    until the kernel begins the cell. Sent in one write, as the runner may; before, the cell
+    slept on and the runner removed the kernel with its state."""
+    bridge = ["python3", "-I", "/opt/coderunner/kernel_bridge.py", "python"]
+    python.send(agent.StartKernel(bridge, python.env))
+    await python.until(lambda e: isinstance(e, agent.FromKernel))
+    python.send(agent.ToKernel({"op": "execute", "id": "cell-1", "code": "kept = 42"}))
+    await python.until(kernel_done)
+    python.writer.write(
+        agent.encode_request(agent.ToKernel({"op": "execute", "id": "cell-2",
+                                             "code": "import time\ntime.sleep(600)"}))
+        + agent.encode_request(agent.ToKernel({"op": "interrupt"})))
+    done = (await python.until(kernel_done))[-1]
+    assert isinstance(done, agent.FromKernel)
+    assert (done.data["id"], done.data["status"]) == ("cell-2", "error")
+    python.send(agent.ToKernel({"op": "execute", "id": "cell-3", "code": "print(kept)"}))
+    cell = await python.until(kernel_done)
+    assert [e.data["output"].get("text") for e in cell if isinstance(e, agent.FromKernel)
+            and e.data.get("msg") == "output"] == ["42\n"]
+
+
 @pytest.fixture
 async def kernel_sandbox() -> AsyncIterator[RawAgent]:
     """A python sandbox as a kernel's is: no warm helpers."""
