@@ -47,6 +47,12 @@ def dispatcher_consumer(priority: int) -> str:
     return f"dispatcher-p{priority}"
 
 
+def consumer_next(stream: str, consumer: str) -> str:
+    """JetStream's pull request subject of a consumer: the dispatcher's long polls on the
+    queue (``dispatcher/long_poll.py``); runners pull their own consumer through nats-py."""
+    return f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+
+
 RUN_STREAM = "RUN"
 """Jobs the dispatcher released, each to one runner: WorkQueue retention, file storage. A job
 is published on its runner's subject once the dispatcher has chosen the runner (free capacity,
@@ -133,7 +139,7 @@ def runner_permissions(runner_id: str) -> dict[str, object]:
     return {
         "publish": {"allow": [
             f"$JS.API.CONSUMER.INFO.{RUN_STREAM}.{consumer}",
-            f"$JS.API.CONSUMER.MSG.NEXT.{RUN_STREAM}.{consumer}",
+            consumer_next(RUN_STREAM, consumer),
             f"$JS.ACK.{RUN_STREAM}.{consumer}.>",
             f"$JS.API.STREAM.MSG.GET.{SLOTS_STREAM}",
             f"$JS.API.STREAM.INFO.{kv_stream(RUNNERS_BUCKET)}",

@@ -43,6 +43,7 @@ from contracts.messages import (
 from contracts.nats_options import connect_options
 from contracts.settings import DispatcherSettings
 from dispatcher.fleet_limits import queue_capacity
+from dispatcher.long_poll import LongPoll
 
 log = logging.getLogger(__name__)
 MAXIMUM_MESSAGES_EXCEEDED = 10077
@@ -51,12 +52,9 @@ FETCH_TIMEOUT_S = 5.0
 """A long poll: answered at once when a job arrives; short enough that a pull request lost in
 a NATS reconnect stalls the queue for seconds, not minutes."""
 FETCH_BATCH = 64
-"""Jobs one fetch may bring (each dispatcher holds at most the queue consumer's
+"""Jobs one pull request may bring (each dispatcher holds at most the queue consumer's
 ``max_ack_pending`` in all)."""
 GIVE_BACK_S = 2.0
-FINISH_FETCH_S = 0.2
-"""How long a stopping dispatcher lets a fetch it cancelled mid-batch finish (its jobs are
-already on this connection), to give them back."""
 CONSUMER_PAGE = 256
 """Consumers nats-server lists in one answer."""
 SETUP_ATTEMPTS = 30
@@ -120,11 +118,10 @@ class DispatcherBus:
         self._nc = nc
         self._js = js
         self._settings = settings
-        self._pulls: dict[int, JetStreamContext.PullSubscription] = {}
+        self._polls: dict[int, LongPoll] = {}
         self._placements: KeyValue
         self._redeclaring: asyncio.Task[None] | None = None
         self._handling: set[asyncio.Task[None]] = set()
-        self._cancelled_fetches: list[asyncio.Task[list[Msg]]] = []
 
     @classmethod
     async def connect(cls, settings: DispatcherSettings) -> DispatcherBus:
@@ -171,9 +168,10 @@ class DispatcherBus:
         capacity = await self._declare()
         self._placements = await self._js.key_value(subjects.PLACEMENTS_BUCKET)
         for priority in subjects.PRIORITIES:
-            self._pulls[priority] = await self._js.pull_subscribe_bind(
-                subjects.dispatcher_consumer(priority), subjects.JOBS_STREAM
-            )
+            if priority not in self._polls:  # a set-up tried again keeps the polls it made
+                self._polls[priority] = await LongPoll(
+                    self._nc, subjects.JOBS_STREAM, subjects.dispatcher_consumer(priority),
+                    FETCH_BATCH, FETCH_TIMEOUT_S).start()
         return capacity
 
     def reconnected(self) -> None:
@@ -181,7 +179,10 @@ class DispatcherBus:
         A restarted nats-server keeps the file-stored ones but has lost the runners bucket
         (memory storage): without it no runner's heartbeat is stored, and a runner that had
         not bound the bucket before the restart never heartbeats again (no consumer is made
-        for it, and jobs wait for a runner until they expire)."""
+        for it, and jobs wait for a runner until they expire). The queue's pull requests
+        may be forgotten too: each poll opens a new one."""
+        for poll in self._polls.values():
+            poll.lost()
         if self._redeclaring is None or self._redeclaring.done():
             self._redeclaring = asyncio.create_task(self._declare_again())
 
@@ -392,20 +393,12 @@ class DispatcherBus:
                     await handler(info, max(0.0, time.time() - info.at))
 
     async def fetch(self, priority: int) -> list[Msg]:
-        """Long-poll one priority's queue for up to ``FETCH_BATCH`` jobs: nats-server sends
-        what is there at once and waits only while nothing is; an empty list when nothing
-        arrived in time. The caller queues a batch whole before it awaits anything, so a stop
-        or a give-back finds each of its jobs. A fetch cancelled mid-batch (the dispatcher
-        stopping) is left to finish: ``stop_fetching`` gives back what it brought."""
-        fetching = asyncio.ensure_future(
-            self._pulls[priority].fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_S))
-        try:
-            return await asyncio.shield(fetching)
-        except TimeoutError:  # nats-py raises its own or the builtin one
-            return []
-        except asyncio.CancelledError:
-            self._cancelled_fetches.append(fetching)
-            raise
+        """The jobs of one priority's queue that arrived, as soon as any has (a long poll of
+        up to ``FETCH_TIMEOUT_S``; an empty list when none came). The caller queues them
+        whole before it awaits anything, so a stop or a give-back finds each; jobs that
+        arrive while no one takes them wait in the poll, and ``stop_fetching`` gives them
+        back."""
+        return await self._polls[priority].take()
 
     async def take_slot(self, execution_id: str, runner_id: str) -> bool:
         """One of the ``MAX_CONCURRENT_SESSIONS`` slots for a job given to ``runner_id``;
@@ -455,33 +448,16 @@ class DispatcherBus:
         )
 
     async def stop_fetching(self) -> int:
-        """End this dispatcher's pulls on the queue (a job given back is not handed to a pull
-        of this dispatcher still waiting at the server), and give back the jobs that fetches
-        cancelled mid-batch brought; returns how many."""
-        for pull in self._pulls.values():
-            with contextlib.suppress(nats.errors.Error):
-                await pull.unsubscribe()
-        with contextlib.suppress(nats.errors.Error, TimeoutError):
-            await self._nc.flush(timeout=round(GIVE_BACK_S))  # what was sent us has come
+        """End this dispatcher's polls on the queue (a job given back is not sent to a
+        request of this dispatcher still open at the server), and give back the jobs they
+        brought that were not taken; returns how many."""
         given = 0
-        for msg in await self._finish_cancelled_fetches():
-            with contextlib.suppress(Exception):  # NATS gone: the ack wait brings it back
-                await self.give_back(msg)
-                given += 1
+        for poll in self._polls.values():
+            for msg in await poll.close():
+                with contextlib.suppress(Exception):  # NATS gone: the ack wait brings it back
+                    await self.give_back(msg)
+                    given += 1
         return given
-
-    async def _finish_cancelled_fetches(self) -> list[Msg]:
-        """The jobs of the fetches cancelled mid-batch, given ``FINISH_FETCH_S`` to end; one
-        still waiting then was waiting for a first job (it holds none) and is cancelled."""
-        fetches, self._cancelled_fetches = self._cancelled_fetches, []
-        if not fetches:
-            return []
-        done, waiting = await asyncio.wait(fetches, timeout=FINISH_FETCH_S)
-        for fetch in waiting:
-            fetch.cancel()
-        await asyncio.gather(*fetches, return_exceptions=True)
-        return [msg for fetch in done if not fetch.cancelled() and fetch.exception() is None
-                for msg in fetch.result()]
 
     async def give_back(self, msg: Msg) -> None:
         """Negative-ack a held job and wait until JetStream has taken it back (a ``-NAK`` sent

@@ -1,18 +1,20 @@
 """A dispatcher fetches up to ``FETCH_BATCH`` jobs at once (dispatcher/loop.py ``_fetch_once``,
 dispatcher/bus.py ``fetch``). A batch is queued whole before anything is awaited, so a stop or a
 give-back that comes while one of its jobs waits on NATS finds every other job of it; a fetch
-cancelled mid-batch (the dispatcher stopping) gives back what it brought."""
+cancelled (the dispatcher stopping) leaves what arrives in the poll, and the stop gives it
+back."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from contracts.messages import CellJob, CompletionEvent, Job, ProgramJob, encode
 from contracts.settings import DispatcherSettings
 from contracts.subjects import ATTEMPT_HEADER
-from dispatcher import bus as bus_module
-from dispatcher.bus import DispatcherBus
+from dispatcher.bus import FETCH_BATCH, FETCH_TIMEOUT_S, DispatcherBus
+from dispatcher.long_poll import LongPoll
 from dispatcher.loop import Dispatcher
 
 
@@ -111,60 +113,60 @@ async def test_a_stopping_dispatcher_gives_back_or_ends_every_job_of_a_batch() -
         ("e4", "cancelled"), ("e5", "internal_error"), ("e6", "internal_error")]
 
 
-class Pull:
-    """A pull whose fetch of a batch is under way: it ends when ``arrived`` is set."""
-
-    def __init__(self, msgs: list[Any]) -> None:
-        self.msgs = msgs
-        self.arrived = asyncio.Event()
-
-    async def fetch(self, batch: int, timeout: float) -> list[Any]:
-        await self.arrived.wait()
-        return self.msgs
-
-    async def unsubscribe(self) -> None:
-        self.arrived.set()  # the rest of the batch was on the connection already
-
-
-class Idle(Pull):
-    """A pull whose fetch waits for a first job that never comes."""
-
-    async def unsubscribe(self) -> None:
-        pass
-
-
 class Connection:
+    """Enough of a NATS connection for the bus's polls and give-backs: ``send`` delivers
+    messages to the poll of priority 2 as nats-server would."""
+
     def __init__(self) -> None:
         self.naks: list[str] = []
+        self.deliveries: dict[str, Callable[[Any], Awaitable[None]]] = {}
 
-    async def flush(self, timeout: float) -> None:
+    def new_inbox(self) -> str:
+        return f"_INBOX.{len(self.deliveries)}"
+
+    async def subscribe(self, subject: str, cb: Callable[[Any], Awaitable[None]]) -> Sub:
+        self.deliveries[subject] = cb
+        return Sub()
+
+    async def publish(self, subject: str, payload: bytes, reply: str) -> None:
         pass
+
+    async def send(self, inbox: str, *msgs: Msg) -> None:
+        for msg in msgs:
+            await self.deliveries[inbox](msg)
 
     async def request(self, subject: str, payload: bytes, timeout: float) -> None:
         assert payload == b"-NAK"
         self.naks.append(subject)
 
 
-async def test_a_fetch_cancelled_mid_batch_gives_its_jobs_back() -> None:
+class Sub:
+    async def drain(self) -> None:
+        pass
+
+
+async def polled_bus() -> tuple[DispatcherBus, Connection]:
     nc = Connection()
     bus = DispatcherBus(cast(Any, nc), cast(Any, None), DispatcherSettings())
-    bus._pulls = {2: cast(Any, Pull([Msg(program("e1")), Msg(program("e2"))])),
-                  1: cast(Any, Pull([]))}
+    bus._polls = {p: await LongPoll(cast(Any, nc), "JOBS", f"dispatcher-p{p}", FETCH_BATCH,
+                                    FETCH_TIMEOUT_S).start() for p in (2, 1, 0)}
+    return bus, nc
+
+
+async def test_jobs_that_arrive_while_a_fetch_is_cancelled_are_given_back() -> None:
+    bus, nc = await polled_bus()
     fetches = [asyncio.create_task(bus.fetch(p)) for p in (2, 1)]
     await settle()
-    for fetch in fetches:
+    for fetch in fetches:  # the dispatcher stops
         fetch.cancel()
     await asyncio.gather(*fetches, return_exceptions=True)
+    await nc.send("_INBOX.0", Msg(program("e1")), Msg(program("e2")))  # sent before the stop
     assert await bus.stop_fetching() == 2
     assert nc.naks == ["ack.e1", "ack.e2"]
 
 
-async def test_a_cancelled_fetch_still_waiting_for_a_first_job_is_ended(
-        monkeypatch: Any) -> None:
-    monkeypatch.setattr(bus_module, "FINISH_FETCH_S", 0.01)
-    nc = Connection()
-    bus = DispatcherBus(cast(Any, nc), cast(Any, None), DispatcherSettings())
-    bus._pulls = {0: cast(Any, Idle([]))}
+async def test_a_stop_while_nothing_arrived_gives_nothing_back() -> None:
+    bus, nc = await polled_bus()
     fetch = asyncio.create_task(bus.fetch(0))
     await settle()
     fetch.cancel()

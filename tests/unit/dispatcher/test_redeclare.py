@@ -4,7 +4,7 @@ it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import nats.errors
 import nats.js.errors
@@ -23,7 +23,6 @@ class FakeJetStream:
     def __init__(self) -> None:
         self.streams: dict[str, StreamConfig] = {}
         self.buckets: dict[str, KeyValueConfig] = {}
-        self.binds = 0
         self.failures: list[Exception] = []
 
     async def add_stream(self, config: StreamConfig) -> None:
@@ -53,14 +52,29 @@ class FakeJetStream:
             raise nats.js.errors.BucketNotFoundError
         return object()
 
-    async def pull_subscribe_bind(self, consumer: str, stream: str) -> object:
-        self.binds += 1
+
+
+class FakeConnection:
+    """Counts the subscriptions of the queue's long polls."""
+
+    def __init__(self) -> None:
+        self.polls = 0
+
+    def new_inbox(self) -> str:
+        return "_INBOX.poll"
+
+    async def subscribe(self, subject: str, cb: object) -> object:
+        self.polls += 1
         return object()
 
 
-async def restarted(js: FakeJetStream) -> DispatcherBus:
+def bus_of(js: FakeJetStream, nc: FakeConnection) -> DispatcherBus:
+    return DispatcherBus(cast(Any, nc), cast(Any, js), DispatcherSettings())
+
+
+async def restarted(js: FakeJetStream, nc: FakeConnection) -> DispatcherBus:
     """A bus whose streams were declared, then a nats-server restart lost the memory bucket."""
-    bus = DispatcherBus(None, js, DispatcherSettings())  # type: ignore[arg-type]
+    bus = bus_of(js, nc)
     await bus.ensure_streams()
     assert js.buckets[subjects.RUNNERS_BUCKET].storage == StorageType.MEMORY
     del js.buckets[subjects.RUNNERS_BUCKET]
@@ -68,21 +82,21 @@ async def restarted(js: FakeJetStream) -> DispatcherBus:
 
 
 async def test_a_reconnect_declares_the_runners_bucket_again() -> None:
-    js = FakeJetStream()
-    bus = await restarted(js)
+    js, nc = FakeJetStream(), FakeConnection()
+    bus = await restarted(js, nc)
     bus.reconnected()
     assert bus._redeclaring is not None
     await bus._redeclaring
     bucket = js.buckets[subjects.RUNNERS_BUCKET]
     assert (bucket.storage, bucket.ttl) == (StorageType.MEMORY, float(subjects.RUNNER_TTL_S))
-    assert js.binds == len(subjects.PRIORITIES)  # the pulls are bound once, not again
+    assert nc.polls == len(subjects.PRIORITIES)  # the polls are made once, not again
 
 
 async def test_a_reconnect_retries_while_jetstream_recovers(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bus_module, "SETUP_RETRY_S", 0.0)
     js = FakeJetStream()
-    bus = await restarted(js)
+    bus = await restarted(js, FakeConnection())
     js.failures = [nats.errors.TimeoutError(), nats.js.errors.ServiceUnavailableError()]
     bus.reconnected()
     bus.reconnected()  # one declaration at a time
@@ -96,13 +110,13 @@ async def test_a_start_retries_while_jetstream_is_not_ready(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """One retry loop for the start and for a reconnect (``DispatcherBus._retrying``)."""
     monkeypatch.setattr(bus_module, "SETUP_RETRY_S", 0.0)
-    js = FakeJetStream()
+    js, nc = FakeJetStream(), FakeConnection()
     js.failures = [nats.errors.TimeoutError(), nats.js.errors.ServiceUnavailableError()]
-    bus = DispatcherBus(None, js, DispatcherSettings())  # type: ignore[arg-type]
+    bus = bus_of(js, nc)
     await bus.ensure_streams()
     assert not js.failures
     assert subjects.RUNNERS_BUCKET in js.buckets
-    assert js.binds == len(subjects.PRIORITIES)
+    assert nc.polls == len(subjects.PRIORITIES)
 
 
 async def test_a_start_gives_up_after_the_last_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,6 +124,6 @@ async def test_a_start_gives_up_after_the_last_attempt(monkeypatch: pytest.Monke
     monkeypatch.setattr(bus_module, "SETUP_ATTEMPTS", 2)
     js = FakeJetStream()
     js.failures = [nats.errors.TimeoutError(), nats.errors.TimeoutError()]
-    bus = DispatcherBus(None, js, DispatcherSettings())  # type: ignore[arg-type]
+    bus = bus_of(js, FakeConnection())
     with pytest.raises(nats.errors.TimeoutError):
         await bus.ensure_streams()
