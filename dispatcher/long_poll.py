@@ -1,12 +1,16 @@
 """A dispatcher's long poll on one priority's queue: each job is handed over as it arrives.
 
-One pull request is open at a time, for up to ``batch`` jobs and ``expires_s``: nats-server
-sends each job to it as it arrives and ends it with a status once it expires (or with the
-batch's last job); ``take`` hands over what has arrived as soon as anything has, and opens the
-next request when the last one ended. nats-py's ``fetch(batch)`` instead returns a batch: on
-one of its paths (when the first answer it reads is a status) it then waits until the batch is
-full or its timeout is over; with two dispatchers at 1 000 jobs/s jobs waited up to 100 ms in
-a half-full batch (docs/benchmarks.md, run E).
+One pull request is open at a time, for up to ``batch`` jobs, opened once the dispatcher has
+taken every job that arrived: with ``no_wait`` and ``expires``, nats-server waits up to
+``expires_s`` for a first job, then sends every job it has at once and ends the request (a
+404 status; 408 when none came; none when the batch's last job ended it). ``take`` hands over
+an answer's jobs together, as soon as the answer is in. While the dispatcher is busy no
+request is open: jobs wait in the stream and come together with the next request.
+
+nats-py's ``fetch(batch)``, used before, waited on one of its paths (when the first answer it
+read was a status) until the batch was full or its timeout over: with two dispatchers at
+1 000 jobs/s jobs waited up to 100 ms in a half-full batch, and with few jobs a socket job
+waited seconds while a notebook cell fetched after it ran first (docs/scale-out.md).
 
 Jobs are kept, in arrival order, from the subscription's callback until taken: a ``take``
 cancelled while it waits loses none, and ``close`` returns those not taken, to be given back.
@@ -33,6 +37,9 @@ ENDED = ("404", "408")
 """Statuses that end a request as planned: no job came (408, or 404 to a request that may not
 wait); any other (409: the consumer was deleted, or its leader changed) is a ``PollError``."""
 HEARTBEAT = "100"
+GATHER_S = 0.002
+"""How long ``take`` waits, once a job came, for the rest of the request's answer (nats-server
+sends it at once, then the status that ends it): the jobs of one answer are taken together."""
 
 
 class PollError(Exception):
@@ -78,8 +85,17 @@ class LongPoll:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(),
                                        max(0.0, min(give_up, self._open_until) - now))
+        if self._jobs and time.monotonic() < self._open_until:  # the rest of its answer
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ended(), GATHER_S)
         jobs, self._jobs = self._jobs, []
         return jobs
+
+    async def _ended(self) -> None:
+        while time.monotonic() < self._open_until:
+            await self._arrived.wait()
+            self._arrived.clear()
 
     def lost(self) -> None:
         """NATS reconnected: the open request may be forgotten; the next ``take`` opens one
@@ -101,7 +117,7 @@ class LongPoll:
     async def _request(self) -> None:
         self._due = self._batch
         self._open_until = time.monotonic() + self._expires_s + LATE_S
-        request = {"batch": self._batch, "expires": int(self._expires_s * 1e9)}
+        request = {"batch": self._batch, "expires": int(self._expires_s * 1e9), "no_wait": True}
         await self._nc.publish(self._next, json.dumps(request).encode(), reply=self._inbox)
 
     async def _arrive(self, msg: Msg) -> None:

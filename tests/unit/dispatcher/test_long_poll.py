@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import pytest
 
+from dispatcher import long_poll as long_poll_module
 from dispatcher.long_poll import LongPoll, PollError
 
 INBOX = "_INBOX.poll"
@@ -76,7 +77,7 @@ async def test_a_job_is_handed_over_as_it_arrives_not_when_the_batch_is_full() -
     long_poll, nc = await poll()
     taking = asyncio.create_task(long_poll.take())
     await settle()
-    assert nc.requests == [{"batch": 64, "expires": int(EXPIRES_S * 1e9)}]
+    assert nc.requests == [{"batch": 64, "expires": int(EXPIRES_S * 1e9), "no_wait": True}]
     await nc.send(job("e1"))
     assert [m.data for m in await asyncio.wait_for(taking, 1)] == [b"e1"]
     await nc.send(job("e2"), job("e3"))  # the same request brings more: taken at once
@@ -132,3 +133,15 @@ async def test_jobs_that_arrive_while_no_one_takes_them_are_returned_by_close() 
     assert [m.data for m in await long_poll.close()] == [b"e1", b"e2"]
     assert nc.sub.drained
     assert await long_poll.take() == []
+
+
+async def test_the_jobs_of_one_answer_are_taken_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(long_poll_module, "GATHER_S", 5.0)  # the status ends the wait, not this
+    long_poll, nc = await poll()
+    taking = asyncio.create_task(long_poll.take())
+    await settle()
+    await nc.send(job("e1"))
+    await settle()
+    assert not taking.done()  # the rest of the answer is on its way
+    await nc.send(job("e2"), Msg(status="404", description="No Messages"))
+    assert [m.data for m in await asyncio.wait_for(taking, 1)] == [b"e1", b"e2"]
