@@ -121,15 +121,18 @@ class LongPoll:
         await self._nc.publish(self._next, json.dumps(request).encode(), reply=self._inbox)
 
     async def _arrive(self, msg: Msg) -> None:
-        status = None if msg.reply else (msg.headers or {}).get("Status")
-        if status is None:
+        if msg.reply:  # a job: JetStream's ack subject
             self._jobs.append(msg)
             self._due -= 1
             if self._due <= 0:
                 self._open_until = 0.0
-        elif status != HEARTBEAT:
-            self._open_until = 0.0
-            if status not in ENDED:
-                description = (msg.headers or {}).get("Description", "")
-                self._problem = f"{status} {description}".strip()
+            self._arrived.set()
+            return
+        status = (msg.headers or {}).get("Status")
+        if status is None or status == HEARTBEAT:  # not the end of a request
+            return
+        self._open_until = 0.0
+        if status not in ENDED:
+            description = (msg.headers or {}).get("Description", "")
+            self._problem = f"{status} {description}".strip()
         self._arrived.set()

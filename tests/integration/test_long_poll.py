@@ -5,7 +5,7 @@ is followed by another, and a closed poll returns the jobs it held and is sent n
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import nats
@@ -26,8 +26,16 @@ STREAM = 2000
 
 
 @pytest.fixture
-async def queue(tmp_path: Path) -> AsyncIterator[tuple[Client, JetStreamContext]]:
-    server = NatsServer(tmp_path / "nats", port=0).start()
+def server(tmp_path: Path) -> Iterator[NatsServer]:
+    started = NatsServer(tmp_path / "nats", port=0).start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+async def queue(server: NatsServer) -> AsyncIterator[tuple[Client, JetStreamContext]]:
     nc = await nats.connect(server.url)
     js = nc.jetstream()
     await js.add_stream(StreamConfig(name="Q", subjects=["q.>"],
@@ -38,17 +46,15 @@ async def queue(tmp_path: Path) -> AsyncIterator[tuple[Client, JetStreamContext]
         yield nc, js
     finally:
         await nc.close()
-        server.stop()
 
 
 async def test_two_polls_hand_over_each_job_as_it_arrives(
-        queue: tuple[Client, JetStreamContext]) -> None:
+        queue: tuple[Client, JetStreamContext], server: NatsServer) -> None:
     """Jobs one at a time, then a stream of them as two dispatchers see under load: nats-py's
     ``fetch(64)`` held some in a batch until it filled or expired (with this test's 20 s
     expiry, the last ones of the stream for 20 s)."""
-    nc, js = queue
-    connections = [await nats.connect(nc.connected_url.geturl())  # type: ignore[union-attr]
-                   for _ in range(2)]
+    _, js = queue
+    connections = [await nats.connect(server.url) for _ in range(2)]
     polls = [await LongPoll(c, "Q", "d", 64, EXPIRES_S).start() for c in connections]
     taken: asyncio.Queue[bytes] = asyncio.Queue()
 
@@ -87,11 +93,12 @@ async def test_a_request_filled_to_its_batch_is_followed_by_another(
     assert taken == [b"0", b"1", b"2", b"3", b"4"]
 
 
-async def waiting(poll: LongPoll) -> None:
+async def waiting(poll: LongPoll, js: JetStreamContext) -> None:
     """A take that opened a request and was cancelled (the dispatcher stopping): the request
     stays open at the server."""
     taking = asyncio.create_task(poll.take())
-    await asyncio.sleep(0.2)
+    while (await js.consumer_info("Q", "d")).num_waiting < 1:
+        await asyncio.sleep(0.05)
     taking.cancel()
     await asyncio.gather(taking, return_exceptions=True)
 
@@ -100,7 +107,7 @@ async def test_a_closed_poll_returns_the_jobs_that_arrived_and_were_not_taken(
         queue: tuple[Client, JetStreamContext]) -> None:
     nc, js = queue
     poll = await LongPoll(nc, "Q", "d", 64, EXPIRES_S).start()
-    await waiting(poll)
+    await waiting(poll, js)
     await js.publish("q.job", b"held")
     while (await js.consumer_info("Q", "d")).num_ack_pending < 1:
         await asyncio.sleep(0.05)
@@ -111,7 +118,7 @@ async def test_a_closed_poll_is_sent_nothing_more(
         queue: tuple[Client, JetStreamContext]) -> None:
     nc, js = queue
     poll = await LongPoll(nc, "Q", "d", 64, EXPIRES_S).start()
-    await waiting(poll)
+    await waiting(poll, js)
     assert await poll.close() == []
     await js.publish("q.job", b"after")
     await nc.flush()

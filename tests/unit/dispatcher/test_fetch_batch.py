@@ -163,13 +163,3 @@ async def test_jobs_that_arrive_while_a_fetch_is_cancelled_are_given_back() -> N
     await nc.send("_INBOX.0", Msg(program("e1")), Msg(program("e2")))  # sent before the stop
     assert await bus.stop_fetching() == 2
     assert nc.naks == ["ack.e1", "ack.e2"]
-
-
-async def test_a_stop_while_nothing_arrived_gives_nothing_back() -> None:
-    bus, nc = await polled_bus()
-    fetch = asyncio.create_task(bus.fetch(0))
-    await settle()
-    fetch.cancel()
-    await asyncio.gather(fetch, return_exceptions=True)
-    assert await bus.stop_fetching() == 0
-    assert nc.naks == []

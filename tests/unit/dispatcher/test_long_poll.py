@@ -145,3 +145,14 @@ async def test_the_jobs_of_one_answer_are_taken_together(monkeypatch: pytest.Mon
     assert not taking.done()  # the rest of the answer is on its way
     await nc.send(job("e2"), Msg(status="404", description="No Messages"))
     assert [m.data for m in await asyncio.wait_for(taking, 1)] == [b"e1", b"e2"]
+
+
+async def test_a_message_with_neither_an_ack_subject_nor_a_status_is_ignored() -> None:
+    long_poll, nc = await poll()
+    taking = asyncio.create_task(long_poll.take())
+    await settle()
+    await nc.send(Msg(b"stray"))
+    await settle()
+    assert not taking.done() and len(nc.requests) == 1
+    await nc.send(job("e1"))
+    assert [m.data for m in await asyncio.wait_for(taking, 1)] == [b"e1"]
