@@ -371,19 +371,18 @@ class Runner:
             await publish(OutputEvent(job.execution_id, "stderr", f"{exc}\n"))
             return completion_for(job, "compile_error", str(exc), queued_ms=queued_ms)
         try:
-            session = await self._session_for(job)
-            sandbox = await self._sandbox_for(job, pool, session, layer)
-            if layer is not None:
-                runtime = runtime_with(runtime, layer)
+            sandbox, session = await self._sandbox_for(job, pool, layer)
         except SandboxError as exc:
+            log.warning("job %s got no sandbox: %s", job.execution_id, exc)
             return completion_for(job, "internal_error", str(exc), queued_ms=queued_ms)
+        if layer is not None:
+            runtime = runtime_with(runtime, layer)
         if session is None:
             return await self._run_in(sandbox, job, runtime, publish, queued_ms, {})
-        done = self.sessions.using(session)
         try:
             return await self._run_in(sandbox, job, runtime, publish, queued_ms, session.env())
         finally:
-            await done()
+            self.sessions.release(session)
 
     async def _layer_for(self, job: ProgramJob, runtime: Runtime,
                          publish: Publish) -> Layer | None:
@@ -474,8 +473,30 @@ class Runner:
             return None
         return await self.sessions.open(job.owner, with_database=wants_database(job))
 
-    async def _sandbox_for(self, job: ProgramJob, pool: WarmPool, session: Session | None,
-                           layer: Layer | None = None) -> Sandbox:
+    async def _sandbox_for(self, job: ProgramJob, pool: WarmPool,
+                           layer: Layer | None) -> tuple[Sandbox, Session | None]:
+        """The job's sandbox, and its session if it is networked: held for the run (the caller
+        releases it)."""
+        session = await self._session_for(job)
+        try:
+            try:
+                return await self._sandbox_in(job, pool, session, layer), session
+            except SandboxError:
+                if session is None or await self.sessions.network_exists(session):
+                    raise
+            # Its network was removed under it (by a janitor): make the session anew.
+            stale, session = session, None
+            session = await self.sessions.reopen(stale, with_database=wants_database(job))
+            return await self._sandbox_in(job, pool, session, layer), session
+        except BaseException:
+            if session is not None:
+                self.sessions.release(session)
+            raise
+
+    async def _sandbox_in(self, job: ProgramJob, pool: WarmPool, session: Session | None,
+                          layer: Layer | None) -> Sandbox:
+        """A sandbox for the job: its kept one, a new one (with its package layer, on its
+        session's network) or the pool's."""
         isolation = self.isolation_for(job)
         packages = layer.volume if layer else None
         if job.reuse_key:
@@ -488,23 +509,14 @@ class Runner:
             if kept is not None:
                 self.reused += 1
                 return kept
+        attachment = session.attachment(job.main_file) if session else None
         if layer is not None:  # never from the pool: it has no layer
             return await self.sandboxes.create(
-                runtime_with(pool.runtime, layer),
-                session.attachment(job.main_file) if session else None,
-                isolation=isolation, packages=layer.volume, packages_at=layer.mount)
-        if session is None:
+                runtime_with(pool.runtime, layer), attachment, isolation=isolation,
+                packages=layer.volume, packages_at=layer.mount)
+        if attachment is None:
             return await pool.take()
-        try:
-            return await self.sandboxes.create(pool.runtime, session.attachment(job.main_file),
-                                               isolation=isolation)
-        except SandboxError:
-            if await self.sessions.network_exists(session):
-                raise
-            # Its network was removed under it (by a janitor): make the session anew.
-            session = await self.sessions.reopen(job.owner, with_database=wants_database(job))
-            return await self.sandboxes.create(pool.runtime, session.attachment(job.main_file),
-                                               isolation=isolation)
+        return await self.sandboxes.create(pool.runtime, attachment, isolation=isolation)
 
     def _release(self, job: ProgramJob, sandbox: Sandbox, reset_by: float) -> None:
         """Wipe and park a sandbox for its owner's next run, or destroy a single-use one."""

@@ -10,13 +10,14 @@ session has been idle for the container TTL (the janitor removes what a dead run
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ipaddress
 import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from contracts.runtimes import Runtime
@@ -79,26 +80,42 @@ class Sessions:
         self.instance = instance
         self.database_runtime = database_runtime
         self._sessions: dict[str, Session] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        """Each owner's lock and how many hold or wait for it."""
         self._subnet_lock = asyncio.Lock()
 
     def __len__(self) -> int:
         return len(self._sessions)
 
     async def open(self, owner: str, with_database: bool) -> Session:
-        """The owner's session, its network made and (if asked) its database running."""
-        async with self._locks.setdefault(owner, asyncio.Lock()):
+        """The owner's session, its network made and (if asked) its database running, held for
+        the caller's run until ``release``: held from the start, so that it cannot expire while
+        its sandbox or database is still being made (which can outlast a short TTL)."""
+        async with self._lock(owner):
             session = self._sessions.get(owner) or await self._create(owner)
-            session.last_used = time.monotonic()
-            if with_database and session.database is not None and not (
-                    await self.docker.is_running(session.database)):
-                log.warning("the database of session %s died; starting a new, empty one",
-                            session_hash(owner))
-                await self.docker.remove_container(session.database)
-                session.database = None
-            if with_database and session.database is None:
-                await self._start_database(session)
+            session.busy += 1
+            try:
+                await self._with_database(session, with_database)
+            except BaseException:
+                self.release(session)
+                raise
             return session
+
+    def release(self, session: Session) -> None:
+        """The end of a run ``open`` held the session for: it may expire once idle for the TTL."""
+        session.busy -= 1
+        session.last_used = time.monotonic()
+
+    async def _with_database(self, session: Session, wanted: bool) -> None:
+        if not wanted:
+            return
+        if session.database is not None and not await self.docker.is_running(session.database):
+            log.warning("the database of session %s died; starting a new, empty one",
+                        session_hash(session.owner))
+            await self.docker.remove_container(session.database)
+            session.database = None
+        if session.database is None:
+            await self._start_database(session)
 
     def held(self, owner: str) -> Session | None:
         return self._sessions.get(owner)
@@ -106,7 +123,7 @@ class Sessions:
     async def drop(self, owner: str) -> Session | None:
         """Remove the owner's session now (its database with its data, then its network): its
         next run makes a new one."""
-        async with self._locks.setdefault(owner, asyncio.Lock()):
+        async with self._lock(owner):
             session = self._sessions.pop(owner, None)
             if session is None:
                 return None
@@ -124,12 +141,15 @@ class Sessions:
     async def network_exists(self, session: Session) -> bool:
         return await self.docker.network_exists(session.network)
 
-    async def reopen(self, owner: str, with_database: bool) -> Session:
-        """Forget the owner's session (its network is gone) and open it anew."""
-        stale = self._sessions.pop(owner, None)
-        if stale is not None:
-            await self._remove(stale)
-        return await self.open(owner, with_database)
+    async def reopen(self, stale: Session, with_database: bool) -> Session:
+        """Give up ``stale`` (held by the caller; its network is gone) and open the owner's
+        session anew, held in its place."""
+        self.release(stale)
+        async with self._lock(stale.owner):
+            if self._sessions.get(stale.owner) is stale:
+                del self._sessions[stale.owner]
+                await self._remove(stale)
+        return await self.open(stale.owner, with_database)
 
     async def _create(self, owner: str) -> Session:
         name = f"coderunner-{self.instance[:8]}-{session_hash(owner)}"
@@ -157,29 +177,41 @@ class Sessions:
             runtime, session.network, session_hash(session.owner), password)
         session.password = password
 
-    def using(self, session: Session) -> Callable[[], Awaitable[None]]:
-        """Mark a run in the session; the returned coroutine function marks its end."""
-        session.busy += 1
-
-        async def done() -> None:
-            session.busy -= 1
-            session.last_used = time.monotonic()
-
-        return done
-
     async def expire(self, now: float | None = None) -> int:
         """Remove sessions idle for the TTL: their database, then their network (once their
-        sandboxes, reaped by the same TTL, have left it)."""
-        now = time.monotonic() if now is None else now
+        sandboxes, reaped by the same TTL, have left it). A session held by a run, or opened
+        while this waited for its owner, stays."""
         removed = 0
         for owner, session in list(self._sessions.items()):
-            if session.busy or now - session.last_used < self.ttl_s:
+            if not self._idle(session, now):
                 continue
-            if await self._remove(session):
-                del self._sessions[owner]
-                self._locks.pop(owner, None)
-                removed += 1
+            async with self._lock(owner):
+                if self._sessions.get(owner) is not session or not self._idle(session, now):
+                    continue
+                if await self._remove(session):
+                    del self._sessions[owner]
+                    removed += 1
         return removed
+
+    def _idle(self, session: Session, now: float | None) -> bool:
+        now = time.monotonic() if now is None else now
+        return not session.busy and now - session.last_used >= self.ttl_s
+
+    @contextlib.asynccontextmanager
+    async def _lock(self, owner: str) -> AsyncIterator[None]:
+        """The owner's lock, kept while anyone holds or waits for it (never replaced under a
+        waiter), forgotten after."""
+        lock, users = self._locks.get(owner, (asyncio.Lock(), 0))
+        self._locks[owner] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[owner]
+            if users == 1:
+                del self._locks[owner]
+            else:
+                self._locks[owner] = (lock, users - 1)
 
     async def _remove(self, session: Session) -> bool:
         if session.database is not None:

@@ -63,7 +63,7 @@ async def start_server(client: Client) -> tuple[str, str]:
     """Run SERVER in its own console tab; its execution id and its address."""
     queued = await client.submit({"server.py": SERVER}, request_id="server")
     while (event := await client.receive()).get("type") != "output":
-        assert event.get("type") != "completion", event
+        assert event.get("type") != "completion", json.dumps(event)
     return queued["executionId"], event["data"].split()[1]
 
 
@@ -321,3 +321,30 @@ async def test_a_resumed_session_takes_over_what_its_last_socket_left(sessions: 
         assert stopped.verdict == "cancelled"
     finally:
         await again.close()
+
+
+@pytest.fixture(scope="module")
+def brief_sessions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """A platform whose sessions expire after 2 s idle: less than it takes to make one."""
+    with running_platform(tmp_path_factory.mktemp("brief"), CONTAINER_TTL="2") as running:
+        yield running
+
+
+async def test_a_session_that_takes_longer_to_make_than_its_ttl_still_runs(
+    brief_sessions: Running,
+) -> None:
+    """Its network, database and sandbox take seconds to make: held by the run from the start,
+    the session does not expire under it (it did: the runner removed the network or the
+    database while the sandbox was being made, and the run failed ``internal_error``)."""
+    client = await Client.connect(brief_sessions.ws_url)
+    try:
+        made = await client.run({"make.sql": "CREATE TABLE t (n INT);\nINSERT INTO t VALUES (5);"},
+                                language="sql", request_id="make")
+        assert (made.verdict, made.stderr) == ("ok", "")
+        server, _ = await start_server(client)
+        talked = await client.run({"client.py": CLIENT}, request_id="client")
+        assert (talked.verdict, talked.stdout) == ("ok", "echo:hello\n"), talked.stderr
+        await client.send({"type": "stop", "executionId": server})
+        assert (await client.collect(server)).verdict == "cancelled"
+    finally:
+        await client.close()
