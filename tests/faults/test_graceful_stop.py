@@ -114,14 +114,18 @@ async def test_the_queue_and_the_cap_follow_the_runners_slots_unless_set(
                                               at=time.time())))
 
         async def grown() -> bool:
+            """The stream first, then each priority's consumer (one after the other: until the
+            last is grown, the first is not proof of the others)."""
             info = await js.stream_info(subjects.JOBS_STREAM)
-            return info.config.max_msgs == 4 * 300
+            consumers = [await js.consumer_info(subjects.JOBS_STREAM,
+                                                subjects.dispatcher_consumer(priority))
+                         for priority in subjects.PRIORITIES]
+            return info.config.max_msgs == 4 * 300 and all(
+                c.config.max_ack_pending == 4 * 300 for c in consumers)
 
-        await wait_for(grown, "the queue grew to 4 jobs per slot")
+        await wait_for(grown, "the queue and each priority's cap grew to 4 jobs per slot")
         slots = await js.stream_info(subjects.SLOTS_STREAM)
         assert slots.config.max_msgs == -1  # the runners' consumers cap their jobs
-        consumer = await js.consumer_info(subjects.JOBS_STREAM, CONSUMER)
-        assert consumer.config.max_ack_pending == 4 * 300
         await kv.delete("big")
     finally:
         dispatcher.send_signal(signal.SIGTERM)
