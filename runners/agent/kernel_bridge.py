@@ -39,6 +39,10 @@ KERNEL_SPECS = {"python": "python3", "bash": "bash"}
 MAX_OUTPUT_BYTES = 4 * 1024 * 1024
 """One output larger than this (a huge image, say) is replaced by a note on stderr."""
 ALIVE_CHECK_S = 1.0
+REPLY_GRACE_S = 1.0
+"""How long a cell's reply may come after its idle status (they come on two sockets) before the
+request counts as dropped: ipykernel catches a KeyboardInterrupt raised in its own code around
+the cell (before the cell's code runs) and goes idle without answering."""
 START_TIMEOUT_S = 60.0
 RUNTIME = "/tmp/.jupyter"
 STARTUP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernel_startup.py")
@@ -107,6 +111,9 @@ class Bridge:
         self.msg_id: str | None = None
         self.count: int | None = None
         self.idle = False
+        self.idle_at = 0.0
+        self.interrupted = False
+        """SIGINT was sent to the kernel during the current cell."""
         self.reply: Message | None = None
         self.output_left: int | None = None
         """Bytes of output the running cell may still send; None: no cap."""
@@ -195,6 +202,7 @@ class Bridge:
         command = self.waiting.pop(0)
         self.current, self.count, self.idle, self.reply = command["id"], None, False, None
         self.silent, self.started, self.interrupt_due = bool(command.get("silent")), False, False
+        self.interrupted = False
         cap = command.get("outputBytes")
         self.output_left = cap if isinstance(cap, int) else None
         self.exceeded = False
@@ -211,7 +219,20 @@ class Bridge:
         if self.current and self.idle and self.reply is not None:
             self.count = self.reply.get("execution_count", self.count)
             self.finish(self.reply.get("status", "ok"))
+        elif self.current and self.idle and time.monotonic() - self.idle_at >= REPLY_GRACE_S:
+            self.dropped()
         self.start_next()
+
+    def dropped(self) -> None:
+        """The kernel went idle and never answered the cell's request: ended ``error``, with
+        the error a reply would have shown (an interrupt before the cell's code ran, which
+        ipykernel catches in its own code; or a failure of its handler)."""
+        ename, evalue = ("KeyboardInterrupt", "the cell was interrupted before its code ran") \
+            if self.interrupted else ("KernelError", "the kernel ended the cell without an answer")
+        emit({"msg": "output", "id": self.current, "output": {
+            "output_type": "error", "ename": ename, "evalue": evalue,
+            "traceback": [f"{ename}: {evalue}"]}})
+        self.finish("error")
 
     @staticmethod
     def next(get: Callable[..., Message]) -> Message | None:
@@ -234,13 +255,17 @@ class Bridge:
         if self.current and not self.started:
             self.interrupt_due = True
             return
-        self.manager.interrupt_kernel()
+        self.send_interrupt()
 
     def began(self) -> None:
         self.started = True
         if self.interrupt_due:
             self.interrupt_due = False
-            self.manager.interrupt_kernel()
+            self.send_interrupt()
+
+    def send_interrupt(self) -> None:
+        self.interrupted = bool(self.current)
+        self.manager.interrupt_kernel()
 
     def on_iopub(self, msg: Message) -> None:
         if not self.current or msg["parent_header"].get("msg_id") != self.msg_id:
@@ -254,7 +279,7 @@ class Bridge:
         if kind == "execute_input":
             self.count = content.get("execution_count", self.count)
         elif kind == "status" and content.get("execution_state") == "idle":
-            self.idle = True
+            self.idle, self.idle_at = True, time.monotonic()
         output = nbformat_output(kind, content, self.count)
         if output is not None and not self.exceeded:
             output = self.within_cap(bounded(output))
@@ -272,7 +297,7 @@ class Bridge:
             self.output_left -= size
             return output
         self.exceeded = True
-        self.manager.interrupt_kernel()
+        self.send_interrupt()
         if output.get("output_type") != "stream":
             return None
         text = output["text"]

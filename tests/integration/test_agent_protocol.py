@@ -237,6 +237,45 @@ async def test_an_interrupt_sent_right_after_its_cell_stops_it_and_keeps_the_ker
             and e.data.get("msg") == "output"] == ["42\n"]
 
 
+SLOW_TRANSFORM = """import time
+def slow_to_start(lines):
+    if lines and lines[0].startswith("# slow"):
+        time.sleep(5)
+    return lines
+get_ipython().input_transformers_cleanup.append(slow_to_start)
+kept = 42
+"""
+"""A transformer ipykernel runs after it announced a cell (``execute_input``) and before the
+cell's code: an interrupt sent as the cell begins lands in it, in ipykernel's own code."""
+
+
+async def test_an_interrupt_that_lands_before_the_cells_code_ends_the_cell(
+        python: RawAgent) -> None:
+    """ipykernel catches a KeyboardInterrupt raised in its own code around a cell ("caught in
+    kernel") and goes idle without answering: the bridge ends the cell ``error`` with the
+    interrupt's error (it waited for the answer forever, and the runner removed the kernel)."""
+    bridge = ["python3", "-I", "/opt/coderunner/kernel_bridge.py", "python"]
+    python.send(agent.StartKernel(bridge, python.env))
+    await python.until(lambda e: isinstance(e, agent.FromKernel))
+    python.send(agent.ToKernel({"op": "execute", "id": "cell-1", "code": SLOW_TRANSFORM}))
+    made = (await python.until(kernel_done))[-1]
+    assert isinstance(made, agent.FromKernel) and made.data["status"] == "ok", made
+    python.send(agent.ToKernel({"op": "execute", "id": "cell-2",
+                                "code": "# slow\nprint('ran')"}))
+    python.send(agent.ToKernel({"op": "interrupt"}))
+    cell = await python.until(kernel_done)
+    done = cell[-1]
+    assert isinstance(done, agent.FromKernel)
+    assert (done.data["id"], done.data["status"]) == ("cell-2", "error")
+    errors = [e.data["output"] for e in cell if isinstance(e, agent.FromKernel)
+              and e.data.get("msg") == "output" and e.data["output"]["output_type"] == "error"]
+    assert [e["ename"] for e in errors] == ["KeyboardInterrupt"]
+    python.send(agent.ToKernel({"op": "execute", "id": "cell-3", "code": "print(kept)"}))
+    cell = await python.until(kernel_done)
+    assert [e.data["output"].get("text") for e in cell if isinstance(e, agent.FromKernel)
+            and e.data.get("msg") == "output"] == ["42\n"]
+
+
 @pytest.fixture
 async def kernel_sandbox() -> AsyncIterator[RawAgent]:
     """A python sandbox as a kernel's is: no warm helpers."""
