@@ -39,6 +39,10 @@ KERNEL_SPECS = {"python": "python3", "bash": "bash"}
 MAX_OUTPUT_BYTES = 4 * 1024 * 1024
 """One output larger than this (a huge image, say) is replaced by a note on stderr."""
 ALIVE_CHECK_S = 1.0
+HELD_INTERRUPT_DELAY_S = 0.1
+"""How long after a cell began an interrupt held for it is sent: the kernel announces a cell
+before its own code around it runs, and an interrupt landing there is fragile (see
+REPLY_GRACE_S); a tenth of a second later it almost always lands in the cell's code."""
 REPLY_GRACE_S = 1.0
 """How long a cell's reply may come after its idle status (they come on two sockets) before the
 request counts as dropped: ipykernel catches a KeyboardInterrupt raised in its own code around
@@ -123,6 +127,8 @@ class Bridge:
         """The kernel runs the current cell's request (its SIGINT handler is in place)."""
         self.interrupt_due = False
         """An interrupt came before the kernel began the current cell: sent when it does."""
+        self.interrupt_at: float | None = None
+        """When the held interrupt is sent (``HELD_INTERRUPT_DELAY_S`` after the cell began)."""
         self.buffer = b""
         self.waiting: list[Message] = []
         """Cells sent while one runs (the runner sends one at a time; this is a safeguard)."""
@@ -154,7 +160,9 @@ class Bridge:
             poller.register(0, zmq.POLLIN)
             poller.register(self.client.iopub_channel.socket, zmq.POLLIN)
             poller.register(self.client.shell_channel.socket, zmq.POLLIN)
-            ready = dict(poller.poll(int(ALIVE_CHECK_S * 1000)))
+            wait_s = ALIVE_CHECK_S if self.interrupt_at is None else max(
+                0.0, min(ALIVE_CHECK_S, self.interrupt_at - time.monotonic()))
+            ready = dict(poller.poll(int(wait_s * 1000)))
             if 0 in ready and not self.read_commands():
                 return
             self.drain()
@@ -202,7 +210,7 @@ class Bridge:
         command = self.waiting.pop(0)
         self.current, self.count, self.idle, self.reply = command["id"], None, False, None
         self.silent, self.started, self.interrupt_due = bool(command.get("silent")), False, False
-        self.interrupted = False
+        self.interrupted, self.interrupt_at = False, None
         cap = command.get("outputBytes")
         self.output_left = cap if isinstance(cap, int) else None
         self.exceeded = False
@@ -213,6 +221,10 @@ class Bridge:
     def drain(self) -> None:
         while (msg := self.next(self.client.get_iopub_msg)) is not None:
             self.on_iopub(msg)
+        if self.interrupt_at is not None and time.monotonic() >= self.interrupt_at:
+            self.interrupt_at = None
+            if self.current:
+                self.send_interrupt()
         while (msg := self.next(self.client.get_shell_msg)) is not None:
             if msg["parent_header"].get("msg_id") == self.msg_id and self.current:
                 self.reply = msg["content"]
@@ -261,7 +273,7 @@ class Bridge:
         self.started = True
         if self.interrupt_due:
             self.interrupt_due = False
-            self.send_interrupt()
+            self.interrupt_at = time.monotonic() + HELD_INTERRUPT_DELAY_S
 
     def send_interrupt(self) -> None:
         self.interrupted = bool(self.current)
