@@ -114,8 +114,8 @@ class Bridge:
         self.current: str | None = None
         self.msg_id: str | None = None
         self.count: int | None = None
-        self.idle = False
-        self.idle_at = 0.0
+        self.idle_at: float | None = None
+        """When the kernel went idle after the current cell; None while it has not."""
         self.interrupted = False
         """SIGINT was sent to the kernel during the current cell."""
         self.reply: Message | None = None
@@ -208,7 +208,7 @@ class Bridge:
         if self.current or not self.waiting:
             return
         command = self.waiting.pop(0)
-        self.current, self.count, self.idle, self.reply = command["id"], None, False, None
+        self.current, self.count, self.idle_at, self.reply = command["id"], None, None, None
         self.silent, self.started, self.interrupt_due = bool(command.get("silent")), False, False
         self.interrupted, self.interrupt_at = False, None
         cap = command.get("outputBytes")
@@ -228,12 +228,19 @@ class Bridge:
         while (msg := self.next(self.client.get_shell_msg)) is not None:
             if msg["parent_header"].get("msg_id") == self.msg_id and self.current:
                 self.reply = msg["content"]
-        if self.current and self.idle and self.reply is not None:
+        self.settle()
+        self.start_next()
+
+    def settle(self) -> None:
+        """End the current cell once the kernel went idle after it: with its reply, or as
+        dropped when none came within ``REPLY_GRACE_S``."""
+        if not self.current or self.idle_at is None:
+            return
+        if self.reply is not None:
             self.count = self.reply.get("execution_count", self.count)
             self.finish(self.reply.get("status", "ok"))
-        elif self.current and self.idle and time.monotonic() - self.idle_at >= REPLY_GRACE_S:
+        elif time.monotonic() - self.idle_at >= REPLY_GRACE_S:
             self.dropped()
-        self.start_next()
 
     def dropped(self) -> None:
         """The kernel went idle and never answered the cell's request: ended ``error``, with
@@ -291,7 +298,7 @@ class Bridge:
         if kind == "execute_input":
             self.count = content.get("execution_count", self.count)
         elif kind == "status" and content.get("execution_state") == "idle":
-            self.idle, self.idle_at = True, time.monotonic()
+            self.idle_at = time.monotonic()
         output = nbformat_output(kind, content, self.count)
         if output is not None and not self.exceeded:
             output = self.within_cap(bounded(output))
