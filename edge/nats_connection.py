@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import Awaitable, Callable
 
 import nats
@@ -73,6 +74,11 @@ async def _quiet(exc: Exception) -> None:
 
 CHANGE_ATTEMPTS = 50
 """How many times a compare-and-set reads and applies again when another writer came first."""
+CHANGE_BACKOFF_S = 0.001
+CHANGE_BACKOFF_CAP_S = 0.032
+"""After the n-th lost race a writer waits a random time up to 2**n ms (at most 32 ms) before it
+reads again. Without it two writers that each change one key in a loop fall into lock-step: the
+one that lost reads just before the other writes again, and loses again, 50 times in a row."""
 
 
 async def compare_and_set(kv: KeyValue, key: str,
@@ -82,7 +88,10 @@ async def compare_and_set(kv: KeyValue, key: str,
     None out: write nothing), with compare-and-set: read and apply again when another writer
     changed it meanwhile. False when it kept changing for ``CHANGE_ATTEMPTS`` tries.
     ``before_update`` runs between a change made and its write (what the value will name)."""
-    for _ in range(CHANGE_ATTEMPTS):
+    for attempt in range(CHANGE_ATTEMPTS):
+        if attempt:
+            await asyncio.sleep(random.uniform(0, min(CHANGE_BACKOFF_CAP_S,
+                                                      CHANGE_BACKOFF_S * 2 ** attempt)))
         try:
             entry = await kv.get(key)
             value, revision = entry.value or None, entry.revision or 0

@@ -6,10 +6,11 @@ change their entries through it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import nats
+import nats.js.errors
 import pytest
 from nats.js.kv import KeyValue
 
@@ -20,14 +21,21 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-async def kv(tmp_path: Path) -> AsyncIterator[KeyValue]:
+def server(tmp_path: Path) -> Iterator[NatsServer]:
     server = NatsServer(tmp_path / "nats", port=0).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def kv(server: NatsServer) -> AsyncIterator[KeyValue]:
     nc = await nats.connect(server.url)
     try:
         yield await nc.jetstream().create_key_value(bucket="cas")
     finally:
         await nc.close()
-        server.stop()
 
 
 def plus_one(value: bytes | None) -> bytes:
@@ -48,3 +56,47 @@ async def test_a_deleted_key_starts_from_nothing_and_none_writes_nothing(kv: Key
     assert entry.value == b"1"
     assert await compare_and_set(kv, "n", lambda value: None)
     assert (await kv.get("n")).revision == entry.revision
+
+
+class CountingLosses:
+    """A bucket that counts how many times in a row an update lost to another writer."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self.kv = kv
+        self.streak = self.longest_streak = 0
+
+    async def get(self, key: str) -> object:
+        return await self.kv.get(key)
+
+    async def update(self, key: str, value: bytes, last: int) -> int:
+        try:
+            revision = await self.kv.update(key, value, last=last)
+        except nats.js.errors.KeyWrongLastSequenceError:
+            self.streak += 1
+            self.longest_streak = max(self.longest_streak, self.streak)
+            raise
+        self.streak = 0
+        return revision
+
+
+async def test_two_writers_changing_one_key_in_a_loop_do_not_starve_each_other(
+    kv: KeyValue, server: NatsServer,
+) -> None:
+    """Two edges taking one API key's tokens: each waits for its own change before the next.
+    Without a random wait after a lost race they fall into lock-step (the loser reads just
+    before the other writes again) and one loses every try until it gives up."""
+    other = await nats.connect(server.url)
+    try:
+        writers = [CountingLosses(kv), CountingLosses(await other.jetstream().key_value("cas"))]
+
+        async def change_in_a_loop(writer: CountingLosses) -> list[bool]:
+            return [await compare_and_set(writer, "n", plus_one)  # type: ignore[arg-type]
+                    for _ in range(300)]
+
+        changed = await asyncio.gather(*(change_in_a_loop(w) for w in writers))
+        assert changed == [[True] * 300] * 2
+        assert (await kv.get("n")).value == b"600"
+        assert [w.longest_streak < 20 for w in writers] == [True, True], \
+            [w.longest_streak for w in writers]
+    finally:
+        await other.close()
