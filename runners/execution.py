@@ -282,6 +282,19 @@ async def execute(
                 pass
 
 
+def lost_while_ending(control: RunControl, now: float) -> tuple[Verdict, str] | None:
+    """The verdict of a run whose sandbox was lost (its agent gone) after a stop or past its
+    wall limit, when the run was being ended anyway: it ends as the stop or the limit ends it,
+    not ``internal_error``. None when it was lost before either. (Under gVisor a fork bomb's
+    kill at the wall limit can end the whole sandbox: gVisor's gofer socket disconnects.)"""
+    if control.stopped_at is not None and control.stopped_at < control.wall_end:
+        return "cancelled", "the run was stopped; its sandbox was lost as it ended the run"
+    if now >= control.wall_end:
+        return ("time_limit", "the program reached its wall limit; its sandbox was lost as it "
+                "ended the run")
+    return None
+
+
 def overran(control: RunControl, wall_ms: int) -> Overran:
     """A stop before the wall limit ends the run ``cancelled``, otherwise the limit did."""
     if control.stopped_at is not None and control.stopped_at < control.wall_end:

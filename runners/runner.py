@@ -35,6 +35,7 @@ from runners.execution import (
     Publish,
     RunControl,
     execute,
+    lost_while_ending,
     resolve_limits,
 )
 from runners.judge_job import judge_job
@@ -417,10 +418,17 @@ class Runner:
                                   wall_ms=over.wall_ms)
         except (AgentGone, SandboxError) as exc:
             log.warning("sandbox %s failed: %s", sandbox.short_id, exc)
-            oom = sandbox.isolation == "gvisor" and await self.sandboxes.oom_killed(sandbox)
+            lost_at = time.monotonic()
+            wall_ms = round((lost_at - started) * 1000)
+            ending = lost_while_ending(control, lost_at)
+            oom = (ending is None and sandbox.isolation == "gvisor"
+                   and await self.sandboxes.oom_killed(sandbox))
             await self.sandboxes.destroy(sandbox)
+            if ending is not None:
+                verdict, message = ending
+                return completion_for(job, verdict, message, queued_ms=queued_ms,
+                                      wall_ms=wall_ms)
             if oom:  # gVisor's kernel holds the program's memory: the whole sandbox went
-                wall_ms = round((time.monotonic() - started) * 1000)
                 return completion_for(job, "memory_limit", "the program ran out of memory",
                                       queued_ms=queued_ms, wall_ms=wall_ms)
             return completion_for(job, "internal_error", "the sandbox stopped answering",

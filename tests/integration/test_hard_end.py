@@ -217,6 +217,41 @@ async def test_a_starved_agent_is_taken_away_and_the_session_goes_on(
     assert gauge and float(gauge[0].split()[1]) >= counted, gauge
 
 
+async def spinning_sandbox(client: Client, wall_s: float) -> tuple[str, float, str]:
+    """A program that prints its host name and spins: its execution id, when ``running``
+    arrived (test clock) and its sandbox, once it printed."""
+    queued = await client.submit({"main.py": HOSTNAME_THEN_SPIN},
+                                 limits={"wallMs": int(wall_s * 1000)})
+    running_at = 0.0
+    while (event := await client.receive()).get("type") != "output":
+        assert event.get("type") != "completion", event
+        if event.get("status") == "running":
+            running_at = time.monotonic()
+    return queued["executionId"], running_at, container_id(event["data"].strip())
+
+
+async def test_a_sandbox_lost_past_the_wall_limit_ends_time_limit_not_internal_error(
+    client: Client,
+) -> None:
+    """The sandbox dies while the run is being ended at its wall limit (under gVisor a fork
+    bomb's kill can end the whole sandbox: ci41's red gvisor-lua fork bomb): the program did
+    reach its limit, so the verdict is ``time_limit``, at once. Made for real: the agent is
+    stopped before the wall limit (so it cannot report) and killed just past it, within the
+    runner's grace (before that grace, the runner would take the sandbox away itself)."""
+    wall_s = 3.0
+    execution_id, running_at, sandbox = await spinning_sandbox(client, wall_s)
+    agent_pid = starve_agent(sandbox)
+    await at(running_at + wall_s + 0.1)  # the runner started the run before ``running``
+    os.kill(agent_pid, signal.SIGKILL)
+    _, completion, _ = await running_then_completion(client, execution_id)
+    took = time.monotonic() - running_at
+    assert (completion["verdict"], completion["message"]) == (
+        "time_limit",
+        "the program reached its wall limit; its sandbox was lost as it ended the run",
+    ), completion
+    assert took <= wall_s + GRACE_S + TRANSPORT_MARGIN_S, f"completion {took:.2f} s after running"
+
+
 async def test_an_api_run_whose_agent_starves_ends_time_limit_within_the_grace(
     keyed: Running,
 ) -> None:

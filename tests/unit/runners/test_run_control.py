@@ -21,6 +21,7 @@ from runners.execution import (
     RunControl,
     RunLimits,
     execute,
+    lost_while_ending,
 )
 from runners.link import AgentGone, AgentLink
 from runners.sandbox import Sandbox
@@ -139,3 +140,20 @@ async def test_acknowledgements_free_the_window_and_done_ends_the_run(
     await loop.sock_sendall(agent, frame({"ev": "done", "phase": "run", "exitCode": 0}))
     completion = await run(link, control, wall_ms=10_000)
     assert (completion.verdict, control.unread) == ("ok", 40)
+
+
+def test_a_sandbox_lost_while_the_run_ends_keeps_the_verdict_it_was_ending_with() -> None:
+    """Past the wall limit: time_limit; after a stop before it: cancelled; before either: None
+    (the runner then looks for an OOM kill, else internal_error)."""
+    control = RunControl(Recorder())
+    assert lost_while_ending(control, time.monotonic()) is None  # not started: no wall end
+    control.wall_end = 100.0
+    assert lost_while_ending(control, 99.0) is None
+    assert lost_while_ending(control, 100.0) == (
+        "time_limit",
+        "the program reached its wall limit; its sandbox was lost as it ended the run")
+    control.stopped_at = 50.0
+    assert lost_while_ending(control, 60.0) == (
+        "cancelled", "the run was stopped; its sandbox was lost as it ended the run")
+    control.stopped_at = 120.0  # a stop after the wall limit: the limit ended it
+    assert lost_while_ending(control, 120.5)[0] == "time_limit"  # type: ignore[index]
