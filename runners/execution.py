@@ -92,6 +92,10 @@ class RunControl:
         """The agent passed ``size`` bytes of input on (or dropped them: stdin closed)."""
         self.unread = max(0, self.unread - size)
 
+    def stopped_first(self) -> bool:
+        """Whether a stop came before the wall limit's end (the run ends ``cancelled``)."""
+        return self.stopped_at is not None and self.stopped_at < self.wall_end
+
     def hard_end(self) -> float:
         """When the agent must have reported: the wall limit's end, or a stop's, plus grace."""
         ends = [self.wall_end] + ([self.stopped_at] if self.stopped_at is not None else [])
@@ -287,7 +291,7 @@ def lost_while_ending(control: RunControl, now: float) -> tuple[Verdict, str] | 
     wall limit, when the run was being ended anyway: it ends as the stop or the limit ends it,
     not ``internal_error``. None when it was lost before either. (Under gVisor a fork bomb's
     kill at the wall limit can end the whole sandbox: gVisor's gofer socket disconnects.)"""
-    if control.stopped_at is not None and control.stopped_at < control.wall_end:
+    if control.stopped_first():
         return "cancelled", "the run was stopped; its sandbox was lost as it ended the run"
     if now >= control.wall_end:
         return ("time_limit", "the program reached its wall limit; its sandbox was lost as it "
@@ -297,7 +301,7 @@ def lost_while_ending(control: RunControl, now: float) -> tuple[Verdict, str] | 
 
 def overran(control: RunControl, wall_ms: int) -> Overran:
     """A stop before the wall limit ends the run ``cancelled``, otherwise the limit did."""
-    if control.stopped_at is not None and control.stopped_at < control.wall_end:
+    if control.stopped_first():
         return Overran("cancelled", f"the sandbox did not end the run within "
                        f"{HARD_END_GRACE_S} s of the stop; it was removed", wall_ms)
     return Overran("time_limit", f"the sandbox did not end the run within {HARD_END_GRACE_S} s"

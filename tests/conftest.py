@@ -107,6 +107,16 @@ def running_platform(data: Path, **settings: str) -> Iterator[Running]:
         (running.nats if running and running.nats else nats).stop()
 
 
+@pytest.fixture
+def nats_alone(tmp_path: Path) -> Iterator[NatsServer]:
+    """A nats-server of the test's own (JetStream on), without a platform."""
+    server = NatsServer(tmp_path / "nats", port=0).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     with running_platform(tmp_path_factory.mktemp("platform")) as running:

@@ -6,8 +6,7 @@ change their entries through it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import nats
 import nats.js.errors
@@ -21,17 +20,8 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path / "nats", port=0).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def kv(server: NatsServer) -> AsyncIterator[KeyValue]:
-    nc = await nats.connect(server.url)
+async def kv(nats_alone: NatsServer) -> AsyncIterator[KeyValue]:
+    nc = await nats.connect(nats_alone.url)
     try:
         yield await nc.jetstream().create_key_value(bucket="cas")
     finally:
@@ -80,12 +70,12 @@ class CountingLosses:
 
 
 async def test_two_writers_changing_one_key_in_a_loop_do_not_starve_each_other(
-    kv: KeyValue, server: NatsServer,
+    kv: KeyValue, nats_alone: NatsServer,
 ) -> None:
     """Two edges taking one API key's tokens: each waits for its own change before the next.
     Without a random wait after a lost race they fall into lock-step (the loser reads just
     before the other writes again) and one loses every try until it gives up."""
-    other = await nats.connect(server.url)
+    other = await nats.connect(nats_alone.url)
     try:
         writers = [CountingLosses(kv), CountingLosses(await other.jetstream().key_value("cas"))]
 

@@ -5,7 +5,6 @@ created with its ``max_bytes`` (``PROBLEMS_MAX_BYTES``), and a put past it is Pr
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -17,15 +16,13 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-async def connection(tmp_path: Path) -> AsyncIterator[NatsConnection]:
-    server = NatsServer(tmp_path / "nats", port=0).start()
-    connection = NatsConnection(server.url)
+async def connection(nats_alone: NatsServer) -> AsyncIterator[NatsConnection]:
+    connection = NatsConnection(nats_alone.url)
     try:
         await connection.connect(once=True)
         yield connection
     finally:
         await connection.close()
-        server.stop()
 
 
 async def test_a_problem_past_the_stores_size_is_refused_and_the_store_keeps_working(

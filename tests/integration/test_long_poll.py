@@ -5,8 +5,7 @@ is followed by another, and a closed poll returns the jobs it held and is sent n
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import nats
 import pytest
@@ -26,17 +25,8 @@ STREAM = 2000
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[NatsServer]:
-    started = NatsServer(tmp_path / "nats", port=0).start()
-    try:
-        yield started
-    finally:
-        started.stop()
-
-
-@pytest.fixture
-async def queue(server: NatsServer) -> AsyncIterator[tuple[Client, JetStreamContext]]:
-    nc = await nats.connect(server.url)
+async def queue(nats_alone: NatsServer) -> AsyncIterator[tuple[Client, JetStreamContext]]:
+    nc = await nats.connect(nats_alone.url)
     js = nc.jetstream()
     await js.add_stream(StreamConfig(name="Q", subjects=["q.>"],
                                      retention=RetentionPolicy.WORK_QUEUE))
@@ -49,12 +39,12 @@ async def queue(server: NatsServer) -> AsyncIterator[tuple[Client, JetStreamCont
 
 
 async def test_two_polls_hand_over_each_job_as_it_arrives(
-        queue: tuple[Client, JetStreamContext], server: NatsServer) -> None:
+        queue: tuple[Client, JetStreamContext], nats_alone: NatsServer) -> None:
     """Jobs one at a time, then a stream of them as two dispatchers see under load: nats-py's
     ``fetch(64)`` held some in a batch until it filled or expired (with this test's 20 s
     expiry, the last ones of the stream for 20 s)."""
     _, js = queue
-    connections = [await nats.connect(server.url) for _ in range(2)]
+    connections = [await nats.connect(nats_alone.url) for _ in range(2)]
     polls = [await LongPoll(c, "Q", "d", 64, EXPIRES_S).start() for c in connections]
     taken: asyncio.Queue[bytes] = asyncio.Queue()
 
