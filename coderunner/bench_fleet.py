@@ -7,8 +7,9 @@ three-node cluster (streams replicated three times) with two. In each:
 1. **throughput**: jobs that take no time, ``IN_FLIGHT`` submitted and not completed at any
    moment, for ``THROUGHPUT_S``: completions per second, and the dispatchers' CPU per job;
 2. **latency at 70 % load**: jobs arrive at ``LOAD`` times that throughput, each holding its slot
-   long enough that ``LOAD`` of the fleet's slots are busy: placement (submission to the job's
-   release to a runner) and submission to a runner's claim;
+   long enough that ``LOAD`` of the fleet's slots are busy: placement (the job entering the
+   queue to its release to a runner, both seen by ``coderunner.fleet_observer``, a process of
+   its own), submission to the release and submission to a runner's claim;
 3. **silent runners**: at the same load, ``SILENT_SHARE`` of the runners stop at once (no
    heartbeat, their jobs never finished): seconds until every job submitted before is done.
 
@@ -81,6 +82,11 @@ class SetupResult:
     load_job_seconds: float
     placement_p50_ms: float
     placement_p99_ms: float
+    """The job's publish on the queue to its release on its runner's subject, as an observer
+    process sees both (``coderunner.fleet_observer``)."""
+    submit_to_release_p99_ms: float
+    """From before the bench's process sends the job (its own loop's wait counts) to the
+    release's time in ``RUN`` (the placement of runs A to E in docs/benchmarks.md)."""
     submit_to_claim_p99_ms: float
     reassign_seconds: float
     jobs: int
@@ -247,6 +253,42 @@ async def fleet_bed(root: Path, runners: int, nats_nodes: int, dispatchers: int
         server.stop()
 
 
+class Observer:
+    """``coderunner.fleet_observer`` in a process of its own, for one phase."""
+
+    def __init__(self, url: str, root: Path) -> None:
+        self.out = root / "observed.json"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "coderunner.fleet_observer", url, str(self.out)])
+
+    async def ready(self, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not Path(f"{self.out}.ready").exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the fleet observer did not start")
+            await asyncio.sleep(0.05)
+
+    def stop(self) -> dict[str, dict[str, float]]:
+        """Stop it and read what it saw (nothing when it failed)."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if not self.out.exists():
+            return {"queued": {}, "released": {}}
+        seen: dict[str, dict[str, float]] = json.loads(self.out.read_text())
+        return seen
+
+
+def placement_ms(seen: dict[str, dict[str, float]], of: set[str]) -> list[float]:
+    """Per job of ``of`` the observer saw enter the queue and leave it, the time between."""
+    queued, released = seen["queued"], seen["released"]
+    return [max(0.0, (released[e] - queued[e]) * 1000)
+            for e in of if e in queued and e in released]
+
+
 async def _dispatchers_answer(nc: Client, count: int, timeout_s: float = 60.0) -> None:
     """Until ``count`` dispatchers answer a queue stats request (each has set up)."""
     deadline = time.monotonic() + timeout_s
@@ -310,8 +352,15 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int) -
         job_s = min(LONGEST_JOB_S, LOAD * runners * SLOTS / rate)
         for sim in bed.runners:
             sim.job_s = job_s
-        loaded = await submitter.paced(rate, LOAD_S)
-        await submitter.settled()
+        observer = Observer(bed.url, root)
+        try:
+            await observer.ready()
+            loaded = await submitter.paced(rate, LOAD_S)
+            await submitter.settled()
+        finally:
+            seen = observer.stop()
+        placements = placement_ms(seen, loaded)
+        _say(f"  the observer saw {len(placements)} of {len(loaded)} jobs queued and released")
         _say(f"  at {rate:.0f} jobs/s of {job_s:.2f} s: "
              f"{len(bed.ledger.completed)}/{len(bed.ledger.submitted)} completed")
 
@@ -326,8 +375,9 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int) -
             dispatcher_cpu_ms_per_job=round(cpu_ms[0], 3),
             nats_cpu_ms_per_job=round(cpu_ms[1], 3), bench_cpu_ms_per_job=round(cpu_ms[2], 3),
             load_jobs_per_second=round(rate, 1), load_job_seconds=round(job_s, 2),
-            placement_p50_ms=round(percentile(ledger.placement_ms(loaded), 0.5), 2),
-            placement_p99_ms=round(percentile(ledger.placement_ms(loaded), 0.99), 2),
+            placement_p50_ms=round(percentile(placements, 0.5), 2),
+            placement_p99_ms=round(percentile(placements, 0.99), 2),
+            submit_to_release_p99_ms=round(percentile(ledger.placement_ms(loaded), 0.99), 2),
             submit_to_claim_p99_ms=round(percentile(ledger.claim_ms(loaded), 0.99), 2),
             reassign_seconds=round(reassign, 2), jobs=len(ledger.submitted),
             refused=submitter.refused,

@@ -20,12 +20,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from contracts.messages import PoolInfo, RunnerInfo, completion_for
+from contracts.runtimes import DEFAULT_LANGUAGES
 from contracts.subjects import RUNNER_HEARTBEAT_S
 from runners.bus import ClaimedJob, CompletionRefused, RunnerBus
 
 log = logging.getLogger(__name__)
 LANGUAGE = "python"
-VERSIONS = {LANGUAGE: "3"}
+"""The language of every job; a simulated runner tells all of ``make up``'s languages, each with
+its image and warm pool, as a real one does (a dispatcher's work per heartbeat grows with them)."""
+VERSIONS = dict.fromkeys(DEFAULT_LANGUAGES, "1")
+IMAGES = {language: f"inputs-of-{language}" for language in DEFAULT_LANGUAGES}
 
 
 @dataclass(frozen=True)
@@ -144,9 +148,10 @@ class SimulatedRunner:
         self._main: list[asyncio.Task[None]] = []
 
     def info(self) -> RunnerInfo:
+        pools = {language: PoolInfo(warm=1, target=1) for language in VERSIONS}
+        pools[LANGUAGE] = PoolInfo(warm=self.capacity, target=self.capacity)
         return RunnerInfo(self.runner_id, VERSIONS, self.active, self.capacity, time.time(),
-                          pools={LANGUAGE: PoolInfo(warm=self.capacity, target=self.capacity)},
-                          jobs=self.jobs)
+                          pools=pools, jobs=self.jobs, images=IMAGES)
 
     async def start(self) -> None:
         """Heartbeat, then serve once a dispatcher made this runner's consumer."""

@@ -3,6 +3,10 @@ capacity are counted from what the simulated runners recorded, never assumed."""
 
 from __future__ import annotations
 
+import pytest
+
+from coderunner.bench_fleet import placement_ms
+from coderunner.fleet_observer import execution_of
 from coderunner.fleet_sim import Ledger, Run
 
 
@@ -72,3 +76,9 @@ def test_a_job_abandoned_by_a_silent_runner_still_holds_its_slot() -> None:
 def test_runners_are_counted_apart() -> None:
     ledger = ledger_of(Run("r1", "a", 0.1, 0.1, 1.0), Run("r2", "b", 0.2, 0.2, 1.0))
     assert ledger.over_capacity(1) == 0
+
+
+def test_placement_is_from_the_queue_to_the_first_release_of_jobs_seen_at_both() -> None:
+    seen = {"queued": {"a": 1.000, "b": 1.000}, "released": {"a": 1.012, "c": 1.5}}
+    assert placement_ms(seen, {"a", "b", "c"}) == [pytest.approx(12.0)]
+    assert execution_of("a1b2.j42") == execution_of("a1b2.r7") == execution_of("a1b2") == "a1b2"

@@ -1,0 +1,64 @@
+"""The fleet bench's observer: a process of its own, with its own NATS connection, that sees
+each job enter the queue (its publish on ``jobs.submit.*``) and leave it for a runner (its
+release on ``jobs.run.*``), and writes when, per execution id, once stopped.
+
+Placement is then timed by a loop that does nothing else: the bench's own process (the
+submitter and 200 simulated runners) is busy, and a job it stamps before its publish is sent
+counts its own loop's wait as the platform's. Both times are taken by the same clock and the same
+loop, so they are comparable.
+
+``python -m coderunner.fleet_observer NATS_URL OUT``: subscribes, creates ``OUT.ready``, and on
+SIGTERM writes ``OUT`` (JSON: ``{"queued": {id: unix seconds}, "released": {id: ...}}``, the
+first of each) and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import nats
+from nats.aio.msg import Msg
+
+from contracts.settings import nats_servers
+from contracts.subjects import JOBS_SUBJECTS, RUN_SUBJECTS
+
+MSG_ID = "Nats-Msg-Id"
+
+
+def execution_of(msg_id: str) -> str:
+    """The execution id a queue or release message's ``Nats-Msg-Id`` names (a job moved off a
+    silent runner carries ``<id>.r<seq>`` in the queue and ``<id>.j<seq>`` on release)."""
+    return msg_id.split(".", 1)[0]
+
+
+async def observe(url: str, out: Path) -> None:
+    queued: dict[str, float] = {}
+    released: dict[str, float] = {}
+
+    def seen(into: dict[str, float]) -> Callable[[Msg], Awaitable[None]]:
+        async def on_msg(msg: Msg) -> None:
+            msg_id = (msg.headers or {}).get(MSG_ID)
+            if msg_id:
+                into.setdefault(execution_of(msg_id), time.time())
+        return on_msg
+
+    nc = await nats.connect(nats_servers(url))
+    await nc.subscribe(JOBS_SUBJECTS, cb=seen(queued))
+    await nc.subscribe(RUN_SUBJECTS, cb=seen(released))
+    await nc.flush()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    Path(f"{out}.ready").touch()
+    await stop.wait()
+    await nc.drain()
+    out.write_text(json.dumps({"queued": queued, "released": released}))
+
+
+if __name__ == "__main__":
+    asyncio.run(observe(sys.argv[1], Path(sys.argv[2])))
