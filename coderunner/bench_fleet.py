@@ -98,6 +98,8 @@ class SetupResult:
     leaked_slots: int
     verdicts: dict[str, int]
     """The completions' verdicts (``ok`` from the runners; ``expired`` from a dispatcher)."""
+    lost_verdicts: dict[str, int]
+    """The lost jobs by their completion's verdict (``none``: none came)."""
     load_average: tuple[float, float, float]
     """The machine's 1, 5 and 15 minute load at the end (it may be shared)."""
 
@@ -384,6 +386,7 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int) -
             over_capacity=ledger.over_capacity(SLOTS), lost=ledger.lost(),
             duplicated=ledger.duplicated(), leaked_slots=await leaked_slots(bed.nc),
             verdicts=dict(ledger.verdicts),
+            lost_verdicts=dict(ledger.lost_verdicts()),
             load_average=os.getloadavg(),
         )
 

@@ -53,6 +53,7 @@ class Ledger:
     """Execution id → when it was submitted (Unix seconds)."""
     completed: dict[str, float] = field(default_factory=dict)
     """Execution id → when its completion event arrived."""
+    verdict_of: dict[str, str] = field(default_factory=dict)
     verdicts: Counter[str] = field(default_factory=Counter)
     runs: list[Run] = field(default_factory=list)
     abandoned: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
@@ -69,6 +70,7 @@ class Ledger:
     def complete(self, execution_id: str, verdict: str, at: float) -> None:
         if execution_id not in self.completed:
             self.completed[execution_id] = at
+            self.verdict_of[execution_id] = verdict
             self.verdicts[verdict] += 1
 
     def ran(self, run: Run) -> None:
@@ -86,6 +88,14 @@ class Ledger:
         """Jobs submitted that no runner ran to its end, or whose completion never came."""
         ran = {run.execution_id for run in self.runs}
         return sum(1 for e in self.submitted if e not in ran or e not in self.completed)
+
+    def lost_verdicts(self) -> Counter[str]:
+        """The lost jobs by their completion's verdict (``none``: no completion came): a job
+        that completed ``ok`` with no run recorded was run and missed by the ledger; one a
+        dispatcher ended (``expired``, ``internal_error``) never ran to its end."""
+        ran = {run.execution_id for run in self.runs}
+        return Counter(self.verdict_of.get(e, "none") for e in self.submitted
+                       if e not in ran or e not in self.completed)
 
     def over_capacity(self, capacity: int) -> int:
         """Jobs handed to a runner while it already held ``capacity`` jobs (released to it,

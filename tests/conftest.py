@@ -35,6 +35,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     return report
 
 
+@pytest.hookimpl(tryfirst=True)  # before the terminal counts it, however this was loaded
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     fail_if_skipped_in_ci(report)
 

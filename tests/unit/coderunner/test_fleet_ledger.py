@@ -82,3 +82,10 @@ def test_placement_is_from_the_queue_to_the_first_release_of_jobs_seen_at_both()
     seen = {"queued": {"a": 1.000, "b": 1.000}, "released": {"a": 1.012, "c": 1.5}}
     assert placement_ms(seen, {"a", "b", "c"}) == [pytest.approx(12.0)]
     assert execution_of("a1b2.j42") == execution_of("a1b2.r7") == execution_of("a1b2") == "a1b2"
+
+
+def test_lost_jobs_are_told_apart_by_their_completions_verdict() -> None:
+    ledger = ledger_of(Run("r1", "a", 0.1, 0.2, 0.3), submitted=("a", "b", "c", "d"),
+                       completed=("a", "b"))
+    ledger.complete("c", "internal_error", 2.0)
+    assert ledger.lost_verdicts() == {"ok": 1, "internal_error": 1, "none": 1}
