@@ -41,7 +41,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from coderunner.fleet_sim import LANGUAGE, Ledger, SimulatedRunner
-from coderunner.multihost import wait_for_jetstream
+from coderunner.multihost import end_process, wait_for_jetstream
 from coderunner.nats_server import NatsCluster, NatsServer
 from contracts import subjects
 from contracts.messages import JobFile, ProgramJob, completion_decoder, encode
@@ -272,12 +272,7 @@ class Observer:
 
     def stop(self) -> dict[str, dict[str, float]]:
         """Stop it and read what it saw (nothing when it failed)."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        end_process(self.proc, timeout_s=30)
         if not self.out.exists():
             return {"queued": {}, "released": {}}
         seen: dict[str, dict[str, float]] = json.loads(self.out.read_text())
@@ -379,7 +374,8 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int) -
             load_jobs_per_second=round(rate, 1), load_job_seconds=round(job_s, 2),
             placement_p50_ms=round(percentile(placements, 0.5), 2),
             placement_p99_ms=round(percentile(placements, 0.99), 2),
-            submit_to_release_p99_ms=round(percentile(ledger.placement_ms(loaded), 0.99), 2),
+            submit_to_release_p99_ms=round(
+                percentile(ledger.submit_to_release_ms(loaded), 0.99), 2),
             submit_to_claim_p99_ms=round(percentile(ledger.claim_ms(loaded), 0.99), 2),
             reassign_seconds=round(reassign, 2), jobs=len(ledger.submitted),
             refused=submitter.refused,

@@ -86,16 +86,17 @@ class Ledger:
 
     def lost(self) -> int:
         """Jobs submitted that no runner ran to its end, or whose completion never came."""
-        ran = {run.execution_id for run in self.runs}
-        return sum(1 for e in self.submitted if e not in ran or e not in self.completed)
+        return len(self._lost())
 
     def lost_verdicts(self) -> Counter[str]:
         """The lost jobs by their completion's verdict (``none``: no completion came): a job
         that completed ``ok`` with no run recorded was run and missed by the ledger; one a
         dispatcher ended (``expired``, ``internal_error``) never ran to its end."""
+        return Counter(self.verdict_of.get(e, "none") for e in self._lost())
+
+    def _lost(self) -> list[str]:
         ran = {run.execution_id for run in self.runs}
-        return Counter(self.verdict_of.get(e, "none") for e in self.submitted
-                       if e not in ran or e not in self.completed)
+        return [e for e in self.submitted if e not in ran or e not in self.completed]
 
     def over_capacity(self, capacity: int) -> int:
         """Jobs handed to a runner while it already held ``capacity`` jobs (released to it,
@@ -108,9 +109,10 @@ class Ledger:
             by_runner.setdefault(runner_id, []).extend((r, float("inf")) for r, _ in held)
         return sum(_over(spans, capacity) for spans in by_runner.values())
 
-    def placement_ms(self, of: set[str]) -> list[float]:
-        """Per run of a job in ``of``, submission to its release to a runner (the queue's hop
-        and the dispatcher's decision)."""
+    def submit_to_release_ms(self, of: set[str]) -> list[float]:
+        """Per run of a job in ``of``, from the bench's stamp before it sent the job to the
+        job's release to a runner (the bench's own wait counts; placement proper is
+        ``bench_fleet.placement_ms``)."""
         return [max(0.0, (r.released_at - self.submitted[r.execution_id]) * 1000)
                 for r in self.runs if r.execution_id in of and r.execution_id in self.submitted]
 
@@ -151,6 +153,8 @@ class SimulatedRunner:
         self.active = 0
         self.jobs = 0
         self._stopped = False
+        self.pools = {language: PoolInfo(warm=1, target=1) for language in VERSIONS}
+        self.pools[LANGUAGE] = PoolInfo(warm=capacity, target=capacity)
         self.bound = asyncio.Event()
         """Set once it holds its consumer on RUN (a dispatcher made it)."""
         self._tasks: set[asyncio.Task[None]] = set()
@@ -158,10 +162,8 @@ class SimulatedRunner:
         self._main: list[asyncio.Task[None]] = []
 
     def info(self) -> RunnerInfo:
-        pools = {language: PoolInfo(warm=1, target=1) for language in VERSIONS}
-        pools[LANGUAGE] = PoolInfo(warm=self.capacity, target=self.capacity)
         return RunnerInfo(self.runner_id, VERSIONS, self.active, self.capacity, time.time(),
-                          pools=pools, jobs=self.jobs, images=IMAGES)
+                          pools=self.pools, jobs=self.jobs, images=IMAGES)
 
     async def start(self) -> None:
         """Heartbeat, then serve once a dispatcher made this runner's consumer."""

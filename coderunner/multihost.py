@@ -48,7 +48,9 @@ def _spawn(role: str, env: Mapping[str, str]) -> Process:
     return subprocess.Popen([sys.executable, "-m", "coderunner", role], env=dict(env))
 
 
-def _end(process: Process, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 20) -> None:
+def end_process(process: Process, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 20
+                ) -> None:
+    """Signal a child (if it still runs) and reap it, killing it after ``timeout_s``."""
     if process.poll() is None:
         process.send_signal(sig)
     try:
@@ -82,7 +84,7 @@ class RunnerHost:
     def stop(self) -> None:
         """SIGTERM (the runner removes its containers), then whatever it left."""
         for process in self.processes.values():
-            _end(process)
+            end_process(process)
         if self.engine.answers():
             remove_runner_containers(self.env)
 
@@ -90,7 +92,7 @@ class RunnerHost:
         """The host disappears: SIGKILL its runner and janitor, then stop its engine (which
         stops the sandboxes). Returns the seconds the engine took to stop."""
         for process in self.processes.values():
-            _end(process, signal.SIGKILL)
+            end_process(process, signal.SIGKILL)
         return self.engine.stop()
 
 
