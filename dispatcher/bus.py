@@ -478,9 +478,10 @@ class DispatcherBus:
             self, given_to: Callable[[str], str | None] = lambda _: None) -> None:
         """Publish the completions runners ask for (``subjects.runner_completed``), each only
         when its job was given to the runner asking: one runner cannot end another's job.
-        ``given_to`` names the runner this dispatcher gave an execution to (no I/O, on the path
-        of every completion); the job's slot is read only when it names another or none (a job
-        another dispatcher released, or moved since)."""
+        ``given_to`` names the runner an execution was given to, as this dispatcher knows (no
+        I/O, on the path of every completion: its own releases and those it heard another
+        make); the job's slot is read only when it names another or none (a release not heard,
+        or a job moved since)."""
 
         async def on_msg(msg: Msg) -> None:
             runner, execution_id = subjects.runner_and_execution(msg.subject)

@@ -12,6 +12,8 @@ nothing more.
 
 from __future__ import annotations
 
+import heapq
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -30,6 +32,14 @@ THEIRS_KEPT_S = 30.0
 """How long another dispatcher's job is counted on its runner without its completion: after
 that, only from the runner's heartbeats (a completion missed in a NATS reconnect must not take
 a slot for good)."""
+RECOUNT_EVERY_S = 1.0
+"""How often a heartbeat that changes nothing counts the fleet's images again (a runner gone
+silent stops counting within it); a runner that comes, goes or changes is counted at once."""
+
+Entry = tuple[bool, int, int, int, str, int]
+"""A runner in a language's choice heap: (no free warm container, minus its free slots, minus
+its free warm containers, minus its tie-break rank, its id, its ``version`` then): the smallest
+is the best runner, as long as the version is still the runner's."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,14 @@ class TrackedRunner:
     (another dispatcher's, heard of before this one started, or after ``THEIRS_KEPT_S``)."""
     sent_since: Counter[str] = field(default_factory=Counter)
     """Jobs per language sent since its last heartbeat (they took warm containers)."""
+    usable: frozenset[str] = frozenset()
+    """The languages it takes jobs of: those it has, with the fleet's usual image (counted
+    with the images)."""
+    rank: int = 0
+    """Breaks ties between runners as free as each other, differently in each dispatcher
+    (several dispatchers deciding at once do not all pick the same one)."""
+    version: int = 0
+    """Counts the changes of its free slots and warm containers."""
 
     def free_slots(self) -> int:
         return self.info.capacity - len(self.mine) - len(self.theirs) - self.others
@@ -86,8 +104,16 @@ class TrackedRunner:
 
 
 class Fleet:
-    def __init__(self, silent_s: float = RUNNER_SILENT_S) -> None:
+    """The runners and their free slots. ``choose`` runs for every job released: it takes the
+    best runner off a heap per language (``Entry``) instead of looking at every runner (about
+    0.2 ms a job with 200 runners). A change of a runner's free slots marks it for the heaps of
+    its languages, pushed again at their next choice; an entry whose runner changed since is
+    dropped when it comes to the top."""
+
+    def __init__(self, silent_s: float = RUNNER_SILENT_S, tie: str = "") -> None:
         self.silent_s = silent_s
+        self._tie = tie
+        """Seeds ``TrackedRunner.rank``: each dispatcher gives its own."""
         self.runners: dict[str, TrackedRunner] = {}
         self._runner_of: dict[str, str] = {}
         self._theirs_on: dict[str, str] = {}
@@ -97,23 +123,43 @@ class Fleet:
         self._completed: dict[str, None] = {}
         """The newest ``COMPLETIONS_REMEMBERED`` completions, oldest first."""
         self._usual: dict[str, str] = {}
-        """Language → its usual image, counted when a runner comes, beats or goes (a release
-        only looks it up)."""
+        """Language → its usual image, counted when a runner comes, goes or changes, and at a
+        heartbeat ``RECOUNT_EVERY_S`` after the last count (a release only looks it up)."""
+        self._counted_at = float("-inf")
+        self._counted_alive: set[str] = set()
+        """The live runners at the last count: a heartbeat ``RECOUNT_EVERY_S`` later counts
+        again only when they changed (one went silent)."""
+        self._heaps: dict[str, list[Entry]] = {}
+        self._stale: dict[str, set[str]] = {}
+        """Language → runners whose entry in its heap is to be pushed again."""
 
     def heartbeat(self, info: RunnerInfo, now: float) -> None:
         view = self.runners.get(info.runner_id)
         if view is None:
-            self.runners[info.runner_id] = TrackedRunner(info, now, others=info.active)
+            rank = zlib.crc32(f"{self._tie}/{info.runner_id}".encode())
+            view = TrackedRunner(info, now, others=info.active, rank=rank)
+            self.runners[info.runner_id] = view
             self._by_token[runner_token(info.runner_id)] = info.runner_id
+            recount = True
         else:
-            view.info, view.seen = info, now
+            before = view.info
+            recount = (not self.is_alive(view, now) or before.capacity != info.capacity
+                       or before.versions != info.versions or before.images != info.images)
+            view.info = info
             for execution_id, heard in list(view.theirs.items()):
                 if now - heard > THEIRS_KEPT_S:
                     self._not_theirs(execution_id)
             # Each job it reports counts once: what this dispatcher knows of is counted already.
             view.others = max(0, info.active - len(view.mine) - len(view.theirs))
             view.sent_since.clear()
-        self._count_images(now)
+        view.seen = now
+        if not recount and now - self._counted_at >= RECOUNT_EVERY_S:
+            self._counted_at = now
+            recount = self.alive(now) != self._counted_alive
+        if recount:
+            self._count_images(now)
+        else:
+            self._changed(view)
 
     def gone(self, runner_id: str, now: float | None = None) -> None:
         """The runner deleted its heartbeat (it stopped): treat it as silent from now
@@ -146,43 +192,91 @@ class Fleet:
 
     def usual_image(self, language: str) -> str | None:
         """The inputs hash of ``language``'s image on most of the live runners' slots (ties:
-        the greatest hash), or None when no runner tells (older runners do not); as counted
-        at the last heartbeat (a runner gone silent since drops out at the next one)."""
+        the greatest hash), or None when no runner tells (older runners do not); as last
+        counted (a runner gone silent drops out at the first heartbeat ``RECOUNT_EVERY_S``
+        after the last count)."""
         return self._usual.get(language)
 
     def _count_images(self, now: float) -> None:
+        """Count the usual images, then each runner's usable languages; the heaps start
+        again (every runner is pushed again at its languages' next choice)."""
+        self._counted_at, self._counted_alive = now, self.alive(now)
         slots: dict[str, Counter[str]] = {}
         for view in self.runners.values():
             if self.is_alive(view, now):
                 for language, image in view.info.images.items():
                     if image:
-                        slots.setdefault(language, Counter())[image] += max(
-                            1, view.info.capacity)
+                        count = slots.get(language)
+                        if count is None:
+                            count = slots[language] = Counter()
+                        count[image] += max(1, view.info.capacity)
         self._usual = {language: max(count, key=lambda image: (count[image], image))
                        for language, count in slots.items()}
+        self._heaps.clear()
+        self._stale.clear()
+        for runner_id, view in self.runners.items():
+            view.usable = frozenset(
+                language for language in view.info.versions
+                if (usual := self._usual.get(language)) is None
+                or view.info.images.get(language, usual) == usual)
+            for language in view.usable:
+                self._stale.setdefault(language, set()).add(runner_id)
+
+    def _changed(self, view: TrackedRunner) -> None:
+        """Its free slots or warm containers changed: its heap entries are stale."""
+        view.version += 1
+        for language in view.usable:
+            stale = self._stale.get(language)
+            if stale is None:
+                stale = self._stale[language] = set()
+            stale.add(view.info.runner_id)
+
+    @staticmethod
+    def _entry(view: TrackedRunner, language: str) -> Entry:
+        warm = view.free_warm(language)
+        return (warm <= 0, -view.free_slots(), -warm, -view.rank, view.info.runner_id,
+                view.version)
 
     def choose(self, language: str, now: float, prefer: str | None = None,
                hard: bool = False) -> str | None:
-        """The runner for a job of ``language``; None when none can take it now. Only runners
-        with the fleet's usual image of the language take it (one whose image drifted does not,
-        for that language; a runner that tells no image is taken as usual)."""
-        usual = self.usual_image(language)
-        best: str | None = None
-        best_key: tuple[bool, int, int, str] | None = None
-        for runner_id, view in self.runners.items():  # one pass: it runs for every release
-            if not (self.is_alive(view, now) and language in view.info.versions
-                    and (usual is None or view.info.images.get(language, usual) == usual)):
-                continue
-            free = view.free_slots()
-            if runner_id == prefer and (hard or free > 0):
-                return prefer if free > 0 else None
-            if free <= 0:
-                continue
-            warm = view.free_warm(language)
-            key = (warm > 0, free, warm, runner_id)
-            if best_key is None or key > best_key:
-                best, best_key = runner_id, key
-        return best
+        """The runner for a job of ``language``; None when none can take it now: a live one
+        whose image of it is the fleet's usual one (a runner whose image drifted takes none of
+        that language's jobs; one that tells no image is taken as usual), with a free warm
+        container first, then the most free slots, then the most warm containers. ``prefer``
+        (a session's or notebook's runner) goes first while it has a free slot; ``hard``: only
+        it (None until it has one)."""
+        if prefer is not None:
+            view = self.runners.get(prefer)
+            if view is not None and language in view.usable and self.is_alive(view, now):
+                if view.free_slots() > 0:
+                    return prefer
+                if hard:
+                    return None
+        heap = self._heap(language)
+        while heap:
+            *_, runner_id, version = heap[0]
+            view = self.runners.get(runner_id)
+            if view is not None and view.version == version and language in view.usable \
+                    and self.is_alive(view, now) and view.free_slots() > 0:
+                return runner_id
+            # Changed since (it is pushed again), silent (again at its next heartbeat), full
+            # (again when a job of it ends) or gone.
+            heapq.heappop(heap)
+        return None
+
+    def _heap(self, language: str) -> list[Entry]:
+        """``language``'s heap with its stale runners pushed again; built anew when the
+        entries left behind by changes outnumber the runners."""
+        heap = self._heaps.setdefault(language, [])
+        stale = self._stale.pop(language, set())
+        if len(heap) + len(stale) > 2 * len(self.runners) + 64:
+            stale.update(entry[4] for entry in heap)
+            heap.clear()
+        for runner_id in stale:
+            view = self.runners.get(runner_id)
+            if view is not None and language in view.usable:
+                heapq.heappush(heap, self._entry(view, language))
+        return heap
 
     def sent(self, runner_id: str, execution_id: str, language: str) -> None:
         self._not_theirs(execution_id)  # heard as another's before (its slot refused, say)
@@ -190,10 +284,19 @@ class Fleet:
         view.mine.add(execution_id)
         view.sent_since[language] += 1
         self._runner_of[execution_id] = runner_id
+        self._changed(view)
 
     def runner_of(self, execution_id: str) -> str | None:
         """The runner this dispatcher sent a job to that has not completed, if any."""
         return self._runner_of.get(execution_id)
+
+    def given_to(self, execution_id: str) -> str | None:
+        """The runner a job not yet completed was given to, by this dispatcher or (heard as its
+        slot was taken) another; None when this dispatcher does not know. A slot take is heard
+        from a dispatcher only (runners may not publish slots); one refused by a full ``SLOTS``
+        stream is heard too and names a runner the job did not go to, which never learns its
+        execution id."""
+        return self._runner_of.get(execution_id) or self._theirs_on.get(execution_id)
 
     def released_by_another(self, execution_id: str, token: str, now: float) -> None:
         """Another dispatcher gave a job to the runner ``token`` names (it took the job's slot):
@@ -206,12 +309,14 @@ class Fleet:
         self._not_theirs(execution_id)  # given again elsewhere (moved off a silent runner)
         view.theirs[execution_id] = now
         self._theirs_on[execution_id] = view.info.runner_id
+        self._changed(view)
 
     def _not_theirs(self, execution_id: str) -> None:
         runner_id = self._theirs_on.pop(execution_id, None)
         view = self.runners.get(runner_id) if runner_id is not None else None
         if view is not None:
             view.theirs.pop(execution_id, None)
+            self._changed(view)
 
     def completed(self, execution_id: str) -> None:
         """A job completed (any dispatcher's): its runner's slot is free."""
@@ -228,3 +333,4 @@ class Fleet:
         view = self.runners.get(runner_id) if runner_id else None
         if view is not None:
             view.mine.discard(execution_id)
+            self._changed(view)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -76,7 +77,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self.settings = settings
         self.stats = CompletionStats()
-        self.fleet = Fleet()
+        self.fleet = Fleet(tie=uuid.uuid4().hex)  # its own order of runners as free
         self.placements: dict[str, str] = {}
         """Placement key → runner, as this dispatcher last read or made it (the newest
         ``PLACEMENTS_CACHED``; an older one is read again from the bucket)."""
@@ -102,7 +103,7 @@ class Dispatcher:
 
     async def serve(self) -> None:
         await self.bus.on_completion(self._completed)
-        await self.bus.relay_runner_completions(self.fleet.runner_of)
+        await self.bus.relay_runner_completions(self.fleet.given_to)
         await self.bus.on_stop(self._stop)
         await self.bus.on_dead_letter(self._dead_letter)
         await self.bus.on_stats_request(self._stats)

@@ -55,6 +55,15 @@ Request = TypeVar("Request")
 COMPLETION_TRIES = 120
 COMPLETION_REPLY_S = 5.0
 COMPLETION_RETRY_S = 0.5
+OUTAGE_TRIES = 120
+OUTAGE_RETRY_S = 0.5
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    nats.errors.TimeoutError, nats.errors.NoRespondersError,
+    nats.errors.ConnectionReconnectingError, nats.js.errors.NoStreamResponseError,
+    nats.js.errors.ServiceUnavailableError, TimeoutError)
+"""What a store into JetStream raises while the nats-server restarts or a cluster elects a
+leader: a finished job's result is stored again after ``OUTAGE_RETRY_S``, up to
+``OUTAGE_TRIES`` times (a minute)."""
 ControlHandler = Callable[[Control], Awaitable[ControlReply]]
 NotebookHandler = Callable[[NotebookCommand], Awaitable[NotebookReply]]
 CONTROL_PENDING_BYTES = 16 * 1024 * 1024
@@ -241,12 +250,27 @@ class RunnerBus:
     async def put_output(self, execution_id: str, output: StoredOutput) -> None:
         """Store a ``keepOutput`` job's output, trimmed to fit one NATS message."""
         data = fit_output(output, self._nc.max_payload - 4096)
-        await (await self._executions()).put(subjects.output_key(execution_id), data)
+        await self._put_result(subjects.output_key(execution_id), data)
 
     async def put_judgement(self, execution_id: str, result: JudgementResult) -> None:
         """Store a judgement's result for the HTTP API, trimmed to fit one NATS message."""
         data = fit_judgement(result, self._nc.max_payload - 4096)
-        await (await self._executions()).put(subjects.judgement_key(execution_id), data)
+        await self._put_result(subjects.judgement_key(execution_id), data)
+
+    async def _put_result(self, key: str, data: bytes) -> None:
+        """Store a finished job's result in the executions bucket, through a NATS outage (a
+        restart, a cluster electing): left unstored, the job would stay unacknowledged and
+        run again after the ack wait. The claim is kept meanwhile (``Runner._keep_claim``)."""
+        for attempt in range(1, OUTAGE_TRIES + 1):
+            try:
+                await (await self._executions()).put(key, data)
+                return
+            except OUTAGE_ERRORS as exc:
+                if attempt == OUTAGE_TRIES:
+                    raise
+                if attempt == 1:
+                    log.warning("storing %s failed (%s); trying again", key, exc)
+                await asyncio.sleep(OUTAGE_RETRY_S)
 
     async def problem_data(self, sha256: str) -> bytes | None:
         """A stored test's input or answer (``subjects.PROBLEMS_STORE``), None when missing

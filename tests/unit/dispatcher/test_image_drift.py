@@ -51,3 +51,14 @@ def test_the_usual_image_is_counted_when_runners_come_and_go_not_at_each_choice(
     assert fleet.choose("python", now=1.0) == "b"
     fleet.heartbeat(runner("c", {"python": "h3"}, capacity=1), now=30.0)  # b went silent
     assert fleet.usual_image("python") == "h3"
+
+
+def test_a_runner_gone_silent_stops_counting_at_a_heartbeat_a_second_after_the_last_count() -> None:
+    fleet = Fleet(silent_s=10)
+    fleet.heartbeat(runner("a", {"python": "h1"}, capacity=4), now=0.0)
+    fleet.heartbeat(runner("b", {"python": "h2"}, capacity=2), now=0.0)
+    fleet.heartbeat(runner("b", {"python": "h2"}, capacity=2), now=5.0)
+    assert fleet.usual_image("python") == "h1"
+    fleet.heartbeat(runner("b", {"python": "h2"}, capacity=2), now=10.5)  # a is silent
+    assert fleet.usual_image("python") == "h2"
+    assert fleet.choose("python", now=10.5) == "b"

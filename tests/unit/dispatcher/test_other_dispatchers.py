@@ -148,3 +148,19 @@ async def test_a_dispatcher_never_gives_a_runner_more_than_its_capacity() -> Non
     await release(dispatcher)
     assert len(bus.released) == 2
 
+
+
+def test_a_runner_a_job_was_given_to_is_known_from_a_release_heard_until_the_completion() -> None:
+    """The completion relay asks ``given_to`` first (no JetStream lookup of the job's slot):
+    a job this dispatcher released, or one it heard another release, names its runner."""
+    fleet = Fleet()
+    fleet.heartbeat(info("a"), 0.0)
+    fleet.heartbeat(info("b"), 0.0)
+    fleet.sent("a", "mine", "python")
+    fleet.released_by_another("theirs", "b", 1.0)
+    assert (fleet.given_to("mine"), fleet.given_to("theirs")) == ("a", "b")
+    fleet.released_by_another("theirs", "a", 2.0)  # moved off b, given to a
+    assert fleet.given_to("theirs") == "a"
+    fleet.completed("theirs")
+    assert fleet.given_to("theirs") is None
+    assert fleet.given_to("never heard of") is None

@@ -1,0 +1,67 @@
+"""A runner stores a finished job's result through each error a NATS outage raises (a restart,
+a cluster electing a leader), and gives up on others at once. A real restart:
+tests/integration/test_runner_outage.py."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import nats.errors
+import nats.js.errors
+import pytest
+
+from contracts import subjects
+from contracts.messages import StoredOutput
+from runners import bus as bus_module
+from runners.bus import OUTAGE_ERRORS, RunnerBus
+
+
+class FlakyBucket:
+    """An executions bucket whose first puts fail with ``failures``."""
+
+    def __init__(self, failures: list[Exception]) -> None:
+        self.failures = failures
+        self.stored: dict[str, bytes] = {}
+
+    async def put(self, key: str, value: bytes) -> int:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.stored[key] = value
+        return 1
+
+
+def bus_with(bucket: FlakyBucket) -> RunnerBus:
+    bus = RunnerBus(cast(Any, type("Nc", (), {"max_payload": 1 << 20})()), cast(Any, None))
+    bus._results = cast(Any, bucket)
+    return bus
+
+
+@pytest.mark.parametrize("error", OUTAGE_ERRORS, ids=lambda e: f"{e.__module__}.{e.__name__}")
+async def test_a_result_is_stored_again_through_an_outage(
+    error: type[Exception], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bus_module, "OUTAGE_RETRY_S", 0.0)
+    bucket = FlakyBucket([error(), error()])
+    await bus_with(bucket).put_output("e1", StoredOutput(stdout="out\n"))
+    assert list(bucket.stored) == [subjects.output_key("e1")]
+
+
+async def test_the_outage_seen_in_a_restart_is_one_of_them() -> None:
+    # test_nats_restart's run twice: a put met JetStream shutting down
+    assert nats.js.errors.NoStreamResponseError in OUTAGE_ERRORS
+
+
+async def test_other_errors_are_not_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bus_module, "OUTAGE_RETRY_S", 0.0)
+    bucket = FlakyBucket([nats.errors.MaxPayloadError()])
+    with pytest.raises(nats.errors.MaxPayloadError):
+        await bus_with(bucket).put_output("e1", StoredOutput(stdout="out\n"))
+
+
+async def test_a_store_gives_up_after_the_last_try(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bus_module, "OUTAGE_RETRY_S", 0.0)
+    monkeypatch.setattr(bus_module, "OUTAGE_TRIES", 3)
+    bucket = FlakyBucket([nats.errors.TimeoutError() for _ in range(3)])
+    with pytest.raises(nats.errors.TimeoutError):
+        await bus_with(bucket).put_output("e1", StoredOutput(stdout="out\n"))
+    assert bucket.stored == {}
