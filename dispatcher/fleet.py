@@ -286,10 +286,6 @@ class Fleet:
         self._runner_of[execution_id] = runner_id
         self._changed(view)
 
-    def runner_of(self, execution_id: str) -> str | None:
-        """The runner this dispatcher sent a job to that has not completed, if any."""
-        return self._runner_of.get(execution_id)
-
     def given_to(self, execution_id: str) -> str | None:
         """The runner a job not yet completed was given to, by this dispatcher or (heard as its
         slot was taken) another; None when this dispatcher does not know. A slot take is heard

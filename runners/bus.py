@@ -52,18 +52,18 @@ from runners.judging.fit import fit_judgement
 
 log = logging.getLogger(__name__)
 Request = TypeVar("Request")
-COMPLETION_TRIES = 120
+Answer = TypeVar("Answer")
 COMPLETION_REPLY_S = 5.0
-COMPLETION_RETRY_S = 0.5
 OUTAGE_TRIES = 120
 OUTAGE_RETRY_S = 0.5
 OUTAGE_ERRORS: tuple[type[Exception], ...] = (
     nats.errors.TimeoutError, nats.errors.NoRespondersError,
     nats.errors.ConnectionReconnectingError, nats.js.errors.NoStreamResponseError,
     nats.js.errors.ServiceUnavailableError, TimeoutError)
-"""What a store into JetStream raises while the nats-server restarts or a cluster elects a
-leader: a finished job's result is stored again after ``OUTAGE_RETRY_S``, up to
-``OUTAGE_TRIES`` times (a minute)."""
+"""What a request or a store into JetStream raises while the nats-server restarts, a cluster
+elects a leader or no dispatcher answers (they restart): a finished job's result and its
+completion are tried again after ``OUTAGE_RETRY_S``, up to ``OUTAGE_TRIES`` times (a minute
+and more: a request waits up to its timeout each time) (``through_outage``)."""
 ControlHandler = Callable[[Control], Awaitable[ControlReply]]
 NotebookHandler = Callable[[NotebookCommand], Awaitable[NotebookReply]]
 CONTROL_PENDING_BYTES = 16 * 1024 * 1024
@@ -258,19 +258,12 @@ class RunnerBus:
         await self._put_result(subjects.judgement_key(execution_id), data)
 
     async def _put_result(self, key: str, data: bytes) -> None:
-        """Store a finished job's result in the executions bucket, through a NATS outage (a
-        restart, a cluster electing): left unstored, the job would stay unacknowledged and
-        run again after the ack wait. The claim is kept meanwhile (``Runner._keep_claim``)."""
-        for attempt in range(1, OUTAGE_TRIES + 1):
-            try:
-                await (await self._executions()).put(key, data)
-                return
-            except OUTAGE_ERRORS as exc:
-                if attempt == OUTAGE_TRIES:
-                    raise
-                if attempt == 1:
-                    log.warning("storing %s failed (%s); trying again", key, exc)
-                await asyncio.sleep(OUTAGE_RETRY_S)
+        """Store a finished job's result in the executions bucket, through a NATS outage:
+        left unstored, the job would stay unacknowledged and run again after the ack wait."""
+        async def put() -> int:
+            return await (await self._executions()).put(key, data)
+
+        await through_outage(put, f"storing {key}")
 
     async def problem_data(self, sha256: str) -> bytes | None:
         """A stored test's input or answer (``subjects.PROBLEMS_STORE``), None when missing
@@ -302,22 +295,21 @@ class RunnerBus:
     async def publish_completion(self, completion: CompletionEvent) -> None:
         """Ask a dispatcher to publish a completion of a job given to this runner (a secured
         NATS lets a runner publish completions no other way); retried while no dispatcher
-        answers (they restart, say), up to ``COMPLETION_TRIES``; ``CompletionRefused`` when
-        a dispatcher answers no."""
+        answers (they restart, say) or NATS is down (``through_outage``);
+        ``CompletionRefused`` when a dispatcher answers no."""
         assert self._runner_id is not None, "bind() first"
         subject = subjects.runner_completed(self._runner_id, completion.execution_id)
         data = encode(completion)
-        for _ in range(COMPLETION_TRIES):
-            try:
-                reply = await self._nc.request(subject, data, timeout=COMPLETION_REPLY_S)
-            except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
-                await asyncio.sleep(COMPLETION_RETRY_S)
-                continue
-            if reply.data != subjects.COMPLETION_RELAYED:
-                raise CompletionRefused(completion.execution_id,
-                                        reply.data.decode(errors="replace"))
-            return
-        raise CompletionNotRelayed(completion.execution_id)
+
+        async def ask() -> bytes:
+            return (await self._nc.request(subject, data, timeout=COMPLETION_REPLY_S)).data
+
+        try:
+            reply = await through_outage(ask, f"relaying {completion.execution_id}'s completion")
+        except OUTAGE_ERRORS as exc:
+            raise CompletionNotRelayed(completion.execution_id) from exc
+        if reply != subjects.COMPLETION_RELAYED:
+            raise CompletionRefused(completion.execution_id, reply.decode(errors="replace"))
 
     async def on_drain(self, runner_id: str, drain: Callable[[], Awaitable[int]]) -> None:
         """Answer ``coderunner runner drain`` (``subjects.runner_drain``): drain, and say how
@@ -386,6 +378,22 @@ class RunnerBus:
             with contextlib.suppress(nats.errors.Error, TimeoutError):
                 await self._nc.flush(timeout=2)
             await self._nc.close()
+
+
+async def through_outage(step: Callable[[], Awaitable[Answer]], what: str) -> Answer:
+    """``step``, tried again through a NATS outage (``OUTAGE_ERRORS``): what a runner does
+    after a job ran, whose claim ``Runner._keep_claim`` keeps meanwhile. The last try's
+    error is raised; any other at once."""
+    for attempt in range(1, OUTAGE_TRIES + 1):
+        try:
+            return await step()
+        except OUTAGE_ERRORS as exc:
+            if attempt == OUTAGE_TRIES:
+                raise
+            if attempt == 1:
+                log.warning("%s failed (%s); trying again", what, exc)
+            await asyncio.sleep(OUTAGE_RETRY_S)
+    raise AssertionError("unreachable: the last try returns or raises")
 
 
 def fit_output(output: StoredOutput, max_bytes: int) -> bytes:

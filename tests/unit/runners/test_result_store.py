@@ -1,5 +1,6 @@
-"""A runner stores a finished job's result through each error a NATS outage raises (a restart,
-a cluster electing a leader), and gives up on others at once. A real restart:
+"""A runner stores a finished job's result, and asks a dispatcher to relay its completion,
+through each error a NATS outage raises (a restart, a cluster electing a leader, no dispatcher
+answering), and gives up on others at once. A real restart:
 tests/integration/test_runner_outage.py."""
 
 from __future__ import annotations
@@ -7,13 +8,12 @@ from __future__ import annotations
 from typing import Any, cast
 
 import nats.errors
-import nats.js.errors
 import pytest
 
 from contracts import subjects
-from contracts.messages import StoredOutput
+from contracts.messages import CompletionEvent, StoredOutput
 from runners import bus as bus_module
-from runners.bus import OUTAGE_ERRORS, RunnerBus
+from runners.bus import OUTAGE_ERRORS, CompletionNotRelayed, CompletionRefused, RunnerBus
 
 
 class FlakyBucket:
@@ -46,11 +46,6 @@ async def test_a_result_is_stored_again_through_an_outage(
     assert list(bucket.stored) == [subjects.output_key("e1")]
 
 
-async def test_the_outage_seen_in_a_restart_is_one_of_them() -> None:
-    # test_nats_restart's run twice: a put met JetStream shutting down
-    assert nats.js.errors.NoStreamResponseError in OUTAGE_ERRORS
-
-
 async def test_other_errors_are_not_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bus_module, "OUTAGE_RETRY_S", 0.0)
     bucket = FlakyBucket([nats.errors.MaxPayloadError()])
@@ -65,3 +60,50 @@ async def test_a_store_gives_up_after_the_last_try(monkeypatch: pytest.MonkeyPat
     with pytest.raises(nats.errors.TimeoutError):
         await bus_with(bucket).put_output("e1", StoredOutput(stdout="out\n"))
     assert bucket.stored == {}
+
+
+class FlakyDispatchers:
+    """A connection whose first completion requests meet ``failures`` (no dispatcher answers,
+    NATS down), then a dispatcher answers ``reply``."""
+
+    max_payload = 1 << 20
+
+    def __init__(self, failures: list[Exception], reply: bytes) -> None:
+        self.failures = failures
+        self.reply = reply
+        self.asked = 0
+
+    async def request(self, subject: str, data: bytes, timeout: float) -> object:
+        self.asked += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return type("Reply", (), {"data": self.reply})()
+
+
+def bound_bus(nc: FlakyDispatchers) -> RunnerBus:
+    bus = RunnerBus(cast(Any, nc), cast(Any, None))
+    bus._runner_id = "r1"
+    return bus
+
+
+async def test_a_completion_is_relayed_through_an_outage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bus_module, "OUTAGE_RETRY_S", 0.0)
+    nc = FlakyDispatchers([nats.errors.NoRespondersError(), nats.errors.TimeoutError()],
+                          subjects.COMPLETION_RELAYED)
+    await bound_bus(nc).publish_completion(CompletionEvent("e1", "ok"))
+    assert nc.asked == 3
+
+
+async def test_a_completion_no_dispatcher_took_and_one_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bus_module, "OUTAGE_RETRY_S", 0.0)
+    monkeypatch.setattr(bus_module, "OUTAGE_TRIES", 2)
+    nc = FlakyDispatchers([nats.errors.NoRespondersError() for _ in range(2)], b"")
+    with pytest.raises(CompletionNotRelayed):
+        await bound_bus(nc).publish_completion(CompletionEvent("e1", "ok"))
+    refusing = FlakyDispatchers([], b"this job was not given to this runner")
+    with pytest.raises(CompletionRefused):
+        await bound_bus(refusing).publish_completion(CompletionEvent("e1", "ok"))
