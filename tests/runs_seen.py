@@ -1,7 +1,10 @@
 """What really ran, as it happened: a core-NATS subscriber (not JetStream, which drops a
 re-published completion by its ``Nats-Msg-Id``) that sees every ``running`` status and every
 completion any runner or dispatcher publishes. A job run twice shows as two starts and two
-completion publishes here, whatever the COMPLETIONS stream keeps.
+completed runs here, whatever the COMPLETIONS stream keeps. A run is told by its claim (the
+completion's ``claimed_at``): a relay asked again through a NATS outage may publish one run's
+completion twice (the stream keeps one; every consumer counts an execution once), which is not
+a second run; ``published`` counts those too.
 
 Used by every test that claims "exactly once": open it before the first submission, and
 after the last completion call ``settled()`` (the JOBS and RUN streams are empty, so no job is
@@ -35,7 +38,10 @@ class RunsSeen:
         self.starts: Counter[str] = Counter()
         """Execution id → ``running`` statuses published (one per run that began)."""
         self.completions: Counter[str] = Counter()
-        """Execution id → completions published (the stream keeps the first)."""
+        """Execution id → runs whose completion was published (one per claim)."""
+        self.published: Counter[str] = Counter()
+        """Execution id → completions published (a run's may be published again)."""
+        self._claims: set[tuple[str, float]] = set()
         self.ended: Counter[str] = Counter()
         """Execution id → runs a runner ended and asked a dispatcher to complete (one that
         was moved off its runner meanwhile is refused: counted here, not in ``completions``)."""
@@ -46,7 +52,12 @@ class RunsSeen:
 
     async def on_msg(self, msg: Msg) -> None:
         if subjects.is_completion(msg.subject):
-            self.completions[completion_decoder.decode(msg.data).execution_id] += 1
+            completion = completion_decoder.decode(msg.data)
+            self.published[completion.execution_id] += 1
+            run = (completion.execution_id, completion.claimed_at)
+            if run not in self._claims:
+                self._claims.add(run)
+                self.completions[completion.execution_id] += 1
         elif subjects.is_event(msg.subject):
             try:
                 event = event_decoder.decode(msg.data)
@@ -78,7 +89,7 @@ class RunsSeen:
 
     def twice(self, ids: Iterable[str], starts: int = 1) -> dict[str, tuple[int, int]]:
         """Of ``ids``, those that began more than ``starts`` times or completed more than
-        once: execution id → (starts, completions published)."""
+        once: execution id → (starts, runs completed)."""
         return {i: (self.starts[i], self.completions[i]) for i in ids
                 if self.starts[i] > starts or self.completions[i] > 1}
 
