@@ -62,8 +62,9 @@ OUTAGE_ERRORS: tuple[type[Exception], ...] = (
     nats.js.errors.ServiceUnavailableError, TimeoutError)
 """What a request or a store into JetStream raises while the nats-server restarts, a cluster
 elects a leader or no dispatcher answers (they restart): a finished job's result and its
-completion are tried again after ``OUTAGE_RETRY_S``, up to ``OUTAGE_TRIES`` times (a minute
-and more: a request waits up to its timeout each time) (``through_outage``)."""
+completion are tried again after ``OUTAGE_RETRY_S``, up to ``OUTAGE_TRIES`` times
+(``through_outage``): a minute when each try fails at once, some 11 minutes when each waits
+out its 5 s timeout."""
 ControlHandler = Callable[[Control], Awaitable[ControlReply]]
 NotebookHandler = Callable[[NotebookCommand], Awaitable[NotebookReply]]
 CONTROL_PENDING_BYTES = 16 * 1024 * 1024

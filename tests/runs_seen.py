@@ -4,7 +4,7 @@ completion any runner or dispatcher publishes. A job run twice shows as two star
 completed runs here, whatever the COMPLETIONS stream keeps. A run is told by its claim (the
 completion's ``claimed_at``): a relay asked again through a NATS outage may publish one run's
 completion twice (the stream keeps one; every consumer counts an execution once), which is not
-a second run; ``published`` counts those too.
+a second run.
 
 Used by every test that claims "exactly once": open it before the first submission, and
 after the last completion call ``settled()`` (the JOBS and RUN streams are empty, so no job is
@@ -13,7 +13,7 @@ left to be redelivered) before reading the counts."""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
@@ -37,11 +37,9 @@ class RunsSeen:
         self.subscription: Subscription | None = None
         self.starts: Counter[str] = Counter()
         """Execution id → ``running`` statuses published (one per run that began)."""
-        self.completions: Counter[str] = Counter()
-        """Execution id → runs whose completion was published (one per claim)."""
-        self.published: Counter[str] = Counter()
-        """Execution id → completions published (a run's may be published again)."""
-        self._claims: set[tuple[str, float]] = set()
+        self.claims: defaultdict[str, set[float]] = defaultdict(set)
+        """Execution id → the claims (``claimed_at``) of its runs whose completion was
+        published (a run's completion published again is one claim)."""
         self.ended: Counter[str] = Counter()
         """Execution id → runs a runner ended and asked a dispatcher to complete (one that
         was moved off its runner meanwhile is refused: counted here, not in ``completions``)."""
@@ -53,11 +51,7 @@ class RunsSeen:
     async def on_msg(self, msg: Msg) -> None:
         if subjects.is_completion(msg.subject):
             completion = completion_decoder.decode(msg.data)
-            self.published[completion.execution_id] += 1
-            run = (completion.execution_id, completion.claimed_at)
-            if run not in self._claims:
-                self._claims.add(run)
-                self.completions[completion.execution_id] += 1
+            self.claims[completion.execution_id].add(completion.claimed_at)
         elif subjects.is_event(msg.subject):
             try:
                 event = event_decoder.decode(msg.data)
@@ -87,18 +81,25 @@ class RunsSeen:
             while subscription is not None and subscription.pending_msgs:
                 await asyncio.sleep(0.05)
 
+    @property
+    def completions(self) -> Counter[str]:
+        """Execution id → runs whose completion was published."""
+        return Counter({i: len(claims) for i, claims in self.claims.items()})
+
     def twice(self, ids: Iterable[str], starts: int = 1) -> dict[str, tuple[int, int]]:
         """Of ``ids``, those that began more than ``starts`` times or completed more than
         once: execution id → (starts, runs completed)."""
-        return {i: (self.starts[i], self.completions[i]) for i in ids
-                if self.starts[i] > starts or self.completions[i] > 1}
+        completed = self.completions
+        return {i: (self.starts[i], completed[i]) for i in ids
+                if self.starts[i] > starts or completed[i] > 1}
 
     async def assert_once(self, ids: Iterable[str], began: bool = True) -> None:
         """After ``settled()``: each of ``ids`` began once (``began``: jobs a runner ran; not
         those expired or cancelled in the queue) and completed once."""
         await self.settled()
         ids = list(ids)
-        seen = {i: (self.starts[i], self.completions[i]) for i in ids}
+        completed = self.completions
+        seen = {i: (self.starts[i], completed[i]) for i in ids}
         assert seen == {i: (int(began), 1) for i in ids}, {
             i: counts for i, counts in seen.items() if counts != (int(began), 1)}
 

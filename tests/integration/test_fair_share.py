@@ -33,16 +33,15 @@ async def claimed_at(nats_url: str, execution_id: str) -> float:
 
 
 async def programs_began(client: Client, count: int) -> None:
-    """Until ``count`` of the client's programs printed ``held`` (each runs, holding a slot);
-    the events read are kept for ``collect``."""
-    read: list[dict[str, Any]] = []
+    """Until ``count`` of the client's programs printed ``held`` (each runs, holding a slot)."""
     began: set[str] = set()
-    while len(began) < count:
-        event = await client.receive()
-        read.append(event)
+
+    def counted(event: dict[str, Any]) -> bool:
         if event["type"] == "output" and "held" in event["data"]:
             began.add(event["executionId"])
-    client.pending = read + client.pending
+        return len(began) >= count
+
+    await client.read_until(counted)
 
 
 async def test_another_owners_job_takes_the_next_free_slot_and_the_greedy_one_finishes(

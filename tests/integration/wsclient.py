@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,17 @@ class Client:
         if self.pending:
             return self.pending.pop(0)
         return json.loads(await self.ws.recv())  # type: ignore[no-any-return]
+
+    async def read_until(self, done: Callable[[Event], bool]) -> None:
+        """Read events until ``done`` says so of one; every event read is kept for later
+        readers (``collect``), in order."""
+        read: list[Event] = []
+        while True:
+            event = await self.receive()
+            read.append(event)
+            if done(event):
+                self.pending = read + self.pending
+                return
 
     async def submit(self, files: dict[str, str], main: str | None = None,
                      language: str = "python", request_id: str = "r", **extra: Any) -> Event:
