@@ -54,6 +54,11 @@ a NATS reconnect stalls the queue for seconds, not minutes."""
 FETCH_BATCH = 64
 """Jobs one pull request may bring (each dispatcher holds at most the queue consumer's
 ``max_ack_pending`` in all)."""
+SLOT_READ_BATCH = 256
+"""Slots one pull of the audit's read brings (headers only: a few dozen bytes each)."""
+SLOT_READ_TIMEOUT_S = 5.0
+LOOKUPS_AT_ONCE = 64
+"""Completions the slot audit looks up at once (each a JetStream message get)."""
 GIVE_BACK_S = 2.0
 CONSUMER_PAGE = 256
 """Consumers nats-server lists in one answer."""
@@ -417,11 +422,43 @@ class DispatcherBus:
     async def free_slot(self, execution_id: str) -> None:
         await self._js.purge_stream(subjects.SLOTS_STREAM, subject=subjects.slot(execution_id))
 
-    async def slots_taken(self) -> list[str]:
-        """The execution ids that hold a slot."""
-        info = await self._js.stream_info(subjects.SLOTS_STREAM,
-                                          subjects_filter=subjects.SLOTS_SUBJECTS)
-        return [subjects.execution_of_slot(s) for s in (info.state.subjects or {})]
+    async def slots_taken_before(self, cutoff: float) -> list[str]:
+        """The execution ids whose slot was taken before ``cutoff`` (Unix seconds), read in
+        one pass from the oldest: a stream keeps its messages in the order it stored them, so
+        the read ends at the first slot taken after it (the slots of running jobs, most of
+        them young, are not read). Headers only, through a consumer of its own made for it."""
+        consumer = await self._js.add_consumer(subjects.SLOTS_STREAM, ConsumerConfig(
+            filter_subject=subjects.SLOTS_SUBJECTS, ack_policy=AckPolicy.NONE,
+            headers_only=True, mem_storage=True, inactive_threshold=60.0))
+        assert consumer.name is not None
+        taken: list[str] = []
+        try:
+            left = consumer.num_pending or 0  # later slots are younger than the cutoff
+            pull = await self._js.pull_subscribe_bind(consumer.name, subjects.SLOTS_STREAM)
+            try:
+                while left > 0:
+                    for msg in await pull.fetch(min(left, SLOT_READ_BATCH),
+                                                timeout=SLOT_READ_TIMEOUT_S):
+                        if msg.metadata.timestamp.timestamp() >= cutoff:
+                            return taken
+                        taken.append(subjects.execution_of_slot(msg.subject))
+                        left = min(left - 1, msg.metadata.num_pending)
+            finally:
+                await pull.unsubscribe()
+        finally:
+            with contextlib.suppress(nats.errors.Error, nats.js.errors.Error):
+                await self._js.delete_consumer(subjects.SLOTS_STREAM, consumer.name)
+        return taken
+
+    async def completed_among(self, execution_ids: list[str]) -> list[str]:
+        """Those of ``execution_ids`` whose completion is stored, looked up
+        ``LOOKUPS_AT_ONCE`` at a time."""
+        done: list[str] = []
+        for start in range(0, len(execution_ids), LOOKUPS_AT_ONCE):
+            some = execution_ids[start:start + LOOKUPS_AT_ONCE]
+            found = await asyncio.gather(*(self.already_completed(e) for e in some))
+            done += [e for e, completed in zip(some, found, strict=True) if completed]
+        return done
 
     async def release(self, job: Job, data: bytes, runner_id: str, attempts: int,
                       msg_id: str) -> None:
