@@ -33,6 +33,18 @@ def test_every_job_run_once_is_neither_duplicated_nor_lost() -> None:
     assert (ledger.duplicated(), ledger.lost()) == (0, 0)
 
 
+def test_a_completed_job_whose_run_is_not_recorded_yet_is_not_finished() -> None:
+    """A simulated runner records its run once the dispatcher answers its completion's relay;
+    the completion event may reach the ledger first. Counting then read the job as lost (the
+    bench's lost 1 with an empty lostVerdicts in run G)."""
+    ledger = ledger_of(Run("r1", "a", 0.1, 0.2, 0.3))
+    ledger.submit("c", 0.0)
+    ledger.complete("c", "expired", 2.0)  # a dispatcher's end: no run will come
+    assert ledger.unfinished() == 1  # b: completed ok, its run not recorded yet
+    ledger.ran(Run("r1", "b", 0.1, 0.2, 0.3))
+    assert (ledger.unfinished(), ledger.lost()) == (0, 1)  # c is lost, b is not
+
+
 def test_a_job_no_runner_ran_is_lost_even_with_a_completion() -> None:
     ledger = ledger_of(Run("r1", "a", 0.1, 0.2, 0.3))
     assert ledger.lost() == 1
