@@ -98,8 +98,7 @@ class Ledger:
         return Counter(self.verdict_of.get(e, "none") for e in self._lost())
 
     def _lost(self) -> list[str]:
-        ran = {run.execution_id for run in self.runs}
-        return [e for e in self.submitted if e not in ran or e not in self.completed]
+        return [e for e in self.submitted if e not in self._ran or e not in self.completed]
 
     def over_capacity(self, capacity: int) -> int:
         """Jobs handed to a runner while it already held ``capacity`` jobs (released to it,

@@ -468,7 +468,7 @@ class Dispatcher:
                 log.warning("housekeeping failed: %s; retrying", exc)
 
     async def _audit_slots(self) -> None:
-        """Every ``SLOTS_CHECK_S``, free the slots of jobs that completed that long ago (a
+        """Every ``SLOTS_CHECK_S``, free the slots taken that long ago whose jobs completed (a
         task of its own: the queue's expiry does not wait for it)."""
         while True:
             await asyncio.sleep(SLOTS_CHECK_S)
