@@ -9,7 +9,8 @@ three-node cluster (streams replicated three times) with two. In each:
 2. **latency at 70 % load**: jobs arrive at ``LOAD`` times that throughput, each holding its slot
    long enough that ``LOAD`` of the fleet's slots are busy: placement (the job entering the
    queue to its release to a runner, both seen by ``coderunner.fleet_observer``, a process of
-   its own), submission to the release and submission to a runner's claim;
+   its own; also split where its slot is taken), submission to the release and submission to
+   a runner's claim;
 3. **silent runners**: at the same load, ``SILENT_SHARE`` of the runners stop at once (no
    heartbeat, their jobs never finished): seconds until every job submitted before is done.
 
@@ -84,6 +85,12 @@ class SetupResult:
     placement_p99_ms: float
     """The job's publish on the queue to its release on its runner's subject, as an observer
     process sees both (``coderunner.fleet_observer``)."""
+    to_slot_p99_ms: float
+    """Placement's first part: the job's publish on the queue to its slot's (the queue's hop
+    to a dispatcher, the job's wait there and the decision), as the observer sees both."""
+    slot_to_release_p99_ms: float
+    """Its second: the slot's publish to the release's (the slot stored and acknowledged,
+    then the release sent)."""
     submit_to_release_p99_ms: float
     """From before the bench's process sends the job (its own loop's wait counts) to the
     release's time in ``RUN`` (the placement of runs A to E in docs/benchmarks.md)."""
@@ -274,16 +281,17 @@ class Observer:
         """Stop it and read what it saw (nothing when it failed)."""
         end_process(self.proc, timeout_s=30)
         if not self.out.exists():
-            return {"queued": {}, "released": {}}
+            return {"queued": {}, "slotted": {}, "released": {}}
         seen: dict[str, dict[str, float]] = json.loads(self.out.read_text())
         return seen
 
 
-def placement_ms(seen: dict[str, dict[str, float]], of: set[str]) -> list[float]:
-    """Per job of ``of`` the observer saw enter the queue and leave it, the time between."""
-    queued, released = seen["queued"], seen["released"]
-    return [max(0.0, (released[e] - queued[e]) * 1000)
-            for e in of if e in queued and e in released]
+def placement_ms(seen: dict[str, dict[str, float]], of: set[str], start: str = "queued",
+                 end: str = "released") -> list[float]:
+    """Per job of ``of`` the observer saw at ``start`` and at ``end`` (by default, enter the
+    queue and leave it), the time between."""
+    first, then = seen[start], seen[end]
+    return [max(0.0, (then[e] - first[e]) * 1000) for e in of if e in first and e in then]
 
 
 async def _dispatchers_answer(nc: Client, count: int, timeout_s: float = 60.0) -> None:
@@ -374,6 +382,10 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int) -
             load_jobs_per_second=round(rate, 1), load_job_seconds=round(job_s, 2),
             placement_p50_ms=round(percentile(placements, 0.5), 2),
             placement_p99_ms=round(percentile(placements, 0.99), 2),
+            to_slot_p99_ms=round(percentile(
+                placement_ms(seen, loaded, "queued", "slotted"), 0.99), 2),
+            slot_to_release_p99_ms=round(percentile(
+                placement_ms(seen, loaded, "slotted", "released"), 0.99), 2),
             submit_to_release_p99_ms=round(
                 percentile(ledger.submit_to_release_ms(loaded), 0.99), 2),
             submit_to_claim_p99_ms=round(percentile(ledger.claim_ms(loaded), 0.99), 2),

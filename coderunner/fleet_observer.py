@@ -1,6 +1,7 @@
 """The fleet bench's observer: a process of its own, with its own NATS connection, that sees
-each job enter the queue (its publish on ``jobs.submit.*``) and leave it for a runner (its
-release on ``jobs.run.*``), and writes when, per execution id, once stopped.
+each job enter the queue (its publish on ``jobs.submit.*``), take its slot (a dispatcher's
+publish on ``slots.*``) and leave the queue for a runner (its release on ``jobs.run.*``), and
+writes when, per execution id, once stopped.
 
 Placement is then timed by a loop that does nothing else: the bench's own process (the
 submitter and 200 simulated runners) is busy, and a job it stamps before its publish is sent
@@ -8,8 +9,8 @@ counts its own loop's wait as the platform's. Both times are taken by the same c
 loop, so they are comparable.
 
 ``python -m coderunner.fleet_observer NATS_URL OUT``: subscribes, creates ``OUT.ready``, and on
-SIGTERM writes ``OUT`` (JSON: ``{"queued": {id: unix seconds}, "released": {id: ...}}``, the
-first of each) and exits.
+SIGTERM writes ``OUT`` (JSON: ``{"queued": {id: unix seconds}, "slotted": {id: ...},
+"released": {id: ...}}``, the first of each) and exits.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import nats
 from nats.aio.msg import Msg
 
 from contracts.settings import nats_servers
-from contracts.subjects import JOBS_SUBJECTS, RUN_SUBJECTS
+from contracts.subjects import JOBS_SUBJECTS, RUN_SUBJECTS, SLOTS_SUBJECTS, execution_of_slot
 
 MSG_ID = "Nats-Msg-Id"
 
@@ -39,6 +40,7 @@ def execution_of(msg_id: str) -> str:
 
 async def observe(url: str, out: Path) -> None:
     queued: dict[str, float] = {}
+    slotted: dict[str, float] = {}
     released: dict[str, float] = {}
 
     def seen(into: dict[str, float]) -> Callable[[Msg], Awaitable[None]]:
@@ -48,8 +50,12 @@ async def observe(url: str, out: Path) -> None:
                 into.setdefault(execution_of(msg_id), time.time())
         return on_msg
 
+    async def slot_taken(msg: Msg) -> None:
+        slotted.setdefault(execution_of_slot(msg.subject), time.time())
+
     nc = await nats.connect(nats_servers(url))
     await nc.subscribe(JOBS_SUBJECTS, cb=seen(queued))
+    await nc.subscribe(SLOTS_SUBJECTS, cb=slot_taken)
     await nc.subscribe(RUN_SUBJECTS, cb=seen(released))
     await nc.flush()
     stop = asyncio.Event()
@@ -57,7 +63,7 @@ async def observe(url: str, out: Path) -> None:
     Path(f"{out}.ready").touch()
     await stop.wait()
     await nc.drain()
-    out.write_text(json.dumps({"queued": queued, "released": released}))
+    out.write_text(json.dumps({"queued": queued, "slotted": slotted, "released": released}))
 
 
 if __name__ == "__main__":

@@ -96,6 +96,14 @@ def test_placement_is_from_the_queue_to_the_first_release_of_jobs_seen_at_both()
     assert execution_of("a1b2.j42") == execution_of("a1b2.r7") == execution_of("a1b2") == "a1b2"
 
 
+def test_placement_splits_at_the_slot_taken() -> None:
+    seen = {"queued": {"a": 1.000, "b": 1.000}, "slotted": {"a": 1.004, "b": 1.010},
+            "released": {"a": 1.012}}
+    assert sorted(placement_ms(seen, {"a", "b"}, "queued", "slotted")) == [
+        pytest.approx(4.0), pytest.approx(10.0)]
+    assert placement_ms(seen, {"a", "b"}, "slotted", "released") == [pytest.approx(8.0)]
+
+
 def test_lost_jobs_are_told_apart_by_their_completions_verdict() -> None:
     ledger = ledger_of(Run("r1", "a", 0.1, 0.2, 0.3), submitted=("a", "b", "c", "d"),
                        completed=("a", "b"))
