@@ -286,10 +286,10 @@ class Observer:
         return seen
 
 
-def placement_ms(seen: dict[str, dict[str, float]], of: set[str], start: str = "queued",
-                 end: str = "released") -> list[float]:
-    """Per job of ``of`` the observer saw at ``start`` and at ``end`` (by default, enter the
-    queue and leave it), the time between."""
+def observed_ms(seen: dict[str, dict[str, float]], of: set[str], start: str,
+                end: str) -> list[float]:
+    """Per job of ``of`` the observer saw at ``start`` and at ``end`` (``queued``, ``slotted``,
+    ``released``), the time between: placement is ``queued`` to ``released``."""
     first, then = seen[start], seen[end]
     return [max(0.0, (then[e] - first[e]) * 1000) for e in of if e in first and e in then]
 
@@ -364,7 +364,7 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int) -
             await submitter.settled()
         finally:
             seen = observer.stop()
-        placements = placement_ms(seen, loaded)
+        placements = observed_ms(seen, loaded, "queued", "released")
         _say(f"  the observer saw {len(placements)} of {len(loaded)} jobs queued and released")
         _say(f"  at {rate:.0f} jobs/s of {job_s:.2f} s: "
              f"{len(bed.ledger.completed)}/{len(bed.ledger.submitted)} completed")
@@ -383,9 +383,9 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int) -
             placement_p50_ms=round(percentile(placements, 0.5), 2),
             placement_p99_ms=round(percentile(placements, 0.99), 2),
             to_slot_p99_ms=round(percentile(
-                placement_ms(seen, loaded, "queued", "slotted"), 0.99), 2),
+                observed_ms(seen, loaded, "queued", "slotted"), 0.99), 2),
             slot_to_release_p99_ms=round(percentile(
-                placement_ms(seen, loaded, "slotted", "released"), 0.99), 2),
+                observed_ms(seen, loaded, "slotted", "released"), 0.99), 2),
             submit_to_release_p99_ms=round(
                 percentile(ledger.submit_to_release_ms(loaded), 0.99), 2),
             submit_to_claim_p99_ms=round(percentile(ledger.claim_ms(loaded), 0.99), 2),

@@ -38,25 +38,28 @@ def execution_of(msg_id: str) -> str:
     return msg_id.split(".", 1)[0]
 
 
+def by_msg_id(msg: Msg) -> str | None:
+    """The execution id a queue or release message names in its ``Nats-Msg-Id``."""
+    msg_id = (msg.headers or {}).get(MSG_ID)
+    return execution_of(msg_id) if msg_id else None
+
+
 async def observe(url: str, out: Path) -> None:
     queued: dict[str, float] = {}
     slotted: dict[str, float] = {}
     released: dict[str, float] = {}
 
-    def seen(into: dict[str, float]) -> Callable[[Msg], Awaitable[None]]:
+    def seen(into: dict[str, float], execution: Callable[[Msg], str | None]
+             ) -> Callable[[Msg], Awaitable[None]]:
         async def on_msg(msg: Msg) -> None:
-            msg_id = (msg.headers or {}).get(MSG_ID)
-            if msg_id:
-                into.setdefault(execution_of(msg_id), time.time())
+            if (execution_id := execution(msg)) is not None:
+                into.setdefault(execution_id, time.time())
         return on_msg
 
-    async def slot_taken(msg: Msg) -> None:
-        slotted.setdefault(execution_of_slot(msg.subject), time.time())
-
     nc = await nats.connect(nats_servers(url))
-    await nc.subscribe(JOBS_SUBJECTS, cb=seen(queued))
-    await nc.subscribe(SLOTS_SUBJECTS, cb=slot_taken)
-    await nc.subscribe(RUN_SUBJECTS, cb=seen(released))
+    await nc.subscribe(JOBS_SUBJECTS, cb=seen(queued, by_msg_id))
+    await nc.subscribe(SLOTS_SUBJECTS, cb=seen(slotted, lambda m: execution_of_slot(m.subject)))
+    await nc.subscribe(RUN_SUBJECTS, cb=seen(released, by_msg_id))
     await nc.flush()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -114,7 +114,7 @@ class Ledger:
     def submit_to_release_ms(self, of: set[str]) -> list[float]:
         """Per run of a job in ``of``, from the bench's stamp before it sent the job to the
         job's release to a runner (the bench's own wait counts; placement proper is
-        ``bench_fleet.placement_ms``)."""
+        ``bench_fleet.observed_ms``)."""
         return [max(0.0, (r.released_at - self.submitted[r.execution_id]) * 1000)
                 for r in self.runs if r.execution_id in of and r.execution_id in self.submitted]
 

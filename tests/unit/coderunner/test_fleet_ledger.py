@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from coderunner.bench_fleet import placement_ms
+from coderunner.bench_fleet import observed_ms
 from coderunner.fleet_observer import execution_of
 from coderunner.fleet_sim import Ledger, Run
 
@@ -92,16 +92,16 @@ def test_runners_are_counted_apart() -> None:
 
 def test_placement_is_from_the_queue_to_the_first_release_of_jobs_seen_at_both() -> None:
     seen = {"queued": {"a": 1.000, "b": 1.000}, "released": {"a": 1.012, "c": 1.5}}
-    assert placement_ms(seen, {"a", "b", "c"}) == [pytest.approx(12.0)]
+    assert observed_ms(seen, {"a", "b", "c"}, "queued", "released") == [pytest.approx(12.0)]
     assert execution_of("a1b2.j42") == execution_of("a1b2.r7") == execution_of("a1b2") == "a1b2"
 
 
 def test_placement_splits_at_the_slot_taken() -> None:
     seen = {"queued": {"a": 1.000, "b": 1.000}, "slotted": {"a": 1.004, "b": 1.010},
             "released": {"a": 1.012}}
-    assert sorted(placement_ms(seen, {"a", "b"}, "queued", "slotted")) == [
+    assert sorted(observed_ms(seen, {"a", "b"}, "queued", "slotted")) == [
         pytest.approx(4.0), pytest.approx(10.0)]
-    assert placement_ms(seen, {"a", "b"}, "slotted", "released") == [pytest.approx(8.0)]
+    assert observed_ms(seen, {"a", "b"}, "slotted", "released") == [pytest.approx(8.0)]
 
 
 def test_lost_jobs_are_told_apart_by_their_completions_verdict() -> None:
