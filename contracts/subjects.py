@@ -200,8 +200,10 @@ runner's next heartbeat."""
 
 
 def slot(execution_id: str) -> str:
-    """The dispatcher that releases a job publishes its slot (JetStream, no reply needed),
-    holding the ``runner_token`` of the runner it gave the job to."""
+    """The dispatcher that releases a job publishes its slot (JetStream), holding the
+    ``runner_token`` of the runner it gave the job to: before the release when a cap is set,
+    with it when not (a slot is never refused then; the completion relay looks again for a
+    slot not stored yet)."""
     return f"slots.{execution_id}"
 
 

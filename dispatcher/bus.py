@@ -58,6 +58,10 @@ SLOT_READ_BATCH = 256
 """Slots one pull of the audit's read brings (headers only: a few dozen bytes each)."""
 SLOT_READ_TIMEOUT_S = 5.0
 LOOKUPS_AT_ONCE = 64
+SLOT_LOOKS_AGAIN_S = (0.05, 0.1, 0.2, 0.4)
+"""The waits before the completion relay looks again for a slot not found (a job's slot and
+its release are published at once when no cap is set: 0.75 s in all, well under a runner's
+``COMPLETION_REPLY_S``); a job given to another runner is refused at once (its slot says so)."""
 """Completions the slot audit looks up at once (each a JetStream message get)."""
 GIVE_BACK_S = 2.0
 CONSUMER_PAGE = 256
@@ -511,6 +515,20 @@ class DispatcherBus:
             return None
         return (msg.data or b"").decode()
 
+    async def _slot_names(self, execution_id: str, runner: str) -> bool:
+        """Whether the job's slot names the runner token ``runner``. A slot not found, of a
+        job not completed, is looked for again (``SLOT_LOOKS_AGAIN_S``): with no cap set, a
+        release is published with its slot, not after it (``dispatcher/loop.py`` ``_send``),
+        and another stream may store, hand out and finish the job first."""
+        for wait in (*SLOT_LOOKS_AGAIN_S, None):
+            holder = await self.slot_holder(execution_id)
+            if holder is not None:
+                return holder == runner
+            if wait is None or await self.already_completed(execution_id):
+                return False
+            await asyncio.sleep(wait)
+        return False
+
     async def relay_runner_completions(
             self, given_to: Callable[[str], str | None] = lambda _: None) -> None:
         """Publish the completions runners ask for (``subjects.runner_completed``), each only
@@ -530,7 +548,7 @@ class DispatcherBus:
             if completion.execution_id != execution_id:
                 await msg.respond(b"the completion is of another execution")
             elif (_token(given_to(execution_id)) == runner
-                  or await self.slot_holder(execution_id) == runner):
+                  or await self._slot_names(execution_id, runner)):
                 await self.publish_completion(completion)
                 await msg.respond(subjects.COMPLETION_RELAYED)
             elif await self.already_completed(execution_id):

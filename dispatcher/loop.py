@@ -251,20 +251,29 @@ class Dispatcher:
 
     async def _send(self, item: Waiting[Held], runner: str, placed: str | None,
                     before: str | None = None) -> None:
-        """Take the job's global slot, publish it on its runner's subject, ack it in JOBS,
+        """Take the job's global slot and publish it on its runner's subject, ack it in JOBS,
         and record the placement ``placed`` names (a session or notebook now on ``runner``;
-        ``before``: where this dispatcher had it, put back if the job does not go)."""
+        ``before``: where this dispatcher had it, put back if the job does not go). With no
+        cap set, ``SLOTS`` has no message limit and never refuses a slot: the release does not
+        wait for it, both publishes are under way at once. With a cap, the slot comes first."""
         held = item.handle
         execution_id = held.job.execution_id
         try:
-            if not await self.bus.take_slot(execution_id, runner):
+            if self.settings.max_concurrent is None:
+                await asyncio.gather(self.bus.take_slot(execution_id, runner),
+                                     self._publish_release(held, runner))
+                if execution_id not in self.queue.running:
+                    # It completed before its slot was stored: the completion's purge of the
+                    # slot may have found nothing to purge.
+                    await self.bus.free_slot(execution_id)
+            elif await self.bus.take_slot(execution_id, runner):
+                await self._publish_release(held, runner)
+            else:
                 self.fleet.taken_back(execution_id)
                 self._unplace(placed, runner, before)
                 self.queue.put_back(item)  # other dispatchers fill the cap: a completion
                 self._cap_full = True      # wakes this one
                 return
-            await self.bus.release(held.job, held.msg.data, runner, held.attempts,
-                                   held.release_id())
             await held.msg.ack()
         except Exception as exc:
             # Not acked: JetStream redelivers the job to a dispatcher after ack_wait.
@@ -278,6 +287,10 @@ class Dispatcher:
             return
         if placed is not None:
             await self._record_placement(placed, runner)
+
+    async def _publish_release(self, held: Held, runner: str) -> None:
+        await self.bus.release(held.job, held.msg.data, runner, held.attempts,
+                               held.release_id())
 
     def _placeable(self, now: float, choices: Choices) -> Callable[[Waiting[Held]], bool]:
         return lambda w: self._target(w.handle, now, choices) is not None

@@ -59,8 +59,9 @@ def waiting() -> Waiting[Held]:
 
 
 async def send_twice(bus: Bus, before: str | None) -> Dispatcher:
-    """The job decided for runner r2 twice: the first release does not go, the second does."""
-    dispatcher = Dispatcher(DispatcherSettings(), cast(DispatcherBus, bus))
+    """The job decided for runner r2 twice: the first release does not go, the second does.
+    A cap is set: only then can a slot be refused."""
+    dispatcher = Dispatcher(DispatcherSettings(max_concurrent=10), cast(DispatcherBus, bus))
     item = waiting()
     affinity = item.handle.affinity
     assert affinity is not None
