@@ -58,11 +58,11 @@ SLOT_READ_BATCH = 256
 """Slots one pull of the audit's read brings (headers only: a few dozen bytes each)."""
 SLOT_READ_TIMEOUT_S = 5.0
 LOOKUPS_AT_ONCE = 64
+"""Completions the slot audit looks up at once (each a JetStream message get)."""
 SLOT_LOOKS_AGAIN_S = (0.05, 0.1, 0.2, 0.4)
 """The waits before the completion relay looks again for a slot not found (a job's slot and
 its release are published at once when no cap is set: 0.75 s in all, well under a runner's
 ``COMPLETION_REPLY_S``); a job given to another runner is refused at once (its slot says so)."""
-"""Completions the slot audit looks up at once (each a JetStream message get)."""
 GIVE_BACK_S = 2.0
 CONSUMER_PAGE = 256
 """Consumers nats-server lists in one answer."""

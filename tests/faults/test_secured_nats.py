@@ -41,6 +41,7 @@ from contracts.settings import DispatcherSettings
 from dispatcher.bus import DispatcherBus
 from janitor.bus import live_runners
 from runners.bus import CompletionRefused, RunnerBus
+from tests.integration.test_completion_relay import bound_runner
 
 WAIT_S = 20.0
 """A bound on waiting for an event that should come at once (a failure, not a threshold)."""
@@ -121,10 +122,7 @@ async def buses(secured: tuple[Path, list[Server]]
             await asyncio.sleep(0.2)
     await dispatcher.relay_runner_completions(GIVEN.get)
     url, options = _options(out, "runner-r1")
-    runner = await RunnerBus.connect(url, "runner-r1", options, subjects.runner_inbox("r1"))
-    await runner.heartbeat(RunnerInfo("r1", {}, capacity=2, at=time.time()))
-    await dispatcher.ensure_runner_consumer("r1", 2)
-    await runner.bind("r1")
+    runner = await bound_runner(dispatcher, url, options, subjects.runner_inbox("r1"))
     yield dispatcher, runner
     await runner.close()
     await dispatcher.close()

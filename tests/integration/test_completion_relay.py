@@ -15,6 +15,7 @@ import pytest
 
 from coderunner.nats_server import NatsServer
 from contracts.messages import CompletionEvent, RunnerInfo
+from contracts.nats_options import NatsOptions
 from contracts.settings import DispatcherSettings
 from dispatcher.bus import DispatcherBus
 from runners.bus import CompletionRefused, RunnerBus
@@ -22,15 +23,23 @@ from runners.bus import CompletionRefused, RunnerBus
 pytestmark = pytest.mark.timeout(60)
 
 
+async def bound_runner(dispatcher: DispatcherBus, url: str, options: NatsOptions | None = None,
+                       inbox: str = "") -> RunnerBus:
+    """Runner r1 (2 slots) on its own connection, heartbeating and bound to the consumer the
+    dispatcher made for it (also tests/faults/test_secured_nats.py's, on a secured NATS)."""
+    runner = await RunnerBus.connect(url, "runner-r1", options, inbox)
+    await runner.heartbeat(RunnerInfo("r1", {}, capacity=2, at=time.time()))
+    await dispatcher.ensure_runner_consumer("r1", 2)
+    await runner.bind("r1")
+    return runner
+
+
 @pytest.fixture
 async def buses(nats_alone: NatsServer) -> AsyncIterator[tuple[DispatcherBus, RunnerBus]]:
     dispatcher = await DispatcherBus.connect(DispatcherSettings(nats_url=nats_alone.url))
     await dispatcher.ensure_streams()
     await dispatcher.relay_runner_completions()  # knows of no job: reads the slot each time
-    runner = await RunnerBus.connect(nats_alone.url, "runner-r1")
-    await runner.heartbeat(RunnerInfo("r1", {}, capacity=2, at=time.time()))
-    await dispatcher.ensure_runner_consumer("r1", 2)
-    await runner.bind("r1")
+    runner = await bound_runner(dispatcher, nats_alone.url)
     yield dispatcher, runner
     await runner.close()
     await dispatcher.close()
