@@ -89,8 +89,8 @@ class SetupResult:
     """Placement's first part: the job's publish on the queue to its slot's (the queue's hop
     to a dispatcher, the job's wait there and the decision), as the observer sees both."""
     slot_to_release_p99_ms: float
-    """Its second: the slot's publish to the release's (the slot stored and acknowledged,
-    then the release sent)."""
+    """Its second: the slot's publish to the release's. Near 0 since run J (no cap is set here:
+    both are published at once); before, the slot was stored and acknowledged first."""
     submit_to_release_p99_ms: float
     """From before the bench's process sends the job (its own loop's wait counts) to the
     release's time in ``RUN`` (the placement of runs A to E in docs/benchmarks.md)."""

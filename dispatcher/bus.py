@@ -409,6 +409,12 @@ class DispatcherBus:
         back."""
         return await self._polls[priority].take()
 
+    @property
+    def slots_capped(self) -> bool:
+        """Whether ``SLOTS`` has a message limit (``MAX_CONCURRENT_SESSIONS`` set, see
+        ``stream_configs``): only then can ``take_slot`` be refused."""
+        return self._settings.max_concurrent is not None
+
     async def take_slot(self, execution_id: str, runner_id: str) -> bool:
         """One of the ``MAX_CONCURRENT_SESSIONS`` slots for a job given to ``runner_id``;
         False when all are taken."""
@@ -520,14 +526,14 @@ class DispatcherBus:
         job not completed, is looked for again (``SLOT_LOOKS_AGAIN_S``): with no cap set, a
         release is published with its slot, not after it (``dispatcher/loop.py`` ``_send``),
         and another stream may store, hand out and finish the job first."""
-        for wait in (*SLOT_LOOKS_AGAIN_S, None):
+        for wait in SLOT_LOOKS_AGAIN_S:
             holder = await self.slot_holder(execution_id)
             if holder is not None:
                 return holder == runner
-            if wait is None or await self.already_completed(execution_id):
+            if await self.already_completed(execution_id):
                 return False
             await asyncio.sleep(wait)
-        return False
+        return await self.slot_holder(execution_id) == runner
 
     async def relay_runner_completions(
             self, given_to: Callable[[str], str | None] = lambda _: None) -> None:

@@ -259,7 +259,7 @@ class Dispatcher:
         held = item.handle
         execution_id = held.job.execution_id
         try:
-            if self.settings.max_concurrent is None:
+            if not self.bus.slots_capped:
                 await asyncio.gather(self.bus.take_slot(execution_id, runner),
                                      self._publish_release(held, runner))
                 if execution_id not in self.queue.running:

@@ -107,6 +107,8 @@ class Msg:
 
 
 class Bus:
+    slots_capped = False
+
     def __init__(self) -> None:
         self.released: list[tuple[str, str]] = []
 

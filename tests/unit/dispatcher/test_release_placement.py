@@ -33,6 +33,9 @@ class Msg:
 class Bus:
     """Refuses the first slot (``refuse``) or fails the first release (``fail``)."""
 
+    slots_capped = True
+    """Only a capped ``SLOTS`` refuses a slot."""
+
     def __init__(self, refuse: int = 0, fail: int = 0) -> None:
         self.refuse, self.fail = refuse, fail
         self.placed: list[tuple[str, str]] = []

@@ -29,7 +29,8 @@ class Msg:
 class Bus:
     """Records each step; a slot's publish is acknowledged when the test says so."""
 
-    def __init__(self) -> None:
+    def __init__(self, slots_capped: bool) -> None:
+        self.slots_capped = slots_capped
         self.slot_stored = asyncio.Event()
         self.steps: list[str] = []
 
@@ -46,10 +47,12 @@ class Bus:
         self.steps.append("slot freed")
 
 
-def sending(settings: DispatcherSettings) -> tuple[Dispatcher, Bus, Msg, asyncio.Task[None]]:
+def sending(max_concurrent: int | None
+            ) -> tuple[Dispatcher, Bus, Msg, asyncio.Task[None]]:
     """The job decided for runner r1 (running, as the queue counts) and its send begun."""
-    bus = Bus()
-    dispatcher = Dispatcher(settings, cast(DispatcherBus, bus))
+    bus = Bus(slots_capped=max_concurrent is not None)
+    dispatcher = Dispatcher(DispatcherSettings(max_concurrent=max_concurrent),
+                            cast(DispatcherBus, bus))
     msg = Msg()
     dispatcher.queue.add(Waiting(JOB.execution_id, 1, 0.0, Held(cast(Any, msg), JOB),
                                  owner=JOB.owner))
@@ -64,7 +67,7 @@ async def settle() -> None:
 
 
 async def test_with_no_cap_the_release_does_not_wait_for_its_slot() -> None:
-    _, bus, msg, send = sending(DispatcherSettings())
+    _, bus, msg, send = sending(max_concurrent=None)
     await settle()
     assert bus.steps == ["slot sent", "released"]
     assert not msg.acked  # not acked in JOBS before the slot is stored
@@ -75,7 +78,7 @@ async def test_with_no_cap_the_release_does_not_wait_for_its_slot() -> None:
 
 
 async def test_with_a_cap_nothing_is_released_before_its_slot_is_taken() -> None:
-    _, bus, msg, send = sending(DispatcherSettings(max_concurrent=5))
+    _, bus, msg, send = sending(max_concurrent=5)
     await settle()
     assert bus.steps == ["slot sent"]
     bus.slot_stored.set()
@@ -85,7 +88,7 @@ async def test_with_a_cap_nothing_is_released_before_its_slot_is_taken() -> None
 
 
 async def test_a_job_that_completes_before_its_slot_is_stored_has_the_slot_freed() -> None:
-    dispatcher, bus, _, send = sending(DispatcherSettings())
+    dispatcher, bus, _, send = sending(max_concurrent=None)
     await settle()
     await dispatcher._completed(CompletionEvent(execution_id=JOB.execution_id, verdict="ok"))
     assert bus.steps == ["slot sent", "released", "slot freed"]  # nothing stored to purge yet
