@@ -131,6 +131,18 @@ class ProcessState:
             pass
 
 
+def describe_process(pid: int) -> str:
+    """What /proc says of a process that outlived the reset, for the reset's error: its name,
+    state, parent and thread count (a zombie whose threads are still exiting, say)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            name, rest = f.read().split(" (", 1)[1].rsplit(") ", 1)
+        fields = rest.split()  # from stat's 3rd field: state, parent, ...; threads its 20th
+        return f"{pid}: {name}, state {fields[0]}, parent {fields[1]}, {fields[17]} threads"
+    except (OSError, IndexError, ValueError):
+        return f"{pid}: gone"
+
+
 @dataclass
 class FreshState:
     mounts: dict[str, dict[str, Entry]]
@@ -166,7 +178,8 @@ class FreshState:
         found = []
         others = sorted(set(process_ids()) - set(self.platform) - (helpers or set()))
         if others:
-            found.append(f"processes still alive: {others}")
+            details = ", ".join(describe_process(pid) for pid in others[:5])
+            found.append(f"processes still alive: {others} ({details})")
         for pid, state in self.platform.items():
             try:
                 if ProcessState.of(pid) != state:
