@@ -6,8 +6,9 @@ three-node cluster (streams replicated three times) with two. In each:
 
 1. **throughput**: jobs that take no time, ``IN_FLIGHT`` submitted and not completed at any
    moment, for ``THROUGHPUT_S``: completions per second, and the dispatchers' CPU per job;
-2. **latency at 70 % load**: jobs arrive at ``LOAD`` times that throughput, each holding its slot
-   long enough that ``LOAD`` of the fleet's slots are busy: placement (the job entering the
+2. **latency at 70 % load**: jobs arrive at ``LOAD`` times that throughput (or at a rate given,
+   ``--fleet-rate``: this machine's throughput varies from run to run, so two trees compare at
+   one rate), each holding its slot long enough that ``LOAD`` of the fleet's slots are busy: placement (the job entering the
    queue to its release to a runner, both seen by ``coderunner.fleet_observer``, a process of
    its own; also split where its slot is taken), submission to the release and submission to
    a runner's claim;
@@ -80,6 +81,9 @@ class SetupResult:
     bench_cpu_ms_per_job: float
     """The nats-servers' CPU, and this process's (the simulated runners, the submitter)."""
     load_jobs_per_second: float
+    load_rate_given: bool
+    """Whether ``load_jobs_per_second`` was given (``--fleet-rate``), not ``LOAD`` times the
+    throughput measured just before."""
     load_job_seconds: float
     placement_p50_ms: float
     placement_p99_ms: float
@@ -336,7 +340,8 @@ async def leaked_slots(nc: Client, timeout_s: float = 10.0) -> int:
         await asyncio.sleep(0.2)
 
 
-async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int) -> SetupResult:
+async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int,
+                  given_rate: float | None = None) -> SetupResult:
     async with fleet_bed(root, runners, nats_nodes, dispatchers) as bed:
         submitter = Submitter(bed.nc, bed.ledger, min(IN_FLIGHT, runners * SLOTS))
         await submitter.follow()
@@ -353,7 +358,7 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int) -
         _say(f"{nats_nodes} NATS, {dispatchers} dispatchers: {throughput:.0f} jobs/s, "
              f"{len(bed.ledger.completed)}/{len(bed.ledger.submitted)} completed")
 
-        rate = LOAD * throughput
+        rate = given_rate or LOAD * throughput
         job_s = min(LONGEST_JOB_S, LOAD * runners * SLOTS / rate)
         for sim in bed.runners:
             sim.job_s = job_s
@@ -379,7 +384,8 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int) -
             jobs_per_second=round(throughput, 1),
             dispatcher_cpu_ms_per_job=round(cpu_ms[0], 3),
             nats_cpu_ms_per_job=round(cpu_ms[1], 3), bench_cpu_ms_per_job=round(cpu_ms[2], 3),
-            load_jobs_per_second=round(rate, 1), load_job_seconds=round(job_s, 2),
+            load_jobs_per_second=round(rate, 1), load_rate_given=given_rate is not None,
+            load_job_seconds=round(job_s, 2),
             placement_p50_ms=round(percentile(placements, 0.5), 2),
             placement_p99_ms=round(percentile(placements, 0.99), 2),
             to_slot_p99_ms=round(percentile(
@@ -418,17 +424,39 @@ async def _silence(submitter: Submitter, runners: Sequence[SimulatedRunner],
     return seconds
 
 
-def run(runners: int, setups: Sequence[tuple[int, int]] = SETUPS) -> list[SetupResult]:
+def run(runners: int, setups: Sequence[tuple[int, int]] = SETUPS,
+        rate: float | None = None) -> list[SetupResult]:
+    """Each set-up in turn; ``rate``: the jobs a second of the load phase (else ``LOAD`` times
+    each set-up's throughput)."""
     results = []
     for nats_nodes, dispatchers in setups:
         with tempfile.TemporaryDirectory(prefix="coderunner-fleet-") as tmp:
-            results.append(asyncio.run(measure(Path(tmp), runners, nats_nodes, dispatchers)))
+            results.append(asyncio.run(
+                measure(Path(tmp), runners, nats_nodes, dispatchers, rate)))
         _say(json.dumps(results[-1].as_json()))
     return results
 
 
-def main(runners: int, as_json: bool = False) -> int:
-    results = run(runners)
+def parse_setups(text: str) -> list[tuple[int, int]]:
+    """``--fleet-setups``: comma-separated ``NATS:DISPATCHERS`` pairs (``1:2,3:2``); NATS is 1
+    (one server) or 3 (a cluster), dispatchers at least 1."""
+    setups = []
+    for part in text.split(","):
+        nats_text, colon, dispatchers_text = part.strip().partition(":")
+        try:
+            setup = (int(nats_text), int(dispatchers_text))
+        except ValueError:
+            setup = (0, 0)
+        if not colon or setup[0] not in (1, 3) or setup[1] < 1:
+            raise ValueError(f"{part.strip()!r} is not NATS:DISPATCHERS (NATS 1 or 3, "
+                             "dispatchers at least 1), as in 1:2")
+        setups.append(setup)
+    return setups
+
+
+def main(runners: int, as_json: bool = False, setups: Sequence[tuple[int, int]] = SETUPS,
+         rate: float | None = None) -> int:
+    results = run(runners, setups, rate)
     report: dict[str, Any] = {"runners": runners, "slotsPerRunner": SLOTS,
                               "setups": [r.as_json() for r in results]}
     print(json.dumps(report, indent=None if as_json else 2))

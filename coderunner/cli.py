@@ -269,7 +269,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.fleet is not None:
         from coderunner import bench_fleet
 
-        return bench_fleet.main(args.fleet, as_json=args.json)
+        return bench_fleet.main(args.fleet, as_json=args.json,
+                                setups=args.fleet_setups or bench_fleet.SETUPS,
+                                rate=args.fleet_rate)
+    if args.fleet_setups is not None or args.fleet_rate is not None:
+        raise SystemExit("coderunner bench: --fleet-setups and --fleet-rate go with --fleet")
     if args.hosts is not None:
         from coderunner import bench_hosts
 
@@ -309,6 +313,25 @@ def positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def fleet_setups(text: str) -> list[tuple[int, int]]:
+    from coderunner import bench_fleet
+
+    try:
+        return bench_fleet.parse_setups(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def jobs_per_second(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of jobs a second: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be above 0 jobs a second: {text}")
     return value
 
 
@@ -413,6 +436,14 @@ def parser() -> argparse.ArgumentParser:
                        help="the real dispatcher(s) on a real nats-server (single, then a "
                             "three-node cluster) against N simulated runners (200): throughput, "
                             "placement latency, and every job accounted for (no Docker)")
+    bench.add_argument("--fleet-setups", type=fleet_setups, metavar="NATS:DISPATCHERS,...",
+                       help="with --fleet: only these set-ups, in this order (default "
+                            "1:1,1:2,3:2: one server with one then two dispatchers, then a "
+                            "three-node cluster with two)")
+    bench.add_argument("--fleet-rate", type=jobs_per_second, metavar="JOBS_PER_S",
+                       help="with --fleet: the load phase's jobs a second (default 70 %% of "
+                            "the throughput just measured, which varies from run to run: give "
+                            "one rate to compare two trees)")
     bench.set_defaults(func=cmd_bench)
 
     run = sub.add_parser(

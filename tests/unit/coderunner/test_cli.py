@@ -65,3 +65,36 @@ def test_runtimes_columns_stay_aligned_whatever_a_version_is() -> None:
     starts = {line.index(ext) for line, ext in zip(lines[1:], (".sh", ".c"), strict=True)}
     assert starts == {lines[0].index("FILE")}
     assert lines[2].endswith("gcc") and not lines[2].endswith(" ")
+
+
+def test_the_fleet_bench_takes_its_set_ups_and_a_rate() -> None:
+    args = parser().parse_args(["bench", "--fleet", "50", "--fleet-setups", "1:2, 3:2",
+                                "--fleet-rate", "700"])
+    assert (args.fleet, args.fleet_setups, args.fleet_rate) == (50, [(1, 2), (3, 2)], 700.0)
+    args = parser().parse_args(["bench", "--fleet"])
+    assert (args.fleet, args.fleet_setups, args.fleet_rate) == (200, None, None)
+
+
+@pytest.mark.parametrize(("option", "value", "said"), [
+    ("--fleet-setups", "2:2", "'2:2' is not NATS:DISPATCHERS"),
+    ("--fleet-setups", "1:0", "'1:0' is not NATS:DISPATCHERS"),
+    ("--fleet-setups", "1", "'1' is not NATS:DISPATCHERS"),
+    ("--fleet-setups", "1:2,", "'' is not NATS:DISPATCHERS"),
+    ("--fleet-rate", "0", "must be above 0 jobs a second"),
+    ("--fleet-rate", "nan", "must be above 0 jobs a second"),
+    ("--fleet-rate", "fast", "not a number of jobs a second"),
+])
+def test_a_bad_fleet_set_up_or_rate_is_refused_saying_why(
+        option: str, value: str, said: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        parser().parse_args(["bench", "--fleet", option, value])
+    assert refused.value.code == 2
+    assert said in capsys.readouterr().err
+
+
+def test_the_fleet_options_without_the_fleet_bench_are_refused() -> None:
+    from coderunner.cli import cmd_bench
+
+    with pytest.raises(SystemExit) as refused:
+        cmd_bench(parser().parse_args(["bench", "--fleet-rate", "700"]))
+    assert refused.value.code == "coderunner bench: --fleet-setups and --fleet-rate go with --fleet"
