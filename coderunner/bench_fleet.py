@@ -8,9 +8,10 @@ three-node cluster (streams replicated three times) with two. In each:
    moment, for ``THROUGHPUT_S``: completions per second, and the dispatchers' CPU per job;
 2. **latency at 70 % load**: jobs arrive at ``LOAD`` times that throughput (or at a rate given,
    ``--fleet-rate``: this machine's throughput varies from run to run, so two trees compare at
-   one rate), each holding its slot long enough that ``LOAD`` of the fleet's slots are busy: placement (the job entering the
-   queue to its release to a runner, both seen by ``coderunner.fleet_observer``, a process of
-   its own; also split where its slot is taken), submission to the release and submission to
+   one rate), each holding its slot long enough that ``LOAD`` of the fleet's slots are busy:
+   placement (the job entering the queue to its release to a runner, both seen by
+   ``coderunner.fleet_observer``, a process of its own; also split where its slot is taken),
+   submission to the release and submission to
    a runner's claim;
 3. **silent runners**: at the same load, ``SILENT_SHARE`` of the runners stop at once (no
    heartbeat, their jobs never finished): seconds until every job submitted before is done.
