@@ -11,8 +11,7 @@ three-node cluster (streams replicated three times) with two. In each:
    one rate), each holding its slot long enough that ``LOAD`` of the fleet's slots are busy:
    placement (the job entering the queue to its release to a runner, both seen by
    ``coderunner.fleet_observer``, a process of its own; also split where its slot is taken),
-   submission to the release and submission to
-   a runner's claim;
+   submission to the release and submission to a runner's claim;
 3. **silent runners**: at the same load, ``SILENT_SHARE`` of the runners stop at once (no
    heartbeat, their jobs never finished): seconds until every job submitted before is done.
 
@@ -445,13 +444,13 @@ def parse_setups(text: str) -> list[tuple[int, int]]:
     for part in text.split(","):
         nats_text, colon, dispatchers_text = part.strip().partition(":")
         try:
-            setup = (int(nats_text), int(dispatchers_text))
+            nats_nodes, dispatchers = int(nats_text), int(dispatchers_text)
         except ValueError:
-            setup = (0, 0)
-        if not colon or setup[0] not in (1, 3) or setup[1] < 1:
+            nats_nodes = dispatchers = 0
+        if not colon or nats_nodes not in (1, 3) or dispatchers < 1:
             raise ValueError(f"{part.strip()!r} is not NATS:DISPATCHERS (NATS 1 or 3, "
                              "dispatchers at least 1), as in 1:2")
-        setups.append(setup)
+        setups.append((nats_nodes, dispatchers))
     return setups
 
 
