@@ -91,10 +91,13 @@ class SetupResult:
     process sees both (``coderunner.fleet_observer``)."""
     to_slot_p99_ms: float
     """Placement's first part: the job's publish on the queue to its slot's (the queue's hop
-    to a dispatcher, the job's wait there and the decision), as the observer sees both."""
+    to a dispatcher, the job's wait there and the decision), as the observer sees both. 0 since
+    run M: the simulated runners have seats, and with no cap set a job on a seat takes no
+    slot."""
     slot_to_release_p99_ms: float
     """Its second: the slot's publish to the release's. Near 0 since run J (no cap is set here:
-    both are published at once); before, the slot was stored and acknowledged first."""
+    both are published at once), 0 since run M (no slot); before, the slot was stored and
+    acknowledged first."""
     submit_to_release_p99_ms: float
     """From before the bench's process sends the job (its own loop's wait counts) to the
     release's time in ``RUN`` (the placement of runs A to E in docs/benchmarks.md)."""
@@ -107,6 +110,8 @@ class SetupResult:
     lost: int
     duplicated: int
     leaked_slots: int
+    """Slots left in ``SLOTS``, and jobs left on seats in ``SEATS`` (since run M), once all
+    completed."""
     verdicts: dict[str, int]
     """The completions' verdicts (``ok`` from the runners; ``expired`` from a dispatcher)."""
     lost_verdicts: dict[str, int]
@@ -329,12 +334,14 @@ async def _start_runners(url: str, count: int, ledger: Ledger) -> list[Simulated
 
 
 async def leaked_slots(nc: Client, timeout_s: float = 10.0) -> int:
-    """Slots left in the SLOTS stream once every job completed (waiting for the purges)."""
+    """Slots left in the SLOTS stream, and jobs left on seats in SEATS, once every job
+    completed (waiting for the purges)."""
     js = nc.jetstream()
     deadline = time.monotonic() + timeout_s
     while True:
-        info = await js.stream_info(subjects.SLOTS_STREAM)
-        left = info.state.messages
+        left = 0
+        for stream in (subjects.SLOTS_STREAM, subjects.SEATS_STREAM):
+            left += (await js.stream_info(stream)).state.messages
         if not left or time.monotonic() > deadline:
             return left
         await asyncio.sleep(0.2)

@@ -1,7 +1,9 @@
 """The fleet bench's observer: a process of its own, with its own NATS connection, that sees
 each job enter the queue (its publish on ``jobs.submit.*``), take its slot (a dispatcher's
-publish on ``slots.*``) and leave the queue for a runner (its release on ``jobs.run.*``), and
-writes when, per execution id, once stopped.
+publish on ``slots.*``, when it takes one) and leave the queue for a runner (its release on
+``seats.*.*``, or ``jobs.run.*`` for a runner without seats), and writes when, per execution
+id, once stopped. A release refused by a held seat reaches a plain subscriber too, before the
+one that went, so a seat's release counts when last seen; the others when first seen.
 
 Placement is then timed by a loop that does nothing else: the bench's own process (the
 submitter and 200 simulated runners) is busy, and a job it stamps before its publish is sent
@@ -27,7 +29,13 @@ import nats
 from nats.aio.msg import Msg
 
 from contracts.settings import nats_servers
-from contracts.subjects import JOBS_SUBJECTS, RUN_SUBJECTS, SLOTS_SUBJECTS, execution_of_slot
+from contracts.subjects import (
+    JOBS_SUBJECTS,
+    RUN_SUBJECTS,
+    SEATS_SUBJECTS,
+    SLOTS_SUBJECTS,
+    execution_of_slot,
+)
 
 MSG_ID = "Nats-Msg-Id"
 
@@ -49,17 +57,21 @@ async def observe(url: str, out: Path) -> None:
     slotted: dict[str, float] = {}
     released: dict[str, float] = {}
 
-    def seen(into: dict[str, float], execution: Callable[[Msg], str | None]
+    def seen(into: dict[str, float], execution: Callable[[Msg], str | None], last: bool = False
              ) -> Callable[[Msg], Awaitable[None]]:
         async def on_msg(msg: Msg) -> None:
             if (execution_id := execution(msg)) is not None:
-                into.setdefault(execution_id, time.time())
+                if last:
+                    into[execution_id] = time.time()
+                else:
+                    into.setdefault(execution_id, time.time())
         return on_msg
 
     nc = await nats.connect(nats_servers(url))
     await nc.subscribe(JOBS_SUBJECTS, cb=seen(queued, by_msg_id))
     await nc.subscribe(SLOTS_SUBJECTS, cb=seen(slotted, lambda m: execution_of_slot(m.subject)))
     await nc.subscribe(RUN_SUBJECTS, cb=seen(released, by_msg_id))
+    await nc.subscribe(SEATS_SUBJECTS, cb=seen(released, by_msg_id, last=True))
     await nc.flush()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

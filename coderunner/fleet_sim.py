@@ -170,7 +170,8 @@ class SimulatedRunner:
 
     def info(self) -> RunnerInfo:
         return RunnerInfo(self.runner_id, VERSIONS, self.active, self.capacity, time.time(),
-                          pools=self.pools, jobs=self.jobs, images=IMAGES)
+                          pools=self.pools, jobs=self.jobs, images=IMAGES,
+                          seats=True)
 
     async def start(self) -> None:
         """Heartbeat, then serve once a dispatcher made this runner's consumer."""
@@ -221,7 +222,7 @@ class SimulatedRunner:
             await self._run(claimed)
             done_at = time.time()
             completion = completion_for(job, "ok", wall_ms=round(self.job_s * 1000))
-            await self.bus.publish_completion(completion)
+            await self.bus.publish_completion(completion, claimed.seat)
             self.ledger.ran(Run(self.runner_id, job.execution_id, claimed.released_at,
                                 claimed.claimed_at, done_at))
             await claimed.ack()

@@ -598,6 +598,9 @@ class RunnerInfo(Struct, frozen=True, rename="camel"):
     images: dict[str, str] = {}
     """Language → the inputs hash of its image here (label ``coderunner.inputs``): dispatchers
     send a language's jobs only to runners with the fleet's usual image of it (drift check)."""
+    seats: bool = False
+    """It takes jobs from its seats in ``SEATS`` (``contracts.subjects.seat``), one per seat
+    (and from ``RUN`` too); an older runner does not say so and is given jobs on ``RUN``."""
 
 
 class TableResult(Struct, frozen=True, rename="camel"):

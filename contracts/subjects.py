@@ -2,7 +2,9 @@
 
 Flow of one execution::
 
-    edge ──jobs.submit.p<N>──▶ [JOBS] ──▶ dispatcher ──jobs.run.<runner>──▶ [RUN] ──▶ runner
+    edge ──jobs.submit.p<N>──▶ [JOBS] ──▶ dispatcher ──seats.<runner>.<seat>──▶ [SEATS] ──▶ runner
+        (or ──jobs.run.<runner>──▶ [RUN] ──▶ a runner that announces no seats)
+    dispatcher ──released.<id>──▶ every dispatcher (core NATS: the seat another gave a job)
     runner ──exec.events.<id>──▶ edge (core NATS)
     runner ──runner.<runner>.completed.<id>──▶ dispatcher (request-reply: checks the job was
         given to that runner) ──exec.completed.<id>──▶ [COMPLETIONS] ──▶ edge, subscribers
@@ -54,10 +56,11 @@ def consumer_next(stream: str, consumer: str) -> str:
 
 
 RUN_STREAM = "RUN"
-"""Jobs the dispatcher released, each to one runner: WorkQueue retention, file storage. A job
+"""Jobs the dispatcher released to runners that announce no seats (older ones; see
+``SEATS_STREAM`` for the others), each to one runner: WorkQueue retention, file storage. A job
 is published on its runner's subject once the dispatcher has chosen the runner (free capacity,
-warm containers of its language, the runner holding its session or notebook) and a global
-concurrency slot is free; de-duplicated by ``Nats-Msg-Id`` = execution id (a job moved off a
+warm containers of its language, the runner holding its session or notebook) and taken its
+global concurrency slot; de-duplicated by ``Nats-Msg-Id`` = execution id (a job moved off a
 vanished runner gets ``<executionId>.<attempt>``)."""
 RUN_SUBJECTS = "jobs.run.>"
 ATTEMPT_HEADER = "Coderunner-Attempt"
@@ -75,11 +78,60 @@ def run_for(runner_id: str) -> str:
     return f"jobs.run.{runner_token(runner_id)}"
 
 
+SEATS_STREAM = "SEATS"
+"""Jobs released to runners that announce seats (``RunnerInfo.seats``), one subject per seat of
+each runner (``seat``): WorkQueue retention, file storage, at most one message per subject,
+and a publish to a subject that holds one is refused ("discard new per subject"). So a seat
+holds one job at a time whatever the dispatchers decide at once: a runner is never given more
+jobs than its seats. The job leaves its seat when the dispatcher relaying its completion purges
+the seat up to the job's message (before it publishes the completion, so a dispatcher hearing
+the completion finds the seat free), or when the runner acks it, or when a dispatcher moves it
+off a silent runner. De-duplicated by ``Nats-Msg-Id`` like ``RUN``. A stream of its own: the
+per-subject limit cannot be set on ``RUN`` in place (its runner subjects hold many jobs)."""
+SEATS_SUBJECTS = "seats.>"
+SEAT_HEADER = "Coderunner-Seat"
+"""On a runner's completion request for a job it took from a seat: ``<seat> <stream sequence>``
+of the job's message, which the relaying dispatcher purges (only on that runner's own subject)."""
+
+
+def seat(runner_id: str, number: int) -> str:
+    """The dispatcher publishes a released job on one of its runner's seats (0 to its capacity
+    less one)."""
+    return f"seats.{runner_token(runner_id)}.{number}"
+
+
+def seat_number(subject: str) -> int | None:
+    """The seat of a ``seat`` subject; None for another subject (a job on RUN)."""
+    prefix, _, number = subject.rpartition(".")
+    return int(number) if prefix.startswith("seats.") and number.isdigit() else None
+
+
+def seats_of(runner_id: str) -> str:
+    """Every seat of one runner: its consumer's filter on ``SEATS``."""
+    return f"seats.{runner_token(runner_id)}.*"
+
+
+def released(execution_id: str) -> str:
+    """A dispatcher that released a job on a seat tells every dispatcher (core NATS, at most
+    once; ``<runner token> <seat>``): the seat counts as held there at once. Runners may not
+    publish it on a secured NATS."""
+    return f"released.{execution_id}"
+
+
+RELEASED_ALL = "released.*"
+
+
+def execution_of_release(subject: str) -> str:
+    """The execution id of a ``released`` subject."""
+    return subject.removeprefix("released.")
+
+
 RUNNER_CONSUMER_PREFIX = "runner-"
 
 
 def runner_consumer(runner_id: str) -> str:
-    """A runner's durable pull consumer on RUN, filtered to ``run_for(runner_id)``: explicit
+    """A runner's durable pull consumer on RUN, filtered to ``run_for(runner_id)``, and on
+    SEATS, filtered to ``seats_of(runner_id)`` (the same name on each stream): explicit
     ack, in-progress acks while a job runs, ``max_ack_pending`` = the runner's capacity. The
     dispatcher creates it when the runner's first heartbeat arrives; when the runner goes
     silent, a dispatcher drains it (the jobs go to other runners) and deletes it."""
@@ -92,10 +144,12 @@ def is_runner_consumer(consumer: str) -> bool:
 
 
 def runner_completed(runner_id: str, execution_id: str) -> str:
-    """A runner asks for its completion to be published (request-reply, core NATS): a
-    dispatcher (queue group ``COMPLETION_RELAY``) checks that the job's slot names this runner,
-    publishes it on ``completed(execution_id)`` and answers ``ok``; otherwise it answers a
-    refusal. A secured NATS lets a runner publish only under its own ``runner.<runner>.``."""
+    """A runner asks for its completion to be published (request-reply, core NATS, with the
+    job's seat in ``SEAT_HEADER`` when it came from one): a dispatcher (queue group
+    ``COMPLETION_RELAY``) checks that the job was given to this runner (its release heard, or
+    its message on the seat named, or its slot), empties the seat, publishes it on
+    ``completed(execution_id)`` and answers ``ok``; otherwise it answers a refusal. A secured
+    NATS lets a runner publish only under its own ``runner.<runner>.``."""
     return f"runner.{runner_token(runner_id)}.completed.{execution_id}"
 
 
@@ -141,6 +195,10 @@ def runner_permissions(runner_id: str) -> dict[str, object]:
             f"$JS.API.CONSUMER.INFO.{RUN_STREAM}.{consumer}",
             consumer_next(RUN_STREAM, consumer),
             f"$JS.ACK.{RUN_STREAM}.{consumer}.>",
+            f"$JS.API.CONSUMER.INFO.{SEATS_STREAM}.{consumer}",
+            consumer_next(SEATS_STREAM, consumer),
+            f"$JS.ACK.{SEATS_STREAM}.{consumer}.>",
+            f"$JS.API.DIRECT.GET.{SEATS_STREAM}.{seats_of(runner_id)}",
             f"$JS.API.STREAM.MSG.GET.{SLOTS_STREAM}",
             f"$JS.API.STREAM.INFO.{kv_stream(RUNNERS_BUCKET)}",
             f"$KV.{RUNNERS_BUCKET}.{runner_id}",
@@ -203,7 +261,7 @@ def slot(execution_id: str) -> str:
     """The dispatcher that releases a job publishes its slot (JetStream), holding the
     ``runner_token`` of the runner it gave the job to: before the release when a cap is set,
     with it when not (a slot is never refused then; the completion relay looks again for a
-    slot not stored yet)."""
+    slot not stored yet). With no cap set, a job on a seat takes no slot (its seat holds it)."""
     return f"slots.{execution_id}"
 
 

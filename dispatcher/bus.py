@@ -47,7 +47,8 @@ from dispatcher.long_poll import LongPoll
 
 log = logging.getLogger(__name__)
 MAXIMUM_MESSAGES_EXCEEDED = 10077
-"""JetStream's error code for a publish refused by a full stream (discard new)."""
+"""JetStream's error code for a publish refused by a full stream (discard new), or by a subject
+that holds its one message (discard new per subject: a seat that holds a job)."""
 FETCH_TIMEOUT_S = 5.0
 """A long poll: answered at once when a job arrives; short enough that a pull request lost in
 a NATS reconnect stalls the queue for seconds, not minutes."""
@@ -96,6 +97,17 @@ def stream_configs(settings: DispatcherSettings, queue_capacity: int) -> list[St
             duplicate_window=window,
         ),
         StreamConfig(
+            name=subjects.SEATS_STREAM,
+            subjects=[subjects.SEATS_SUBJECTS],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            max_msgs_per_subject=1,
+            discard=DiscardPolicy.NEW,
+            discard_new_per_subject=True,  # a seat that holds a job refuses another
+            allow_direct=True,  # a runner reads its own seat (subjects.runner_permissions)
+            duplicate_window=window,
+        ),
+        StreamConfig(
             name=subjects.SLOTS_STREAM,
             subjects=[subjects.SLOTS_SUBJECTS],
             retention=RetentionPolicy.LIMITS,
@@ -120,6 +132,21 @@ def stream_configs(settings: DispatcherSettings, queue_capacity: int) -> list[St
 
 def _token(runner_id: str | None) -> str | None:
     return subjects.runner_token(runner_id) if runner_id is not None else None
+
+
+class SeatTaken(Exception):
+    """A release on a seat that holds another job was refused (``SEATS``: discard new per
+    subject): the job did not go."""
+
+
+def seat_of_request(header: str | None) -> tuple[int, int] | None:
+    """The seat and stream sequence a runner names with a completion request
+    (``subjects.SEAT_HEADER``, ``<seat> <sequence>``); None when absent or malformed."""
+    seat_text, _, seq_text = (header or "").partition(" ")
+    if not (seat_text.isdigit() and seq_text.isdigit()):
+        return None
+    seq = int(seq_text)
+    return (int(seat_text), seq) if seq > 0 else None
 
 
 class DispatcherBus:
@@ -306,51 +333,74 @@ class DispatcherBus:
             await self._js.update_stream(stream)
 
     async def ensure_runner_consumer(self, runner_id: str, capacity: int) -> None:
-        """Create (or bring to this dispatcher's settings) a runner's consumer on RUN."""
-        config = ConsumerConfig(
-            durable_name=subjects.runner_consumer(runner_id),
-            filter_subject=subjects.run_for(runner_id),
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=float(self._settings.run_ack_wait_s),
-            max_deliver=self._settings.max_deliver,
-            max_ack_pending=max(1, capacity),
-            max_waiting=512,
-        )
-        try:
-            await self._js.add_consumer(subjects.RUN_STREAM, config)
-        except nats.js.errors.BadRequestError as exc:  # made by a dispatcher set otherwise
-            log.warning("runner %s's consumer has other settings than this dispatcher's "
-                        "RUN_ACK_WAIT and MAX_DELIVER (%s): give every dispatcher the same "
-                        "settings", runner_id, exc)
+        """Create (or bring to this dispatcher's settings) a runner's consumers: on SEATS (an
+        older runner never reads it, and is given no job there), then on RUN (the one a runner
+        waits for before it binds both)."""
+        for stream, filter_subject in ((subjects.SEATS_STREAM, subjects.seats_of(runner_id)),
+                                       (subjects.RUN_STREAM, subjects.run_for(runner_id))):
+            config = ConsumerConfig(
+                durable_name=subjects.runner_consumer(runner_id),
+                filter_subject=filter_subject,
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=float(self._settings.run_ack_wait_s),
+                max_deliver=self._settings.max_deliver,
+                max_ack_pending=max(1, capacity),
+                max_waiting=512,
+            )
+            try:
+                await self._js.add_consumer(stream, config)
+            except nats.js.errors.BadRequestError as exc:  # made by a dispatcher set otherwise
+                log.warning("runner %s's consumer on %s has other settings than this "
+                            "dispatcher's RUN_ACK_WAIT and MAX_DELIVER (%s): give every "
+                            "dispatcher the same settings", runner_id, stream, exc)
 
     async def runner_consumers(self) -> list[str]:
-        """The names of the runners' consumers on RUN, page after page (the server lists
-        ``CONSUMER_PAGE`` at most at once: past that, silent runners went unnoticed)."""
-        names: list[str] = []
-        while True:
-            page = await self._js.consumers_info(subjects.RUN_STREAM, offset=len(names))
-            names += [info.name for info in page]
-            if len(page) < CONSUMER_PAGE:
-                return [name for name in names if subjects.is_runner_consumer(name)]
+        """The names of the runners' consumers on SEATS and RUN (one name for a runner's two),
+        page after page (the server lists ``CONSUMER_PAGE`` at most at once: past that, silent
+        runners went unnoticed)."""
+        found: dict[str, None] = {}
+        for stream in (subjects.SEATS_STREAM, subjects.RUN_STREAM):
+            names: list[str] = []
+            while True:
+                page = await self._js.consumers_info(stream, offset=len(names))
+                names += [info.name for info in page]
+                if len(page) < CONSUMER_PAGE:
+                    break
+            found.update(dict.fromkeys(n for n in names if subjects.is_runner_consumer(n)))
+        return list(found)
 
-    async def drain(self, consumer: str) -> JetStreamContext.PullSubscription:
-        """Bind to a silent runner's consumer, to take the jobs waiting for it (and, after
-        ``RUN_ACK_WAIT``, those it had claimed and never finished)."""
-        return await self._js.pull_subscribe_bind(consumer, subjects.RUN_STREAM)
+    async def drain(self, consumer: str) -> list[JetStreamContext.PullSubscription]:
+        """Bind to a silent runner's consumers (on SEATS and on RUN, those it has), to take
+        the jobs waiting for it (and, after ``RUN_ACK_WAIT``, those it had claimed and never
+        finished)."""
+        pulls = []
+        for stream in (subjects.SEATS_STREAM, subjects.RUN_STREAM):
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await self._js.consumer_info(stream, consumer)
+                pulls.append(await self._js.pull_subscribe_bind(consumer, stream))
+        return pulls
 
-    async def take(self, pull: JetStreamContext.PullSubscription, timeout_s: float) -> list[Msg]:
-        try:
-            return await pull.fetch(16, timeout=timeout_s)
-        except TimeoutError:
-            return []
+    async def take(self, pulls: list[JetStreamContext.PullSubscription],
+                   timeout_s: float) -> list[Msg]:
+        """What the drained consumers hold, from each in turn (``timeout_s`` shared)."""
+        taken: list[Msg] = []
+        for pull in pulls:
+            with contextlib.suppress(TimeoutError):
+                taken += await pull.fetch(16, timeout=timeout_s / max(1, len(pulls)))
+        return taken
 
     async def remove_if_empty(self, consumer: str) -> bool:
-        """Delete a drained consumer: True when it held nothing (else keep draining)."""
-        info = await self._js.consumer_info(subjects.RUN_STREAM, consumer)
-        if info.num_pending or info.num_ack_pending:
-            return False
-        with contextlib.suppress(nats.js.errors.NotFoundError):
-            await self._js.delete_consumer(subjects.RUN_STREAM, consumer)
+        """Delete a drained runner's consumers: True when they held nothing (else keep
+        draining)."""
+        streams = [subjects.RUN_STREAM, subjects.SEATS_STREAM]
+        for stream in streams:
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                info = await self._js.consumer_info(stream, consumer)
+                if info.num_pending or info.num_ack_pending:
+                    return False
+        for stream in streams:
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await self._js.delete_consumer(stream, consumer)
         return True
 
     async def resubmit(self, job: Job, data: bytes, attempts: int, msg_id: str) -> None:
@@ -479,6 +529,52 @@ class DispatcherBus:
             headers={"Nats-Msg-Id": msg_id, subjects.ATTEMPT_HEADER: str(attempts)},
         )
 
+    async def release_on_seat(self, data: bytes, runner_id: str, seat: int, attempts: int,
+                              msg_id: str) -> None:
+        """Hand a job to one of its runner's seats (``SEATS``), de-duplicated by ``msg_id``;
+        ``SeatTaken`` when the seat holds another job. Then every dispatcher is told which
+        seat it took (``subjects.released``, core NATS)."""
+        try:
+            await self._js.publish(
+                subjects.seat(runner_id, seat), data,
+                headers={"Nats-Msg-Id": msg_id, subjects.ATTEMPT_HEADER: str(attempts)},
+            )
+        except nats.js.errors.APIError as exc:
+            if exc.err_code == MAXIMUM_MESSAGES_EXCEEDED:
+                raise SeatTaken(runner_id, seat) from exc
+            raise
+        execution_id = msg_id.split(".", 1)[0]
+        await self._nc.publish(subjects.released(execution_id),
+                               f"{subjects.runner_token(runner_id)} {seat}".encode())
+
+    async def on_released(self, handler: Callable[[str, str, int], None]) -> None:
+        """Every job a dispatcher released on a seat (this one's too): its execution id, the
+        ``runner_token`` of its runner and the seat."""
+
+        async def on_msg(msg: Msg) -> None:
+            token, _, seat = msg.data.decode(errors="replace").partition(" ")
+            if seat.isdigit():
+                handler(subjects.execution_of_release(msg.subject), token, int(seat))
+
+        await self._nc.subscribe(subjects.RELEASED_ALL, cb=on_msg)
+
+    async def _seat_holds(self, execution_id: str, runner: str, seat: int, seq: int) -> bool:
+        """Whether the message at ``seq`` in SEATS is this execution's release on the runner
+        token ``runner``'s seat (a release this dispatcher did not hear of)."""
+        try:
+            raw = await self._js.get_msg(subjects.SEATS_STREAM, seq)
+        except nats.js.errors.NotFoundError:
+            return False
+        msg_id = (raw.headers or {}).get("Nats-Msg-Id", "")
+        return raw.subject == subjects.seat(runner, seat) and \
+            msg_id.split(".", 1)[0] == execution_id
+
+    async def free_seat(self, runner: str, seat: int, seq: int) -> None:
+        """Empty the runner token ``runner``'s seat of the message at ``seq`` and any older
+        (nothing newer: a repeated relay leaves the seat's next job alone)."""
+        await self._js.purge_stream(subjects.SEATS_STREAM, subject=subjects.seat(runner, seat),
+                                    seq=seq + 1)
+
     async def already_completed(self, execution_id: str) -> bool:
         try:
             await self._js.get_last_msg(
@@ -551,10 +647,18 @@ class DispatcherBus:
             except msgspec.ValidationError as exc:
                 await msg.respond(f"not a completion: {exc}".encode())
                 return
+            seat = seat_of_request((msg.headers or {}).get(subjects.SEAT_HEADER))
             if completion.execution_id != execution_id:
                 await msg.respond(b"the completion is of another execution")
-            elif (_token(given_to(execution_id)) == runner
-                  or await self._slot_names(execution_id, runner)):
+            elif seat is not None and (_token(given_to(execution_id)) == runner
+                                       or await self._seat_holds(execution_id, runner, *seat)):
+                # The seat is free before anyone hears the completion (a dispatcher that
+                # hears it may give the seat at once).
+                await self.free_seat(runner, *seat)
+                await self.publish_completion(completion)
+                await msg.respond(subjects.COMPLETION_RELAYED)
+            elif seat is None and (_token(given_to(execution_id)) == runner
+                                   or await self._slot_names(execution_id, runner)):
                 await self.publish_completion(completion)
                 await msg.respond(subjects.COMPLETION_RELAYED)
             elif await self.already_completed(execution_id):
@@ -598,15 +702,20 @@ class DispatcherBus:
         await self._nc.subscribe(subjects.control("*"), cb=on_msg)
 
     async def on_dead_letter(self, handler: Callable[[Job], Awaitable[None]]) -> None:
-        """Jobs that reached max deliveries on the runners' consumer, removed from RUN."""
+        """Jobs that reached max deliveries on a runner's consumer, removed from RUN or SEATS."""
+        for stream in (subjects.RUN_STREAM, subjects.SEATS_STREAM):
+            await self._nc.subscribe(subjects.max_deliveries_advisory(stream),
+                                     cb=self._dead_letters_of(stream, handler))
 
+    def _dead_letters_of(self, stream: str, handler: Callable[[Job], Awaitable[None]]
+                         ) -> Callable[[Msg], Awaitable[None]]:
         async def on_msg(msg: Msg) -> None:
             seq = msgspec.json.decode(msg.data, type=_Advisory).stream_seq
             try:
-                raw = await self._js.get_msg(subjects.RUN_STREAM, seq)
+                raw = await self._js.get_msg(stream, seq)
             except nats.js.errors.NotFoundError:
                 return
-            await self._js.delete_msg(subjects.RUN_STREAM, seq)
+            await self._js.delete_msg(stream, seq)
             if not raw.data:
                 return
             try:
@@ -618,8 +727,7 @@ class DispatcherBus:
                 return
             await handler(job)
 
-        advisory = subjects.max_deliveries_advisory(subjects.RUN_STREAM)
-        await self._nc.subscribe(advisory, cb=on_msg)
+        return on_msg
 
     async def pending(self) -> dict[int, int]:
         """Jobs per priority still in JOBS that no dispatcher has fetched yet."""

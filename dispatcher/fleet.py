@@ -1,13 +1,13 @@
 """Which runner gets a job, free of I/O.
 
 The dispatcher follows every runner's heartbeat (capacity, running jobs, free warm containers
-per language) and adds what it sent since, and what other dispatchers sent (seen as they take
-the jobs' slots), until each job's completion. A job goes to a live runner that has its language
-and a free slot, preferring one with a free warm container of the language, then the most free
-slots. An owner's session (its network, database and kept containers) and a notebook's kernel
-live on one runner: their jobs go back to it while it lives (``hard`` affinity waits for a slot
-there; kept containers alone are a preference). A runner silent for ``RUNNER_SILENT_S`` gets
-nothing more.
+per language) and adds what it sent since, and what other dispatchers sent (heard as they
+release the jobs, on a seat or with a slot), until each job's completion. A job goes to a live
+runner that has its language and a free slot, preferring one with a free warm container of the
+language, then the most free slots. An owner's session (its network, database and kept
+containers) and a notebook's kernel live on one runner: their jobs go back to it while it lives
+(``hard`` affinity waits for a slot there; kept containers alone are a preference). A runner
+silent for ``RUNNER_SILENT_S`` gets nothing more.
 """
 
 from __future__ import annotations
@@ -287,11 +287,11 @@ class Fleet:
         self._changed(view)
 
     def given_to(self, execution_id: str) -> str | None:
-        """The runner a job not yet completed was given to, by this dispatcher or (heard as its
-        slot was taken) another; None when this dispatcher does not know. A slot take is heard
-        from a dispatcher only (runners may not publish slots); one refused by a full ``SLOTS``
-        stream is heard too and names a runner the job did not go to, which never learns its
-        execution id."""
+        """The runner a job not yet completed was given to, by this dispatcher or (heard as it
+        was released on a seat, or its slot taken) another; None when this dispatcher does not
+        know. Releases and slots are heard from dispatchers only (runners may publish neither);
+        a slot refused by a full ``SLOTS`` stream is heard too and names a runner the job did
+        not go to, which never learns its execution id."""
         return self._runner_of.get(execution_id) or self._theirs_on.get(execution_id)
 
     def released_by_another(self, execution_id: str, token: str, now: float) -> None:

@@ -25,10 +25,11 @@ from contracts.messages import (
     undecodable_job,
 )
 from contracts.settings import DispatcherSettings
-from contracts.subjects import ATTEMPT_HEADER, PRIORITIES, runner_consumer
-from dispatcher.bus import DispatcherBus
+from contracts.subjects import ATTEMPT_HEADER, PRIORITIES, runner_consumer, runner_token
+from dispatcher.bus import DispatcherBus, SeatTaken
 from dispatcher.fleet import Affinity, Fleet, affinity_of
 from dispatcher.fleet_limits import DEFAULT_QUEUE_CAPACITY, global_cap, queue_capacity
+from dispatcher.seats import UNKNOWN_HOLDER_S, Seats
 from dispatcher.service import DispatchQueue, Waiting
 from dispatcher.stats import CompletionStats
 
@@ -42,7 +43,13 @@ IN_PROGRESS_EVERY_S = 10.0
 Choices = dict[tuple[str, str | None, bool], str | None]
 """(language, preferred runner, hard) → the runner the fleet chose, or None."""
 RELEASES_AT_ONCE = 64
-"""Releases whose JetStream publishes (slot, RUN, ack) may be under way at once."""
+"""Releases whose JetStream publishes (slot, RUN or SEATS, ack) may be under way at once."""
+
+
+def unknown_holder(token: str, seat: int) -> str:
+    """The stand-in, counted on a runner (``Fleet.released_by_another``), for a job this
+    dispatcher has not heard of that holds one of its seats (a release there was refused)."""
+    return f"?{token} {seat}"
 
 
 @dataclass
@@ -78,6 +85,7 @@ class Dispatcher:
         self.settings = settings
         self.stats = CompletionStats()
         self.fleet = Fleet(tie=uuid.uuid4().hex)  # its own order of runners as free
+        self.seats = Seats()
         self.placements: dict[str, str] = {}
         """Placement key → runner, as this dispatcher last read or made it (the newest
         ``PLACEMENTS_CACHED``; an older one is read again from the bucket)."""
@@ -109,6 +117,7 @@ class Dispatcher:
         await self.bus.on_stats_request(self._stats)
         await self.bus.on_heartbeat(self._heartbeat)
         await self.bus.on_slot_taken(self._slot_taken)
+        await self.bus.on_released(self._released_on_seat)
         loops = [self._fetch(p) for p in PRIORITIES] + [
             self._release(), self._housekeeping(), self._orphans(), self._audit_slots()]
         await asyncio.gather(*loops)
@@ -150,6 +159,7 @@ class Dispatcher:
         if held.moved:  # taken off a silent runner: it no longer runs there
             self.queue.completed(job.execution_id)
             self.fleet.taken_back(job.execution_id)
+            self.seats.free(job.execution_id)
         affinity = held.affinity
         group = affinity.key if affinity is not None and affinity.in_order else None
         since = time.time() if held.moved else job.submitted_at
@@ -244,41 +254,65 @@ class Dispatcher:
             affinity = item.handle.affinity                                      # it taken
             before = self.placements.get(affinity.key) if affinity is not None else None
             placed = self._placed(affinity, runner)
-            task = asyncio.create_task(self._send(item, runner, placed, before))
+            seat = self._seat_for(runner, item.execution_id, now)
+            task = asyncio.create_task(self._send(item, runner, placed, before, seat))
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
             task.add_done_callback(lambda _: self._sending.release())
 
+    def _seat_for(self, runner: str, execution_id: str, now: float) -> int | None:
+        """The seat a job takes on a runner that has seats (``RunnerInfo.seats``), held at
+        once in this dispatcher's picture; None for an older runner (its job goes on RUN)."""
+        view = self.fleet.runners[runner]
+        if not view.info.seats:
+            return None
+        seat = self.seats.pick(runner, view.info.capacity, now)
+        self.seats.hold(runner, seat, execution_id, now)
+        return seat
+
     async def _send(self, item: Waiting[Held], runner: str, placed: str | None,
-                    before: str | None = None) -> None:
-        """Take the job's global slot and publish it on its runner's subject, ack it in JOBS,
-        and record the placement ``placed`` names (a session or notebook now on ``runner``;
-        ``before``: where this dispatcher had it, put back if the job does not go). With no
-        cap set, ``SLOTS`` has no message limit and never refuses a slot: the release does not
-        wait for it, both publishes are under way at once. With a cap, the slot comes first."""
+                    before: str | None = None, seat: int | None = None) -> None:
+        """Publish a job on its runner's seat (``seat``; on its RUN subject for an older
+        runner), with its global slot when it needs one, ack it in JOBS, and record the
+        placement ``placed`` names (a session or notebook now on ``runner``; ``before``: where
+        this dispatcher had it, put back if the job does not go). With no cap set a job on a
+        seat takes no slot (its seat holds it); one on RUN takes a slot, and as ``SLOTS`` then
+        never refuses one, both publishes are under way at once. With a cap, the slot comes
+        first. A seat found held (another dispatcher's job there) puts the job back."""
         held = item.handle
         execution_id = held.job.execution_id
+        slotted = False
         try:
-            if not self.bus.slots_capped:
+            if not self.bus.slots_capped and seat is not None:
+                await self._publish_release(held, runner, seat)
+            elif not self.bus.slots_capped:
                 await asyncio.gather(self.bus.take_slot(execution_id, runner),
-                                     self._publish_release(held, runner))
+                                     self._publish_release(held, runner, seat))
                 if execution_id not in self.queue.running:
                     # It completed before its slot was stored: the completion's purge of the
                     # slot may have found nothing to purge.
                     await self.bus.free_slot(execution_id)
-            elif await self.bus.take_slot(execution_id, runner):
-                await self._publish_release(held, runner)
+            elif slotted := await self.bus.take_slot(execution_id, runner):
+                await self._publish_release(held, runner, seat)
             else:
-                self.fleet.taken_back(execution_id)
-                self._unplace(placed, runner, before)
-                self.queue.put_back(item)  # other dispatchers fill the cap: a completion
-                self._cap_full = True      # wakes this one
+                self._did_not_go(item, runner, placed, before)
+                self._cap_full = True  # other dispatchers fill the cap: a completion wakes it
                 return
             await held.msg.ack()
+        except SeatTaken:
+            assert seat is not None
+            self._did_not_go(item, runner, placed, before)
+            self._seat_refused(runner, seat)
+            if slotted:
+                with contextlib.suppress(Exception):  # else the slot audit frees it
+                    await self.bus.free_slot(execution_id)
+            self._wake.set()  # to another seat or runner
+            return
         except Exception as exc:
             # Not acked: JetStream redelivers the job to a dispatcher after ack_wait.
             log.warning("releasing %s failed: %s", execution_id, exc)
             self.fleet.taken_back(execution_id)
+            self.seats.free(execution_id)
             self._unplace(placed, runner, before)
             self.queue.completed(execution_id)
             with contextlib.suppress(Exception):
@@ -288,9 +322,37 @@ class Dispatcher:
         if placed is not None:
             await self._record_placement(placed, runner)
 
-    async def _publish_release(self, held: Held, runner: str) -> None:
-        await self.bus.release(held.job, held.msg.data, runner, held.attempts,
-                               held.release_id())
+    def _did_not_go(self, item: Waiting[Held], runner: str, placed: str | None,
+                    before: str | None) -> None:
+        """A job chosen for ``runner`` was not released (no slot, or its seat was held): it
+        waits again in this dispatcher's queue."""
+        self.fleet.taken_back(item.execution_id)
+        self.seats.free(item.execution_id)
+        self._unplace(placed, runner, before)
+        self.queue.put_back(item)
+
+    def _seat_refused(self, runner: str, seat: int) -> None:
+        """Another dispatcher's job, not heard of yet, holds the seat: it counts on the runner
+        until its release is heard (``_released_on_seat``) or for ``UNKNOWN_HOLDER_S`` (else
+        the runner would be chosen again as freer than it is, and refused again)."""
+        now = time.monotonic()
+        self.seats.refused(runner, seat, now)
+        token = runner_token(runner)
+        stand_in = unknown_holder(token, seat)
+        self.fleet.released_by_another(stand_in, token, now)
+        asyncio.get_running_loop().call_later(UNKNOWN_HOLDER_S, self._holder_heard, stand_in)
+
+    def _holder_heard(self, stand_in: str) -> None:
+        self.fleet.taken_back(stand_in)
+        self._wake.set()
+
+    async def _publish_release(self, held: Held, runner: str, seat: int | None) -> None:
+        if seat is None:
+            await self.bus.release(held.job, held.msg.data, runner, held.attempts,
+                                   held.release_id())
+        else:
+            await self.bus.release_on_seat(held.msg.data, runner, seat, held.attempts,
+                                           held.release_id())
 
     def _placeable(self, now: float, choices: Choices) -> Callable[[Waiting[Held]], bool]:
         return lambda w: self._target(w.handle, now, choices) is not None
@@ -356,6 +418,16 @@ class Dispatcher:
         at once, not from the runner's next heartbeat (up to 3 s later: two dispatchers gave
         runners their last slots both)."""
         self.fleet.released_by_another(execution_id, runner, time.monotonic())
+
+    def _released_on_seat(self, execution_id: str, token: str, seat: int) -> None:
+        """A dispatcher (this one too) released a job on one of a runner's seats: it counts
+        there (``_slot_taken``), and its seat is held in this dispatcher's picture; a stand-in
+        for that seat's unknown holder (``_seat_refused``) is dropped."""
+        self.fleet.taken_back(unknown_holder(token, seat))
+        self.fleet.released_by_another(execution_id, token, time.monotonic())
+        runner = self.fleet.given_to(execution_id)  # None: completed already, or unknown
+        if runner is not None and runner_token(runner) == token:
+            self.seats.hold(runner, seat, execution_id, time.monotonic())
 
     async def _make_consumer(self, runner_id: str, capacity: int) -> None:
         try:
@@ -427,20 +499,22 @@ class Dispatcher:
         else:
             log.warning("runner consumer %s has no live runner: moving its jobs", consumer)
         try:
-            pull = await self.bus.drain(consumer)
+            pulls = await self.bus.drain(consumer)
             try:
                 while runner_id is None or runner_id not in self.fleet.alive(time.monotonic()):
-                    msgs = await self.bus.take(pull, 1.0)
+                    msgs = await self.bus.take(pulls, 1.0)
                     for msg in msgs:
                         await self._rescue(msg)
                     if not msgs and await self.bus.remove_if_empty(consumer):
                         if runner_id is not None:
                             self.fleet.forget(runner_id)
+                            self.seats.forget(runner_id)
                             self._consumers.discard(runner_id)
                         return
             finally:
-                with contextlib.suppress(Exception):
-                    await pull.unsubscribe()
+                for pull in pulls:
+                    with contextlib.suppress(Exception):
+                        await pull.unsubscribe()
         except Exception as exc:  # the next look for orphans starts again
             log.warning("draining %s failed: %s", consumer, exc)
         finally:
@@ -524,7 +598,10 @@ class Dispatcher:
     async def _completed(self, completion: CompletionEvent) -> None:
         self.stats.record(completion)
         self.fleet.completed(completion.execution_id)
-        if self.queue.completed(completion.execution_id):
+        on_seat = self.seats.seat_of(completion.execution_id) is not None
+        self.seats.free(completion.execution_id)
+        if self.queue.completed(completion.execution_id) \
+                and (self.bus.slots_capped or not on_seat):  # a seat's job took no slot
             try:
                 await self.bus.free_slot(completion.execution_id)
             except Exception as exc:  # the next look at the slots frees it

@@ -73,6 +73,13 @@ handler never waits, so this is only a bound on the runner's memory, never reach
 FETCH_TIMEOUT_S = 5.0
 """A long poll: answered at once when a job arrives; short enough that a pull request lost in
 a NATS reconnect stalls the queue for seconds, not minutes."""
+RUN_LOOK_EVERY_S = 5.0
+"""How often a runner that takes its jobs from its seats also looks at its RUN consumer's
+counts (jobs released there before it had seats, or by an older dispatcher, or claimed and not
+acked by its last process), off the claim's way, so that its next claims take them."""
+RUN_LOOK_S = 0.05
+"""How long it waits for a job its RUN consumer counts (one claimed by its last process comes
+back only once its ack wait is over)."""
 
 
 class CompletionNotRelayed(RuntimeError):
@@ -92,7 +99,8 @@ class CompletionRefused(RuntimeError):
 
 
 class ClaimedJob:
-    """A job taken from the RUN stream; acked only after its completion is published."""
+    """A job taken from one of this runner's seats (SEATS) or its RUN subject; acked only
+    after its completion is published."""
 
     def __init__(self, msg: Msg, job: Job) -> None:
         self._msg = msg
@@ -104,6 +112,12 @@ class ClaimedJob:
         """When a dispatcher handed the job to this runner (its RUN message's stored time, Unix
         seconds): ``coderunner bench --fleet`` measures placement with it."""
         return self._msg.metadata.timestamp.timestamp()
+
+    @property
+    def seat(self) -> str | None:
+        """``<seat> <stream sequence>`` of a job taken from a seat (``subjects.SEAT_HEADER``:
+        the dispatcher relaying its completion frees the seat), None for one from RUN."""
+        return seat_of_message(self._msg)
 
     @property
     def deliveries(self) -> int:
@@ -119,11 +133,22 @@ class ClaimedJob:
         await self._msg.ack()
 
 
+def seat_of_message(msg: Msg) -> str | None:
+    """``<seat> <stream sequence>`` of a job's message on a seat; None for one on RUN."""
+    seat = subjects.seat_number(msg.subject)
+    return None if seat is None else f"{seat} {msg.metadata.sequence.stream}"
+
+
 class RunnerBus:
     def __init__(self, nc: Client, js: JetStreamContext) -> None:
         self._nc = nc
         self._js = js
         self._pull: JetStreamContext.PullSubscription | None = None
+        self._seats: JetStreamContext.PullSubscription | None = None
+        """This runner's consumer on SEATS, when a dispatcher made one (newer dispatchers do)."""
+        self._run_waiting = True
+        """Its RUN consumer held jobs at the last look (at start: jobs of its last process)."""
+        self._watching: asyncio.Task[None] | None = None
         self._runner_id: str | None = None
         self._kv: KeyValue | None = None
         self._results: KeyValue | None = None
@@ -145,19 +170,24 @@ class RunnerBus:
         return cls(nc, nc.jetstream())
 
     async def bind(self, runner_id: str) -> None:
-        """Bind to this runner's consumer, waiting for a dispatcher to make it (it does when
-        this runner's first heartbeat arrives; again when it was removed as silent)."""
+        """Bind to this runner's consumers, waiting for a dispatcher to make them (it does when
+        this runner's first heartbeat arrives; again when they were removed as silent): on RUN,
+        and on SEATS when the dispatchers make one (older ones do not: jobs come on RUN)."""
         self._runner_id = runner_id
         consumer = subjects.runner_consumer(runner_id)
         waited = 0
         while True:
             try:
                 info = await self._js.consumer_info(subjects.RUN_STREAM, consumer)
-                if self._pull is not None:
-                    with contextlib.suppress(nats.errors.Error):
-                        await self._pull.unsubscribe()
+                for pull in (self._pull, self._seats):
+                    if pull is not None:
+                        with contextlib.suppress(nats.errors.Error):
+                            await pull.unsubscribe()
                 self._pull = await self._js.pull_subscribe_bind(consumer, subjects.RUN_STREAM)
+                self._seats = await self._bind_seats(consumer)
                 self.ack_wait_s = info.config.ack_wait or 30.0
+                if self._watching is None:
+                    self._watching = asyncio.create_task(self._watch_run())
                 return
             except nats.js.errors.NotFoundError:
                 waited += 1
@@ -167,11 +197,55 @@ class RunnerBus:
                 log.warning("binding to consumer %s failed: %s; retrying", consumer, exc)
             await asyncio.sleep(0.2)
 
-    async def claim(self) -> ClaimedJob | None:
-        """Long-poll for one job; None when none arrived within the poll window."""
-        assert self._pull is not None and self._runner_id is not None, "bind() first"
+    async def _bind_seats(self, consumer: str) -> JetStreamContext.PullSubscription | None:
         try:
-            msgs = await self._pull.fetch(1, timeout=FETCH_TIMEOUT_S)
+            await self._js.consumer_info(subjects.SEATS_STREAM, consumer)
+        except nats.js.errors.NotFoundError:
+            return None
+        return await self._js.pull_subscribe_bind(consumer, subjects.SEATS_STREAM)
+
+    async def claim(self) -> ClaimedJob | None:
+        """Long-poll for one job, from this runner's seats (first from RUN while its last look
+        found jobs there) or from RUN alone without seats; None when none arrived within the
+        poll window."""
+        assert self._pull is not None and self._runner_id is not None, "bind() first"
+        msg = None
+        if self._seats is not None and self._run_waiting:
+            msg = await self._fetch(self._pull, RUN_LOOK_S)
+            self._run_waiting = msg is not None  # until the next look says otherwise
+        if msg is None:
+            msg = await self._fetch(self._seats or self._pull, FETCH_TIMEOUT_S)
+        return None if msg is None else await self._claimed(msg)
+
+    async def _watch_run(self) -> None:
+        """Every ``RUN_LOOK_EVERY_S``: whether its RUN consumer holds jobs and, while it has no
+        consumer on SEATS, whether a (newer) dispatcher made one since."""
+        while True:
+            await asyncio.sleep(RUN_LOOK_EVERY_S)
+            assert self._runner_id is not None
+            try:
+                if self._seats is None:
+                    self._seats = await self._bind_seats(
+                        subjects.runner_consumer(self._runner_id))
+                else:
+                    self._run_waiting = self._run_waiting or await self._run_holds_jobs()
+            except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
+                log.warning("looking at this runner's RUN consumer failed: %s", exc)
+
+    async def _run_holds_jobs(self) -> bool:
+        assert self._runner_id is not None
+        try:
+            info = await self._js.consumer_info(subjects.RUN_STREAM,
+                                                subjects.runner_consumer(self._runner_id))
+        except nats.js.errors.NotFoundError:
+            return False
+        return bool(info.num_pending or info.num_ack_pending)
+
+    async def _fetch(self, pull: JetStreamContext.PullSubscription,
+                     timeout_s: float) -> Msg | None:
+        assert self._runner_id is not None
+        try:
+            return (await pull.fetch(1, timeout=timeout_s))[0]
         except TimeoutError:  # nats-py raises its own or the builtin one
             return None
         except (nats.js.errors.APIError, nats.errors.NoRespondersError):
@@ -181,7 +255,8 @@ class RunnerBus:
             log.warning("this runner's consumer was removed; binding again")
             await self.bind(self._runner_id)
             return None
-        msg = msgs[0]
+
+    async def _claimed(self, msg: Msg) -> ClaimedJob | None:
         try:
             job = job_decoder.decode(msg.data)
         except ValueError as exc:  # msgspec.DecodeError: a kind of job this version lacks?
@@ -189,7 +264,7 @@ class RunnerBus:
             completion = undecodable_job(msg.data, str(exc))
             try:
                 if completion is not None:
-                    await self.publish_completion(completion)
+                    await self.publish_completion(completion, seat_of_message(msg))
             except CompletionRefused as refused:  # redelivered, then ended by a dispatcher
                 log.error("%s; leaving the job unacknowledged", refused)
                 return None
@@ -204,12 +279,15 @@ class RunnerBus:
     async def _moved_meanwhile(self, msg: Msg, execution_id: str) -> bool:
         """A job handed to this runner longer than its consumer's ack wait ago (the runner
         was paused, or a pull it gave up on was answered late) may have been taken by a
-        dispatcher for another runner: then its slot names another runner, or none (it waits
-        again, or it completed: then it is acked, never run twice). Read from the slot, not the
-        RUN stream, which holds every job's source and stdin."""
+        dispatcher for another runner: then its seat no longer holds it, or (on RUN) its slot
+        names another runner, or none (it waits again, or it completed: then it is acked,
+        never run twice). Read from the seat (this runner's own subjects) or the slot, not
+        from the whole of SEATS or RUN, which hold every job's source and stdin."""
         assert self._runner_id is not None
         if time.time() - msg.metadata.timestamp.timestamp() <= self.ack_wait_s:
             return False
+        if subjects.seat_number(msg.subject) is not None:
+            return await self._not_on_its_seat(msg, execution_id)
         try:
             slot = await self._js.get_last_msg(subjects.SLOTS_STREAM, subjects.slot(execution_id))
         except nats.js.errors.NotFoundError:
@@ -217,6 +295,17 @@ class RunnerBus:
                 await msg.ack()
             return True
         return (slot.data or b"").decode() != subjects.runner_token(self._runner_id)
+
+    async def _not_on_its_seat(self, msg: Msg, execution_id: str) -> bool:
+        try:
+            held = await self._js.get_last_msg(subjects.SEATS_STREAM, msg.subject, direct=True)
+        except nats.js.errors.NotFoundError:
+            held = None
+        if held is not None and held.seq == msg.metadata.sequence.stream:
+            return False
+        if await self.already_completed(execution_id):
+            await msg.ack()
+        return True
 
     async def _consumer_exists(self) -> bool:
         assert self._runner_id is not None
@@ -293,17 +382,21 @@ class RunnerBus:
     async def publish_event(self, event: ExecutionEvent) -> None:
         await self._nc.publish(subjects.events(event.execution_id), encode(event))
 
-    async def publish_completion(self, completion: CompletionEvent) -> None:
+    async def publish_completion(self, completion: CompletionEvent,
+                                 seat: str | None = None) -> None:
         """Ask a dispatcher to publish a completion of a job given to this runner (a secured
-        NATS lets a runner publish completions no other way); retried while no dispatcher
-        answers (they restart, say) or NATS is down (``through_outage``);
+        NATS lets a runner publish completions no other way), naming the job's ``seat`` when
+        it came from one (``ClaimedJob.seat``: the dispatcher frees it first); retried while no
+        dispatcher answers (they restart, say) or NATS is down (``through_outage``);
         ``CompletionRefused`` when a dispatcher answers no."""
         assert self._runner_id is not None, "bind() first"
         subject = subjects.runner_completed(self._runner_id, completion.execution_id)
         data = encode(completion)
+        headers = {subjects.SEAT_HEADER: seat} if seat is not None else None
 
         async def ask() -> bytes:
-            return (await self._nc.request(subject, data, timeout=COMPLETION_REPLY_S)).data
+            return (await self._nc.request(subject, data, timeout=COMPLETION_REPLY_S,
+                                           headers=headers)).data
 
         try:
             reply = await through_outage(ask, f"relaying {completion.execution_id}'s completion")
@@ -375,6 +468,8 @@ class RunnerBus:
 
     async def close(self) -> None:
         """Flush what was published, then close (a drain would wait out pending long polls)."""
+        if self._watching is not None:
+            self._watching.cancel()
         if not self._nc.is_closed:
             with contextlib.suppress(nats.errors.Error, TimeoutError):
                 await self._nc.flush(timeout=2)

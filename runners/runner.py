@@ -265,6 +265,7 @@ class Runner:
             taken_away=self.taken_away, discarded=self.reuse.discarded,
             package_layers=layers.count if layers else 0,
             package_bytes=layers.bytes if layers else 0, images=self.images,
+            seats=True,
         )
 
     async def _expire_idle(self) -> None:
@@ -292,7 +293,7 @@ class Runner:
             completion = await self._complete(job)
             completion = msgspec.structs.replace(completion, claimed_at=claimed_at,
                                                  isolation=self.isolation_for(job))
-            await self.bus.publish_completion(completion)
+            await self.bus.publish_completion(completion, claimed.seat)
             await claimed.ack()
         except CompletionRefused as refused:  # not acked: redelivered, or moved and ended
             log.error("%s; leaving the job unacknowledged", refused)

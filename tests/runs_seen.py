@@ -61,15 +61,16 @@ class RunsSeen:
                 self.starts[event.execution_id] += 1
 
     async def settled(self, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
-        """Wait until no job is left on the JOBS or RUN stream (each is removed when acked,
-        after its completion): nothing can be redelivered and run again after this."""
+        """Wait until no job is left on the JOBS, SEATS or RUN stream (each is removed when
+        acked, after its completion): nothing can be redelivered and run again after this."""
         js = self._nc.jetstream()
         deadline = asyncio.get_running_loop().time() + timeout_s
         left: dict[str, int] | str = {}
         while True:
             try:
                 left = {name: (await js.stream_info(name)).state.messages
-                        for name in (subjects.JOBS_STREAM, subjects.RUN_STREAM)}
+                        for name in (subjects.JOBS_STREAM, subjects.SEATS_STREAM,
+                                     subjects.RUN_STREAM)}
                 if not any(left.values()):
                     break
             except (nats.errors.Error, nats.js.errors.Error) as exc:  # a cluster electing

@@ -24,7 +24,8 @@ from contracts.settings import nats_servers
 from tests.integration.wsclient import completion_count
 from tests.runs_seen import runs_seen
 
-STREAMS = (subjects.JOBS_STREAM, subjects.RUN_STREAM, subjects.COMPLETIONS_STREAM,
+STREAMS = (subjects.JOBS_STREAM, subjects.SEATS_STREAM, subjects.RUN_STREAM,
+           subjects.COMPLETIONS_STREAM,
            f"KV_{subjects.EXECUTIONS_BUCKET}", f"KV_{subjects.LIMITS_BUCKET}")
 
 
@@ -84,7 +85,7 @@ async def test_streams_and_buckets_are_replicated_three_times(
 async def test_a_node_stopped_mid_load_loses_no_accepted_job_and_rejoins(
         clustered: tuple[Platform, NatsCluster], jetstream: nats.js.JetStreamContext) -> None:
     platform, cluster = clustered
-    leader = (await stream_info(jetstream, subjects.RUN_STREAM)).cluster
+    leader = (await stream_info(jetstream, subjects.SEATS_STREAM)).cluster
     assert leader is not None and leader.leader
     index = int(leader.leader.removeprefix("n")) - 1
     survivor = cluster.url.split(",")[(index + 1) % 3]

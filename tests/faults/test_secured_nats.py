@@ -260,6 +260,29 @@ async def test_a_runners_credentials_allow_everything_its_bus_does(
         assert not await runner.already_completed("every-1")
         await runner.publish_completion(CompletionEvent("every-1", "ok"))
         assert await runner.already_completed("every-1")
+        seated = _job("every-2")  # on one of its seats
+        await dispatcher.release_on_seat(encode(seated), "r1", 0, 0, "every-2")
+        on_seat = await runner.claim()
+        assert on_seat is not None and on_seat.job.execution_id == "every-2"
+        runner.ack_wait_s = 0.0  # as if it waited past the ack wait: its own seat is read
+        assert not await runner._moved_meanwhile(on_seat._msg, "every-2")
+        runner.ack_wait_s = 30.0
+        await runner.publish_completion(CompletionEvent("every-2", "ok"), on_seat.seat)
+        assert await runner.already_completed("every-2")
+        runner.ack_wait_s = 0.0  # its seat emptied by the relay, the job completed: acked
+        assert await runner._moved_meanwhile(on_seat._msg, "every-2")
+        moved = _job("every-3")
+        await dispatcher.release_on_seat(encode(moved), "r1", 1, 0, "every-3")
+        runner.ack_wait_s = 30.0
+        on_seat = await runner.claim()
+        assert on_seat is not None and on_seat.seat is not None
+        await dispatcher.free_seat("r1", 1, int(on_seat.seat.split()[1]))  # moved meanwhile
+        runner.ack_wait_s = 0.0
+        assert await runner._moved_meanwhile(on_seat._msg, "every-3")
+        later = _job("every-4")  # and the seat given to another job since
+        await dispatcher.release_on_seat(encode(later), "r1", 1, 0, "every-4")
+        assert await runner._moved_meanwhile(on_seat._msg, "every-3")
+        runner.ack_wait_s = 30.0
         await dispatcher.free_slot("every-1")  # completed: a copy delivered late is not run
         runner.ack_wait_s = 0.0
         assert await runner._moved_meanwhile(claimed._msg, "every-1")  # and acked it
@@ -293,6 +316,11 @@ async def test_a_runners_credentials_are_refused_everything_else(
             f"$JS.API.STREAM.MSG.GET.{subjects.kv_stream(subjects.EXECUTIONS_BUCKET)}",
             f"$KV.{subjects.EXECUTIONS_BUCKET}.{subjects.record_key('other-2')}",
             f"$JS.API.CONSUMER.MSG.NEXT.{subjects.RUN_STREAM}.{subjects.runner_consumer('r2')}",
+            f"$JS.API.STREAM.MSG.GET.{subjects.SEATS_STREAM}",  # any seat's job
+            f"$JS.API.DIRECT.GET.{subjects.SEATS_STREAM}.{subjects.seat('r2', 0)}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{subjects.SEATS_STREAM}.{subjects.runner_consumer('r2')}",
+            subjects.seat("r1", 0),  # a job of its own making
+            subjects.released("other-2"),  # telling dispatchers of a release
             f"$KV.{subjects.RUNNERS_BUCKET}.r2",
         ):
             await nc.publish(subject, b"{}")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = ("edge", "dispatcher", "runners", "janitor")
-SUBJECT_PREFIXES = ("jobs.", "exec.", "slots.", "stats.", "notebook.control", "$JS.", "$KV.",
-                    "KV_", "coderunner.probe", "lsp.")
+SUBJECT_PREFIXES = ("jobs.", "exec.", "slots.", "seats.", "released.", "stats.",
+                    "notebook.control", "$JS.", "$KV.", "KV_", "coderunner.probe", "lsp.")
 """How the subjects of ``contracts/subjects.py`` begin (consumer names such as ``runner-<id>``
 are left out: the runner's NATS client is named so too)."""
-NAMES = ("JOBS", "RUN", "SLOTS", "COMPLETIONS", "CODERUNNER_PROBE")
+NAMES = ("JOBS", "RUN", "SEATS", "SLOTS", "COMPLETIONS", "CODERUNNER_PROBE")
 """Stream names (bucket names are ordinary words, left to review)."""
 
 

@@ -19,6 +19,7 @@ class Claimed:
         self.job = job
         self.claimed_at = time.time()
         self.deliveries = 1
+        self.seat = "3 41"
         self.acked = False
 
     async def ack(self) -> None:
@@ -29,10 +30,10 @@ class Claimed:
 
 
 async def test_a_refused_completion_leaves_the_job_unacknowledged() -> None:
-    asked: list[CompletionEvent] = []
+    asked: list[tuple[CompletionEvent, str | None]] = []
 
-    async def publish_completion(completion: CompletionEvent) -> None:
-        asked.append(completion)
+    async def publish_completion(completion: CompletionEvent, seat: str | None) -> None:
+        asked.append((completion, seat))
         raise CompletionRefused(completion.execution_id, "this job was not given to this runner")
 
     settings = RunnerSettings()
@@ -50,6 +51,6 @@ async def test_a_refused_completion_leaves_the_job_unacknowledged() -> None:
                                  submitted_at=time.time(), language="python",
                                  files=[JobFile("main.py", "print(1)")], main_file="main.py"))
     await runner._handle(claimed)  # type: ignore[arg-type]
-    assert [c.execution_id for c in asked] == ["e1"]
+    assert [(c.execution_id, seat) for c, seat in asked] == [("e1", "3 41")]
     assert not claimed.acked
     assert runner.active == 0

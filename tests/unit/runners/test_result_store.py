@@ -72,9 +72,12 @@ class FlakyDispatchers:
         self.failures = failures
         self.reply = reply
         self.asked = 0
+        self.headers: list[dict[str, str] | None] = []
 
-    async def request(self, subject: str, data: bytes, timeout: float) -> object:
+    async def request(self, subject: str, data: bytes, timeout: float,
+                      headers: dict[str, str] | None = None) -> object:
         self.asked += 1
+        self.headers.append(headers)
         if self.failures:
             raise self.failures.pop(0)
         return type("Reply", (), {"data": self.reply})()
@@ -92,8 +95,9 @@ async def test_a_completion_is_relayed_through_an_outage(
     monkeypatch.setattr(bus_module, "OUTAGE_RETRY_S", 0.0)
     nc = FlakyDispatchers([nats.errors.NoRespondersError(), nats.errors.TimeoutError()],
                           subjects.COMPLETION_RELAYED)
-    await bound_bus(nc).publish_completion(CompletionEvent("e1", "ok"))
+    await bound_bus(nc).publish_completion(CompletionEvent("e1", "ok"), "2 17")
     assert nc.asked == 3
+    assert nc.headers == [{subjects.SEAT_HEADER: "2 17"}] * 3  # the job's seat, each time
 
 
 async def test_a_completion_no_dispatcher_took_and_one_refused(
