@@ -12,23 +12,13 @@ from typing import Any, cast
 
 import pytest
 
-from contracts.messages import CompletionEvent, ProgramJob, RunnerInfo
+from contracts.messages import CompletionEvent, RunnerInfo
 from contracts.settings import DispatcherSettings
 from dispatcher import loop
 from dispatcher.bus import DispatcherBus, SeatTaken
 from dispatcher.loop import Dispatcher, Held
 from dispatcher.service import Waiting
-
-JOB = ProgramJob(execution_id="e1", owner="key:a", priority=1, submitted_at=0.0,
-                 language="python", main_file="main.py", files=[])
-
-
-class Msg:
-    data = b"{}"
-    acked = False
-
-    async def ack(self) -> None:
-        self.acked = True
+from tests.unit.dispatcher.test_slot_and_release import JOB, Msg
 
 
 class Bus:
