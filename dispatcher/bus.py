@@ -648,17 +648,17 @@ class DispatcherBus:
                 await msg.respond(f"not a completion: {exc}".encode())
                 return
             seat = seat_of_request((msg.headers or {}).get(subjects.SEAT_HEADER))
+            heard = _token(given_to(execution_id)) == runner
             if completion.execution_id != execution_id:
                 await msg.respond(b"the completion is of another execution")
-            elif seat is not None and (_token(given_to(execution_id)) == runner
+            elif seat is not None and (heard
                                        or await self._seat_holds(execution_id, runner, *seat)):
                 # The seat is free before anyone hears the completion (a dispatcher that
                 # hears it may give the seat at once).
                 await self.free_seat(runner, *seat)
                 await self.publish_completion(completion)
                 await msg.respond(subjects.COMPLETION_RELAYED)
-            elif seat is None and (_token(given_to(execution_id)) == runner
-                                   or await self._slot_names(execution_id, runner)):
+            elif seat is None and (heard or await self._slot_names(execution_id, runner)):
                 await self.publish_completion(completion)
                 await msg.respond(subjects.COMPLETION_RELAYED)
             elif await self.already_completed(execution_id):

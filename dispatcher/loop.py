@@ -426,7 +426,8 @@ class Dispatcher:
         self.fleet.taken_back(unknown_holder(token, seat))
         self.fleet.released_by_another(execution_id, token, time.monotonic())
         runner = self.fleet.given_to(execution_id)  # None: completed already, or unknown
-        if runner is not None and runner_token(runner) == token:
+        if runner is not None and runner_token(runner) == token \
+                and self.seats.seat_of(execution_id) != (runner, seat):  # not its own, heard back
             self.seats.hold(runner, seat, execution_id, time.monotonic())
 
     async def _make_consumer(self, runner_id: str, capacity: int) -> None:
