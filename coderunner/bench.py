@@ -36,8 +36,9 @@ from coderunner.up import Platform, remove_runner_containers
 from contracts import labels, subjects
 from contracts.messages import ProgramJob, SourceFile, completion_decoder, encode
 from contracts.runtimes import load_catalog
-from contracts.settings import DEFAULT_RUNTIMES_DIR
+from contracts.settings import DEFAULT_RUNTIMES_DIR, RunnerSettings
 from contracts.subjects import PRIORITY_API
+from runners.main import installed_images
 
 HELLO = "print('hello')"
 WARM_UP_S = 3.0
@@ -83,12 +84,14 @@ class Bench:
     nats_url: str
     pids: dict[str, int] = field(default_factory=dict)
     """Process id of each component (the four roles and ``nats-server``)."""
+    runner_id: str = ""
 
 
 @contextmanager
-def platform(pool_size: int, ttl_s: int = 60,
-             extra: dict[str, str] | None = None) -> Iterator[Bench]:
-    """A platform of our own (``extra``'s RUNTIMES_DIR: serving only that catalog)."""
+def platform(pool_size: int, ttl_s: int = 60, extra: dict[str, str] | None = None,
+             wait_pools: bool = True) -> Iterator[Bench]:
+    """A platform of our own (``extra``'s RUNTIMES_DIR: serving only that catalog), given once
+    it is ready and (``wait_pools``) its warm pools are full."""
     with tempfile.TemporaryDirectory(prefix="coderunner-bench-") as tmp:
         data = Path(tmp)
         nats = NatsServer(data / "nats", port=0).start()
@@ -108,12 +111,14 @@ def platform(pool_size: int, ttl_s: int = 60,
         try:
             up.start()
             up.wait_ready()
-            wait_for_pools(env["RUNNER_ID"], pool_size,
-                           env.get("RUNTIMES_DIR", str(DEFAULT_RUNTIMES_DIR)))
+            if wait_pools:
+                wait_for_pools(env["RUNNER_ID"], pool_size,
+                               env.get("RUNTIMES_DIR", str(DEFAULT_RUNTIMES_DIR)))
             pids = {role: child.pid for role, child in up.children.items()}
             if nats.process is not None:
                 pids["nats-server"] = nats.process.pid
-            yield Bench(up.url.replace("http", "ws", 1) + "/ws", up.url, nats.url, pids)
+            yield Bench(up.url.replace("http", "ws", 1) + "/ws", up.url, nats.url, pids,
+                        env["RUNNER_ID"])
         finally:
             up.stop()
             remove_runner_containers(env)
@@ -121,22 +126,27 @@ def platform(pool_size: int, ttl_s: int = 60,
 
 
 def wait_for_pools(runner_id: str, pool_size: int, runtimes_dir: str,
-                   timeout_s: float = 120.0) -> None:
-    """Wait until every language's warm pool is full, so that filling does not skew timings."""
-    wanted = pool_size * len(load_catalog(runtimes_dir).names())
+                   timeout_s: float = 120.0, settle_s: float = WARM_UP_S, beside: int = 0) -> bool:
+    """Wait until the warm pool of every language with an image is full (and ``beside`` more of
+    the runner's containers run: those kept for sessions), so that filling does not skew
+    timings; False if they were not within ``timeout_s``."""
+    settings = RunnerSettings(runtimes_dir=runtimes_dir)
+    wanted = pool_size * len(installed_images(settings, load_catalog(runtimes_dir))) + beside
     client = docker.from_env()
     deadline = time.monotonic() + timeout_s
+    full = False
     try:
-        while time.monotonic() < deadline:
+        while not full and time.monotonic() < deadline:
             running = client.api.containers(
                 filters={"label": f"{labels.RUNNER}={runner_id}", "status": "running"}
             )
-            if len(running) >= wanted:
-                break
-            time.sleep(0.5)
+            full = len(running) >= wanted
+            if not full:
+                time.sleep(0.1)
     finally:
         client.close()
-    time.sleep(WARM_UP_S)
+    time.sleep(settle_s)
+    return full
 
 
 def frame(

@@ -290,6 +290,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from coderunner import bench_judge
 
         return bench_judge.main(as_json=args.json)
+    if args.start:
+        from coderunner import bench_start
+
+        return bench_start.main(as_json=args.json)
     if args.fairness:
         from coderunner import bench_fairness
 
@@ -418,6 +422,9 @@ def parser() -> argparse.ArgumentParser:
                             "platform serving only those")
     bench.add_argument("--judge", action="store_true",
                        help="a judgement of 100 a+b tests in C++ beside 100 executions")
+    bench.add_argument("--start", action="store_true",
+                       help="how soon a platform that just started runs a hello and fills its "
+                            "pools, its pool creations taking turns beside all at once")
     bench.add_argument("--fairness", action="store_true",
                        help="one owner queues 300 long jobs: how soon another owner's hello "
                             "runs once a slot frees")

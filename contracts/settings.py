@@ -249,6 +249,9 @@ class RunnerSettings(Struct, frozen=True):
     docker_host: str | None = None
     runtimes_dir: str = str(DEFAULT_RUNTIMES_DIR)
     pool_size: int = 2
+    pool_creations_at_once: int = 3
+    """Warm-pool creations under way at once across all of this runner's pools (a job's own
+    creation, when it finds no warm sandbox, takes no turn)."""
     max_jobs: int = 50
     container_ttl_s: int = 60
     output_cap_kb: int = 1024
@@ -283,6 +286,7 @@ class RunnerSettings(Struct, frozen=True):
             docker_host=env.get("DOCKER_HOST") or None,
             runtimes_dir=_str(env, "RUNTIMES_DIR", str(DEFAULT_RUNTIMES_DIR)),
             pool_size=_int(env, "POOL_SIZE", 2),
+            pool_creations_at_once=_int(env, "POOL_CREATIONS_AT_ONCE", 3, 1),
             max_jobs=_int(env, "RUNNER_MAX_JOBS", 50, 1),
             container_ttl_s=_int(env, "CONTAINER_TTL", 60, 1),
             output_cap_kb=_int(env, "OUTPUT_CAP_KB", 1024, 1),

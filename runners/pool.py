@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from contracts.messages import PoolInfo
@@ -33,21 +33,72 @@ ENGINE_WAIT_S = 60.0
 """How long a run waits for its sandbox while the Docker engine does not answer (restarting)."""
 
 
+class WarmUpTurns:
+    """Turns for background creations shared by pools: ``at_once`` at a time, each free turn to
+    the waiting pool of lowest rank (``WarmPool.rank``: a pool a job found empty, then every
+    empty pool, then pools with one warm sandbox…), ties in the order asked.
+
+    A runner's pools share one (``POOL_CREATIONS_AT_ONCE``, 3): without it, 31 languages' pools
+    started 62 creations at once, and a job that found no warm sandbox made its own behind them
+    (for Docker and for the few threads of ``asyncio.to_thread``): 6.5 to 8 s for the first run
+    after ``coderunner up``. A job's own creation takes no turn.
+    """
+
+    def __init__(self, at_once: int) -> None:
+        self._free = at_once
+        self._waiting: dict[asyncio.Future[None], Callable[[], int]] = {}
+        """Each waiter's rank, read when a turn is free; in the order asked."""
+
+    @contextlib.asynccontextmanager
+    async def turn(self, rank: Callable[[], int]) -> AsyncIterator[None]:
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+        else:
+            given: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiting[given] = rank
+            try:
+                await given
+            except asyncio.CancelledError:
+                if self._waiting.pop(given, None) is None:
+                    self._pass_on()  # the turn was given as the waiter was cancelled: hand it on
+                raise
+        try:
+            yield
+        finally:
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        if not self._waiting:
+            self._free += 1
+            return
+        ranks = self._waiting
+        given = min(ranks, key=lambda waiter: ranks[waiter]())  # the first of equal ranks
+        del ranks[given]
+        given.set_result(None)
+
+
 class WarmPool:
     """Started, never-used sandboxes of one language, refilled in the background."""
 
     def __init__(self, runtime: Runtime, size: int, create: Create, destroy: Destroy,
-                 name: str | None = None) -> None:
+                 name: str | None = None, turns: WarmUpTurns | None = None) -> None:
         self.runtime = runtime
         self.name = name or runtime.name
         """What its logs call it (the language; notebook kernels' pool says so)."""
         self.size = size
         self._create = create
         self._destroy = destroy
+        self._turns = turns or WarmUpTurns(REFILL_WORKERS)
+        """Shared with the runner's other pools; a pool of its own without one."""
         self._ready: deque[Sandbox] = deque()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._creating = 0
+        """Creations asked for (waiting for a turn or under way): the pool is full counting them."""
+        self._making = 0
+        """Creations under way."""
+        self._wanted = False
+        """A job took from the pool and it is not full since: its refill goes first."""
         self.failures = 0
         self.cold_starts = 0
         self.created = 0
@@ -82,14 +133,21 @@ class WarmPool:
 
     async def take_warm(self) -> Sandbox | None:
         """A warm sandbox whose agent still answers, or None: never makes one (the caller
-        starts its own, its own way); the pool refills either way."""
+        starts its own, its own way); the pool refills either way, before the pools no job
+        took from."""
         self._wake.set()
+        self._wanted = True
         while self._ready:
             sandbox = self._ready.popleft()
             if not sandbox.link.closed:
                 return sandbox
             await self._destroy(sandbox)
         return None
+
+    def rank(self) -> int:
+        """Its place for the next background creation (see ``WarmUpTurns``): -1 while wanted,
+        else the sandboxes it has and is making."""
+        return -1 if self._wanted else len(self._ready) + self._making
 
     async def _timed_create(self) -> Sandbox:
         started = time.monotonic()
@@ -122,7 +180,13 @@ class WarmPool:
     async def _add_one(self) -> None:
         self._creating += 1
         try:
-            self._ready.append(await self._timed_create())
+            async with self._turns.turn(self.rank):
+                self._making += 1
+                try:
+                    self._ready.append(await self._timed_create())
+                    self._wanted = self._wanted and len(self._ready) < self.size
+                finally:
+                    self._making -= 1
         finally:
             self._creating -= 1
 

@@ -47,7 +47,7 @@ from runners.output import KeptOutput
 from runners.packages import Layer, Packages, PackagesFailed, runtime_with
 from runners.packages_kernel import KernelPackages
 from runners.packages_requests import BadRequest, request_of
-from runners.pool import ReuseSlots, WarmPool, pool_info
+from runners.pool import ReuseSlots, WarmPool, WarmUpTurns, pool_info
 from runners.sandbox import (
     BASE_ENV,
     DockerSandboxes,
@@ -87,6 +87,8 @@ class Runner:
         self.pools: dict[tuple[str, Isolation], WarmPool] = {}
         """Warm sandboxes by language and isolation: the runner's own isolation's from the
         start, another's from its first job on (a key or language that asks for gVisor)."""
+        self._warm_ups = WarmUpTurns(settings.pool_creations_at_once)
+        """Turns of every pool's background creations (a job's own creation takes none)."""
         for name in versions:
             if (runtime := catalog.get(name)) is not None:
                 self._pool(runtime, strongest(settings.default_isolation, runtime.isolation))
@@ -126,7 +128,8 @@ class Runner:
         if pool is None:
             async def create(runtime: Runtime) -> Sandbox:
                 return await self.sandboxes.create(runtime, isolation=isolation)
-            pool = WarmPool(runtime, self.settings.pool_size, create, self.sandboxes.destroy)
+            pool = WarmPool(runtime, self.settings.pool_size, create, self.sandboxes.destroy,
+                            turns=self._warm_ups)
             self.pools[(runtime.name, isolation)] = pool
             if self._serving:
                 pool.start()

@@ -33,3 +33,10 @@ def test_an_image_built_after_the_start_is_served_with_its_pool_and_told() -> No
     assert info.versions == {"lua": "5.4", "ada": "14.2"}
     assert info.images == {"lua": "h-lua", "ada": "h-ada"}  # lua keeps its first reading
     assert serving.serve_images(found) == []
+
+
+def test_every_pool_of_a_runner_takes_turns_with_the_others() -> None:
+    serving = runner({"lua": "5.4"})
+    serving.serve_images({"ada": ("14.2", "h-ada")})
+    lua, ada = serving.pools[("lua", "runc")], serving.pools[("ada", "runc")]
+    assert lua._turns is ada._turns
