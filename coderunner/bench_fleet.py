@@ -42,6 +42,7 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from coderunner.bench_one_hop import OneHopResult, measure_one_hop
 from coderunner.fleet_sim import LANGUAGE, Ledger, SimulatedRunner
 from coderunner.multihost import end_process, wait_for_jetstream
 from coderunner.nats_server import NatsCluster, NatsServer
@@ -461,10 +462,22 @@ def parse_setups(text: str) -> list[tuple[int, int]]:
     return setups
 
 
+def one_hop(runners: int, last: SetupResult) -> OneHopResult:
+    """The one-hop floor (``coderunner.bench_one_hop``) at the last set-up's load."""
+    with tempfile.TemporaryDirectory(prefix="coderunner-fleet-") as tmp:
+        result = asyncio.run(measure_one_hop(Path(tmp), runners, SLOTS, last.load_jobs_per_second,
+                                             last.load_job_seconds, LOAD_S))
+    _say(f"one hop: {json.dumps(asdict(result))}")
+    return result
+
+
 def main(runners: int, as_json: bool = False, setups: Sequence[tuple[int, int]] = SETUPS,
          rate: float | None = None) -> int:
     results = run(runners, setups, rate)
+    floor = one_hop(runners, results[-1])
     report: dict[str, Any] = {"runners": runners, "slotsPerRunner": SLOTS,
-                              "setups": [r.as_json() for r in results]}
+                              "setups": [r.as_json() for r in results],
+                              "oneHop": {_camel(name): value
+                                         for name, value in asdict(floor).items()}}
     print(json.dumps(report, indent=None if as_json else 2))
-    return 0 if all(r.accounted() for r in results) else 1
+    return 0 if all(r.accounted() for r in results) and floor.accounted() else 1
