@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -16,6 +17,8 @@ from contracts.runtimes import load_catalog
 from contracts.settings import DEFAULT_NATS_URL, DEFAULT_RUNTIMES_DIR, JanitorSettings
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+EXIT_BROKEN_PIPE = 141
+"""As a shell reports a command that SIGPIPE stopped (128 + 13)."""
 
 
 def _setup_logging() -> None:
@@ -480,6 +483,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     try:
         code = args.func(args)
+    except BrokenPipeError:
+        # What reads the output went away (`coderunner stats | head`): stop quietly, and send
+        # what is still buffered for stdout to /dev/null so that the exit's flush does not fail.
+        with contextlib.suppress(OSError, ValueError):
+            stdout = sys.stdout.fileno()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stdout)
+            os.close(devnull)
+        code = EXIT_BROKEN_PIPE
     except (urllib.error.URLError, ConnectionError) as exc:
         url = getattr(args, "url", DEFAULT_URL)
         print(f"coderunner: cannot reach the platform at {url} ({exc}); is `make up` running?",

@@ -99,6 +99,8 @@ def installation_lines(metrics: AdminMetrics) -> list[str]:
 def main(nats_url: str, as_json: bool, watch: bool) -> int:
     try:
         return show(nats_url, as_json, watch)
+    except BrokenPipeError:
+        raise  # the reader of the output went away: not NATS (the CLI stops quietly)
     except (OSError, TimeoutError, nats.errors.Error) as exc:
         why = str(exc) or type(exc).__name__
         print(f"coderunner stats: cannot reach NATS at {nats_url}: {why}", file=sys.stderr)

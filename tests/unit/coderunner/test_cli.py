@@ -98,3 +98,39 @@ def test_the_fleet_options_without_the_fleet_bench_are_refused() -> None:
     with pytest.raises(SystemExit) as refused:
         cmd_bench(parser().parse_args(["bench", "--fleet-rate", "700"]))
     assert refused.value.code == "coderunner bench: --fleet-setups and --fleet-rate go with --fleet"
+
+
+def test_a_reader_that_goes_away_stops_a_command_quietly(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`coderunner stats | head`: BrokenPipeError is a ConnectionError, once reported as "cannot
+    reach the platform"."""
+    from coderunner import cli
+
+    def writes_to_a_closed_pipe(args: argparse.Namespace) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "parser", lambda: FixedParser(writes_to_a_closed_pipe))
+    with pytest.raises(SystemExit) as stopped:
+        cli.main([])
+    assert stopped.value.code == cli.EXIT_BROKEN_PIPE
+    assert capsys.readouterr().err == ""
+
+
+def test_stats_does_not_call_a_closed_pipe_an_unreachable_nats(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from coderunner import stats
+
+    def show(nats_url: str, as_json: bool, watch: bool) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(stats, "show", show)
+    with pytest.raises(BrokenPipeError):
+        stats.main("nats://127.0.0.1:4222", as_json=False, watch=False)
+
+
+class FixedParser:
+    def __init__(self, func: object) -> None:
+        self.func = func
+
+    def parse_args(self, argv: list[str] | None) -> argparse.Namespace:
+        return argparse.Namespace(func=self.func)
