@@ -35,7 +35,7 @@ ENGINE_WAIT_S = 60.0
 
 class WarmUpTurns:
     """Turns for background creations shared by pools: ``at_once`` at a time, each free turn to
-    the waiting pool of lowest rank (``WarmPool.rank``: a pool a job found empty, then every
+    the waiting pool of lowest rank (``WarmPool.rank``: a pool a job took from, then every
     empty pool, then pools with one warm sandbox…), ties in the order asked.
 
     A runner's pools share one (``POOL_CREATIONS_AT_ONCE``, 3): without it, 31 languages' pools
@@ -59,7 +59,8 @@ class WarmUpTurns:
             try:
                 await given
             except asyncio.CancelledError:
-                if self._waiting.pop(given, None) is None:
+                self._waiting.pop(given, None)
+                if not given.cancelled():
                     self._pass_on()  # the turn was given as the waiter was cancelled: hand it on
                 raise
         try:
@@ -68,13 +69,14 @@ class WarmUpTurns:
             self._pass_on()
 
     def _pass_on(self) -> None:
-        if not self._waiting:
-            self._free += 1
-            return
         ranks = self._waiting
-        given = min(ranks, key=lambda waiter: ranks[waiter]())  # the first of equal ranks
-        del ranks[given]
-        given.set_result(None)
+        while ranks:
+            given = min(ranks, key=lambda waiter: ranks[waiter]())  # the first of equal ranks
+            del ranks[given]
+            if not given.done():  # done: cancelled, its waiter not yet run to leave
+                given.set_result(None)
+                return
+        self._free += 1
 
 
 class WarmPool:

@@ -108,3 +108,24 @@ async def test_a_waiter_cancelled_as_its_turn_came_hands_the_turn_on() -> None:
     async with asyncio.timeout(1):  # the turn is free again
         async with turns.turn(lambda: 0):
             pass
+
+
+async def test_a_waiter_cancelled_before_a_turn_frees_neither_breaks_nor_adds_a_turn() -> None:
+    turns = WarmUpTurns(1)
+    inside: list[str] = []
+
+    async def creation(name: str) -> None:
+        async with turns.turn(lambda: 0):
+            inside.append(name)
+            await asyncio.sleep(0.01)
+            assert inside == [name], "two creations at once"
+            inside.remove(name)
+
+    async with turns.turn(lambda: 0):
+        cancelled = asyncio.create_task(creation("cancelled"))
+        await settle()
+        cancelled.cancel()  # its wait ends cancelled; it runs again only after this block
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    async with asyncio.timeout(1):
+        await asyncio.gather(creation("a"), creation("b"))
