@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
@@ -42,12 +41,12 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from coderunner.bench_one_hop import OneHopResult, measure_one_hop
-from coderunner.fleet_sim import LANGUAGE, Ledger, SimulatedRunner
+from coderunner.bench_one_hop import OneHopResult, measure_one_hop, paced, plain_job
+from coderunner.fleet_sim import Ledger, SimulatedRunner
 from coderunner.multihost import end_process, wait_for_jetstream
 from coderunner.nats_server import NatsCluster, NatsServer
 from contracts import subjects
-from contracts.messages import JobFile, ProgramJob, completion_decoder, encode
+from contracts.messages import ProgramJob, completion_decoder, encode
 from contracts.settings import nats_servers
 from dispatcher.stats import percentile
 from runners.bus import RunnerBus
@@ -164,16 +163,12 @@ class Submitter:
 
     def submit(self, number: int) -> str:
         """Publish one job (in the background); returns its execution id."""
-        execution_id = uuid.uuid4().hex
-        now = time.time()
-        job = ProgramJob(execution_id=execution_id, owner=f"key:owner{number % OWNERS}",
-                         priority=subjects.PRIORITY_API, submitted_at=now, language=LANGUAGE,
-                         files=[JobFile("main.py", "pass")], main_file="main.py")
-        self.ledger.submit(execution_id, now)
+        job = plain_job(number)
+        self.ledger.submit(job.execution_id, job.submitted_at)
         task = asyncio.create_task(self._publish(job))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
-        return execution_id
+        return job.execution_id
 
     async def _publish(self, job: ProgramJob) -> None:
         try:
@@ -196,12 +191,7 @@ class Submitter:
     async def paced(self, per_second: float, seconds: float) -> set[str]:
         """Submit at ``per_second`` for ``seconds`` (open loop: arrivals do not wait)."""
         ids: set[str] = set()
-        started = time.monotonic()
-        while (elapsed := time.monotonic() - started) < seconds:
-            due = int(elapsed * per_second) + 1
-            while len(ids) < due:
-                ids.add(self.submit(len(ids)))
-            await asyncio.sleep(max(0.0, due / per_second - elapsed))
+        await paced(per_second, seconds, lambda number: ids.add(self.submit(number)))
         return ids
 
     async def settled(self, before: float | None = None, timeout_s: float = SETTLE_S) -> float:

@@ -17,6 +17,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,14 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StreamConfig
 
+from coderunner.fleet_sim import LANGUAGE
 from coderunner.nats_server import NatsServer
 from contracts.messages import JobFile, ProgramJob, encode, job_decoder
 from contracts.subjects import PRIORITY_API
 from dispatcher.stats import percentile
 
 STREAM, SUBJECT, CONSUMER, DONE = "ONE_HOP", "one-hop.jobs", "plain", "one-hop.done"
+OWNERS = 20
 FETCH_S = 2.0
 SETTLE_S = 60.0
 START_S = 2.0
@@ -106,25 +109,39 @@ async def _runner(url: str, slots_each: int, job_s: float, counts: Counts,
         await nc.close()
 
 
-async def _submit(nc: Client, counts: Counts, rate: float, seconds: float) -> None:
-    js = nc.jetstream()
-    pending: set[asyncio.Task[Any]] = set()
+def plain_job(number: int) -> ProgramJob:
+    """A job of one of ``OWNERS`` owners, taking no time to run, as the fleet bench submits."""
+    return ProgramJob(execution_id=uuid.uuid4().hex, owner=f"key:owner{number % OWNERS}",
+                      priority=PRIORITY_API, submitted_at=time.time(), language=LANGUAGE,
+                      files=[JobFile("main.py", "pass")], main_file="main.py")
+
+
+async def paced(per_second: float, seconds: float, submit: Callable[[int], object]) -> int:
+    """``submit(n)`` for n = 0, 1, … at ``per_second`` for ``seconds`` (open loop: arrivals do
+    not wait); how many were submitted."""
     started = time.monotonic()
     n = 0
     while (elapsed := time.monotonic() - started) < seconds:
-        due = int(elapsed * rate) + 1
+        due = int(elapsed * per_second) + 1
         while n < due:
-            execution_id = uuid.uuid4().hex
-            now = time.time()
-            job = ProgramJob(execution_id=execution_id, owner=f"key:owner{n % 20}",
-                             priority=PRIORITY_API, submitted_at=now, language="python",
-                             files=[JobFile("main.py", "pass")], main_file="main.py")
-            counts.submitted[execution_id] = now
-            task = asyncio.create_task(js.publish(SUBJECT, encode(job), timeout=30))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
+            submit(n)
             n += 1
-        await asyncio.sleep(max(0.0, due / rate - elapsed))
+        await asyncio.sleep(max(0.0, due / per_second - elapsed))
+    return n
+
+
+async def _submit(nc: Client, counts: Counts, rate: float, seconds: float) -> None:
+    js = nc.jetstream()
+    pending: set[asyncio.Task[Any]] = set()
+
+    def submit(number: int) -> None:
+        job = plain_job(number)
+        counts.submitted[job.execution_id] = job.submitted_at
+        task = asyncio.create_task(js.publish(SUBJECT, encode(job), timeout=30))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    await paced(rate, seconds, submit)
     await asyncio.gather(*pending)
 
 

@@ -88,44 +88,48 @@ async def test_a_pool_a_job_took_from_refills_before_the_others() -> None:
     await close(made)
 
 
+class Creations:
+    """Creations taking ``turns``: who entered, in order; two inside at once fail."""
+
+    def __init__(self, turns: WarmUpTurns) -> None:
+        self.turns = turns
+        self.entered: list[str] = []
+        self.inside = 0
+
+    async def create(self, name: str) -> None:
+        async with self.turns.turn(lambda: 0):
+            self.entered.append(name)
+            self.inside += 1
+            assert self.inside == 1, "two creations at once"
+            await asyncio.sleep(0.01)
+            self.inside -= 1
+
+
 async def test_a_waiter_cancelled_as_its_turn_came_hands_the_turn_on() -> None:
     turns = WarmUpTurns(1)
-    entered: list[str] = []
-
-    async def creation(name: str) -> None:
-        async with turns.turn(lambda: 0):
-            entered.append(name)
-
+    creations = Creations(turns)
     async with turns.turn(lambda: 0):
-        second, third = (asyncio.create_task(creation(name)) for name in ("second", "third"))
+        second, third = (asyncio.create_task(creations.create(n)) for n in ("second", "third"))
         await settle()
     second.cancel()  # given the turn as the block ended, not yet run
     await settle()
-    assert entered == ["third"]
+    assert creations.entered == ["third"]
     with pytest.raises(asyncio.CancelledError):
         await second
     await third
     async with asyncio.timeout(1):  # the turn is free again
-        async with turns.turn(lambda: 0):
-            pass
+        await creations.create("fourth")
 
 
 async def test_a_waiter_cancelled_before_a_turn_frees_neither_breaks_nor_adds_a_turn() -> None:
     turns = WarmUpTurns(1)
-    inside: list[str] = []
-
-    async def creation(name: str) -> None:
-        async with turns.turn(lambda: 0):
-            inside.append(name)
-            await asyncio.sleep(0.01)
-            assert inside == [name], "two creations at once"
-            inside.remove(name)
-
+    creations = Creations(turns)
     async with turns.turn(lambda: 0):
-        cancelled = asyncio.create_task(creation("cancelled"))
+        cancelled = asyncio.create_task(creations.create("cancelled"))
         await settle()
         cancelled.cancel()  # its wait ends cancelled; it runs again only after this block
     with pytest.raises(asyncio.CancelledError):
         await cancelled
     async with asyncio.timeout(1):
-        await asyncio.gather(creation("a"), creation("b"))
+        await asyncio.gather(creations.create("a"), creations.create("b"))
+    assert creations.entered == ["a", "b"]
