@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pymysql
 from pymysql.constants import CLIENT
@@ -24,9 +25,15 @@ SOCKET = "/tmp/.mariadb.sock"
 START_TIMEOUT_S = 20
 
 
-def start_server() -> None:
+def private_server(options: dict[str, Any]) -> pymysql.connections.Connection:
+    """Start a private, empty server and connect to it as root over its unix socket.
+
+    The socket file appears when the server binds it, a moment before it listens: a connect in
+    between is refused (ECONNREFUSED). So the connect itself is retried until the server
+    answers, exits, or START_TIMEOUT_S passes; a file's existence proves nothing.
+    """
     shutil.copytree(TEMPLATE, DATADIR)
-    subprocess.Popen(
+    server = subprocess.Popen(
         ["/usr/sbin/mariadbd", "--no-defaults", f"--datadir={DATADIR}", f"--socket={SOCKET}",
          "--skip-networking", "--skip-grant-tables", "--skip-log-bin", "--tmpdir=/tmp",
          f"--pid-file={DATADIR}/server.pid", "--innodb-buffer-pool-size=8M",
@@ -35,21 +42,24 @@ def start_server() -> None:
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + START_TIMEOUT_S
-    while not os.path.exists(SOCKET):
-        if time.monotonic() > deadline:
-            sys.exit("the database server did not start")
-        time.sleep(0.01)
+    while True:
+        try:
+            return pymysql.connect(unix_socket=SOCKET, user="root", **options)
+        except pymysql.err.OperationalError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                sys.exit("the database server did not start")
+            time.sleep(0.01)
 
 
 def connect() -> pymysql.connections.Connection:
     """The session's database when the runner gave its address, else a private empty one."""
-    options = {"charset": "utf8mb4", "client_flag": CLIENT.MULTI_STATEMENTS, "autocommit": True}
+    options: dict[str, Any] = {"charset": "utf8mb4", "client_flag": CLIENT.MULTI_STATEMENTS,
+                               "autocommit": True}
     if os.environ.get("MYSQL_HOST"):
         return pymysql.connect(host=os.environ["MYSQL_HOST"], user=os.environ["MYSQL_USER"],
                                password=os.environ["MYSQL_PASSWORD"],
                                database=os.environ["MYSQL_DATABASE"], **options)
-    start_server()
-    connection = pymysql.connect(unix_socket=SOCKET, user="root", **options)
+    connection = private_server(options)
     with connection.cursor() as cursor:
         cursor.execute("CREATE DATABASE main")
         cursor.execute("USE main")
