@@ -453,10 +453,11 @@ def parse_setups(text: str) -> list[tuple[int, int]]:
 
 
 def one_hop(runners: int, last: SetupResult) -> OneHopResult:
-    """The one-hop floor (``coderunner.bench_one_hop``) at the last set-up's load."""
+    """The one-hop floor (``coderunner.bench_one_hop``) at the last set-up's load, on NATS of
+    the same shape (one server, or a three-node cluster)."""
     with tempfile.TemporaryDirectory(prefix="coderunner-fleet-") as tmp:
         result = asyncio.run(measure_one_hop(Path(tmp), runners, SLOTS, last.load_jobs_per_second,
-                                             last.load_job_seconds, LOAD_S))
+                                             last.load_job_seconds, LOAD_S, last.nats_servers))
     _say(f"one hop: {json.dumps(asdict(result))}")
     return result
 

@@ -3,7 +3,13 @@ assumed."""
 
 from __future__ import annotations
 
-from coderunner.bench_one_hop import Counts
+from typing import cast
+
+import nats.js.errors
+import pytest
+from nats.js import JetStreamContext
+
+from coderunner.bench_one_hop import Counts, NoFreeSeat, hold_seat, seat_subject
 
 
 def counts(claimed: list[tuple[str, float]], completed: set[str]) -> Counts:
@@ -19,3 +25,32 @@ def test_a_job_claimed_twice_is_duplicated_and_timed_at_its_first_claim() -> Non
 def test_a_job_never_completed_is_lost() -> None:
     seen = counts([("a", 1.010), ("b", 2.002)], {"a"})
     assert (seen.duplicated(), seen.lost()) == (0, 1)
+
+
+def test_seat_delays_are_timed_at_the_first_hold_and_a_hold_never_back_is_missing() -> None:
+    seen = counts([("a", 1.010), ("b", 2.002)], {"a", "b"})
+    seen.seated = [("a", 1.030), ("b", 2.004)]
+    seen.holds_back = {"a"}
+    assert [round(ms) for ms in seen.seat_ms()] == [30, 4]
+    assert seen.holds_missing() == 1
+
+
+class Seats:
+    """A seats stream in memory: a publish on a seat that holds a message is refused."""
+
+    def __init__(self, held: set[str]) -> None:
+        self.held = held
+
+    async def publish(self, subject: str, payload: bytes, stream: str) -> None:
+        if subject in self.held:
+            raise nats.js.errors.APIError(code=503, description="maximum messages per subject")
+        self.held.add(subject)
+
+
+async def test_a_hold_skips_a_seat_the_stream_refuses_and_fails_with_none_left() -> None:
+    seats = Seats({seat_subject(7, 1)})
+    free = [0, 1]
+    assert await hold_seat(cast(JetStreamContext, seats), 7, free, "a") == 0
+    assert free == []
+    with pytest.raises(NoFreeSeat):
+        await hold_seat(cast(JetStreamContext, seats), 7, [1], "b")
