@@ -41,6 +41,7 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from coderunner.bench_edge_places import EdgePlacer, edge_views
 from coderunner.bench_one_hop import OneHopResult, measure_one_hop, paced, plain_job
 from coderunner.fleet_sim import Ledger, SimulatedRunner
 from coderunner.multihost import end_process, wait_for_jetstream
@@ -102,6 +103,17 @@ class SetupResult:
     """From before the bench's process sends the job (its own loop's wait counts) to the
     release's time in ``RUN`` (the placement of runs A to E in docs/benchmarks.md)."""
     submit_to_claim_p99_ms: float
+    edge_placed_submit_to_claim_p50_ms: float
+    edge_placed_submit_to_claim_p99_ms: float
+    """The second load phase (same rate and job length, since run O): the submitter, standing
+    for two edges, puts each job straight on a free seat (``coderunner.bench_edge_places``);
+    its submission to a runner's claim."""
+    edge_placed_submit_to_release_p99_ms: float
+    """Its submission to its message stored on the seat."""
+    edge_placed_tries_p99: int
+    """Seats tried per job placed (1: the first was free)."""
+    edge_placed_fallbacks: int
+    """Jobs that went to the queue after ``TRIES`` refused seats."""
     reassign_seconds: float
     jobs: int
     refused: int
@@ -149,6 +161,8 @@ class Submitter:
         self.window = asyncio.Semaphore(in_flight)
         self.refused = 0
         """Jobs the queue refused (full): taken out of the ledger."""
+        self.placer: EdgePlacer | None = None
+        """While set, jobs go straight to seats (the edge-placed phase), not to the queue."""
         self._pending: set[asyncio.Task[None]] = set()
 
     async def follow(self) -> None:
@@ -158,6 +172,8 @@ class Submitter:
                     and completion.execution_id not in self.ledger.completed:
                 self.window.release()
             self.ledger.complete(completion.execution_id, completion.verdict, time.time())
+            if self.placer is not None:
+                self.placer.completed(completion.execution_id)
 
         await self.nc.subscribe(subjects.COMPLETIONS_SUBJECTS, cb=on_msg)
 
@@ -172,8 +188,11 @@ class Submitter:
 
     async def _publish(self, job: ProgramJob) -> None:
         try:
-            await self.js.publish(subjects.job_submit(job.priority), encode(job),
-                                  headers={"Nats-Msg-Id": job.execution_id}, timeout=30)
+            if self.placer is not None:
+                await self.placer.place(job)
+            else:
+                await self.js.publish(subjects.job_submit(job.priority), encode(job),
+                                      headers={"Nats-Msg-Id": job.execution_id}, timeout=30)
         except (nats.errors.Error, TimeoutError):  # the queue is full, or NATS too slow
             self.refused += 1
             self.ledger.withdraw(job.execution_id)
@@ -372,6 +391,18 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int,
         _say(f"  at {rate:.0f} jobs/s of {job_s:.2f} s: "
              f"{len(bed.ledger.completed)}/{len(bed.ledger.submitted)} completed")
 
+        placer = EdgePlacer(bed.nc, edge_views([sim.runner_id for sim in bed.runners], SLOTS))
+        hearing = await placer.listen()
+        submitter.placer = placer
+        try:
+            edge_placed = await submitter.paced(rate, LOAD_S)
+            await submitter.settled()
+        finally:
+            submitter.placer = None
+            await hearing.unsubscribe()
+        _say(f"  edge-placed at {rate:.0f} jobs/s: {len(edge_placed)} jobs, "
+             f"{placer.fallbacks} to the queue, tries {dict(sorted(placer.tries.items()))}")
+
         reassign = await _silence(submitter, bed.runners, rate)
         await submitter.settled()
         _say(f"  silent runners' jobs done in {reassign:.1f} s: "
@@ -393,6 +424,13 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int,
             submit_to_release_p99_ms=round(
                 percentile(ledger.submit_to_release_ms(loaded), 0.99), 2),
             submit_to_claim_p99_ms=round(percentile(ledger.claim_ms(loaded), 0.99), 2),
+            edge_placed_submit_to_claim_p50_ms=round(
+                percentile(ledger.claim_ms(edge_placed), 0.5), 2),
+            edge_placed_submit_to_claim_p99_ms=round(
+                percentile(ledger.claim_ms(edge_placed), 0.99), 2),
+            edge_placed_submit_to_release_p99_ms=round(
+                percentile(ledger.submit_to_release_ms(edge_placed), 0.99), 2),
+            edge_placed_tries_p99=placer.tries_p99(), edge_placed_fallbacks=placer.fallbacks,
             reassign_seconds=round(reassign, 2), jobs=len(ledger.submitted),
             refused=submitter.refused,
             over_capacity=ledger.over_capacity(SLOTS), lost=ledger.lost(),
