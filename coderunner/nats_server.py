@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import socket
@@ -119,9 +120,18 @@ class NatsServer:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different loopback ports free now: each socket stays bound until all are
+    chosen (ports asked for one after another may repeat: a rogue route server of a test once
+    got the same one for its clients and its routes, and never started)."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
 
 
 class NatsCluster:
@@ -129,9 +139,10 @@ class NatsCluster:
     with its own storage; one can be stopped and started again (same ports, same storage)."""
 
     def __init__(self, root: Path, size: int = 3) -> None:
-        routes = [free_port() for _ in range(size)]
+        ports = free_ports(2 * size)
+        routes, clients = ports[:size], ports[size:]
         self.servers = [
-            NatsServer(root / f"n{i + 1}", port=free_port(), cluster=ClusterMember(
+            NatsServer(root / f"n{i + 1}", port=clients[i], cluster=ClusterMember(
                 f"n{i + 1}", routes[i], tuple(p for j, p in enumerate(routes) if j != i)))
             for i in range(size)
         ]

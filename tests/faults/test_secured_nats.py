@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import time
 import urllib.request
@@ -18,7 +17,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from coderunner.nats_server import binary
+from coderunner.nats_server import binary, free_ports
 from coderunner.secure_nats import NatsNode, make
 from contracts import subjects
 from contracts.judging import JudgementResult
@@ -49,21 +48,17 @@ GIVEN: dict[str, str] = {}
 """Execution → runner, as the dispatcher's fleet remembers whom it gave each job to."""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _env(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines()
                 if line and not line.startswith("#"))
 
 
 class Server:
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, monitor: int) -> None:
+        """``monitor``: its monitoring port, chosen with the configuration's
+        (``free_ports``: ports chosen one after another may repeat)."""
         self.log = log
-        self.monitor = _free_port()
+        self.monitor = monitor
         self.process = subprocess.Popen([binary(), "-c", str(config), "-l", str(log),
                                          "-m", str(self.monitor)])
 
@@ -86,11 +81,13 @@ class Server:
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[Server]]]:
     out = tmp_path_factory.mktemp("secured")
-    nodes = [NatsNode(f"n{i}", "127.0.0.1", _free_port(), _free_port()) for i in (1, 2)]
+    ports = free_ports(6)
+    nodes = [NatsNode(f"n{i}", "127.0.0.1", ports[2 * i - 2], ports[2 * i - 1]) for i in (1, 2)]
     make(out, nodes, {"edge": ["e1"], "dispatcher": ["d1"], "runner": ["r1", "r2"],
                       "janitor": ["r1"]}, Path("here"), str(out / "store-{name}"))
-    servers = [Server(out / "nats" / n.name / "nats-server.conf", out / f"{n.name}.log")
-               for n in nodes]
+    servers = [Server(out / "nats" / n.name / "nats-server.conf", out / f"{n.name}.log",
+                      ports[4 + i])
+               for i, n in enumerate(nodes)]
     try:
         for server in servers:
             server.wait_for_log("Server is ready")
@@ -344,15 +341,16 @@ def test_a_server_with_a_runners_certificate_cannot_join_the_routes(
     route_password = first.split('authorization { user: "route", password: "')[1].split('"')[0]
     route_port = first.split("cluster {")[1].split('listen: "0.0.0.0:')[1].split('"')[0]
     runner = out / "runner-r1"
+    clients, routes, monitor = free_ports(3)
     rogue_config = tmp_path / "rogue.conf"
     rogue_config.write_text(
-        f'server_name: "rogue"\nlisten: "127.0.0.1:{_free_port()}"\n'
-        f'cluster {{ name: "coderunner", listen: "127.0.0.1:{_free_port()}",\n'
+        f'server_name: "rogue"\nlisten: "127.0.0.1:{clients}"\n'
+        f'cluster {{ name: "coderunner", listen: "127.0.0.1:{routes}",\n'
         f'  tls {{ cert_file: "{runner}/cert.pem", key_file: "{runner}/key.pem", '
         f'ca_file: "{out}/nats/n1/route-ca.pem", timeout: 2 }}\n'
         f'  routes: ["nats-route://route:{route_password}@127.0.0.1:{route_port}"] }}\n')
     assert servers[0].routes() == {"n2"}
-    rogue = Server(rogue_config, tmp_path / "rogue.log")
+    rogue = Server(rogue_config, tmp_path / "rogue.log", monitor)
     try:
         servers[0].wait_for_log("TLS route handshake error")
         assert servers[0].routes() == {"n2"}
