@@ -13,7 +13,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from coderunner.nats_server import free_port
+from coderunner.nats_server import free_ports
 from contracts import labels
 from tests.integration.test_cli import FOREGROUND
 
@@ -22,9 +22,10 @@ pytestmark = pytest.mark.timeout(300)
 
 def test_ctrl_c_to_the_terminal_stops_up_cleanly(tmp_path: Path) -> None:
     runner_id = f"test-up-{os.getpid()}"
-    env = {**os.environ, "NATS_PORT": str(free_port()), "RUNNER_ID": runner_id}
+    nats_port, edge_port = free_ports(2)
+    env = {**os.environ, "NATS_PORT": str(nats_port), "RUNNER_ID": runner_id}
     up = subprocess.Popen(
-        [sys.executable, "-c", FOREGROUND, "up", "--port", str(free_port()),
+        [sys.executable, "-c", FOREGROUND, "up", "--port", str(edge_port),
          "--data-dir", str(tmp_path / "data")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
         env=env, start_new_session=True)  # a process group of its own, as a terminal's job
