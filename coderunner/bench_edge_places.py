@@ -1,7 +1,7 @@
 """The edge-placed line of ``coderunner bench --fleet``: a second load phase in each set-up where
-the submitter, standing for the edges, puts each plain job straight on a free seat of a runner
-(one hop: edge → ``SEATS`` → runner), the design docs/scale-out.md weighs beside runners
-pulling plain jobs. Not the platform yet: everything else is (the real dispatchers, which hear
+two edges (``coderunner/edge_sim.py``, a process of their own) put each plain job straight on a
+free seat of a runner (one hop: edge → ``SEATS`` → runner), the design docs/scale-out.md weighs
+beside runners pulling plain jobs. Not the platform yet: everything else is (the real dispatchers, which hear
 each placement as they hear each other's releases and relay the completions; the simulated
 runners on the real runner bus, which claim from their seats as they do today).
 
@@ -139,7 +139,3 @@ class EdgePlacer:
     def completed(self, execution_id: str) -> None:
         for view in self.views:
             view.completed(execution_id)
-
-    def tries_p99(self) -> int:
-        placed = sorted(self.tries.elements())
-        return placed[min(len(placed) - 1, int(0.99 * len(placed)))] if placed else 0

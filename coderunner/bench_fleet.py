@@ -41,9 +41,8 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from coderunner.bench_edge_places import EdgePlacer, edge_views
 from coderunner.bench_one_hop import OneHopResult, measure_one_hop, paced, plain_job
-from coderunner.fleet_sim import Ledger, SimulatedRunner
+from coderunner.fleet_sim import Ledger, SimulatedRunner, simulated_runner_id
 from coderunner.multihost import end_process, wait_for_jetstream
 from coderunner.nats_server import NatsCluster, NatsServer
 from contracts import subjects
@@ -105,9 +104,9 @@ class SetupResult:
     submit_to_claim_p99_ms: float
     edge_placed_submit_to_claim_p50_ms: float
     edge_placed_submit_to_claim_p99_ms: float
-    """The second load phase (same rate and job length, since run O): the submitter, standing
-    for two edges, puts each job straight on a free seat (``coderunner.bench_edge_places``);
-    its submission to a runner's claim."""
+    """The second load phase (same rate and job length, since run O): two edges in a process
+    of their own (``coderunner/edge_sim.py``) put each job straight on a free seat
+    (``coderunner.bench_edge_places``); its submission to a runner's claim."""
     edge_placed_submit_to_release_p99_ms: float
     """Its submission to its message stored on the seat."""
     edge_placed_tries_p99: int
@@ -161,8 +160,6 @@ class Submitter:
         self.window = asyncio.Semaphore(in_flight)
         self.refused = 0
         """Jobs the queue refused (full): taken out of the ledger."""
-        self.placer: EdgePlacer | None = None
-        """While set, jobs go straight to seats (the edge-placed phase), not to the queue."""
         self._pending: set[asyncio.Task[None]] = set()
 
     async def follow(self) -> None:
@@ -172,8 +169,6 @@ class Submitter:
                     and completion.execution_id not in self.ledger.completed:
                 self.window.release()
             self.ledger.complete(completion.execution_id, completion.verdict, time.time())
-            if self.placer is not None:
-                self.placer.completed(completion.execution_id)
 
         await self.nc.subscribe(subjects.COMPLETIONS_SUBJECTS, cb=on_msg)
 
@@ -188,11 +183,8 @@ class Submitter:
 
     async def _publish(self, job: ProgramJob) -> None:
         try:
-            if self.placer is not None:
-                await self.placer.place(job)
-            else:
-                await self.js.publish(subjects.job_submit(job.priority), encode(job),
-                                      headers={"Nats-Msg-Id": job.execution_id}, timeout=30)
+            await self.js.publish(subjects.job_submit(job.priority), encode(job),
+                                  headers={"Nats-Msg-Id": job.execution_id}, timeout=30)
         except (nats.errors.Error, TimeoutError):  # the queue is full, or NATS too slow
             self.refused += 1
             self.ledger.withdraw(job.execution_id)
@@ -330,7 +322,7 @@ async def _dispatchers_answer(nc: Client, count: int, timeout_s: float = 60.0) -
 
 async def _start_runners(url: str, count: int, ledger: Ledger) -> list[SimulatedRunner]:
     async def one(index: int) -> SimulatedRunner:
-        runner_id = f"sim-{index:04d}"
+        runner_id = simulated_runner_id(index)
         bus = await RunnerBus.connect(url, f"runner {runner_id}")
         sim = SimulatedRunner(runner_id, bus, SLOTS, ledger)
         await sim.start()
@@ -391,17 +383,14 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int,
         _say(f"  at {rate:.0f} jobs/s of {job_s:.2f} s: "
              f"{len(bed.ledger.completed)}/{len(bed.ledger.submitted)} completed")
 
-        placer = EdgePlacer(bed.nc, edge_views([sim.runner_id for sim in bed.runners], SLOTS))
-        hearing = await placer.listen()
-        submitter.placer = placer
-        try:
-            edge_placed = await submitter.paced(rate, LOAD_S)
-            await submitter.settled()
-        finally:
-            submitter.placer = None
-            await hearing.unsubscribe()
+        placed = await edges_place(bed.url, len(bed.runners), rate, root)
+        edge_placed = set(placed["submitted"])
+        for execution_id, at in placed["submitted"].items():
+            bed.ledger.submit(execution_id, at)
+        await submitter.settled()
+        tries = {int(n): count for n, count in placed["tries"].items()}
         _say(f"  edge-placed at {rate:.0f} jobs/s: {len(edge_placed)} jobs, "
-             f"{placer.fallbacks} to the queue, tries {dict(sorted(placer.tries.items()))}")
+             f"{placed['fallbacks']} to the queue, tries {dict(sorted(tries.items()))}")
 
         reassign = await _silence(submitter, bed.runners, rate)
         await submitter.settled()
@@ -430,7 +419,7 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int,
                 percentile(ledger.claim_ms(edge_placed), 0.99), 2),
             edge_placed_submit_to_release_p99_ms=round(
                 percentile(ledger.submit_to_release_ms(edge_placed), 0.99), 2),
-            edge_placed_tries_p99=placer.tries_p99(), edge_placed_fallbacks=placer.fallbacks,
+            edge_placed_tries_p99=tries_p99(tries), edge_placed_fallbacks=placed["fallbacks"],
             reassign_seconds=round(reassign, 2), jobs=len(ledger.submitted),
             refused=submitter.refused,
             over_capacity=ledger.over_capacity(SLOTS), lost=ledger.lost(),
@@ -439,6 +428,26 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int,
             lost_verdicts=dict(ledger.lost_verdicts()),
             load_average=os.getloadavg(),
         )
+
+
+async def edges_place(url: str, runners: int, rate: float, root: Path) -> dict[str, Any]:
+    """The edge-placed phase's jobs, placed by ``coderunner.edge_sim`` in a process of its
+    own (real edges are): what it submitted when, its fallbacks and tries."""
+    out = root / "edge-placed.json"
+    proc = subprocess.Popen([sys.executable, "-m", "coderunner.edge_sim", url, str(runners),
+                             str(SLOTS), str(rate), str(LOAD_S), str(out)])
+    while proc.poll() is None:
+        await asyncio.sleep(0.1)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the edges' process ended with {proc.returncode}")
+    placed: dict[str, Any] = json.loads(out.read_text())
+    return placed
+
+
+def tries_p99(tries: dict[int, int]) -> int:
+    """Of jobs placed on seats, the 99th percentile of seats tried each."""
+    placed = sorted(n for n, count in tries.items() for _ in range(count))
+    return placed[min(len(placed) - 1, int(0.99 * len(placed)))] if placed else 0
 
 
 def _say(text: str) -> None:

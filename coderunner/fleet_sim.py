@@ -148,6 +148,10 @@ def _over(spans: Iterable[tuple[float, float]], capacity: int) -> int:
     return over
 
 
+def simulated_runner_id(index: int) -> str:
+    return f"sim-{index:04d}"
+
+
 class SimulatedRunner:
     """A runner that runs nothing: it claims, sleeps ``job_s``, completes, over the runner bus."""
 
