@@ -1,9 +1,10 @@
 """The edge-placed line of ``coderunner bench --fleet``: a second load phase in each set-up where
 two edges (``coderunner/edge_sim.py``, a process of their own) put each plain job straight on a
 free seat of a runner (one hop: edge → ``SEATS`` → runner), the design docs/scale-out.md weighs
-beside runners pulling plain jobs. Not the platform yet: everything else is (the real dispatchers, which hear
-each placement as they hear each other's releases and relay the completions; the simulated
-runners on the real runner bus, which claim from their seats as they do today).
+beside runners pulling plain jobs. Not the platform yet: everything else is (the real
+dispatchers, which hear each placement as they hear each other's releases and relay the
+completions; the simulated runners on the real runner bus, which claim from their seats as they
+do today).
 
 Each of ``EDGES`` edges keeps its own view of the seats (``SeatView``): those filled whose job
 has not completed (its own placements, and every release it hears on ``released.*``: another
