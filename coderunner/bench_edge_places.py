@@ -12,24 +12,26 @@ edge's or a dispatcher's), and those refused lately (filled by a release not hea
 A job goes to a free seat, in its view, of the freest of ``SAMPLED`` runners drawn at random;
 the stream refuses a seat that holds a job ("discard new per subject"), and the edge tries
 another, up to ``TRIES``; then the job goes to the queue as today (``fallbacks``), where the
-dispatchers' priorities and fair share apply.
+dispatchers' priorities and fair share apply. A job goes on its seat exactly as a dispatcher
+releases one (``DispatcherBus.release_on_seat``: under its execution id, then
+``released.<id>``).
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from contracts import subjects
 from contracts.messages import ProgramJob, encode
+from contracts.settings import DispatcherSettings
+from dispatcher.bus import DispatcherBus, SeatTaken
 
 EDGES = 2
 SAMPLED = 4
@@ -37,8 +39,6 @@ TRIES = 8
 REFUSED_S = 1.0
 """How long a seat the stream refused counts as held in an edge's view (its job is another
 edge's or a dispatcher's: this edge never hears it end)."""
-MAXIMUM_MESSAGES_EXCEEDED = 10077
-"""JetStream's error code for a publish on a seat that holds a message."""
 
 
 @dataclass
@@ -51,6 +51,11 @@ class SeatView:
     held: dict[str, set[int]] = field(default_factory=dict)
     refused: dict[tuple[str, int], float] = field(default_factory=dict)
     placed: dict[str, tuple[str, int]] = field(default_factory=dict)
+    _runners: list[str] = field(default_factory=list)
+    """``seats``' runners in one order, drawn from for every job (sorted once, not per job)."""
+
+    def __post_init__(self) -> None:
+        self._runners = sorted(self.seats)
 
     def free(self, runner: str, now: float) -> list[int]:
         held = self.held.get(runner, set())
@@ -60,7 +65,7 @@ class SeatView:
     def choose(self, now: float) -> tuple[str, int] | None:
         """A free seat of the freest of ``SAMPLED`` runners drawn at random; None when none of
         them has one in this view."""
-        sample = self.rng.sample(sorted(self.seats), min(SAMPLED, len(self.seats)))
+        sample = self.rng.sample(self._runners, min(SAMPLED, len(self._runners)))
         runner = max(sample, key=lambda r: len(self.free(r, now)))
         free = self.free(runner, now)
         return (runner, self.rng.choice(free)) if free else None
@@ -90,9 +95,10 @@ class EdgePlacer:
     def __init__(self, nc: Client, views: list[SeatView]) -> None:
         self.nc = nc
         self.js = nc.jetstream()
+        self._seats = DispatcherBus(nc, self.js, DispatcherSettings())
         self.views = views
-        self.tries: Counter[int] = Counter()
-        """How many seats each placed job tried (refusals + 1)."""
+        self.tries: list[float] = []
+        """How many seats each job placed on one tried (refusals + 1)."""
         self.fallbacks = 0
         self._turn = 0
         self._runner_of = {subjects.runner_token(r): r for view in views for r in view.seats}
@@ -120,18 +126,13 @@ class EdgePlacer:
                 break
             runner, seat = choice
             try:
-                await self.js.publish(subjects.seat(runner, seat), encode(job), timeout=30,
-                                      headers={"Nats-Msg-Id": job.execution_id,
-                                               subjects.ATTEMPT_HEADER: "0"})
-            except nats.js.errors.APIError as exc:
-                if exc.err_code != MAXIMUM_MESSAGES_EXCEEDED:
-                    raise
+                await self._seats.release_on_seat(encode(job), runner, seat, 0,
+                                                  job.execution_id)
+            except SeatTaken:
                 view.refuse(runner, seat, time.monotonic())
                 continue
             view.fill(job.execution_id, runner, seat)
-            self.tries[attempt] += 1
-            await self.nc.publish(subjects.released(job.execution_id),
-                                  f"{subjects.runner_token(runner)} {seat}".encode())
+            self.tries.append(attempt)
             return
         self.fallbacks += 1
         await self.js.publish(subjects.job_submit(job.priority), encode(job),

@@ -388,9 +388,8 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int,
         for execution_id, at in placed["submitted"].items():
             bed.ledger.submit(execution_id, at)
         await submitter.settled()
-        tries = {int(n): count for n, count in placed["tries"].items()}
         _say(f"  edge-placed at {rate:.0f} jobs/s: {len(edge_placed)} jobs, "
-             f"{placed['fallbacks']} to the queue, tries {dict(sorted(tries.items()))}")
+             f"{placed['fallbacks']} to the queue, seats tried p99 {placed['triesP99']:.0f}")
 
         reassign = await _silence(submitter, bed.runners, rate)
         await submitter.settled()
@@ -419,7 +418,8 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int,
                 percentile(ledger.claim_ms(edge_placed), 0.99), 2),
             edge_placed_submit_to_release_p99_ms=round(
                 percentile(ledger.submit_to_release_ms(edge_placed), 0.99), 2),
-            edge_placed_tries_p99=tries_p99(tries), edge_placed_fallbacks=placed["fallbacks"],
+            edge_placed_tries_p99=round(placed["triesP99"]),
+            edge_placed_fallbacks=placed["fallbacks"],
             reassign_seconds=round(reassign, 2), jobs=len(ledger.submitted),
             refused=submitter.refused,
             over_capacity=ledger.over_capacity(SLOTS), lost=ledger.lost(),
@@ -434,20 +434,13 @@ async def edges_place(url: str, runners: int, rate: float, root: Path) -> dict[s
     """The edge-placed phase's jobs, placed by ``coderunner.edge_sim`` in a process of its
     own (real edges are): what it submitted when, its fallbacks and tries."""
     out = root / "edge-placed.json"
-    proc = subprocess.Popen([sys.executable, "-m", "coderunner.edge_sim", url, str(runners),
-                             str(SLOTS), str(rate), str(LOAD_S), str(out)])
-    while proc.poll() is None:
-        await asyncio.sleep(0.1)
-    if proc.returncode != 0:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "coderunner.edge_sim", url, str(runners), str(SLOTS), str(rate),
+        str(LOAD_S), str(out))
+    if await proc.wait() != 0:
         raise RuntimeError(f"the edges' process ended with {proc.returncode}")
     placed: dict[str, Any] = json.loads(out.read_text())
     return placed
-
-
-def tries_p99(tries: dict[int, int]) -> int:
-    """Of jobs placed on seats, the 99th percentile of seats tried each."""
-    placed = sorted(n for n, count in tries.items() for _ in range(count))
-    return placed[min(len(placed) - 1, int(0.99 * len(placed)))] if placed else 0
 
 
 def _say(text: str) -> None:

@@ -46,6 +46,7 @@ from coderunner.nats_server import NatsCluster, NatsServer
 from contracts.messages import JobFile, ProgramJob, encode, job_decoder
 from contracts.nats_options import nats_servers
 from contracts.subjects import PRIORITY_API
+from dispatcher.bus import MAXIMUM_MESSAGES_EXCEEDED
 from dispatcher.stats import percentile
 
 STREAM, SUBJECT, CONSUMER, DONE = "ONE_HOP", "one-hop.jobs", "plain", "one-hop.done"
@@ -128,8 +129,9 @@ async def hold_seat(js: JetStreamContext, runner: int, free: list[int], executio
             await js.publish(seat_subject(runner, seat), execution_id.encode(),
                              stream=SEATS_STREAM)
             return seat
-        except nats.js.errors.APIError:
-            continue
+        except nats.js.errors.APIError as exc:
+            if exc.err_code != MAXIMUM_MESSAGES_EXCEEDED:
+                raise
     raise NoFreeSeat(f"runner {runner} has no free seat for {execution_id}")
 
 

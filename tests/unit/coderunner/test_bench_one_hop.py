@@ -10,6 +10,7 @@ import pytest
 from nats.js import JetStreamContext
 
 from coderunner.bench_one_hop import Counts, NoFreeSeat, hold_seat, seat_subject
+from dispatcher.bus import MAXIMUM_MESSAGES_EXCEEDED
 
 
 def counts(claimed: list[tuple[str, float]], completed: set[str]) -> Counts:
@@ -43,7 +44,8 @@ class Seats:
 
     async def publish(self, subject: str, payload: bytes, stream: str) -> None:
         if subject in self.held:
-            raise nats.js.errors.APIError(code=503, description="maximum messages per subject")
+            raise nats.js.errors.APIError(code=503, description="maximum messages per subject",
+                                          err_code=MAXIMUM_MESSAGES_EXCEEDED)
         self.held.add(subject)
 
 
@@ -54,3 +56,13 @@ async def test_a_hold_skips_a_seat_the_stream_refuses_and_fails_with_none_left()
     assert free == []
     with pytest.raises(NoFreeSeat):
         await hold_seat(cast(JetStreamContext, seats), 7, [1], "b")
+
+
+class NoStream(Seats):
+    async def publish(self, subject: str, payload: bytes, stream: str) -> None:
+        raise nats.js.errors.APIError(code=404, description="stream not found", err_code=10059)
+
+
+async def test_another_refusal_than_a_full_seat_is_not_taken_for_one() -> None:
+    with pytest.raises(nats.js.errors.APIError, match="stream not found"):
+        await hold_seat(cast(JetStreamContext, NoStream(set())), 7, [0, 1], "a")
