@@ -66,6 +66,8 @@ SILENT_AFTER_S = 3.0
 ACK_WAIT_S = 10
 """The dispatchers' RUN_ACK_WAIT: a silent runner's claimed jobs come back after it."""
 OWNERS = 20
+EDGES = 2
+"""Edges of the edge-placed phase, each a process of its own."""
 SETTLE_S = 120.0
 TEARDOWN_S = 30.0
 
@@ -104,15 +106,17 @@ class SetupResult:
     submit_to_claim_p99_ms: float
     edge_placed_submit_to_claim_p50_ms: float
     edge_placed_submit_to_claim_p99_ms: float
-    """The second load phase (same rate and job length, since run O): two edges in a process
-    of their own (``coderunner/edge_sim.py``) put each job straight on a free seat
-    (``coderunner.bench_edge_places``); its submission to a runner's claim."""
+    """The second load phase (same rate and job length, since run O): two real edges' job
+    queues, each in a process of its own (``coderunner/edge_sim.py``) put each job straight on a
+    free seat while no job waits (``edge/seat_placement.py``, since run P; a simulation of it
+    in run O); its submission to a runner's claim."""
     edge_placed_submit_to_release_p99_ms: float
-    """Its submission to its message stored on the seat."""
-    edge_placed_tries_p99: int
-    """Seats tried per job placed (1: the first was free)."""
+    """Its submission to its message stored on the seat (or on a runner's subject, for a job
+    that went through the queue)."""
+    edge_placed_refused: int
+    """Seats the stream refused the edges (held by a job they had not heard of yet)."""
     edge_placed_fallbacks: int
-    """Jobs that went to the queue after ``TRIES`` refused seats."""
+    """Jobs that went to the queue (a job waited, or no free seat was found)."""
     reassign_seconds: float
     jobs: int
     refused: int
@@ -388,8 +392,9 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int,
         for execution_id, at in placed["submitted"].items():
             bed.ledger.submit(execution_id, at)
         await submitter.settled()
+        fallbacks = len(edge_placed) - placed["placed"]
         _say(f"  edge-placed at {rate:.0f} jobs/s: {len(edge_placed)} jobs, "
-             f"{placed['fallbacks']} to the queue, seats tried p99 {placed['triesP99']:.0f}")
+             f"{fallbacks} to the queue, {placed['refused']} seats refused")
 
         reassign = await _silence(submitter, bed.runners, rate)
         await submitter.settled()
@@ -418,8 +423,8 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int,
                 percentile(ledger.claim_ms(edge_placed), 0.99), 2),
             edge_placed_submit_to_release_p99_ms=round(
                 percentile(ledger.submit_to_release_ms(edge_placed), 0.99), 2),
-            edge_placed_tries_p99=round(placed["triesP99"]),
-            edge_placed_fallbacks=placed["fallbacks"],
+            edge_placed_refused=placed["refused"],
+            edge_placed_fallbacks=fallbacks,
             reassign_seconds=round(reassign, 2), jobs=len(ledger.submitted),
             refused=submitter.refused,
             over_capacity=ledger.over_capacity(SLOTS), lost=ledger.lost(),
@@ -431,15 +436,22 @@ async def measure(root: Path, runners: int, nats_nodes: int, dispatchers: int,
 
 
 async def edges_place(url: str, runners: int, rate: float, root: Path) -> dict[str, Any]:
-    """The edge-placed phase's jobs, placed by ``coderunner.edge_sim`` in a process of its
-    own (real edges are): what it submitted when, its fallbacks and tries."""
-    out = root / "edge-placed.json"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "coderunner.edge_sim", url, str(runners), str(SLOTS), str(rate),
-        str(LOAD_S), str(out))
-    if await proc.wait() != 0:
-        raise RuntimeError(f"the edges' process ended with {proc.returncode}")
-    placed: dict[str, Any] = json.loads(out.read_text())
+    """The edge-placed phase's jobs, submitted by ``EDGES`` real edges' job queues, each in a
+    process of its own (``coderunner.edge_sim``) at its share of ``rate``: what they submitted
+    when, how many they placed, the seats refused."""
+    outs = [root / f"edge-placed-{n}.json" for n in range(EDGES)]
+    procs = [await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "coderunner.edge_sim", url, str(runners), str(rate / EDGES),
+        str(LOAD_S), str(out)) for out in outs]
+    for proc in procs:
+        if await proc.wait() != 0:
+            raise RuntimeError(f"an edge's process ended with {proc.returncode}")
+    placed: dict[str, Any] = {"submitted": {}, "placed": 0, "refused": 0}
+    for out in outs:
+        one = json.loads(out.read_text())
+        placed["submitted"].update(one["submitted"])
+        placed["placed"] += one["placed"]
+        placed["refused"] += one["refused"]
     return placed
 
 

@@ -1,13 +1,13 @@
-"""The fleet bench's edges in a process of their own (``coderunner bench --fleet``, its
-edge-placed phase): real edges are processes of their own, so their work must not slow the
-simulated runners' process, nor theirs the edges.
+"""One of the fleet bench's edges, in a process of its own (``coderunner bench --fleet``, its
+edge-placed phase): the real edge's job queue (``edge/job_queue.py``), which puts each plain job
+straight on a free seat while no job waits (``edge/seat_placement.py``), as a real edge is a
+process of its own (its work must not slow the simulated runners' process, nor another edge's).
 
-``python -m coderunner.edge_sim URL RUNNERS SLOTS RATE SECONDS OUT``: the runners are the
-bench's (``sim-0000``…, ``SLOTS`` seats each); jobs are placed at ``RATE`` a second for
-``SECONDS`` by ``EdgePlacer`` (``coderunner/bench_edge_places.py``), which hears every release
-and every completion; once each job has completed (or ``SETTLE_S`` passed), OUT gets JSON:
-``submitted`` (execution id → when submitted, Unix seconds), ``fallbacks``, ``triesP99``
-(seats tried per job placed on one, 99th percentile).
+``python -m coderunner.edge_sim URL RUNNERS RATE SECONDS OUT``: once the edge has heard a
+dispatcher say no job waits, and ``RUNNERS`` runners' heartbeats, jobs are submitted at ``RATE``
+a second for ``SECONDS``; once each has completed (or ``SETTLE_S`` passed), OUT gets JSON:
+``submitted`` (execution id → when submitted, Unix seconds), ``placed`` (jobs put straight on
+seats; the others went to the queue) and ``refused`` (seats the stream refused, another tried).
 """
 
 from __future__ import annotations
@@ -19,33 +19,41 @@ import time
 from pathlib import Path
 from typing import Any
 
-import nats
 from nats.aio.msg import Msg
 
-from coderunner.bench_edge_places import EdgePlacer, edge_views
 from coderunner.bench_one_hop import paced, plain_job
-from coderunner.fleet_sim import simulated_runner_id
 from contracts import subjects
-from contracts.nats_options import nats_servers
-from dispatcher.stats import percentile
+from edge.job_queue import JobQueue
+from edge.nats_connection import NatsConnection
 
 SETTLE_S = 120.0
+READY_S = 30.0
 
 
-async def place(url: str, runners: int, slots: int, rate: float, seconds: float
-                ) -> dict[str, Any]:
-    nc = await nats.connect(nats_servers(url))
+async def edge(url: str, runners: int) -> JobQueue:
+    """An edge's job queue, once it may place and has heard ``runners`` runners."""
+    connection = NatsConnection(url)
+    await connection.connect()
+    queue = JobQueue(connection)
+    await queue.placement.start()
+    deadline = time.monotonic() + READY_S
+    while not (queue.placement.map.may_place(time.monotonic())
+               and len(queue.placement.map.runners) >= runners):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the edge heard no dispatcher, or not every runner")
+        await asyncio.sleep(0.05)
+    return queue
+
+
+async def place(url: str, runners: int, rate: float, seconds: float) -> dict[str, Any]:
+    queue = await edge(url, runners)
     try:
-        ids = [simulated_runner_id(index) for index in range(runners)]
-        placer = EdgePlacer(nc, edge_views(ids, slots))
-        await placer.listen()
         done: set[str] = set()
 
         async def on_completion(msg: Msg) -> None:
-            execution_id = subjects.execution_of_completion(msg.subject)
-            done.add(execution_id)
-            placer.completed(execution_id)
+            done.add(subjects.execution_of_completion(msg.subject))
 
+        nc = queue.placement.connection.client
         await nc.subscribe(subjects.COMPLETIONS_SUBJECTS, cb=on_completion)
         await nc.flush()
         submitted: dict[str, float] = {}
@@ -54,7 +62,7 @@ async def place(url: str, runners: int, slots: int, rate: float, seconds: float
         def submit(number: int) -> None:
             job = plain_job(number)
             submitted[job.execution_id] = job.submitted_at
-            task = asyncio.create_task(placer.place(job))
+            task = asyncio.create_task(queue.submit(job))
             pending.add(task)
             task.add_done_callback(pending.discard)
 
@@ -63,15 +71,15 @@ async def place(url: str, runners: int, slots: int, rate: float, seconds: float
         deadline = time.monotonic() + SETTLE_S
         while not set(submitted) <= done and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        return {"submitted": submitted, "fallbacks": placer.fallbacks,
-                "triesP99": percentile(placer.tries, 0.99)}
+        return {"submitted": submitted, "placed": queue.placement.placed,
+                "refused": queue.placement.refused}
     finally:
-        await nc.close()
+        await queue.placement.connection.close()
 
 
 def main(argv: list[str]) -> None:
-    url, runners, slots, rate, seconds, out = argv
-    result = asyncio.run(place(url, int(runners), int(slots), float(rate), float(seconds)))
+    url, runners, rate, seconds, out = argv
+    result = asyncio.run(place(url, int(runners), float(rate), float(seconds)))
     Path(out).write_text(json.dumps(result))
 
 

@@ -667,6 +667,26 @@ class QueueStats(Struct, frozen=True, rename="camel"):
     recent: int = 0
     """How many recent completions the percentiles are over."""
     started_at: float = 0.0
+    on_runners: int = 0
+    """Jobs on runners as this dispatcher counts them: those it released, those it heard a
+    dispatcher or an edge put on a seat, and the rest its runners' heartbeats count; an edge
+    takes the largest answer for ``running`` when it is above the released jobs' sum (jobs an
+    edge placed are released by no dispatcher)."""
+
+
+class PlacementState(Struct, frozen=True, rename="camel"):
+    """What a dispatcher tells the edges (``contracts.subjects.PLACEMENT_STATE``): whether they
+    may put jobs straight on free seats, and the images runners must have."""
+
+    dispatcher_id: str
+    waiting: int
+    """Jobs in its queue that could not go to a runner at its last look: while any dispatcher
+    has one, edges leave every job to the queue (its priorities and fair share apply)."""
+    capped: bool
+    """``MAX_CONCURRENT_SESSIONS`` is set: a job needs a slot, which only a dispatcher takes."""
+    usual_images: dict[str, str] = {}
+    """Language → the inputs hash of the image most runners have (``Fleet.usual_image``): a
+    runner whose image of a language differs takes none of its jobs."""
 
 
 client_frame_decoder = msgspec.json.Decoder(ClientFrame)
@@ -679,6 +699,7 @@ stored_output_decoder = msgspec.json.Decoder(StoredOutput)
 record_decoder = msgspec.json.Decoder(ExecutionRecord)
 webhook_state_decoder = msgspec.json.Decoder(WebhookState)
 queue_stats_decoder = msgspec.json.Decoder(QueueStats)
+placement_state_decoder = msgspec.json.Decoder(PlacementState)
 notebook_command_decoder = msgspec.json.Decoder(NotebookCommand)
 notebook_reply_decoder = msgspec.json.Decoder(NotebookReply)
 notebook_record_decoder = msgspec.json.Decoder(NotebookRecord)

@@ -167,6 +167,9 @@ class EdgeSettings(Struct, frozen=True):
     problems_max_bytes: int = DEFAULT_PROBLEMS_MAX_BYTES
     """The stored problems' object store's size (``PROBLEMS_MAX_BYTES``), set when an edge
     creates it: a problem that does not fit is refused (507)."""
+    places_on_seats: bool = True
+    """``EDGE_PLACES_ON_SEATS``: put plain jobs straight on free seats while no job waits
+    (``edge/seat_placement.py``); false: every job goes through the queue."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> EdgeSettings:
@@ -195,6 +198,7 @@ class EdgeSettings(Struct, frozen=True):
             judge0_prefix=env.get("JUDGE0_PREFIX", "/judge0").rstrip("/"),
             problems_max_bytes=_int(env, "PROBLEMS_MAX_BYTES", DEFAULT_PROBLEMS_MAX_BYTES,
                                     1_048_576),
+            places_on_seats=_bool(env, "EDGE_PLACES_ON_SEATS", True),
         )
 
 

@@ -4,7 +4,11 @@ Flow of one execution::
 
     edge ──jobs.submit.p<N>──▶ [JOBS] ──▶ dispatcher ──seats.<runner>.<seat>──▶ [SEATS] ──▶ runner
         (or ──jobs.run.<runner>──▶ [RUN] ──▶ a runner that announces no seats)
-    dispatcher ──released.<id>──▶ every dispatcher (core NATS: the seat another gave a job)
+    dispatcher ──released.<id>──▶ every dispatcher and edge (core NATS: the seat another gave
+        a job)
+    edge ──seats.<runner>.<seat>──▶ [SEATS] ──▶ runner, then ──released.<id>──▶ every
+        dispatcher and edge (a plain job put straight on a free seat while none waits)
+    dispatcher ──placement.state──▶ every edge (core NATS: whether a job waits)
     runner ──exec.events.<id>──▶ edge (core NATS)
     runner ──runner.<runner>.completed.<id>──▶ dispatcher (request-reply: checks the job was
         given to that runner) ──exec.completed.<id>──▶ [COMPLETIONS] ──▶ edge, subscribers
@@ -96,7 +100,7 @@ of the job's message, which the relaying dispatcher purges (only on that runner'
 
 def seat(runner_id: str, number: int) -> str:
     """The dispatcher publishes a released job on one of its runner's seats (0 to its capacity
-    less one)."""
+    less one), or an edge a plain job while none waits (``PLACEMENT_STATE``)."""
     return f"seats.{runner_token(runner_id)}.{number}"
 
 
@@ -112,9 +116,9 @@ def seats_of(runner_id: str) -> str:
 
 
 def released(execution_id: str) -> str:
-    """A dispatcher that released a job on a seat tells every dispatcher (core NATS, at most
-    once; ``<runner token> <seat>``): the seat counts as held there at once. Runners may not
-    publish it on a secured NATS."""
+    """A dispatcher that released a job on a seat, or an edge that put one there, tells every
+    dispatcher and edge (core NATS, at most once; ``<runner token> <seat>``): the seat counts as
+    held there at once. Runners may not publish it on a secured NATS."""
     return f"released.{execution_id}"
 
 
@@ -466,6 +470,15 @@ the retry schedule and a retry survives an edge restart; ``max_deliver`` bounds 
 
 QUEUE_STATS = "stats.queue"
 """Request-reply (core NATS): every dispatcher answers with its ``QueueStats``."""
+
+PLACEMENT_STATE = "placement.state"
+"""Each dispatcher tells every edge (core NATS, ``PlacementState``) whether a job waits in its
+queue, every ``PLACEMENT_STATE_EVERY_S`` and at once when that changes. An edge puts a job
+straight on a free seat (``seat``, then ``released``) only while every dispatcher it heard
+within ``PLACEMENT_STATE_KEPT_S`` says none waits and no cap is set; an edge that hears none
+(older dispatchers) leaves every job to the queue."""
+PLACEMENT_STATE_EVERY_S = 1.0
+PLACEMENT_STATE_KEPT_S = 3.0
 
 
 def notebook_key(owner: str, notebook_id: str) -> str:

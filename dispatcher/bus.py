@@ -31,6 +31,7 @@ from contracts import subjects
 from contracts.messages import (
     CompletionEvent,
     Job,
+    PlacementState,
     QueueStats,
     RunnerInfo,
     completion_decoder,
@@ -738,6 +739,10 @@ class DispatcherBus:
             )
             counts[priority] = info.num_pending or 0
         return counts
+
+    async def tell_edges(self, state: PlacementState) -> None:
+        """Every edge hears whether a job waits here (core NATS, at most once)."""
+        await self._nc.publish(subjects.PLACEMENT_STATE, encode(state))
 
     async def on_stats_request(self, handler: Callable[[], Awaitable[QueueStats]]) -> None:
         async def on_msg(msg: Msg) -> None:

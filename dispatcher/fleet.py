@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from contracts.messages import CellJob, Job, JudgementJob, ProgramJob, RunnerInfo
+from contracts.seats import takes_language
 from contracts.subjects import (
     RUNNER_SILENT_S,
     notebook_key,
@@ -186,6 +187,11 @@ class Fleet:
         """The live runners' slots together (their ``RUNNER_MAX_JOBS``)."""
         return sum(v.info.capacity for v in self.runners.values() if self.is_alive(v, now))
 
+    def on_runners(self, now: float) -> int:
+        """Jobs on the live runners as counted here (``TrackedRunner.free_slots``' terms)."""
+        return sum(len(v.mine) + len(v.theirs) + v.others
+                   for v in self.runners.values() if self.is_alive(v, now))
+
     def alive(self, now: float) -> set[str]:
         """The runners heard from within ``silent_s``."""
         return {r for r, view in self.runners.items() if self.is_alive(view, now)}
@@ -196,6 +202,10 @@ class Fleet:
         counted (a runner gone silent drops out at the first heartbeat ``RECOUNT_EVERY_S``
         after the last count)."""
         return self._usual.get(language)
+
+    def usual_images(self) -> dict[str, str]:
+        """``usual_image`` of every language a runner tells one of."""
+        return dict(self._usual)
 
     def _count_images(self, now: float) -> None:
         """Count the usual images, then each runner's usable languages; the heaps start
@@ -217,8 +227,7 @@ class Fleet:
         for runner_id, view in self.runners.items():
             view.usable = frozenset(
                 language for language in view.info.versions
-                if (usual := self._usual.get(language)) is None
-                or view.info.images.get(language, usual) == usual)
+                if takes_language(view.info, language, self._usual.get(language)))
             for language in view.usable:
                 self._stale.setdefault(language, set()).add(runner_id)
 

@@ -17,6 +17,7 @@ from nats.aio.msg import Msg
 from contracts.messages import (
     CompletionEvent,
     Job,
+    PlacementState,
     QueueStats,
     RunnerInfo,
     Verdict,
@@ -24,12 +25,18 @@ from contracts.messages import (
     job_decoder,
     undecodable_job,
 )
+from contracts.seats import UNKNOWN_HOLDER_S, Seats
 from contracts.settings import DispatcherSettings
-from contracts.subjects import ATTEMPT_HEADER, PRIORITIES, runner_consumer, runner_token
+from contracts.subjects import (
+    ATTEMPT_HEADER,
+    PLACEMENT_STATE_EVERY_S,
+    PRIORITIES,
+    runner_consumer,
+    runner_token,
+)
 from dispatcher.bus import DispatcherBus, SeatTaken
 from dispatcher.fleet import Affinity, Fleet, affinity_of
 from dispatcher.fleet_limits import DEFAULT_QUEUE_CAPACITY, global_cap, queue_capacity
-from dispatcher.seats import UNKNOWN_HOLDER_S, Seats
 from dispatcher.service import DispatchQueue, Waiting
 from dispatcher.stats import CompletionStats
 
@@ -84,7 +91,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self.settings = settings
         self.stats = CompletionStats()
-        self.fleet = Fleet(tie=uuid.uuid4().hex)  # its own order of runners as free
+        self.id = uuid.uuid4().hex
+        self.fleet = Fleet(tie=self.id)  # its own order of runners as free
         self.seats = Seats()
         self.placements: dict[str, str] = {}
         """Placement key → runner, as this dispatcher last read or made it (the newest
@@ -108,6 +116,8 @@ class Dispatcher:
         self._sends: set[asyncio.Task[None]] = set()
         self._ending: set[asyncio.Task[None]] = set()
         """Fetched jobs being ended, not queued (duplicates, stopped, undecodable)."""
+        self._told_waiting: bool | None = None
+        """Whether a job waited, as the edges were last told (``_tell_edges``)."""
 
     async def serve(self) -> None:
         await self.bus.on_completion(self._completed)
@@ -119,7 +129,8 @@ class Dispatcher:
         await self.bus.on_slot_taken(self._slot_taken)
         await self.bus.on_released(self._released_on_seat)
         loops = [self._fetch(p) for p in PRIORITIES] + [
-            self._release(), self._housekeeping(), self._orphans(), self._audit_slots()]
+            self._release(), self._housekeeping(), self._orphans(), self._audit_slots(),
+            self._tell_edges_each_second()]
         await asyncio.gather(*loops)
 
     async def _fetch(self, priority: int) -> None:
@@ -247,6 +258,8 @@ class Dispatcher:
             item = self.queue.next(self._placeable(now, choices))
             if item is None:
                 self._sending.release()
+                if bool(len(self.queue)) != self._told_waiting:
+                    await self._tell_edges()  # at once: they stop, or start, placing jobs
                 return
             runner = self._target(item.handle, now, choices)
             assert runner is not None  # next() only hands out jobs that have one
@@ -468,6 +481,25 @@ class Dispatcher:
         finally:
             self._growing = False
 
+    def placement_state(self) -> PlacementState:
+        return PlacementState(self.id, len(self.queue), self.bus.slots_capped,
+                              self.fleet.usual_images())
+
+    async def _tell_edges(self) -> None:
+        """Tell the edges whether a job waits here (``contracts.subjects.PLACEMENT_STATE``):
+        while one does, no edge puts jobs straight on seats."""
+        state = self.placement_state()
+        self._told_waiting = state.waiting > 0
+        try:
+            await self.bus.tell_edges(state)
+        except Exception as exc:  # NATS reconnecting, say: told again within a second
+            log.warning("telling the edges whether jobs wait failed: %s", exc)
+
+    async def _tell_edges_each_second(self) -> None:
+        while True:
+            await self._tell_edges()
+            await asyncio.sleep(PLACEMENT_STATE_EVERY_S)
+
     async def _orphans(self) -> None:
         """Drain the consumers of runners that went silent: their jobs go to other runners."""
         while True:
@@ -594,7 +626,8 @@ class Dispatcher:
         held = self.queue.depth()
         waiting = {p: held.get(p, 0) + pending.get(p, 0) for p in PRIORITIES}
         return self.stats.snapshot(waiting, len(self.queue.running),
-                                   self.queue_capacity, self.queue.max_concurrent)
+                                   self.queue_capacity, self.queue.max_concurrent,
+                                   self.fleet.on_runners(time.monotonic()))
 
     async def _completed(self, completion: CompletionEvent) -> None:
         self.stats.record(completion)

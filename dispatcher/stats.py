@@ -42,7 +42,7 @@ class CompletionStats:
         self._queued.append(completion.queued_ms)
 
     def snapshot(self, waiting: dict[int, int], running: int, capacity: int,
-                 max_concurrent: int) -> QueueStats:
+                 max_concurrent: int, on_runners: int = 0) -> QueueStats:
         wall, queued = list(self._wall), list(self._queued)
         return QueueStats(
             waiting={str(p): n for p, n in waiting.items()},
@@ -56,4 +56,5 @@ class CompletionStats:
             queued_ms_p95=percentile(queued, 0.95),
             recent=len(wall),
             started_at=self.started_at,
+            on_runners=on_runners,
         )

@@ -40,7 +40,7 @@ from edge.fair_share import OpenRuns
 from edge.judge0 import Judge0
 from edge.judge0_http import judge0_route
 from edge.judgements import Judgements
-from edge.metrics import Metrics
+from edge.metrics import Metrics, Placement
 from edge.nats_connection import SubmitError
 from edge.notebook_api import NotebookApi
 from edge.openapi import openapi_document
@@ -131,6 +131,8 @@ class Edge:
 
     async def start(self) -> asyncio.Task[None]:
         await self.bus.events.on_completions(self.completed)
+        if self.settings.places_on_seats:
+            await self.bus.jobs.placement.start()
         return asyncio.create_task(self.deliver_webhooks())
 
     def completed(self, completion: CompletionEvent) -> None:
@@ -241,7 +243,9 @@ def create_app(settings: EdgeSettings, catalog: Catalog) -> Starlette:
         await edge.api.caller(request, admin=True)
         queue = await edge.bus.jobs.stats()
         runners = await edge.bus.runners.alive()
-        body = edge.metrics.render(queue, admin_metrics(runners, queue))
+        seats = edge.bus.jobs.placement
+        placement = Placement(seats.map.may_place(time.monotonic()), seats.placed, seats.refused)
+        body = edge.metrics.render(queue, admin_metrics(runners, queue), placement)
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     # /api is a router of its own, so that a wrong method there is a 405 with its Allow header

@@ -1,5 +1,6 @@
-"""The queue as the edge sees it: submit a job, ask whether the queue is set up, ask every
-dispatcher for its counts."""
+"""The queue as the edge sees it: submit a job (straight on a free seat while none waits, see
+``edge/seat_placement.py``), ask whether the queue is set up, ask every dispatcher for its
+counts."""
 
 from __future__ import annotations
 
@@ -11,18 +12,27 @@ import nats.js.errors
 from contracts import subjects
 from contracts.api import QueueStatsView
 from contracts.messages import Job, QueueStats, encode, queue_stats_decoder
-from edge.nats_connection import NatsConnection, NotReady, QueueFull, SubmitError
+from edge.nats_connection import (
+    MAX_MESSAGES_EXCEEDED,
+    NatsConnection,
+    NotReady,
+    QueueFull,
+    SubmitError,
+)
+from edge.seat_placement import SeatPlacement
 from edge.stats import combine_queue_stats
-
-MAX_MESSAGES_EXCEEDED = 10077
-"""JetStream's error code for a publish refused by a full stream (discard new)."""
 
 
 class JobQueue:
-    def __init__(self, connection: NatsConnection) -> None:
+    def __init__(self, connection: NatsConnection,
+                 placement: SeatPlacement | None = None) -> None:
         self._connection = connection
+        self.placement = placement or SeatPlacement(connection)
+        """Places jobs once started (``SeatPlacement.start``); until then, none."""
 
     async def submit(self, job: Job) -> None:
+        if await self.placement.place(job):
+            return
         try:
             await self._connection.jetstream.publish(
                 subjects.job_submit(job.priority),

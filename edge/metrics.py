@@ -6,10 +6,21 @@ metrics are this edge's own."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from contracts.api import AdminMetrics, QueueStatsView
 from contracts.messages import CompletionEvent
+
+
+class Placement(NamedTuple):
+    """This edge's placing of jobs straight on seats (``edge/seat_placement.py``)."""
+
+    placing: bool
+    placed: int
+    refused: int
+
 
 SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
@@ -40,6 +51,15 @@ class Metrics:
         self.taken_away = Gauge("coderunner_sandboxes_taken_away",
                                 "Sandboxes frozen and removed because their agent did not end "
                                 "a run in time (since each live runner started)", registry=r)
+        self.placing = Gauge("coderunner_edge_placing_on_seats",
+                             "1 while this edge puts plain jobs straight on free seats (every "
+                             "dispatcher heard lately says no job waits), else 0", registry=r)
+        self.placed = Gauge("coderunner_edge_jobs_placed_on_seats",
+                            "Jobs this edge put straight on a free seat (since it started)",
+                            registry=r)
+        self.seats_refused = Gauge("coderunner_edge_seats_refused",
+                                   "Seats the stream refused this edge, held by a job it had "
+                                   "not heard of (since it started)", registry=r)
 
     def completed(self, completion: CompletionEvent) -> None:
         language = completion.language or "unknown"
@@ -48,7 +68,8 @@ class Metrics:
         if completion.verdict not in ("expired", "cancelled"):
             self.wall.labels(language).observe(completion.wall_ms / 1000)
 
-    def render(self, queue: QueueStatsView | None, admin: AdminMetrics) -> bytes:
+    def render(self, queue: QueueStatsView | None, admin: AdminMetrics,
+               placement: Placement) -> bytes:
         """The exposition text, with the gauges read from the platform just now."""
         if queue is not None:
             for priority, count in queue.queue.waiting.items():
@@ -59,4 +80,7 @@ class Metrics:
             self.warm.labels(language).set(pool.warm)
         self.reuse.set(admin.reuse_rate)
         self.taken_away.set(admin.taken_away)
+        self.placing.set(1 if placement.placing else 0)
+        self.placed.set(placement.placed)
+        self.seats_refused.set(placement.refused)
         return generate_latest(self.registry)

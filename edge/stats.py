@@ -11,7 +11,9 @@ NOT_FAILED = ("ok", "expired", "cancelled")
 
 def combine_queue_stats(answers: list[QueueStats]) -> QueueStatsView | None:
     """Several dispatchers hold disjoint parts of the queue (summed) and each counts every
-    completion since it started (the longest-running one's counts are taken)."""
+    completion since it started (the longest-running one's counts are taken). Running: the
+    jobs the dispatchers released, or more when one counts more on the runners (jobs edges put
+    straight on seats, which no dispatcher released)."""
     if not answers:
         return None
     waiting = {str(p): sum(a.waiting.get(str(p), 0) for a in answers) for p in PRIORITIES}
@@ -21,7 +23,8 @@ def combine_queue_stats(answers: list[QueueStats]) -> QueueStatsView | None:
         queue=QueueView(
             waiting=waiting,
             depth=sum(waiting.values()),
-            running=sum(a.running for a in answers),
+            running=max(sum(a.running for a in answers),
+                        max(a.on_runners for a in answers)),
             capacity=oldest.capacity,
             max_concurrent=oldest.max_concurrent,
         ),

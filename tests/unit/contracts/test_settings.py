@@ -44,3 +44,8 @@ def test_the_runners_default_isolation_is_runc_and_only_runc_or_gvisor() -> None
     assert RunnerSettings.from_env({"DEFAULT_ISOLATION": "gVisor"}).default_isolation == "gvisor"
     with pytest.raises(SettingsError, match="DEFAULT_ISOLATION must be runc or gvisor"):
         RunnerSettings.from_env({"DEFAULT_ISOLATION": "kata"})
+
+
+def test_edges_place_jobs_on_seats_unless_told_not_to() -> None:
+    assert EdgeSettings.from_env({}).places_on_seats
+    assert not EdgeSettings.from_env({"EDGE_PLACES_ON_SEATS": "false"}).places_on_seats

@@ -12,6 +12,7 @@ BUS_PARTS = {
     "edge/runner_commands.py", "edge/runner_heartbeats.py", "edge/executions_bucket.py",
     "edge/limits_bucket.py", "edge/webhook_queue.py", "edge/workspace_store.py",
     "edge/problem_store.py", "edge/language_server_commands.py", "edge/kv_listing.py",
+    "edge/seat_placement.py",
 }
 
 

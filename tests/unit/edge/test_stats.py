@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import msgspec
+
 from contracts.api import PoolView
 from contracts.messages import PoolInfo, QueueStats, RunnerInfo
 from edge.stats import admin_metrics, combine_queue_stats
@@ -27,6 +29,18 @@ def test_waiting_and_running_are_summed_across_dispatchers() -> None:
     assert view.queue.depth == 13
     assert view.queue.running == 3
     assert view.dispatchers == 2
+
+
+def test_running_counts_what_a_dispatcher_sees_on_the_runners_when_it_is_more() -> None:
+    """Jobs an edge put straight on seats were released by no dispatcher: each dispatcher
+    counts them on the runners (``onRunners``); the largest count is taken when above the sum
+    of the released ones, never added to it (each dispatcher counts every runner's jobs)."""
+    released = msgspec.structs.replace(answer({}, running=2), on_runners=2)
+    placed = msgspec.structs.replace(answer({}, running=1), on_runners=5)
+    view = combine_queue_stats([released, placed])
+    assert view is not None and view.queue.running == 5
+    view = combine_queue_stats([msgspec.structs.replace(answer({}, running=3), on_runners=2)])
+    assert view is not None and view.queue.running == 3
 
 
 def test_counts_and_timings_come_from_the_longest_running_dispatcher() -> None:

@@ -1,13 +1,15 @@
-"""Which of a runner's seats a job takes, free of I/O.
+"""Which of a runner's seats a job takes, free of I/O: the picture of the seats a dispatcher
+keeps, and an edge too (``edge/seat_map.py``: edges put jobs straight on free seats while no job
+waits).
 
 A runner that announces seats (``RunnerInfo.seats``) has one subject per seat in the ``SEATS``
 stream, which keeps one message per subject and refuses a publish to a subject that holds one
 (``contracts.subjects.seat``): a job released on a seat holds it until the dispatcher relaying
 its completion purges it (or the runner's ack removes it), so no two jobs ever hold one seat,
-whichever dispatchers released them. This module only keeps this dispatcher's picture of the
-seats, to pick one that is likely free: those it gave, those it heard another dispatcher give
-(``released``), and those a refused publish showed held by a job it has not heard of yet
-(``refused``: counted until it is heard, or ``UNKNOWN_HOLDER_S``). A free seat is picked at
+whichever dispatchers released them. This module only keeps one process's picture of the
+seats, to pick one that is likely free: those it gave, those it heard another dispatcher or an
+edge give (``released``), and those a refused publish showed held by a job it has not heard of
+yet (``refused``: counted until it is heard, or ``UNKNOWN_HOLDER_S``). A free seat is picked at
 random: the lowest free one made two dispatchers claim the same seat (run I, docs/benchmarks.md).
 """
 
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+
+from contracts.messages import RunnerInfo
 
 UNKNOWN_HOLDER_S = 1.0
 """How long a seat refused to this dispatcher counts as held by a job it has not heard of: a
@@ -43,13 +47,17 @@ class Seats:
         """A seat of the runner's ``capacity`` that this dispatcher believes free, at random;
         when it believes none free (its picture may be late), any, at random: the stream
         decides."""
+        free = self.free_seats(runner_id, capacity, now)
+        return self._rng.choice(free) if free else self._rng.randrange(max(1, capacity))
+
+    def free_seats(self, runner_id: str, capacity: int, now: float) -> list[int]:
+        """The seats of the runner's ``capacity`` this picture holds free, lowest first."""
         seats = self._runners.get(runner_id)
         if seats is None:
-            return self._rng.randrange(max(1, capacity))
-        free = [n for n in range(capacity)
+            return list(range(capacity))
+        return [n for n in range(capacity)
                 if seats.holders.get(n, ("", float("-inf")))[1] < now - HOLDER_KEPT_S
                 and seats.unknown.get(n, 0.0) <= now]
-        return self._rng.choice(free) if free else self._rng.randrange(max(1, capacity))
 
     def hold(self, runner_id: str, seat: int, execution_id: str, now: float) -> None:
         """``execution_id`` holds the seat (this dispatcher released it there, or heard it)."""
@@ -86,3 +94,11 @@ class Seats:
         seats = self._runners.pop(runner_id, None)
         for execution_id, _ in seats.holders.values() if seats else ():
             self._seat_of.pop(execution_id, None)
+
+
+def takes_language(info: RunnerInfo, language: str, usual: str | None) -> bool:
+    """Whether a runner takes jobs of ``language``: it has it, with the fleet's usual image of
+    it (``usual``: its inputs hash; None when no runner tells). A runner that tells no image of
+    it is taken as usual (an older runner)."""
+    return language in info.versions and (
+        usual is None or info.images.get(language, usual) == usual)

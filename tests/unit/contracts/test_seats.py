@@ -1,11 +1,12 @@
-"""A dispatcher's picture of its runners' seats (dispatcher/seats.py): a free seat at random,
-never one it knows held, a refused seat held for ``UNKNOWN_HOLDER_S`` by a job not heard of."""
+"""A picture of the runners' seats (contracts/seats.py), as a dispatcher or an edge keeps it: a
+free seat at random, never one it knows held, a refused seat held for ``UNKNOWN_HOLDER_S`` by a
+job not heard of."""
 
 from __future__ import annotations
 
 import random
 
-from dispatcher.seats import HOLDER_KEPT_S, UNKNOWN_HOLDER_S, Seats
+from contracts.seats import HOLDER_KEPT_S, UNKNOWN_HOLDER_S, Seats
 
 
 def test_a_seat_held_is_never_picked_and_a_freed_one_is_again() -> None:
