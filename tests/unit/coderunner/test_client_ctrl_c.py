@@ -9,7 +9,7 @@ import io
 import json
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,15 @@ import pytest
 
 from coderunner import client
 from coderunner.client import EXIT_INTERRUPTED, Program, run_file
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_works() -> Iterator[None]:
+    """Ctrl-C as a terminal gives it: a test run started in a script's background inherits
+    SIGINT ignored (bash), which ``coderunner run`` keeps, and no press would ever count."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
 
 
 def ctrl_c() -> None:
