@@ -83,10 +83,11 @@ def run_for(runner_id: str) -> str:
 
 
 SEATS_STREAM = "SEATS"
-"""Jobs released to runners that announce seats (``RunnerInfo.seats``), one subject per seat of
-each runner (``seat``): WorkQueue retention, file storage, at most one message per subject,
-and a publish to a subject that holds one is refused ("discard new per subject"). So a seat
-holds one job at a time whatever the dispatchers decide at once: a runner is never given more
+"""Jobs released to runners that announce seats (``RunnerInfo.seats``), by a dispatcher or, while
+no job waits, by an edge (``PLACEMENT_STATE``), one subject per seat of each runner (``seat``):
+WorkQueue retention, file storage, at most one message per subject, and a publish to a subject
+that holds one is refused ("discard new per subject"). So a seat holds one job at a time
+whatever the dispatchers and edges decide at once: a runner is never given more
 jobs than its seats. The job leaves its seat when the dispatcher relaying its completion purges
 the seat up to the job's message (before it publishes the completion, so a dispatcher hearing
 the completion finds the seat free), or when the runner acks it, or when a dispatcher moves it

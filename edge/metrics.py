@@ -42,7 +42,8 @@ class Metrics:
                              registry=r)
         self.waiting = Gauge("coderunner_queue_waiting", "Jobs waiting", ["priority"],
                              registry=r)
-        self.running = Gauge("coderunner_queue_running", "Jobs released to runners", registry=r)
+        self.running = Gauge("coderunner_queue_running", "Jobs on runners (released by a "
+                             "dispatcher or put on a seat by an edge)", registry=r)
         self.runners = Gauge("coderunner_runners", "Runners with a live heartbeat", registry=r)
         self.warm = Gauge("coderunner_pool_warm_containers", "Warm containers", ["language"],
                           registry=r)
