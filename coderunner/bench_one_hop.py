@@ -44,9 +44,8 @@ from coderunner.fleet_sim import LANGUAGE
 from coderunner.multihost import wait_for_jetstream
 from coderunner.nats_server import NatsCluster, NatsServer
 from contracts.messages import JobFile, ProgramJob, encode, job_decoder
-from contracts.nats_options import nats_servers
+from contracts.nats_options import MAXIMUM_MESSAGES_EXCEEDED, nats_servers
 from contracts.subjects import PRIORITY_API
-from dispatcher.bus import MAXIMUM_MESSAGES_EXCEEDED
 from dispatcher.stats import percentile
 
 STREAM, SUBJECT, CONSUMER, DONE = "ONE_HOP", "one-hop.jobs", "plain", "one-hop.done"

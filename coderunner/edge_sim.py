@@ -51,7 +51,9 @@ async def place(url: str, runners: int, rate: float, seconds: float) -> dict[str
         done: set[str] = set()
 
         async def on_completion(msg: Msg) -> None:
-            done.add(subjects.execution_of_completion(msg.subject))
+            execution_id = subjects.execution_of_completion(msg.subject)
+            done.add(execution_id)
+            queue.placement.completed(execution_id)
 
         nc = queue.placement.connection.client
         await nc.subscribe(subjects.COMPLETIONS_SUBJECTS, cb=on_completion)

@@ -27,6 +27,10 @@ from typing import Any
 
 from msgspec import Struct
 
+MAXIMUM_MESSAGES_EXCEEDED = 10077
+"""JetStream's error code for a publish refused by a full stream (discard new), or by a subject
+that holds its one message (discard new per subject: a seat that holds a job)."""
+
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 
 

@@ -41,15 +41,12 @@ from contracts.messages import (
     runner_info_decoder,
     undecodable_job,
 )
-from contracts.nats_options import connect_options
+from contracts.nats_options import MAXIMUM_MESSAGES_EXCEEDED, connect_options
 from contracts.settings import DispatcherSettings
 from dispatcher.fleet_limits import queue_capacity
 from dispatcher.long_poll import LongPoll
 
 log = logging.getLogger(__name__)
-MAXIMUM_MESSAGES_EXCEEDED = 10077
-"""JetStream's error code for a publish refused by a full stream (discard new), or by a subject
-that holds its one message (discard new per subject: a seat that holds a job)."""
 FETCH_TIMEOUT_S = 5.0
 """A long poll: answered at once when a job arrives; short enough that a pull request lost in
 a NATS reconnect stalls the queue for seconds, not minutes."""

@@ -139,6 +139,7 @@ class Edge:
         """Every completion published, duplicates included (core NATS sees re-publications the
         stream drops): count each execution once."""
         self.runs.done(completion.execution_id)
+        self.bus.jobs.placement.completed(completion.execution_id)
         if completion.execution_id in self._recent:
             return
         self._recent.append(completion.execution_id)

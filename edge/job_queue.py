@@ -12,8 +12,8 @@ import nats.js.errors
 from contracts import subjects
 from contracts.api import QueueStatsView
 from contracts.messages import Job, QueueStats, encode, queue_stats_decoder
+from contracts.nats_options import MAXIMUM_MESSAGES_EXCEEDED
 from edge.nats_connection import (
-    MAX_MESSAGES_EXCEEDED,
     NatsConnection,
     NotReady,
     QueueFull,
@@ -41,7 +41,7 @@ class JobQueue:
                 timeout=5,
             )
         except nats.js.errors.APIError as exc:
-            if exc.err_code == MAX_MESSAGES_EXCEEDED:
+            if exc.err_code == MAXIMUM_MESSAGES_EXCEEDED:
                 raise QueueFull(QueueFull.__doc__) from exc
             raise SubmitError(f"the queue refused the job: {exc.description}") from exc
         except (nats.errors.NoRespondersError, nats.js.errors.NoStreamResponseError) as exc:

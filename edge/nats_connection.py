@@ -17,10 +17,6 @@ from nats.js.kv import KeyValue
 
 from contracts.nats_options import NatsOptions, connect_options
 
-MAX_MESSAGES_EXCEEDED = 10077
-"""JetStream's error code for a publish refused by a full stream (discard new), or by a subject
-that holds its one message (discard new per subject: a seat that holds a job)."""
-
 
 class SubmitError(Exception):
     """The job could not be queued."""

@@ -23,7 +23,8 @@ from nats.aio.msg import Msg
 
 from contracts import subjects
 from contracts.messages import Job, encode, placement_state_decoder, runner_info_decoder
-from edge.nats_connection import MAX_MESSAGES_EXCEEDED, NatsConnection, NotReady
+from contracts.nats_options import MAXIMUM_MESSAGES_EXCEEDED
+from edge.nats_connection import NatsConnection, NotReady
 from edge.runner_heartbeats import RunnerHeartbeats
 from edge.seat_map import SeatMap, placeable
 
@@ -54,12 +55,13 @@ class SeatPlacement:
         """Seats the stream refused it (held by a job it had not heard of): another was tried."""
 
     async def start(self) -> None:
-        """Follow the runners, the releases, the completions and the dispatchers' states
-        (plain subscriptions: they survive reconnects), then read the runners alive now."""
+        """Follow the runners, the releases and the dispatchers' states (plain subscriptions:
+        they survive reconnects), then read the runners alive now. Completions come from the
+        edge's own subscription to them (``completed``): every completion carries its output,
+        and a second subscription would bring each one to the edge twice."""
         nc = self.connection.client
         await nc.subscribe(subjects.heartbeats(), cb=self._on_heartbeat)
         await nc.subscribe(subjects.RELEASED_ALL, cb=self._on_released)
-        await nc.subscribe(subjects.COMPLETIONS_SUBJECTS, cb=self._on_completion)
         await nc.subscribe(subjects.PLACEMENT_STATE, cb=self._on_state)
         now = time.monotonic()
         for info in await RunnerHeartbeats(self.connection).alive():
@@ -81,8 +83,9 @@ class SeatPlacement:
             self.map.released(subjects.execution_of_release(msg.subject), token, int(seat),
                               time.monotonic())
 
-    async def _on_completion(self, msg: Msg) -> None:
-        self.map.completed(subjects.execution_of_completion(msg.subject))
+    def completed(self, execution_id: str) -> None:
+        """A job completed: its seat is free (the dispatcher relaying it emptied it first)."""
+        self.map.completed(execution_id)
 
     async def _on_state(self, msg: Msg) -> None:
         try:
@@ -133,7 +136,7 @@ class SeatPlacement:
                     timeout=SEND_TIMEOUT_S)
                 return
             except nats.js.errors.APIError as exc:
-                if exc.err_code == MAX_MESSAGES_EXCEEDED:
+                if exc.err_code == MAXIMUM_MESSAGES_EXCEEDED:
                     raise SeatTaken(runner, seat) from exc
                 raise NotStored(exc.description) from exc
             except (nats.errors.NoRespondersError, nats.js.errors.NoStreamResponseError) as exc:

@@ -21,6 +21,7 @@ from coderunner.nats_server import NatsServer
 from contracts import subjects
 from contracts.messages import CompletionEvent, PlacementState, RunnerInfo, encode
 from dispatcher.bus import DispatcherBus
+from edge.execution_events import ExecutionEvents
 from edge.job_queue import JobQueue
 from edge.nats_connection import NatsConnection
 from edge.seat_map import SeatMap
@@ -51,6 +52,9 @@ async def edge(nats_alone: NatsServer, buses: tuple[DispatcherBus, RunnerBus]
     await connection.connect()
     placement = SeatPlacement(connection, SeatMap(FirstFree()))
     await placement.start()
+    # The completions, as the edge feeds them (edge/app.py: its one subscription to them).
+    await ExecutionEvents(connection).on_completions(
+        lambda completion: placement.completed(completion.execution_id))
     await runner.heartbeat(RunnerInfo("r1", {"python": "3"}, capacity=2, at=time.time(),
                                       seats=True))
     await tell(dispatcher, waiting=0)

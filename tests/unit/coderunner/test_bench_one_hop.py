@@ -10,7 +10,7 @@ import pytest
 from nats.js import JetStreamContext
 
 from coderunner.bench_one_hop import Counts, NoFreeSeat, hold_seat, seat_subject
-from dispatcher.bus import MAXIMUM_MESSAGES_EXCEEDED
+from contracts.nats_options import MAXIMUM_MESSAGES_EXCEEDED
 
 
 def counts(claimed: list[tuple[str, float]], completed: set[str]) -> Counts:
